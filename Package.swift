@@ -1,0 +1,51 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "CareLedger",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "careledger", targets: ["careledger"]),
+        .library(name: "FHIRCore", targets: ["FHIRCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        // The system libxml2 (Debian: libxml2-dev), used for FHIR XML and Canonical XML.
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .target(
+            name: "FHIRCore",
+            dependencies: [
+                "CLibXML2",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "careledger",
+            dependencies: [
+                "FHIRCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "FHIRCoreTests",
+            dependencies: ["FHIRCore"],
+            swiftSettings: upcoming
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

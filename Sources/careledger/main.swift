@@ -1,0 +1,2 @@
+import FHIRCore
+print("careledger")
