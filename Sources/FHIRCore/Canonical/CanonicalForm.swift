@@ -1,0 +1,121 @@
+import Crypto
+
+/// The canonical form of a resource (docs/canonical-form.md): the exact bytes that are hashed,
+/// committed and anchored.
+///
+/// RFC 8785 (JCS) member order and string escaping, no whitespace, numbers in their original FHIR lexical
+/// form, and the narrative `div` as its W3C Canonical XML 1.0 serialization, so the same resource read from
+/// XML or from JSON gives the same bytes.
+public enum CanonicalForm {
+    /// Recorded in every anchor, so the form can evolve without breaking old receipts.
+    public static let version = "careledger-canonical/1"
+
+    /// The canonical bytes of a resource.
+    public static func bytes(of resource: Resource) throws(FHIRError) -> [UInt8] {
+        try bytes(of: .object(resource.object))
+    }
+
+    /// The canonical bytes of any tree value (a resource, or a part of one).
+    public static func bytes(of value: FHIRValue, sizeHint: Int = 4096) throws(FHIRError) -> [UInt8] {
+        var writer = CanonicalWriter()
+        writer.out.reserveCapacity(sizeHint)
+        try writer.append(value, isNarrative: false)
+        return writer.out
+    }
+
+    /// SHA-256 of the canonical bytes: the resource's canonical hash (32 bytes).
+    public static func hash(of resource: Resource) throws(FHIRError) -> [UInt8] {
+        sha256(try bytes(of: resource))
+    }
+
+    /// SHA-256 of some bytes (32 bytes).
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: bytes))
+    }
+}
+
+/// Appends canonical JSON to `out`.
+struct CanonicalWriter {
+    var out: [UInt8] = []
+    var path: [String] = []
+
+    mutating func append(_ value: FHIRValue, isNarrative: Bool) throws(FHIRError) {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n): out.append(contentsOf: n.lexeme.utf8)
+        case .string(let s): JSONStringEscaper.append(s, to: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            var first = true
+            for item in items {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                try append(item, isNarrative: false)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let object):
+            try appendObject(object, isNarrative: isNarrative)
+        }
+    }
+
+    mutating func appendObject(_ object: FHIRObject, isNarrative: Bool) throws(FHIRError) {
+        let members = object.members
+        out.append(UInt8(ascii: "{"))
+        let n = members.count
+        // Sort member indices by name in UTF-16 code-unit order (RFC 8785 §3.2.3), without allocating for small objects.
+        try withUnsafeTemporaryAllocation(of: Int.self, capacity: n) { (order) throws(FHIRError) in
+            for i in 0..<n { order[i] = i }
+            // Insertion sort: FHIR objects are small and usually close to sorted already.
+            var i = 1
+            while i < n {
+                let key = order[i]
+                var j = i - 1
+                while j >= 0 && CanonicalWriter.utf16Precedes(members[key].name, members[order[j]].name) {
+                    order[j + 1] = order[j]
+                    j -= 1
+                }
+                order[j + 1] = key
+                i += 1
+            }
+            for k in 0..<n {
+                let m = members[order[k]]
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                JSONStringEscaper.append(m.name, to: &out)
+                out.append(UInt8(ascii: ":"))
+                if isNarrative && m.name == "div", case .string(let xhtml) = m.value {
+                    // The narrative enters as Canonical XML 1.0 of the div, not as it was spelled.
+                    let canonical: String
+                    do throws(FHIRError) {
+                        canonical = CanonicalXHTMLCheck.isCanonical(xhtml) ? xhtml : try XHTML.canonicalize(xhtml)
+                    } catch {
+                        throw FHIRError(error.code, "the narrative div cannot be canonicalized: \(error.reason)", at: error.location)
+                    }
+                    JSONStringEscaper.append(canonical, to: &out)
+                } else {
+                    try append(m.value, isNarrative: m.name == "text")
+                }
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// Whether `a` sorts before `b` by UTF-16 code units. Byte order agrees with UTF-16 order except when
+    /// the first differing bytes are both non-ASCII (supplementary characters vs U+E000–U+FFFF), so only
+    /// then is the UTF-16 view consulted.
+    static func utf16Precedes(_ a: String, _ b: String) -> Bool {
+        var ia = a.utf8.makeIterator()
+        var ib = b.utf8.makeIterator()
+        while true {
+            switch (ia.next(), ib.next()) {
+            case (nil, nil): return false
+            case (nil, _): return true
+            case (_, nil): return false
+            case let (x?, y?):
+                if x == y { continue }
+                if x < 0x80 || y < 0x80 { return x < y }
+                return a.utf16.lexicographicallyPrecedes(b.utf16)
+            }
+        }
+    }
+}
