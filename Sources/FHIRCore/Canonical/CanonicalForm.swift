@@ -16,7 +16,7 @@ public enum CanonicalForm {
     }
 
     /// The canonical bytes of any tree value (a resource, or a part of one).
-    public static func bytes(of value: FHIRValue, sizeHint: Int = 4096) throws(FHIRError) -> [UInt8] {
+    public static func bytes(of value: FHIRValue, sizeHint: Int = 1 << 16) throws(FHIRError) -> [UInt8] {
         var writer = CanonicalWriter()
         writer.out.reserveCapacity(sizeHint)
         try writer.append(value, isNarrative: false)
@@ -63,15 +63,17 @@ struct CanonicalWriter {
         let members = object.members
         out.append(UInt8(ascii: "{"))
         let n = members.count
-        // Sort member indices by name in UTF-16 code-unit order (RFC 8785 §3.2.3), without allocating for small objects.
-        try withUnsafeTemporaryAllocation(of: Int.self, capacity: n) { (order) throws(FHIRError) in
-            for i in 0..<n { order[i] = i }
-            // Insertion sort: FHIR objects are small and usually close to sorted already.
+        // Sort member indices by name in UTF-16 code-unit order (RFC 8785 §3.2.3), without allocating for
+        // small objects. Each name's first 8 bytes are packed big-endian into an integer once, so most
+        // comparisons are one integer compare; ties and non-ASCII prefixes fall back to a full comparison.
+        try withUnsafeTemporaryAllocation(of: (prefix: UInt64, index: Int).self, capacity: n) { (order) throws(FHIRError) in
+            for i in 0..<n { order[i] = (CanonicalWriter.prefix8(members[i].name), i) }
+            // Insertion sort: FHIR objects are small.
             var i = 1
             while i < n {
                 let key = order[i]
                 var j = i - 1
-                while j >= 0 && CanonicalWriter.utf16Precedes(members[key].name, members[order[j]].name) {
+                while j >= 0 && CanonicalWriter.precedes(key, order[j], members) {
                     order[j + 1] = order[j]
                     j -= 1
                 }
@@ -79,7 +81,7 @@ struct CanonicalWriter {
                 i += 1
             }
             for k in 0..<n {
-                let m = members[order[k]]
+                let m = members[order[k].index]
                 if k > 0 { out.append(UInt8(ascii: ",")) }
                 JSONStringEscaper.append(m.name, to: &out)
                 out.append(UInt8(ascii: ":"))
@@ -100,22 +102,47 @@ struct CanonicalWriter {
         out.append(UInt8(ascii: "}"))
     }
 
+    /// The first 8 UTF-8 bytes of `name`, big-endian, zero-padded.
+    @inline(__always)
+    static func prefix8(_ name: String) -> UInt64 {
+        var p: UInt64 = 0
+        var shift: UInt64 = 56
+        for b in name.utf8 {
+            p |= UInt64(b) << shift
+            if shift == 0 { break }
+            shift -= 8
+        }
+        return p
+    }
+
+    /// Member order: by packed prefix when that decides it for sure, else by full UTF-16 comparison.
+    @inline(__always)
+    static func precedes(_ a: (prefix: UInt64, index: Int), _ b: (prefix: UInt64, index: Int), _ members: [FHIRObject.Member]) -> Bool {
+        if a.prefix != b.prefix && (a.prefix | b.prefix) & 0x8080_8080_8080_8080 == 0 {
+            return a.prefix < b.prefix
+        }
+        return utf16Precedes(members[a.index].name, members[b.index].name)
+    }
+
     /// Whether `a` sorts before `b` by UTF-16 code units. Byte order agrees with UTF-16 order except when
     /// the first differing bytes are both non-ASCII (supplementary characters vs U+E000–U+FFFF), so only
     /// then is the UTF-16 view consulted.
     static func utf16Precedes(_ a: String, _ b: String) -> Bool {
-        var ia = a.utf8.makeIterator()
-        var ib = b.utf8.makeIterator()
-        while true {
-            switch (ia.next(), ib.next()) {
-            case (nil, nil): return false
-            case (nil, _): return true
-            case (_, nil): return false
-            case let (x?, y?):
-                if x == y { continue }
-                if x < 0x80 || y < 0x80 { return x < y }
-                return a.utf16.lexicographicallyPrecedes(b.utf16)
+        var a = a
+        var b = b
+        let firstDifference: (UInt8, UInt8)? = a.withUTF8 { pa in
+            b.withUTF8 { pb in
+                let n = min(pa.count, pb.count)
+                var i = 0
+                while i < n {
+                    if pa[i] != pb[i] { return (pa[i], pb[i]) }
+                    i += 1
+                }
+                return pa.count < pb.count ? (0, 1) : (pa.count > pb.count ? (1, 0) : nil)
             }
         }
+        guard let (x, y) = firstDifference else { return false }
+        if x < 0x80 || y < 0x80 { return x < y }
+        return a.utf16.lexicographicallyPrecedes(b.utf16)
     }
 }

@@ -86,6 +86,10 @@ struct JSONParser {
 
     @inline(__always)
     mutating func skipWhitespace() {
+        // Pretty-printed exports are mostly indentation: skip runs of spaces 8 bytes at a time.
+        while pos + 8 <= count && UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020 {
+            pos += 8
+        }
         while pos < count {
             let c = base[pos]
             guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
@@ -139,6 +143,7 @@ struct JSONParser {
         try enter()
         pos += 1  // {
         var members: [FHIRObject.Member] = []
+        members.reserveCapacity(6)
         skipWhitespace()
         if pos < count && base[pos] == UInt8(ascii: "}") {
             pos += 1
@@ -249,6 +254,11 @@ struct JSONParser {
         let start = pos
         let maxEnd = min(count, start &+ limits.maxStringBytes)
         while pos < maxEnd {
+            // Plain ASCII runs go 8 bytes at a time.
+            if pos + 8 <= maxEnd && !SWAR.hasStringSpecial(UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)) {
+                pos += 8
+                continue
+            }
             let c = base[pos]
             if c == UInt8(ascii: "\"") {
                 let s = String(decoding: UnsafeBufferPointer(start: base + start, count: pos - start), as: UTF8.self)

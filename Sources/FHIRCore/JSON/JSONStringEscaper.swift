@@ -22,7 +22,13 @@ enum JSONStringEscaper {
         var runStart = 0
         var i = 0
         let n = bytes.count
+        let base = UnsafeRawPointer(bytes.baseAddress)
         while i < n {
+            // Skip 8 bytes at a time while none of them needs escaping.
+            if let base, i + 8 <= n, !SWAR.hasEscapeCandidate(base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                i += 8
+                continue
+            }
             let c = bytes[i]
             if needsEscape(c) {
                 if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
@@ -43,5 +49,29 @@ enum JSONStringEscaper {
             i += 1
         }
         if runStart < n { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<n])) }
+    }
+}
+
+/// Eight bytes at a time ("SIMD within a register") tests for the JSON string scanners.
+enum SWAR {
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// Whether any byte of `w` is zero.
+    @inline(__always)
+    static func hasZeroByte(_ w: UInt64) -> Bool {
+        (w &- ones) & ~w & highs != 0
+    }
+
+    /// Whether any byte is `"`, `\` or below 0x20 (may also say yes for bytes ≥ 0x80; callers then look closer).
+    @inline(__always)
+    static func hasEscapeCandidate(_ w: UInt64) -> Bool {
+        hasZeroByte(w ^ 0x2222_2222_2222_2222) || hasZeroByte(w ^ 0x5C5C_5C5C_5C5C_5C5C) || (w &- 0x2020_2020_2020_2020) & ~w & highs != 0
+    }
+
+    /// Whether any byte is `"`, `\`, below 0x20, or at least 0x80 (non-ASCII needs UTF-8 validation).
+    @inline(__always)
+    static func hasStringSpecial(_ w: UInt64) -> Bool {
+        w & highs != 0 || hasEscapeCandidate(w)
     }
 }
