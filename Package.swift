@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The system libxml2 (Debian: libxml2-dev), used for FHIR XML and Canonical XML.
@@ -44,6 +45,23 @@ let package = Package(
         .testTarget(
             name: "FHIRCoreTests",
             dependencies: ["FHIRCore"],
+            swiftSettings: upcoming
+        ),
+        // A throwaway PostgreSQL 15 server for tests (Tests/TestSupport/PostgresServer.swift).
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "DatabaseTests",
+            dependencies: [
+                "TestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: upcoming
         ),
     ],

@@ -166,8 +166,14 @@ class LibXMLSession {
         while let last = message.utf8.last, last == 0x0A || last == 0x20 { message.removeLast() }
         message = message.replacingAll("\n", with: "; ")
         let location = SourceLocation(line: e.line > 0 ? Int(e.line) : nil, column: e.int2 > 0 ? Int(e.int2) : nil)
-        if e.code == Int32(XML_ERR_INVALID_CHAR.rawValue) && message.hasPrefix("Input is not proper UTF-8") {
+        if message.hasPrefix("Input is not proper UTF-8") {
             return FHIRError(.invalidUTF8, "the document is not valid UTF-8 (libxml2: \(message))", at: location)
+        }
+        // A UTF-16 surrogate encoded in UTF-8 (ED A0 80…) is invalid UTF-8 too (RFC 3629 §3); libxml2 decodes it
+        // and then reports "Char 0xD800 out of allowed range".
+        if message.hasPrefix("Char 0x"), let code = Int(message.dropFirst(7).prefix { $0.isHexDigit }, radix: 16),
+           (0xD800...0xDFFF).contains(code) {
+            return FHIRError(.invalidUTF8, "the document is not valid UTF-8: it encodes the surrogate U+\(String(code, radix: 16, uppercase: true))", at: location)
         }
         return FHIRError(code, "libxml2: \(message)", at: location)
     }
