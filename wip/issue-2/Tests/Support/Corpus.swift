@@ -1,0 +1,1 @@
+/work/main/Tests/FHIRCoreTests/Support/Corpus.swift

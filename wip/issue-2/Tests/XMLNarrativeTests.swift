@@ -1,0 +1,1 @@
+/work/main/Tests/FHIRCoreTests/XMLNarrativeTests.swift

@@ -1,0 +1,97 @@
+import CLibXML2
+
+/// The FHIR narrative (`Narrative.div`): limited XHTML carried as a string in JSON and as markup in XML.
+public enum XHTML {
+    /// The XHTML namespace every narrative div must be in.
+    public static let namespace = "http://www.w3.org/1999/xhtml"
+
+    /// The W3C Canonical XML 1.0 form (without comments) of a narrative div.
+    ///
+    /// The same div written in XML (`<br/>`, `&#160;`, single-quoted attributes) and as a JSON string gives the
+    /// same bytes, which is what the canonical form of a resource hashes. The div is parsed by libxml2 with no
+    /// network, no DTD and no entity substitution; a DOCTYPE or entity declaration is refused.
+    ///
+    /// - Throws: `.forbiddenXMLConstruct` for a DOCTYPE, entity declaration or non-predefined entity reference;
+    ///   `.invalidNarrative` when the div is not well-formed XML (with the line and column inside the div).
+    public static func canonicalize(_ div: String) throws(FHIRError) -> String {
+        try LibXML.withUTF8(div) { (utf8) throws(FHIRError) -> String in
+            let doc = try parseDocument(utf8)
+            defer { xmlFreeDoc(doc) }
+            var out: UnsafeMutablePointer<xmlChar>?
+            let (length, message) = LibXML.withSilencedErrors {
+                xmlC14NDocDumpMemory(doc, nil, Int32(XML_C14N_1_0.rawValue), nil, 0, &out)
+            }
+            guard length >= 0, let out else {
+                throw FHIRError(.invalidNarrative, "the narrative cannot be canonicalized (Canonical XML 1.0): \(message.map(trimmed) ?? "libxml2 failed")")
+            }
+            defer { LibXML.free(out) }
+            return String(decoding: UnsafeBufferPointer(start: out, count: Int(length)), as: UTF8.self)
+        }
+    }
+
+    /// What ``verify(_:)`` learnt about a well-formed div.
+    struct RootInfo {
+        /// The root element's local name (`div` for a valid narrative).
+        var localName: String
+        /// The root element's namespace URI, nil when it has none.
+        var namespace: String?
+    }
+
+    /// Checks that `div` is well-formed XML under the same security rules as ``canonicalize(_:)``, and reports
+    /// the root element's name and namespace.
+    static func verify(_ div: String) throws(FHIRError) -> RootInfo {
+        try LibXML.withUTF8(div) { (utf8) throws(FHIRError) -> RootInfo in
+            let doc = try parseDocument(utf8)
+            defer { xmlFreeDoc(doc) }
+            guard let root = xmlDocGetRootElement(doc), let name = root.pointee.name else {
+                throw FHIRError(.invalidNarrative, "the narrative has no root element")
+            }
+            let ns = root.pointee.ns?.pointee.href.map { String(cString: $0) }
+            return RootInfo(localName: String(cString: name), namespace: ns)
+        }
+    }
+
+    /// Parses a div into a libxml2 document (the caller frees it).
+    private static func parseDocument(_ bytes: UnsafeRawBufferPointer) throws(FHIRError) -> xmlDocPtr {
+        let session = LibXMLSession(syntaxErrorCode: .invalidNarrative)
+        let doc = session.parse(bytes, sax: nil)
+        if let failure = session.failure {
+            if failure.code == .invalidNarrative || failure.code == .forbiddenXMLConstruct {
+                throw failure
+            }
+            throw FHIRError(.invalidNarrative, "the narrative is not well-formed XHTML: \(failure.reason)", at: failure.location)
+        }
+        guard let doc else {
+            throw FHIRError(.invalidNarrative, "the narrative could not be parsed")
+        }
+        return doc
+    }
+
+    private static func trimmed(_ s: String) -> String {
+        var m = s
+        while let last = m.utf8.last, last == 0x0A || last == 0x20 { m.removeLast() }
+        return m
+    }
+}
+
+extension LibXML {
+    /// Runs `body` over the UTF-8 bytes of `text` (String.withUTF8 rethrows untyped errors).
+    static func withUTF8<T>(_ text: String, _ body: (UnsafeRawBufferPointer) throws(FHIRError) -> T) throws(FHIRError) -> T {
+        var text = text
+        let result: Result<T, FHIRError> = text.withUTF8 { utf8 in
+            do throws(FHIRError) {
+                return .success(try body(UnsafeRawBufferPointer(utf8)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Frees memory that libxml2 allocated and handed over.
+    static func free(_ p: UnsafeMutableRawPointer) {
+        var freeFunction: xmlFreeFunc?
+        _ = xmlMemGet(&freeFunction, nil, nil, nil)
+        freeFunction?(p)
+    }
+}

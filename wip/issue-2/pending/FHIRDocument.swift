@@ -1,0 +1,86 @@
+/// The two FHIR wire formats the record core reads and writes.
+public enum FHIRFormat: String, Sendable, Hashable, CaseIterable {
+    case json
+    case xml
+
+    /// Detects the format from the first significant byte (after a UTF-8 byte order mark and whitespace):
+    /// `{` is JSON, `<` is XML.
+    public static func detect(_ bytes: UnsafeRawBufferPointer) -> FHIRFormat? {
+        var i = 0
+        if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { i = 3 }
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x09, 0x0A, 0x0D: i += 1
+            case UInt8(ascii: "{"): return .json
+            case UInt8(ascii: "<"): return .xml
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    public static func detect(_ bytes: [UInt8]) -> FHIRFormat? {
+        bytes.withUnsafeBytes { detect($0) }
+    }
+}
+
+/// A resource read from bytes in either format.
+public struct FHIRDocument: Sendable {
+    public var resource: Resource
+    public var format: FHIRFormat
+
+    public init(resource: Resource, format: FHIRFormat) {
+        self.resource = resource
+        self.format = format
+    }
+
+    /// Detects the format and parses the resource.
+    public static func read(_ bytes: [UInt8], limits: FHIRLimits = .default) throws(FHIRError) -> FHIRDocument {
+        switch FHIRFormat.detect(bytes) {
+        case .json:
+            return FHIRDocument(resource: try JSONReader(limits: limits).read(bytes), format: .json)
+        case .xml:
+            return FHIRDocument(resource: try XMLReader(limits: limits).read(bytes), format: .xml)
+        case nil:
+            throw FHIRError(.unsupportedInput, "the input is neither FHIR JSON (starts with '{') nor FHIR XML (starts with '<')", at: SourceLocation(line: 1, column: 1))
+        }
+    }
+
+    /// Parses and validates, returning every problem found as one OperationOutcome. For XML input each
+    /// issue's location gets the line and column of the element as well as its JSON pointer.
+    public static func validate(_ bytes: [UInt8], limits: FHIRLimits = .default) -> OperationOutcome {
+        let resource: Resource
+        var locations: [String: SourceLocation] = [:]
+        do {
+            switch FHIRFormat.detect(bytes) {
+            case .json:
+                resource = try JSONReader(limits: limits).read(bytes)
+            case .xml:
+                (resource, locations) = try XMLReader(limits: limits).readWithLocations(bytes)
+            case nil:
+                throw FHIRError(.unsupportedInput, "the input is neither FHIR JSON (starts with '{') nor FHIR XML (starts with '<')", at: SourceLocation(line: 1, column: 1))
+            }
+        } catch {
+            return OperationOutcome(error: error)
+        }
+        var issues = Validator(limits: limits).validate(resource)
+        if !locations.isEmpty {
+            for i in issues.indices {
+                guard let pointer = issues[i].location.first, let loc = nearestLocation(pointer, in: locations), let line = loc.line else { continue }
+                issues[i].location.append(loc.column.map { "line \(line), column \($0)" } ?? "line \(line)")
+            }
+        }
+        return OperationOutcome(issues: issues)
+    }
+
+    /// The location of `pointer`, or of its nearest ancestor that has one (a missing element is reported
+    /// at its parent).
+    static func nearestLocation(_ pointer: String, in locations: [String: SourceLocation]) -> SourceLocation? {
+        var p = Substring(pointer)
+        while true {
+            if let loc = locations[String(p)] { return loc }
+            guard let slash = p.lastIndex(of: "/") else { return nil }
+            p = p[..<slash]
+        }
+    }
+}

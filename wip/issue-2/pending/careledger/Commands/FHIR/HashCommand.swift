@@ -1,0 +1,43 @@
+import ArgumentParser
+import FHIRCore
+
+/// `careledger fhir hash FILE`.
+struct HashCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hash",
+        abstract: "Print the canonical hash of a resource: lowercase hex SHA-256 of its canonical form.",
+        discussion: """
+            With --salt, also print the record commitment SHA-256("careledger/record/v1" ‖ salt ‖ hash) that \
+            CareLedger anchors on the ledger for a record version stored with that salt.
+            """
+    )
+
+    @Argument(help: "The resource file (JSON or XML), or '-' for standard input.")
+    var file: String
+
+    @Option(name: .long, help: "A 32-byte salt as 64 hex digits: also print the record commitment.")
+    var salt: String?
+
+    func validate() throws {
+        if let salt, Hex.decode(salt)?.count != RecordCommitment.saltLength {
+            throw ValidationError("--salt must be 64 hexadecimal digits (32 bytes)")
+        }
+    }
+
+    func run() throws {
+        let (resource, _, _) = try InputFile.readResource(file)
+        do {
+            let canonical = try CanonicalForm.bytes(of: resource)
+            let digest = CanonicalForm.sha256(canonical)
+            if let salt, let saltBytes = Hex.decode(salt) {
+                let commitment = try RecordCommitment(canonicalHash: digest, salt: saltBytes)
+                Output.line("canonical-hash \(Hex.encode(digest))")
+                Output.line("commitment     \(Hex.encode(commitment.value))")
+            } else {
+                Output.line(Hex.encode(digest))
+            }
+        } catch let error as FHIRError {
+            Output.reject(OperationOutcome(error: error))
+        }
+    }
+}

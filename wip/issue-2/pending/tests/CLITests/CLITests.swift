@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+
+/// Runs the real `careledger` binary the way an integration engineer would, and checks exit codes and the
+/// OperationOutcome it prints.
+@Suite("careledger command line")
+struct CLITests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static let repoRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+
+    /// The binary SwiftPM built next to this test bundle.
+    static var binary: URL {
+        let bundle = Bundle.main.bundleURL
+        for dir in [bundle, bundle.deletingLastPathComponent()] {
+            let candidate = dir.appendingPathComponent("careledger")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return repoRoot.appendingPathComponent(".build/debug/careledger")
+    }
+
+    func run(_ arguments: [String], stdin: Data? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = Self.repoRoot
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin {
+            // Feed stdin from another thread so a large input cannot deadlock against a full stdout pipe.
+            let handle = input.fileHandleForWriting
+            DispatchQueue.global().async {
+                handle.write(stdin)
+                try? handle.close()
+            }
+        } else {
+            try input.fileHandleForWriting.close()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    func outcome(_ text: String) throws -> [[String: Any]] {
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(json["resourceType"] as? String == "OperationOutcome")
+        return try #require(json["issue"] as? [[String: Any]])
+    }
+
+    @Test func convertsXMLToJSONAndBackLosingNothing() throws {
+        let json = try run(["fhir", "convert", "Samples/fhir/patient-with-extensions.xml", "--to", "json"])
+        #expect(json.status == 0)
+        #expect(json.stdout.contains(#""_birthDate""#))
+        #expect(json.stdout.contains(#""id": "g2""#))
+        let xml = try run(["fhir", "convert", "-", "--to", "xml"], stdin: Data(json.stdout.utf8))
+        #expect(xml.status == 0)
+        #expect(xml.stdout.contains(#"<birthDate value="1984-02-29">"#))
+        let h1 = try run(["fhir", "hash", "Samples/fhir/patient-with-extensions.xml"])
+        let h2 = try run(["fhir", "hash", "-"], stdin: Data(json.stdout.utf8))
+        #expect(h1.status == 0 && h1.stdout.count == 65)
+        #expect(h1.stdout == h2.stdout)
+    }
+
+    @Test func canonicalKeepsDecimalPrecision() throws {
+        let r = try run(["fhir", "canonical", "Samples/fhir/observation-precision.json"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains(#""valueQuantity":{"code":"mg/dL","system":"http://unitsofmeasure.org","unit":"mg/dL","value":1.50}"#))
+    }
+
+    @Test func hashWithSaltPrintsTheCommitment() throws {
+        let salt = String(repeating: "ab", count: 32)
+        let r = try run(["fhir", "hash", "Samples/fhir/observation-precision.json", "--salt", salt])
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("canonical-hash "))
+        #expect(r.stdout.contains("\ncommitment     "))
+        let bad = try run(["fhir", "hash", "Samples/fhir/observation-precision.json", "--salt", "abc"])
+        #expect(bad.status == 64)
+    }
+
+    @Test func validateReportsProblemsWithLocations() throws {
+        let patient = #"{"resourceType":"Patient","birthDate":"1970-13-01","gender":"female","active":"yes","foo":1}"#
+        let r = try run(["fhir", "validate", "-"], stdin: Data(patient.utf8))
+        #expect(r.status == 1)
+        let issues = try outcome(r.stdout)
+        let locations = issues.compactMap { ($0["location"] as? [String])?.first }
+        #expect(locations.contains("/birthDate"))
+        #expect(locations.contains("/active"))
+        #expect(locations.contains("/foo"))
+        let ok = try run(["fhir", "validate", "Samples/fhir/bundle-hypertension.json"])
+        #expect(ok.status == 0)
+    }
+
+    @Test func validateGivesLineAndColumnForXML() throws {
+        let xml = """
+            <Patient xmlns="http://hl7.org/fhir">
+              <id value="x"/>
+              <birthDate value="1970-02-30x"/>
+            </Patient>
+            """
+        let r = try run(["fhir", "validate", "-"], stdin: Data(xml.utf8))
+        #expect(r.status == 1)
+        let issues = try outcome(r.stdout)
+        let locations = issues.flatMap { ($0["location"] as? [String]) ?? [] }
+        #expect(locations.contains("/birthDate"))
+        #expect(locations.contains { $0.hasPrefix("line 3, column") })
+    }
+
+    @Test(arguments: [
+        ("truncated JSON", Data(#"{"resourceType":"Patient","name":[{"family":"#.utf8), "structure"),
+        ("truncated XML", Data(#"<Patient xmlns="http://hl7.org/fhir"><id value="x"/>"#.utf8), "structure"),
+        ("invalid UTF-8", Data([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D]), "structure"),
+        ("XXE", Data(#"<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><Patient xmlns="http://hl7.org/fhir"><id value="&x;"/></Patient>"#.utf8), "security"),
+        ("not FHIR", Data("hello".utf8), "structure"),
+    ])
+    func rejectsHostileInputWithAnOutcome(name: String, input: Data, code: String) throws {
+        for command in [["fhir", "validate", "-"], ["fhir", "hash", "-"], ["fhir", "convert", "-", "--to", "json"]] {
+            let r = try run(command, stdin: input)
+            #expect(r.status == 1, "\(name): \(command)")
+            let issues = try outcome(r.stdout)
+            #expect(issues.first?["code"] as? String == code, "\(name)")
+            #expect(!r.stdout.contains("root:"), "\(name) leaked a file")
+        }
+    }
+
+    @Test func refusesAHundredMegabyteInputQuickly() throws {
+        var big = Data(#"{"resourceType":"Binary","data":""#.utf8)
+        big.append(Data(repeating: UInt8(ascii: "A"), count: 100 << 20))
+        big.append(Data(#""}"#.utf8))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-big-\(UUID().uuidString).json")
+        try big.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = try run(["fhir", "hash", file.path])
+        #expect(r.status == 1)
+        #expect(try outcome(r.stdout).first?["code"] as? String == "too-costly")
+    }
+
+    @Test func missingFileExits66() throws {
+        let r = try run(["fhir", "hash", "no/such/file.json"])
+        #expect(r.status == 66)
+        #expect(r.stderr.contains("no/such/file.json"))
+    }
+
+    @Test func demoWalksTheSamples() throws {
+        let r = try run(["demo"])
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(r.stdout.contains("4 of 4 samples passed every step"))
+        #expect(r.stdout.contains("same canonical hash"))
+    }
+}

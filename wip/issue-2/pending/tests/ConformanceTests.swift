@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+@testable import FHIRCore
+
+/// The record core's promise on real data: XML and JSON are the same resource, nothing is lost either way,
+/// and both give the same canonical hash (docs/canonical-form.md).
+@Suite("Conformance over ../shared/corpus")
+struct ConformanceTests {
+    /// The JSON and XML renderings of each official FHIR R4 example give identical canonical bytes.
+    @Test func everyExamplePairHasOneCanonicalHash() throws {
+        var passed = 0
+        let pairs = Corpus.examplePairs
+        for name in pairs {
+            let json = try JSONReader().read(Corpus.bytes(Corpus.fhirExamples.appendingPathComponent(name + ".json")))
+            let xml = try XMLReader().read(Corpus.bytes(Corpus.fhirExamples.appendingPathComponent(name + ".xml")))
+            let hj = try CanonicalForm.hash(of: json)
+            let hx = try CanonicalForm.hash(of: xml)
+            #expect(hj == hx, "\(name): JSON and XML canonical hashes differ")
+            if hj == hx { passed += 1 }
+        }
+        print("conformance: same canonical hash from XML and JSON for \(passed)/\(pairs.count) FHIR R4 example pairs")
+        #expect(pairs.count == 250)
+    }
+
+    /// Every Synthea transaction Bundle and every bulk-export NDJSON line survives JSON → XML → JSON unchanged,
+    /// with the same canonical hash.
+    @Test func everySyntheaResourceRoundTripsThroughXML() throws {
+        var documents: [(String, [UInt8])] = []
+        for name in Corpus.files(in: Corpus.syntheaBundles, ext: "json") {
+            documents.append((name, try Corpus.bytes(Corpus.syntheaBundles.appendingPathComponent(name))))
+        }
+        var lines = 0
+        for name in Corpus.files(in: Corpus.syntheaBulk, ext: "ndjson") where name != "log.ndjson" {
+            let data = try Corpus.bytes(Corpus.syntheaBulk.appendingPathComponent(name))
+            for (i, line) in data.split(separator: 0x0A).enumerated() where !line.isEmpty {
+                documents.append(("\(name):\(i + 1)", Array(line)))
+                lines += 1
+            }
+        }
+        var passed = 0
+        for (name, bytes) in documents {
+            let original = try JSONReader().read(bytes)
+            let xml = try XMLWriter().write(original)
+            let back = try XMLReader().read(xml)
+            let same = back == original
+            let sameHash = try CanonicalForm.hash(of: back) == CanonicalForm.hash(of: original)
+            #expect(same, "\(name): JSON → XML → JSON changed the resource")
+            #expect(sameHash, "\(name): canonical hash changed through XML")
+            if same && sameHash { passed += 1 }
+        }
+        let bundles = documents.count - lines
+        print("conformance: \(passed)/\(documents.count) Synthea documents round-trip JSON → XML → JSON with the same canonical hash (\(bundles) bundles, \(lines) bulk NDJSON lines)")
+        #expect(bundles == 12)
+    }
+}
