@@ -1,1 +1,0 @@
-/work/main/Tests/FHIRCoreTests/Support/Corpus.swift

@@ -1,1 +1,0 @@
-/work/main/Tests/FHIRCoreTests/XMLNarrativeTests.swift
