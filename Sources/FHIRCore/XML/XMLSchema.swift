@@ -83,7 +83,7 @@ final class XMLTypeNode: Sendable {
             return XMLChildInfo(unknown: name)
         }
         let element = match.element
-        let order = definition.elements.firstIndex { $0.name == element.name } ?? definition.elements.count
+        let order = match.position
         if element.representation == .xmlAttribute {
             return XMLChildInfo(name: name, element: element, order: order, kind: .attribute)
         }
@@ -130,9 +130,9 @@ final class XMLChildInfo: Sendable {
     let order: Int
     let kind: Kind
     /// The type of a primitive or complex element (kept alive by the schema, which owns every node).
-    nonisolated(unsafe) unowned(unsafe) let node: XMLTypeNode?
+    unowned(unsafe) let node: XMLTypeNode?
     /// The same, as a plain reference for the reader's hot path (no reference counting).
-    nonisolated(unsafe) let nodeRef: Unmanaged<XMLTypeNode>?
+    let nodeRef: Unmanaged<XMLTypeNode>?
     /// How a primitive's `value` attribute becomes JSON (string for everything else).
     let valueKind: TypeDefinition.JSONKind
     /// The UTF-8 bytes of the XML name, for comparing with libxml2's names and for writing.

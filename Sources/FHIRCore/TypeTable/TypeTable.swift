@@ -1,0 +1,192 @@
+/// The FHIR R4 type system as the readers, writers and the validator need it: for every type (resource, complex
+/// type, primitive, and every backbone element such as `Patient.contact`) its elements in definition order, with
+/// cardinality, choice types, XML representation, and for primitives the JSON kind and the lexical pattern.
+///
+/// ``TypeTable/r4`` is generated from the official StructureDefinitions by `scripts/generate-type-table.py` into
+/// `TypeTable+R4.swift` and parsed once, on first use.
+///
+/// The generated text has one line per type and per element, fields separated by tabs:
+///
+///     T  name  kind(p|c|r|b)  abstract(A|-)  jsonKind(string|number|bool|-)  pattern
+///     E  name  choice(1|0)    min  max(n|*)  representation(e|a|x)  type,type,…
+///
+/// `E` lines belong to the last `T` line before them. An element's type is a type name, a backbone path
+/// (`Patient.contact`), a content reference target (`Questionnaire.item`), `Resource`, or `xhtml`.
+public struct TypeTable: Sendable {
+    /// FHIR R4 4.0.1.
+    public static let r4: TypeTable = TypeTable(generated: TypeTable.r4Source)
+
+    private let types: [String: TypeDefinition]
+    private let concreteResources: Set<String>
+
+    /// The type named `name` (`Patient`, `HumanName`, `string`, `Patient.contact`), nil when unknown.
+    public func type(_ name: String) -> TypeDefinition? {
+        types[name]
+    }
+
+    /// Whether `name` is a concrete resource type (what a `resourceType` member may say).
+    public func isResourceType(_ name: String) -> Bool {
+        concreteResources.contains(name)
+    }
+
+    /// Every concrete resource type, sorted.
+    public var resourceTypeNames: [String] {
+        concreteResources.sorted()
+    }
+
+    /// Every type name (including abstract types and backbone paths), sorted.
+    public var typeNames: [String] {
+        types.keys.sorted()
+    }
+
+    /// Parses the generated text. The text is produced by the generator and checked in CI, so a malformed line
+    /// is a build defect: it is skipped rather than trusted, and the type table tests catch it.
+    init(generated text: String) {
+        var types: [String: TypeDefinition] = [:]
+        var resources = Set<String>()
+        var current: (name: String, kind: TypeDefinition.Kind, abstract: Bool, json: TypeDefinition.JSONKind?, pattern: String?)?
+        var elements: [ElementDefinition] = []
+
+        func flush() {
+            guard let c = current else { return }
+            types[c.name] = TypeDefinition(
+                name: c.name, kind: c.kind, isAbstract: c.abstract, elements: elements, jsonKind: c.json, pattern: c.pattern
+            )
+            if c.kind == .resource && !c.abstract { resources.insert(c.name) }
+            elements = []
+        }
+
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            if f.first == "T", f.count == 6 {
+                flush()
+                let kind: TypeDefinition.Kind
+                switch f[2] {
+                case "p": kind = .primitive
+                case "r": kind = .resource
+                case "b": kind = .backbone
+                default: kind = .complex
+                }
+                let json: TypeDefinition.JSONKind? =
+                    switch f[4] {
+                    case "string": .string
+                    case "number": .number
+                    case "bool": .bool
+                    default: nil
+                    }
+                current = (String(f[1]), kind, f[3] == "A", json, f[5].isEmpty ? nil : String(f[5]))
+            } else if f.first == "E", f.count == 7, current != nil, let min = Int(f[3]) {
+                let rep: ElementDefinition.Representation =
+                    switch f[5] {
+                    case "a": .xmlAttribute
+                    case "x": .xhtml
+                    default: .element
+                    }
+                elements.append(ElementDefinition(
+                    name: String(f[1]),
+                    isChoice: f[2] == "1",
+                    types: f[6].split(separator: ",").map(String.init),
+                    min: min,
+                    max: f[4] == "*" ? nil : Int(f[4]),
+                    representation: rep
+                ))
+            }
+        }
+        flush()
+        self.types = types
+        self.concreteResources = resources
+    }
+}
+
+/// One type of the table.
+public struct TypeDefinition: Sendable {
+    public enum Kind: Sendable, Hashable {
+        case primitive, complex, resource, backbone
+    }
+
+    /// How a primitive's value is written in JSON.
+    public enum JSONKind: Sendable, Hashable {
+        case string, number, bool
+    }
+
+    /// The type name, or the element path of a backbone element (`Patient.contact`).
+    public let name: String
+    public let kind: Kind
+    /// Abstract types (`Element`, `Resource`, `DomainResource`, `BackboneElement`) are never instantiated.
+    public let isAbstract: Bool
+    /// Elements in definition order, inherited ones included (`id`, `meta`, `extension`, …).
+    public let elements: [ElementDefinition]
+    /// For primitives: how the value appears in JSON.
+    public let jsonKind: JSONKind?
+    /// For primitives: the regular expression of the value's lexical form, as the specification gives it.
+    public let pattern: String?
+    private let byJSONName: [String: ElementMatch]
+
+    init(name: String, kind: Kind, isAbstract: Bool, elements: [ElementDefinition], jsonKind: JSONKind?, pattern: String?) {
+        self.name = name
+        self.kind = kind
+        self.isAbstract = isAbstract
+        self.elements = elements
+        self.jsonKind = jsonKind
+        self.pattern = pattern
+        var index: [String: ElementMatch] = [:]
+        for (position, element) in elements.enumerated() {
+            if element.isChoice {
+                for type in element.types {
+                    index[element.jsonName(for: type)] = ElementMatch(element: element, type: type, position: position)
+                }
+            } else {
+                index[element.name] = ElementMatch(element: element, type: element.types.first ?? "", position: position)
+            }
+        }
+        self.byJSONName = index
+    }
+
+    /// The element a JSON member name (or XML element name) stands for: `valueQuantity` gives `value[x]` with
+    /// type `Quantity`. Nil when the name is not an element of this type.
+    public func element(named jsonName: String) -> ElementMatch? {
+        byJSONName[jsonName]
+    }
+}
+
+/// One element of a type.
+public struct ElementDefinition: Sendable {
+    public enum Representation: Sendable, Hashable {
+        /// An XML child element.
+        case element
+        /// An XML attribute (`Element.id`, `Extension.url`).
+        case xmlAttribute
+        /// The narrative `div`: XHTML, a string in JSON.
+        case xhtml
+    }
+
+    /// The element name, without `[x]` for choice elements.
+    public let name: String
+    /// Whether this is a choice element (`value[x]`): its JSON name carries the type (`valueString`).
+    public let isChoice: Bool
+    /// The allowed types, in the specification's order.
+    public let types: [String]
+    public let min: Int
+    /// Nil for `*`.
+    public let max: Int?
+    public let representation: Representation
+
+    /// Whether the element repeats, so JSON carries it as an array even with one value.
+    public var isArray: Bool {
+        max != 1
+    }
+
+    /// The JSON member name for one of the element's types: `value` + `Quantity` for a choice, the name otherwise.
+    public func jsonName(for type: String) -> String {
+        guard isChoice, let first = type.first else { return name }
+        return name + first.uppercased() + type.dropFirst()
+    }
+}
+
+/// An element found by its JSON name, with the type that name selects.
+public struct ElementMatch: Sendable {
+    public let element: ElementDefinition
+    public let type: String
+    /// The element's index in its type's definition order (XML writes children in this order).
+    public let position: Int
+}
