@@ -109,6 +109,10 @@ def build(definitions_dir):
                 types = [path]
                 order.append(path)
                 children[path] = []
+            if kind == "resource" and parent == name and element_name == "id" and types == ["string"]:
+                # The 4.0.1 snapshots type Resource.id as System.String with fhir-type `string`; the specification's
+                # resource pages and JSON schema give it the `id` type ([A-Za-z0-9-.]{1,64}), which is what we check.
+                types = ["id"]
             reps = e.get("representation", [])
             if "xhtml" in reps or types == ["xhtml"]:
                 rep = "x"

@@ -527,12 +527,12 @@ E	extension	0	0	*	e	Extension
 E	code	0	1	1	e	Coding
 E	value	1	1	1	e	CodeableConcept,Quantity,Range,Reference
 T	Resource	r	A	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
 T	DomainResource	r	A	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -541,7 +541,7 @@ E	contained	0	0	*	e	Resource
 E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 T	Account	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -574,7 +574,7 @@ E	party	0	1	1	e	Reference
 E	onHold	0	0	1	e	boolean
 E	period	0	0	1	e	Period
 T	ActivityDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -641,7 +641,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	path	0	1	1	e	string
 E	expression	0	1	1	e	Expression
 T	AdverseEvent	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -684,7 +684,7 @@ E	productRelatedness	0	0	1	e	string
 E	author	0	0	1	e	Reference
 E	method	0	0	1	e	CodeableConcept
 T	AllergyIntolerance	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -720,7 +720,7 @@ E	severity	0	0	1	e	code
 E	exposureRoute	0	0	1	e	CodeableConcept
 E	note	0	0	*	e	Annotation
 T	Appointment	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -760,7 +760,7 @@ E	required	0	0	1	e	code
 E	status	0	1	1	e	code
 E	period	0	0	1	e	Period
 T	AppointmentResponse	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -777,7 +777,7 @@ E	actor	0	0	1	e	Reference
 E	participantStatus	0	1	1	e	code
 E	comment	0	0	1	e	string
 T	AuditEvent	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -844,7 +844,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	type	0	1	1	e	string
 E	value	1	1	1	e	string,base64Binary
 T	Basic	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -858,7 +858,7 @@ E	subject	0	0	1	e	Reference
 E	created	0	0	1	e	date
 E	author	0	0	1	e	Reference
 T	Binary	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -866,7 +866,7 @@ E	contentType	0	1	1	e	code
 E	securityContext	0	0	1	e	Reference
 E	data	0	0	1	e	base64Binary
 T	BiologicallyDerivedProduct	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -915,7 +915,7 @@ E	temperature	0	0	1	e	decimal
 E	scale	0	0	1	e	code
 E	duration	0	0	1	e	Period
 T	BodyStructure	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -932,7 +932,7 @@ E	description	0	0	1	e	string
 E	image	0	0	*	e	Attachment
 E	patient	0	1	1	e	Reference
 T	Bundle	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -985,7 +985,7 @@ E	etag	0	0	1	e	string
 E	lastModified	0	0	1	e	instant
 E	outcome	0	0	1	e	Resource
 T	CapabilityStatement	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1128,7 +1128,7 @@ E	mode	0	1	1	e	code
 E	documentation	0	0	1	e	markdown
 E	profile	0	1	1	e	canonical
 T	CarePlan	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1190,7 +1190,7 @@ E	dailyAmount	0	0	1	e	Quantity
 E	quantity	0	0	1	e	Quantity
 E	description	0	0	1	e	string
 T	CareTeam	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1220,7 +1220,7 @@ E	member	0	0	1	e	Reference
 E	onBehalfOf	0	0	1	e	Reference
 E	period	0	0	1	e	Period
 T	CatalogEntry	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1248,7 +1248,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	relationtype	0	1	1	e	code
 E	item	0	1	1	e	Reference
 T	ChargeItem	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1289,7 +1289,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	function	0	0	1	e	CodeableConcept
 E	actor	0	1	1	e	Reference
 T	ChargeItemDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1342,7 +1342,7 @@ E	code	0	0	1	e	CodeableConcept
 E	factor	0	0	1	e	decimal
 E	amount	0	0	1	e	Money
 T	Claim	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1502,7 +1502,7 @@ E	factor	0	0	1	e	decimal
 E	net	0	0	1	e	Money
 E	udi	0	0	*	e	Reference
 T	ClaimResponse	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1657,7 +1657,7 @@ E	detailSequence	0	0	1	e	positiveInt
 E	subDetailSequence	0	0	1	e	positiveInt
 E	code	0	1	1	e	CodeableConcept
 T	ClinicalImpression	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1699,7 +1699,7 @@ E	itemCodeableConcept	0	0	1	e	CodeableConcept
 E	itemReference	0	0	1	e	Reference
 E	basis	0	0	1	e	string
 T	CodeSystem	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1773,7 +1773,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	code	0	1	1	e	code
 E	value	1	1	1	e	code,Coding,string,integer,boolean,dateTime,decimal
 T	Communication	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1810,7 +1810,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	content	1	1	1	e	string,Attachment,Reference
 T	CommunicationRequest	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1846,7 +1846,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	content	1	1	1	e	string,Attachment,Reference
 T	CompartmentDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1876,7 +1876,7 @@ E	code	0	1	1	e	code
 E	param	0	0	*	e	string
 E	documentation	0	0	1	e	string
 T	Composition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -1934,7 +1934,7 @@ E	entry	0	0	*	e	Reference
 E	emptyReason	0	0	1	e	CodeableConcept
 E	section	0	0	*	e	Composition.section
 T	ConceptMap	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2004,7 +2004,7 @@ E	code	0	0	1	e	code
 E	display	0	0	1	e	string
 E	url	0	0	1	e	canonical
 T	Condition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2043,7 +2043,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	code	0	0	*	e	CodeableConcept
 E	detail	0	0	*	e	Reference
 T	Consent	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2105,7 +2105,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	meaning	0	1	1	e	code
 E	reference	0	1	1	e	Reference
 T	Contract	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2303,7 +2303,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	content	1	1	1	e	Attachment,Reference
 T	Coverage	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2349,7 +2349,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	type	0	1	1	e	CodeableConcept
 E	period	0	0	1	e	Period
 T	CoverageEligibilityRequest	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2405,7 +2405,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	diagnosis	1	0	1	e	CodeableConcept,Reference
 T	CoverageEligibilityResponse	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2467,7 +2467,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	code	0	1	1	e	CodeableConcept
 T	DetectedIssue	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2501,7 +2501,7 @@ E	action	0	1	1	e	CodeableConcept
 E	date	0	0	1	e	dateTime
 E	author	0	0	1	e	Reference
 T	Device	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2572,7 +2572,7 @@ E	type	0	1	1	e	CodeableConcept
 E	valueQuantity	0	0	*	e	Quantity
 E	valueCode	0	0	*	e	CodeableConcept
 T	DeviceDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2642,7 +2642,7 @@ E	substance	0	1	1	e	CodeableConcept
 E	alternate	0	0	1	e	boolean
 E	allergenicIndicator	0	0	1	e	boolean
 T	DeviceMetric	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2668,7 +2668,7 @@ E	type	0	0	1	e	code
 E	state	0	0	1	e	code
 E	time	0	0	1	e	instant
 T	DeviceRequest	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2707,7 +2707,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	code	0	0	1	e	CodeableConcept
 E	value	1	0	1	e	CodeableConcept,Quantity,Range,boolean
 T	DeviceUseStatement	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2729,7 +2729,7 @@ E	reasonReference	0	0	*	e	Reference
 E	bodySite	0	0	1	e	CodeableConcept
 E	note	0	0	*	e	Annotation
 T	DiagnosticReport	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2762,7 +2762,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	comment	0	0	1	e	string
 E	link	0	1	1	e	Reference
 T	DocumentManifest	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2789,7 +2789,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	identifier	0	0	1	e	Identifier
 E	ref	0	0	1	e	Reference
 T	DocumentReference	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2837,7 +2837,7 @@ E	practiceSetting	0	0	1	e	CodeableConcept
 E	sourcePatientInfo	0	0	1	e	Reference
 E	related	0	0	*	e	Reference
 T	EffectEvidenceSynthesis	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -2926,7 +2926,7 @@ E	type	0	0	1	e	CodeableConcept
 E	rating	0	0	*	e	CodeableConcept
 E	note	0	0	*	e	Annotation
 T	Encounter	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3005,7 +3005,7 @@ E	status	0	0	1	e	code
 E	physicalType	0	0	1	e	CodeableConcept
 E	period	0	0	1	e	Period
 T	Endpoint	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3025,7 +3025,7 @@ E	payloadMimeType	0	0	*	e	code
 E	address	0	1	1	e	url
 E	header	0	0	*	e	string
 T	EnrollmentRequest	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3041,7 +3041,7 @@ E	provider	0	0	1	e	Reference
 E	candidate	0	0	1	e	Reference
 E	coverage	0	0	1	e	Reference
 T	EnrollmentResponse	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3058,7 +3058,7 @@ E	created	0	0	1	e	dateTime
 E	organization	0	0	1	e	Reference
 E	requestProvider	0	0	1	e	Reference
 T	EpisodeOfCare	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3092,7 +3092,7 @@ E	condition	0	1	1	e	Reference
 E	role	0	0	1	e	CodeableConcept
 E	rank	0	0	1	e	positiveInt
 T	EventDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3129,7 +3129,7 @@ E	endorser	0	0	*	e	ContactDetail
 E	relatedArtifact	0	0	*	e	RelatedArtifact
 E	trigger	0	1	*	e	TriggerDefinition
 T	Evidence	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3166,7 +3166,7 @@ E	exposureBackground	0	1	1	e	Reference
 E	exposureVariant	0	0	*	e	Reference
 E	outcome	0	0	*	e	Reference
 T	EvidenceVariable	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3213,7 +3213,7 @@ E	participantEffective	1	0	1	e	dateTime,Period,Duration,Timing
 E	timeFromStart	0	0	1	e	Duration
 E	groupMeasure	0	0	1	e	code
 T	ExampleScenario	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3307,7 +3307,7 @@ E	title	0	1	1	e	string
 E	description	0	0	1	e	markdown
 E	step	0	0	*	e	ExampleScenario.process.step
 T	ExplanationOfBenefit	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3583,7 +3583,7 @@ E	type	0	1	1	e	CodeableConcept
 E	allowed	1	0	1	e	unsignedInt,string,Money
 E	used	1	0	1	e	unsignedInt,Money
 T	FamilyMemberHistory	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3619,7 +3619,7 @@ E	contributedToDeath	0	0	1	e	boolean
 E	onset	1	0	1	e	Age,Range,Period,string
 E	note	0	0	*	e	Annotation
 T	Flag	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3636,7 +3636,7 @@ E	period	0	0	1	e	Period
 E	encounter	0	0	1	e	Reference
 E	author	0	0	1	e	Reference
 T	Goal	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3668,7 +3668,7 @@ E	measure	0	0	1	e	CodeableConcept
 E	detail	1	0	1	e	Quantity,Range,CodeableConcept,string,boolean,integer,Ratio
 E	due	1	0	1	e	date,Duration
 T	GraphDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3720,7 +3720,7 @@ E	rule	0	1	1	e	code
 E	expression	0	0	1	e	string
 E	description	0	0	1	e	string
 T	Group	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3754,7 +3754,7 @@ E	entity	0	1	1	e	Reference
 E	period	0	0	1	e	Period
 E	inactive	0	0	1	e	boolean
 T	GuidanceResponse	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3778,7 +3778,7 @@ E	outputParameters	0	0	1	e	Reference
 E	result	0	0	1	e	Reference
 E	dataRequirement	0	0	*	e	DataRequirement
 T	HealthcareService	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3831,7 +3831,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	description	0	1	1	e	string
 E	during	0	0	1	e	Period
 T	ImagingStudy	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3890,7 +3890,7 @@ E	sopClass	0	1	1	e	Coding
 E	number	0	0	1	e	unsignedInt
 E	title	0	0	1	e	string
 T	Immunization	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3957,7 +3957,7 @@ E	targetDisease	0	0	*	e	CodeableConcept
 E	doseNumber	1	1	1	e	positiveInt,string
 E	seriesDoses	1	0	1	e	positiveInt,string
 T	ImmunizationEvaluation	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -3979,7 +3979,7 @@ E	series	0	0	1	e	string
 E	doseNumber	1	0	1	e	positiveInt,string
 E	seriesDoses	1	0	1	e	positiveInt,string
 T	ImmunizationRecommendation	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4015,7 +4015,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	code	0	1	1	e	CodeableConcept
 E	value	0	1	1	e	dateTime
 T	ImplementationGuide	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4126,7 +4126,7 @@ E	name	0	1	1	e	string
 E	title	0	0	1	e	string
 E	anchor	0	0	*	e	string
 T	InsurancePlan	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4215,7 +4215,7 @@ E	applicability	0	0	1	e	CodeableConcept
 E	qualifiers	0	0	*	e	CodeableConcept
 E	value	0	0	1	e	Quantity
 T	Invoice	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4261,7 +4261,7 @@ E	code	0	0	1	e	CodeableConcept
 E	factor	0	0	1	e	decimal
 E	amount	0	0	1	e	Money
 T	Library	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4301,7 +4301,7 @@ E	parameter	0	0	*	e	ParameterDefinition
 E	dataRequirement	0	0	*	e	DataRequirement
 E	content	0	0	*	e	Attachment
 T	Linkage	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4319,7 +4319,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	type	0	1	1	e	code
 E	resource	0	1	1	e	Reference
 T	List	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4349,7 +4349,7 @@ E	deleted	0	0	1	e	boolean
 E	date	0	0	1	e	dateTime
 E	item	0	1	1	e	Reference
 T	Location	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4390,7 +4390,7 @@ E	allDay	0	0	1	e	boolean
 E	openingTime	0	0	1	e	time
 E	closingTime	0	0	1	e	time
 T	Measure	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4478,7 +4478,7 @@ E	usage	0	0	*	e	CodeableConcept
 E	description	0	0	1	e	string
 E	criteria	0	1	1	e	Expression
 T	MeasureReport	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4540,7 +4540,7 @@ E	code	0	0	1	e	CodeableConcept
 E	count	0	0	1	e	integer
 E	subjectResults	0	0	1	e	Reference
 T	Media	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4571,7 +4571,7 @@ E	duration	0	0	1	e	decimal
 E	content	0	1	1	e	Attachment
 E	note	0	0	*	e	Annotation
 T	Medication	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4601,7 +4601,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	lotNumber	0	0	1	e	string
 E	expirationDate	0	0	1	e	dateTime
 T	MedicationAdministration	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4645,7 +4645,7 @@ E	method	0	0	1	e	CodeableConcept
 E	dose	0	0	1	e	Quantity
 E	rate	1	0	1	e	Ratio,Quantity
 T	MedicationDispense	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4692,7 +4692,7 @@ E	type	0	0	1	e	CodeableConcept
 E	reason	0	0	*	e	CodeableConcept
 E	responsibleParty	0	0	*	e	Reference
 T	MedicationKnowledge	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4824,7 +4824,7 @@ E	areaUnderCurve	0	0	*	e	Quantity
 E	lethalDose50	0	0	*	e	Quantity
 E	halfLifePeriod	0	0	1	e	Duration
 T	MedicationRequest	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4888,7 +4888,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	allowed	1	1	1	e	boolean,CodeableConcept
 E	reason	0	0	1	e	CodeableConcept
 T	MedicationStatement	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4914,7 +4914,7 @@ E	reasonReference	0	0	*	e	Reference
 E	note	0	0	*	e	Annotation
 E	dosage	0	0	*	e	Dosage
 T	MedicinalProduct	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -4984,7 +4984,7 @@ E	status	0	0	1	e	CodeableConcept
 E	date	0	0	1	e	dateTime
 E	species	0	0	1	e	CodeableConcept
 T	MedicinalProductAuthorization	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5026,7 +5026,7 @@ E	type	0	1	1	e	CodeableConcept
 E	date	1	0	1	e	Period,dateTime
 E	application	0	0	*	e	MedicinalProductAuthorization.procedure
 T	MedicinalProductContraindication	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5048,7 +5048,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	therapyRelationshipType	0	1	1	e	CodeableConcept
 E	medication	1	1	1	e	CodeableConcept,Reference
 T	MedicinalProductIndication	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5072,7 +5072,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	therapyRelationshipType	0	1	1	e	CodeableConcept
 E	medication	1	1	1	e	CodeableConcept,Reference
 T	MedicinalProductIngredient	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5121,7 +5121,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	code	0	1	1	e	CodeableConcept
 E	strength	0	0	*	e	MedicinalProductIngredient.specifiedSubstance.strength
 T	MedicinalProductInteraction	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5142,7 +5142,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	item	1	1	1	e	Reference,CodeableConcept
 T	MedicinalProductManufactured	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5158,7 +5158,7 @@ E	ingredient	0	0	*	e	Reference
 E	physicalCharacteristics	0	0	1	e	ProdCharacteristic
 E	otherCharacteristics	0	0	*	e	CodeableConcept
 T	MedicinalProductPackaged	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5198,7 +5198,7 @@ E	otherCharacteristics	0	0	*	e	CodeableConcept
 E	shelfLifeStorage	0	0	*	e	ProductShelfLife
 E	manufacturer	0	0	*	e	Reference
 T	MedicinalProductPharmaceutical	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5244,7 +5244,7 @@ E	tissue	0	1	1	e	CodeableConcept
 E	value	0	1	1	e	Quantity
 E	supportingInformation	0	0	1	e	string
 T	MedicinalProductUndesirableEffect	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5258,7 +5258,7 @@ E	classification	0	0	1	e	CodeableConcept
 E	frequencyOfOccurrence	0	0	1	e	CodeableConcept
 E	population	0	0	*	e	Population
 T	MessageDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5305,7 +5305,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	message	0	1	1	e	canonical
 E	situation	0	0	1	e	markdown
 T	MessageHeader	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5349,7 +5349,7 @@ E	identifier	0	1	1	e	id
 E	code	0	1	1	e	code
 E	details	0	0	1	e	Reference
 T	MolecularSequence	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5458,7 +5458,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	start	0	0	1	e	integer
 E	end	0	0	1	e	integer
 T	NamingSystem	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5489,7 +5489,7 @@ E	preferred	0	0	1	e	boolean
 E	comment	0	0	1	e	string
 E	period	0	0	1	e	Period
 T	NutritionOrder	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5566,7 +5566,7 @@ E	schedule	0	0	1	e	Timing
 E	quantity	0	0	1	e	Quantity
 E	rate	1	0	1	e	Quantity,Ratio
 T	Observation	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5618,7 +5618,7 @@ E	dataAbsentReason	0	0	1	e	CodeableConcept
 E	interpretation	0	0	*	e	CodeableConcept
 E	referenceRange	0	0	*	e	Observation.referenceRange
 T	ObservationDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5660,7 +5660,7 @@ E	age	0	0	1	e	Range
 E	gestationalAge	0	0	1	e	Range
 E	condition	0	0	1	e	string
 T	OperationDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5728,7 +5728,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	parameterName	0	0	*	e	string
 E	comment	0	0	1	e	string
 T	OperationOutcome	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5748,7 +5748,7 @@ E	diagnostics	0	0	1	e	string
 E	location	0	0	*	e	string
 E	expression	0	0	*	e	string
 T	Organization	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5775,7 +5775,7 @@ E	name	0	0	1	e	HumanName
 E	telecom	0	0	*	e	ContactPoint
 E	address	0	0	1	e	Address
 T	OrganizationAffiliation	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5796,7 +5796,7 @@ E	healthcareService	0	0	*	e	Reference
 E	telecom	0	0	*	e	ContactPoint
 E	endpoint	0	0	*	e	Reference
 T	Parameters	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5810,7 +5810,7 @@ E	value	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,ins
 E	resource	0	0	1	e	Resource
 E	part	0	0	*	e	Parameters.parameter
 T	Patient	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5858,7 +5858,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	other	0	1	1	e	Reference
 E	type	0	1	1	e	code
 T	PaymentNotice	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5879,7 +5879,7 @@ E	recipient	0	1	1	e	Reference
 E	amount	0	1	1	e	Money
 E	paymentStatus	0	0	1	e	CodeableConcept
 T	PaymentReconciliation	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5923,7 +5923,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	type	0	0	1	e	code
 E	text	0	0	1	e	string
 T	Person	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -5948,7 +5948,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	target	0	1	1	e	Reference
 E	assurance	0	0	1	e	code
 T	PlanDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6062,7 +6062,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	path	0	0	1	e	string
 E	expression	0	0	1	e	Expression
 T	Practitioner	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6089,7 +6089,7 @@ E	code	0	1	1	e	CodeableConcept
 E	period	0	0	1	e	Period
 E	issuer	0	0	1	e	Reference
 T	PractitionerRole	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6126,7 +6126,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	description	0	1	1	e	string
 E	during	0	0	1	e	Period
 T	Procedure	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6176,7 +6176,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	action	0	0	1	e	CodeableConcept
 E	manipulated	0	1	1	e	Reference
 T	Provenance	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6210,7 +6210,7 @@ E	role	0	1	1	e	code
 E	what	0	1	1	e	Reference
 E	agent	0	0	*	e	Provenance.agent
 T	Questionnaire	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6279,7 +6279,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	value	1	1	1	e	boolean,decimal,integer,date,dateTime,time,string,uri,Attachment,Coding,Quantity,Reference
 T	QuestionnaireResponse	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6314,7 +6314,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	value	1	0	1	e	boolean,decimal,integer,date,dateTime,time,string,uri,Attachment,Coding,Quantity,Reference
 E	item	0	0	*	e	QuestionnaireResponse.item
 T	RelatedPerson	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6341,7 +6341,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	language	0	1	1	e	CodeableConcept
 E	preferred	0	0	1	e	boolean
 T	RequestGroup	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6404,7 +6404,7 @@ E	actionId	0	1	1	e	id
 E	relationship	0	1	1	e	code
 E	offset	1	0	1	e	Duration,Range
 T	ResearchDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6447,7 +6447,7 @@ E	exposure	0	0	1	e	Reference
 E	exposureAlternative	0	0	1	e	Reference
 E	outcome	0	0	1	e	Reference
 T	ResearchElementDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6505,7 +6505,7 @@ E	participantEffective	1	0	1	e	dateTime,Period,Duration,Timing
 E	participantEffectiveTimeFromStart	0	0	1	e	Duration
 E	participantEffectiveGroupMeasure	0	0	1	e	code
 T	ResearchStudy	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6551,7 +6551,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	name	0	0	1	e	string
 E	type	0	0	1	e	CodeableConcept
 T	ResearchSubject	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6568,7 +6568,7 @@ E	assignedArm	0	0	1	e	string
 E	actualArm	0	0	1	e	string
 E	consent	0	0	1	e	Reference
 T	RiskAssessment	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6604,7 +6604,7 @@ E	relativeRisk	0	0	1	e	decimal
 E	when	1	0	1	e	Period,Range
 E	rationale	0	0	1	e	string
 T	RiskEvidenceSynthesis	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6684,7 +6684,7 @@ E	type	0	0	1	e	CodeableConcept
 E	rating	0	0	*	e	CodeableConcept
 E	note	0	0	*	e	Annotation
 T	Schedule	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6701,7 +6701,7 @@ E	actor	0	1	*	e	Reference
 E	planningHorizon	0	0	1	e	Period
 E	comment	0	0	1	e	string
 T	SearchParameter	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6742,7 +6742,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	definition	0	1	1	e	canonical
 E	expression	0	1	1	e	string
 T	ServiceRequest	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6784,7 +6784,7 @@ E	note	0	0	*	e	Annotation
 E	patientInstruction	0	0	1	e	string
 E	relevantHistory	0	0	*	e	Reference
 T	Slot	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6804,7 +6804,7 @@ E	end	0	1	1	e	instant
 E	overbooked	0	0	1	e	boolean
 E	comment	0	0	1	e	string
 T	Specimen	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6855,7 +6855,7 @@ E	capacity	0	0	1	e	Quantity
 E	specimenQuantity	0	0	1	e	Quantity
 E	additive	1	0	1	e	CodeableConcept,Reference
 T	SpecimenDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6907,7 +6907,7 @@ E	temperatureRange	0	0	1	e	Range
 E	maxDuration	0	0	1	e	Duration
 E	instruction	0	0	1	e	string
 T	StructureDefinition	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -6967,7 +6967,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	element	0	1	*	e	ElementDefinition
 T	StructureMap	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7068,7 +7068,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	name	0	1	1	e	id
 E	variable	0	1	*	e	string
 T	Subscription	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7092,7 +7092,7 @@ E	endpoint	0	0	1	e	url
 E	payload	0	0	1	e	code
 E	header	0	0	*	e	string
 T	Substance	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7121,7 +7121,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	quantity	0	0	1	e	Ratio
 E	substance	1	1	1	e	CodeableConcept,Reference
 T	SubstanceNucleicAcid	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7162,7 +7162,7 @@ E	identifier	0	0	1	e	Identifier
 E	name	0	0	1	e	string
 E	residueSite	0	0	1	e	string
 T	SubstancePolymer	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7221,7 +7221,7 @@ E	type	0	0	1	e	CodeableConcept
 E	representation	0	0	1	e	string
 E	attachment	0	0	1	e	Attachment
 T	SubstanceProtein	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7246,7 +7246,7 @@ E	nTerminalModification	0	0	1	e	string
 E	cTerminalModificationId	0	0	1	e	Identifier
 E	cTerminalModification	0	0	1	e	string
 T	SubstanceReferenceInformation	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7294,7 +7294,7 @@ E	amount	1	0	1	e	Quantity,Range,string
 E	amountType	0	0	1	e	CodeableConcept
 E	source	0	0	*	e	Reference
 T	SubstanceSourceMaterial	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7363,7 +7363,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	part	0	0	1	e	CodeableConcept
 E	partLocation	0	0	1	e	CodeableConcept
 T	SubstanceSpecification	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7488,7 +7488,7 @@ E	amountRatioLowLimit	0	0	1	e	Ratio
 E	amountType	0	0	1	e	CodeableConcept
 E	source	0	0	*	e	Reference
 T	SupplyDelivery	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7514,7 +7514,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	quantity	0	0	1	e	Quantity
 E	item	1	0	1	e	CodeableConcept,Reference
 T	SupplyRequest	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7544,7 +7544,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	code	0	0	1	e	CodeableConcept
 E	value	1	0	1	e	CodeableConcept,Quantity,Range,boolean
 T	Task	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7603,7 +7603,7 @@ E	modifierExtension	0	0	*	e	Extension
 E	type	0	1	1	e	CodeableConcept
 E	value	1	1	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta
 T	TerminologyCapabilities	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7701,7 +7701,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	translation	0	0	1	e	boolean
 T	TestReport	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7777,7 +7777,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	operation	0	1	1	e	TestReport.setup.action.operation
 T	TestScript	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -7951,7 +7951,7 @@ E	extension	0	0	*	e	Extension
 E	modifierExtension	0	0	*	e	Extension
 E	operation	0	1	1	e	TestScript.setup.action.operation
 T	ValueSet	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -8044,7 +8044,7 @@ E	display	0	0	1	e	string
 E	designation	0	0	*	e	ValueSet.compose.include.concept.designation
 E	contains	0	0	*	e	ValueSet.expansion.contains
 T	VerificationResult	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code
@@ -8097,7 +8097,7 @@ E	organization	0	1	1	e	Reference
 E	identityCertificate	0	0	1	e	string
 E	attestationSignature	0	0	1	e	Signature
 T	VisionPrescription	r	-	-	
-E	id	0	0	1	e	string
+E	id	0	0	1	e	id
 E	meta	0	0	1	e	Meta
 E	implicitRules	0	0	1	e	uri
 E	language	0	0	1	e	code

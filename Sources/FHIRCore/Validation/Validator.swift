@@ -1,0 +1,390 @@
+/// Structural validation of a resource against the FHIR R4 type table.
+///
+/// It checks what the base specification's structure says, everywhere in the tree (contained resources and Bundle
+/// entries included): known resource types and elements, JSON value kinds, arrays exactly where an element
+/// repeats, the lexical form of every primitive, cardinality, choice elements (`value[x]`) used with an allowed
+/// type and only once, the `_element` twins of primitives (shape and alignment with their arrays), no empty
+/// strings, objects or arrays, and a well-formed narrative div. It does not evaluate invariants (FHIRPath
+/// constraints), terminology bindings or profiles.
+///
+/// Every issue names its place twice: `location` holds the JSON pointer (`/name/0/given/1`) and `expression` the
+/// FHIRPath-style path (`Patient.name[0].given[1]`). Validation is bounded: it visits each value once, and the
+/// tree it walks was already bounded by the reader's ``FHIRLimits``.
+public struct Validator: Sendable {
+    public let table: TypeTable
+    public let limits: FHIRLimits
+    /// Stop after this many issues (a hostile document cannot make the outcome unbounded).
+    public var maxIssues: Int = 1000
+
+    public init(table: TypeTable = .r4, limits: FHIRLimits = .default) {
+        self.table = table
+        self.limits = limits
+    }
+
+    /// The problems in `resource`; empty when it is structurally valid.
+    public func validate(_ resource: Resource) -> [OperationOutcome.Issue] {
+        var run = Run(table: table, maxIssues: maxIssues, maxDepth: limits.maxDepth)
+        run.resource(resource.object, expected: nil)
+        return run.issues
+    }
+
+    /// The same, as an OperationOutcome.
+    public func outcome(_ resource: Resource) -> OperationOutcome {
+        OperationOutcome(issues: validate(resource))
+    }
+}
+
+/// One validation pass: the path to the current value and the issues so far.
+private struct Run {
+    enum Step {
+        case member(String)
+        case index(Int)
+    }
+
+    let table: TypeTable
+    let maxIssues: Int
+    let maxDepth: Int
+    var issues: [OperationOutcome.Issue] = []
+    /// The JSON path from the root to the value being checked.
+    var steps: [Step] = []
+    /// The FHIRPath root of each resource on the path (`Patient`, then `Bundle` for an entry's resource …).
+    var resourceStarts: [(index: Int, type: String)] = []
+    let elementType: TypeDefinition?
+
+    init(table: TypeTable, maxIssues: Int, maxDepth: Int) {
+        self.table = table
+        self.maxIssues = maxIssues
+        self.maxDepth = maxDepth
+        self.elementType = table.type("Element")
+    }
+
+    // MARK: Reporting
+
+    mutating func report(_ code: FHIRError.Code, _ message: String, extra: Step? = nil) {
+        guard issues.count < maxIssues else { return }
+        if let extra { steps.append(extra) }
+        defer { if extra != nil { steps.removeLast() } }
+        issues.append(OperationOutcome.Issue(
+            severity: "error", code: code.issueType, diagnostics: message, location: [pointer], expression: [expression]
+        ))
+        if issues.count == maxIssues {
+            issues.append(OperationOutcome.Issue(
+                severity: "error", code: "too-costly", diagnostics: "validation stopped after \(maxIssues) issues"
+            ))
+        }
+    }
+
+    /// RFC 6901 pointer of the current position.
+    var pointer: String {
+        var out = ""
+        for step in steps {
+            out += "/"
+            switch step {
+            case .member(let name):
+                if name.contains("~") || name.contains("/") {
+                    out += name.replacingTilde()
+                } else {
+                    out += name
+                }
+            case .index(let i):
+                out += String(i)
+            }
+        }
+        return out
+    }
+
+    /// FHIRPath-style path of the current position: `Patient.name[0].given[1]`; `_given` reads as `given`.
+    var expression: String {
+        var out = ""
+        var start = 0
+        if let last = resourceStarts.last {
+            start = last.index
+            // Nested resources: the path from the outer resource, then the inner one's elements.
+            out = resourceStarts.count > 1 ? outerExpression(upTo: last.index) : last.type
+        }
+        for step in steps[start...] {
+            switch step {
+            case .member(let name):
+                if !out.isEmpty { out += "." }
+                out += name.hasPrefix("_") ? String(name.dropFirst()) : name
+            case .index(let i):
+                out += "[\(i)]"
+            }
+        }
+        return out
+    }
+
+    private func outerExpression(upTo index: Int) -> String {
+        var out = resourceStarts.first?.type ?? ""
+        for step in steps[..<index] {
+            switch step {
+            case .member(let name): out += "." + name
+            case .index(let i): out += "[\(i)]"
+            }
+        }
+        return out
+    }
+
+    // MARK: Resources
+
+    mutating func resource(_ object: FHIRObject, expected: String?) {
+        guard case .string(let type)? = object["resourceType"] else {
+            report(.notAResource, "a resource needs a resourceType (a string)", extra: .member("resourceType"))
+            return
+        }
+        guard table.isResourceType(type), let definition = table.type(type) else {
+            report(.unknownResourceType, "'\(type)' is not a FHIR R4 resource type", extra: .member("resourceType"))
+            return
+        }
+        if let expected, expected != "Resource", expected != "DomainResource", expected != type {
+            report(.wrongValueKind, "expected a \(expected) resource here, found \(type)", extra: .member("resourceType"))
+        }
+        resourceStarts.append((steps.count, type))
+        defer { resourceStarts.removeLast() }
+        complex(object, definition, isResource: true)
+    }
+
+    // MARK: Complex types and backbone elements
+
+    mutating func complex(_ object: FHIRObject, _ definition: TypeDefinition, isResource: Bool = false) {
+        guard steps.count <= maxDepth * 2 else {
+            report(.tooDeep, "nesting is deeper than \(maxDepth) levels")
+            return
+        }
+        if object.members.isEmpty || (!isResource && object.members.allSatisfy({ $0.name == "fhir_comments" })) {
+            report(.emptyValue, "an object must have content: FHIR forbids empty objects")
+            return
+        }
+        // How many values each element has (`given` and `_given` together), and which choice name was used.
+        var counts = [Int](repeating: 0, count: definition.elements.count)
+        var choiceNames = [String?](repeating: nil, count: definition.elements.count)
+
+        for member in object.members {
+            let name = member.name
+            if isResource && name == "resourceType" { continue }
+            if name.hasPrefix("_") {
+                let base = String(name.dropFirst())
+                guard let match = definition.element(named: base) else {
+                    report(.unknownElement, "'\(base)' is not an element of \(definition.name)", extra: .member(name))
+                    continue
+                }
+                guard let primitive = table.type(match.type), primitive.kind == .primitive else {
+                    report(.unknownElement, "'\(name)' is only allowed for primitive elements; \(base) is a \(match.type)", extra: .member(name))
+                    continue
+                }
+                noteChoice(match, name: base, counts: &counts, choiceNames: &choiceNames, countValues: object[base] == nil ? member.value : nil)
+                steps.append(.member(name))
+                primitiveExtras(member.value, match, primitive, values: object[base])
+                steps.removeLast()
+                continue
+            }
+            guard let match = definition.element(named: name) else {
+                if let choice = choiceBase(of: name, in: definition) {
+                    report(.invalidChoice, "\(definition.name).\(choice.name)[x] does not allow '\(name)'; allowed: \(choice.types.map { choice.jsonName(for: $0) }.joined(separator: ", "))", extra: .member(name))
+                } else {
+                    report(.unknownElement, "'\(name)' is not an element of \(definition.name)", extra: .member(name))
+                }
+                continue
+            }
+            noteChoice(match, name: name, counts: &counts, choiceNames: &choiceNames, countValues: member.value)
+            steps.append(.member(name))
+            elementValue(member.value, match, twin: object["_" + name])
+            steps.removeLast()
+        }
+
+        for (i, element) in definition.elements.enumerated() {
+            let count = counts[i]
+            let label = element.isChoice ? element.name + "[x]" : element.name
+            if count < element.min {
+                report(.cardinality, "\(definition.name).\(label) is required (min \(element.min)), found \(count)", extra: .member(element.name))
+            } else if let max = element.max, count > max, !element.isChoice {
+                report(.cardinality, "\(definition.name).\(label) allows at most \(max), found \(count)", extra: .member(element.name))
+            }
+        }
+    }
+
+    /// Records one element's values for the cardinality check, and a second choice name for the same element.
+    mutating func noteChoice(_ match: ElementMatch, name: String, counts: inout [Int], choiceNames: inout [String?], countValues: FHIRValue?) {
+        let i = match.position
+        if match.element.isChoice {
+            if let previous = choiceNames[i], previous != name {
+                report(.invalidChoice, "\(match.element.name)[x] is given twice, as '\(previous)' and '\(name)'; a choice element takes one type", extra: .member(name))
+            }
+            choiceNames[i] = name
+        }
+        guard let value = countValues else { return }
+        if case .array(let items) = value { counts[i] += items.count } else { counts[i] += 1 }
+    }
+
+    /// The choice element that `name` was probably meant for (`valueFoo` → `value[x]`), nil when none.
+    func choiceBase(of name: String, in definition: TypeDefinition) -> ElementDefinition? {
+        definition.elements.first { element in
+            guard element.isChoice, name.hasPrefix(element.name), name.count > element.name.count else { return false }
+            let next = name[name.index(name.startIndex, offsetBy: element.name.count)]
+            return next.isUppercase
+        }
+    }
+
+    // MARK: Element values
+
+    /// One element's JSON value (an array for repeating elements), with the `_name` twin for primitives.
+    mutating func elementValue(_ value: FHIRValue, _ match: ElementMatch, twin: FHIRValue?) {
+        let element = match.element
+        if element.isArray {
+            guard case .array(let items) = value else {
+                report(.cardinality, "\(element.name) repeats, so it must be a JSON array, found \(value.kindName)")
+                return
+            }
+            if items.isEmpty {
+                report(.emptyValue, "an array must have content: FHIR forbids empty arrays")
+                return
+            }
+            var twinItems: [FHIRValue]?
+            if case .array(let t)? = twin { twinItems = t }
+            for (i, item) in items.enumerated() {
+                steps.append(.index(i))
+                if case .null = item {
+                    let twinHasValue: Bool
+                    if let t = twinItems, i < t.count, case .object = t[i] { twinHasValue = true } else { twinHasValue = false }
+                    if !twinHasValue {
+                        report(.emptyValue, "null in \(element.name) is only allowed where _\(element.name) has extensions at the same index")
+                    }
+                } else {
+                    single(item, match)
+                }
+                steps.removeLast()
+            }
+        } else {
+            if case .array = value {
+                report(.cardinality, "\(element.name) does not repeat (max 1), so it must not be an array")
+                return
+            }
+            single(value, match)
+        }
+    }
+
+    /// One value of an element, by the element's type.
+    mutating func single(_ value: FHIRValue, _ match: ElementMatch) {
+        let type = match.type
+        if type == "xhtml" || match.element.representation == .xhtml {
+            narrative(value)
+            return
+        }
+        if type == "Resource" || type == "DomainResource" || table.isResourceType(type) {
+            guard case .object(let o) = value else {
+                report(.wrongValueKind, "expected a resource (a JSON object), found \(value.kindName)")
+                return
+            }
+            resource(o, expected: type)
+            return
+        }
+        guard let definition = table.type(type) else { return }  // every type the table names is in the table
+        if definition.kind == .primitive {
+            primitive(value, definition)
+            return
+        }
+        guard case .object(let o) = value else {
+            report(.wrongValueKind, "\(match.element.name) is a \(type), so it must be a JSON object, found \(value.kindName)")
+            return
+        }
+        complex(o, definition)
+    }
+
+    mutating func primitive(_ value: FHIRValue, _ definition: TypeDefinition) {
+        let type = definition.name
+        switch (definition.jsonKind ?? .string, value) {
+        case (.bool, .bool):
+            return
+        case (.number, .number(let n)):
+            if let problem = PrimitiveSyntax.problem(number: n.lexeme, type: type) {
+                report(.invalidPrimitive, "'\(n.lexeme)' is not a valid \(type): \(problem)")
+            }
+        case (.string, .string(let s)):
+            if let problem = PrimitiveSyntax.problem(string: s, type: type) {
+                report(.invalidPrimitive, "'\(Self.excerpt(s))' is not a valid \(type): \(problem)")
+            }
+        case (.number, .string(let s)):
+            report(.wrongValueKind, "a \(type) is a JSON number, found the string '\(Self.excerpt(s))'")
+        case (.bool, _):
+            report(.wrongValueKind, "a boolean is JSON true or false, found \(value.kindName)")
+        default:
+            let expected = definition.jsonKind == .number ? "a JSON number" : "a JSON string"
+            report(.wrongValueKind, "a \(type) is \(expected), found \(value.kindName)")
+        }
+    }
+
+    /// `_name`: the id and extensions of a primitive (an object), or of each value of a repeating one (an array
+    /// aligned with the values, null where a value has none).
+    mutating func primitiveExtras(_ value: FHIRValue, _ match: ElementMatch, _ primitive: TypeDefinition, values: FHIRValue?) {
+        let name = match.element.name
+        if match.element.isArray {
+            guard case .array(let items) = value else {
+                report(.cardinality, "_\(name) must be an array aligned with \(name), found \(value.kindName)")
+                return
+            }
+            if items.isEmpty {
+                report(.emptyValue, "an array must have content: FHIR forbids empty arrays")
+                return
+            }
+            if let values {
+                if case .array(let v) = values, v.count != items.count {
+                    report(.cardinality, "_\(name) has \(items.count) entries but \(name) has \(v.count); they must align")
+                }
+            }
+            for (i, item) in items.enumerated() {
+                steps.append(.index(i))
+                switch item {
+                case .null:
+                    var hasValue = false
+                    if case .array(let v)? = values, i < v.count, v[i] != .null { hasValue = true }
+                    if !hasValue { report(.emptyValue, "_\(name)[\(i)] and \(name)[\(i)] are both null") }
+                case .object(let o):
+                    complex(o, primitive)
+                default:
+                    report(.wrongValueKind, "entries of _\(name) are objects (id, extension) or null, found \(item.kindName)")
+                }
+                steps.removeLast()
+            }
+        } else {
+            guard case .object(let o) = value else {
+                report(.wrongValueKind, "_\(name) holds the id and extensions of \(name): a JSON object, found \(value.kindName)")
+                return
+            }
+            complex(o, primitive)
+        }
+    }
+
+    mutating func narrative(_ value: FHIRValue) {
+        guard case .string(let div) = value else {
+            report(.wrongValueKind, "the narrative div is a JSON string of XHTML, found \(value.kindName)")
+            return
+        }
+        do {
+            let root = try XHTML.verify(div)
+            if root.localName != "div" || root.namespace != XHTML.namespace {
+                report(.invalidNarrative, "the narrative must be a single <div> in the XHTML namespace (\(XHTML.namespace)), found <\(root.localName)>")
+            }
+        } catch {
+            report(error.code, "the narrative div is not well-formed XHTML: \(error.reason)")
+        }
+    }
+
+    static func excerpt(_ s: String) -> String {
+        s.count <= 80 ? s : String(s.prefix(77)) + "..."
+    }
+}
+
+extension String {
+    /// RFC 6901 escaping of one reference token.
+    fileprivate func replacingTilde() -> String {
+        var out = ""
+        for c in self {
+            switch c {
+            case "~": out += "~0"
+            case "/": out += "~1"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}
