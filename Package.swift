@@ -38,6 +38,7 @@ let package = Package(
             name: "careledger",
             dependencies: [
                 "FHIRCore",
+                "CLibXML2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming
@@ -45,6 +46,12 @@ let package = Package(
         .testTarget(
             name: "FHIRCoreTests",
             dependencies: ["FHIRCore"],
+            swiftSettings: upcoming
+        ),
+        // Runs the built `careledger` binary as a user would (exit codes, stdout, OperationOutcomes).
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["careledger"],
             swiftSettings: upcoming
         ),
         // A throwaway PostgreSQL 15 server for tests (Tests/TestSupport/PostgresServer.swift).

@@ -51,7 +51,7 @@ public struct FHIRDocument: Sendable {
     public static func validate(_ bytes: [UInt8], limits: FHIRLimits = .default) -> OperationOutcome {
         let resource: Resource
         var locations: [String: SourceLocation] = [:]
-        do {
+        do throws(FHIRError) {
             switch FHIRFormat.detect(bytes) {
             case .json:
                 resource = try JSONReader(limits: limits).read(bytes)

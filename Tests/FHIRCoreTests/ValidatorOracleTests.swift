@@ -9,7 +9,14 @@ struct ValidatorOracleTests {
     struct Case {
         var name: String
         var resource: FHIRValue
+        /// Where the two validators are known to differ on purpose, why; CareLedger must still reject the case.
+        var knownDifference: String? = nil
     }
+
+    /// fhirkit-rs takes Resource.id's type from the 4.0.1 snapshot (System.String with fhir-type `string`), so it
+    /// accepts any string. The specification's resource pages and its JSON schema type it `id`
+    /// ([A-Za-z0-9-.]{1,64}), which CareLedger enforces.
+    static let resourceIDDifference = "fhirkit-rs reads Resource.id as string (4.0.1 snapshot quirk); the specification types it id"
 
     /// One rule broken at a time, on a copy of `root`.
     static func mutations(of root: FHIRObject, name: String) -> [Case] {
@@ -20,7 +27,7 @@ struct ValidatorOracleTests {
         if root["id"] != nil {
             var badID = root
             badID["id"] = .string("not a valid id!")
-            cases.append(Case(name: "\(name) bad id", resource: .object(badID)))
+            cases.append(Case(name: "\(name) bad id", resource: .object(badID), knownDifference: resourceIDDifference))
         }
         var value = FHIRValue.object(root)
         if replaceFirst(in: &value, where: { if case .bool = $0 { return true }; return false }, with: .string("yes")) {
@@ -94,8 +101,9 @@ struct ValidatorOracleTests {
             ndjson.append(0x0A)
         }
         let writer = input.fileHandleForWriting
+        let payload = ndjson
         DispatchQueue.global().async {
-            writer.write(ndjson)
+            writer.write(payload)
             try? writer.close()
         }
         let data = output.fileHandleForReading.readDataToEndOfFile()
@@ -125,17 +133,20 @@ struct ValidatorOracleTests {
         }
         try #require(verdicts.count == cases.count)
         var agree = 0
+        var known = 0
         var disagreements: [String] = []
         for (c, verdict) in zip(cases, verdicts) {
             let ours = try Validator().validate(Resource(c.resource)).filter { $0.severity == "error" }
             let theirs = verdict ?? ["(unparseable)"]
             if ours.isEmpty == theirs.isEmpty {
                 agree += 1
+            } else if c.knownDifference != nil && !ours.isEmpty {
+                known += 1
             } else {
                 disagreements.append("\(c.name): careledger \(ours.map { $0.expression.first ?? $0.diagnostics }) vs fhirkit \(theirs)")
             }
         }
-        print("validator oracle: careledger and fhirkit-rs agree on \(agree) of \(cases.count) resources (\(cases.count / 5)+ examples with mutations)")
+        print("validator oracle: careledger and fhirkit-rs agree on \(agree) of \(cases.count) resources (250 examples and their mutations); \(known) differ as documented (\(Self.resourceIDDifference))")
         for d in disagreements.prefix(20) { print("  disagreement: \(d)") }
         #expect(disagreements.isEmpty)
     }

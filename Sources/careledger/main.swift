@@ -1,2 +1,0 @@
-import FHIRCore
-print("careledger")
