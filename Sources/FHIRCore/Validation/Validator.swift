@@ -49,13 +49,11 @@ private struct Run {
     var steps: [Step] = []
     /// The FHIRPath root of each resource on the path (`Patient`, then `Bundle` for an entry's resource …).
     var resourceStarts: [(index: Int, type: String)] = []
-    let elementType: TypeDefinition?
 
     init(table: TypeTable, maxIssues: Int, maxDepth: Int) {
         self.table = table
         self.maxIssues = maxIssues
         self.maxDepth = maxDepth
-        self.elementType = table.type("Element")
     }
 
     // MARK: Reporting
@@ -151,7 +149,7 @@ private struct Run {
             report(.tooDeep, "nesting is deeper than \(maxDepth) levels")
             return
         }
-        if object.members.isEmpty || (!isResource && object.members.allSatisfy({ $0.name == "fhir_comments" })) {
+        if object.members.isEmpty {
             report(.emptyValue, "an object must have content: FHIR forbids empty objects")
             return
         }
@@ -172,7 +170,7 @@ private struct Run {
                     report(.unknownElement, "'\(name)' is only allowed for primitive elements; \(base) is a \(match.type)", extra: .member(name))
                     continue
                 }
-                noteChoice(match, name: base, counts: &counts, choiceNames: &choiceNames, countValues: object[base] == nil ? member.value : nil)
+                countValues(match, name: base, counts: &counts, choiceNames: &choiceNames, values: object[base] == nil ? member.value : nil)
                 steps.append(.member(name))
                 primitiveExtras(member.value, match, primitive, values: object[base])
                 steps.removeLast()
@@ -186,7 +184,7 @@ private struct Run {
                 }
                 continue
             }
-            noteChoice(match, name: name, counts: &counts, choiceNames: &choiceNames, countValues: member.value)
+            countValues(match, name: name, counts: &counts, choiceNames: &choiceNames, values: member.value)
             steps.append(.member(name))
             elementValue(member.value, match, twin: object["_" + name])
             steps.removeLast()
@@ -203,8 +201,8 @@ private struct Run {
         }
     }
 
-    /// Records one element's values for the cardinality check, and a second choice name for the same element.
-    mutating func noteChoice(_ match: ElementMatch, name: String, counts: inout [Int], choiceNames: inout [String?], countValues: FHIRValue?) {
+    /// Counts one element's values for the cardinality check, and reports a second choice name for one element.
+    mutating func countValues(_ match: ElementMatch, name: String, counts: inout [Int], choiceNames: inout [String?], values: FHIRValue?) {
         let i = match.position
         if match.element.isChoice {
             if let previous = choiceNames[i], previous != name {
@@ -212,7 +210,7 @@ private struct Run {
             }
             choiceNames[i] = name
         }
-        guard let value = countValues else { return }
+        guard let value = values else { return }
         if case .array(let items) = value { counts[i] += items.count } else { counts[i] += 1 }
     }
 
