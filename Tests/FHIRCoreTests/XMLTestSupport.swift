@@ -18,21 +18,7 @@ enum XMLTestSupport {
     /// The tree with every narrative `div` replaced by its Canonical XML form, so that two spellings of the same
     /// XHTML compare equal. An unparsable div is kept, marked, so it still differs.
     static func canonicalizingDivs(_ value: FHIRValue) -> FHIRValue {
-        switch value {
-        case .object(var o):
-            for i in o.members.indices {
-                if o.members[i].name == "div", case .string(let div) = o.members[i].value {
-                    o.members[i].value = .string((try? XHTML.canonicalize(div)) ?? "UNPARSABLE " + div)
-                } else {
-                    o.members[i].value = canonicalizingDivs(o.members[i].value)
-                }
-            }
-            return .object(o)
-        case .array(let items):
-            return .array(items.map(canonicalizingDivs))
-        default:
-            return value
-        }
+        XHTML.canonicalizingDivs(in: value) { "UNPARSABLE " + $0 }
     }
 
     /// Where two trees differ, as JSON pointers with both sides (for failure messages).

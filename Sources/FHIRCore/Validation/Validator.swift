@@ -186,7 +186,7 @@ private struct Run {
             }
             countValues(match, name: name, counts: &counts, choiceNames: &choiceNames, values: member.value)
             steps.append(.member(name))
-            elementValue(member.value, match, twin: object["_" + name])
+            elementValue(member.value, match, in: object)
             steps.removeLast()
         }
 
@@ -225,8 +225,9 @@ private struct Run {
 
     // MARK: Element values
 
-    /// One element's JSON value (an array for repeating elements), with the `_name` twin for primitives.
-    mutating func elementValue(_ value: FHIRValue, _ match: ElementMatch, twin: FHIRValue?) {
+    /// One element's JSON value (an array for repeating elements). `parent` holds the `_name` twin, looked up
+    /// only when a null in the array needs it.
+    mutating func elementValue(_ value: FHIRValue, _ match: ElementMatch, in parent: FHIRObject) {
         let element = match.element
         if element.isArray {
             guard case .array(let items) = value else {
@@ -238,10 +239,10 @@ private struct Run {
                 return
             }
             var twinItems: [FHIRValue]?
-            if case .array(let t)? = twin { twinItems = t }
             for (i, item) in items.enumerated() {
                 steps.append(.index(i))
                 if case .null = item {
+                    if twinItems == nil, case .array(let t)? = parent["_" + element.name] { twinItems = t }
                     let twinHasValue: Bool
                     if let t = twinItems, i < t.count, case .object = t[i] { twinHasValue = true } else { twinHasValue = false }
                     if !twinHasValue {

@@ -29,6 +29,27 @@ public enum XHTML {
         }
     }
 
+    /// `value` with every narrative `div` string replaced by its Canonical XML form, so that two spellings of the
+    /// same XHTML (`<br/>` and `<br></br>`, `&#8212;` and `—`) compare equal as trees. A div that cannot be
+    /// canonicalized becomes `unparsable(div)` (by default it is kept as it is).
+    public static func canonicalizingDivs(in value: FHIRValue, unparsable: (String) -> String = { $0 }) -> FHIRValue {
+        switch value {
+        case .object(var o):
+            for i in o.members.indices {
+                if o.members[i].name == "div", case .string(let div) = o.members[i].value {
+                    o.members[i].value = .string((try? canonicalize(div)) ?? unparsable(div))
+                } else {
+                    o.members[i].value = canonicalizingDivs(in: o.members[i].value, unparsable: unparsable)
+                }
+            }
+            return .object(o)
+        case .array(let items):
+            return .array(items.map { canonicalizingDivs(in: $0, unparsable: unparsable) })
+        default:
+            return value
+        }
+    }
+
     /// What ``verify(_:)`` learnt about a well-formed div.
     struct RootInfo {
         /// The root element's local name (`div` for a valid narrative).

@@ -51,7 +51,7 @@ struct DemoCommand: ParsableCommand {
                 for issue in errors.prefix(5) { print("              - \(issue.diagnostics) [\(issue.location.joined(separator: " "))]") }
                 print("  canonical   \(canonical.count) bytes, SHA-256 \(Hex.encode(hash))")
                 let sameTree = back == resource
-                let sameContent = sameTree || Self.narrativesCanonicalized(.object(back.object)) == Self.narrativesCanonicalized(.object(resource.object))
+                let sameContent = sameTree || XHTML.canonicalizingDivs(in: .object(back.object)) == XHTML.canonicalizingDivs(in: .object(resource.object))
                 let treeVerdict = sameTree ? "identical tree" : sameContent ? "same tree, narrative div respelled" : "TREE DIFFERS"
                 print("  round trip  \(document.format.rawValue.uppercased()) → \(other.rawValue.uppercased()) (\(converted.count) bytes) → back: \(treeVerdict), \(hashBack == hash ? "same canonical hash" : "HASH DIFFERS")")
                 print("  commitment  \(Hex.encode(commitment.value)) (fresh salt \(Hex.encode(salt.prefix(4)))…)")
@@ -64,25 +64,5 @@ struct DemoCommand: ParsableCommand {
         print("")
         print("\(files.count - failures) of \(files.count) samples passed every step")
         if failures > 0 { throw ExitCode(1) }
-    }
-
-    /// The tree with every narrative div in its Canonical XML form: XML and JSON spell the same XHTML differently
-    /// (`<br/>`, `&#8212;`, quotes), which the canonical form already treats as the same content.
-    static func narrativesCanonicalized(_ value: FHIRValue) -> FHIRValue {
-        switch value {
-        case .object(var o):
-            for i in o.members.indices {
-                if o.members[i].name == "div", case .string(let div) = o.members[i].value, let c = try? XHTML.canonicalize(div) {
-                    o.members[i].value = .string(c)
-                } else {
-                    o.members[i].value = narrativesCanonicalized(o.members[i].value)
-                }
-            }
-            return .object(o)
-        case .array(let items):
-            return .array(items.map(narrativesCanonicalized))
-        default:
-            return value
-        }
     }
 }
