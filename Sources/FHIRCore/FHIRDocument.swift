@@ -46,6 +46,17 @@ public struct FHIRDocument: Sendable {
         }
     }
 
+    /// Detects the format and returns the resource's canonical bytes (docs/canonical-form.md). JSON is
+    /// canonicalized straight from its ``JSONTape``, without building the tree; XML through the tree.
+    public static func canonicalBytes(_ bytes: [UInt8], limits: FHIRLimits = .default) throws(FHIRError) -> [UInt8] {
+        if FHIRFormat.detect(bytes) == .json {
+            let tape = try JSONReader(limits: limits).readTape(bytes)
+            try tape.requireResource()
+            return try CanonicalForm.bytes(of: tape)
+        }
+        return try CanonicalForm.bytes(of: read(bytes, limits: limits).resource)
+    }
+
     /// Parses and validates, returning every problem found as one OperationOutcome. For XML input each
     /// issue's location gets the line and column of the element as well as its JSON pointer.
     public static func validate(_ bytes: [UInt8], limits: FHIRLimits = .default) -> OperationOutcome {

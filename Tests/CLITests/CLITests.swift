@@ -44,9 +44,12 @@ struct CLITests {
         try process.run()
         if let stdin {
             // Feed stdin from another thread so a large input cannot deadlock against a full stdout pipe.
+            // A command may refuse its input before reading all of it: the write then fails with EPIPE,
+            // which must not kill the test process with SIGPIPE.
+            signal(SIGPIPE, SIG_IGN)
             let handle = input.fileHandleForWriting
             DispatchQueue.global().async {
-                handle.write(stdin)
+                try? handle.write(contentsOf: stdin)
                 try? handle.close()
             }
         } else {

@@ -9,13 +9,22 @@ struct CommitmentTests {
     static let saltCounting: [UInt8] = Array(0..<32)
     static let saltFF = [UInt8](repeating: 0xFF, count: 32)
 
+    /// The canonical bytes of a JSON text, checking that the tape writer and the tree writer agree.
+    static func canonical(_ json: String) throws -> [UInt8] {
+        let tape = try JSONReader().readTape(Array(json.utf8))
+        let fromTree = try CanonicalForm.bytes(of: Resource(tape.value()))
+        let fromTape = try CanonicalForm.bytes(of: tape)
+        #expect(fromTape == fromTree, "the tape and the tree give different canonical bytes")
+        return fromTape
+    }
+
     @Test func tagIsTwentyBytes() {
         #expect(Array(RecordCommitment.domainTag.utf8).count == 20)
     }
 
     @Test func minimalPatientVector() throws {
         let resource = try JSONReader().read(Array(#"  { "resourceType" : "Patient" }  "#.utf8))
-        let canonical = try CanonicalForm.bytes(of: resource)
+        let canonical = try Self.canonical(#"  { "resourceType" : "Patient" }  "#)
         #expect(String(decoding: canonical, as: UTF8.self) == #"{"resourceType":"Patient"}"#)
         let hash = CanonicalForm.sha256(canonical)
         #expect(Hex.encode(hash) == "b6cd92f25733dc6efed4ca9541f59545c63a39c6310d3b873363f970c6f7e0c3")
@@ -34,7 +43,7 @@ struct CommitmentTests {
             }
             """
         let resource = try JSONReader().read(Array(input.utf8))
-        let canonical = try CanonicalForm.bytes(of: resource)
+        let canonical = try Self.canonical(input)
         let expected = #"{"_birthDate":{"extension":[{"url":"http://example.org/x","valueDecimal":4.50}]},"birthDate":"1970-01-01","name":[{"given":["Zoë",null],"text":"tab\there \"q\" \\ \u0001 /"}],"resourceType":"Patient"}"#
         #expect(String(decoding: canonical, as: UTF8.self) == expected)
         #expect(Hex.encode(CanonicalForm.sha256(canonical)) == "ef3bcc3bc001b67c87732bea1860a72f9b7391ee934d9a00a7add020e7f0c238")
@@ -44,8 +53,7 @@ struct CommitmentTests {
 
     @Test func membersSortByUTF16CodeUnitsNotCodePoints() throws {
         // U+1F600 is a surrogate pair (D83D DE00) in UTF-16 and sorts before U+E000, unlike in UTF-8.
-        let resource = try JSONReader().read(Array(#"{"\ue000":1,"\ud83d\ude00":2,"a":3,"B":4,"resourceType":"Basic"}"#.utf8))
-        let canonical = String(decoding: try CanonicalForm.bytes(of: resource), as: UTF8.self)
+        let canonical = String(decoding: try Self.canonical(#"{"\ue000":1,"\ud83d\ude00":2,"a":3,"B":4,"resourceType":"Basic"}"#), as: UTF8.self)
         #expect(canonical == "{\"B\":4,\"a\":3,\"resourceType\":\"Basic\",\"😀\":2,\"\u{E000}\":1}")
     }
 
@@ -68,17 +76,18 @@ struct CommitmentTests {
     }
 
     @Test func narrativeEntersAsCanonicalXML() throws {
-        let a = try JSONReader().read(Array(#"{"resourceType":"Basic","text":{"status":"generated","div":"<div xmlns='http://www.w3.org/1999/xhtml'><p class='x'>A&#160;&amp;<br/></p></div>"}}"#.utf8))
-        let b = try JSONReader().read(Array(#"{"resourceType":"Basic","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p class=\"x\">A\u00a0&amp;<br></br></p></div>"}}"#.utf8))
-        let ca = String(decoding: try CanonicalForm.bytes(of: a), as: UTF8.self)
-        #expect(ca == String(decoding: try CanonicalForm.bytes(of: b), as: UTF8.self))
+        let ca = String(decoding: try Self.canonical(#"{"resourceType":"Basic","text":{"status":"generated","div":"<div xmlns='http://www.w3.org/1999/xhtml'><p class='x'>A&#160;&amp;<br/></p></div>"}}"#), as: UTF8.self)
+        let cb = String(decoding: try Self.canonical(#"{"resourceType":"Basic","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p class=\"x\">A\u00a0&amp;<br></br></p></div>"}}"#), as: UTF8.self)
+        #expect(ca == cb)
         #expect(ca == #"{"resourceType":"Basic","text":{"div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p class=\"x\">A\#u{00A0}&amp;<br></br></p></div>","status":"generated"}}"#)
         // A div elsewhere than in a Narrative is an ordinary string.
-        let c = try JSONReader().read(Array(#"{"resourceType":"Basic","note":{"div":"<b/>"}}"#.utf8))
-        #expect(String(decoding: try CanonicalForm.bytes(of: c), as: UTF8.self) == #"{"note":{"div":"<b/>"},"resourceType":"Basic"}"#)
+        #expect(String(decoding: try Self.canonical(#"{"resourceType":"Basic","note":{"div":"<b/>"}}"#), as: UTF8.self) == #"{"note":{"div":"<b/>"},"resourceType":"Basic"}"#)
         // A narrative that is not XML cannot be canonicalized.
-        let d = try JSONReader().read(Array(#"{"resourceType":"Basic","text":{"status":"generated","div":"<div>unclosed"}}"#.utf8))
+        let unclosed = Array(#"{"resourceType":"Basic","text":{"status":"generated","div":"<div>unclosed"}}"#.utf8)
+        let d = try JSONReader().read(unclosed)
         let error = try #require(throws: FHIRError.self) { try CanonicalForm.bytes(of: d) }
         #expect(error.code == .invalidNarrative)
+        let tapeError = try #require(throws: FHIRError.self) { try CanonicalForm.bytes(of: JSONReader().readTape(unclosed)) }
+        #expect(tapeError == error)
     }
 }

@@ -59,4 +59,32 @@ struct ConformanceTests {
         print("conformance: \(passed)/\(documents.count) Synthea documents round-trip JSON → XML → JSON with the same canonical hash (\(bundles) bundles, \(lines) bulk NDJSON lines)")
         #expect(bundles == 12)
     }
+
+    /// Hashing straight from the JSON tape gives exactly the bytes of the tree's canonical form, for every
+    /// JSON document in the corpus: the official examples, the Synthea bundles and every bulk NDJSON line.
+    @Test func tapeAndTreeGiveTheSameCanonicalBytes() throws {
+        var documents: [(String, [UInt8])] = []
+        for name in Corpus.examplePairs {
+            documents.append((name, try Corpus.bytes(Corpus.fhirExamples.appendingPathComponent(name + ".json"))))
+        }
+        for name in Corpus.files(in: Corpus.syntheaBundles, ext: "json") {
+            documents.append((name, try Corpus.bytes(Corpus.syntheaBundles.appendingPathComponent(name))))
+        }
+        for name in Corpus.files(in: Corpus.syntheaBulk, ext: "ndjson") where name != "log.ndjson" {
+            let data = try Corpus.bytes(Corpus.syntheaBulk.appendingPathComponent(name))
+            for (i, line) in data.split(separator: 0x0A).enumerated() where !line.isEmpty {
+                documents.append(("\(name):\(i + 1)", Array(line)))
+            }
+        }
+        var same = 0
+        for (name, bytes) in documents {
+            let tape = try JSONReader().readTape(bytes)
+            let fromTape = try CanonicalForm.bytes(of: tape)
+            let fromTree = try CanonicalForm.bytes(of: Resource(tape.value()))
+            #expect(fromTape == fromTree, "\(name): the tape's canonical bytes differ from the tree's")
+            if fromTape == fromTree { same += 1 }
+        }
+        print("conformance: the JSON tape and the tree give the same canonical bytes for \(same)/\(documents.count) corpus documents")
+        #expect(documents.count > 2500)
+    }
 }

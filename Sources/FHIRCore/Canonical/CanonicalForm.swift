@@ -23,6 +23,12 @@ public enum CanonicalForm {
         return writer.out
     }
 
+    /// The canonical bytes of a parsed JSON document, written straight from its tape: the same bytes as
+    /// `bytes(of: .init(tape.value()))`, without building the tree.
+    public static func bytes(of tape: JSONTape) throws(FHIRError) -> [UInt8] {
+        try tape.canonicalBytes()
+    }
+
     /// SHA-256 of the canonical bytes: the resource's canonical hash (32 bytes).
     public static func hash(of resource: Resource) throws(FHIRError) -> [UInt8] {
         sha256(try bytes(of: resource))
@@ -86,20 +92,22 @@ struct CanonicalWriter {
                 JSONStringEscaper.append(m.name, to: &out)
                 out.append(UInt8(ascii: ":"))
                 if isNarrative && m.name == "div", case .string(let xhtml) = m.value {
-                    // The narrative enters as Canonical XML 1.0 of the div, not as it was spelled.
-                    let canonical: String
-                    do throws(FHIRError) {
-                        canonical = CanonicalXHTMLCheck.isCanonical(xhtml) ? xhtml : try XHTML.canonicalize(xhtml)
-                    } catch {
-                        throw FHIRError(error.code, "the narrative div cannot be canonicalized: \(error.reason)", at: error.location)
-                    }
-                    JSONStringEscaper.append(canonical, to: &out)
+                    JSONStringEscaper.append(try CanonicalWriter.canonicalNarrative(xhtml), to: &out)
                 } else {
                     try append(m.value, isNarrative: m.name == "text")
                 }
             }
         }
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// The narrative enters as Canonical XML 1.0 of the div, not as it was spelled.
+    static func canonicalNarrative(_ xhtml: String) throws(FHIRError) -> String {
+        do throws(FHIRError) {
+            return CanonicalXHTMLCheck.isCanonical(xhtml) ? xhtml : try XHTML.canonicalize(xhtml)
+        } catch {
+            throw FHIRError(error.code, "the narrative div cannot be canonicalized: \(error.reason)", at: error.location)
+        }
     }
 
     /// The first 8 UTF-8 bytes of `name`, big-endian, zero-padded.

@@ -1,9 +1,13 @@
-/// Reads FHIR JSON into the resource tree, keeping everything: member order, number lexemes, `_name`
-/// primitive extensions, unknown members.
+/// Reads FHIR JSON, keeping everything: member order, number lexemes, `_name` primitive extensions,
+/// unknown members.
 ///
 /// A hand-written RFC 8259 parser over raw bytes: it validates UTF-8 itself, refuses duplicate member
 /// names (FHIR forbids them, and the canonical form would be ambiguous), and enforces ``FHIRLimits``.
 /// Errors carry the line, column and the JSON pointer of the value being read.
+///
+/// The parser produces a ``JSONTape`` (one flat array of nodes over the input bytes, no allocation per
+/// value); ``readValue(_:)-7w2kz`` builds the resource tree from it, and ``CanonicalForm`` can hash a
+/// document straight from the tape.
 public struct JSONReader: Sendable {
     public var limits: FHIRLimits
 
@@ -11,29 +15,39 @@ public struct JSONReader: Sendable {
         self.limits = limits
     }
 
-    /// Parses one JSON value (a whole document, or one NDJSON line).
-    public func readValue(_ bytes: UnsafeRawBufferPointer) throws(FHIRError) -> FHIRValue {
+    /// Parses one JSON document (a whole file, or one NDJSON line) into a tape.
+    public func readTape(_ bytes: [UInt8]) throws(FHIRError) -> JSONTape {
         guard bytes.count <= limits.maxDocumentBytes else {
             throw FHIRError(.tooLarge, "the document is \(bytes.count) bytes; the limit is \(limits.maxDocumentBytes) bytes", at: SourceLocation(line: 1, column: 1))
         }
-        let buffer = bytes.bindMemory(to: UInt8.self)
-        guard let base = buffer.baseAddress, !buffer.isEmpty else {
+        guard !bytes.isEmpty else {
             throw FHIRError(.malformedJSON, "the input is empty", at: SourceLocation(line: 1, column: 1))
         }
-        var parser = JSONParser(base: base, count: buffer.count, limits: limits)
-        do {
-            return try parser.parseDocument()
-        } catch let failure {
-            let (line, column) = SourceLocation.lineAndColumn(of: failure.offset, in: buffer)
-            let pointer = failure.path.reversed().map { "/" + SourceLocation.escapePointerToken($0) }.joined()
-            throw FHIRError(failure.code, failure.reason, at: SourceLocation(line: line, column: column, pointer: pointer))
+        let outcome: Result<JSONTape, FHIRError> = bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else {
+                return .failure(FHIRError(.malformedJSON, "the input is empty", at: SourceLocation(line: 1, column: 1)))
+            }
+            var parser = JSONParser(base: base, count: buffer.count, limits: limits)
+            do throws(JSONParseFailure) {
+                try parser.parseDocument()
+                return .success(JSONTape(source: bytes, nodes: parser.nodes, arena: parser.arena))
+            } catch let failure {
+                let (line, column) = SourceLocation.lineAndColumn(of: failure.offset, in: buffer)
+                let pointer = failure.path.reversed().map { "/" + SourceLocation.escapePointerToken($0) }.joined()
+                return .failure(FHIRError(failure.code, failure.reason, at: SourceLocation(line: line, column: column, pointer: pointer)))
+            }
         }
+        return try outcome.get()
+    }
+
+    /// Parses one JSON value (a whole document, or one NDJSON line).
+    public func readValue(_ bytes: UnsafeRawBufferPointer) throws(FHIRError) -> FHIRValue {
+        try readTape(Array(bytes)).value()
     }
 
     /// Parses one JSON value from a byte array.
     public func readValue(_ bytes: [UInt8]) throws(FHIRError) -> FHIRValue {
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(FHIRError) in try readValue(raw) } }
-        return try result.get()
+        try readTape(bytes).value()
     }
 
     /// Parses a resource: a JSON object with a `resourceType`.
@@ -56,32 +70,35 @@ struct JSONParseFailure: Error {
     var path: [String] = []
 }
 
-/// The recursive-descent parser. One instance reads one document.
+/// The recursive-descent parser. One instance reads one document into ``nodes`` and ``arena``.
 struct JSONParser {
     let base: UnsafePointer<UInt8>
     let count: Int
     let limits: FHIRLimits
     var pos = 0
     var depth = 0
-    /// Scratch buffer for strings with escapes, reused across strings.
-    var scratch: [UInt8] = []
+    /// The tape being built (see ``JSONTape``).
+    var nodes: [JSONTape.Node] = []
+    /// Decoded bytes of strings that contained escapes.
+    var arena: [UInt8] = []
 
     init(base: UnsafePointer<UInt8>, count: Int, limits: FHIRLimits) {
         self.base = base
         self.count = count
         self.limits = limits
+        // Pretty-printed FHIR JSON has roughly one value per 20 bytes.
+        nodes.reserveCapacity(count / 16 + 4)
     }
 
-    mutating func parseDocument() throws(JSONParseFailure) -> FHIRValue {
+    mutating func parseDocument() throws(JSONParseFailure) {
         // A UTF-8 byte order mark may be ignored (RFC 8259 §8.1).
         if count >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF { pos = 3 }
         skipWhitespace()
-        let value = try parseValue()
+        try parseValue()
         skipWhitespace()
         guard pos == count else {
             throw fail(.malformedJSON, "unexpected \(describe(pos)) after the end of the JSON value")
         }
-        return value
     }
 
     @inline(__always)
@@ -108,16 +125,23 @@ struct JSONParser {
         return "byte 0x\(String(c, radix: 16, uppercase: true))"
     }
 
-    mutating func parseValue() throws(JSONParseFailure) -> FHIRValue {
+    @inline(__always)
+    mutating func appendScalar(_ kind: JSONTape.Kind, start: Int, length: Int, escaped: Bool = false) {
+        let index = UInt32(truncatingIfNeeded: nodes.count)
+        nodes.append(JSONTape.Node(kind: kind, escaped: escaped, start: UInt32(truncatingIfNeeded: start),
+                                   length: UInt32(truncatingIfNeeded: length), end: index &+ 1))
+    }
+
+    mutating func parseValue() throws(JSONParseFailure) {
         guard pos < count else { throw fail(.malformedJSON, "the JSON ends where a value was expected (truncated input?)") }
         switch base[pos] {
-        case UInt8(ascii: "{"): return .object(try parseObject())
-        case UInt8(ascii: "["): return .array(try parseArray())
-        case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        case UInt8(ascii: "{"): try parseObject()
+        case UInt8(ascii: "["): try parseArray()
+        case UInt8(ascii: "\""): try parseString()
+        case UInt8(ascii: "t"): try expectLiteral("true"); appendScalar(.true, start: pos - 4, length: 4)
+        case UInt8(ascii: "f"): try expectLiteral("false"); appendScalar(.false, start: pos - 5, length: 5)
+        case UInt8(ascii: "n"): try expectLiteral("null"); appendScalar(.null, start: pos - 4, length: 4)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try parseNumber()
         default: throw fail(.malformedJSON, "unexpected \(describe(pos)) where a JSON value was expected")
         }
     }
@@ -139,16 +163,40 @@ struct JSONParser {
         }
     }
 
-    mutating func parseObject() throws(JSONParseFailure) -> FHIRObject {
+    func stringValue(_ index: Int) -> String {
+        let node = nodes[index]
+        if node.escaped {
+            return String(decoding: arena[Int(node.start)..<Int(node.start) + Int(node.length)], as: UTF8.self)
+        }
+        return String(decoding: UnsafeBufferPointer(start: base + Int(node.start), count: Int(node.length)), as: UTF8.self)
+    }
+
+    /// Whether the name node at `a` spells the same name as the one at `b`.
+    func sameName(_ a: Int, _ b: Int) -> Bool {
+        let x = nodes[a]
+        let y = nodes[b]
+        guard x.length == y.length else { return false }
+        if !x.escaped && !y.escaped {
+            let p = base + Int(x.start)
+            let q = base + Int(y.start)
+            for i in 0..<Int(x.length) where p[i] != q[i] { return false }
+            return true
+        }
+        return stringValue(a) == stringValue(b)
+    }
+
+    mutating func parseObject() throws(JSONParseFailure) {
         try enter()
+        let objectIndex = nodes.count
+        appendScalar(.object, start: pos, length: 0)
         pos += 1  // {
-        var members: [FHIRObject.Member] = []
-        members.reserveCapacity(6)
+        var memberCount = 0
         skipWhitespace()
         if pos < count && base[pos] == UInt8(ascii: "}") {
             pos += 1
             depth -= 1
-            return FHIRObject(members: members)
+            nodes[objectIndex].end = UInt32(truncatingIfNeeded: nodes.count)
+            return
         }
         while true {
             skipWhitespace()
@@ -157,24 +205,29 @@ struct JSONParser {
                 throw fail(.malformedJSON, "expected a member name in double quotes, found \(describe(pos))")
             }
             let nameOffset = pos
-            let name = try parseString()
+            let nameIndex = nodes.count
+            try parseString()
             skipWhitespace()
             guard pos < count, base[pos] == UInt8(ascii: ":") else {
-                throw fail(.malformedJSON, "expected ':' after member name \"\(name)\", found \(describe(pos))")
+                throw fail(.malformedJSON, "expected ':' after member name \"\(stringValue(nameIndex))\", found \(describe(pos))")
             }
             pos += 1
             skipWhitespace()
-            let value: FHIRValue
             do {
-                value = try parseValue()
+                try parseValue()
             } catch var failure {
-                failure.path.append(name)
+                failure.path.append(stringValue(nameIndex))
                 throw failure
             }
-            for m in members where m.name == name {
-                throw fail(.duplicateMember, "the member \"\(name)\" appears twice in one object", at: nameOffset)
+            // Earlier members: each name node is followed by its value's subtree.
+            var other = objectIndex + 1
+            while other < nameIndex {
+                if sameName(other, nameIndex) {
+                    throw fail(.duplicateMember, "the member \"\(stringValue(nameIndex))\" appears twice in one object", at: nameOffset)
+                }
+                other = Int(nodes[other + 1].end)
             }
-            members.append(FHIRObject.Member(name: name, value: value))
+            memberCount += 1
             skipWhitespace()
             guard pos < count else { throw fail(.malformedJSON, "the JSON ends inside an object (truncated input?)") }
             let c = base[pos]
@@ -184,27 +237,32 @@ struct JSONParser {
             throw fail(.malformedJSON, "expected ',' or '}' in an object, found \(describe(pos - 1))", at: pos - 1)
         }
         depth -= 1
-        return FHIRObject(members: members)
+        nodes[objectIndex].length = UInt32(truncatingIfNeeded: memberCount)
+        nodes[objectIndex].end = UInt32(truncatingIfNeeded: nodes.count)
     }
 
-    mutating func parseArray() throws(JSONParseFailure) -> [FHIRValue] {
+    mutating func parseArray() throws(JSONParseFailure) {
         try enter()
+        let arrayIndex = nodes.count
+        appendScalar(.array, start: pos, length: 0)
         pos += 1  // [
-        var items: [FHIRValue] = []
+        var itemCount = 0
         skipWhitespace()
         if pos < count && base[pos] == UInt8(ascii: "]") {
             pos += 1
             depth -= 1
-            return items
+            nodes[arrayIndex].end = UInt32(truncatingIfNeeded: nodes.count)
+            return
         }
         while true {
             skipWhitespace()
             do {
-                items.append(try parseValue())
+                try parseValue()
             } catch var failure {
-                failure.path.append(String(items.count))
+                failure.path.append(String(itemCount))
                 throw failure
             }
+            itemCount += 1
             skipWhitespace()
             guard pos < count else { throw fail(.malformedJSON, "the JSON ends inside an array (truncated input?)") }
             let c = base[pos]
@@ -214,10 +272,11 @@ struct JSONParser {
             throw fail(.malformedJSON, "expected ',' or ']' in an array, found \(describe(pos - 1))", at: pos - 1)
         }
         depth -= 1
-        return items
+        nodes[arrayIndex].length = UInt32(truncatingIfNeeded: itemCount)
+        nodes[arrayIndex].end = UInt32(truncatingIfNeeded: nodes.count)
     }
 
-    mutating func parseNumber() throws(JSONParseFailure) -> FHIRNumber {
+    mutating func parseNumber() throws(JSONParseFailure) {
         let start = pos
         if base[pos] == UInt8(ascii: "-") { pos += 1 }
         guard pos < count else { throw fail(.malformedJSON, "the JSON ends inside a number") }
@@ -240,16 +299,15 @@ struct JSONParser {
             while pos < count && isDigit(base[pos]) { pos += 1 }
         }
         if pos - start > 1024 { throw fail(.tooLarge, "a number of \(pos - start) characters is not a FHIR number", at: start) }
-        let lexeme = String(decoding: UnsafeBufferPointer(start: base + start, count: pos - start), as: UTF8.self)
-        return FHIRNumber(uncheckedLexeme: lexeme)
+        appendScalar(.number, start: start, length: pos - start)
     }
 
     @inline(__always)
     func isDigit(_ c: UInt8) -> Bool { c &- UInt8(ascii: "0") < 10 }
 
-    /// Reads a string starting at its opening quote. The fast path (no escapes) makes one String straight
-    /// from the input bytes after validating them.
-    mutating func parseString() throws(JSONParseFailure) -> String {
+    /// Reads a string starting at its opening quote. The fast path (no escapes) only validates: the node
+    /// points at the input bytes.
+    mutating func parseString() throws(JSONParseFailure) {
         pos += 1  // opening quote
         let start = pos
         let maxEnd = min(count, start &+ limits.maxStringBytes)
@@ -261,9 +319,9 @@ struct JSONParser {
             }
             let c = base[pos]
             if c == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeBufferPointer(start: base + start, count: pos - start), as: UTF8.self)
+                appendScalar(.string, start: start, length: pos - start)
                 pos += 1
-                return s
+                return
             }
             if c == UInt8(ascii: "\\") { return try parseEscapedString(from: start) }
             if c < 0x20 { throw fail(.malformedJSON, "control character 0x\(String(c, radix: 16, uppercase: true)) must be escaped inside a string") }
@@ -277,16 +335,17 @@ struct JSONParser {
         throw fail(.malformedJSON, "the JSON ends inside a string (truncated input or missing closing quote)", at: start - 1)
     }
 
-    /// The slow path: copies into `scratch`, decoding escapes.
-    mutating func parseEscapedString(from start: Int) throws(JSONParseFailure) -> String {
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: UnsafeBufferPointer(start: base + start, count: pos - start))
+    /// The slow path: decodes the string into the arena.
+    mutating func parseEscapedString(from start: Int) throws(JSONParseFailure) {
+        let arenaStart = arena.count
+        arena.append(contentsOf: UnsafeBufferPointer(start: base + start, count: pos - start))
         while pos < count {
-            if scratch.count > limits.maxStringBytes { throw fail(.tooLarge, "a string is longer than \(limits.maxStringBytes) bytes", at: start - 1) }
+            if arena.count - arenaStart > limits.maxStringBytes { throw fail(.tooLarge, "a string is longer than \(limits.maxStringBytes) bytes", at: start - 1) }
             let c = base[pos]
             if c == UInt8(ascii: "\"") {
                 pos += 1
-                return String(decoding: scratch, as: UTF8.self)
+                appendScalar(.string, start: arenaStart, length: arena.count - arenaStart, escaped: true)
+                return
             }
             if c == UInt8(ascii: "\\") {
                 pos += 1
@@ -294,12 +353,12 @@ struct JSONParser {
                 let e = base[pos]
                 pos += 1
                 switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(e)
-                case UInt8(ascii: "b"): scratch.append(0x08)
-                case UInt8(ascii: "f"): scratch.append(0x0C)
-                case UInt8(ascii: "n"): scratch.append(0x0A)
-                case UInt8(ascii: "r"): scratch.append(0x0D)
-                case UInt8(ascii: "t"): scratch.append(0x09)
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): arena.append(e)
+                case UInt8(ascii: "b"): arena.append(0x08)
+                case UInt8(ascii: "f"): arena.append(0x0C)
+                case UInt8(ascii: "n"): arena.append(0x0A)
+                case UInt8(ascii: "r"): arena.append(0x0D)
+                case UInt8(ascii: "t"): arena.append(0x09)
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
                     if scalar >= 0xD800 && scalar < 0xDC00 {
@@ -323,12 +382,12 @@ struct JSONParser {
             }
             if c < 0x20 { throw fail(.malformedJSON, "control character 0x\(String(c, radix: 16, uppercase: true)) must be escaped inside a string") }
             if c < 0x80 {
-                scratch.append(c)
+                arena.append(c)
                 pos += 1
             } else {
                 let s = pos
                 try skipUTF8Sequence()
-                scratch.append(contentsOf: UnsafeBufferPointer(start: base + s, count: pos - s))
+                arena.append(contentsOf: UnsafeBufferPointer(start: base + s, count: pos - s))
             }
         }
         throw fail(.malformedJSON, "the JSON ends inside a string (truncated input or missing closing quote)", at: start - 1)
@@ -355,19 +414,19 @@ struct JSONParser {
     mutating func appendUTF8(_ scalar: UInt32) {
         switch scalar {
         case 0..<0x80:
-            scratch.append(UInt8(scalar))
+            arena.append(UInt8(scalar))
         case 0x80..<0x800:
-            scratch.append(UInt8(0xC0 | scalar >> 6))
-            scratch.append(UInt8(0x80 | scalar & 0x3F))
+            arena.append(UInt8(0xC0 | scalar >> 6))
+            arena.append(UInt8(0x80 | scalar & 0x3F))
         case 0x800..<0x10000:
-            scratch.append(UInt8(0xE0 | scalar >> 12))
-            scratch.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            scratch.append(UInt8(0x80 | scalar & 0x3F))
+            arena.append(UInt8(0xE0 | scalar >> 12))
+            arena.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+            arena.append(UInt8(0x80 | scalar & 0x3F))
         default:
-            scratch.append(UInt8(0xF0 | scalar >> 18))
-            scratch.append(UInt8(0x80 | scalar >> 12 & 0x3F))
-            scratch.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            scratch.append(UInt8(0x80 | scalar & 0x3F))
+            arena.append(UInt8(0xF0 | scalar >> 18))
+            arena.append(UInt8(0x80 | scalar >> 12 & 0x3F))
+            arena.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+            arena.append(UInt8(0x80 | scalar & 0x3F))
         }
     }
 

@@ -27,6 +27,16 @@ enum InputFile {
         return [UInt8](data)
     }
 
+    /// Detects the format and returns the resource's canonical bytes, or prints an OperationOutcome and exits 1.
+    static func readCanonical(_ path: String, limits: FHIRLimits = .default) throws -> [UInt8] {
+        let bytes = try read(path)
+        do {
+            return try FHIRDocument.canonicalBytes(bytes, limits: limits)
+        } catch {
+            Output.reject(OperationOutcome(error: error))
+        }
+    }
+
     /// Detects the format and parses a resource, or prints an OperationOutcome and exits 1.
     static func readResource(_ path: String, limits: FHIRLimits = .default) throws -> (Resource, FHIRFormat, [UInt8]) {
         let bytes = try read(path)

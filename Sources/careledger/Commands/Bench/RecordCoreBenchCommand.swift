@@ -25,6 +25,9 @@ struct RecordCoreBenchCommand: ParsableCommand {
     @Option(help: "Measure only one format: json or xml (for profiling).")
     var only: String?
 
+    @Flag(help: "Skip the reference measurements and the ratios (for profiling the pipeline alone).")
+    var skipReferences = false
+
     func run() throws {
         let dir = URL(fileURLWithPath: corpus)
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
@@ -52,26 +55,26 @@ struct RecordCoreBenchCommand: ParsableCommand {
         }
         let doJSON = only != "xml"
         let doXML = only != "json"
-        let sha = !doJSON ? 1 : median { for f in jsonFiles { sink &+= Int(CanonicalForm.sha256(f)[0]) } }
-        let foundation = !doJSON ? 1 : median {
+        let sha = !doJSON || skipReferences ? 1 : median { for f in jsonFiles { sink &+= Int(CanonicalForm.sha256(f)[0]) } }
+        let foundation = !doJSON || skipReferences ? 1 : median {
             for f in jsonFiles {
                 if let o = try? JSONSerialization.jsonObject(with: Data(f)) as? NSDictionary { sink &+= o.count }
             }
         }
         let json = !doJSON ? 1 : median {
             for f in jsonFiles {
-                if let r = try? JSONReader().read(f), let c = try? CanonicalForm.bytes(of: r) { sink &+= Int(CanonicalForm.sha256(c)[0]) }
+                if let c = try? FHIRDocument.canonicalBytes(f) { sink &+= Int(CanonicalForm.sha256(c)[0]) }
             }
         }
-        let jsonParseOnly = !doJSON ? 1 : median { for f in jsonFiles { if let r = try? JSONReader().readValue(f) { sink &+= r.kindName.count } } }
+        let jsonParseOnly = !doJSON || skipReferences ? 1 : median { for f in jsonFiles { if let r = try? JSONReader().readValue(f) { sink &+= r.kindName.count } } }
         func xmlRates(_ files: [[UInt8]]) -> (sax: Double, parse: Double, pipeline: Double) {
-            let sax = median { for f in files { sink &+= RecordCoreBenchCommand.rawSAX(f) } }
+            let sax = skipReferences ? 1 : median { for f in files { sink &+= RecordCoreBenchCommand.rawSAX(f) } }
             let pipeline = median {
                 for f in files {
-                    if let r = try? XMLReader().read(f), let c = try? CanonicalForm.bytes(of: r) { sink &+= Int(CanonicalForm.sha256(c)[0]) }
+                    if let c = try? FHIRDocument.canonicalBytes(f) { sink &+= Int(CanonicalForm.sha256(c)[0]) }
                 }
             }
-            let parse = median { for f in files { if let r = try? XMLReader().read(f) { sink &+= r.object.count } } }
+            let parse = skipReferences ? 1 : median { for f in files { if let r = try? XMLReader().read(f) { sink &+= r.object.count } } }
             return (sax, parse, pipeline)
         }
         let compact = doXML ? xmlRates(xmlFiles) : (sax: 1, parse: 1, pipeline: 1)

@@ -17,11 +17,6 @@ struct CanonicalCommand: ParsableCommand {
     var file: String
 
     func run() throws {
-        let (resource, _, _) = try InputFile.readResource(file)
-        do {
-            Output.write(try CanonicalForm.bytes(of: resource))
-        } catch {
-            Output.reject(OperationOutcome(error: error))
-        }
+        Output.write(try InputFile.readCanonical(file))
     }
 }

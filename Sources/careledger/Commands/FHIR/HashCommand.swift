@@ -25,19 +25,15 @@ struct HashCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (resource, _, _) = try InputFile.readResource(file)
-        do {
-            let canonical = try CanonicalForm.bytes(of: resource)
-            let digest = CanonicalForm.sha256(canonical)
-            if let salt, let saltBytes = Hex.decode(salt) {
-                let commitment = try RecordCommitment(canonicalHash: digest, salt: saltBytes)
-                Output.line("canonical-hash \(Hex.encode(digest))")
-                Output.line("commitment     \(Hex.encode(commitment.value))")
-            } else {
-                Output.line(Hex.encode(digest))
-            }
-        } catch let error as FHIRError {
-            Output.reject(OperationOutcome(error: error))
+        let canonical = try InputFile.readCanonical(file)
+        let digest = CanonicalForm.sha256(canonical)
+        if let salt, let saltBytes = Hex.decode(salt) {
+            // validate() checked the salt's length, so this cannot fail.
+            let commitment = try RecordCommitment(canonicalHash: digest, salt: saltBytes)
+            Output.line("canonical-hash \(Hex.encode(digest))")
+            Output.line("commitment     \(Hex.encode(commitment.value))")
+        } else {
+            Output.line(Hex.encode(digest))
         }
     }
 }

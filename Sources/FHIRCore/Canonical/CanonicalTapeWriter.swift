@@ -1,0 +1,153 @@
+extension JSONTape {
+    /// The canonical form (docs/canonical-form.md) of the document, written from the tape.
+    ///
+    /// It must give exactly the bytes ``CanonicalWriter`` gives for the tree of the same document; the
+    /// conformance tests compare the two over the whole corpus.
+    func canonicalBytes() throws(FHIRError) -> [UInt8] {
+        try source.withUnsafeBufferPointer { (src) throws(FHIRError) in
+            try arena.withUnsafeBufferPointer { (arena) throws(FHIRError) in
+                try nodes.withUnsafeBufferPointer { (nodes) throws(FHIRError) in
+                    var writer = TapeCanonicalWriter(source: src, arena: arena, nodes: nodes)
+                    writer.out.reserveCapacity(src.count)
+                    try writer.write(at: 0, isNarrative: false)
+                    return writer.out
+                }
+            }
+        }
+    }
+}
+
+/// Canonical JSON from a tape: members sorted by name in UTF-16 order, strings re-escaped the RFC 8785 way,
+/// numbers and literals copied as written, the narrative div replaced by its Canonical XML.
+struct TapeCanonicalWriter {
+    let source: UnsafeBufferPointer<UInt8>
+    let arena: UnsafeBufferPointer<UInt8>
+    let nodes: UnsafeBufferPointer<JSONTape.Node>
+    var out: [UInt8] = []
+    /// A stack of (name prefix, name node) pairs: each object sorts its members in its own slice on top.
+    var order: [(prefix: UInt64, name: Int)] = []
+
+    init(source: UnsafeBufferPointer<UInt8>, arena: UnsafeBufferPointer<UInt8>, nodes: UnsafeBufferPointer<JSONTape.Node>) {
+        self.source = source
+        self.arena = arena
+        self.nodes = nodes
+        order.reserveCapacity(256)
+    }
+
+    @inline(__always)
+    func bytes(_ node: JSONTape.Node) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: (node.escaped ? arena : source)[Int(node.start)..<Int(node.start) + Int(node.length)])
+    }
+
+    @inline(__always)
+    mutating func writeString(_ node: JSONTape.Node) {
+        out.append(UInt8(ascii: "\""))
+        if node.escaped {
+            JSONStringEscaper.appendEscaped(bytes(node), to: &out)
+        } else {
+            // Unescaped source strings hold no quote, backslash or control character: they are already canonical.
+            out.append(contentsOf: bytes(node))
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    mutating func write(at index: Int, isNarrative: Bool) throws(FHIRError) {
+        let node = nodes[index]
+        switch node.kind {
+        case .null, .false, .true, .number:
+            out.append(contentsOf: bytes(node))
+        case .string:
+            writeString(node)
+        case .array:
+            out.append(UInt8(ascii: "["))
+            var i = index + 1
+            let end = Int(node.end)
+            while i < end {
+                if i > index + 1 { out.append(UInt8(ascii: ",")) }
+                try write(at: i, isNarrative: false)
+                i = Int(nodes[i].end)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object:
+            try writeObject(at: index, isNarrative: isNarrative)
+        }
+    }
+
+    mutating func writeObject(at index: Int, isNarrative: Bool) throws(FHIRError) {
+        let node = nodes[index]
+        let base = order.count
+        var i = index + 1
+        while i < Int(node.end) {
+            order.append((prefix8(bytes(nodes[i])), i))
+            i = Int(nodes[i + 1].end)
+        }
+        let n = order.count - base
+        // Insertion sort by name: FHIR objects are small.
+        var k = base + 1
+        while k < base + n {
+            let key = order[k]
+            var j = k - 1
+            while j >= base && precedes(key, order[j]) {
+                order[j + 1] = order[j]
+                j -= 1
+            }
+            order[j + 1] = key
+            k += 1
+        }
+        out.append(UInt8(ascii: "{"))
+        for k in base..<base + n {
+            if k > base { out.append(UInt8(ascii: ",")) }
+            let nameNode = nodes[order[k].name]
+            let valueIndex = order[k].name + 1
+            writeString(nameNode)
+            out.append(UInt8(ascii: ":"))
+            if isNarrative && nodes[valueIndex].kind == .string && isName(nameNode, "div") {
+                let xhtml = String(decoding: bytes(nodes[valueIndex]), as: UTF8.self)
+                JSONStringEscaper.append(try CanonicalWriter.canonicalNarrative(xhtml), to: &out)
+            } else {
+                try write(at: valueIndex, isNarrative: isName(nameNode, "text"))
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+        order.removeLast(n)
+    }
+
+    /// Whether a name node spells `word` (ASCII).
+    @inline(__always)
+    func isName(_ node: JSONTape.Node, _ word: StaticString) -> Bool {
+        guard Int(node.length) == word.utf8CodeUnitCount else { return false }
+        let name = bytes(node)
+        let w = word.utf8Start
+        for i in 0..<name.count where name[i] != w[i] { return false }
+        return true
+    }
+
+    /// The first 8 bytes of a name, big-endian, zero-padded.
+    @inline(__always)
+    func prefix8(_ name: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var p: UInt64 = 0
+        var shift: UInt64 = 56
+        for b in name.prefix(8) {
+            p |= UInt64(b) << shift
+            shift &-= 8
+        }
+        return p
+    }
+
+    /// Member order: by packed prefix when that decides it for sure, else by full UTF-16 comparison.
+    @inline(__always)
+    func precedes(_ a: (prefix: UInt64, name: Int), _ b: (prefix: UInt64, name: Int)) -> Bool {
+        if a.prefix != b.prefix && (a.prefix | b.prefix) & 0x8080_8080_8080_8080 == 0 {
+            return a.prefix < b.prefix
+        }
+        let x = bytes(nodes[a.name])
+        let y = bytes(nodes[b.name])
+        let n = min(x.count, y.count)
+        var i = 0
+        while i < n && x[i] == y[i] { i += 1 }
+        if i == n { return x.count < y.count }
+        // Byte order is UTF-16 order except between supplementary characters and U+E000–U+FFFF.
+        if x[i] < 0x80 || y[i] < 0x80 { return x[i] < y[i] }
+        return String(decoding: x, as: UTF8.self).utf16.lexicographicallyPrecedes(String(decoding: y, as: UTF8.self).utf16)
+    }
+}
