@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // The system libxml2 (Debian: libxml2-dev), used for FHIR XML and Canonical XML.
@@ -34,10 +35,31 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // The system SQLite 3 (Debian: libsqlite3-dev): the embedded record store.
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // The system zlib (Debian: zlib1g-dev): .ndjson.gz bulk exports.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "RecordStore",
+            dependencies: [
+                "FHIRCore",
+                "CSQLite",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "Ingest",
+            dependencies: ["FHIRCore", "RecordStore", "CZlib"],
+            swiftSettings: upcoming
+        ),
         .executableTarget(
             name: "careledger",
             dependencies: [
                 "FHIRCore",
+                "RecordStore",
+                "Ingest",
                 "CLibXML2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

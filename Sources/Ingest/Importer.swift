@@ -1,0 +1,353 @@
+public import FHIRCore
+import Foundation
+public import RecordStore
+
+/// What an import did, for the summary and the exit status.
+public struct ImportSummary: Sendable {
+    public var files = 0
+    public var created = 0
+    public var updated = 0
+    public var unchanged = 0
+    /// Rejected units (a file, a Bundle, a Bundle entry, an NDJSON line), each now a dead letter.
+    public var rejected = 0
+    /// Stored (created or updated) and unchanged resources by type.
+    public var byType: [String: (stored: Int, unchanged: Int)] = [:]
+    /// Conditional references that matched no stored resource (left as written).
+    public var unresolvedReferences = 0
+    public var bytes = 0
+    public var deadLetterIDs: [Int64] = []
+
+    public init() {}
+
+    public var imported: Int { created + updated }
+
+    mutating func add(_ outcomes: [RecordOutcome]) {
+        for o in outcomes {
+            switch o {
+            case .created: created += 1; byType[o.key.type, default: (0, 0)].stored += 1
+            case .updated: updated += 1; byType[o.key.type, default: (0, 0)].stored += 1
+            case .unchanged: unchanged += 1; byType[o.key.type, default: (0, 0)].unchanged += 1
+            }
+        }
+    }
+}
+
+/// Progress of a running import, reported after every unit.
+public struct ImportProgress: Sendable {
+    public var file: String
+    public var bytesDone: Int
+    public var bytesTotal: Int
+    public var records: Int
+    public var rejected: Int
+}
+
+/// Imports EHR exports into a ``RecordStore`` (docs/store.md): single resources, Bundles, bulk NDJSON, in
+/// JSON or XML. Each unit (a file's resource or Bundle, a batch of NDJSON lines) is stored in one database
+/// transaction; a rejected unit becomes a dead letter with an OperationOutcome saying what and where.
+public struct Importer: Sendable {
+    public let store: any RecordStore
+    /// The import's source system: with the type and business identifiers it makes ids for resources without.
+    public var source: String
+    public var limits: FHIRLimits
+    /// NDJSON lines stored per transaction.
+    public var linesPerUnit = 1000
+
+    public init(store: any RecordStore, source: String = "careledger-import", limits: FHIRLimits = .default) {
+        self.store = store
+        self.source = source
+        self.limits = limits
+    }
+
+    /// Imports the files, in order, as one import batch.
+    public func run(_ files: [ImportFile], progress: @Sendable (ImportProgress) -> Void = { _ in }) async throws -> ImportSummary {
+        var summary = ImportSummary()
+        let total = files.reduce(0) { $0 + $1.size }
+        let formats = Set(files.map { $0.kind.rawValue }).sorted().joined(separator: ",")
+        let batch = try await store.beginBatch(source: files.count == 1 ? files[0].path : "\(files.count) files", format: formats)
+        var done = 0
+        for file in files {
+            summary.files += 1
+            let bytes: [UInt8]
+            do {
+                bytes = try ImportFiles.read(file, limit: file.kind == .document ? limits.maxDocumentBytes : 1 << 34)
+            } catch {
+                try await reject(raw: [], source: file.path, location: "", format: file.kind.rawValue,
+                                 outcome: OperationOutcome(error: FHIRError(.unsupportedInput, error.message)), batch: batch, into: &summary)
+                continue
+            }
+            summary.bytes += bytes.count
+            switch file.kind {
+            case .document:
+                try await importDocument(bytes, source: file.path, batch: batch, into: &summary)
+            case .ndjson, .ndjsonGzip:
+                try await importNDJSON(bytes, source: file.path, batch: batch, into: &summary) { doneInFile, sofar in
+                    progress(ImportProgress(file: file.path, bytesDone: done + doneInFile * file.size / max(bytes.count, 1), bytesTotal: total,
+                                            records: sofar.created + sofar.updated + sofar.unchanged, rejected: sofar.rejected))
+                }
+            }
+            done += file.size
+            progress(ImportProgress(file: file.path, bytesDone: done, bytesTotal: total,
+                                    records: summary.created + summary.updated + summary.unchanged, rejected: summary.rejected))
+        }
+        var counts = BatchCounts()
+        counts.created = summary.created
+        counts.updated = summary.updated
+        counts.unchanged = summary.unchanged
+        counts.rejected = summary.rejected
+        try await store.finishBatch(batch, counts: counts)
+        return summary
+    }
+
+    /// Imports one unit again from a dead letter's raw bytes; true when it is stored now.
+    public func retry(_ letter: DeadLetter) async throws -> (stored: Bool, summary: ImportSummary) {
+        var summary = ImportSummary()
+        let before = summary.rejected
+        if letter.format == "ndjson" || letter.format == "ndjson.gz" {
+            try await importNDJSON(letter.raw, source: letter.source, batch: letter.batch, firstLine: Self.lineNumber(letter.location) ?? 1, into: &summary) { _, _ in }
+        } else {
+            try await importDocument(letter.raw, source: letter.source, batch: letter.batch, into: &summary)
+        }
+        let stored = summary.rejected == before
+        if stored { try await store.resolveDeadLetter(id: letter.id) }
+        return (stored, summary)
+    }
+
+    static func lineNumber(_ location: String) -> Int? {
+        guard location.hasPrefix("line ") else { return nil }
+        return Int(location.dropFirst(5).prefix { $0.isNumber })
+    }
+
+    // MARK: - Documents and Bundles
+
+    func importDocument(_ bytes: [UInt8], source: String, batch: Int64?, into summary: inout ImportSummary) async throws {
+        let format = FHIRFormat.detect(bytes)?.rawValue ?? "unknown"
+        let document: FHIRDocument
+        do {
+            document = try FHIRDocument.read(bytes, limits: limits)
+        } catch {
+            try await reject(raw: bytes, source: source, location: Self.describe(error.location), format: format,
+                             outcome: OperationOutcome(error: error), batch: batch, into: &summary)
+            return
+        }
+        let resource = document.resource
+        let bundleType = resource.resourceType == "Bundle" ? resource.object["type"]?.stringValue : nil
+        switch bundleType {
+        case "transaction", "batch", "collection", "searchset", "transaction-response", "batch-response", "history":
+            try await importBundle(resource, type: bundleType ?? "", raw: bytes, format: format, source: source, batch: batch, into: &summary)
+        default:
+            // A single resource, or a document/message Bundle, which is stored whole (it is one signed unit).
+            let issues = Validator(limits: limits).validate(resource).filter { $0.severity == "error" || $0.severity == "fatal" }
+            guard issues.isEmpty else {
+                try await reject(raw: bytes, source: source, location: issues[0].location.first ?? "", format: format,
+                                 outcome: OperationOutcome(issues: issues), batch: batch, into: &summary)
+                return
+            }
+            do {
+                var unit = [try withID(resource)]
+                try await resolveConditionals(&unit, into: &summary)
+                try await commit(try unit.map { r throws(FHIRError) in try PreparedRecord(resource: r) }, batch: batch, into: &summary)
+            } catch let error as FHIRError {
+                try await reject(raw: bytes, source: source, location: Self.describe(error.location), format: format,
+                                 outcome: OperationOutcome(error: error), batch: batch, into: &summary)
+            }
+        }
+    }
+
+    /// The entries of a Bundle. A transaction is all or nothing; in other Bundles each bad entry is a dead
+    /// letter of its own and the others are stored together.
+    func importBundle(_ bundle: Resource, type: String, raw: [UInt8], format: String, source: String, batch: Int64?,
+                      into summary: inout ImportSummary) async throws {
+        let entries = bundle.object["entry"]?.arrayValue ?? []
+        let atomic = type == "transaction"
+        if atomic {
+            let issues = Validator(limits: limits).validate(bundle).filter { $0.severity == "error" || $0.severity == "fatal" }
+            if !issues.isEmpty {
+                try await reject(raw: raw, source: source, location: issues[0].location.first ?? "", format: format,
+                                 outcome: OperationOutcome(issues: issues), batch: batch, into: &summary)
+                return
+            }
+        }
+        var resources: [Resource] = []
+        var fullURLs: [String: Int] = [:]
+        for (n, entryValue) in entries.enumerated() {
+            let pointer = "/entry/\(n)"
+            do throws(FHIRError) {
+                guard let entry = entryValue.objectValue, let value = entry["resource"] else {
+                    if entryValue.objectValue?["request"]?.objectValue?["method"]?.stringValue == "DELETE" {
+                        throw FHIRError(.unsupportedInput, "DELETE entries are not imported: an import only adds versions", at: SourceLocation(pointer: pointer + "/request"))
+                    }
+                    throw FHIRError(.cardinality, "the entry has no resource", at: SourceLocation(pointer: pointer))
+                }
+                var resource = try Resource(value)
+                if !atomic {
+                    let issues = Validator(limits: limits).validate(resource).filter { $0.severity == "error" || $0.severity == "fatal" }
+                    if let first = issues.first {
+                        throw FHIRError(.unsupportedInput, first.diagnostics, at: SourceLocation(pointer: pointer + "/resource" + (first.location.first ?? "")))
+                    }
+                }
+                // A PUT names the id the resource is stored under.
+                if let request = entry["request"]?.objectValue, request["method"]?.stringValue == "PUT", let url = request["url"]?.stringValue {
+                    let parts = url.split(separator: "/")
+                    if parts.count == 2, parts[0] == resource.resourceType, !parts[1].contains("?") { resource.id = String(parts[1]) }
+                }
+                resource = try withID(resource)
+                if let fullUrl = entry["fullUrl"]?.stringValue { fullURLs[fullUrl] = resources.count }
+                resources.append(resource)
+            } catch {
+                if atomic {
+                    try await reject(raw: raw, source: source, location: Self.describe(error.location), format: format,
+                                     outcome: OperationOutcome(error: error), batch: batch, into: &summary)
+                    return
+                }
+                let entryBytes = JSONWriter(style: .compact).write(entryValue)
+                try await reject(raw: entryBytes, source: source, location: Self.describe(error.location), format: "json",
+                                 outcome: OperationOutcome(error: error), batch: batch, into: &summary)
+            }
+        }
+        // fullUrl (urn:uuid:…, absolute URLs) → Type/id of the stored resource.
+        var map: [String: String] = [:]
+        for (url, i) in fullURLs {
+            let target = "\(resources[i].resourceType)/\(resources[i].id ?? "")"
+            if url != target { map[url] = target }
+        }
+        if !map.isEmpty {
+            for i in resources.indices {
+                var value = FHIRValue.object(resources[i].object)
+                References.rewrite(&value, map)
+                if case .object(let o) = value { resources[i].object = o }
+            }
+        }
+        do {
+            try await resolveConditionals(&resources, into: &summary)
+            try await commit(try resources.map { r throws(FHIRError) in try PreparedRecord(resource: r) }, batch: batch, into: &summary)
+        } catch let error as FHIRError {
+            try await reject(raw: raw, source: source, location: Self.describe(error.location), format: format,
+                             outcome: OperationOutcome(error: error), batch: batch, into: &summary)
+        }
+    }
+
+    // MARK: - NDJSON
+
+    func importNDJSON(_ bytes: [UInt8], source: String, batch: Int64?, firstLine: Int = 1, into summary: inout ImportSummary,
+                      progress: (Int, ImportSummary) -> Void) async throws {
+        var unit: [Resource] = []
+        var lineNumber = firstLine - 1
+        var start = 0
+        let reader = JSONReader(limits: limits)
+        let validator = Validator(limits: limits)
+        while start < bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+            lineNumber += 1
+            var line = bytes[start..<end]
+            if line.last == 0x0D { line = line.dropLast() }
+            start = end + 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            let raw = Array(line)
+            let parsed: Result<Resource, FHIRError> = Result { () throws(FHIRError) in try reader.read(raw) }
+            switch parsed {
+            case .failure(let error):
+                // The reader counts lines within the line; in the file it is line `lineNumber`.
+                var place = "line \(lineNumber)"
+                if let column = error.location?.column { place += ", column \(column)" }
+                if let pointer = error.location?.pointer, !pointer.isEmpty { place += " " + pointer }
+                try await reject(raw: raw, source: source, location: place,
+                                 format: "ndjson", outcome: OperationOutcome(error: error), batch: batch, into: &summary)
+                continue
+            case .success(let resource):
+                let issues = validator.validate(resource).filter { $0.severity == "error" || $0.severity == "fatal" }
+                if !issues.isEmpty {
+                    try await reject(raw: raw, source: source, location: "line \(lineNumber)" + (issues[0].location.first.map { " " + $0 } ?? ""),
+                                     format: "ndjson", outcome: OperationOutcome(issues: issues), batch: batch, into: &summary)
+                    continue
+                }
+                unit.append(try withID(resource))
+            }
+            if unit.count >= linesPerUnit {
+                try await storeLines(&unit, source: source, batch: batch, into: &summary)
+                progress(start, summary)
+            }
+        }
+        try await storeLines(&unit, source: source, batch: batch, into: &summary)
+    }
+
+    private func storeLines(_ unit: inout [Resource], source: String, batch: Int64?, into summary: inout ImportSummary) async throws {
+        guard !unit.isEmpty else { return }
+        try await resolveConditionals(&unit, into: &summary)
+        var prepared: [PreparedRecord] = []
+        prepared.reserveCapacity(unit.count)
+        for r in unit { prepared.append(try PreparedRecord(resource: r)) }
+        try await commit(prepared, batch: batch, into: &summary)
+        unit.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: - Shared steps
+
+    /// The resource with its id: its own, or a deterministic one.
+    func withID(_ resource: Resource) throws(FHIRError) -> Resource {
+        if let id = resource.id, !id.isEmpty { return resource }
+        var r = resource
+        let source = r.object["meta"]?.objectValue?["source"]?.stringValue ?? self.source
+        r.id = try Identity.deterministicID(for: r, source: source)
+        return r
+    }
+
+    /// Resolves `Type?identifier=…` references against the unit itself, then the store.
+    func resolveConditionals(_ unit: inout [Resource], into summary: inout ImportSummary) async throws {
+        var refs = Set<String>()
+        for r in unit { References.collect(.object(r.object), into: &refs) }
+        let conditionals = refs.compactMap { ref in References.conditional(ref).map { (ref, $0) } }
+        guard !conditionals.isEmpty else { return }
+        var map: [String: String] = [:]
+        for (ref, c) in conditionals.sorted(by: { $0.0 < $1.0 }) {
+            var ids = Set<String>()
+            for r in unit where r.resourceType == c.type {
+                for identifier in r.object["identifier"]?.arrayValue ?? [] {
+                    guard let o = identifier.objectValue, o["value"]?.stringValue == c.value else { continue }
+                    if c.system == nil || o["system"]?.stringValue == c.system, let id = r.id { ids.insert(id) }
+                }
+            }
+            if ids.isEmpty { ids = Set(try await store.resolveIdentifier(type: c.type, system: c.system, value: c.value)) }
+            if ids.count == 1, let id = ids.first {
+                map[ref] = "\(c.type)/\(id)"
+            } else {
+                summary.unresolvedReferences += 1
+            }
+        }
+        guard !map.isEmpty else { return }
+        for i in unit.indices {
+            var value = FHIRValue.object(unit[i].object)
+            References.rewrite(&value, map)
+            if case .object(let o) = value { unit[i].object = o }
+        }
+    }
+
+    func commit(_ unit: [PreparedRecord], batch: Int64?, into summary: inout ImportSummary) async throws {
+        summary.add(try await store.commit(unit, batch: batch))
+    }
+
+    func reject(raw: [UInt8], source: String, location: String, format: String, outcome: OperationOutcome, batch: Int64?,
+                into summary: inout ImportSummary) async throws {
+        var outcome = outcome
+        // Every issue also names the file (and line), so the outcome stands on its own.
+        let place = location.isEmpty ? source : "\(source) \(location)"
+        for i in outcome.issues.indices {
+            // The file and line replace the reader's own line:column (relative to one NDJSON line or entry).
+            outcome.issues[i].location.removeAll { $0.isEmpty || ($0.hasPrefix("line ") && location.hasPrefix("line ")) }
+            if !outcome.issues[i].location.contains(place) { outcome.issues[i].location.insert(place, at: 0) }
+        }
+        let json = String(decoding: JSONWriter(style: .compact).write(.object(outcome.resource)), as: UTF8.self)
+        let id = try await store.addDeadLetter(DeadLetter(batch: batch, source: source, location: location, format: format, raw: raw,
+                                                          outcome: json, createdAt: Instant.format(Date())))
+        summary.rejected += 1
+        summary.deadLetterIDs.append(id)
+    }
+
+    static func describe(_ location: SourceLocation?) -> String {
+        guard let location else { return "" }
+        var parts: [String] = []
+        if let line = location.line { parts.append(location.column.map { "line \(line), column \($0)" } ?? "line \(line)") }
+        if let pointer = location.pointer, !pointer.isEmpty { parts.append(pointer) }
+        return parts.joined(separator: " ")
+    }
+}

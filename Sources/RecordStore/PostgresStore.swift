@@ -1,0 +1,296 @@
+import FHIRCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The production record store on PostgreSQL (PostgresNIO), in the `careledger` schema.
+///
+/// A unit is one database transaction with a fixed number of round trips whatever its size: the current
+/// versions of its keys are read with one `UNNEST` query, and versions, records, search-index rows and the
+/// anchoring queue are each written with one array-bound multi-row statement.
+public final class PostgresStore: RecordStore {
+    let client: PostgresClient
+    private let runner: Task<Void, Never>
+    let logger = Logger(label: "careledger.store.postgres")
+
+    init(configuration: PostgresClient.Configuration) {
+        let client = PostgresClient(configuration: configuration)
+        self.client = client
+        runner = Task { await client.run() }
+    }
+
+    /// Opens the store at `postgres://user[:password]@host[:port]/database` and applies migrations.
+    public static func open(url: String) async throws -> PostgresStore {
+        let store = PostgresStore(configuration: try configuration(url))
+        do {
+            try await store.migrate()
+        } catch {
+            try? await store.close()
+            throw StoreError("opening the PostgreSQL store \(redacted(url))", String(reflecting: error))
+        }
+        return store
+    }
+
+    /// The URL without its password, for messages and logs.
+    static func redacted(_ url: String) -> String {
+        guard var c = URLComponents(string: url) else { return "(unparsable URL)" }
+        if c.password != nil { c.password = "***" }
+        return c.string ?? "(unparsable URL)"
+    }
+
+    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+        guard let c = URLComponents(string: url), let host = c.host, !host.isEmpty else {
+            throw StoreError("opening the PostgreSQL store", "'\(redacted(url))' is not postgres://user@host[:port]/database")
+        }
+        let database = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+        let mode = c.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        guard mode == "disable" else {
+            throw StoreError("opening the PostgreSQL store", "sslmode=\(mode) is not supported yet; connect over loopback or a trusted network with sslmode=disable")
+        }
+        var config = PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: c.user ?? "postgres",
+                                                  password: c.password, database: database.isEmpty ? nil : database, tls: .disable)
+        config.options.maximumConnections = 4
+        return config
+    }
+
+    func migrate() async throws {
+        try await client.withTransaction(logger: logger) { conn in
+            // One migrator at a time, even with several processes starting together.
+            try await conn.query("SELECT pg_advisory_xact_lock(7308562301)", logger: logger)
+            try await conn.query("CREATE SCHEMA IF NOT EXISTS careledger", logger: logger)
+            try await conn.query("""
+                CREATE TABLE IF NOT EXISTS careledger.schema_migrations (
+                    version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied = Set<Int>()
+            for try await v in try await conn.query("SELECT version FROM careledger.schema_migrations", logger: logger).decode(Int.self) {
+                applied.insert(v)
+            }
+            for migration in StoreSchema.postgres where !applied.contains(migration.version) {
+                for statement in Self.statements(migration.sql) {
+                    try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await conn.query("INSERT INTO careledger.schema_migrations (version, description) VALUES (\(migration.version), \(migration.description))", logger: logger)
+            }
+        }
+    }
+
+    /// Splits a migration into statements (they contain no semicolons inside literals).
+    static func statements(_ sql: String) -> [String] {
+        sql.split(separator: ";").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    }
+
+    public func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
+        guard !unit.isEmpty else { return [] }
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { conn in
+            let keys = Array(Set(unit.map(\.key)))
+            var current: [RecordKey: (version: Int, contentHash: [UInt8])] = [:]
+            let rows = try await conn.query("""
+                SELECT r.resource_type, r.id, r.version_id, encode(r.content_hash, 'hex')
+                FROM careledger.records r
+                JOIN UNNEST(\(keys.map(\.type))::text[], \(keys.map(\.id))::text[]) AS k(resource_type, id)
+                  ON r.resource_type = k.resource_type AND r.id = k.id
+                FOR UPDATE OF r
+                """, logger: logger)
+            for try await (type, id, version, hash) in rows.decode((String, String, Int, String).self) {
+                current[RecordKey(type: type, id: id)] = (version, Hex.decode(hash) ?? [])
+            }
+            let (outcomes, versions) = try VersionPlanner.plan(unit, current: current, lastUpdated: Instant.format(Date()))
+            guard !versions.isEmpty else { return outcomes }
+            var txid: Int64 = 0
+            for try await n in try await conn.query("SELECT nextval('careledger.txid_seq')", logger: logger).decode(Int64.self) { txid = n }
+
+            let types = versions.map(\.key.type), ids = versions.map(\.key.id), numbers = versions.map { Int32($0.version) }
+            let updated = versions.map(\.lastUpdated), contentHashes = versions.map { Hex.encode($0.contentHash) }
+            try await conn.query("""
+                INSERT INTO careledger.record_versions
+                    (txid, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
+                SELECT \(txid), t, i, v, u::timestamptz, decode(ch, 'hex'), decode(h, 'hex'), decode(s, 'hex'), decode(c, 'hex'), j, \(batch)
+                FROM UNNEST(\(types)::text[], \(ids)::text[], \(numbers)::int4[], \(updated)::text[], \(contentHashes)::text[],
+                            \(versions.map { Hex.encode($0.canonicalHash) })::text[], \(versions.map { Hex.encode($0.salt) })::text[],
+                            \(versions.map { Hex.encode($0.commitment) })::text[], \(versions.map { String(decoding: $0.canonical, as: UTF8.self) })::text[])
+                    AS x(t, i, v, u, ch, h, s, c, j)
+                """, logger: logger)
+            // The last version of each key in this unit becomes current.
+            var last: [RecordKey: Int] = [:]
+            for (n, row) in versions.enumerated() { last[row.key] = n }
+            let latest = last.values.sorted().map { versions[$0] }
+            try await conn.query("""
+                INSERT INTO careledger.records (resource_type, id, version_id, txid, last_updated, content_hash)
+                SELECT t, i, v, \(txid), u::timestamptz, decode(ch, 'hex')
+                FROM UNNEST(\(latest.map(\.key.type))::text[], \(latest.map(\.key.id))::text[], \(latest.map { Int32($0.version) })::int4[],
+                            \(latest.map(\.lastUpdated))::text[], \(latest.map { Hex.encode($0.contentHash) })::text[]) AS x(t, i, v, u, ch)
+                ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, txid = excluded.txid,
+                    last_updated = excluded.last_updated, content_hash = excluded.content_hash
+                """, logger: logger)
+            // Index rows of keys that existed before this unit, or got several versions in it, are replaced.
+            let replaced = latest.filter { row in current[row.key] != nil || last[row.key] != versions.firstIndex { $0.key == row.key } }
+            if !replaced.isEmpty {
+                try await conn.query("""
+                    DELETE FROM careledger.search_index s
+                    USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
+                    WHERE s.resource_type = k.t AND s.id = k.i
+                    """, logger: logger)
+            }
+            var it: [String] = [], ii: [String] = [], ip: [String] = [], iv: [String] = [], isys: [String] = [], ito: [String] = []
+            for row in latest {
+                for e in row.index {
+                    it.append(row.key.type); ii.append(row.key.id); ip.append(e.param); iv.append(e.value); isys.append(e.system); ito.append(e.valueTo)
+                }
+            }
+            if !it.isEmpty {
+                try await conn.query("""
+                    INSERT INTO careledger.search_index (resource_type, id, param, value, system, value_to)
+                    SELECT * FROM UNNEST(\(it)::text[], \(ii)::text[], \(ip)::text[], \(iv)::text[], \(isys)::text[], \(ito)::text[])
+                    """, logger: logger)
+            }
+            try await conn.query("""
+                INSERT INTO careledger.anchor_queue (txid, resource_type, id, version_id, commitment)
+                SELECT \(txid), t, i, v, decode(c, 'hex')
+                FROM UNNEST(\(types)::text[], \(ids)::text[], \(numbers)::int4[], \(versions.map { Hex.encode($0.commitment) })::text[]) AS x(t, i, v, c)
+                """, logger: logger)
+            return outcomes
+        }
+    }
+
+    public func beginBatch(source: String, format: String) async throws -> Int64 {
+        var id: Int64 = 0
+        for try await n in try await client.query("INSERT INTO careledger.import_batches (source, format) VALUES (\(source), \(format)) RETURNING id", logger: logger).decode(Int64.self) {
+            id = n
+        }
+        return id
+    }
+
+    public func finishBatch(_ id: Int64, counts: BatchCounts) async throws {
+        try await client.query("""
+            UPDATE careledger.import_batches SET finished_at = now(), created = \(counts.created), updated = \(counts.updated),
+                unchanged = \(counts.unchanged), rejected = \(counts.rejected) WHERE id = \(id)
+            """, logger: logger)
+    }
+
+    public func addDeadLetter(_ letter: DeadLetter) async throws -> Int64 {
+        var id: Int64 = 0
+        // The same unit rejected again (a re-run after a crash) keeps its one open dead letter.
+        let rows = try await client.query("""
+            WITH existing AS (
+                SELECT id FROM careledger.dead_letters
+                WHERE resolved_at IS NULL AND source = \(letter.source) AND location = \(letter.location) AND raw = decode(\(Hex.encode(letter.raw)), 'hex')
+                ORDER BY id LIMIT 1
+            ), inserted AS (
+                INSERT INTO careledger.dead_letters (import_batch, source, location, format, raw, outcome)
+                SELECT \(letter.batch), \(letter.source), \(letter.location), \(letter.format), decode(\(Hex.encode(letter.raw)), 'hex'), \(letter.outcome)::jsonb
+                WHERE NOT EXISTS (SELECT 1 FROM existing)
+                RETURNING id
+            )
+            SELECT id FROM existing UNION ALL SELECT id FROM inserted
+            """, logger: logger)
+        for try await n in rows.decode(Int64.self) { id = n }
+        return id
+    }
+
+    private func deadLetters(_ query: PostgresQuery) async throws -> [DeadLetter] {
+        var out: [DeadLetter] = []
+        let rows = try await client.query(query, logger: logger)
+        for try await (id, batch, source, location, format, raw, outcome, created, resolved) in rows.decode((Int64, Int64?, String, String, String, String, String, String, String?).self) {
+            out.append(DeadLetter(id: id, batch: batch, source: source, location: location, format: format, raw: Hex.decode(raw) ?? [],
+                                  outcome: outcome, createdAt: created, resolvedAt: resolved))
+        }
+        return out
+    }
+
+    private static let deadLetterColumns = """
+        id, import_batch, source, location, format, encode(raw, 'hex'), outcome::text,
+        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+        """
+
+    public func deadLetters(includeResolved: Bool) async throws -> [DeadLetter] {
+        try await deadLetters(PostgresQuery(unsafeSQL: "SELECT \(Self.deadLetterColumns) FROM careledger.dead_letters \(includeResolved ? "" : "WHERE resolved_at IS NULL ")ORDER BY id"))
+    }
+
+    public func deadLetter(id: Int64) async throws -> DeadLetter? {
+        var q = PostgresQuery(unsafeSQL: "SELECT \(Self.deadLetterColumns) FROM careledger.dead_letters WHERE id = $1")
+        q.binds.append(id)
+        return try await deadLetters(q).first
+    }
+
+    public func resolveDeadLetter(id: Int64) async throws {
+        try await client.query("UPDATE careledger.dead_letters SET resolved_at = now() WHERE id = \(id)", logger: logger)
+    }
+
+    public func countsByType() async throws -> [(type: String, count: Int)] {
+        var out: [(type: String, count: Int)] = []
+        let rows = try await client.query("SELECT resource_type, count(*)::int8 FROM careledger.records GROUP BY resource_type ORDER BY resource_type", logger: logger)
+        for try await (type, n) in rows.decode((String, Int64).self) { out.append((type, Int(n))) }
+        return out
+    }
+
+    public func versionCount() async throws -> Int {
+        var n: Int64 = 0
+        for try await c in try await client.query("SELECT count(*)::int8 FROM careledger.record_versions", logger: logger).decode(Int64.self) { n = c }
+        return Int(n)
+    }
+
+    private static let versionColumns = """
+        v.resource_type, v.id, v.version_id, v.txid, to_char(v.last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        encode(v.content_hash, 'hex'), encode(v.canonical_hash, 'hex'), encode(v.salt, 'hex'), encode(v.commitment, 'hex'), v.canonical
+        """
+
+    private func versions(_ query: PostgresQuery) async throws -> [StoredVersion] {
+        var out: [StoredVersion] = []
+        let rows = try await client.query(query, logger: logger)
+        for try await (t, i, v, tx, u, ch, h, s, c, j) in rows.decode((String, String, Int, Int64, String, String, String, String, String, String).self) {
+            out.append(StoredVersion(key: RecordKey(type: t, id: i), version: v, txid: tx, lastUpdated: u, contentHash: Hex.decode(ch) ?? [],
+                                     canonicalHash: Hex.decode(h) ?? [], salt: Hex.decode(s) ?? [], commitment: Hex.decode(c) ?? [], canonical: Array(j.utf8)))
+        }
+        return out
+    }
+
+    public func current(_ key: RecordKey) async throws -> StoredVersion? {
+        var q = PostgresQuery(unsafeSQL: """
+            SELECT \(Self.versionColumns) FROM careledger.records r
+            JOIN careledger.record_versions v USING (resource_type, id, version_id)
+            WHERE r.resource_type = $1 AND r.id = $2
+            """)
+        q.binds.append(key.type)
+        q.binds.append(key.id)
+        return try await versions(q).first
+    }
+
+    public func versions(_ key: RecordKey) async throws -> [StoredVersion] {
+        var q = PostgresQuery(unsafeSQL: "SELECT \(Self.versionColumns) FROM careledger.record_versions v WHERE v.resource_type = $1 AND v.id = $2 ORDER BY v.version_id")
+        q.binds.append(key.type)
+        q.binds.append(key.id)
+        return try await versions(q)
+    }
+
+    public func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String] {
+        var out: [String] = []
+        let rows = if let system {
+            try await client.query("SELECT DISTINCT id FROM careledger.search_index WHERE resource_type = \(type) AND param = 'identifier' AND value = \(value) AND system = \(system) ORDER BY id", logger: logger)
+        } else {
+            try await client.query("SELECT DISTINCT id FROM careledger.search_index WHERE resource_type = \(type) AND param = 'identifier' AND value = \(value) ORDER BY id", logger: logger)
+        }
+        for try await id in rows.decode(String.self) { out.append(id) }
+        return out
+    }
+
+    public func search(type: String, param: String, value: String) async throws -> [String] {
+        var out: [String] = []
+        let rows = try await client.query("SELECT DISTINCT id FROM careledger.search_index WHERE resource_type = \(type) AND param = \(param) AND value = \(value) ORDER BY id", logger: logger)
+        for try await id in rows.decode(String.self) { out.append(id) }
+        return out
+    }
+
+    public func anchorQueueCount() async throws -> Int {
+        var n: Int64 = 0
+        for try await c in try await client.query("SELECT count(*)::int8 FROM careledger.anchor_queue", logger: logger).decode(Int64.self) { n = c }
+        return Int(n)
+    }
+
+    public func close() async throws {
+        runner.cancel()
+        await runner.value
+    }
+}

@@ -1,0 +1,110 @@
+import FHIRCore
+import Foundation
+
+/// Where records live: every resource version, its commitment, the search index, import batches, dead
+/// letters and the anchoring queue (docs/store.md).
+///
+/// Two implementations behave the same and pass one conformance suite: ``SQLiteStore`` (embedded, the
+/// zero-setup default) and ``PostgresStore`` (production). Open either with ``StoreLocation``.
+public protocol RecordStore: Sendable {
+    /// Stores one input unit atomically (one database transaction): new content becomes a new version,
+    /// identical content is a no-op. Returns one outcome per record, in order.
+    func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome]
+
+    func beginBatch(source: String, format: String) async throws -> Int64
+    func finishBatch(_ id: Int64, counts: BatchCounts) async throws
+
+    func addDeadLetter(_ letter: DeadLetter) async throws -> Int64
+    /// Dead letters, oldest first; resolved ones only with `includeResolved`.
+    func deadLetters(includeResolved: Bool) async throws -> [DeadLetter]
+    func deadLetter(id: Int64) async throws -> DeadLetter?
+    func resolveDeadLetter(id: Int64) async throws
+
+    /// Current resources by type, sorted by type.
+    func countsByType() async throws -> [(type: String, count: Int)]
+    /// The number of stored versions (all types, all versions).
+    func versionCount() async throws -> Int
+    func current(_ key: RecordKey) async throws -> StoredVersion?
+    /// Every version of a resource, oldest first.
+    func versions(_ key: RecordKey) async throws -> [StoredVersion]
+    /// Ids of current resources of `type` with an identifier `value` (in `system`, when given).
+    func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String]
+    /// Ids of current resources of `type` whose index has `param` = `value`.
+    func search(type: String, param: String, value: String) async throws -> [String]
+    /// Record versions waiting to be anchored.
+    func anchorQueueCount() async throws -> Int
+
+    func close() async throws
+}
+
+/// A store failure, with what was being done.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var reason: String
+
+    public init(_ operation: String, _ reason: String) {
+        self.operation = operation
+        self.reason = reason
+    }
+
+    public var description: String { "\(operation): \(reason)" }
+}
+
+/// Turns a unit of prepared records into version rows: the part of a commit both stores share.
+enum VersionPlanner {
+    /// `current` holds the stored version and content hash of the unit's keys that exist.
+    static func plan(_ unit: [PreparedRecord], current: [RecordKey: (version: Int, contentHash: [UInt8])],
+                     lastUpdated: String) throws -> (outcomes: [RecordOutcome], rows: [VersionRow]) {
+        var state = current
+        var outcomes: [RecordOutcome] = []
+        var rows: [VersionRow] = []
+        outcomes.reserveCapacity(unit.count)
+        var rng = SystemRandomNumberGenerator()
+        for record in unit {
+            let existing = state[record.key]
+            if let existing, existing.contentHash == record.contentHash {
+                outcomes.append(.unchanged(record.key, version: existing.version))
+                continue
+            }
+            let version = (existing?.version ?? 0) + 1
+            var served = record.resource
+            var meta = served.object["meta"]?.objectValue ?? FHIRObject()
+            meta["versionId"] = .string(String(version))
+            meta["lastUpdated"] = .string(lastUpdated)
+            served.object["meta"] = .object(meta)
+            let canonical = try CanonicalForm.bytes(of: served)
+            let canonicalHash = CanonicalForm.sha256(canonical)
+            let salt = RecordCommitment.freshSalt(using: &rng)
+            let commitment = try RecordCommitment(canonicalHash: canonicalHash, salt: salt)
+            rows.append(VersionRow(key: record.key, version: version, lastUpdated: lastUpdated, contentHash: record.contentHash,
+                                   canonicalHash: canonicalHash, salt: salt, commitment: commitment.value, canonical: canonical,
+                                   index: record.index, isUpdate: existing != nil))
+            outcomes.append(existing == nil ? .created(record.key, version: version) : .updated(record.key, version: version))
+            state[record.key] = (version, record.contentHash)
+        }
+        return (outcomes, rows)
+    }
+}
+
+/// Opens a store from a `--store` value.
+public enum StoreLocation {
+    /// The default when no `--store` is given: an SQLite file in `.careledger/` under the working directory.
+    public static let defaultURL = "sqlite:.careledger/store.sqlite"
+
+    /// `postgres://user@host:port/db` (or `postgresql://`) opens PostgreSQL; `sqlite:PATH`, `file:PATH` or a
+    /// plain path opens (or creates) an SQLite file. Migrations are applied before it returns.
+    public static func open(_ url: String) async throws -> any RecordStore {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return try await PostgresStore.open(url: url)
+        }
+        var path = url
+        for prefix in ["sqlite://", "sqlite:", "file://", "file:"] where path.hasPrefix(prefix) {
+            path = String(path.dropFirst(prefix.count))
+            break
+        }
+        guard !path.isEmpty else { throw StoreError("opening the store", "'\(url)' names no SQLite file") }
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return try SQLiteStore(path: path)
+    }
+}

@@ -1,0 +1,163 @@
+public import FHIRCore
+
+/// A resource's identity in the store: its type and logical id.
+public struct RecordKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var type: String
+    public var id: String
+
+    public init(type: String, id: String) {
+        self.type = type
+        self.id = id
+    }
+
+    public var description: String { "\(type)/\(id)" }
+
+    public static func < (a: RecordKey, b: RecordKey) -> Bool { (a.type, a.id) < (b.type, b.id) }
+}
+
+/// One search-index row of a resource (see docs/store.md): `param` names the search parameter; `value` is the
+/// token code, the normalized string, the reference (`Patient/123`) or the date's lower bound; `system` is the
+/// token's system; `valueTo` the date's upper bound.
+public struct IndexEntry: Hashable, Sendable {
+    public var param: String
+    public var value: String
+    public var system: String
+    public var valueTo: String
+
+    public init(param: String, value: String, system: String = "", valueTo: String = "") {
+        self.param = param
+        self.value = value
+        self.system = system
+        self.valueTo = valueTo
+    }
+}
+
+/// A resource ready to be stored: it has its final id, its references rewritten, no server-assigned
+/// `meta.versionId`/`meta.lastUpdated`, and the content hash that detects no-op re-imports.
+public struct PreparedRecord: Sendable {
+    public var key: RecordKey
+    /// The resource as it will be served, minus the two server-assigned meta fields.
+    public var resource: Resource
+    /// SHA-256 of the canonical form of `resource` (without the server-assigned fields).
+    public var contentHash: [UInt8]
+    public var index: [IndexEntry]
+
+    public init(resource: Resource) throws(FHIRError) {
+        var resource = resource
+        PreparedRecord.stripServerFields(&resource)
+        guard let id = resource.id, !id.isEmpty else {
+            throw FHIRError(.cardinality, "a resource must have an id before it is stored", at: SourceLocation(pointer: "/id"))
+        }
+        self.key = RecordKey(type: resource.resourceType, id: id)
+        self.resource = resource
+        self.contentHash = try CanonicalForm.hash(of: resource)
+        self.index = SearchIndex.entries(for: resource)
+    }
+
+    /// Removes `meta.versionId` and `meta.lastUpdated` (and `meta` if nothing else is left): the store assigns them.
+    static func stripServerFields(_ resource: inout Resource) {
+        guard case .object(var meta)? = resource.object["meta"] else { return }
+        meta["versionId"] = nil
+        meta["lastUpdated"] = nil
+        meta["_versionId"] = nil
+        meta["_lastUpdated"] = nil
+        resource.object["meta"] = meta.isEmpty ? nil : .object(meta)
+    }
+}
+
+/// What storing one record did.
+public enum RecordOutcome: Sendable, Hashable {
+    /// A new resource: version 1.
+    case created(RecordKey, version: Int)
+    /// Changed content: a new version.
+    case updated(RecordKey, version: Int)
+    /// The same content as the current version: nothing written, nothing queued for anchoring.
+    case unchanged(RecordKey, version: Int)
+
+    public var key: RecordKey {
+        switch self {
+        case .created(let k, _), .updated(let k, _), .unchanged(let k, _): k
+        }
+    }
+}
+
+/// One record version as written: the served bytes and their commitment.
+public struct VersionRow: Sendable {
+    public var key: RecordKey
+    public var version: Int
+    /// `meta.lastUpdated` as served (an instant, UTC).
+    public var lastUpdated: String
+    public var contentHash: [UInt8]
+    public var canonicalHash: [UInt8]
+    public var salt: [UInt8]
+    public var commitment: [UInt8]
+    /// The canonical JSON of the served resource (docs/canonical-form.md): what is hashed and what is served.
+    public var canonical: [UInt8]
+    public var index: [IndexEntry]
+    public var isUpdate: Bool
+}
+
+/// A stored record version as read back.
+public struct StoredVersion: Sendable, Hashable {
+    public var key: RecordKey
+    public var version: Int
+    public var txid: Int64
+    public var lastUpdated: String
+    public var contentHash: [UInt8]
+    public var canonicalHash: [UInt8]
+    public var salt: [UInt8]
+    public var commitment: [UInt8]
+    /// The served resource's canonical JSON.
+    public var canonical: [UInt8]
+
+    public init(key: RecordKey, version: Int, txid: Int64, lastUpdated: String, contentHash: [UInt8], canonicalHash: [UInt8], salt: [UInt8], commitment: [UInt8], canonical: [UInt8]) {
+        self.key = key
+        self.version = version
+        self.txid = txid
+        self.lastUpdated = lastUpdated
+        self.contentHash = contentHash
+        self.canonicalHash = canonicalHash
+        self.salt = salt
+        self.commitment = commitment
+        self.canonical = canonical
+    }
+}
+
+/// A rejected input unit, kept with what was wrong and where.
+public struct DeadLetter: Sendable, Hashable {
+    public var id: Int64
+    public var batch: Int64?
+    /// The file (or `-`) the unit came from.
+    public var source: String
+    /// Where in the source: `line 12`, `/entry/3/resource`, or empty for a whole file.
+    public var location: String
+    public var format: String
+    public var raw: [UInt8]
+    /// The OperationOutcome, as FHIR JSON.
+    public var outcome: String
+    public var createdAt: String
+    /// Set once a retry stored the unit.
+    public var resolvedAt: String?
+
+    public init(id: Int64 = 0, batch: Int64?, source: String, location: String, format: String, raw: [UInt8], outcome: String, createdAt: String, resolvedAt: String? = nil) {
+        self.id = id
+        self.batch = batch
+        self.source = source
+        self.location = location
+        self.format = format
+        self.raw = raw
+        self.outcome = outcome
+        self.createdAt = createdAt
+        self.resolvedAt = resolvedAt
+    }
+}
+
+/// Counts an import batch records.
+public struct BatchCounts: Sendable, Hashable {
+    public var created = 0
+    public var updated = 0
+    public var unchanged = 0
+    public var rejected = 0
+
+    public init() {}
+}

@@ -1,0 +1,324 @@
+import CSQLite
+import FHIRCore
+import Foundation
+
+/// The embedded record store: one SQLite file, WAL journal, `synchronous=FULL` so that a committed unit
+/// survives `kill -9` and power loss. Same behaviour as ``PostgresStore``.
+public actor SQLiteStore: RecordStore {
+    private let db: SQLiteConnection
+    public nonisolated let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        db = try SQLiteConnection(path: path)
+        try db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")
+        try Self.migrate(db)
+    }
+
+    static func migrate(_ db: SQLiteConnection) throws {
+        try db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        var applied = Set<Int>()
+        try db.query("SELECT version FROM schema_migrations") { row in applied.insert(Int(row.int(0))) }
+        for migration in StoreSchema.sqlite where !applied.contains(migration.version) {
+            try db.exec("BEGIN IMMEDIATE")
+            do {
+                try db.exec(migration.sql)
+                try db.run("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                           [.int(Int64(migration.version)), .text(migration.description), .text(Instant.format(Date()))])
+                try db.exec("COMMIT")
+            } catch {
+                try? db.exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
+        guard !unit.isEmpty else { return [] }
+        try db.exec("BEGIN IMMEDIATE")
+        do {
+            var current: [RecordKey: (version: Int, contentHash: [UInt8])] = [:]
+            let select = try db.prepare("SELECT version_id, content_hash FROM records WHERE resource_type = ? AND id = ?")
+            for key in Set(unit.map(\.key)) {
+                try select.reset([.text(key.type), .text(key.id)])
+                if try select.step() { current[key] = (Int(select.int(0)), select.blob(1)) }
+            }
+            let (outcomes, rows) = try VersionPlanner.plan(unit, current: current, lastUpdated: Instant.format(Date()))
+            if !rows.isEmpty {
+                try db.exec("UPDATE txid_counter SET value = value + 1")
+                var txid: Int64 = 0
+                try db.query("SELECT value FROM txid_counter") { txid = $0.int(0) }
+                let insertVersion = try db.prepare("""
+                    INSERT INTO record_versions (txid, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                let upsert = try db.prepare("""
+                    INSERT INTO records (resource_type, id, version_id, txid, last_updated, content_hash) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, txid = excluded.txid,
+                    last_updated = excluded.last_updated, content_hash = excluded.content_hash
+                    """)
+                let clearIndex = try db.prepare("DELETE FROM search_index WHERE resource_type = ? AND id = ?")
+                let insertIndex = try db.prepare("INSERT INTO search_index (resource_type, id, param, value, system, value_to) VALUES (?, ?, ?, ?, ?, ?)")
+                let queue = try db.prepare("INSERT INTO anchor_queue (txid, resource_type, id, version_id, commitment) VALUES (?, ?, ?, ?, ?)")
+                for row in rows {
+                    let type = SQLiteValue.text(row.key.type), id = SQLiteValue.text(row.key.id), version = SQLiteValue.int(Int64(row.version))
+                    try insertVersion.run([.int(txid), type, id, version, .text(row.lastUpdated), .blob(row.contentHash), .blob(row.canonicalHash),
+                                           .blob(row.salt), .blob(row.commitment), .text(String(decoding: row.canonical, as: UTF8.self)),
+                                           batch.map(SQLiteValue.int) ?? .null])
+                    try upsert.run([type, id, version, .int(txid), .text(row.lastUpdated), .blob(row.contentHash)])
+                    if row.isUpdate { try clearIndex.run([type, id]) }
+                    for e in row.index {
+                        try insertIndex.run([type, id, .text(e.param), .text(e.value), .text(e.system), .text(e.valueTo)])
+                    }
+                    try queue.run([.int(txid), type, id, version, .blob(row.commitment)])
+                }
+            }
+            try db.exec("COMMIT")
+            return outcomes
+        } catch {
+            try? db.exec("ROLLBACK")
+            throw error
+        }
+    }
+
+    public func beginBatch(source: String, format: String) async throws -> Int64 {
+        try db.run("INSERT INTO import_batches (source, format, started_at) VALUES (?, ?, ?)", [.text(source), .text(format), .text(Instant.format(Date()))])
+        return db.lastInsertRowID
+    }
+
+    public func finishBatch(_ id: Int64, counts: BatchCounts) async throws {
+        try db.run("UPDATE import_batches SET finished_at = ?, created = ?, updated = ?, unchanged = ?, rejected = ? WHERE id = ?",
+                   [.text(Instant.format(Date())), .int(Int64(counts.created)), .int(Int64(counts.updated)), .int(Int64(counts.unchanged)),
+                    .int(Int64(counts.rejected)), .int(id)])
+    }
+
+    public func addDeadLetter(_ letter: DeadLetter) async throws -> Int64 {
+        // The same unit rejected again (a re-run after a crash) keeps its one open dead letter.
+        var existing: Int64?
+        try db.query("SELECT id FROM dead_letters WHERE resolved_at IS NULL AND source = ? AND location = ? AND raw = ? ORDER BY id LIMIT 1",
+                     [.text(letter.source), .text(letter.location), .blob(letter.raw)]) { existing = $0.int(0) }
+        if let existing { return existing }
+        try db.run("INSERT INTO dead_letters (import_batch, source, location, format, raw, outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   [letter.batch.map(SQLiteValue.int) ?? .null, .text(letter.source), .text(letter.location), .text(letter.format),
+                    .blob(letter.raw), .text(letter.outcome), .text(letter.createdAt)])
+        return db.lastInsertRowID
+    }
+
+    private static let deadLetterColumns = "id, import_batch, source, location, format, raw, outcome, created_at, resolved_at"
+
+    private static func deadLetter(_ row: SQLiteRow) -> DeadLetter {
+        DeadLetter(id: row.int(0), batch: row.isNull(1) ? nil : row.int(1), source: row.text(2), location: row.text(3), format: row.text(4),
+                   raw: row.blob(5), outcome: row.text(6), createdAt: row.text(7), resolvedAt: row.isNull(8) ? nil : row.text(8))
+    }
+
+    public func deadLetters(includeResolved: Bool) async throws -> [DeadLetter] {
+        var out: [DeadLetter] = []
+        try db.query("SELECT \(Self.deadLetterColumns) FROM dead_letters \(includeResolved ? "" : "WHERE resolved_at IS NULL ")ORDER BY id") { out.append(Self.deadLetter($0)) }
+        return out
+    }
+
+    public func deadLetter(id: Int64) async throws -> DeadLetter? {
+        var out: DeadLetter?
+        try db.query("SELECT \(Self.deadLetterColumns) FROM dead_letters WHERE id = ?", [.int(id)]) { out = Self.deadLetter($0) }
+        return out
+    }
+
+    public func resolveDeadLetter(id: Int64) async throws {
+        try db.run("UPDATE dead_letters SET resolved_at = ? WHERE id = ?", [.text(Instant.format(Date())), .int(id)])
+    }
+
+    public func countsByType() async throws -> [(type: String, count: Int)] {
+        var out: [(type: String, count: Int)] = []
+        try db.query("SELECT resource_type, count(*) FROM records GROUP BY resource_type ORDER BY resource_type") { out.append(($0.text(0), Int($0.int(1)))) }
+        return out
+    }
+
+    public func versionCount() async throws -> Int {
+        var n = 0
+        try db.query("SELECT count(*) FROM record_versions") { n = Int($0.int(0)) }
+        return n
+    }
+
+    private static let versionColumns = "resource_type, id, version_id, txid, last_updated, content_hash, canonical_hash, salt, commitment, canonical"
+
+    private static func version(_ row: SQLiteRow) -> StoredVersion {
+        StoredVersion(key: RecordKey(type: row.text(0), id: row.text(1)), version: Int(row.int(2)), txid: row.int(3), lastUpdated: row.text(4),
+                      contentHash: row.blob(5), canonicalHash: row.blob(6), salt: row.blob(7), commitment: row.blob(8), canonical: Array(row.text(9).utf8))
+    }
+
+    public func current(_ key: RecordKey) async throws -> StoredVersion? {
+        var out: StoredVersion?
+        try db.query("""
+            SELECT \(Self.versionColumns.split(separator: ",").map { "v." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            FROM records r JOIN record_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version_id = r.version_id
+            WHERE r.resource_type = ? AND r.id = ?
+            """, [.text(key.type), .text(key.id)]) { out = Self.version($0) }
+        return out
+    }
+
+    public func versions(_ key: RecordKey) async throws -> [StoredVersion] {
+        var out: [StoredVersion] = []
+        try db.query("SELECT \(Self.versionColumns) FROM record_versions WHERE resource_type = ? AND id = ? ORDER BY version_id",
+                     [.text(key.type), .text(key.id)]) { out.append(Self.version($0)) }
+        return out
+    }
+
+    public func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String] {
+        var out: [String] = []
+        if let system {
+            try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = 'identifier' AND value = ? AND system = ? ORDER BY id",
+                         [.text(type), .text(value), .text(system)]) { out.append($0.text(0)) }
+        } else {
+            try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = 'identifier' AND value = ? ORDER BY id",
+                         [.text(type), .text(value)]) { out.append($0.text(0)) }
+        }
+        return out
+    }
+
+    public func search(type: String, param: String, value: String) async throws -> [String] {
+        var out: [String] = []
+        try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = ? AND value = ? ORDER BY id",
+                     [.text(type), .text(param), .text(value)]) { out.append($0.text(0)) }
+        return out
+    }
+
+    public func anchorQueueCount() async throws -> Int {
+        var n = 0
+        try db.query("SELECT count(*) FROM anchor_queue") { n = Int($0.int(0)) }
+        return n
+    }
+
+    public func close() async throws {
+        db.close()
+    }
+}
+
+/// A value bound to an SQLite statement parameter.
+enum SQLiteValue {
+    case null
+    case int(Int64)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// One result row, valid inside the query callback.
+struct SQLiteRow {
+    let stmt: OpaquePointer
+
+    func int(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
+    func isNull(_ i: Int32) -> Bool { sqlite3_column_type(stmt, i) == SQLITE_NULL }
+    func text(_ i: Int32) -> String {
+        guard let p = sqlite3_column_text(stmt, i) else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i))), as: UTF8.self)
+    }
+    func blob(_ i: Int32) -> [UInt8] {
+        let n = Int(sqlite3_column_bytes(stmt, i))
+        guard n > 0, let p = sqlite3_column_blob(stmt, i) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+}
+
+/// A prepared statement (finalized when released).
+final class SQLiteStatement {
+    let stmt: OpaquePointer
+    let db: OpaquePointer
+
+    init(_ stmt: OpaquePointer, db: OpaquePointer) {
+        self.stmt = stmt
+        self.db = db
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    func reset(_ values: [SQLiteValue]) throws {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+        for (i, v) in values.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch v {
+            case .null: rc = sqlite3_bind_null(stmt, index)
+            case .int(let n): rc = sqlite3_bind_int64(stmt, index, n)
+            case .text(let s): rc = sqlite3_bind_text(stmt, index, s, -1, SQLiteConnection.transient)
+            case .blob(let b):
+                rc = b.withUnsafeBytes { sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), SQLiteConnection.transient) }
+            }
+            guard rc == SQLITE_OK else { throw SQLiteConnection.error(db, "binding parameter \(index)") }
+        }
+    }
+
+    /// Steps once: true when a row is available.
+    func step() throws -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw SQLiteConnection.error(db, "running a statement")
+    }
+
+    func int(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
+    func blob(_ i: Int32) -> [UInt8] { SQLiteRow(stmt: stmt).blob(i) }
+
+    func run(_ values: [SQLiteValue]) throws {
+        try reset(values)
+        while try step() {}
+    }
+}
+
+/// A connection to one SQLite database file.
+final class SQLiteConnection {
+    private(set) var handle: OpaquePointer?
+
+    /// SQLITE_TRANSIENT: SQLite copies bound text and blobs.
+    nonisolated(unsafe) static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    init(path: String) throws {
+        var h: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+        guard rc == SQLITE_OK, let h else {
+            let message = h.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(h)
+            throw StoreError("opening SQLite store \(path)", message)
+        }
+        handle = h
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    static func error(_ db: OpaquePointer?, _ operation: String) -> StoreError {
+        StoreError(operation, db.map { String(cString: sqlite3_errmsg($0)) } ?? "the store is closed")
+    }
+
+    private func db() throws -> OpaquePointer {
+        guard let handle else { throw StoreError("using the SQLite store", "it is closed") }
+        return handle
+    }
+
+    func exec(_ sql: String) throws {
+        let db = try db()
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw Self.error(db, "running \(sql.prefix(60))") }
+    }
+
+    func prepare(_ sql: String) throws -> SQLiteStatement {
+        let db = try db()
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let stmt else { throw Self.error(db, "preparing \(sql.prefix(60))") }
+        return SQLiteStatement(stmt, db: db)
+    }
+
+    func run(_ sql: String, _ values: [SQLiteValue] = []) throws {
+        try prepare(sql).run(values)
+    }
+
+    func query(_ sql: String, _ values: [SQLiteValue] = [], _ row: (SQLiteRow) throws -> Void) throws {
+        let stmt = try prepare(sql)
+        try stmt.reset(values)
+        while try stmt.step() { try row(SQLiteRow(stmt: stmt.stmt)) }
+    }
+
+    var lastInsertRowID: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
+}

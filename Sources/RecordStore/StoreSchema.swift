@@ -1,0 +1,174 @@
+/// Versioned migrations, applied in order at start-up and recorded in `schema_migrations` (docs/store.md).
+/// A migration is never edited once released: changes come as new versions.
+struct Migration: Sendable {
+    let version: Int
+    let description: String
+    let sql: String
+}
+
+enum StoreSchema {
+    /// PostgreSQL: everything in the `careledger` schema.
+    static let postgres: [Migration] = [
+        Migration(version: 1, description: "records, versions, search index, import batches, dead letters, anchoring queue, views", sql: """
+            CREATE SEQUENCE careledger.txid_seq;
+            CREATE TABLE careledger.import_batches (
+                id bigserial PRIMARY KEY,
+                source text NOT NULL,
+                format text NOT NULL,
+                started_at timestamptz NOT NULL DEFAULT now(),
+                finished_at timestamptz,
+                created integer NOT NULL DEFAULT 0,
+                updated integer NOT NULL DEFAULT 0,
+                unchanged integer NOT NULL DEFAULT 0,
+                rejected integer NOT NULL DEFAULT 0
+            );
+            CREATE TABLE careledger.record_versions (
+                txid bigint NOT NULL,
+                resource_type text NOT NULL,
+                id text NOT NULL,
+                version_id integer NOT NULL,
+                last_updated timestamptz NOT NULL,
+                content_hash bytea NOT NULL,
+                canonical_hash bytea NOT NULL,
+                salt bytea NOT NULL,
+                commitment bytea NOT NULL,
+                canonical text NOT NULL,
+                import_batch bigint,
+                anchor_height bigint,
+                anchor_batch bigint,
+                anchor_leaf integer,
+                PRIMARY KEY (resource_type, id, version_id)
+            );
+            CREATE INDEX record_versions_txid ON careledger.record_versions (txid);
+            CREATE TABLE careledger.records (
+                resource_type text NOT NULL,
+                id text NOT NULL,
+                version_id integer NOT NULL,
+                txid bigint NOT NULL,
+                last_updated timestamptz NOT NULL,
+                content_hash bytea NOT NULL,
+                PRIMARY KEY (resource_type, id)
+            );
+            CREATE TABLE careledger.search_index (
+                resource_type text NOT NULL,
+                id text NOT NULL,
+                param text NOT NULL,
+                value text NOT NULL,
+                system text NOT NULL DEFAULT '',
+                value_to text NOT NULL DEFAULT ''
+            );
+            CREATE INDEX search_index_lookup ON careledger.search_index (resource_type, param, value);
+            CREATE INDEX search_index_owner ON careledger.search_index (resource_type, id);
+            CREATE TABLE careledger.anchor_queue (
+                txid bigint NOT NULL,
+                resource_type text NOT NULL,
+                id text NOT NULL,
+                version_id integer NOT NULL,
+                commitment bytea NOT NULL,
+                PRIMARY KEY (resource_type, id, version_id)
+            );
+            CREATE INDEX anchor_queue_txid ON careledger.anchor_queue (txid);
+            CREATE TABLE careledger.dead_letters (
+                id bigserial PRIMARY KEY,
+                import_batch bigint,
+                source text NOT NULL,
+                location text NOT NULL,
+                format text NOT NULL,
+                raw bytea NOT NULL,
+                outcome jsonb NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                resolved_at timestamptz
+            );
+            CREATE VIEW careledger.current_resources AS
+                SELECT r.resource_type, r.id, r.version_id, r.last_updated, v.canonical::jsonb AS resource
+                FROM careledger.records r
+                JOIN careledger.record_versions v USING (resource_type, id, version_id);
+            CREATE VIEW careledger.resource_versions AS
+                SELECT resource_type, id, version_id, last_updated, encode(canonical_hash, 'hex') AS canonical_hash,
+                       canonical::jsonb AS resource
+                FROM careledger.record_versions;
+            """),
+    ]
+
+    /// SQLite: the same tables without a schema name.
+    static let sqlite: [Migration] = [
+        Migration(version: 1, description: "records, versions, search index, import batches, dead letters, anchoring queue, views", sql: """
+            CREATE TABLE txid_counter (value INTEGER NOT NULL);
+            INSERT INTO txid_counter (value) VALUES (0);
+            CREATE TABLE import_batches (
+                id INTEGER PRIMARY KEY,
+                source TEXT NOT NULL,
+                format TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                created INTEGER NOT NULL DEFAULT 0,
+                updated INTEGER NOT NULL DEFAULT 0,
+                unchanged INTEGER NOT NULL DEFAULT 0,
+                rejected INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE record_versions (
+                txid INTEGER NOT NULL,
+                resource_type TEXT NOT NULL,
+                id TEXT NOT NULL,
+                version_id INTEGER NOT NULL,
+                last_updated TEXT NOT NULL,
+                content_hash BLOB NOT NULL,
+                canonical_hash BLOB NOT NULL,
+                salt BLOB NOT NULL,
+                commitment BLOB NOT NULL,
+                canonical TEXT NOT NULL,
+                import_batch INTEGER,
+                anchor_height INTEGER,
+                anchor_batch INTEGER,
+                anchor_leaf INTEGER,
+                PRIMARY KEY (resource_type, id, version_id)
+            );
+            CREATE INDEX record_versions_txid ON record_versions (txid);
+            CREATE TABLE records (
+                resource_type TEXT NOT NULL,
+                id TEXT NOT NULL,
+                version_id INTEGER NOT NULL,
+                txid INTEGER NOT NULL,
+                last_updated TEXT NOT NULL,
+                content_hash BLOB NOT NULL,
+                PRIMARY KEY (resource_type, id)
+            );
+            CREATE TABLE search_index (
+                resource_type TEXT NOT NULL,
+                id TEXT NOT NULL,
+                param TEXT NOT NULL,
+                value TEXT NOT NULL,
+                system TEXT NOT NULL DEFAULT '',
+                value_to TEXT NOT NULL DEFAULT ''
+            );
+            CREATE INDEX search_index_lookup ON search_index (resource_type, param, value);
+            CREATE INDEX search_index_owner ON search_index (resource_type, id);
+            CREATE TABLE anchor_queue (
+                txid INTEGER NOT NULL,
+                resource_type TEXT NOT NULL,
+                id TEXT NOT NULL,
+                version_id INTEGER NOT NULL,
+                commitment BLOB NOT NULL,
+                PRIMARY KEY (resource_type, id, version_id)
+            );
+            CREATE INDEX anchor_queue_txid ON anchor_queue (txid);
+            CREATE TABLE dead_letters (
+                id INTEGER PRIMARY KEY,
+                import_batch INTEGER,
+                source TEXT NOT NULL,
+                location TEXT NOT NULL,
+                format TEXT NOT NULL,
+                raw BLOB NOT NULL,
+                outcome TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                resolved_at TEXT
+            );
+            CREATE VIEW current_resources AS
+                SELECT r.resource_type, r.id, r.version_id, r.last_updated, v.canonical AS resource
+                FROM records r JOIN record_versions v USING (resource_type, id, version_id);
+            CREATE VIEW resource_versions AS
+                SELECT resource_type, id, version_id, last_updated, hex(canonical_hash) AS canonical_hash, canonical AS resource
+                FROM record_versions;
+            """),
+    ]
+}
