@@ -85,6 +85,12 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: upcoming
         ),
+        // One conformance suite for both record stores: SQLite files and a real PostgreSQL 15 server.
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["RecordStore", "Ingest", "FHIRCore", "TestSupport"],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "DatabaseTests",
             dependencies: [

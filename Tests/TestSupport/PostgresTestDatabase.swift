@@ -9,6 +9,8 @@ public struct PostgresTestDatabase: Sendable {
 
     /// A PostgresNIO client configuration for this database (TCP to 127.0.0.1, TLS disabled).
     public var configuration: PostgresClient.Configuration { server.configuration(database: name) }
+    /// `postgres://user@host:port/name`, the form `careledger --store` takes.
+    public var url: String { "postgres://\(server.user)@\(server.host):\(server.port)/\(name)" }
 
     /// Runs `body` with a running `PostgresClient` connected to this database.
     public func withClient<T>(
