@@ -231,6 +231,7 @@ public struct Importer: Sendable {
     func importNDJSON(_ bytes: [UInt8], source: String, batch: Int64?, firstLine: Int = 1, into summary: inout ImportSummary,
                       progress: (Int, ImportSummary) -> Void) async throws {
         var unit: [Resource] = []
+        var pending: Task<[RecordOutcome], any Error>?
         var lineNumber = firstLine - 1
         var start = 0
         let reader = JSONReader(limits: limits)
@@ -264,21 +265,29 @@ public struct Importer: Sendable {
                 unit.append(try withID(resource))
             }
             if unit.count >= linesPerUnit {
-                try await storeLines(&unit, source: source, batch: batch, into: &summary)
+                // The previous batch's commit ran while these lines were parsed and validated; it must be in
+                // before this batch's conditional references are resolved against the store.
+                if let pending { summary.add(try await pending.value) }
+                pending = try await startCommit(&unit, batch: batch, into: &summary)
                 progress(start, summary)
             }
         }
-        try await storeLines(&unit, source: source, batch: batch, into: &summary)
+        if let pending { summary.add(try await pending.value) }
+        if let last = try await startCommit(&unit, batch: batch, into: &summary) { summary.add(try await last.value) }
     }
 
-    private func storeLines(_ unit: inout [Resource], source: String, batch: Int64?, into summary: inout ImportSummary) async throws {
-        guard !unit.isEmpty else { return }
+    /// Resolves the unit's references, prepares its records and starts storing them; the caller awaits the
+    /// task (and counts its outcomes) when it needs the store to have them.
+    private func startCommit(_ unit: inout [Resource], batch: Int64?, into summary: inout ImportSummary) async throws -> Task<[RecordOutcome], any Error>? {
+        guard !unit.isEmpty else { return nil }
         try await resolveConditionals(&unit, into: &summary)
         var prepared: [PreparedRecord] = []
         prepared.reserveCapacity(unit.count)
         for r in unit { prepared.append(try PreparedRecord(resource: r)) }
-        try await commit(prepared, batch: batch, into: &summary)
         unit.removeAll(keepingCapacity: true)
+        let store = self.store
+        let records = prepared
+        return Task { try await store.commit(records, batch: batch) }
     }
 
     // MARK: - Shared steps

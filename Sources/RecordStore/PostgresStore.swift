@@ -1,6 +1,7 @@
 import FHIRCore
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// The production record store on PostgreSQL (PostgresNIO), in the `careledger` schema.
@@ -87,14 +88,14 @@ public final class PostgresStore: RecordStore {
             let keys = Array(Set(unit.map(\.key)))
             var current: [RecordKey: (version: Int, contentHash: [UInt8])] = [:]
             let rows = try await conn.query("""
-                SELECT r.resource_type, r.id, r.version_id, encode(r.content_hash, 'hex')
+                SELECT r.resource_type, r.id, r.version_id, r.content_hash
                 FROM careledger.records r
                 JOIN UNNEST(\(keys.map(\.type))::text[], \(keys.map(\.id))::text[]) AS k(resource_type, id)
                   ON r.resource_type = k.resource_type AND r.id = k.id
                 FOR UPDATE OF r
                 """, logger: logger)
-            for try await (type, id, version, hash) in rows.decode((String, String, Int, String).self) {
-                current[RecordKey(type: type, id: id)] = (version, Hex.decode(hash) ?? [])
+            for try await (type, id, version, hash) in rows.decode((String, String, Int, ByteBuffer).self) {
+                current[RecordKey(type: type, id: id)] = (version, Array(buffer: hash))
             }
             let (outcomes, versions) = try VersionPlanner.plan(unit, current: current, lastUpdated: Instant.format(Date()))
             guard !versions.isEmpty else { return outcomes }
@@ -102,14 +103,15 @@ public final class PostgresStore: RecordStore {
             for try await n in try await conn.query("SELECT nextval('careledger.txid_seq')", logger: logger).decode(Int64.self) { txid = n }
 
             let types = versions.map(\.key.type), ids = versions.map(\.key.id), numbers = versions.map { Int32($0.version) }
-            let updated = versions.map(\.lastUpdated), contentHashes = versions.map { Hex.encode($0.contentHash) }
+            let updated = versions.map(\.lastUpdated)
+            func bytea(_ b: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: b) }
             try await conn.query("""
                 INSERT INTO careledger.record_versions
                     (txid, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
-                SELECT \(txid), t, i, v, u::timestamptz, decode(ch, 'hex'), decode(h, 'hex'), decode(s, 'hex'), decode(c, 'hex'), j, \(batch)
-                FROM UNNEST(\(types)::text[], \(ids)::text[], \(numbers)::int4[], \(updated)::text[], \(contentHashes)::text[],
-                            \(versions.map { Hex.encode($0.canonicalHash) })::text[], \(versions.map { Hex.encode($0.salt) })::text[],
-                            \(versions.map { Hex.encode($0.commitment) })::text[], \(versions.map { String(decoding: $0.canonical, as: UTF8.self) })::text[])
+                SELECT \(txid), t, i, v, u::timestamptz, ch, h, s, c, j, \(batch)
+                FROM UNNEST(\(types)::text[], \(ids)::text[], \(numbers)::int4[], \(updated)::text[], \(versions.map { bytea($0.contentHash) })::bytea[],
+                            \(versions.map { bytea($0.canonicalHash) })::bytea[], \(versions.map { bytea($0.salt) })::bytea[],
+                            \(versions.map { bytea($0.commitment) })::bytea[], \(versions.map { String(decoding: $0.canonical, as: UTF8.self) })::text[])
                     AS x(t, i, v, u, ch, h, s, c, j)
                 """, logger: logger)
             // The last version of each key in this unit becomes current.
@@ -118,9 +120,9 @@ public final class PostgresStore: RecordStore {
             let latest = last.values.sorted().map { versions[$0] }
             try await conn.query("""
                 INSERT INTO careledger.records (resource_type, id, version_id, txid, last_updated, content_hash)
-                SELECT t, i, v, \(txid), u::timestamptz, decode(ch, 'hex')
+                SELECT t, i, v, \(txid), u::timestamptz, ch
                 FROM UNNEST(\(latest.map(\.key.type))::text[], \(latest.map(\.key.id))::text[], \(latest.map { Int32($0.version) })::int4[],
-                            \(latest.map(\.lastUpdated))::text[], \(latest.map { Hex.encode($0.contentHash) })::text[]) AS x(t, i, v, u, ch)
+                            \(latest.map(\.lastUpdated))::text[], \(latest.map { bytea($0.contentHash) })::bytea[]) AS x(t, i, v, u, ch)
                 ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, txid = excluded.txid,
                     last_updated = excluded.last_updated, content_hash = excluded.content_hash
                 """, logger: logger)
@@ -147,8 +149,8 @@ public final class PostgresStore: RecordStore {
             }
             try await conn.query("""
                 INSERT INTO careledger.anchor_queue (txid, resource_type, id, version_id, commitment)
-                SELECT \(txid), t, i, v, decode(c, 'hex')
-                FROM UNNEST(\(types)::text[], \(ids)::text[], \(numbers)::int4[], \(versions.map { Hex.encode($0.commitment) })::text[]) AS x(t, i, v, c)
+                SELECT \(txid), t, i, v, c
+                FROM UNNEST(\(types)::text[], \(ids)::text[], \(numbers)::int4[], \(versions.map { bytea($0.commitment) })::bytea[]) AS x(t, i, v, c)
                 """, logger: logger)
             return outcomes
         }
@@ -292,5 +294,22 @@ public final class PostgresStore: RecordStore {
     public func close() async throws {
         runner.cancel()
         await runner.value
+    }
+}
+
+extension PostgresStore {
+    /// Runs one administrative statement (CREATE/DROP DATABASE) on the server `url` points at.
+    public static func administer(url: String, _ sql: String) async throws {
+        let client = PostgresClient(configuration: try configuration(url))
+        let runner = Task { await client.run() }
+        defer { runner.cancel() }
+        try await client.query(PostgresQuery(unsafeSQL: sql))
+    }
+
+    /// `url` with its database replaced by `database`.
+    public static func url(_ url: String, database: String) -> String {
+        guard var c = URLComponents(string: url) else { return url }
+        c.path = "/" + database
+        return c.string ?? url
     }
 }

@@ -1,0 +1,237 @@
+import ArgumentParser
+import FHIRCore
+import Foundation
+import Ingest
+import RecordStore
+
+/// `careledger bench import`: Synthea-derived resources into a fresh PostgreSQL database, beside `psql \copy`.
+struct ImportBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import Synthea-derived resources into a fresh PostgreSQL database, beside psql \\copy of the same rows.",
+        discussion: """
+            Derives --resources resources from the Synthea bulk export (copies with fresh ids and identifiers, their \
+            references kept consistent), writes them as NDJSON, creates a fresh database on --server, imports them with \
+            `careledger import`'s importer, then times `psql \\copy` of the same resources' canonical JSON into a \
+            (id bigint primary key, doc jsonb) table in the same database. Prints resources/s, the ratio to COPY, and \
+            the rate of the second half against the first. Goals (issue 3): ≥ 10,000 resources/s, ≥ 0.5 × COPY, second \
+            half ≥ 0.9 × first. scripts/bench-import.sh starts a throwaway server and runs this.
+            """
+    )
+
+    @Option(help: "A PostgreSQL server (its maintenance database), e.g. postgres://postgres@127.0.0.1:5432/postgres.")
+    var server: String
+
+    @Option(help: "How many resources to derive and import.")
+    var resources: Int = 200_000
+
+    @Option(help: "The Synthea bulk NDJSON export to derive them from.")
+    var corpus: String = "../shared/corpus/synthea/bulk-ndjson"
+
+    @Option(help: "psql (default: from PATH, else /usr/lib/postgresql/15/bin/psql).")
+    var psql: String?
+
+    @Flag(help: "Keep the benchmark database afterwards.")
+    var keep = false
+
+    func run() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-bench-\(ProcessInfo.processInfo.processIdentifier)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let (files, copyFile, count, bytes) = try ImportBenchData.derive(from: corpus, resources: resources, into: work)
+        print("import benchmark: \(count) Synthea-derived resources in \(files.count) NDJSON files, \(String(format: "%.1f", Double(bytes) / 1e6)) MB")
+
+        let database = "careledger_bench_\(ProcessInfo.processInfo.processIdentifier)"
+        try await PostgresStore.administer(url: server, "DROP DATABASE IF EXISTS \(database)")
+        try await PostgresStore.administer(url: server, "CREATE DATABASE \(database)")
+        let url = PostgresStore.url(server, database: database)
+        let store = try await StoreLocation.open(url)
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        let half = count / 2
+        let halfway = HalfwayMark()
+        let summary = try await Importer(store: store).run(try ImportFiles.expand(files)) { p in
+            if p.records >= half { halfway.mark(at: clock.now, records: p.records) }
+        }
+        let end = clock.now
+        try await store.close()
+        let total = summary.created + summary.updated + summary.unchanged
+        let seconds = (end - start).seconds
+        let rate = Double(total) / seconds
+
+        // The reference: psql \copy of the same resources' canonical JSON into a jsonb table, same database.
+        let psqlPath = psql ?? ImportBenchCommand.findPSQL()
+        try ImportBenchCommand.psql(psqlPath, url, "CREATE TABLE bench_copy (id bigint PRIMARY KEY, doc jsonb NOT NULL)")
+        let copyStart = clock.now
+        try ImportBenchCommand.psql(psqlPath, url, "\\copy bench_copy (id, doc) FROM '\(copyFile.path)'")
+        let copySeconds = (clock.now - copyStart).seconds
+        let copyRate = Double(count) / copySeconds
+
+        print("")
+        print(String(format: "  careledger import          %8d resources in %6.1f s  %8.0f resources/s  (%d rejected)", total, seconds, rate, summary.rejected))
+        print(String(format: "  psql \\copy into jsonb       %8d rows      in %6.1f s  %8.0f rows/s (reference)", count, copySeconds, copyRate))
+        print(String(format: "  ratio to COPY: %.2f×   goal ≥ 0.5×: %@", rate / copyRate, rate / copyRate >= 0.5 ? "met" : "NOT met"))
+        print(String(format: "  rate ≥ 10,000 resources/s: %@", rate >= 10_000 ? "met" : "NOT met"))
+        if let (t, n) = halfway.value {
+            let first = Double(n) / (t - start).seconds
+            let second = Double(total - n) / (end - t).seconds
+            print(String(format: "  first %d: %.0f resources/s, the rest: %.0f resources/s — second half %.2f× the first   goal ≥ 0.9×: %@",
+                         n, first, second, second / first, second / first >= 0.9 ? "met" : "NOT met"))
+        }
+        if !keep { try await PostgresStore.administer(url: server, "DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
+    }
+
+    static func findPSQL() -> String {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") + ["/usr/lib/postgresql/15/bin"] {
+            let candidate = "\(dir)/psql"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return "psql"
+    }
+
+    static func psql(_ psql: String, _ url: String, _ command: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: psql)
+        p.arguments = [url, "-v", "ON_ERROR_STOP=1", "-q", "-c", command]
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw ValidationError("psql failed (exit \(p.terminationStatus)) running: \(command)") }
+    }
+}
+
+/// When the import passed half its resources (set once, from the progress callback).
+final class HalfwayMark: @unchecked Sendable {
+    private let lock = NSLock()
+    private var at: (ContinuousClock.Instant, Int)?
+
+    func mark(at t: ContinuousClock.Instant, records: Int) {
+        lock.lock()
+        if at == nil { at = (t, records) }
+        lock.unlock()
+    }
+
+    var value: (ContinuousClock.Instant, Int)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return at
+    }
+}
+
+/// Derives many distinct resources from a small bulk export: copy k gets every UUID re-keyed (its first four hex
+/// digits replaced by k), every identifier value and conditional-reference value suffixed with `-k`, so copies
+/// never collide and their references still resolve to their own copy.
+enum ImportBenchData {
+    static func derive(from corpus: String, resources: Int, into dir: URL) throws -> (files: [String], copyFile: URL, count: Int, bytes: Int) {
+        let names = try FileManager.default.contentsOfDirectory(atPath: corpus).filter { $0.hasSuffix(".ndjson") && $0 != "log.ndjson" }.sorted()
+        var originals: [(String, [FHIRObject])] = []
+        for name in names {
+            let data = try Data(contentsOf: URL(fileURLWithPath: corpus).appendingPathComponent(name))
+            var objects: [FHIRObject] = []
+            for line in data.split(separator: 0x0A) where !line.isEmpty {
+                if case .object(let o) = try JSONReader().readValue(Array(line)) { objects.append(o) }
+            }
+            originals.append((name, objects))
+        }
+        let perCopy = originals.reduce(0) { $0 + $1.1.count }
+        guard perCopy > 0 else { throw ValidationError("no resources in \(corpus)") }
+        let copies = (resources + perCopy - 1) / perCopy
+        var files: [String] = []
+        var copyRows: [UInt8] = []
+        var count = 0
+        var bytes = 0
+        for (name, objects) in originals {
+            var out: [UInt8] = []
+            for k in 0..<copies {
+                for o in objects {
+                    let derived = FHIRValue.object(o).mapStrings { rekey($0, k) }
+                    let withIdentifiers = suffixIdentifiers(derived, k)
+                    let line = JSONWriter(style: .compact).write(withIdentifiers)
+                    out += line
+                    out.append(0x0A)
+                    count += 1
+                    copyRows += Array(String(count).utf8)
+                    copyRows.append(0x09)
+                    for b in try CanonicalForm.bytes(of: withIdentifiers) {
+                        // COPY text format: a backslash is written twice.
+                        if b == UInt8(ascii: "\\") { copyRows.append(b) }
+                        copyRows.append(b)
+                    }
+                    copyRows.append(0x0A)
+                }
+            }
+            let path = dir.appendingPathComponent(name).path
+            try Data(out).write(to: URL(fileURLWithPath: path))
+            files.append(path)
+            bytes += out.count
+        }
+        let copyFile = dir.appendingPathComponent("copy.tsv")
+        try Data(copyRows).write(to: copyFile)
+        return (files, copyFile, count, bytes)
+    }
+
+    /// Replaces the first four hex digits of every UUID in `s` with `k` in hex.
+    static func rekey(_ s: String, _ k: Int) -> String {
+        guard s.utf8.count >= 36 else { return s }
+        var u = Array(s.utf8)
+        let prefix = Array(String(format: "%04x", k & 0xFFFF).utf8)
+        func hex(_ c: UInt8) -> Bool { (c >= 48 && c <= 57) || (c >= 97 && c <= 102) }
+        var i = 0
+        var changed = false
+        while i + 36 <= u.count {
+            var isUUID = true
+            for j in 0..<36 {
+                let c = u[i + j]
+                if j == 8 || j == 13 || j == 18 || j == 23 { if c != UInt8(ascii: "-") { isUUID = false; break } } else if !hex(c) { isUUID = false; break }
+            }
+            if isUUID {
+                for j in 0..<4 { u[i + j] = prefix[j] }
+                changed = true
+                i += 36
+            } else {
+                i += 1
+            }
+        }
+        return changed ? String(decoding: u, as: UTF8.self) : s
+    }
+
+    /// Suffixes identifier values and conditional-reference values with `-k`.
+    static func suffixIdentifiers(_ value: FHIRValue, _ k: Int) -> FHIRValue {
+        switch value {
+        case .object(var o):
+            for i in o.members.indices {
+                let name = o.members[i].name
+                if name == "identifier", case .array(var ids) = o.members[i].value {
+                    for j in ids.indices {
+                        if case .object(var id) = ids[j], case .string(let v)? = id["value"] { id["value"] = .string("\(v)-\(k)"); ids[j] = .object(id) }
+                    }
+                    o.members[i].value = .array(ids)
+                } else if name == "reference", case .string(let r) = o.members[i].value, r.contains("?identifier=") {
+                    o.members[i].value = .string("\(r)-\(k)")
+                } else {
+                    o.members[i].value = suffixIdentifiers(o.members[i].value, k)
+                }
+            }
+            return .object(o)
+        case .array(let a):
+            return .array(a.map { suffixIdentifiers($0, k) })
+        default:
+            return value
+        }
+    }
+}
+
+extension FHIRValue {
+    /// The same tree with every string passed through `f`.
+    func mapStrings(_ f: (String) -> String) -> FHIRValue {
+        switch self {
+        case .string(let s): return .string(f(s))
+        case .array(let a): return .array(a.map { $0.mapStrings(f) })
+        case .object(var o):
+            for i in o.members.indices { o.members[i].value = o.members[i].value.mapStrings(f) }
+            return .object(o)
+        default: return self
+        }
+    }
+}
