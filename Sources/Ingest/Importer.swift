@@ -16,6 +16,8 @@ public struct ImportSummary: Sendable {
     public var unresolvedReferences = 0
     public var bytes = 0
     public var deadLetterIDs: [Int64] = []
+    /// Conditional references this run already resolved (an identifier keeps naming the same resource).
+    var resolved: [String: String] = [:]
 
     public init() {}
 
@@ -231,7 +233,8 @@ public struct Importer: Sendable {
     func importNDJSON(_ bytes: [UInt8], source: String, batch: Int64?, firstLine: Int = 1, into summary: inout ImportSummary,
                       progress: (Int, ImportSummary) -> Void) async throws {
         var unit: [Resource] = []
-        var pending: Task<[RecordOutcome], any Error>?
+        // Up to two units are being committed while the next is parsed and validated.
+        var pending: [Task<[RecordOutcome], any Error>] = []
         var lineNumber = firstLine - 1
         var start = 0
         let reader = JSONReader(limits: limits)
@@ -267,20 +270,28 @@ public struct Importer: Sendable {
             if unit.count >= linesPerUnit {
                 // The previous batch's commit ran while these lines were parsed and validated; it must be in
                 // before this batch's conditional references are resolved against the store.
-                if let pending { summary.add(try await pending.value) }
-                pending = try await startCommit(&unit, batch: batch, into: &summary)
+                if pending.count >= 2 { summary.add(try await pending.removeFirst().value) }
+                if let task = try await startCommit(&unit, batch: batch, pending: &pending, into: &summary) { pending.append(task) }
                 progress(start, summary)
             }
         }
-        if let pending { summary.add(try await pending.value) }
-        if let last = try await startCommit(&unit, batch: batch, into: &summary) { summary.add(try await last.value) }
+        if let task = try await startCommit(&unit, batch: batch, pending: &pending, into: &summary) { pending.append(task) }
+        for task in pending { summary.add(try await task.value) }
     }
 
     /// Resolves the unit's references, prepares its records and starts storing them; the caller awaits the
     /// task (and counts its outcomes) when it needs the store to have them.
-    private func startCommit(_ unit: inout [Resource], batch: Int64?, into summary: inout ImportSummary) async throws -> Task<[RecordOutcome], any Error>? {
+    private func startCommit(_ unit: inout [Resource], batch: Int64?, pending: inout [Task<[RecordOutcome], any Error>],
+                             into summary: inout ImportSummary) async throws -> Task<[RecordOutcome], any Error>? {
         guard !unit.isEmpty else { return nil }
-        try await resolveConditionals(&unit, into: &summary)
+        var inFlight = pending
+        pending = []
+        defer { pending = inFlight }
+        try await resolveConditionals(&unit, into: &summary) { summary in
+            // A reference may name a resource of a unit still being committed: let those finish first.
+            for task in inFlight { summary.add(try await task.value) }
+            inFlight = []
+        }
         var prepared: [PreparedRecord] = []
         prepared.reserveCapacity(unit.count)
         for r in unit { prepared.append(try PreparedRecord(resource: r)) }
@@ -302,13 +313,19 @@ public struct Importer: Sendable {
     }
 
     /// Resolves `Type?identifier=…` references against the unit itself, then the store.
-    func resolveConditionals(_ unit: inout [Resource], into summary: inout ImportSummary) async throws {
+    func resolveConditionals(_ unit: inout [Resource], into summary: inout ImportSummary,
+                             settle: (inout ImportSummary) async throws -> Void = { _ in }) async throws {
         var refs = Set<String>()
         for r in unit { References.collect(.object(r.object), into: &refs) }
         let conditionals = refs.compactMap { ref in References.conditional(ref).map { (ref, $0) } }
         guard !conditionals.isEmpty else { return }
         var map: [String: String] = [:]
+        var settled = false
         for (ref, c) in conditionals.sorted(by: { $0.0 < $1.0 }) {
+            if let known = summary.resolved[ref] {
+                map[ref] = known
+                continue
+            }
             var ids = Set<String>()
             for r in unit where r.resourceType == c.type {
                 for identifier in r.object["identifier"]?.arrayValue ?? [] {
@@ -317,8 +334,14 @@ public struct Importer: Sendable {
                 }
             }
             if ids.isEmpty { ids = Set(try await store.resolveIdentifier(type: c.type, system: c.system, value: c.value)) }
+            if ids.isEmpty && !settled {
+                try await settle(&summary)
+                settled = true
+                ids = Set(try await store.resolveIdentifier(type: c.type, system: c.system, value: c.value))
+            }
             if ids.count == 1, let id = ids.first {
                 map[ref] = "\(c.type)/\(id)"
+                summary.resolved[ref] = map[ref]
             } else {
                 summary.unresolvedReferences += 1
             }

@@ -83,15 +83,36 @@ public final class PostgresStore: RecordStore {
 
     public func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
         guard !unit.isEmpty else { return [] }
+        // Units may be committed concurrently (the importer keeps two in flight). Two that touch the same
+        // resource collide on its version row or lock; the loser plans again against what the winner stored.
+        var attempt = 0
+        while true {
+            do {
+                return try await commitOnce(unit, batch: batch)
+            } catch let error as PSQLError where attempt < 4 && Self.isRetryable(error) {
+                attempt += 1
+            }
+        }
+    }
+
+    /// Unique violation, serialization failure, deadlock.
+    static func isRetryable(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "23505" || state == "40001" || state == "40P01"
+    }
+
+    private func commitOnce(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { conn in
-            let keys = Array(Set(unit.map(\.key)))
+            // Sorted, so concurrent units lock shared rows in one order.
+            let keys = Set(unit.map(\.key)).sorted()
             var current: [RecordKey: (version: Int, contentHash: [UInt8])] = [:]
             let rows = try await conn.query("""
                 SELECT r.resource_type, r.id, r.version_id, r.content_hash
                 FROM careledger.records r
                 JOIN UNNEST(\(keys.map(\.type))::text[], \(keys.map(\.id))::text[]) AS k(resource_type, id)
                   ON r.resource_type = k.resource_type AND r.id = k.id
+                ORDER BY r.resource_type, r.id
                 FOR UPDATE OF r
                 """, logger: logger)
             for try await (type, id, version, hash) in rows.decode((String, String, Int, ByteBuffer).self) {
@@ -99,58 +120,57 @@ public final class PostgresStore: RecordStore {
             }
             let (outcomes, versions) = try VersionPlanner.plan(unit, current: current, lastUpdated: Instant.format(Date()))
             guard !versions.isEmpty else { return outcomes }
-            var txid: Int64 = 0
-            for try await n in try await conn.query("SELECT nextval('careledger.txid_seq')", logger: logger).decode(Int64.self) { txid = n }
-
-            let types = versions.map(\.key.type), ids = versions.map(\.key.id), numbers = versions.map { Int32($0.version) }
-            let updated = versions.map(\.lastUpdated)
-            func bytea(_ b: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: b) }
-            try await conn.query("""
-                INSERT INTO careledger.record_versions
-                    (txid, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
-                SELECT \(txid), t, i, v, u::timestamptz, ch, h, s, c, j, \(batch)
-                FROM UNNEST(\(types)::text[], \(ids)::text[], \(numbers)::int4[], \(updated)::text[], \(versions.map { bytea($0.contentHash) })::bytea[],
-                            \(versions.map { bytea($0.canonicalHash) })::bytea[], \(versions.map { bytea($0.salt) })::bytea[],
-                            \(versions.map { bytea($0.commitment) })::bytea[], \(versions.map { String(decoding: $0.canonical, as: UTF8.self) })::text[])
-                    AS x(t, i, v, u, ch, h, s, c, j)
-                """, logger: logger)
-            // The last version of each key in this unit becomes current.
+            // The last version of each key in this unit becomes current; index rows of keys that existed before
+            // this unit, or got several versions in it, are replaced.
             var last: [RecordKey: Int] = [:]
-            for (n, row) in versions.enumerated() { last[row.key] = n }
-            let latest = last.values.sorted().map { versions[$0] }
-            try await conn.query("""
-                INSERT INTO careledger.records (resource_type, id, version_id, txid, last_updated, content_hash)
-                SELECT t, i, v, \(txid), u::timestamptz, ch
-                FROM UNNEST(\(latest.map(\.key.type))::text[], \(latest.map(\.key.id))::text[], \(latest.map { Int32($0.version) })::int4[],
-                            \(latest.map(\.lastUpdated))::text[], \(latest.map { bytea($0.contentHash) })::bytea[]) AS x(t, i, v, u, ch)
-                ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, txid = excluded.txid,
-                    last_updated = excluded.last_updated, content_hash = excluded.content_hash
-                """, logger: logger)
-            // Index rows of keys that existed before this unit, or got several versions in it, are replaced.
-            let replaced = latest.filter { row in current[row.key] != nil || last[row.key] != versions.firstIndex { $0.key == row.key } }
-            if !replaced.isEmpty {
-                try await conn.query("""
-                    DELETE FROM careledger.search_index s
-                    USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
-                    WHERE s.resource_type = k.t AND s.id = k.i
-                    """, logger: logger)
+            var first: [RecordKey: Int] = [:]
+            for (n, row) in versions.enumerated() {
+                last[row.key] = n
+                if first[row.key] == nil { first[row.key] = n }
             }
+            let latest = last.values.sorted().map { versions[$0] }
+            let replaced = latest.filter { current[$0.key] != nil || first[$0.key] != last[$0.key] }
             var it: [String] = [], ii: [String] = [], ip: [String] = [], iv: [String] = [], isys: [String] = [], ito: [String] = []
             for row in latest {
                 for e in row.index {
                     it.append(row.key.type); ii.append(row.key.id); ip.append(e.param); iv.append(e.value); isys.append(e.system); ito.append(e.valueTo)
                 }
             }
-            if !it.isEmpty {
-                try await conn.query("""
-                    INSERT INTO careledger.search_index (resource_type, id, param, value, system, value_to)
-                    SELECT * FROM UNNEST(\(it)::text[], \(ii)::text[], \(ip)::text[], \(iv)::text[], \(isys)::text[], \(ito)::text[])
-                    """, logger: logger)
-            }
+            func bytea(_ b: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: b) }
+            // Every write of the unit in one statement (one round trip); all parts see the snapshot from before it,
+            // so the index rows it deletes are the old ones.
             try await conn.query("""
-                INSERT INTO careledger.anchor_queue (txid, resource_type, id, version_id, commitment)
-                SELECT \(txid), t, i, v, c
-                FROM UNNEST(\(types)::text[], \(ids)::text[], \(numbers)::int4[], \(versions.map { bytea($0.commitment) })::bytea[]) AS x(t, i, v, c)
+                WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
+                v AS (
+                    INSERT INTO careledger.record_versions
+                        (txid, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
+                    SELECT tx.txid, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
+                    FROM tx, UNNEST(\(versions.map(\.key.type))::text[], \(versions.map(\.key.id))::text[], \(versions.map { Int32($0.version) })::int4[],
+                                    \(versions.map(\.lastUpdated))::text[], \(versions.map { bytea($0.contentHash) })::bytea[],
+                                    \(versions.map { bytea($0.canonicalHash) })::bytea[], \(versions.map { bytea($0.salt) })::bytea[],
+                                    \(versions.map { bytea($0.commitment) })::bytea[], \(versions.map { String(decoding: $0.canonical, as: UTF8.self) })::text[])
+                        AS x(t, i, n, u, ch, h, s, c, j)
+                    RETURNING txid, resource_type, id, version_id, commitment
+                ),
+                q AS (
+                    INSERT INTO careledger.anchor_queue (txid, resource_type, id, version_id, commitment)
+                    SELECT txid, resource_type, id, version_id, commitment FROM v
+                ),
+                r AS (
+                    INSERT INTO careledger.records (resource_type, id, version_id, txid, last_updated, content_hash)
+                    SELECT t, i, n, tx.txid, u::timestamptz, ch
+                    FROM tx, UNNEST(\(latest.map(\.key.type))::text[], \(latest.map(\.key.id))::text[], \(latest.map { Int32($0.version) })::int4[],
+                                    \(latest.map(\.lastUpdated))::text[], \(latest.map { bytea($0.contentHash) })::bytea[]) AS x(t, i, n, u, ch)
+                    ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, txid = excluded.txid,
+                        last_updated = excluded.last_updated, content_hash = excluded.content_hash
+                ),
+                d AS (
+                    DELETE FROM careledger.search_index s
+                    USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
+                    WHERE s.resource_type = k.t AND s.id = k.i
+                )
+                INSERT INTO careledger.search_index (resource_type, id, param, value, system, value_to)
+                SELECT * FROM UNNEST(\(it)::text[], \(ii)::text[], \(ip)::text[], \(iv)::text[], \(isys)::text[], \(ito)::text[])
                 """, logger: logger)
             return outcomes
         }

@@ -51,9 +51,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Turns a unit of prepared records into version rows: the part of a commit both stores share.
-enum VersionPlanner {
+public enum VersionPlanner {
     /// `current` holds the stored version and content hash of the unit's keys that exist.
-    static func plan(_ unit: [PreparedRecord], current: [RecordKey: (version: Int, contentHash: [UInt8])],
+    public static func plan(_ unit: [PreparedRecord], current: [RecordKey: (version: Int, contentHash: [UInt8])],
                      lastUpdated: String) throws -> (outcomes: [RecordOutcome], rows: [VersionRow]) {
         var state = current
         var outcomes: [RecordOutcome] = []

@@ -39,7 +39,14 @@ struct ImportBenchCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
         let (files, copyFile, count, bytes) = try ImportBenchData.derive(from: corpus, resources: resources, into: work)
-        print("import benchmark: \(count) Synthea-derived resources in \(files.count) NDJSON files, \(String(format: "%.1f", Double(bytes) / 1e6)) MB")
+        print("import benchmark: \(count) Synthea-derived resources in two halves of NDJSON files, \(String(format: "%.1f", Double(bytes) / 1e6)) MB")
+
+        // What the import costs before the database: parse, validate, ids, references, canonical forms, hashes,
+        // commitments (a store that plans versions and discards them).
+        let prepareStart = ContinuousClock.now
+        let prepared = try await Importer(store: PlanningOnlyStore()).run(try ImportFiles.expand(files))
+        let prepareSeconds = (ContinuousClock.now - prepareStart).seconds
+        print(String(format: "  without a database (parse, validate, prepare, hash): %.0f resources/s", Double(prepared.created) / prepareSeconds))
 
         let database = "careledger_bench_\(ProcessInfo.processInfo.processIdentifier)"
         try await PostgresStore.administer(url: server, "DROP DATABASE IF EXISTS \(database)")
@@ -101,6 +108,28 @@ struct ImportBenchCommand: AsyncParsableCommand {
     }
 }
 
+/// A store that plans every version (canonical form, hashes, commitment) and keeps nothing: the CPU cost of an
+/// import without the database.
+final class PlanningOnlyStore: RecordStore {
+    func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
+        try VersionPlanner.plan(unit, current: [:], lastUpdated: Instant.format(Date())).outcomes
+    }
+    func beginBatch(source: String, format: String) async throws -> Int64 { 0 }
+    func finishBatch(_ id: Int64, counts: BatchCounts) async throws {}
+    func addDeadLetter(_ letter: DeadLetter) async throws -> Int64 { 0 }
+    func deadLetters(includeResolved: Bool) async throws -> [DeadLetter] { [] }
+    func deadLetter(id: Int64) async throws -> DeadLetter? { nil }
+    func resolveDeadLetter(id: Int64) async throws {}
+    func countsByType() async throws -> [(type: String, count: Int)] { [] }
+    func versionCount() async throws -> Int { 0 }
+    func current(_ key: RecordKey) async throws -> StoredVersion? { nil }
+    func versions(_ key: RecordKey) async throws -> [StoredVersion] { [] }
+    func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String] { [] }
+    func search(type: String, param: String, value: String) async throws -> [String] { [] }
+    func anchorQueueCount() async throws -> Int { 0 }
+    func close() async throws {}
+}
+
 /// When the import passed half its resources (set once, from the progress callback).
 final class HalfwayMark: @unchecked Sendable {
     private let lock = NSLock()
@@ -141,30 +170,35 @@ enum ImportBenchData {
         var copyRows: [UInt8] = []
         var count = 0
         var bytes = 0
-        for (name, objects) in originals {
-            var out: [UInt8] = []
-            for k in 0..<copies {
-                for o in objects {
-                    let derived = FHIRValue.object(o).mapStrings { rekey($0, k) }
-                    let withIdentifiers = suffixIdentifiers(derived, k)
-                    let line = JSONWriter(style: .compact).write(withIdentifiers)
-                    out += line
-                    out.append(0x0A)
-                    count += 1
-                    copyRows += Array(String(count).utf8)
-                    copyRows.append(0x09)
-                    for b in try CanonicalForm.bytes(of: withIdentifiers) {
-                        // COPY text format: a backslash is written twice.
-                        if b == UInt8(ascii: "\\") { copyRows.append(b) }
-                        copyRows.append(b)
+        // Two halves with the same mix of types (copies 0..<copies/2, then the rest), each a directory of per-type
+        // files, so the second half's rate against the first measures growth, not a different mix.
+        let halves = [0..<copies / 2, copies / 2..<copies]
+        for (h, range) in halves.enumerated() {
+            let part = dir.appendingPathComponent("part-\(h + 1)")
+            try FileManager.default.createDirectory(at: part, withIntermediateDirectories: true)
+            for (name, objects) in originals {
+                var out: [UInt8] = []
+                for k in range {
+                    for o in objects {
+                        let derived = FHIRValue.object(o).mapStrings { rekey($0, k) }
+                        let withIdentifiers = suffixIdentifiers(derived, k)
+                        out += JSONWriter(style: .compact).write(withIdentifiers)
+                        out.append(0x0A)
+                        count += 1
+                        copyRows += Array(String(count).utf8)
+                        copyRows.append(0x09)
+                        for b in try CanonicalForm.bytes(of: withIdentifiers) {
+                            // COPY text format: a backslash is written twice.
+                            if b == UInt8(ascii: "\\") { copyRows.append(b) }
+                            copyRows.append(b)
+                        }
+                        copyRows.append(0x0A)
                     }
-                    copyRows.append(0x0A)
                 }
+                try Data(out).write(to: part.appendingPathComponent(name))
+                bytes += out.count
             }
-            let path = dir.appendingPathComponent(name).path
-            try Data(out).write(to: URL(fileURLWithPath: path))
-            files.append(path)
-            bytes += out.count
+            files.append(part.path)
         }
         let copyFile = dir.appendingPathComponent("copy.tsv")
         try Data(copyRows).write(to: copyFile)
