@@ -75,7 +75,7 @@ let package = Package(
         // Runs the built `careledger` binary as a user would (exit codes, stdout, OperationOutcomes).
         .testTarget(
             name: "CLITests",
-            dependencies: ["careledger"],
+            dependencies: ["careledger", "TestSupport"],
             swiftSettings: upcoming
         ),
         // A throwaway PostgreSQL 15 server for tests (Tests/TestSupport/PostgresServer.swift).
