@@ -130,10 +130,10 @@ public final class PostgresStore: RecordStore {
             }
             let latest = last.values.sorted().map { versions[$0] }
             let replaced = latest.filter { current[$0.key] != nil || first[$0.key] != last[$0.key] }
-            var it: [String] = [], ii: [String] = [], ip: [String] = [], iv: [String] = [], isys: [String] = [], ito: [String] = []
+            var ik: [String] = [], it: [String] = [], ii: [String] = [], ip: [String] = [], iv: [String] = [], isys: [String] = [], ito: [String] = []
             for row in latest {
                 for e in row.index {
-                    it.append(row.key.type); ii.append(row.key.id); ip.append(e.param); iv.append(e.value); isys.append(e.system); ito.append(e.valueTo)
+                    ik.append(row.patientKey); it.append(row.key.type); ii.append(row.key.id); ip.append(e.param); iv.append(e.value); isys.append(e.system); ito.append(e.valueTo)
                 }
             }
             func bytea(_ b: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: b) }
@@ -143,25 +143,25 @@ public final class PostgresStore: RecordStore {
                 WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
                 v AS (
                     INSERT INTO careledger.record_versions
-                        (txid, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
-                    SELECT tx.txid, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
-                    FROM tx, UNNEST(\(versions.map(\.key.type))::text[], \(versions.map(\.key.id))::text[], \(versions.map { Int32($0.version) })::int4[],
+                        (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
+                    SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
+                    FROM tx, UNNEST(\(versions.map(\.patientKey))::text[], \(versions.map(\.key.type))::text[], \(versions.map(\.key.id))::text[], \(versions.map { Int32($0.version) })::int4[],
                                     \(versions.map(\.lastUpdated))::text[], \(versions.map { bytea($0.contentHash) })::bytea[],
                                     \(versions.map { bytea($0.canonicalHash) })::bytea[], \(versions.map { bytea($0.salt) })::bytea[],
                                     \(versions.map { bytea($0.commitment) })::bytea[], \(versions.map { String(decoding: $0.canonical, as: UTF8.self) })::text[])
-                        AS x(t, i, n, u, ch, h, s, c, j)
-                    RETURNING txid, resource_type, id, version_id, commitment
+                        AS x(p, t, i, n, u, ch, h, s, c, j)
+                    RETURNING txid, patient_key, resource_type, id, version_id, commitment
                 ),
                 q AS (
-                    INSERT INTO careledger.anchor_queue (txid, resource_type, id, version_id, commitment)
-                    SELECT txid, resource_type, id, version_id, commitment FROM v
+                    INSERT INTO careledger.anchor_queue (txid, patient_key, resource_type, id, version_id, commitment)
+                    SELECT txid, patient_key, resource_type, id, version_id, commitment FROM v
                 ),
                 r AS (
-                    INSERT INTO careledger.records (resource_type, id, version_id, txid, last_updated, content_hash)
-                    SELECT t, i, n, tx.txid, u::timestamptz, ch
-                    FROM tx, UNNEST(\(latest.map(\.key.type))::text[], \(latest.map(\.key.id))::text[], \(latest.map { Int32($0.version) })::int4[],
-                                    \(latest.map(\.lastUpdated))::text[], \(latest.map { bytea($0.contentHash) })::bytea[]) AS x(t, i, n, u, ch)
-                    ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, txid = excluded.txid,
+                    INSERT INTO careledger.records (patient_key, resource_type, id, version_id, txid, last_updated, content_hash)
+                    SELECT p, t, i, n, tx.txid, u::timestamptz, ch
+                    FROM tx, UNNEST(\(latest.map(\.patientKey))::text[], \(latest.map(\.key.type))::text[], \(latest.map(\.key.id))::text[], \(latest.map { Int32($0.version) })::int4[],
+                                    \(latest.map(\.lastUpdated))::text[], \(latest.map { bytea($0.contentHash) })::bytea[]) AS x(p, t, i, n, u, ch)
+                    ON CONFLICT (resource_type, id) DO UPDATE SET patient_key = excluded.patient_key, version_id = excluded.version_id, txid = excluded.txid,
                         last_updated = excluded.last_updated, content_hash = excluded.content_hash
                 ),
                 d AS (
@@ -169,8 +169,8 @@ public final class PostgresStore: RecordStore {
                     USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
                     WHERE s.resource_type = k.t AND s.id = k.i
                 )
-                INSERT INTO careledger.search_index (resource_type, id, param, value, system, value_to)
-                SELECT * FROM UNNEST(\(it)::text[], \(ii)::text[], \(ip)::text[], \(iv)::text[], \(isys)::text[], \(ito)::text[])
+                INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to)
+                SELECT * FROM UNNEST(\(ik)::text[], \(it)::text[], \(ii)::text[], \(ip)::text[], \(iv)::text[], \(isys)::text[], \(ito)::text[])
                 """, logger: logger)
             return outcomes
         }

@@ -78,7 +78,7 @@ public enum VersionPlanner {
             let commitment = try RecordCommitment(canonicalHash: canonicalHash, salt: salt)
             rows.append(VersionRow(key: record.key, version: version, lastUpdated: lastUpdated, contentHash: record.contentHash,
                                    canonicalHash: canonicalHash, salt: salt, commitment: commitment.value, canonical: canonical,
-                                   index: record.index, isUpdate: existing != nil))
+                                   index: record.index, patientKey: record.patientKey, isUpdate: existing != nil))
             outcomes.append(existing == nil ? .created(record.key, version: version) : .updated(record.key, version: version))
             state[record.key] = (version, record.contentHash)
         }

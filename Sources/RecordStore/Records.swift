@@ -41,6 +41,9 @@ public struct PreparedRecord: Sendable {
     /// SHA-256 of the canonical form of `resource` (without the server-assigned fields).
     public var contentHash: [UInt8]
     public var index: [IndexEntry]
+    /// The patient compartment the resource belongs to (`Patient/…`), or its own `Type/id` when it belongs to
+    /// none (Organization, Practitioner…): the key a distributed PostgreSQL spreads the tables by.
+    public var patientKey: String
 
     public init(resource: Resource) throws(FHIRError) {
         var resource = resource
@@ -52,6 +55,7 @@ public struct PreparedRecord: Sendable {
         self.resource = resource
         self.contentHash = try CanonicalForm.hash(of: resource)
         self.index = SearchIndex.entries(for: resource)
+        self.patientKey = SearchIndex.patientCompartment(of: resource) ?? key.description
     }
 
     /// Removes `meta.versionId` and `meta.lastUpdated` (and `meta` if nothing else is left): the store assigns them.
@@ -94,6 +98,7 @@ public struct VersionRow: Sendable {
     /// The canonical JSON of the served resource (docs/canonical-form.md): what is hashed and what is served.
     public var canonical: [UInt8]
     public var index: [IndexEntry]
+    public var patientKey: String
     public var isUpdate: Bool
 }
 

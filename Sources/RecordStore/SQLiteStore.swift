@@ -49,28 +49,29 @@ public actor SQLiteStore: RecordStore {
                 var txid: Int64 = 0
                 try db.query("SELECT value FROM txid_counter") { txid = $0.int(0) }
                 let insertVersion = try db.prepare("""
-                    INSERT INTO record_versions (txid, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO record_versions (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 let upsert = try db.prepare("""
-                    INSERT INTO records (resource_type, id, version_id, txid, last_updated, content_hash) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (resource_type, id) DO UPDATE SET version_id = excluded.version_id, txid = excluded.txid,
+                    INSERT INTO records (patient_key, resource_type, id, version_id, txid, last_updated, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (resource_type, id) DO UPDATE SET patient_key = excluded.patient_key, version_id = excluded.version_id, txid = excluded.txid,
                     last_updated = excluded.last_updated, content_hash = excluded.content_hash
                     """)
                 let clearIndex = try db.prepare("DELETE FROM search_index WHERE resource_type = ? AND id = ?")
-                let insertIndex = try db.prepare("INSERT INTO search_index (resource_type, id, param, value, system, value_to) VALUES (?, ?, ?, ?, ?, ?)")
-                let queue = try db.prepare("INSERT INTO anchor_queue (txid, resource_type, id, version_id, commitment) VALUES (?, ?, ?, ?, ?)")
+                let insertIndex = try db.prepare("INSERT INTO search_index (patient_key, resource_type, id, param, value, system, value_to) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                let queue = try db.prepare("INSERT INTO anchor_queue (txid, patient_key, resource_type, id, version_id, commitment) VALUES (?, ?, ?, ?, ?, ?)")
                 for row in rows {
                     let type = SQLiteValue.text(row.key.type), id = SQLiteValue.text(row.key.id), version = SQLiteValue.int(Int64(row.version))
-                    try insertVersion.run([.int(txid), type, id, version, .text(row.lastUpdated), .blob(row.contentHash), .blob(row.canonicalHash),
+                    let patient = SQLiteValue.text(row.patientKey)
+                    try insertVersion.run([.int(txid), patient, type, id, version, .text(row.lastUpdated), .blob(row.contentHash), .blob(row.canonicalHash),
                                            .blob(row.salt), .blob(row.commitment), .text(String(decoding: row.canonical, as: UTF8.self)),
                                            batch.map(SQLiteValue.int) ?? .null])
-                    try upsert.run([type, id, version, .int(txid), .text(row.lastUpdated), .blob(row.contentHash)])
+                    try upsert.run([patient, type, id, version, .int(txid), .text(row.lastUpdated), .blob(row.contentHash)])
                     if row.isUpdate { try clearIndex.run([type, id]) }
                     for e in row.index {
-                        try insertIndex.run([type, id, .text(e.param), .text(e.value), .text(e.system), .text(e.valueTo)])
+                        try insertIndex.run([patient, type, id, .text(e.param), .text(e.value), .text(e.system), .text(e.valueTo)])
                     }
-                    try queue.run([.int(txid), type, id, version, .blob(row.commitment)])
+                    try queue.run([.int(txid), patient, type, id, version, .blob(row.commitment)])
                 }
             }
             try db.exec("COMMIT")

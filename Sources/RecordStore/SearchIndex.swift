@@ -53,6 +53,21 @@ public enum SearchIndex {
         return out
     }
 
+    /// Members that place a resource in a patient's compartment, in the order they are tried (a subset of the
+    /// R4 Patient compartment definition that covers the common clinical and financial resources).
+    static let compartmentMembers = ["subject", "patient", "beneficiary", "individual"]
+
+    /// `Patient/…` of the patient the resource belongs to, if any.
+    public static func patientCompartment(of resource: Resource) -> String? {
+        if resource.resourceType == "Patient", let id = resource.id { return "Patient/\(id)" }
+        for member in compartmentMembers {
+            for o in objects(resource.object[member]) {
+                if let r = o["reference"]?.stringValue, r.hasPrefix("Patient/") { return r }
+            }
+        }
+        return nil
+    }
+
     /// Lowercased, for case-insensitive prefix search (FHIR string search).
     static func normalize(_ s: String) -> String { s.lowercased() }
 

@@ -24,6 +24,7 @@ enum StoreSchema {
             );
             CREATE TABLE careledger.record_versions (
                 txid bigint NOT NULL,
+                patient_key text NOT NULL,
                 resource_type text NOT NULL,
                 id text NOT NULL,
                 version_id integer NOT NULL,
@@ -39,8 +40,9 @@ enum StoreSchema {
                 anchor_leaf integer,
                 PRIMARY KEY (resource_type, id, version_id)
             );
-            CREATE INDEX record_versions_txid ON careledger.record_versions (txid);
+            CREATE INDEX record_versions_patient ON careledger.record_versions (patient_key);
             CREATE TABLE careledger.records (
+                patient_key text NOT NULL,
                 resource_type text NOT NULL,
                 id text NOT NULL,
                 version_id integer NOT NULL,
@@ -50,6 +52,7 @@ enum StoreSchema {
                 PRIMARY KEY (resource_type, id)
             );
             CREATE TABLE careledger.search_index (
+                patient_key text NOT NULL,
                 resource_type text NOT NULL,
                 id text NOT NULL,
                 param text NOT NULL,
@@ -61,6 +64,7 @@ enum StoreSchema {
             CREATE INDEX search_index_owner ON careledger.search_index (resource_type, id);
             CREATE TABLE careledger.anchor_queue (
                 txid bigint NOT NULL,
+                patient_key text NOT NULL,
                 resource_type text NOT NULL,
                 id text NOT NULL,
                 version_id integer NOT NULL,
@@ -108,6 +112,7 @@ enum StoreSchema {
             );
             CREATE TABLE record_versions (
                 txid INTEGER NOT NULL,
+                patient_key TEXT NOT NULL,
                 resource_type TEXT NOT NULL,
                 id TEXT NOT NULL,
                 version_id INTEGER NOT NULL,
@@ -123,8 +128,9 @@ enum StoreSchema {
                 anchor_leaf INTEGER,
                 PRIMARY KEY (resource_type, id, version_id)
             );
-            CREATE INDEX record_versions_txid ON record_versions (txid);
+            CREATE INDEX record_versions_patient ON record_versions (patient_key);
             CREATE TABLE records (
+                patient_key TEXT NOT NULL,
                 resource_type TEXT NOT NULL,
                 id TEXT NOT NULL,
                 version_id INTEGER NOT NULL,
@@ -134,6 +140,7 @@ enum StoreSchema {
                 PRIMARY KEY (resource_type, id)
             );
             CREATE TABLE search_index (
+                patient_key TEXT NOT NULL,
                 resource_type TEXT NOT NULL,
                 id TEXT NOT NULL,
                 param TEXT NOT NULL,
@@ -145,6 +152,7 @@ enum StoreSchema {
             CREATE INDEX search_index_owner ON search_index (resource_type, id);
             CREATE TABLE anchor_queue (
                 txid INTEGER NOT NULL,
+                patient_key TEXT NOT NULL,
                 resource_type TEXT NOT NULL,
                 id TEXT NOT NULL,
                 version_id INTEGER NOT NULL,

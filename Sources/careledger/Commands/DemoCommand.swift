@@ -1,23 +1,29 @@
 import ArgumentParser
 import FHIRCore
 import Foundation
+import Ingest
+import RecordStore
 
 /// `careledger demo`: the main job, end to end on the samples. It grows with every capability.
-struct DemoCommand: ParsableCommand {
+struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Walk the samples in Samples/ through CareLedger and print what happened at each step.",
         discussion: """
             Today: every FHIR sample is read (JSON or XML), validated against the FHIR R4 definitions, converted \
             to the other format and back, canonicalized (the same canonical hash from both formats), and given a \
-            salted record commitment — what the ledger will anchor. Exit 1 if any step fails.
+            salted record commitment — what the ledger will anchor. Then all of Samples/ (Bundles, XML, bulk \
+            NDJSON) is imported into the record store (the embedded SQLite store unless --store says otherwise); \
+            run it twice and the second import changes nothing. Exit 1 if any step fails.
             """
     )
 
     @Option(help: "The samples folder.")
     var samples: String = "Samples"
 
-    func run() throws {
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() async throws {
         let root = URL(fileURLWithPath: samples)
         guard let enumerator = FileManager.default.enumerator(atPath: root.path) else {
             throw ValidationError("no samples folder at '\(samples)'; run from the repository root or pass --samples DIR")
@@ -63,6 +69,40 @@ struct DemoCommand: ParsableCommand {
         }
         print("")
         print("\(files.count - failures) of \(files.count) samples passed every step")
+        print("")
+        failures += try await importSamples()
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Imports Samples/ into the store and checks one served record against its commitment; returns failures.
+    func importSamples() async throws -> Int {
+        print("CareLedger demo — import \(samples)/ into the record store \(storeOptions.store)")
+        let store = try await storeOptions.open()
+        let started = ContinuousClock.now
+        let summary = try await Importer(store: store).run(try ImportFiles.expand([samples]))
+        print(ImportCommand.report(summary, seconds: (ContinuousClock.now - started).seconds, store: storeOptions.store))
+        var failures = summary.rejected
+        // The bulk sample's patient has no id and conditional references point at it: it got a deterministic id,
+        // and the references were resolved to it.
+        let ids = try await store.resolveIdentifier(type: "Patient", system: "urn:oid:2.16.840.1.113883.4.7.1", value: "MRN-40021")
+        if let id = ids.first, let version = try await store.current(RecordKey(type: "Patient", id: id)) {
+            let served = try JSONReader().read(version.canonical)
+            let meta = served.object["meta"]?.objectValue
+            let verified = (try? RecordCommitment(canonicalHash: CanonicalForm.sha256(version.canonical), salt: version.salt).value) == version.commitment
+            let observations = try await store.search(type: "Observation", param: "patient", value: "Patient/\(id)")
+            print("")
+            print("Patient/\(id) (deterministic id for MRN-40021), version \(meta?["versionId"]?.stringValue ?? "?"), lastUpdated \(meta?["lastUpdated"]?.stringValue ?? "?")")
+            print("  served bytes → canonical hash \(Hex.encode(version.canonicalHash).prefix(16))…, commitment \(Hex.encode(version.commitment).prefix(16))… \(verified ? "verifies" : "DOES NOT VERIFY")")
+            print("  \(observations.count) Observation(s) whose conditional subject reference resolved to it")
+            if !verified || observations.count != 2 { failures += 1 }
+        } else {
+            print("the sample patient MRN-40021 was not found in the store")
+            failures += 1
+        }
+        let versions = try await store.versionCount()
+        let queued = try await store.anchorQueueCount()
+        print("store: \(try await store.countsByType().reduce(0) { $0 + $1.count }) resources, \(versions) versions, \(queued) waiting to be anchored")
+        try await store.close()
+        return failures
     }
 }
