@@ -87,6 +87,11 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: upcoming
         ),
+        .testTarget(
+            name: "IngestTests",
+            dependencies: ["Ingest", "FHIRCore"],
+            swiftSettings: upcoming
+        ),
         // One conformance suite for both record stores: SQLite files and a real PostgreSQL 15 server.
         .testTarget(
             name: "StoreTests",

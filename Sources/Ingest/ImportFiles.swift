@@ -1,4 +1,3 @@
-import CZlib
 import Foundation
 
 /// One file to import and how to read it.
@@ -73,51 +72,14 @@ public enum ImportFiles {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
     }
 
-    /// The file's bytes (decompressed for `.gz`), refusing more than `limit` bytes.
+    /// A document file's bytes, refusing more than `limit` bytes (NDJSON is streamed by ``LineReader``).
     public static func read(_ file: ImportFile, limit: Int) throws(ImportError) -> [UInt8] {
+        guard file.size <= limit else { throw ImportError("\(file.path) is \(file.size) bytes; the limit for one document is \(limit)") }
         guard let data = FileManager.default.contents(atPath: file.path) else {
             throw ImportError("cannot read \(file.path)")
         }
-        if file.kind == .ndjsonGzip { return try gunzip([UInt8](data), limit: limit, name: file.path) }
-        guard data.count <= limit else { throw ImportError("\(file.path) is \(data.count) bytes; the limit is \(limit)") }
+        guard data.count <= limit else { throw ImportError("\(file.path) is \(data.count) bytes; the limit for one document is \(limit)") }
         return [UInt8](data)
-    }
-
-    /// Decompresses gzip data (every member of a multi-member file).
-    static func gunzip(_ input: [UInt8], limit: Int, name: String) throws(ImportError) -> [UInt8] {
-        var stream = z_stream()
-        guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw ImportError("\(name): cannot start gzip decompression")
-        }
-        defer { inflateEnd(&stream) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 18)
-        var failure: String?
-        input.withUnsafeBufferPointer { inBuf in
-            stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
-            stream.avail_in = UInt32(inBuf.count)
-            while true {
-                let rc: Int32 = chunk.withUnsafeMutableBufferPointer { outBuf in
-                    stream.next_out = outBuf.baseAddress
-                    stream.avail_out = UInt32(outBuf.count)
-                    return inflate(&stream, Z_NO_FLUSH)
-                }
-                let produced = chunk.count - Int(stream.avail_out)
-                out.append(contentsOf: chunk[0..<produced])
-                if out.count > limit { failure = "decompresses to more than \(limit) bytes"; return }
-                if rc == Z_STREAM_END {
-                    if stream.avail_in == 0 { return }
-                    inflateReset(&stream)  // another gzip member follows
-                    continue
-                }
-                if rc != Z_OK {
-                    failure = rc == Z_BUF_ERROR ? "the gzip data is truncated" : "the gzip data is corrupt (zlib error \(rc))"
-                    return
-                }
-            }
-        }
-        if let failure { throw ImportError("\(name): \(failure)") }
-        return out
     }
 }
 

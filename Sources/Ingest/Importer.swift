@@ -69,23 +69,31 @@ public struct Importer: Sendable {
         var done = 0
         for file in files {
             summary.files += 1
-            let bytes: [UInt8]
-            do {
-                bytes = try ImportFiles.read(file, limit: file.kind == .document ? limits.maxDocumentBytes : 1 << 34)
-            } catch {
-                try await reject(raw: [], source: file.path, location: "", format: file.kind.rawValue,
-                                 outcome: OperationOutcome(error: FHIRError(.unsupportedInput, error.message)), batch: batch, into: &summary)
-                continue
-            }
-            summary.bytes += bytes.count
             switch file.kind {
             case .document:
+                let bytes: [UInt8]
+                do {
+                    bytes = try ImportFiles.read(file, limit: limits.maxDocumentBytes)
+                } catch {
+                    try await rejectFile(file, error, batch: batch, into: &summary)
+                    continue
+                }
+                summary.bytes += bytes.count
                 try await importDocument(bytes, source: file.path, batch: batch, into: &summary)
             case .ndjson, .ndjsonGzip:
-                try await importNDJSON(bytes, source: file.path, batch: batch, into: &summary) { doneInFile, sofar in
-                    progress(ImportProgress(file: file.path, bytesDone: done + doneInFile * file.size / max(bytes.count, 1), bytesTotal: total,
-                                            records: sofar.created + sofar.updated + sofar.unchanged, rejected: sofar.rejected))
+                let lines: LineReader
+                do {
+                    lines = try LineReader(path: file.path, gzip: file.kind == .ndjsonGzip, maxLine: limits.maxDocumentBytes)
+                    try await importNDJSON(lines, source: file.path, batch: batch, into: &summary) { sofar in
+                        progress(ImportProgress(file: file.path, bytesDone: done + min(lines.consumed, file.size), bytesTotal: total,
+                                                records: sofar.created + sofar.updated + sofar.unchanged, rejected: sofar.rejected))
+                    }
+                } catch let error as ImportError {
+                    // Lines before the failure are stored; the rest of the file is one dead letter.
+                    try await rejectFile(file, error, batch: batch, into: &summary)
+                    continue
                 }
+                summary.bytes += file.size
             }
             done += file.size
             progress(ImportProgress(file: file.path, bytesDone: done, bytesTotal: total,
@@ -100,12 +108,18 @@ public struct Importer: Sendable {
         return summary
     }
 
+    func rejectFile(_ file: ImportFile, _ error: ImportError, batch: Int64, into summary: inout ImportSummary) async throws {
+        try await reject(raw: [], source: file.path, location: "", format: file.kind.rawValue,
+                         outcome: OperationOutcome(error: FHIRError(.unsupportedInput, error.message)), batch: batch, into: &summary)
+    }
+
     /// Imports one unit again from a dead letter's raw bytes; true when it is stored now.
     public func retry(_ letter: DeadLetter) async throws -> (stored: Bool, summary: ImportSummary) {
         var summary = ImportSummary()
         let before = summary.rejected
         if letter.format == "ndjson" || letter.format == "ndjson.gz" {
-            try await importNDJSON(letter.raw, source: letter.source, batch: letter.batch, firstLine: Self.lineNumber(letter.location) ?? 1, into: &summary) { _, _ in }
+            try await importNDJSON(LineReader(bytes: letter.raw, maxLine: limits.maxDocumentBytes), source: letter.source, batch: letter.batch,
+                                   firstLine: Self.lineNumber(letter.location) ?? 1, into: &summary) { _ in }
         } else {
             try await importDocument(letter.raw, source: letter.source, batch: letter.batch, into: &summary)
         }
@@ -230,24 +244,27 @@ public struct Importer: Sendable {
 
     // MARK: - NDJSON
 
-    func importNDJSON(_ bytes: [UInt8], source: String, batch: Int64?, firstLine: Int = 1, into summary: inout ImportSummary,
-                      progress: (Int, ImportSummary) -> Void) async throws {
+    func importNDJSON(_ lines: LineReader, source: String, batch: Int64?, firstLine: Int = 1, into summary: inout ImportSummary,
+                      progress: (ImportSummary) -> Void) async throws {
         var unit: [Resource] = []
         // Up to two units are being committed while the next is parsed and validated.
         var pending: [Task<[RecordOutcome], any Error>] = []
         var lineNumber = firstLine - 1
-        var start = 0
         let reader = JSONReader(limits: limits)
         let validator = Validator(limits: limits)
-        while start < bytes.count {
-            var end = start
-            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+        while let next = try lines.next() {
             lineNumber += 1
-            var line = bytes[start..<end]
-            if line.last == 0x0D { line = line.dropLast() }
-            start = end + 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            let raw = Array(line)
+            let raw: [UInt8]
+            switch next {
+            case .line(let bytes):
+                raw = bytes
+            case .tooLong(let prefix, let length):
+                let error = FHIRError(.tooLarge, "the line is \(length) bytes; the limit is \(limits.maxDocumentBytes) bytes")
+                try await reject(raw: prefix, source: source, location: "line \(lineNumber)", format: "ndjson",
+                                 outcome: OperationOutcome(error: error), batch: batch, into: &summary)
+                continue
+            }
+            if raw.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             let parsed: Result<Resource, FHIRError> = Result { () throws(FHIRError) in try reader.read(raw) }
             switch parsed {
             case .failure(let error):
@@ -272,7 +289,7 @@ public struct Importer: Sendable {
                 // before this batch's conditional references are resolved against the store.
                 if pending.count >= 2 { summary.add(try await pending.removeFirst().value) }
                 if let task = try await startCommit(&unit, batch: batch, pending: &pending, into: &summary) { pending.append(task) }
-                progress(start, summary)
+                progress(summary)
             }
         }
         if let task = try await startCommit(&unit, batch: batch, pending: &pending, into: &summary) { pending.append(task) }
