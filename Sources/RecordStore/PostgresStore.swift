@@ -21,15 +21,51 @@ public final class PostgresStore: RecordStore {
     }
 
     /// Opens the store at `postgres://user[:password]@host[:port]/database` and applies migrations.
-    public static func open(url: String) async throws -> PostgresStore {
-        let store = PostgresStore(configuration: try configuration(url))
+    public static func open(url: String, timeout: Duration = .seconds(15)) async throws -> PostgresStore {
+        let config = try configuration(url)
+        // One direct connection first: a refused connection or a bad password is reported at once and exactly,
+        // where the pool would keep retrying.
         do {
-            try await store.migrate()
+            guard let c = URLComponents(string: url), let host = c.host else { throw StoreError("opening the PostgreSQL store", "no host") }
+            var probe = PostgresConnection.Configuration(host: host, port: c.port ?? 5432, username: config.username,
+                                                         password: config.password, database: config.database, tls: .disable)
+            probe.options.connectTimeout = .seconds(5)
+            let connection = try await PostgresConnection.connect(configuration: probe, id: 0, logger: Logger(label: "careledger.store.probe"))
+            try await connection.close()
+        } catch {
+            throw StoreError("opening the PostgreSQL store \(redacted(url))", Self.describe(error))
+        }
+        let store = PostgresStore(configuration: config)
+        do {
+            // The pool retries connecting forever; an unreachable server must fail the command instead.
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await store.migrate()
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return false
+                }
+                let migrated = try await group.next() ?? false
+                group.cancelAll()
+                if !migrated { throw StoreError("connecting", "no answer within \(timeout)") }
+            }
         } catch {
             try? await store.close()
-            throw StoreError("opening the PostgreSQL store \(redacted(url))", String(reflecting: error))
+            throw StoreError("opening the PostgreSQL store \(redacted(url))", String(describing: error))
         }
         return store
+    }
+
+    /// A connection error as a person reads it (PSQLError's description hides the server's message).
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? PSQLError {
+            if let message = e.serverInfo?[.message] { return message }
+            if let underlying = e.underlying { return String(describing: underlying) }
+            return "\(e.code)"
+        }
+        return String(describing: error)
     }
 
     /// The URL without its password, for messages and logs.
@@ -51,6 +87,7 @@ public final class PostgresStore: RecordStore {
         var config = PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: c.user ?? "postgres",
                                                   password: c.password, database: database.isEmpty ? nil : database, tls: .disable)
         config.options.maximumConnections = 4
+        config.options.connectTimeout = .seconds(5)
         return config
     }
 
