@@ -95,7 +95,7 @@ let package = Package(
         // One conformance suite for both record stores: SQLite files and a real PostgreSQL 15 server.
         .testTarget(
             name: "StoreTests",
-            dependencies: ["RecordStore", "Ingest", "FHIRCore", "TestSupport"],
+            dependencies: ["RecordStore", "Ingest", "FHIRCore", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: upcoming
         ),
         .testTarget(
