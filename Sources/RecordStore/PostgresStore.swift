@@ -113,9 +113,33 @@ public final class PostgresStore: RecordStore {
         }
     }
 
-    /// Splits a migration into statements (they contain no semicolons inside literals).
+    /// Splits a migration into statements at semicolons outside dollar-quoted bodies (`DO $x$ … $x$`); the
+    /// migrations have no semicolons inside quoted literals or comments.
     static func statements(_ sql: String) -> [String] {
-        sql.split(separator: ";").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        var out: [String] = []
+        var current = ""
+        var openTag: Substring?
+        var rest = Substring(sql)
+        while let c = rest.first {
+            if c == "$", let close = rest.dropFirst().firstIndex(of: "$") {
+                let tag = rest[rest.startIndex...close]
+                if tag.dropFirst().dropLast().allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                    if openTag == nil { openTag = tag } else if openTag == tag { openTag = nil }
+                    current += tag
+                    rest = rest[rest.index(after: close)...]
+                    continue
+                }
+            }
+            if c == ";" && openTag == nil {
+                out.append(current)
+                current = ""
+            } else {
+                current.append(c)
+            }
+            rest = rest.dropFirst()
+        }
+        out.append(current)
+        return out.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
     }
 
     public func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {

@@ -41,6 +41,12 @@ enum StoreSchema {
                 PRIMARY KEY (resource_type, id, version_id)
             );
             CREATE INDEX record_versions_patient ON careledger.record_versions (patient_key);
+            DO $lz4$ BEGIN
+                -- Larger records are compressed when stored: lz4 costs a fraction of the default pglz's CPU. Servers
+                -- built without lz4 keep pglz.
+                ALTER TABLE careledger.record_versions ALTER COLUMN canonical SET COMPRESSION lz4;
+            EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;
+            END $lz4$;
             CREATE TABLE careledger.records (
                 patient_key text NOT NULL,
                 resource_type text NOT NULL,
