@@ -69,7 +69,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FHIRCoreTests",
-            dependencies: ["FHIRCore"],
+            dependencies: ["FHIRCore", "TestSupport"],
             swiftSettings: upcoming
         ),
         // Runs the built `careledger` binary as a user would (exit codes, stdout, OperationOutcomes).
@@ -89,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", "FHIRCore"],
+            dependencies: ["Ingest", "FHIRCore", "TestSupport"],
             swiftSettings: upcoming
         ),
         // One conformance suite for both record stores: SQLite files and a real PostgreSQL 15 server.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the real `careledger` binary the way an integration engineer would, and checks exit codes and the
@@ -11,14 +12,7 @@ struct CLITests {
         var stderr: String
     }
 
-    static let repoRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }()
+    static let repoRoot: URL = Repository.root
 
     /// The binary SwiftPM built next to this test bundle.
     static var binary: URL {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Ingest
 
@@ -18,22 +19,12 @@ struct LineReaderTests {
     }
 
     static func temp(_ bytes: [UInt8], name: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-lines-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = dir.appendingPathComponent(name).path
+        let path = try Repository.temporaryDirectory("careledger-lines").appendingPathComponent(name).path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
 
-    static func gzip(_ path: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "gzip -c '\(path)' > '\(path).gz'"]
-        try p.run()
-        p.waitUntilExit()
-        try #require(p.terminationStatus == 0)
-        return path + ".gz"
-    }
+    static func gzip(_ path: String) throws -> String { try Repository.gzip(path) }
 
     @Test func splitsLinesWithCRLFAndNoFinalNewline() throws {
         let reader = LineReader(bytes: Array("a\r\nbb\n\nccc".utf8), maxLine: 100)

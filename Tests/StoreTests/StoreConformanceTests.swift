@@ -2,6 +2,7 @@ import FHIRCore
 import Foundation
 import Ingest
 import RecordStore
+import TestSupport
 import Testing
 
 /// The record store's promises, checked the same way on SQLite and on a real PostgreSQL 15 server.
@@ -169,16 +170,9 @@ struct StoreConformanceTests {
     func gzippedNDJSONAndXMLImportLikeTheirPlainJSON(kind: StoreKind) async throws {
         try await kind.withStore { store, _ in
             let plain = SharedData.syntheaBulk + "/Patient.000.ndjson"
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-gz-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let dir = try Repository.temporaryDirectory("careledger-gz")
             defer { try? FileManager.default.removeItem(at: dir) }
-            let gz = dir.appendingPathComponent("Patient.000.ndjson.gz").path
-            let gzip = Process()
-            gzip.executableURL = URL(fileURLWithPath: "/bin/sh")
-            gzip.arguments = ["-c", "gzip -c '\(plain)' > '\(gz)'"]
-            try gzip.run()
-            gzip.waitUntilExit()
-            try #require(gzip.terminationStatus == 0)
+            let gz = try Repository.gzip(plain, to: dir.appendingPathComponent("Patient.000.ndjson.gz").path)
             let s1 = try await importPaths(store, [gz])
             #expect(s1.rejected == 0 && s1.created > 0)
             let s2 = try await importPaths(store, [plain])

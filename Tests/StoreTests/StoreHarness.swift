@@ -16,8 +16,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
     func withStore<T>(_ body: (any RecordStore, String) async throws -> T) async throws -> T {
         switch self {
         case .sqlite:
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-store-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let dir = try Repository.temporaryDirectory("careledger-store")
             defer { try? FileManager.default.removeItem(at: dir) }
             let url = "sqlite:" + dir.appendingPathComponent("store.sqlite").path
             let store = try await StoreLocation.open(url)
@@ -47,15 +46,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
 
 /// ../shared next to the repository.
 enum SharedData {
-    static let repoRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }()
-    static let shared = repoRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    static let shared = Repository.shared
     static let syntheaBundles = shared.appendingPathComponent("corpus/synthea/bundles").path
     static let syntheaBulk = shared.appendingPathComponent("corpus/synthea/bulk-ndjson").path
 
@@ -89,9 +80,7 @@ enum SharedData {
 
     /// Writes `text` to a new temp file with the given name and returns its path.
     static func tempFile(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-input-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = dir.appendingPathComponent(name).path
+        let path = try Repository.temporaryDirectory("careledger-input").appendingPathComponent(name).path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }

@@ -1,20 +1,14 @@
 import Foundation
+import TestSupport
 
 /// Locates ../shared (the corpus, vectors and definitions) from this file's path, so tests run from any
 /// working directory.
 enum Corpus {
     /// The repository root (the folder holding Package.swift).
-    static let repoRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    }()
+    static let repoRoot: URL = Repository.root
 
     /// ../shared next to the repository.
-    static let shared: URL = repoRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    static let shared: URL = Repository.shared
 
     static let fhirExamples = shared.appendingPathComponent("corpus/fhir-r4-examples")
     static let syntheaBundles = shared.appendingPathComponent("corpus/synthea/bundles")
