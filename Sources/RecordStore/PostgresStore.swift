@@ -211,11 +211,6 @@ public final class PostgresStore: RecordStore {
                                     \(versions.map { bytea($0.canonicalHash) })::bytea[], \(versions.map { bytea($0.salt) })::bytea[],
                                     \(versions.map { bytea($0.commitment) })::bytea[], \(versions.map { String(decoding: $0.canonical, as: UTF8.self) })::text[])
                         AS x(p, t, i, n, u, ch, h, s, c, j)
-                    RETURNING txid, patient_key, resource_type, id, version_id, commitment
-                ),
-                q AS (
-                    INSERT INTO careledger.anchor_queue (txid, patient_key, resource_type, id, version_id, commitment)
-                    SELECT txid, patient_key, resource_type, id, version_id, commitment FROM v
                 ),
                 r AS (
                     INSERT INTO careledger.records (patient_key, resource_type, id, version_id, txid, last_updated, content_hash)

@@ -59,7 +59,6 @@ public actor SQLiteStore: RecordStore {
                     """)
                 let clearIndex = try db.prepare("DELETE FROM search_index WHERE resource_type = ? AND id = ?")
                 let insertIndex = try db.prepare("INSERT INTO search_index (patient_key, resource_type, id, param, value, system, value_to) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                let queue = try db.prepare("INSERT INTO anchor_queue (txid, patient_key, resource_type, id, version_id, commitment) VALUES (?, ?, ?, ?, ?, ?)")
                 for row in rows {
                     let type = SQLiteValue.text(row.key.type), id = SQLiteValue.text(row.key.id), version = SQLiteValue.int(Int64(row.version))
                     let patient = SQLiteValue.text(row.patientKey)
@@ -71,7 +70,6 @@ public actor SQLiteStore: RecordStore {
                     for e in row.index {
                         try insertIndex.run([patient, type, id, .text(e.param), .text(e.value), .text(e.system), .text(e.valueTo)])
                     }
-                    try queue.run([.int(txid), patient, type, id, version, .blob(row.commitment)])
                 }
             }
             try db.exec("COMMIT")

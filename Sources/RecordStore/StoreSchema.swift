@@ -40,7 +40,6 @@ enum StoreSchema {
                 anchor_leaf integer,
                 PRIMARY KEY (resource_type, id, version_id)
             );
-            CREATE INDEX record_versions_patient ON careledger.record_versions (patient_key);
             DO $lz4$ BEGIN
                 -- Larger records are compressed when stored: lz4 costs a fraction of the default pglz's CPU. Servers
                 -- built without lz4 keep pglz.
@@ -68,16 +67,12 @@ enum StoreSchema {
             );
             CREATE INDEX search_index_lookup ON careledger.search_index (resource_type, param, value);
             CREATE INDEX search_index_owner ON careledger.search_index (resource_type, id);
-            CREATE TABLE careledger.anchor_queue (
-                txid bigint NOT NULL,
-                patient_key text NOT NULL,
-                resource_type text NOT NULL,
-                id text NOT NULL,
-                version_id integer NOT NULL,
-                commitment bytea NOT NULL,
-                PRIMARY KEY (resource_type, id, version_id)
-            );
-            CREATE INDEX anchor_queue_txid ON careledger.anchor_queue (txid);
+            -- The anchoring queue is the versions without a receipt yet: the anchoring service reads them in txid order
+            -- through this partial index and fills in the receipt columns, which takes them out of the queue.
+            CREATE INDEX record_versions_unanchored ON careledger.record_versions (txid) WHERE anchor_batch IS NULL;
+            CREATE VIEW careledger.anchor_queue AS
+                SELECT txid, patient_key, resource_type, id, version_id, commitment
+                FROM careledger.record_versions WHERE anchor_batch IS NULL;
             CREATE TABLE careledger.dead_letters (
                 id bigserial PRIMARY KEY,
                 import_batch bigint,
@@ -134,7 +129,6 @@ enum StoreSchema {
                 anchor_leaf INTEGER,
                 PRIMARY KEY (resource_type, id, version_id)
             );
-            CREATE INDEX record_versions_patient ON record_versions (patient_key);
             CREATE TABLE records (
                 patient_key TEXT NOT NULL,
                 resource_type TEXT NOT NULL,
@@ -156,16 +150,10 @@ enum StoreSchema {
             );
             CREATE INDEX search_index_lookup ON search_index (resource_type, param, value);
             CREATE INDEX search_index_owner ON search_index (resource_type, id);
-            CREATE TABLE anchor_queue (
-                txid INTEGER NOT NULL,
-                patient_key TEXT NOT NULL,
-                resource_type TEXT NOT NULL,
-                id TEXT NOT NULL,
-                version_id INTEGER NOT NULL,
-                commitment BLOB NOT NULL,
-                PRIMARY KEY (resource_type, id, version_id)
-            );
-            CREATE INDEX anchor_queue_txid ON anchor_queue (txid);
+            CREATE INDEX record_versions_unanchored ON record_versions (txid) WHERE anchor_batch IS NULL;
+            CREATE VIEW anchor_queue AS
+                SELECT txid, patient_key, resource_type, id, version_id, commitment
+                FROM record_versions WHERE anchor_batch IS NULL;
             CREATE TABLE dead_letters (
                 id INTEGER PRIMARY KEY,
                 import_batch INTEGER,
