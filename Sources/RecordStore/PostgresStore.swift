@@ -197,7 +197,9 @@ public final class PostgresStore: RecordStore {
                     ik.append(row.patientKey); it.append(row.key.type); ii.append(row.key.id); ip.append(e.param); iv.append(e.value); isys.append(e.system); ito.append(e.valueTo)
                 }
             }
-            func bytea(_ b: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: b) }
+            // One pass per column set (mapping a key path over the rows would copy every row once per column).
+            let v = VersionColumns(versions)
+            let c = VersionColumns(latest)
             // Every write of the unit in one statement (one round trip); all parts see the snapshot from before it,
             // so the index rows it deletes are the old ones.
             try await conn.query("""
@@ -206,17 +208,16 @@ public final class PostgresStore: RecordStore {
                     INSERT INTO careledger.record_versions
                         (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
                     SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
-                    FROM tx, UNNEST(\(versions.map(\.patientKey))::text[], \(versions.map(\.key.type))::text[], \(versions.map(\.key.id))::text[], \(versions.map { Int32($0.version) })::int4[],
-                                    \(versions.map(\.lastUpdated))::text[], \(versions.map { bytea($0.contentHash) })::bytea[],
-                                    \(versions.map { bytea($0.canonicalHash) })::bytea[], \(versions.map { bytea($0.salt) })::bytea[],
-                                    \(versions.map { bytea($0.commitment) })::bytea[], \(versions.map { String(decoding: $0.canonical, as: UTF8.self) })::text[])
+                    FROM tx, UNNEST(\(v.patientKeys)::text[], \(v.types)::text[], \(v.ids)::text[], \(v.versions)::int4[],
+                                    \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
+                                    \(v.commitments)::bytea[], \(v.canonical)::text[])
                         AS x(p, t, i, n, u, ch, h, s, c, j)
                 ),
                 r AS (
                     INSERT INTO careledger.records (patient_key, resource_type, id, version_id, txid, last_updated, content_hash)
                     SELECT p, t, i, n, tx.txid, u::timestamptz, ch
-                    FROM tx, UNNEST(\(latest.map(\.patientKey))::text[], \(latest.map(\.key.type))::text[], \(latest.map(\.key.id))::text[], \(latest.map { Int32($0.version) })::int4[],
-                                    \(latest.map(\.lastUpdated))::text[], \(latest.map { bytea($0.contentHash) })::bytea[]) AS x(p, t, i, n, u, ch)
+                    FROM tx, UNNEST(\(c.patientKeys)::text[], \(c.types)::text[], \(c.ids)::text[], \(c.versions)::int4[],
+                                    \(c.lastUpdated)::text[], \(c.contentHashes)::bytea[]) AS x(p, t, i, n, u, ch)
                     ON CONFLICT (resource_type, id) DO UPDATE SET patient_key = excluded.patient_key, version_id = excluded.version_id, txid = excluded.txid,
                         last_updated = excluded.last_updated, content_hash = excluded.content_hash
                 ),
@@ -370,6 +371,28 @@ public final class PostgresStore: RecordStore {
     public func close() async throws {
         runner.cancel()
         await runner.value
+    }
+}
+
+/// Version rows as the columns an `UNNEST` insert binds.
+struct VersionColumns {
+    var patientKeys: [String] = [], types: [String] = [], ids: [String] = [], versions: [Int32] = [], lastUpdated: [String] = []
+    var contentHashes: [ByteBuffer] = [], canonicalHashes: [ByteBuffer] = [], salts: [ByteBuffer] = [], commitments: [ByteBuffer] = []
+    var canonical: [String] = []
+
+    init(_ rows: [VersionRow]) {
+        for row in rows {
+            patientKeys.append(row.patientKey)
+            types.append(row.key.type)
+            ids.append(row.key.id)
+            versions.append(Int32(row.version))
+            lastUpdated.append(row.lastUpdated)
+            contentHashes.append(ByteBuffer(bytes: row.contentHash))
+            canonicalHashes.append(ByteBuffer(bytes: row.canonicalHash))
+            salts.append(ByteBuffer(bytes: row.salt))
+            commitments.append(ByteBuffer(bytes: row.commitment))
+            canonical.append(String(decoding: row.canonical, as: UTF8.self))
+        }
     }
 }
 
