@@ -21,7 +21,8 @@ public enum ImportFiles {
     /// Expands files and directories (recursively, hidden entries skipped) into the files to import, in a
     /// stable order: within a directory, bulk NDJSON files of resource types that others refer to
     /// (Organization, Location, Practitioner, …, Patient) come first, so conditional references resolve; then
-    /// by name. A named file is imported whatever its extension; in directories only known extensions are.
+    /// by name; Synthea's `hospitalInformation*` and `practitionerInformation*` Bundles come before everything. A
+    /// named file is imported whatever its extension; in directories only known extensions are.
     public static func expand(_ paths: [String]) throws(ImportError) -> [ImportFile] {
         var out: [ImportFile] = []
         let fm = FileManager.default
@@ -54,10 +55,14 @@ public enum ImportFiles {
     /// Types that other resources refer to conditionally, imported first.
     static let referencedFirst = ["Organization", "Location", "Practitioner", "PractitionerRole", "Patient", "Device", "Medication"]
 
+    /// Synthea writes the organizations and practitioners its patient Bundles refer to in files of their own.
+    static let syntheaSharedPrefixes = ["hospitalInformation", "practitionerInformation"]
+
     static func rank(_ path: String) -> Int {
         let name = URL(fileURLWithPath: path).lastPathComponent
+        if let i = syntheaSharedPrefixes.firstIndex(where: { name.hasPrefix($0) }) { return i }
         let type = String(name.prefix { $0 != "." && $0 != "-" && $0 != "_" })
-        return referencedFirst.firstIndex(of: type) ?? referencedFirst.count
+        return syntheaSharedPrefixes.count + (referencedFirst.firstIndex(of: type) ?? referencedFirst.count)
     }
 
     static func kind(of path: String) -> ImportFile.Kind? {

@@ -185,9 +185,10 @@ public struct Importer: Sendable {
         }
         var resources: [Resource] = []
         var fullURLs: [String: Int] = [:]
+        var matchedFullURLs: [String: String] = [:]
         for (n, entryValue) in entries.enumerated() {
             let pointer = "/entry/\(n)"
-            do throws(FHIRError) {
+            let checked = Result { () throws(FHIRError) -> Resource in
                 guard let entry = entryValue.objectValue, let value = entry["resource"] else {
                     if entryValue.objectValue?["request"]?.objectValue?["method"]?.stringValue == "DELETE" {
                         throw FHIRError(.unsupportedInput, "DELETE entries are not imported: an import only adds versions", at: SourceLocation(pointer: pointer + "/request"))
@@ -206,10 +207,13 @@ public struct Importer: Sendable {
                     let parts = url.split(separator: "/")
                     if parts.count == 2, parts[0] == resource.resourceType, !parts[1].contains("?") { resource.id = String(parts[1]) }
                 }
-                resource = try withID(resource)
-                if let fullUrl = entry["fullUrl"]?.stringValue { fullURLs[fullUrl] = resources.count }
-                resources.append(resource)
-            } catch {
+                return try withID(resource)
+            }
+            let resource: Resource
+            switch checked {
+            case .success(let r):
+                resource = r
+            case .failure(let error):
                 if atomic {
                     try await reject(raw: raw, source: source, location: Self.describe(error.location), format: format,
                                      outcome: OperationOutcome(error: error), batch: batch, into: &summary)
@@ -218,10 +222,27 @@ public struct Importer: Sendable {
                 let entryBytes = JSONWriter(style: .compact).write(entryValue)
                 try await reject(raw: entryBytes, source: source, location: Self.describe(error.location), format: "json",
                                  outcome: OperationOutcome(error: error), batch: batch, into: &summary)
+                continue
             }
+            let entry = entryValue.objectValue
+            let fullUrl = entry?["fullUrl"]?.stringValue
+            // A conditional create (`ifNoneExist: identifier=…`) that matches one stored resource creates nothing:
+            // references to the entry go to the stored one.
+            if let condition = entry?["request"]?.objectValue?["ifNoneExist"]?.stringValue,
+               let c = References.conditional(resource.resourceType + "?" + condition) {
+                let existing = try await store.resolveIdentifier(type: c.type, system: c.system, value: c.value)
+                if existing.count == 1 {
+                    if let fullUrl { matchedFullURLs[fullUrl] = "\(resource.resourceType)/\(existing[0])" }
+                    summary.unchanged += 1
+                    summary.byType[resource.resourceType, default: (0, 0)].unchanged += 1
+                    continue
+                }
+            }
+            if let fullUrl { fullURLs[fullUrl] = resources.count }
+            resources.append(resource)
         }
         // fullUrl (urn:uuid:…, absolute URLs) → Type/id of the stored resource.
-        var map: [String: String] = [:]
+        var map = matchedFullURLs
         for (url, i) in fullURLs {
             let target = "\(resources[i].resourceType)/\(resources[i].id ?? "")"
             if url != target { map[url] = target }

@@ -185,4 +185,39 @@ struct StoreConformanceTests {
             #expect(s3.unchanged == 1 && s3.rejected == 0)
         }
     }
+
+    /// A Synthea export as it comes: hospital and practitioner Bundles with conditional creates, imported before
+    /// the patient Bundles that refer to them by identifier, whatever the file names' order.
+    @Test(arguments: StoreKind.allCases)
+    func syntheaSharedBundlesComeFirstAndConditionalCreatesDoNotDuplicate(kind: StoreKind) async throws {
+        try await kind.withStore { store, _ in
+            let dir = try Repository.temporaryDirectory("careledger-synthea-export")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            func hospital(_ id: String) -> String {
+                """
+                {"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:\(id)",
+                  "resource":{"resourceType":"Organization","id":"\(id)","identifier":[{"system":"https://github.com/synthetichealth/synthea","value":"org-77"}],"name":"General"},
+                  "request":{"method":"POST","url":"Organization","ifNoneExist":"identifier=https://github.com/synthetichealth/synthea|org-77"}}]}
+                """
+            }
+            let patient = """
+                {"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:5a1e0000-0000-4000-8000-000000000001",
+                  "resource":{"resourceType":"Patient","id":"5a1e0000-0000-4000-8000-000000000001","managingOrganization":{"reference":"Organization?identifier=https://github.com/synthetichealth/synthea|org-77"}},
+                  "request":{"method":"POST","url":"Patient"}}]}
+                """
+            // "Aaron…" sorts before "hospitalInformation…": the order must come from what the files are.
+            try Data(patient.utf8).write(to: dir.appendingPathComponent("Aaron_Abbott_1.json"))
+            try Data(hospital("0rg00000-0000-4000-8000-000000000001").utf8).write(to: dir.appendingPathComponent("hospitalInformation1.json"))
+            let first = try await importPaths(store, [dir.path])
+            #expect(first.rejected == 0 && first.created == 2 && first.unresolvedReferences == 0)
+            let stored = try #require(try await store.current(RecordKey(type: "Patient", id: "5a1e0000-0000-4000-8000-000000000001")))
+            #expect(String(decoding: stored.canonical, as: UTF8.self).contains("\"reference\":\"Organization/0rg00000-0000-4000-8000-000000000001\""))
+
+            // Another export names the same organization with another id: the conditional create finds it.
+            let other = try SharedData.tempFile("hospitalInformation2.json", Array(hospital("0rg00000-0000-4000-8000-000000000002").utf8))
+            let second = try await importPaths(store, [other])
+            #expect(second.created == 0 && second.unchanged == 1)
+            #expect(try await store.resolveIdentifier(type: "Organization", system: "https://github.com/synthetichealth/synthea", value: "org-77").count == 1)
+        }
+    }
 }

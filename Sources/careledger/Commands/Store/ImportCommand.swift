@@ -6,9 +6,9 @@ import RecordStore
 
 /// Options shared by the commands that open the record store.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The record store: postgres://user@host:port/database, or an SQLite file (sqlite:PATH or a path).",
+    @Option(name: .long, help: ArgumentHelp("The record store: postgres://user@host:port/database, or an SQLite file (sqlite:PATH or a path). Default: $CARELEDGER_STORE, else \(StoreLocation.defaultURL).",
                                             valueName: "URL"))
-    var store: String = StoreLocation.defaultURL
+    var store: String = ProcessInfo.processInfo.environment["CARELEDGER_STORE"].flatMap { $0.isEmpty ? nil : $0 } ?? StoreLocation.defaultURL
 
     func open() async throws -> any RecordStore {
         do {
