@@ -60,6 +60,8 @@ public enum VersionPlanner {
         var rows: [VersionRow] = []
         outcomes.reserveCapacity(unit.count)
         var rng = SystemRandomNumberGenerator()
+        // Canonical bytes made from a document under the reader's limits; only their size may have grown.
+        let contentReader = JSONReader(limits: FHIRLimits(maxDocumentBytes: .max))
         for record in unit {
             let existing = state[record.key]
             if let existing, existing.contentHash == record.contentHash {
@@ -67,12 +69,9 @@ public enum VersionPlanner {
                 continue
             }
             let version = (existing?.version ?? 0) + 1
-            var served = record.resource
-            var meta = served.object["meta"]?.objectValue ?? FHIRObject()
-            meta["versionId"] = .string(String(version))
-            meta["lastUpdated"] = .string(lastUpdated)
-            served.object["meta"] = .object(meta)
-            let canonical = try CanonicalForm.bytes(of: served)
+            // The served form: the content's canonical bytes with the two server fields added to `meta`.
+            let content = try contentReader.readTape(record.contentCanonical)
+            let canonical = try content.canonicalBytes(addingToMeta: [("versionId", String(version)), ("lastUpdated", lastUpdated)])
             let canonicalHash = CanonicalForm.sha256(canonical)
             let salt = RecordCommitment.freshSalt(using: &rng)
             let commitment = try RecordCommitment(canonicalHash: canonicalHash, salt: salt)

@@ -38,7 +38,9 @@ public struct PreparedRecord: Sendable {
     public var key: RecordKey
     /// The resource as it will be served, minus the two server-assigned meta fields.
     public var resource: Resource
-    /// SHA-256 of the canonical form of `resource` (without the server-assigned fields).
+    /// The canonical form of `resource` (without the server-assigned fields).
+    public var contentCanonical: [UInt8]
+    /// SHA-256 of `contentCanonical`.
     public var contentHash: [UInt8]
     public var index: [IndexEntry]
     /// The patient compartment the resource belongs to (`Patient/…`), or its own `Type/id` when it belongs to
@@ -53,7 +55,8 @@ public struct PreparedRecord: Sendable {
         }
         self.key = RecordKey(type: resource.resourceType, id: id)
         self.resource = resource
-        self.contentHash = try CanonicalForm.hash(of: resource)
+        self.contentCanonical = try CanonicalForm.bytes(of: resource)
+        self.contentHash = CanonicalForm.sha256(contentCanonical)
         self.index = SearchIndex.entries(for: resource)
         self.patientKey = SearchIndex.patientCompartment(of: resource) ?? key.description
     }

@@ -87,4 +87,41 @@ struct ConformanceTests {
         print("conformance: the JSON tape and the tree give the same canonical bytes for \(same)/\(documents.count) corpus documents")
         #expect(documents.count > 2500)
     }
+
+    /// What the store serves — a resource's canonical form with `meta.versionId` and `meta.lastUpdated` added — is
+    /// the same whether written from a tree or spliced into the content's canonical bytes, for every corpus
+    /// resource (with and without a `meta` of its own, with and without existing server fields).
+    @Test func addingServerMetaToCanonicalBytesMatchesTheTree() throws {
+        var documents: [[UInt8]] = []
+        for name in Corpus.examplePairs {
+            documents.append(try Corpus.bytes(Corpus.fhirExamples.appendingPathComponent(name + ".json")))
+        }
+        for name in Corpus.files(in: Corpus.syntheaBulk, ext: "ndjson") where name != "log.ndjson" {
+            let data = try Corpus.bytes(Corpus.syntheaBulk.appendingPathComponent(name))
+            documents += data.split(separator: 0x0A).filter { !$0.isEmpty }.map(Array.init)
+        }
+        var same = 0
+        var withMeta = 0
+        for bytes in documents {
+            var resource = try JSONReader().read(bytes)
+            if case .object(var meta)? = resource.object["meta"] {
+                meta["versionId"] = nil
+                meta["lastUpdated"] = nil
+                resource.object["meta"] = meta.isEmpty ? nil : .object(meta)
+                withMeta += resource.object["meta"] == nil ? 0 : 1
+            }
+            let content = try CanonicalForm.bytes(of: resource)
+            let spliced = try JSONReader().readTape(content).canonicalBytes(addingToMeta: [("versionId", "12"), ("lastUpdated", "2026-11-30T12:00:00.000Z")])
+            var served = resource
+            var meta = served.object["meta"]?.objectValue ?? FHIRObject()
+            meta["versionId"] = .string("12")
+            meta["lastUpdated"] = .string("2026-11-30T12:00:00.000Z")
+            served.object["meta"] = .object(meta)
+            let expected = try CanonicalForm.bytes(of: served)
+            #expect(spliced == expected)
+            if spliced == expected { same += 1 }
+        }
+        print("conformance: served canonical bytes spliced from content bytes equal the tree's for \(same)/\(documents.count) resources (\(withMeta) with a meta of their own)")
+        #expect(withMeta > 100 && documents.count > 2500)
+    }
 }

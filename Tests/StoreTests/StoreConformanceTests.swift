@@ -44,6 +44,11 @@ struct StoreConformanceTests {
                 let version = try #require(try await store.current(RecordKey(type: String(parts[0]), id: String(parts[1]))))
                 let text = String(decoding: version.canonical, as: UTF8.self)
                 if text.contains("\"urn:uuid:") || text.contains("?identifier=") { unresolved += 1 }
+                // The served bytes are the canonical form of the resource they spell, with the store's meta.
+                let served = try JSONReader().read(version.canonical)
+                #expect(try CanonicalForm.bytes(of: served) == version.canonical, "\(key)")
+                #expect(served.object["meta"]?.objectValue?["versionId"] == .string("1"), "\(key)")
+                #expect(try RecordCommitment(canonicalHash: CanonicalForm.sha256(version.canonical), salt: version.salt).value == version.commitment)
                 checked += 1
             }
             #expect(unresolved == 0, "\(unresolved) of \(checked) stored resources still carry urn:uuid or conditional references")

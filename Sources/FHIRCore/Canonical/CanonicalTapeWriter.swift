@@ -17,6 +17,27 @@ extension JSONTape {
     }
 }
 
+extension JSONTape {
+    /// The canonical bytes of this resource with string members added to its `meta` (created when absent):
+    /// how the store turns a record's content into the form it serves, with the `meta.versionId` and
+    /// `meta.lastUpdated` it assigned, without building a tree. The tape must hold a resource (a JSON object)
+    /// whose `meta` has none of the added names; the result equals the tree writer's bytes for the same resource
+    /// with those members set.
+    public func canonicalBytes(addingToMeta members: [(name: String, value: String)]) throws(FHIRError) -> [UInt8] {
+        let extras = members.map { (name: Array($0.name.utf8), value: $0.value) }.sorted { $0.name.lexicographicallyPrecedes($1.name) }
+        return try source.withUnsafeBufferPointer { (src) throws(FHIRError) in
+            try arena.withUnsafeBufferPointer { (arena) throws(FHIRError) in
+                try nodes.withUnsafeBufferPointer { (nodes) throws(FHIRError) in
+                    var writer = TapeCanonicalWriter(source: src, arena: arena, nodes: nodes)
+                    writer.out.reserveCapacity(src.count + 96)
+                    try writer.writeObject(at: 0, isNarrative: false, extraMeta: extras)
+                    return writer.out
+                }
+            }
+        }
+    }
+}
+
 /// Canonical JSON from a tape: members sorted by name in UTF-16 order, strings re-escaped the RFC 8785 way,
 /// numbers and literals copied as written, the narrative div replaced by its Canonical XML.
 struct TapeCanonicalWriter {
@@ -73,7 +94,10 @@ struct TapeCanonicalWriter {
         }
     }
 
-    mutating func writeObject(at index: Int, isNarrative: Bool) throws(FHIRError) {
+    /// Writes an object; `extraMeta` (only for the root) adds string members to its `meta` object, and
+    /// `extraMembers` (for that `meta` object) are merged among its own members in order. Added names are ASCII.
+    mutating func writeObject(at index: Int, isNarrative: Bool, extraMeta: [(name: [UInt8], value: String)]? = nil,
+                              extraMembers: [(name: [UInt8], value: String)] = []) throws(FHIRError) {
         let node = nodes[index]
         let base = order.count
         var i = index + 1
@@ -95,21 +119,78 @@ struct TapeCanonicalWriter {
             k += 1
         }
         out.append(UInt8(ascii: "{"))
+        // Synthetic members to merge: the extra meta members here, or a whole `meta` object at the root when the
+        // resource has none.
+        var pending = extraMembers[...]
+        var metaPending = false
+        if extraMeta != nil {
+            metaPending = true
+            for k in base..<base + n where isName(nodes[order[k].name], "meta") {
+                guard nodes[order[k].name + 1].kind == .object else {
+                    throw FHIRError(.wrongValueKind, "meta must be a JSON object", at: SourceLocation(pointer: "/meta"))
+                }
+                metaPending = false
+            }
+        }
+        var wrote = false
+        func separator(_ out: inout [UInt8]) {
+            if wrote { out.append(UInt8(ascii: ",")) }
+            wrote = true
+        }
         for k in base..<base + n {
-            if k > base { out.append(UInt8(ascii: ",")) }
             let nameNode = nodes[order[k].name]
+            let name = bytes(nameNode)
+            while let extra = pending.first, extra.name.lexicographicallyPrecedes(name) {
+                separator(&out)
+                writeSynthetic(extra.name, extra.value)
+                pending = pending.dropFirst()
+            }
+            if metaPending && Array("meta".utf8).lexicographicallyPrecedes(name) {
+                separator(&out)
+                writeSyntheticMeta(extraMeta ?? [])
+                metaPending = false
+            }
+            separator(&out)
             let valueIndex = order[k].name + 1
             writeString(nameNode)
             out.append(UInt8(ascii: ":"))
-            if isNarrative && nodes[valueIndex].kind == .string && isName(nameNode, "div") {
+            if let extraMeta, isName(nameNode, "meta"), nodes[valueIndex].kind == .object {
+                try writeObject(at: valueIndex, isNarrative: false, extraMembers: extraMeta)
+            } else if isNarrative && nodes[valueIndex].kind == .string && isName(nameNode, "div") {
                 let xhtml = String(decoding: bytes(nodes[valueIndex]), as: UTF8.self)
                 JSONStringEscaper.append(try CanonicalWriter.canonicalNarrative(xhtml), to: &out)
             } else {
                 try write(at: valueIndex, isNarrative: isName(nameNode, "text"))
             }
         }
+        for extra in pending {
+            separator(&out)
+            writeSynthetic(extra.name, extra.value)
+        }
+        if metaPending {
+            separator(&out)
+            writeSyntheticMeta(extraMeta ?? [])
+        }
         out.append(UInt8(ascii: "}"))
         order.removeLast(n)
+    }
+
+    /// `"name":"value"` for an added member (an ASCII name; the value escaped the canonical way).
+    mutating func writeSynthetic(_ name: [UInt8], _ value: String) {
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: name)
+        out.append(contentsOf: Array("\":".utf8))
+        JSONStringEscaper.append(value, to: &out)
+    }
+
+    /// `"meta":{…}` holding only the added members (already in order).
+    mutating func writeSyntheticMeta(_ members: [(name: [UInt8], value: String)]) {
+        out.append(contentsOf: Array("\"meta\":{".utf8))
+        for (i, m) in members.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            writeSynthetic(m.name, m.value)
+        }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// Whether a name node spells `word` (ASCII).

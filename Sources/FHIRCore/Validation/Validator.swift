@@ -49,6 +49,10 @@ private struct Run {
     var steps: [Step] = []
     /// The FHIRPath root of each resource on the path (`Patient`, then `Bundle` for an entry's resource …).
     var resourceStarts: [(index: Int, type: String)] = []
+    /// Per open object, one slot per element of its type: how many values it has …
+    var counts: [Int] = []
+    /// … and the choice name (`valueQuantity`) it was given with.
+    var choiceNames: [String?] = []
 
     init(table: TypeTable, maxIssues: Int, maxDepth: Int) {
         self.table = table
@@ -153,9 +157,16 @@ private struct Run {
             report(.emptyValue, "an object must have content: FHIR forbids empty objects")
             return
         }
-        // How many values each element has (`given` and `_given` together), and which choice name was used.
-        var counts = [Int](repeating: 0, count: definition.elements.count)
-        var choiceNames = [String?](repeating: nil, count: definition.elements.count)
+        // How many values each element has (`given` and `_given` together), and which choice name was used: a
+        // frame of its own on two stacks shared by the whole pass, so an object costs no allocation.
+        let frame = counts.count
+        let elementCount = definition.elements.count
+        counts.append(contentsOf: repeatElement(0, count: elementCount))
+        choiceNames.append(contentsOf: repeatElement(nil, count: elementCount))
+        defer {
+            counts.removeLast(elementCount)
+            choiceNames.removeLast(elementCount)
+        }
 
         for member in object.members {
             let name = member.name
@@ -170,7 +181,7 @@ private struct Run {
                     report(.unknownElement, "'\(name)' is only allowed for primitive elements; \(base) is a \(match.type)", extra: .member(name))
                     continue
                 }
-                countValues(match, name: base, counts: &counts, choiceNames: &choiceNames, values: object[base] == nil ? member.value : nil)
+                countValues(match, name: base, frame: frame, values: object[base] == nil ? member.value : nil)
                 steps.append(.member(name))
                 primitiveExtras(member.value, match, primitive, values: object[base])
                 steps.removeLast()
@@ -184,14 +195,14 @@ private struct Run {
                 }
                 continue
             }
-            countValues(match, name: name, counts: &counts, choiceNames: &choiceNames, values: member.value)
+            countValues(match, name: name, frame: frame, values: member.value)
             steps.append(.member(name))
             elementValue(member.value, match, in: object)
             steps.removeLast()
         }
 
         for (i, element) in definition.elements.enumerated() {
-            let count = counts[i]
+            let count = counts[frame + i]
             let label = element.isChoice ? element.name + "[x]" : element.name
             if count < element.min {
                 report(.cardinality, "\(definition.name).\(label) is required (min \(element.min)), found \(count)", extra: .member(element.name))
@@ -202,8 +213,8 @@ private struct Run {
     }
 
     /// Counts one element's values for the cardinality check, and reports a second choice name for one element.
-    mutating func countValues(_ match: ElementMatch, name: String, counts: inout [Int], choiceNames: inout [String?], values: FHIRValue?) {
-        let i = match.position
+    mutating func countValues(_ match: ElementMatch, name: String, frame: Int, values: FHIRValue?) {
+        let i = frame + match.position
         if match.element.isChoice {
             if let previous = choiceNames[i], previous != name {
                 report(.invalidChoice, "\(match.element.name)[x] is given twice, as '\(previous)' and '\(name)'; a choice element takes one type", extra: .member(name))
