@@ -52,7 +52,7 @@ public struct Importer: Sendable {
     public var source: String
     public var limits: FHIRLimits
     /// NDJSON lines stored per transaction.
-    public var linesPerUnit = 1000
+    public var linesPerUnit = 2000
 
     public init(store: any RecordStore, source: String = "careledger-import", limits: FHIRLimits = .default) {
         self.store = store
@@ -308,7 +308,7 @@ public struct Importer: Sendable {
             if unit.count >= linesPerUnit {
                 // The previous batch's commit ran while these lines were parsed and validated; it must be in
                 // before this batch's conditional references are resolved against the store.
-                if pending.count >= 2 { summary.add(try await pending.removeFirst().value) }
+                if pending.count >= 3 { summary.add(try await pending.removeFirst().value) }
                 if let task = try await startCommit(&unit, batch: batch, pending: &pending, into: &summary) { pending.append(task) }
                 progress(summary)
             }

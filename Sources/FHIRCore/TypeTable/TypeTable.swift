@@ -98,8 +98,8 @@ public struct TypeTable: Sendable {
     }
 }
 
-/// One type of the table.
-public struct TypeDefinition: Sendable {
+/// One type of the table (a class for the same reason as ``ElementDefinition``).
+public final class TypeDefinition: Sendable {
     public enum Kind: Sendable, Hashable {
         case primitive, complex, resource, backbone
     }
@@ -150,7 +150,10 @@ public struct TypeDefinition: Sendable {
 }
 
 /// One element of a type.
-public struct ElementDefinition: Sendable {
+///
+/// A class, not a struct: the readers, writers and validator pass these around for every value they visit, and
+/// one reference costs one retain where a struct's copy retained each of its fields.
+public final class ElementDefinition: Sendable {
     public enum Representation: Sendable, Hashable {
         /// An XML child element.
         case element
@@ -170,6 +173,15 @@ public struct ElementDefinition: Sendable {
     /// Nil for `*`.
     public let max: Int?
     public let representation: Representation
+
+    init(name: String, isChoice: Bool, types: [String], min: Int, max: Int?, representation: Representation) {
+        self.name = name
+        self.isChoice = isChoice
+        self.types = types
+        self.min = min
+        self.max = max
+        self.representation = representation
+    }
 
     /// Whether the element repeats, so JSON carries it as an array even with one value.
     public var isArray: Bool {
