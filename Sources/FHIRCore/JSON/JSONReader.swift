@@ -103,15 +103,24 @@ struct JSONParser {
 
     @inline(__always)
     mutating func skipWhitespace() {
-        // Pretty-printed exports are mostly indentation: skip runs of spaces 8 bytes at a time.
-        while pos + 8 <= count && UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020 {
-            pos += 8
+        // A local cursor (the parser's own lives in memory), and pretty-printed exports are mostly indentation:
+        // runs of spaces go 8 bytes at a time.
+        var p = pos
+        while p < count {
+            let c = base[p]
+            if c == 0x20 {
+                if p + 8 <= count && UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020 {
+                    p += 8
+                } else {
+                    p += 1
+                }
+            } else if c == 0x0A || c == 0x0D || c == 0x09 {
+                p += 1
+            } else {
+                break
+            }
         }
-        while pos < count {
-            let c = base[pos]
-            guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
-            pos += 1
-        }
+        pos = p
     }
 
     func fail(_ code: FHIRError.Code, _ reason: String, at offset: Int? = nil) -> JSONParseFailure {
@@ -308,16 +317,21 @@ struct JSONParser {
     /// Reads a string starting at its opening quote. The fast path (no escapes) only validates: the node
     /// points at the input bytes.
     mutating func parseString() throws(JSONParseFailure) {
-        pos += 1  // opening quote
-        let start = pos
+        let start = pos + 1  // after the opening quote
         let maxEnd = min(count, start &+ limits.maxStringBytes)
-        while pos < maxEnd {
-            // Plain ASCII runs go 8 bytes at a time.
-            if pos + 8 <= maxEnd && !SWAR.hasStringSpecial(UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)) {
-                pos += 8
+        var p = start
+        while p < maxEnd {
+            // Plain ASCII runs go 8 bytes at a time, on a local cursor.
+            if p + 8 <= maxEnd && !SWAR.hasStringSpecial(UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)) {
+                p += 8
                 continue
             }
-            let c = base[pos]
+            let c = base[p]
+            if c < 0x80 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") && c >= 0x20 {
+                p += 1
+                continue
+            }
+            pos = p
             if c == UInt8(ascii: "\"") {
                 appendScalar(.string, start: start, length: pos - start)
                 pos += 1
@@ -325,12 +339,10 @@ struct JSONParser {
             }
             if c == UInt8(ascii: "\\") { return try parseEscapedString(from: start) }
             if c < 0x20 { throw fail(.malformedJSON, "control character 0x\(String(c, radix: 16, uppercase: true)) must be escaped inside a string") }
-            if c < 0x80 {
-                pos += 1
-            } else {
-                try skipUTF8Sequence()
-            }
+            try skipUTF8Sequence()
+            p = pos
         }
+        pos = p
         if maxEnd < count { throw fail(.tooLarge, "a string is longer than \(limits.maxStringBytes) bytes", at: start - 1) }
         throw fail(.malformedJSON, "the JSON ends inside a string (truncated input or missing closing quote)", at: start - 1)
     }
