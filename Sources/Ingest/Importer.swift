@@ -246,6 +246,12 @@ public struct Importer: Sendable {
         for (url, i) in fullURLs {
             let target = "\(resources[i].resourceType)/\(resources[i].id ?? "")"
             if url != target { map[url] = target }
+            // A relative reference (`Patient/old`) to an entry whose fullUrl ends in it names the same entry.
+            let parts = url.split(separator: "/")
+            if parts.count >= 2, parts[parts.count - 2] == resources[i].resourceType {
+                let relative = "\(parts[parts.count - 2])/\(parts[parts.count - 1])"
+                if relative != target { map[relative] = target }
+            }
         }
         if !map.isEmpty {
             for i in resources.indices {

@@ -225,4 +225,22 @@ struct StoreConformanceTests {
             #expect(try await store.resolveIdentifier(type: "Organization", system: "https://github.com/synthetichealth/synthea", value: "org-77").count == 1)
         }
     }
+
+    /// Relative references to a Bundle entry follow it when the store gives it another id.
+    @Test(arguments: StoreKind.allCases)
+    func relativeReferencesFollowTheirEntry(kind: StoreKind) async throws {
+        try await kind.withStore { store, _ in
+            let bundle = """
+                {"resourceType":"Bundle","type":"collection","entry":[
+                  {"fullUrl":"http://example.org/fhir/Patient/local-7","resource":{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"R7"}]}},
+                  {"fullUrl":"http://example.org/fhir/Observation/o1","resource":{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/local-7"}}}
+                ]}
+                """
+            let s = try await importPaths(store, [try SharedData.tempFile("collection.json", Array(bundle.utf8))])
+            #expect(s.created == 2 && s.rejected == 0)
+            let patient = try #require(try await store.resolveIdentifier(type: "Patient", system: "urn:mrn", value: "R7").first)
+            #expect(patient != "local-7")
+            #expect(try await store.search(type: "Observation", param: "subject", value: "Patient/\(patient)") == ["o1"])
+        }
+    }
 }
