@@ -279,7 +279,17 @@ public struct Importer: Sendable {
         var lineNumber = firstLine - 1
         let reader = JSONReader(limits: limits)
         let validator = Validator(limits: limits)
-        while let next = try lines.next() {
+        var readFailure: ImportError?
+        while true {
+            let next: LineReader.Line?
+            do {
+                next = try lines.next()
+            } catch {
+                // What was read before stays: store it, then report the file.
+                readFailure = ImportError("\(error.message), after line \(lineNumber)")
+                break
+            }
+            guard let next else { break }
             lineNumber += 1
             let raw: [UInt8]
             switch next {
@@ -321,6 +331,7 @@ public struct Importer: Sendable {
         }
         if let task = try await startCommit(&unit, batch: batch, pending: &pending, into: &summary) { pending.append(task) }
         for task in pending { summary.add(try await task.value) }
+        if let readFailure { throw readFailure }
     }
 
     /// Resolves the unit's references, prepares its records and starts storing them; the caller awaits the

@@ -243,4 +243,23 @@ struct StoreConformanceTests {
             #expect(try await store.search(type: "Observation", param: "subject", value: "Patient/\(patient)") == ["o1"])
         }
     }
+
+    /// A bulk file that breaks off (a truncated .ndjson.gz) keeps every line read before the break and is
+    /// reported as a dead letter that says where it broke.
+    @Test(arguments: StoreKind.allCases)
+    func aTruncatedGzipKeepsWhatWasReadAndSaysWhere(kind: StoreKind) async throws {
+        try await kind.withStore { store, _ in
+            let dir = try Repository.temporaryDirectory("careledger-truncated")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let plain = SharedData.syntheaBulk + "/Procedure.000.ndjson"
+            let gz = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try Repository.gzip(plain, to: dir.appendingPathComponent("full.gz").path))))
+            let cut = dir.appendingPathComponent("Procedure.000.ndjson.gz")
+            try Data(gz.prefix(gz.count * 2 / 3)).write(to: cut)
+            let s = try await importPaths(store, [cut.path])
+            #expect(s.rejected == 1)
+            #expect(s.created > 100, "the lines before the break are stored")
+            let letters = try await store.deadLetters(includeResolved: false)
+            #expect(letters.count == 1 && letters[0].outcome.contains("truncated") && letters[0].outcome.contains("after line"))
+        }
+    }
 }
