@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `careledger import`, `store stats` and `deadletters` as an integration engineer runs them.
@@ -59,5 +60,34 @@ struct ImportCommandTests {
         let unreachable = try cli.run(["store", "stats", "--store", "postgres://nobody@127.0.0.1:1/none"])
         #expect(unreachable.status == 69)
         #expect(unreachable.stderr.contains("cannot open the store"))
+    }
+
+    /// On a terminal the import draws a progress bar with records/s and an ETA; into a pipe it logs lines instead.
+    @Test func progressBarOnATerminalLogLinesOtherwise() throws {
+        let dir = try Repository.temporaryDirectory("careledger-cli-progress")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = Repository.shared.appendingPathComponent("corpus/synthea/bulk-ndjson").path
+        // util-linux `script` gives the command a pseudo-terminal.
+        let script = "/usr/bin/script"
+        try #require(FileManager.default.isExecutableFile(atPath: script), "util-linux script is needed to test the terminal output")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: script)
+        let command = "\(CLITests.binary.path) import \(input) --store sqlite:\(dir.path)/tty.sqlite"
+        process.arguments = ["-qec", command, "/dev/null"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(process.terminationStatus == 0)
+        #expect(text.contains("\r[") && text.contains("records") && text.contains("/s") && text.contains("ETA"), "\(text.prefix(300))")
+        #expect(!text.contains("import: "), "no log lines on a terminal")
+
+        let piped = try cli.run(["import", input, "--store", "sqlite:\(dir.path)/pipe.sqlite"])
+        #expect(piped.status == 0)
+        #expect(piped.stderr.contains("import: ") && !piped.stderr.contains("ETA"))
+        #expect(piped.stdout.contains("imported 2324 (2324 new, 0 updated)"))
     }
 }
