@@ -66,6 +66,9 @@ struct RecordCoreBenchCommand: ParsableCommand {
                 if let c = try? FHIRDocument.canonicalBytes(f) { sink &+= Int(CanonicalForm.sha256(c)[0]) }
             }
         }
+        // Structural validation of the same resources (what every import does), parsed before timing.
+        let trees = doJSON ? jsonFiles.compactMap { try? JSONReader().read($0) } : []
+        let validateOnly = !doJSON ? 1 : median { for t in trees { sink &+= Validator().validate(t).count } }
         let jsonParseOnly = !doJSON || skipReferences ? 1 : median { for f in jsonFiles { if let r = try? JSONReader().readValue(f) { sink &+= r.kindName.count } } }
         func xmlRates(_ files: [[UInt8]]) -> (sax: Double, parse: Double, pipeline: Double) {
             let sax = skipReferences ? 1 : median { for f in files { sink &+= RecordCoreBenchCommand.rawSAX(f) } }
@@ -98,6 +101,7 @@ struct RecordCoreBenchCommand: ParsableCommand {
             row("JSONSerialization parse alone (reference)", foundation, jsonBytes)
             row("JSONReader parse only", jsonParseOnly, jsonBytes, resources: true)
             row("parse + canonicalize + hash", json, jsonBytes, resources: true)
+            row("validate (of parsed trees)", validateOnly, jsonBytes, resources: true)
             let jsonRate = Double(jsonBytes) / json / 1e6
             print(String(format: "  ratio to JSONSerialization: %.1f×   goal ≥ 10× and ≥ 200 MB/s: %@", foundation / json,
                          (foundation / json >= 10 && jsonRate >= 200) ? "met" : "NOT met"))
