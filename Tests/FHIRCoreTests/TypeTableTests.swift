@@ -144,4 +144,25 @@ struct TypeTableTests {
         #expect(PrimitiveSyntax.problem(number: "2147483648", type: "integer") != nil, "the prose bounds integers to 32 bits")
         print("primitive rules: \(checked) samples checked against the specification's patterns")
     }
+
+    /// Every element points at its type by index, and the index names that very type.
+    @Test func elementTypeIndexesNameTheirTypes() {
+        let table = TypeTable.r4
+        var checked = 0
+        for name in table.typeNames {
+            guard let definition = table.type(name) else { continue }
+            for element in definition.elements {
+                for type in element.types {
+                    guard let match = definition.element(named: element.jsonName(for: type)) else { continue }
+                    if let index = match.typeIndex {
+                        #expect(table.definition(at: index).name == match.type, "\(name).\(element.name)")
+                    } else {
+                        #expect(table.type(match.type) == nil, "\(name).\(element.name): \(match.type) is in the table but has no index")
+                    }
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 7000)
+    }
 }

@@ -17,7 +17,14 @@ public struct TypeTable: Sendable {
     public static let r4: TypeTable = TypeTable(generated: TypeTable.r4Source)
 
     private let types: [String: TypeDefinition]
+    /// The same definitions by position, for ``ElementMatch/typeIndex``.
+    private let definitions: [TypeDefinition]
     private let concreteResources: Set<String>
+
+    /// The definition an ``ElementMatch/typeIndex`` names (no lookup by name).
+    public func definition(at index: Int) -> TypeDefinition {
+        definitions[index]
+    }
 
     /// The type named `name` (`Patient`, `HumanName`, `string`, `Patient.contact`), nil when unknown.
     public func type(_ name: String) -> TypeDefinition? {
@@ -43,20 +50,31 @@ public struct TypeTable: Sendable {
     /// is a build defect: it is skipped rather than trusted, and the type table tests catch it.
     init(generated text: String) {
         var types: [String: TypeDefinition] = [:]
+        var definitions: [TypeDefinition] = []
         var resources = Set<String>()
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        // Every type's position first, so elements can point at their types by index.
+        var position: [String: Int] = [:]
+        for line in lines where line.hasPrefix("T\t") {
+            let name = line.split(separator: "\t", omittingEmptySubsequences: false)[1]
+            if position[String(name)] == nil { position[String(name)] = position.count }
+        }
         var current: (name: String, kind: TypeDefinition.Kind, abstract: Bool, json: TypeDefinition.JSONKind?, pattern: String?)?
         var elements: [ElementDefinition] = []
 
         func flush() {
             guard let c = current else { return }
-            types[c.name] = TypeDefinition(
-                name: c.name, kind: c.kind, isAbstract: c.abstract, elements: elements, jsonKind: c.json, pattern: c.pattern
+            let definition = TypeDefinition(
+                name: c.name, kind: c.kind, isAbstract: c.abstract, elements: elements, jsonKind: c.json, pattern: c.pattern,
+                typeIndex: { position[$0] }
             )
+            if types[c.name] == nil { definitions.append(definition) }
+            types[c.name] = definition
             if c.kind == .resource && !c.abstract { resources.insert(c.name) }
             elements = []
         }
 
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+        for line in lines {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
             if f.first == "T", f.count == 6 {
                 flush()
@@ -94,6 +112,7 @@ public struct TypeTable: Sendable {
         }
         flush()
         self.types = types
+        self.definitions = definitions
         self.concreteResources = resources
     }
 }
@@ -122,7 +141,8 @@ public final class TypeDefinition: Sendable {
     public let pattern: String?
     private let byJSONName: [String: ElementMatch]
 
-    init(name: String, kind: Kind, isAbstract: Bool, elements: [ElementDefinition], jsonKind: JSONKind?, pattern: String?) {
+    init(name: String, kind: Kind, isAbstract: Bool, elements: [ElementDefinition], jsonKind: JSONKind?, pattern: String?,
+         typeIndex: (String) -> Int? = { _ in nil }) {
         self.name = name
         self.kind = kind
         self.isAbstract = isAbstract
@@ -133,10 +153,11 @@ public final class TypeDefinition: Sendable {
         for (position, element) in elements.enumerated() {
             if element.isChoice {
                 for type in element.types {
-                    index[element.jsonName(for: type)] = ElementMatch(element: element, type: type, position: position)
+                    index[element.jsonName(for: type)] = ElementMatch(element: element, type: type, position: position, typeIndex: typeIndex(type))
                 }
             } else {
-                index[element.name] = ElementMatch(element: element, type: element.types.first ?? "", position: position)
+                let type = element.types.first ?? ""
+                index[element.name] = ElementMatch(element: element, type: type, position: position, typeIndex: typeIndex(type))
             }
         }
         self.byJSONName = index
@@ -201,4 +222,6 @@ public struct ElementMatch: Sendable {
     public let type: String
     /// The element's index in its type's definition order (XML writes children in this order).
     public let position: Int
+    /// Where `type` is in its table (``TypeTable/definition(at:)``), nil when the table has no such type.
+    public let typeIndex: Int?
 }

@@ -280,7 +280,9 @@ private struct Run {
             narrative(value)
             return
         }
-        if type == "Resource" || type == "DomainResource" || table.isResourceType(type) {
+        guard let index = match.typeIndex else { return }  // every type the table names is in the table
+        let definition = table.definition(at: index)
+        if definition.kind == .resource {
             guard case .object(let o) = value else {
                 report(.wrongValueKind, "expected a resource (a JSON object), found \(value.kindName)")
                 return
@@ -288,7 +290,6 @@ private struct Run {
             resource(o, expected: type)
             return
         }
-        guard let definition = table.type(type) else { return }  // every type the table names is in the table
         if definition.kind == .primitive {
             primitive(value, definition)
             return
