@@ -188,6 +188,9 @@ public struct Importer: Sendable {
         var matchedFullURLs: [String: String] = [:]
         for (n, entryValue) in entries.enumerated() {
             let pointer = "/entry/\(n)"
+            // An entry of a non-atomic Bundle that fails validation keeps the validator's issues (with their codes),
+            // located inside the Bundle.
+            var entryIssues: [OperationOutcome.Issue] = []
             let checked = Result { () throws(FHIRError) -> Resource in
                 guard let entry = entryValue.objectValue, let value = entry["resource"] else {
                     if entryValue.objectValue?["request"]?.objectValue?["method"]?.stringValue == "DELETE" {
@@ -197,9 +200,9 @@ public struct Importer: Sendable {
                 }
                 var resource = try Resource(value)
                 if !atomic {
-                    let issues = Validator(limits: limits).validate(resource).filter { $0.severity == "error" || $0.severity == "fatal" }
-                    if let first = issues.first {
-                        throw FHIRError(.unsupportedInput, first.diagnostics, at: SourceLocation(pointer: pointer + "/resource" + (first.location.first ?? "")))
+                    entryIssues = Validator(limits: limits).validate(resource).filter { $0.severity == "error" || $0.severity == "fatal" }
+                    for i in entryIssues.indices {
+                        entryIssues[i].location = entryIssues[i].location.map { pointer + "/resource" + $0 }
                     }
                 }
                 // A PUT names the id the resource is stored under.
@@ -211,6 +214,10 @@ public struct Importer: Sendable {
             }
             let resource: Resource
             switch checked {
+            case .success where !entryIssues.isEmpty:
+                try await reject(raw: JSONWriter(style: .compact).write(entryValue), source: source, location: entryIssues[0].location.first ?? pointer,
+                                 format: "json", outcome: OperationOutcome(issues: entryIssues), batch: batch, into: &summary)
+                continue
             case .success(let r):
                 resource = r
             case .failure(let error):

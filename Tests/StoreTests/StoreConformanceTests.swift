@@ -154,6 +154,11 @@ struct StoreConformanceTests {
             let batch = bundle.replacingOccurrences(of: "\"transaction\"", with: "\"batch\"")
             let s2 = try await importPaths(store, [try SharedData.tempFile("batch.json", Array(batch.utf8))])
             #expect(s2.created == 1 && s2.rejected == 1)
+            // The entry's dead letter keeps the validator's issue (its code and where in the Bundle).
+            let entryLetter = try #require(try await store.deadLetters(includeResolved: false).first { $0.source.hasSuffix("batch.json") })
+            #expect(entryLetter.location == "/entry/1/resource/effectiveDateTime")
+            let outcome = try JSONReader().readValue(Array(entryLetter.outcome.utf8))
+            #expect(outcome.objectValue?["issue"]?.arrayValue?.first?.objectValue?["code"] == .string("value"))
 
             // A retry of a unit that is still bad keeps it open; one that is good now stores it.
             let importer = Importer(store: store)
