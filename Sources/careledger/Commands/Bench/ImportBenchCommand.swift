@@ -34,6 +34,9 @@ struct ImportBenchCommand: AsyncParsableCommand {
     @Flag(help: "Keep the benchmark database afterwards.")
     var keep = false
 
+    @Option(help: "Passes of the import without a database, then stop (for profiling the importer's own work).")
+    var prepareOnly: Int?
+
     func run() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-bench-\(ProcessInfo.processInfo.processIdentifier)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -47,6 +50,10 @@ struct ImportBenchCommand: AsyncParsableCommand {
         let prepared = try await Importer(store: PlanningOnlyStore()).run(try ImportFiles.expand(files))
         let prepareSeconds = (ContinuousClock.now - prepareStart).seconds
         print(String(format: "  without a database (parse, validate, prepare, hash): %.0f resources/s", Double(prepared.created) / prepareSeconds))
+        if let passes = prepareOnly {
+            for _ in 1..<max(passes, 1) { _ = try await Importer(store: PlanningOnlyStore()).run(try ImportFiles.expand(files)) }
+            return
+        }
 
         let database = "careledger_bench_\(ProcessInfo.processInfo.processIdentifier)"
         try await PostgresStore.administer(url: server, "DROP DATABASE IF EXISTS \(database)")
