@@ -152,7 +152,7 @@ public struct Importer: Sendable {
             try await importBundle(resource, type: bundleType ?? "", raw: bytes, format: format, source: source, batch: batch, into: &summary)
         default:
             // A single resource, or a document/message Bundle, which is stored whole (it is one signed unit).
-            let issues = Validator(limits: limits).validate(resource).filter { $0.severity == "error" || $0.severity == "fatal" }
+            let issues = Validator(limits: limits).validate(resource).filter(\.isError)
             guard issues.isEmpty else {
                 try await reject(raw: bytes, source: source, location: issues[0].location.first ?? "", format: format,
                                  outcome: OperationOutcome(issues: issues), batch: batch, into: &summary)
@@ -176,7 +176,7 @@ public struct Importer: Sendable {
         let entries = bundle.object["entry"]?.arrayValue ?? []
         let atomic = type == "transaction"
         if atomic {
-            let issues = Validator(limits: limits).validate(bundle).filter { $0.severity == "error" || $0.severity == "fatal" }
+            let issues = Validator(limits: limits).validate(bundle).filter(\.isError)
             if !issues.isEmpty {
                 try await reject(raw: raw, source: source, location: issues[0].location.first ?? "", format: format,
                                  outcome: OperationOutcome(issues: issues), batch: batch, into: &summary)
@@ -200,7 +200,7 @@ public struct Importer: Sendable {
                 }
                 var resource = try Resource(value)
                 if !atomic {
-                    entryIssues = Validator(limits: limits).validate(resource).filter { $0.severity == "error" || $0.severity == "fatal" }
+                    entryIssues = Validator(limits: limits).validate(resource).filter(\.isError)
                     for i in entryIssues.indices {
                         entryIssues[i].location = entryIssues[i].location.map { pointer + "/resource" + $0 }
                     }
@@ -320,7 +320,7 @@ public struct Importer: Sendable {
                                  format: "ndjson", outcome: OperationOutcome(error: error), batch: batch, into: &summary)
                 continue
             case .success(let resource):
-                let issues = validator.validate(resource).filter { $0.severity == "error" || $0.severity == "fatal" }
+                let issues = validator.validate(resource).filter(\.isError)
                 if !issues.isEmpty {
                     try await reject(raw: raw, source: source, location: "line \(lineNumber)" + (issues[0].location.first.map { " " + $0 } ?? ""),
                                      format: "ndjson", outcome: OperationOutcome(issues: issues), batch: batch, into: &summary)

@@ -138,7 +138,7 @@ public actor SQLiteStore: RecordStore {
         return n
     }
 
-    private static let versionColumns = "resource_type, id, version_id, txid, last_updated, content_hash, canonical_hash, salt, commitment, canonical"
+    private static let versionColumns = "v.resource_type, v.id, v.version_id, v.txid, v.last_updated, v.content_hash, v.canonical_hash, v.salt, v.commitment, v.canonical"
 
     private static func version(_ row: SQLiteRow) -> StoredVersion {
         StoredVersion(key: RecordKey(type: row.text(0), id: row.text(1)), version: Int(row.int(2)), txid: row.int(3), lastUpdated: row.text(4),
@@ -148,7 +148,7 @@ public actor SQLiteStore: RecordStore {
     public func current(_ key: RecordKey) async throws -> StoredVersion? {
         var out: StoredVersion?
         try db.query("""
-            SELECT \(Self.versionColumns.split(separator: ",").map { "v." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            SELECT \(Self.versionColumns)
             FROM records r JOIN record_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version_id = r.version_id
             WHERE r.resource_type = ? AND r.id = ?
             """, [.text(key.type), .text(key.id)]) { out = Self.version($0) }
@@ -157,7 +157,7 @@ public actor SQLiteStore: RecordStore {
 
     public func versions(_ key: RecordKey) async throws -> [StoredVersion] {
         var out: [StoredVersion] = []
-        try db.query("SELECT \(Self.versionColumns) FROM record_versions WHERE resource_type = ? AND id = ? ORDER BY version_id",
+        try db.query("SELECT \(Self.versionColumns) FROM record_versions v WHERE v.resource_type = ? AND v.id = ? ORDER BY v.version_id",
                      [.text(key.type), .text(key.id)]) { out.append(Self.version($0)) }
         return out
     }

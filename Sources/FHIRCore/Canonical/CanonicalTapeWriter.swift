@@ -145,7 +145,7 @@ struct TapeCanonicalWriter {
                 writeSynthetic(extra.name, extra.value)
                 pending = pending.dropFirst()
             }
-            if metaPending && Array("meta".utf8).lexicographicallyPrecedes(name) {
+            if metaPending && TapeCanonicalWriter.metaName.lexicographicallyPrecedes(name) {
                 separator(&out)
                 writeSyntheticMeta(extraMeta ?? [])
                 metaPending = false
@@ -174,6 +174,8 @@ struct TapeCanonicalWriter {
         out.append(UInt8(ascii: "}"))
         order.removeLast(n)
     }
+
+    static let metaName: [UInt8] = Array("meta".utf8)
 
     /// `"name":"value"` for an added member (an ASCII name; the value escaped the canonical way).
     mutating func writeSynthetic(_ name: [UInt8], _ value: String) {

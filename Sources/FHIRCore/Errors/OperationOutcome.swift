@@ -13,6 +13,9 @@ public struct OperationOutcome: Sendable, Equatable {
         /// Where in the resource, as a FHIRPath-style path (`Patient.name[0].given`), when known.
         public var expression: [String]
 
+        /// Whether the issue rejects the input (severity `error` or `fatal`, not a warning).
+        public var isError: Bool { severity == "error" || severity == "fatal" }
+
         public init(severity: String = "error", code: String, diagnostics: String, location: [String] = [], expression: [String] = []) {
             self.severity = severity
             self.code = code
@@ -46,7 +49,7 @@ public struct OperationOutcome: Sendable, Equatable {
     }
 
     /// True when any issue is fatal or an error.
-    public var hasErrors: Bool { issues.contains { $0.severity == "fatal" || $0.severity == "error" } }
+    public var hasErrors: Bool { issues.contains(where: \.isError) }
 
     /// The outcome as a FHIR resource tree (ready for ``JSONWriter`` or ``XMLWriter``).
     public var resource: FHIRObject {

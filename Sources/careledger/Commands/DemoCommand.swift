@@ -40,7 +40,7 @@ struct DemoCommand: AsyncParsableCommand {
                 let document = try FHIRDocument.read(bytes)
                 let resource = document.resource
                 let issues = Validator().validate(resource)
-                let errors = issues.filter { $0.severity == "error" || $0.severity == "fatal" }
+                let errors = issues.filter(\.isError)
                 let canonical = try CanonicalForm.bytes(of: resource)
                 let hash = CanonicalForm.sha256(canonical)
                 // Through the other format and back: nothing may change.
