@@ -64,6 +64,27 @@ struct ValidatorTests {
         }
     }
 
+    /// The importer validates the tape it parsed; everything else validates a tree (through its tape). Both must
+    /// find the same issues, in the same order, on valid documents and on each broken copy the oracle suite makes.
+    @Test func parsedTapeAndTreeGiveTheSameIssues() throws {
+        var compared = 0
+        var invalid = 0
+        for name in Corpus.files(in: Corpus.fhirExamples, ext: "json") {
+            let value = try JSONReader().readValue(Corpus.bytes(Corpus.fhirExamples.appendingPathComponent(name)))
+            guard case .object(let root) = value else { continue }
+            for c in ValidatorOracleTests.mutations(of: root, name: name) {
+                let text = JSONWriter(style: .compact).write(c.resource)
+                let fromTape = validator.validate(try JSONReader().readTape(text))
+                let fromTree = validator.validate(try JSONReader().read(text))
+                #expect(fromTape == fromTree, "\(c.name)")
+                compared += 1
+                if !fromTape.isEmpty { invalid += 1 }
+            }
+        }
+        print("validator: parsed tape and tree agree on \(compared) documents, \(invalid) of them invalid")
+        #expect(compared > 900 && invalid > 600)
+    }
+
     // MARK: Resource types and elements
 
     @Test func unknownResourceType() throws {

@@ -72,7 +72,7 @@ public struct JSONTape: Sendable {
         }
     }
 
-    private static func kindName(_ kind: Kind) -> String {
+    static func kindName(_ kind: Kind) -> String {
         switch kind {
         case .null: "null"
         case .false, .true: "boolean"
@@ -83,7 +83,7 @@ public struct JSONTape: Sendable {
         }
     }
 
-    private func string(_ node: Node) -> String {
+    func string(_ node: Node) -> String {
         let bytes = node.escaped ? arena : source
         return String(decoding: bytes[Int(node.start)..<Int(node.start) + Int(node.length)], as: UTF8.self)
     }

@@ -23,8 +23,17 @@ public struct Validator: Sendable {
 
     /// The problems in `resource`; empty when it is structurally valid.
     public func validate(_ resource: Resource) -> [OperationOutcome.Issue] {
-        var run = Run(table: table, maxIssues: maxIssues, maxDepth: limits.maxDepth)
-        run.resource(resource.object, expected: nil)
+        validate(JSONTape(resource))
+    }
+
+    /// The problems in the resource a tape holds (``JSONReader/readTape(_:)``), read straight from the tape.
+    public func validate(_ tape: JSONTape) -> [OperationOutcome.Issue] {
+        var run = Run(tape: tape, table: table, maxIssues: maxIssues, maxDepth: limits.maxDepth)
+        guard tape.kind(at: 0) == .object else {
+            run.report(.notAResource, "a resource is a JSON object, found \(tape.kindName(at: 0))")
+            return run.issues
+        }
+        run.resource(0, expected: nil)
         return run.issues
     }
 
@@ -36,11 +45,14 @@ public struct Validator: Sendable {
 
 /// One validation pass: the path to the current value and the issues so far.
 private struct Run {
+    typealias Value = Int
     enum Step {
         case member(String)
         case index(Int)
     }
 
+    /// The document; values are its node indices.
+    let tape: JSONTape
     let table: TypeTable
     let maxIssues: Int
     let maxDepth: Int
@@ -54,7 +66,8 @@ private struct Run {
     /// … and the choice name (`valueQuantity`) it was given with.
     var choiceNames: [String?] = []
 
-    init(table: TypeTable, maxIssues: Int, maxDepth: Int) {
+    init(tape: JSONTape, table: TypeTable, maxIssues: Int, maxDepth: Int) {
+        self.tape = tape
         self.table = table
         self.maxIssues = maxIssues
         self.maxDepth = maxDepth
@@ -129,8 +142,8 @@ private struct Run {
 
     // MARK: Resources
 
-    mutating func resource(_ object: FHIRObject, expected: String?) {
-        guard case .string(let type)? = object["resourceType"] else {
+    mutating func resource(_ object: Value, expected: String?) {
+        guard let typeIndex = tape.member("resourceType", of: object), let type = tape.string(at: typeIndex) else {
             report(.notAResource, "a resource needs a resourceType (a string)", extra: .member("resourceType"))
             return
         }
@@ -148,12 +161,12 @@ private struct Run {
 
     // MARK: Complex types and backbone elements
 
-    mutating func complex(_ object: FHIRObject, _ definition: TypeDefinition, isResource: Bool = false) {
+    mutating func complex(_ object: Value, _ definition: TypeDefinition, isResource: Bool = false) {
         guard steps.count <= maxDepth * 2 else {
             report(.tooDeep, "nesting is deeper than \(maxDepth) levels")
             return
         }
-        if object.members.isEmpty {
+        if tape.count(of: object) == 0 {
             report(.emptyValue, "an object must have content: FHIR forbids empty objects")
             return
         }
@@ -168,8 +181,8 @@ private struct Run {
             choiceNames.removeLast(elementCount)
         }
 
-        for member in object.members {
-            let name = member.name
+        for member in tape.members(of: object) {
+            let name = tape.text(at: member.name)
             if isResource && name == "resourceType" { continue }
             if name.hasPrefix("_") {
                 let base = String(name.dropFirst())
@@ -181,9 +194,10 @@ private struct Run {
                     report(.unknownElement, "'\(name)' is only allowed for primitive elements; \(base) is a \(match.type)", extra: .member(name))
                     continue
                 }
-                countValues(match, name: base, frame: frame, values: object[base] == nil ? member.value : nil)
+                let values = tape.member(base, of: object)
+                countValues(match, name: base, frame: frame, values: values == nil ? member.value : nil)
                 steps.append(.member(name))
-                primitiveExtras(member.value, match, primitive, values: object[base])
+                primitiveExtras(member.value, match, primitive, values: values)
                 steps.removeLast()
                 continue
             }
@@ -213,7 +227,7 @@ private struct Run {
     }
 
     /// Counts one element's values for the cardinality check, and reports a second choice name for one element.
-    mutating func countValues(_ match: ElementMatch, name: String, frame: Int, values: FHIRValue?) {
+    mutating func countValues(_ match: ElementMatch, name: String, frame: Int, values: Value?) {
         let i = frame + match.position
         if match.element.isChoice {
             if let previous = choiceNames[i], previous != name {
@@ -222,7 +236,7 @@ private struct Run {
             choiceNames[i] = name
         }
         guard let value = values else { return }
-        if case .array(let items) = value { counts[i] += items.count } else { counts[i] += 1 }
+        if tape.kind(at: value) == .array { counts[i] += tape.count(of: value) } else { counts[i] += 1 }
     }
 
     /// The choice element that `name` was probably meant for (`valueFoo` → `value[x]`), nil when none.
@@ -238,24 +252,26 @@ private struct Run {
 
     /// One element's JSON value (an array for repeating elements). `parent` holds the `_name` twin, looked up
     /// only when a null in the array needs it.
-    mutating func elementValue(_ value: FHIRValue, _ match: ElementMatch, in parent: FHIRObject) {
+    mutating func elementValue(_ value: Value, _ match: ElementMatch, in parent: Value) {
         let element = match.element
         if element.isArray {
-            guard case .array(let items) = value else {
-                report(.cardinality, "\(element.name) repeats, so it must be a JSON array, found \(value.kindName)")
+            guard tape.kind(at: value) == .array else {
+                report(.cardinality, "\(element.name) repeats, so it must be a JSON array, found \(tape.kindName(at: value))")
                 return
             }
-            if items.isEmpty {
+            if tape.count(of: value) == 0 {
                 report(.emptyValue, "an array must have content: FHIR forbids empty arrays")
                 return
             }
-            var twinItems: [FHIRValue]?
-            for (i, item) in items.enumerated() {
+            var twinItems: [Value]?
+            for (i, item) in tape.items(of: value).enumerated() {
                 steps.append(.index(i))
-                if case .null = item {
-                    if twinItems == nil, case .array(let t)? = parent["_" + element.name] { twinItems = t }
+                if tape.kind(at: item) == .null {
+                    if twinItems == nil, let t = tape.member("_" + element.name, of: parent), tape.kind(at: t) == .array {
+                        twinItems = Array(tape.items(of: t))
+                    }
                     let twinHasValue: Bool
-                    if let t = twinItems, i < t.count, case .object = t[i] { twinHasValue = true } else { twinHasValue = false }
+                    if let t = twinItems, i < t.count, tape.kind(at: t[i]) == .object { twinHasValue = true } else { twinHasValue = false }
                     if !twinHasValue {
                         report(.emptyValue, "null in \(element.name) is only allowed where _\(element.name) has extensions at the same index")
                     }
@@ -265,7 +281,7 @@ private struct Run {
                 steps.removeLast()
             }
         } else {
-            if case .array = value {
+            if tape.kind(at: value) == .array {
                 report(.cardinality, "\(element.name) does not repeat (max 1), so it must not be an array")
                 return
             }
@@ -274,7 +290,7 @@ private struct Run {
     }
 
     /// One value of an element, by the element's type.
-    mutating func single(_ value: FHIRValue, _ match: ElementMatch) {
+    mutating func single(_ value: Value, _ match: ElementMatch) {
         let type = match.type
         if type == "xhtml" || match.element.representation == .xhtml {
             narrative(value)
@@ -283,91 +299,96 @@ private struct Run {
         guard let index = match.typeIndex else { return }  // every type the table names is in the table
         let definition = table.definition(at: index)
         if definition.kind == .resource {
-            guard case .object(let o) = value else {
-                report(.wrongValueKind, "expected a resource (a JSON object), found \(value.kindName)")
+            guard tape.kind(at: value) == .object else {
+                report(.wrongValueKind, "expected a resource (a JSON object), found \(tape.kindName(at: value))")
                 return
             }
-            resource(o, expected: type)
+            resource(value, expected: type)
             return
         }
         if definition.kind == .primitive {
             primitive(value, definition)
             return
         }
-        guard case .object(let o) = value else {
-            report(.wrongValueKind, "\(match.element.name) is a \(type), so it must be a JSON object, found \(value.kindName)")
+        guard tape.kind(at: value) == .object else {
+            report(.wrongValueKind, "\(match.element.name) is a \(type), so it must be a JSON object, found \(tape.kindName(at: value))")
             return
         }
-        complex(o, definition)
+        complex(value, definition)
     }
 
-    mutating func primitive(_ value: FHIRValue, _ definition: TypeDefinition) {
+    mutating func primitive(_ value: Value, _ definition: TypeDefinition) {
         let type = definition.name
-        switch (definition.jsonKind ?? .string, value) {
-        case (.bool, .bool):
+        switch (definition.jsonKind ?? .string, tape.kind(at: value)) {
+        case (.bool, .true), (.bool, .false):
             return
-        case (.number, .number(let n)):
-            if let problem = PrimitiveSyntax.problem(number: n.lexeme, type: type) {
-                report(.invalidPrimitive, "'\(n.lexeme)' is not a valid \(type): \(problem)")
+        case (.number, .number):
+            let lexeme = tape.text(at: value)
+            if let problem = PrimitiveSyntax.problem(number: lexeme, type: type) {
+                report(.invalidPrimitive, "'\(lexeme)' is not a valid \(type): \(problem)")
             }
-        case (.string, .string(let s)):
+        case (.string, .string):
+            let s = tape.text(at: value)
             if let problem = PrimitiveSyntax.problem(string: s, type: type) {
                 report(.invalidPrimitive, "'\(Self.excerpt(s))' is not a valid \(type): \(problem)")
             }
-        case (.number, .string(let s)):
-            report(.wrongValueKind, "a \(type) is a JSON number, found the string '\(Self.excerpt(s))'")
+        case (.number, .string):
+            report(.wrongValueKind, "a \(type) is a JSON number, found the string '\(Self.excerpt(tape.text(at: value)))'")
         case (.bool, _):
-            report(.wrongValueKind, "a boolean is JSON true or false, found \(value.kindName)")
+            report(.wrongValueKind, "a boolean is JSON true or false, found \(tape.kindName(at: value))")
         default:
             let expected = definition.jsonKind == .number ? "a JSON number" : "a JSON string"
-            report(.wrongValueKind, "a \(type) is \(expected), found \(value.kindName)")
+            report(.wrongValueKind, "a \(type) is \(expected), found \(tape.kindName(at: value))")
         }
     }
 
     /// `_name`: the id and extensions of a primitive (an object), or of each value of a repeating one (an array
     /// aligned with the values, null where a value has none).
-    mutating func primitiveExtras(_ value: FHIRValue, _ match: ElementMatch, _ primitive: TypeDefinition, values: FHIRValue?) {
+    mutating func primitiveExtras(_ value: Value, _ match: ElementMatch, _ primitive: TypeDefinition, values: Value?) {
         let name = match.element.name
         if match.element.isArray {
-            guard case .array(let items) = value else {
-                report(.cardinality, "_\(name) must be an array aligned with \(name), found \(value.kindName)")
+            guard tape.kind(at: value) == .array else {
+                report(.cardinality, "_\(name) must be an array aligned with \(name), found \(tape.kindName(at: value))")
                 return
             }
-            if items.isEmpty {
+            let count = tape.count(of: value)
+            if count == 0 {
                 report(.emptyValue, "an array must have content: FHIR forbids empty arrays")
                 return
             }
-            if let values {
-                if case .array(let v) = values, v.count != items.count {
-                    report(.cardinality, "_\(name) has \(items.count) entries but \(name) has \(v.count); they must align")
+            var valueItems: [Value]?
+            if let values, tape.kind(at: values) == .array {
+                valueItems = Array(tape.items(of: values))
+                if tape.count(of: values) != count {
+                    report(.cardinality, "_\(name) has \(count) entries but \(name) has \(tape.count(of: values)); they must align")
                 }
             }
-            for (i, item) in items.enumerated() {
+            for (i, item) in tape.items(of: value).enumerated() {
                 steps.append(.index(i))
-                switch item {
+                switch tape.kind(at: item) {
                 case .null:
                     var hasValue = false
-                    if case .array(let v)? = values, i < v.count, v[i] != .null { hasValue = true }
+                    if let v = valueItems, i < v.count, tape.kind(at: v[i]) != .null { hasValue = true }
                     if !hasValue { report(.emptyValue, "_\(name)[\(i)] and \(name)[\(i)] are both null") }
-                case .object(let o):
-                    complex(o, primitive)
+                case .object:
+                    complex(item, primitive)
                 default:
-                    report(.wrongValueKind, "entries of _\(name) are objects (id, extension) or null, found \(item.kindName)")
+                    report(.wrongValueKind, "entries of _\(name) are objects (id, extension) or null, found \(tape.kindName(at: item))")
                 }
                 steps.removeLast()
             }
         } else {
-            guard case .object(let o) = value else {
-                report(.wrongValueKind, "_\(name) holds the id and extensions of \(name): a JSON object, found \(value.kindName)")
+            guard tape.kind(at: value) == .object else {
+                report(.wrongValueKind, "_\(name) holds the id and extensions of \(name): a JSON object, found \(tape.kindName(at: value))")
                 return
             }
-            complex(o, primitive)
+            complex(value, primitive)
         }
     }
 
-    mutating func narrative(_ value: FHIRValue) {
-        guard case .string(let div) = value else {
-            report(.wrongValueKind, "the narrative div is a JSON string of XHTML, found \(value.kindName)")
+    mutating func narrative(_ value: Value) {
+        guard let div = tape.string(at: value) else {
+            report(.wrongValueKind, "the narrative div is a JSON string of XHTML, found \(tape.kindName(at: value))")
             return
         }
         do {
