@@ -60,8 +60,6 @@ public enum VersionPlanner {
         var rows: [VersionRow] = []
         outcomes.reserveCapacity(unit.count)
         var rng = SystemRandomNumberGenerator()
-        // Canonical bytes made from a document under the reader's limits; only their size may have grown.
-        let contentReader = JSONReader(limits: FHIRLimits(maxDocumentBytes: .max))
         for record in unit {
             let existing = state[record.key]
             if let existing, existing.contentHash == record.contentHash {
@@ -69,9 +67,8 @@ public enum VersionPlanner {
                 continue
             }
             let version = (existing?.version ?? 0) + 1
-            // The served form: the content's canonical bytes with the two server fields added to `meta`.
-            let content = try contentReader.readTape(record.contentCanonical)
-            let canonical = try content.canonicalBytes(addingToMeta: [("versionId", String(version)), ("lastUpdated", lastUpdated)])
+            // The served form: the content with the two server fields added to `meta`.
+            let canonical = try record.servedCanonical(version: version, lastUpdated: lastUpdated)
             let canonicalHash = CanonicalForm.sha256(canonical)
             let salt = RecordCommitment.freshSalt(using: &rng)
             let commitment = try RecordCommitment(canonicalHash: canonicalHash, salt: salt)

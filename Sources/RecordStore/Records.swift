@@ -32,13 +32,16 @@ public struct IndexEntry: Hashable, Sendable {
     }
 }
 
-/// A resource ready to be stored: it has its final id, its references rewritten, no server-assigned
-/// `meta.versionId`/`meta.lastUpdated`, and the content hash that detects no-op re-imports.
+/// A resource ready to be stored: it has its final id, the content hash that detects no-op re-imports, its
+/// search-index rows and its patient compartment. It keeps the tape it was read from and the reference rewrites
+/// to apply, so the served form is written straight from the tape (``VersionPlanner``).
 public struct PreparedRecord: Sendable {
     public var key: RecordKey
-    /// The resource as it will be served, minus the two server-assigned meta fields.
-    public var resource: Resource
-    /// The canonical form of `resource` (without the server-assigned fields).
+    /// The resource as parsed (its references not yet rewritten, its server-assigned meta fields still in).
+    public var tape: JSONTape
+    /// `reference` strings to replace when the resource is written (``CanonicalEdits/references``).
+    public var rewrites: [String: String]
+    /// The canonical form of the resource as stored, without `meta.versionId` and `meta.lastUpdated`.
     public var contentCanonical: [UInt8]
     /// SHA-256 of `contentCanonical`.
     public var contentHash: [UInt8]
@@ -48,27 +51,30 @@ public struct PreparedRecord: Sendable {
     public var patientKey: String
 
     public init(resource: Resource) throws(FHIRError) {
-        var resource = resource
-        PreparedRecord.stripServerFields(&resource)
-        guard let id = resource.id, !id.isEmpty else {
-            throw FHIRError(.cardinality, "a resource must have an id before it is stored", at: SourceLocation(pointer: "/id"))
-        }
-        self.key = RecordKey(type: resource.resourceType, id: id)
-        self.resource = resource
-        self.contentCanonical = try CanonicalForm.bytes(of: resource)
-        self.contentHash = CanonicalForm.sha256(contentCanonical)
-        self.index = SearchIndex.entries(for: resource)
-        self.patientKey = SearchIndex.patientCompartment(of: resource) ?? key.description
+        try self.init(tape: JSONTape(resource))
     }
 
-    /// Removes `meta.versionId` and `meta.lastUpdated` (and `meta` if nothing else is left): the store assigns them.
-    static func stripServerFields(_ resource: inout Resource) {
-        guard case .object(var meta)? = resource.object["meta"] else { return }
-        meta["versionId"] = nil
-        meta["lastUpdated"] = nil
-        meta["_versionId"] = nil
-        meta["_lastUpdated"] = nil
-        resource.object["meta"] = meta.isEmpty ? nil : .object(meta)
+    /// A record from the tape of a resource (a JSON object with a `resourceType`), with `rewrites` applied to its
+    /// references.
+    public init(tape: JSONTape, rewrites: [String: String] = [:]) throws(FHIRError) {
+        try tape.requireResource()
+        guard let type = tape.resourceType, let id = tape.stringMember("id", of: 0), !id.isEmpty else {
+            throw FHIRError(.cardinality, "a resource must have an id before it is stored", at: SourceLocation(pointer: "/id"))
+        }
+        self.key = RecordKey(type: type, id: id)
+        self.tape = tape
+        self.rewrites = rewrites
+        self.contentCanonical = try tape.canonicalBytes(CanonicalEdits(references: rewrites, dropServerMeta: true))
+        self.contentHash = CanonicalForm.sha256(contentCanonical)
+        self.index = SearchIndex.entries(for: tape, rewrites: rewrites)
+        self.patientKey = SearchIndex.patientCompartment(of: tape, rewrites: rewrites) ?? key.description
+    }
+
+    /// The canonical form served for `version`: the content with the store's `meta.versionId` and
+    /// `meta.lastUpdated`.
+    public func servedCanonical(version: Int, lastUpdated: String) throws(FHIRError) -> [UInt8] {
+        try tape.canonicalBytes(CanonicalEdits(references: rewrites, dropServerMeta: true,
+                                               addToMeta: [("versionId", String(version)), ("lastUpdated", lastUpdated)]))
     }
 }
 

@@ -4,49 +4,58 @@ public import FHIRCore
 /// `identifier` on every resource that has one (also what conditional references resolve against);
 /// Patient `name`, `birthdate`, `gender`; Observation `code`, `date`, `subject`, `patient`; Encounter `subject`,
 /// `date`; Condition `code`, `subject`. `_id` and `_lastUpdated` are columns of the records table.
+///
+/// Rows are read from the resource's tape (``JSONTape``), the form the importer parsed, without a tree.
 public enum SearchIndex {
     public static func entries(for resource: Resource) -> [IndexEntry] {
-        let o = resource.object
+        entries(for: JSONTape(resource))
+    }
+
+    /// The rows of the resource a tape holds (its root object), with its `reference` strings read through
+    /// `rewrites` (as ``CanonicalEdits/references`` rewrites them in the stored form).
+    public static func entries(for t: JSONTape, rewrites: [String: String] = [:]) -> [IndexEntry] {
         var out: [IndexEntry] = []
-        for identifier in objects(o["identifier"]) {
-            if let value = identifier["value"]?.stringValue {
-                out.append(IndexEntry(param: "identifier", value: value, system: identifier["system"]?.stringValue ?? ""))
+        for identifier in t.objects(t.member("identifier", of: 0)) {
+            if let value = t.stringMember("value", of: identifier) {
+                out.append(IndexEntry(param: "identifier", value: value, system: t.stringMember("system", of: identifier) ?? ""))
             }
         }
-        switch resource.resourceType {
+        switch t.resourceType {
         case "Patient":
-            for name in objects(o["name"]) {
+            for name in t.objects(t.member("name", of: 0)) {
                 var parts: [String] = []
-                if let family = name["family"]?.stringValue { parts.append(family) }
+                if let family = t.stringMember("family", of: name) { parts.append(family) }
                 for key in ["given", "prefix", "suffix"] {
-                    for v in name[key]?.arrayValue ?? [] { if let s = v.stringValue { parts.append(s) } }
+                    if let list = t.member(key, of: name) {
+                        for v in t.items(of: list) { if let s = t.string(at: v) { parts.append(s) } }
+                    }
                 }
-                if let text = name["text"]?.stringValue { parts.append(text) }
+                if let text = t.stringMember("text", of: name) { parts.append(text) }
                 for p in parts { out.append(IndexEntry(param: "name", value: normalize(p))) }
             }
-            if let birth = o["birthDate"]?.stringValue { out.append(dateEntry("birthdate", birth, birth)) }
-            if let gender = o["gender"]?.stringValue {
+            if let birth = t.stringMember("birthDate", of: 0) { out.append(dateEntry("birthdate", birth, birth)) }
+            if let gender = t.stringMember("gender", of: 0) {
                 out.append(IndexEntry(param: "gender", value: gender, system: "http://hl7.org/fhir/administrative-gender"))
             }
         case "Observation":
-            out += codes("code", o["code"])
-            out += references("subject", o["subject"])
-            if let subject = reference(o["subject"]), subject.hasPrefix("Patient/") {
+            out += codes(t, "code", t.member("code", of: 0))
+            out += references(t, "subject", t.member("subject", of: 0), rewrites)
+            if let subject = t.member("subject", of: 0).flatMap({ reference(t, $0, rewrites) }), subject.hasPrefix("Patient/") {
                 out.append(IndexEntry(param: "patient", value: subject))
             }
-            if let d = o["effectiveDateTime"]?.stringValue ?? o["effectiveInstant"]?.stringValue {
+            if let d = t.stringMember("effectiveDateTime", of: 0) ?? t.stringMember("effectiveInstant", of: 0) {
                 out.append(dateEntry("date", d, d))
-            } else if let period = o["effectivePeriod"]?.objectValue {
-                out.append(dateEntry("date", period["start"]?.stringValue ?? "", period["end"]?.stringValue ?? ""))
+            } else if let period = t.member("effectivePeriod", of: 0), t.kind(at: period) == .object {
+                out.append(dateEntry("date", t.stringMember("start", of: period) ?? "", t.stringMember("end", of: period) ?? ""))
             }
         case "Encounter":
-            out += references("subject", o["subject"])
-            if let period = o["period"]?.objectValue {
-                out.append(dateEntry("date", period["start"]?.stringValue ?? "", period["end"]?.stringValue ?? ""))
+            out += references(t, "subject", t.member("subject", of: 0), rewrites)
+            if let period = t.member("period", of: 0), t.kind(at: period) == .object {
+                out.append(dateEntry("date", t.stringMember("start", of: period) ?? "", t.stringMember("end", of: period) ?? ""))
             }
         case "Condition":
-            out += codes("code", o["code"])
-            out += references("subject", o["subject"])
+            out += codes(t, "code", t.member("code", of: 0))
+            out += references(t, "subject", t.member("subject", of: 0), rewrites)
         default:
             break
         }
@@ -59,10 +68,15 @@ public enum SearchIndex {
 
     /// `Patient/…` of the patient the resource belongs to, if any.
     public static func patientCompartment(of resource: Resource) -> String? {
-        if resource.resourceType == "Patient", let id = resource.id { return "Patient/\(id)" }
+        patientCompartment(of: JSONTape(resource))
+    }
+
+    /// The same, for the resource a tape holds, its references read through `rewrites`.
+    public static func patientCompartment(of t: JSONTape, rewrites: [String: String] = [:]) -> String? {
+        if t.resourceType == "Patient", let id = t.stringMember("id", of: 0) { return "Patient/\(id)" }
         for member in compartmentMembers {
-            for o in objects(resource.object[member]) {
-                if let r = o["reference"]?.stringValue, r.hasPrefix("Patient/") { return r }
+            for o in t.objects(t.member(member, of: 0)) {
+                if let r = reference(t, o, rewrites), r.hasPrefix("Patient/") { return r }
             }
         }
         return nil
@@ -75,31 +89,25 @@ public enum SearchIndex {
         IndexEntry(param: param, value: low, valueTo: high)
     }
 
-    static func objects(_ value: FHIRValue?) -> [FHIRObject] {
-        switch value {
-        case .object(let o)?: [o]
-        case .array(let a)?: a.compactMap(\.objectValue)
-        default: []
-        }
-    }
-
-    static func codes(_ param: String, _ concept: FHIRValue?) -> [IndexEntry] {
+    static func codes(_ t: JSONTape, _ param: String, _ concept: Int?) -> [IndexEntry] {
         var out: [IndexEntry] = []
-        for c in objects(concept) {
-            for coding in objects(c["coding"]) {
-                if let code = coding["code"]?.stringValue {
-                    out.append(IndexEntry(param: param, value: code, system: coding["system"]?.stringValue ?? ""))
+        for c in t.objects(concept) {
+            for coding in t.objects(t.member("coding", of: c)) {
+                if let code = t.stringMember("code", of: coding) {
+                    out.append(IndexEntry(param: param, value: code, system: t.stringMember("system", of: coding) ?? ""))
                 }
             }
         }
         return out
     }
 
-    static func reference(_ value: FHIRValue?) -> String? {
-        value?.objectValue?["reference"]?.stringValue
+    /// The `reference` of the Reference object at `index`, rewritten.
+    static func reference(_ t: JSONTape, _ index: Int, _ rewrites: [String: String]) -> String? {
+        guard let r = t.stringMember("reference", of: index) else { return nil }
+        return rewrites[r] ?? r
     }
 
-    static func references(_ param: String, _ value: FHIRValue?) -> [IndexEntry] {
-        objects(value).compactMap { $0["reference"]?.stringValue }.map { IndexEntry(param: param, value: $0) }
+    static func references(_ t: JSONTape, _ param: String, _ value: Int?, _ rewrites: [String: String]) -> [IndexEntry] {
+        t.objects(value).compactMap { reference(t, $0, rewrites) }.map { IndexEntry(param: param, value: $0) }
     }
 }

@@ -17,6 +17,26 @@ extension JSONTape {
     }
 }
 
+/// Changes the store makes to a resource while writing its canonical form from a tape, so that it never has to
+/// build and edit a tree: reference rewriting, and the server-assigned `meta` fields.
+public struct CanonicalEdits: Sendable {
+    /// `reference` strings (anywhere in the resource) replaced by another: `urn:uuid:…` or
+    /// `Practitioner?identifier=…` by the stored `Type/id`.
+    public var references: [String: String]
+    /// Leave out `meta.versionId` and `meta.lastUpdated` (and their `_` twins), and `meta` when nothing else is
+    /// in it: the form whose hash detects no-op re-imports.
+    public var dropServerMeta: Bool
+    /// String members added to the root's `meta` (created when absent), e.g. the `versionId` and `lastUpdated`
+    /// the store assigned. Names are ASCII and must not already be in `meta` (unless `dropServerMeta` drops them).
+    public var addToMeta: [(name: String, value: String)]
+
+    public init(references: [String: String] = [:], dropServerMeta: Bool = false, addToMeta: [(name: String, value: String)] = []) {
+        self.references = references
+        self.dropServerMeta = dropServerMeta
+        self.addToMeta = addToMeta
+    }
+}
+
 extension JSONTape {
     /// The canonical bytes of this resource with string members added to its `meta` (created when absent):
     /// how the store turns a record's content into the form it serves, with the `meta.versionId` and
@@ -24,12 +44,20 @@ extension JSONTape {
     /// whose `meta` has none of the added names; the result equals the tree writer's bytes for the same resource
     /// with those members set.
     public func canonicalBytes(addingToMeta members: [(name: String, value: String)]) throws(FHIRError) -> [UInt8] {
-        let extras = members.map { (name: Array($0.name.utf8), value: $0.value) }.sorted { $0.name.lexicographicallyPrecedes($1.name) }
+        try canonicalBytes(CanonicalEdits(addToMeta: members))
+    }
+
+    /// The canonical bytes of this resource (a JSON object) with `edits` applied: equal to the tree writer's bytes
+    /// for the tree edited the same way.
+    public func canonicalBytes(_ edits: CanonicalEdits) throws(FHIRError) -> [UInt8] {
+        let extras = edits.addToMeta.map { (name: Array($0.name.utf8), value: $0.value) }.sorted { $0.name.lexicographicallyPrecedes($1.name) }
         return try source.withUnsafeBufferPointer { (src) throws(FHIRError) in
             try arena.withUnsafeBufferPointer { (arena) throws(FHIRError) in
                 try nodes.withUnsafeBufferPointer { (nodes) throws(FHIRError) in
                     var writer = TapeCanonicalWriter(source: src, arena: arena, nodes: nodes)
-                    writer.out.reserveCapacity(src.count + 96)
+                    writer.references = edits.references
+                    writer.dropServerMeta = edits.dropServerMeta
+                    writer.out.reserveCapacity(src.count + arena.count + 96)
                     try writer.writeObject(at: 0, isNarrative: false, extraMeta: extras)
                     return writer.out
                 }
@@ -47,6 +75,9 @@ struct TapeCanonicalWriter {
     var out: [UInt8] = []
     /// A stack of (name prefix, name node) pairs: each object sorts its members in its own slice on top.
     var order: [(prefix: UInt64, name: Int)] = []
+    /// See ``CanonicalEdits``.
+    var references: [String: String] = [:]
+    var dropServerMeta = false
 
     init(source: UnsafeBufferPointer<UInt8>, arena: UnsafeBufferPointer<UInt8>, nodes: UnsafeBufferPointer<JSONTape.Node>) {
         self.source = source
@@ -97,7 +128,7 @@ struct TapeCanonicalWriter {
     /// Writes an object; `extraMeta` (only for the root) adds string members to its `meta` object, and
     /// `extraMembers` (for that `meta` object) are merged among its own members in order. Added names are ASCII.
     mutating func writeObject(at index: Int, isNarrative: Bool, extraMeta: [(name: [UInt8], value: String)]? = nil,
-                              extraMembers: [(name: [UInt8], value: String)] = []) throws(FHIRError) {
+                              extraMembers: [(name: [UInt8], value: String)] = [], isMeta: Bool = false) throws(FHIRError) {
         let node = nodes[index]
         let base = order.count
         var i = index + 1
@@ -123,14 +154,17 @@ struct TapeCanonicalWriter {
         // resource has none.
         var pending = extraMembers[...]
         var metaPending = false
-        if extraMeta != nil {
-            metaPending = true
+        // The root's `meta`, when it is written with edits; nil when it is absent or left out (all of it dropped).
+        var metaIndex: Int?
+        if let extraMeta {
             for k in base..<base + n where isName(nodes[order[k].name], "meta") {
-                guard nodes[order[k].name + 1].kind == .object else {
+                let value = order[k].name + 1
+                guard nodes[value].kind == .object else {
                     throw FHIRError(.wrongValueKind, "meta must be a JSON object", at: SourceLocation(pointer: "/meta"))
                 }
-                metaPending = false
+                if !dropServerMeta || hasMemberKept(value) { metaIndex = value }
             }
+            metaPending = metaIndex == nil && !extraMeta.isEmpty
         }
         var wrote = false
         func separator(_ out: inout [UInt8]) {
@@ -150,12 +184,23 @@ struct TapeCanonicalWriter {
                 writeSyntheticMeta(extraMeta ?? [])
                 metaPending = false
             }
-            separator(&out)
             let valueIndex = order[k].name + 1
+            if extraMeta != nil && isName(nameNode, "meta") {
+                // The root's meta: written with the added members, or left out when nothing of it is kept.
+                guard metaIndex == valueIndex else { continue }
+                separator(&out)
+                writeString(nameNode)
+                out.append(UInt8(ascii: ":"))
+                try writeObject(at: valueIndex, isNarrative: false, extraMembers: extraMeta ?? [], isMeta: true)
+                continue
+            }
+            if isMeta && dropServerMeta && isServerMetaName(nameNode) { continue }
+            separator(&out)
             writeString(nameNode)
             out.append(UInt8(ascii: ":"))
-            if let extraMeta, isName(nameNode, "meta"), nodes[valueIndex].kind == .object {
-                try writeObject(at: valueIndex, isNarrative: false, extraMembers: extraMeta)
+            if !references.isEmpty && nodes[valueIndex].kind == .string && isName(nameNode, "reference"),
+               let target = references[String(decoding: bytes(nodes[valueIndex]), as: UTF8.self)] {
+                JSONStringEscaper.append(target, to: &out)
             } else if isNarrative && nodes[valueIndex].kind == .string && isName(nameNode, "div") {
                 let xhtml = String(decoding: bytes(nodes[valueIndex]), as: UTF8.self)
                 JSONStringEscaper.append(try CanonicalWriter.canonicalNarrative(xhtml), to: &out)
@@ -176,6 +221,21 @@ struct TapeCanonicalWriter {
     }
 
     static let metaName: [UInt8] = Array("meta".utf8)
+
+    /// `versionId`, `lastUpdated` or their `_` twins: what the store assigns.
+    func isServerMetaName(_ node: JSONTape.Node) -> Bool {
+        isName(node, "versionId") || isName(node, "lastUpdated") || isName(node, "_versionId") || isName(node, "_lastUpdated")
+    }
+
+    /// Whether the meta object at `index` has a member that ``dropServerMeta`` keeps.
+    func hasMemberKept(_ index: Int) -> Bool {
+        var i = index + 1
+        while i < Int(nodes[index].end) {
+            if !isServerMetaName(nodes[i]) { return true }
+            i = Int(nodes[i + 1].end)
+        }
+        return false
+    }
 
     /// `"name":"value"` for an added member (an ASCII name; the value escaped the canonical way).
     mutating func writeSynthetic(_ name: [UInt8], _ value: String) {

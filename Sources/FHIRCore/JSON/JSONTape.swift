@@ -47,18 +47,9 @@ public struct JSONTape: Sendable {
 
     /// The root's `resourceType`, if the document is an object with a non-empty string one.
     public var resourceType: String? {
-        guard nodes[0].kind == .object else { return nil }
-        var i = 1
-        while i < Int(nodes[0].end) {
-            let name = nodes[i]
-            let value = nodes[i + 1]
-            if !name.escaped && name.length == 12 && value.kind == .string && value.length > 0,
-               source[Int(name.start)..<Int(name.start) + 12].elementsEqual("resourceType".utf8) {
-                return string(value)
-            }
-            i = Int(value.end)
-        }
-        return nil
+        guard nodes[0].kind == .object, let value = member("resourceType", of: 0), nodes[value].kind == .string,
+              nodes[value].length > 0 else { return nil }
+        return string(nodes[value])
     }
 
     /// Fails with ``FHIRError/Code/notAResource``, as ``Resource/init(_:)-(FHIRValue)`` does, unless the document
