@@ -159,9 +159,9 @@ public struct Importer: Sendable {
                 return
             }
             do {
-                var unit = [try withID(resource)]
-                try await resolveConditionals(&unit, into: &summary)
-                try await commit(try unit.map { r throws(FHIRError) in try PreparedRecord(resource: r) }, batch: batch, into: &summary)
+                let unit = [JSONTape(try withID(resource))]
+                let rewrites = try await conditionalRewrites(unit, into: &summary)
+                try await commit(try unit.map { t throws(FHIRError) in try PreparedRecord(tape: t, rewrites: rewrites) }, batch: batch, into: &summary)
             } catch let error as FHIRError {
                 try await reject(raw: bytes, source: source, location: Self.describe(error.location), format: format,
                                  outcome: OperationOutcome(error: error), batch: batch, into: &summary)
@@ -260,16 +260,11 @@ public struct Importer: Sendable {
                 if relative != target { map[relative] = target }
             }
         }
-        if !map.isEmpty {
-            for i in resources.indices {
-                var value = FHIRValue.object(resources[i].object)
-                References.rewrite(&value, map)
-                if case .object(let o) = value { resources[i].object = o }
-            }
-        }
         do {
-            try await resolveConditionals(&resources, into: &summary)
-            try await commit(try resources.map { r throws(FHIRError) in try PreparedRecord(resource: r) }, batch: batch, into: &summary)
+            let tapes = resources.map { JSONTape($0) }
+            // Conditional references are never fullUrls: one map rewrites both.
+            map.merge(try await conditionalRewrites(tapes, into: &summary)) { fullURL, _ in fullURL }
+            try await commit(try tapes.map { t throws(FHIRError) in try PreparedRecord(tape: t, rewrites: map) }, batch: batch, into: &summary)
         } catch let error as FHIRError {
             try await reject(raw: raw, source: source, location: Self.describe(error.location), format: format,
                              outcome: OperationOutcome(error: error), batch: batch, into: &summary)
@@ -280,8 +275,9 @@ public struct Importer: Sendable {
 
     func importNDJSON(_ lines: LineReader, source: String, batch: Int64?, firstLine: Int = 1, into summary: inout ImportSummary,
                       progress: (ImportSummary) -> Void) async throws {
-        var unit: [Resource] = []
-        // Up to two units are being committed while the next is parsed and validated.
+        // Each line is parsed to a tape and stays one: validated, prepared and written from it without a tree.
+        var unit: [JSONTape] = []
+        // Up to three units are being committed while the next is parsed and validated.
         var pending: [Task<[RecordOutcome], any Error>] = []
         var lineNumber = firstLine - 1
         let reader = JSONReader(limits: limits)
@@ -309,7 +305,11 @@ public struct Importer: Sendable {
                 continue
             }
             if raw.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            let parsed: Result<Resource, FHIRError> = Result { () throws(FHIRError) in try reader.read(raw) }
+            let parsed = Result { () throws(FHIRError) -> JSONTape in
+                let tape = try reader.readTape(raw)
+                try tape.requireResource()
+                return tape
+            }
             switch parsed {
             case .failure(let error):
                 // The reader counts lines within the line; in the file it is line `lineNumber`.
@@ -319,14 +319,19 @@ public struct Importer: Sendable {
                 try await reject(raw: raw, source: source, location: place,
                                  format: "ndjson", outcome: OperationOutcome(error: error), batch: batch, into: &summary)
                 continue
-            case .success(let resource):
-                let issues = validator.validate(resource).filter(\.isError)
+            case .success(let tape):
+                let issues = validator.validate(tape).filter(\.isError)
                 if !issues.isEmpty {
                     try await reject(raw: raw, source: source, location: "line \(lineNumber)" + (issues[0].location.first.map { " " + $0 } ?? ""),
                                      format: "ndjson", outcome: OperationOutcome(issues: issues), batch: batch, into: &summary)
                     continue
                 }
-                unit.append(try withID(resource))
+                if let id = tape.stringMember("id", of: 0), !id.isEmpty {
+                    unit.append(tape)
+                } else {
+                    // No id: the deterministic one is computed on the tree, and the record is read from its tape.
+                    unit.append(JSONTape(try withID(try Resource(tape.value()))))
+                }
             }
             if unit.count >= linesPerUnit {
                 // The previous batch's commit ran while these lines were parsed and validated; it must be in
@@ -343,20 +348,20 @@ public struct Importer: Sendable {
 
     /// Resolves the unit's references, prepares its records and starts storing them; the caller awaits the
     /// task (and counts its outcomes) when it needs the store to have them.
-    private func startCommit(_ unit: inout [Resource], batch: Int64?, pending: inout [Task<[RecordOutcome], any Error>],
+    private func startCommit(_ unit: inout [JSONTape], batch: Int64?, pending: inout [Task<[RecordOutcome], any Error>],
                              into summary: inout ImportSummary) async throws -> Task<[RecordOutcome], any Error>? {
         guard !unit.isEmpty else { return nil }
         var inFlight = pending
         pending = []
         defer { pending = inFlight }
-        try await resolveConditionals(&unit, into: &summary) { summary in
+        let rewrites = try await conditionalRewrites(unit, into: &summary) { summary in
             // A reference may name a resource of a unit still being committed: let those finish first.
             for task in inFlight { summary.add(try await task.value) }
             inFlight = []
         }
         var prepared: [PreparedRecord] = []
         prepared.reserveCapacity(unit.count)
-        for r in unit { prepared.append(try PreparedRecord(resource: r)) }
+        for t in unit { prepared.append(try PreparedRecord(tape: t, rewrites: rewrites)) }
         unit.removeAll(keepingCapacity: true)
         let store = self.store
         let records = prepared
@@ -374,13 +379,14 @@ public struct Importer: Sendable {
         return r
     }
 
-    /// Resolves `Type?identifier=…` references against the unit itself, then the store.
-    func resolveConditionals(_ unit: inout [Resource], into summary: inout ImportSummary,
-                             settle: (inout ImportSummary) async throws -> Void = { _ in }) async throws {
+    /// Resolves the unit's `Type?identifier=…` references against the unit itself, then the store: the rewrites
+    /// that turn them into `Type/id`.
+    func conditionalRewrites(_ unit: [JSONTape], into summary: inout ImportSummary,
+                             settle: (inout ImportSummary) async throws -> Void = { _ in }) async throws -> [String: String] {
         var refs = Set<String>()
-        for r in unit { References.collect(.object(r.object), into: &refs) }
+        for t in unit { References.collectConditional(t, into: &refs) }
         let conditionals = refs.compactMap { ref in References.conditional(ref).map { (ref, $0) } }
-        guard !conditionals.isEmpty else { return }
+        guard !conditionals.isEmpty else { return [:] }
         var map: [String: String] = [:]
         var settled = false
         for (ref, c) in conditionals.sorted(by: { $0.0 < $1.0 }) {
@@ -389,10 +395,10 @@ public struct Importer: Sendable {
                 continue
             }
             var ids = Set<String>()
-            for r in unit where r.resourceType == c.type {
-                for identifier in r.object["identifier"]?.arrayValue ?? [] {
-                    guard let o = identifier.objectValue, o["value"]?.stringValue == c.value else { continue }
-                    if c.system == nil || o["system"]?.stringValue == c.system, let id = r.id { ids.insert(id) }
+            for t in unit where t.resourceType == c.type {
+                for identifier in t.objects(t.member("identifier", of: 0)) {
+                    guard t.stringMember("value", of: identifier) == c.value else { continue }
+                    if c.system == nil || t.stringMember("system", of: identifier) == c.system, let id = t.stringMember("id", of: 0) { ids.insert(id) }
                 }
             }
             if ids.isEmpty { ids = Set(try await store.resolveIdentifier(type: c.type, system: c.system, value: c.value)) }
@@ -408,12 +414,7 @@ public struct Importer: Sendable {
                 summary.unresolvedReferences += 1
             }
         }
-        guard !map.isEmpty else { return }
-        for i in unit.indices {
-            var value = FHIRValue.object(unit[i].object)
-            References.rewrite(&value, map)
-            if case .object(let o) = value { unit[i].object = o }
-        }
+        return map
     }
 
     func commit(_ unit: [PreparedRecord], batch: Int64?, into summary: inout ImportSummary) async throws {

@@ -4,43 +4,25 @@ import FHIRCore
 /// entries become `Type/id` of the stored resource, and conditional references (`Practitioner?identifier=s|v`)
 /// become the id of the one resource that matches.
 enum References {
-    /// Every `reference` string in a tree.
-    static func collect(_ value: FHIRValue, into out: inout Set<String>) {
-        switch value {
-        case .object(let o):
-            for m in o.members {
-                if m.name == "reference", case .string(let s) = m.value { out.insert(s) } else { collect(m.value, into: &out) }
-            }
-        case .array(let a):
-            for v in a { collect(v, into: &out) }
-        default:
-            break
-        }
+    /// Every `reference` string with a `?` (a conditional reference) in a tape.
+    static func collectConditional(_ tape: JSONTape, into out: inout Set<String>) {
+        // Most resources have none: one scan of the bytes decides.
+        guard tape.mayContain(UInt8(ascii: "?")) else { return }
+        collect(tape, 0, into: &out)
     }
 
-    /// Replaces each `reference` string found in `map`.
-    static func rewrite(_ value: inout FHIRValue, _ map: [String: String]) {
-        switch value {
-        case .object(var o):
-            var changed = false
-            for i in o.members.indices {
-                if o.members[i].name == "reference", case .string(let s) = o.members[i].value {
-                    if let target = map[s] {
-                        o.members[i].value = .string(target)
-                        changed = true
-                    }
-                } else if case .object = o.members[i].value {
-                    rewrite(&o.members[i].value, map)
-                    changed = true
-                } else if case .array = o.members[i].value {
-                    rewrite(&o.members[i].value, map)
-                    changed = true
+    private static func collect(_ t: JSONTape, _ index: Int, into out: inout Set<String>) {
+        switch t.kind(at: index) {
+        case .object:
+            for m in t.members(of: index) {
+                if t.kind(at: m.value) == .string {
+                    if t.spells(m.name, "reference"), let s = t.string(at: m.value), s.contains("?") { out.insert(s) }
+                } else {
+                    collect(t, m.value, into: &out)
                 }
             }
-            if changed { value = .object(o) }
-        case .array(var a):
-            for i in a.indices { rewrite(&a[i], map) }
-            value = .array(a)
+        case .array:
+            for item in t.items(of: index) { collect(t, item, into: &out) }
         default:
             break
         }

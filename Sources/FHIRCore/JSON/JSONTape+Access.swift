@@ -15,6 +15,11 @@ extension JSONTape {
         self.init(.object(resource.object))
     }
 
+    /// Whether the document's text (or decoded strings) may contain `byte`: false means no string holds it.
+    public func mayContain(_ byte: UInt8) -> Bool {
+        source.contains(byte) || arena.contains(byte)
+    }
+
     /// The kind of the value at `index`.
     @inline(__always)
     public func kind(at index: Int) -> Kind { nodes[index].kind }
