@@ -389,17 +389,24 @@ public struct Importer: Sendable {
         guard !conditionals.isEmpty else { return [:] }
         var map: [String: String] = [:]
         var settled = false
+        // The unit's own identifiers of the types the references name, read once: (type, value) → (system, id).
+        let wanted = Set(conditionals.map(\.1.type))
+        var own: [String: [(system: String?, id: String)]] = [:]
+        for t in unit {
+            guard let type = t.resourceType, wanted.contains(type), let id = t.stringMember("id", of: 0) else { continue }
+            for identifier in t.objects(t.member("identifier", of: 0)) {
+                guard let value = t.stringMember("value", of: identifier) else { continue }
+                own[type + "\u{0}" + value, default: []].append((t.stringMember("system", of: identifier), id))
+            }
+        }
         for (ref, c) in conditionals.sorted(by: { $0.0 < $1.0 }) {
             if let known = summary.resolved[ref] {
                 map[ref] = known
                 continue
             }
             var ids = Set<String>()
-            for t in unit where t.resourceType == c.type {
-                for identifier in t.objects(t.member("identifier", of: 0)) {
-                    guard t.stringMember("value", of: identifier) == c.value else { continue }
-                    if c.system == nil || t.stringMember("system", of: identifier) == c.system, let id = t.stringMember("id", of: 0) { ids.insert(id) }
-                }
+            for match in own[c.type + "\u{0}" + c.value] ?? [] where c.system == nil || match.system == c.system {
+                ids.insert(match.id)
             }
             if ids.isEmpty { ids = Set(try await store.resolveIdentifier(type: c.type, system: c.system, value: c.value)) }
             if ids.isEmpty && !settled {

@@ -47,17 +47,30 @@ extension JSONTape {
     /// Whether the string (or member name) at `index` spells `word`, compared byte for byte.
     public func spells(_ index: Int, _ word: String) -> Bool {
         let node = nodes[index]
-        guard node.kind == .string, Int(node.length) == word.utf8.count else { return false }
-        let bytes = node.escaped ? arena : source
-        return bytes[Int(node.start)..<Int(node.start) + Int(node.length)].elementsEqual(word.utf8)
+        guard node.kind == .string else { return false }
+        return equals(node, word, prefixOnly: false)
+    }
+
+    /// Whether a string node's bytes are `word` (or, with `prefixOnly`, start with it).
+    @inline(__always)
+    func equals(_ node: Node, _ word: String, prefixOnly: Bool) -> Bool {
+        var word = word
+        return word.withUTF8 { w in
+            guard prefixOnly ? Int(node.length) >= w.count : Int(node.length) == w.count else { return false }
+            if w.isEmpty { return true }
+            return (node.escaped ? arena : source).withUnsafeBufferPointer { b in
+                let start = Int(node.start)
+                for i in 0..<w.count where b[start + i] != w[i] { return false }
+                return true
+            }
+        }
     }
 
     /// Whether the string at `index` starts with `prefix`.
     public func hasPrefix(_ index: Int, _ prefix: String) -> Bool {
         let node = nodes[index]
-        guard node.kind == .string, Int(node.length) >= prefix.utf8.count else { return false }
-        let bytes = node.escaped ? arena : source
-        return bytes[Int(node.start)..<Int(node.start) + prefix.utf8.count].elementsEqual(prefix.utf8)
+        guard node.kind == .string else { return false }
+        return equals(node, prefix, prefixOnly: true)
     }
 
     /// The value of the member `name` of the object at `index`; nil if it has none or is not an object.
