@@ -16,7 +16,7 @@ enum References {
         case .object:
             for m in t.members(of: index) {
                 if t.kind(at: m.value) == .string {
-                    if t.spells(m.name, "reference"), let s = t.string(at: m.value), s.contains("?") { out.insert(s) }
+                    if t.spells(m.name, "reference"), t.stringContains(m.value, UInt8(ascii: "?")), let s = t.string(at: m.value) { out.insert(s) }
                 } else {
                     collect(t, m.value, into: &out)
                 }

@@ -59,7 +59,7 @@ public enum VersionPlanner {
         var outcomes: [RecordOutcome] = []
         var rows: [VersionRow] = []
         outcomes.reserveCapacity(unit.count)
-        var rng = SystemRandomNumberGenerator()
+        var rng = SaltGenerator()
         for record in unit {
             let existing = state[record.key]
             if let existing, existing.contentHash == record.contentHash {

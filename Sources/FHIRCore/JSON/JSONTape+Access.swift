@@ -66,6 +66,14 @@ extension JSONTape {
         }
     }
 
+    /// Whether the string at `index` holds the byte `byte`.
+    public func stringContains(_ index: Int, _ byte: UInt8) -> Bool {
+        let node = nodes[index]
+        guard node.kind == .string else { return false }
+        let bytes = node.escaped ? arena : source
+        return bytes[Int(node.start)..<Int(node.start) + Int(node.length)].contains(byte)
+    }
+
     /// Whether the string at `index` starts with `prefix`.
     public func hasPrefix(_ index: Int, _ prefix: String) -> Bool {
         let node = nodes[index]
