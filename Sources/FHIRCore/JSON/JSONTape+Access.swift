@@ -15,6 +15,15 @@ extension JSONTape {
         self.init(.object(resource.object))
     }
 
+    /// Calls `body` with the bytes of the string (or member name) at `index`, as decoded.
+    @inline(__always)
+    public func withBytes<R>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let node = nodes[index]
+        return (node.escaped ? arena : source).withUnsafeBufferPointer { b in
+            body(UnsafeBufferPointer(rebasing: b[Int(node.start)..<Int(node.start) + Int(node.length)]))
+        }
+    }
+
     /// Whether the document's text (or decoded strings) may contain `byte`: false means no string holds it.
     public func mayContain(_ byte: UInt8) -> Bool {
         source.contains(byte) || arena.contains(byte)

@@ -140,6 +140,10 @@ public final class TypeDefinition: Sendable {
     /// For primitives: the regular expression of the value's lexical form, as the specification gives it.
     public let pattern: String?
     private let byJSONName: [String: ElementMatch]
+    /// The same lookup keyed by the name's UTF-8 bytes (``element(named:)-(UnsafeBufferPointer<UInt8>)``): open
+    /// addressing over an FNV-1a hash, so a reader of raw bytes finds an element without making a String.
+    private let byteSlots: [Int32]
+    private let byteEntries: [(name: [UInt8], match: ElementMatch)]
 
     init(name: String, kind: Kind, isAbstract: Bool, elements: [ElementDefinition], jsonKind: JSONKind?, pattern: String?,
          typeIndex: (String) -> Int? = { _ in nil }) {
@@ -161,6 +165,40 @@ public final class TypeDefinition: Sendable {
             }
         }
         self.byJSONName = index
+        let entries = index.map { (name: Array($0.key.utf8), match: $0.value) }.sorted { $0.name.lexicographicallyPrecedes($1.name) }
+        var capacity = 8
+        while capacity < entries.count * 2 { capacity *= 2 }
+        var slots = [Int32](repeating: -1, count: capacity)
+        for (n, entry) in entries.enumerated() {
+            var slot = Int(TypeDefinition.fnv1a(entry.name) & UInt64(capacity - 1))
+            while slots[slot] >= 0 { slot = (slot + 1) & (capacity - 1) }
+            slots[slot] = Int32(n)
+        }
+        self.byteSlots = slots
+        self.byteEntries = entries
+    }
+
+    @inline(__always)
+    static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        return h
+    }
+
+    /// The element a member name given as UTF-8 bytes stands for; the same answer as the String lookup.
+    public func element(named bytes: UnsafeBufferPointer<UInt8>) -> ElementMatch? {
+        let mask = byteSlots.count - 1
+        var slot = Int(TypeDefinition.fnv1a(bytes) & UInt64(mask))
+        while true {
+            let n = byteSlots[slot]
+            if n < 0 { return nil }
+            let entry = byteEntries[Int(n)]
+            if entry.name.count == bytes.count && entry.name.elementsEqual(bytes) { return entry.match }
+            slot = (slot + 1) & mask
+        }
     }
 
     /// The element a JSON member name (or XML element name) stands for: `valueQuantity` gives `value[x]` with

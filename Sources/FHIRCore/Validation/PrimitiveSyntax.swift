@@ -5,7 +5,12 @@
 enum PrimitiveSyntax {
     /// Why a lexical form is wrong, or nil when it is right. `type` is a primitive type name.
     static func problem(string value: String, type: String) -> String? {
-        let utf8 = value.utf8
+        var value = value
+        return value.withUTF8 { problem(utf8: $0, type: type) }
+    }
+
+    /// The same, for a value given as its UTF-8 bytes (as a tape holds it).
+    static func problem(utf8: UnsafeBufferPointer<UInt8>, type: String) -> String? {
         if utf8.isEmpty { return "an empty string is not a valid \(type)" }
         switch type {
         case "string", "markdown":
@@ -23,16 +28,16 @@ enum PrimitiveSyntax {
         case "base64Binary":
             return isBase64(utf8) ? nil : "not base64: groups of 4 characters from A-Z a-z 0-9 + / ="
         case "date":
-            return DateSyntax.check(Array(utf8), date: true, time: .none) ? nil
+            return DateSyntax.check(utf8, date: true, time: .none) ? nil
                 : "a date is YYYY, YYYY-MM or YYYY-MM-DD, and a real one"
         case "dateTime":
-            return DateSyntax.check(Array(utf8), date: true, time: .optionalWithZone) ? nil
+            return DateSyntax.check(utf8, date: true, time: .optionalWithZone) ? nil
                 : "a dateTime is YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss(.s)+zz:zz, and a real one"
         case "instant":
-            return DateSyntax.check(Array(utf8), date: true, time: .requiredWithZone) ? nil
+            return DateSyntax.check(utf8, date: true, time: .requiredWithZone) ? nil
                 : "an instant is YYYY-MM-DDThh:mm:ss(.s)+zz:zz with a time zone, and a real one"
         case "time":
-            return DateSyntax.check(Array(utf8), date: false, time: .requiredNoZone) ? nil : "a time is hh:mm:ss(.s)"
+            return DateSyntax.check(utf8, date: false, time: .requiredNoZone) ? nil : "a time is hh:mm:ss(.s)"
         default:
             return nil
         }
@@ -76,14 +81,14 @@ enum PrimitiveSyntax {
     /// Whitespace as the specification's patterns mean `\s`: space, tab, line feed, vertical tab, form feed, CR.
     static func isWhitespace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
 
-    private static func controlCharacterProblem(_ utf8: String.UTF8View) -> String? {
+    private static func controlCharacterProblem(_ utf8: UnsafeBufferPointer<UInt8>) -> String? {
         for b in utf8 where b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D {
             return "contains the control character U+00\(b < 0x10 ? "0" : "")\(String(b, radix: 16, uppercase: true)), which FHIR strings may not"
         }
         return nil
     }
 
-    private static func isCode(_ utf8: String.UTF8View) -> Bool {
+    private static func isCode(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         var previousWhitespace = true  // no leading whitespace
         for b in utf8 {
             let ws = isWhitespace(b)
@@ -94,14 +99,14 @@ enum PrimitiveSyntax {
         return !previousWhitespace
     }
 
-    private static func isID(_ utf8: String.UTF8View) -> Bool {
+    private static func isID(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         guard utf8.count <= 64 else { return false }
         return utf8.allSatisfy { b in
             isDigit(b) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
         }
     }
 
-    private static func isOID(_ utf8: String.UTF8View) -> Bool {
+    private static func isOID(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         let bytes = Array(utf8)
         let prefix = Array("urn:oid:".utf8)
         guard bytes.count > prefix.count + 2, Array(bytes[..<prefix.count]) == prefix else { return false }
@@ -116,7 +121,7 @@ enum PrimitiveSyntax {
         return true
     }
 
-    private static func isUUID(_ utf8: String.UTF8View) -> Bool {
+    private static func isUUID(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         let bytes = Array(utf8)
         let prefix = Array("urn:uuid:".utf8)
         guard bytes.count == prefix.count + 36, Array(bytes[..<prefix.count]) == prefix else { return false }
@@ -130,7 +135,7 @@ enum PrimitiveSyntax {
         return true
     }
 
-    private static func isBase64(_ utf8: String.UTF8View) -> Bool {
+    private static func isBase64(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         var count = 0
         for b in utf8 {
             if isWhitespace(b) { continue }
@@ -149,7 +154,7 @@ enum DateSyntax {
         case none, optionalWithZone, requiredWithZone, requiredNoZone
     }
 
-    static func check(_ s: [UInt8], date: Bool, time: Time) -> Bool {
+    static func check(_ s: UnsafeBufferPointer<UInt8>, date: Bool, time: Time) -> Bool {
         var i = 0
         func digits(_ n: Int) -> Int? {
             guard i + n <= s.count else { return nil }
@@ -161,8 +166,8 @@ enum DateSyntax {
             i += n
             return v
         }
-        func expect(_ c: Character) -> Bool {
-            guard i < s.count, s[i] == c.asciiValue else { return false }
+        func expect(_ c: Unicode.Scalar) -> Bool {
+            guard i < s.count, s[i] == UInt8(ascii: c) else { return false }
             i += 1
             return true
         }

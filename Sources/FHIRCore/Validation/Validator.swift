@@ -48,6 +48,8 @@ private struct Run {
     typealias Value = Int
     enum Step {
         case member(String)
+        /// A member named by its name node in the tape (the String is made only if an issue needs it).
+        case name(Int)
         case index(Int)
     }
 
@@ -95,7 +97,8 @@ private struct Run {
         for step in steps {
             out += "/"
             switch step {
-            case .member(let name):
+            case .member, .name:
+                let name = self.name(step)
                 if name.contains("~") || name.contains("/") {
                     out += name.replacingTilde()
                 } else {
@@ -119,7 +122,8 @@ private struct Run {
         }
         for step in steps[start...] {
             switch step {
-            case .member(let name):
+            case .member, .name:
+                let name = self.name(step)
                 if !out.isEmpty { out += "." }
                 out += name.hasPrefix("_") ? String(name.dropFirst()) : name
             case .index(let i):
@@ -133,11 +137,20 @@ private struct Run {
         var out = resourceStarts.first?.type ?? ""
         for step in steps[..<index] {
             switch step {
-            case .member(let name): out += "." + name
+            case .member, .name: out += "." + name(step)
             case .index(let i): out += "[\(i)]"
             }
         }
         return out
+    }
+
+    /// The member name of a step (empty for an index).
+    func name(_ step: Step) -> String {
+        switch step {
+        case .member(let name): name
+        case .name(let node): tape.text(at: node)
+        case .index: ""
+        }
     }
 
     // MARK: Resources
@@ -182,9 +195,17 @@ private struct Run {
         }
 
         for member in tape.members(of: object) {
+            let (first, match) = tape.withBytes(at: member.name) { bytes in (bytes.first, definition.element(named: bytes)) }
+            if let match {
+                countValues(match, nameNode: member.name, frame: frame, values: member.value)
+                steps.append(.name(member.name))
+                elementValue(member.value, match, in: object)
+                steps.removeLast()
+                continue
+            }
             let name = tape.text(at: member.name)
             if isResource && name == "resourceType" { continue }
-            if name.hasPrefix("_") {
+            if first == UInt8(ascii: "_") {
                 let base = String(name.dropFirst())
                 guard let match = definition.element(named: base) else {
                     report(.unknownElement, "'\(base)' is not an element of \(definition.name)", extra: .member(name))
@@ -201,18 +222,11 @@ private struct Run {
                 steps.removeLast()
                 continue
             }
-            guard let match = definition.element(named: name) else {
-                if let choice = choiceBase(of: name, in: definition) {
-                    report(.invalidChoice, "\(definition.name).\(choice.name)[x] does not allow '\(name)'; allowed: \(choice.types.map { choice.jsonName(for: $0) }.joined(separator: ", "))", extra: .member(name))
-                } else {
-                    report(.unknownElement, "'\(name)' is not an element of \(definition.name)", extra: .member(name))
-                }
-                continue
+            if let choice = choiceBase(of: name, in: definition) {
+                report(.invalidChoice, "\(definition.name).\(choice.name)[x] does not allow '\(name)'; allowed: \(choice.types.map { choice.jsonName(for: $0) }.joined(separator: ", "))", extra: .member(name))
+            } else {
+                report(.unknownElement, "'\(name)' is not an element of \(definition.name)", extra: .member(name))
             }
-            countValues(match, name: name, frame: frame, values: member.value)
-            steps.append(.member(name))
-            elementValue(member.value, match, in: object)
-            steps.removeLast()
         }
 
         for (i, element) in definition.elements.enumerated() {
@@ -223,6 +237,17 @@ private struct Run {
             } else if let max = element.max, count > max, !element.isChoice {
                 report(.cardinality, "\(definition.name).\(label) allows at most \(max), found \(count)", extra: .member(element.name))
             }
+        }
+    }
+
+    /// ``countValues(_:name:frame:values:)`` for a member named by its name node: the name is read only for
+    /// a choice element.
+    mutating func countValues(_ match: ElementMatch, nameNode: Int, frame: Int, values: Value?) {
+        if match.element.isChoice {
+            countValues(match, name: tape.text(at: nameNode), frame: frame, values: values)
+        } else if let value = values {
+            let i = frame + match.position
+            if tape.kind(at: value) == .array { counts[i] += tape.count(of: value) } else { counts[i] += 1 }
         }
     }
 
@@ -328,9 +353,8 @@ private struct Run {
                 report(.invalidPrimitive, "'\(lexeme)' is not a valid \(type): \(problem)")
             }
         case (.string, .string):
-            let s = tape.text(at: value)
-            if let problem = PrimitiveSyntax.problem(string: s, type: type) {
-                report(.invalidPrimitive, "'\(Self.excerpt(s))' is not a valid \(type): \(problem)")
+            if let problem = tape.withBytes(at: value, { PrimitiveSyntax.problem(utf8: $0, type: type) }) {
+                report(.invalidPrimitive, "'\(Self.excerpt(tape.text(at: value)))' is not a valid \(type): \(problem)")
             }
         case (.number, .string):
             report(.wrongValueKind, "a \(type) is a JSON number, found the string '\(Self.excerpt(tape.text(at: value)))'")
