@@ -7,8 +7,8 @@ import PostgresNIO
 /// The production record store on PostgreSQL (PostgresNIO), in the `careledger` schema.
 ///
 /// A unit is one database transaction with a fixed number of round trips whatever its size: the current
-/// versions of its keys are read with one `UNNEST` query, and versions, records, search-index rows and the
-/// anchoring queue are each written with one array-bound multi-row statement.
+/// versions of its keys are read with one `UNNEST` query, and its versions (which are also the anchoring queue)
+/// and search-index rows are written with one statement of array-bound multi-row inserts.
 public final class PostgresStore: RecordStore {
     let client: PostgresClient
     private let runner: Task<Void, Never>
@@ -150,31 +150,37 @@ public final class PostgresStore: RecordStore {
         while true {
             do {
                 return try await commitOnce(unit, batch: batch)
-            } catch let error as PSQLError where attempt < 4 && Self.isRetryable(error) {
+            } catch where attempt < 32 && Self.isRetryable(error) {
                 attempt += 1
             }
         }
     }
 
-    /// Unique violation, serialization failure, deadlock.
-    static func isRetryable(_ error: PSQLError) -> Bool {
-        guard let state = error.serverInfo?[.sqlState] else { return false }
-        return state == "23505" || state == "40001" || state == "40P01"
+    /// Unique violation, serialization failure, deadlock: the unit raced another one and plans again. A failure
+    /// inside a transaction arrives wrapped in `PostgresTransactionError`.
+    static func isRetryable(_ error: any Error) -> Bool {
+        if let e = error as? PSQLError, let state = e.serverInfo?[.sqlState] {
+            return state == "23505" || state == "40001" || state == "40P01"
+        }
+        if let t = error as? PostgresTransactionError {
+            return [t.closureError, t.commitError].contains { $0.map(isRetryable) ?? false }
+        }
+        return false
     }
 
     private func commitOnce(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { conn in
-            // Sorted, so concurrent units lock shared rows in one order.
+            // The current version of each key is its highest version. Two units that write the same key concurrently
+            // both try to insert its next version: the primary key stops the second, which plans again (commit(_:)).
             let keys = Set(unit.map(\.key)).sorted()
             var current: [RecordKey: (version: Int, contentHash: [UInt8])] = [:]
             let rows = try await conn.query("""
-                SELECT r.resource_type, r.id, r.version_id, r.content_hash
-                FROM careledger.records r
+                SELECT DISTINCT ON (v.resource_type, v.id) v.resource_type, v.id, v.version_id, v.content_hash
+                FROM careledger.record_versions v
                 JOIN UNNEST(\(keys.map(\.type))::text[], \(keys.map(\.id))::text[]) AS k(resource_type, id)
-                  ON r.resource_type = k.resource_type AND r.id = k.id
-                ORDER BY r.resource_type, r.id
-                FOR UPDATE OF r
+                  ON v.resource_type = k.resource_type AND v.id = k.id
+                ORDER BY v.resource_type, v.id, v.version_id DESC
                 """, logger: logger)
             for try await (type, id, version, hash) in rows.decode((String, String, Int, ByteBuffer).self) {
                 current[RecordKey(type: type, id: id)] = (version, Array(buffer: hash))
@@ -199,7 +205,6 @@ public final class PostgresStore: RecordStore {
             }
             // One pass per column set (mapping a key path over the rows would copy every row once per column).
             let v = VersionColumns(versions)
-            let c = VersionColumns(latest)
             // Every write of the unit in one statement (one round trip); all parts see the snapshot from before it,
             // so the index rows it deletes are the old ones.
             try await conn.query("""
@@ -212,14 +217,6 @@ public final class PostgresStore: RecordStore {
                                     \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
                                     \(v.commitments)::bytea[], \(v.canonical)::text[])
                         AS x(p, t, i, n, u, ch, h, s, c, j)
-                ),
-                r AS (
-                    INSERT INTO careledger.records (patient_key, resource_type, id, version_id, txid, last_updated, content_hash)
-                    SELECT p, t, i, n, tx.txid, u::timestamptz, ch
-                    FROM tx, UNNEST(\(c.patientKeys)::text[], \(c.types)::text[], \(c.ids)::text[], \(c.versions)::int4[],
-                                    \(c.lastUpdated)::text[], \(c.contentHashes)::bytea[]) AS x(p, t, i, n, u, ch)
-                    ON CONFLICT (resource_type, id) DO UPDATE SET patient_key = excluded.patient_key, version_id = excluded.version_id, txid = excluded.txid,
-                        last_updated = excluded.last_updated, content_hash = excluded.content_hash
                 ),
                 d AS (
                     DELETE FROM careledger.search_index s
@@ -300,7 +297,8 @@ public final class PostgresStore: RecordStore {
 
     public func countsByType() async throws -> [(type: String, count: Int)] {
         var out: [(type: String, count: Int)] = []
-        let rows = try await client.query("SELECT resource_type, count(*)::int8 FROM careledger.records GROUP BY resource_type ORDER BY resource_type", logger: logger)
+        // History is append-only and starts at version 1: one version-1 row per resource.
+        let rows = try await client.query("SELECT resource_type, count(*)::int8 FROM careledger.record_versions WHERE version_id = 1 GROUP BY resource_type ORDER BY resource_type", logger: logger)
         for try await (type, n) in rows.decode((String, Int64).self) { out.append((type, Int(n))) }
         return out
     }
@@ -328,9 +326,8 @@ public final class PostgresStore: RecordStore {
 
     public func current(_ key: RecordKey) async throws -> StoredVersion? {
         var q = PostgresQuery(unsafeSQL: """
-            SELECT \(Self.versionColumns) FROM careledger.records r
-            JOIN careledger.record_versions v USING (resource_type, id, version_id)
-            WHERE r.resource_type = $1 AND r.id = $2
+            SELECT \(Self.versionColumns) FROM careledger.record_versions v
+            WHERE v.resource_type = $1 AND v.id = $2 ORDER BY v.version_id DESC LIMIT 1
             """)
         q.binds.append(key.type)
         q.binds.append(key.id)

@@ -93,6 +93,36 @@ enum StoreSchema {
                        canonical::jsonb AS resource
                 FROM careledger.record_versions;
             """),
+        Migration(version: 2, description: "current versions read from record_versions (no records table); byte-order keys", sql: """
+            -- The import profile showed the records table (one more heap row and index entry per resource) and
+            -- locale-aware key comparisons among the largest server costs. The current version of a resource is
+            -- its highest version_id, found through the primary key of record_versions. Ids, types and index
+            -- values compare as bytes.
+            DROP VIEW careledger.current_resources;
+            DROP VIEW careledger.resource_versions;
+            DROP VIEW careledger.anchor_queue;
+            DROP TABLE careledger.records;
+            ALTER TABLE careledger.record_versions
+                ALTER COLUMN resource_type TYPE text COLLATE "C",
+                ALTER COLUMN id TYPE text COLLATE "C";
+            ALTER TABLE careledger.search_index
+                ALTER COLUMN resource_type TYPE text COLLATE "C",
+                ALTER COLUMN id TYPE text COLLATE "C",
+                ALTER COLUMN param TYPE text COLLATE "C",
+                ALTER COLUMN value TYPE text COLLATE "C";
+            CREATE VIEW careledger.anchor_queue AS
+                SELECT txid, patient_key, resource_type, id, version_id, commitment
+                FROM careledger.record_versions WHERE anchor_batch IS NULL;
+            CREATE VIEW careledger.current_resources AS
+                SELECT v.resource_type, v.id, v.version_id, v.last_updated, v.canonical::jsonb AS resource
+                FROM careledger.record_versions v
+                WHERE NOT EXISTS (SELECT 1 FROM careledger.record_versions n
+                                  WHERE n.resource_type = v.resource_type AND n.id = v.id AND n.version_id > v.version_id);
+            CREATE VIEW careledger.resource_versions AS
+                SELECT resource_type, id, version_id, last_updated, encode(canonical_hash, 'hex') AS canonical_hash,
+                       canonical::jsonb AS resource
+                FROM careledger.record_versions;
+            """),
     ]
 
     /// SQLite: the same tables without a schema name.

@@ -52,7 +52,7 @@ struct PostgresViewTests {
                 var keys: [(String, String)] = []
                 for try await row in try await client.query("""
                     SELECT DISTINCT r.patient_key, v.resource->'subject'->>'reference'
-                    FROM careledger.records r JOIN careledger.current_resources v USING (resource_type, id)
+                    FROM careledger.record_versions r JOIN careledger.current_resources v USING (resource_type, id, version_id)
                     WHERE r.resource_type = 'Encounter'
                     """).decode((String, String).self) { keys.append(row) }
                 #expect(!keys.isEmpty && keys.allSatisfy { $0.0 == $0.1 })
