@@ -176,11 +176,14 @@ public final class PostgresStore: RecordStore {
             let keys = Set(unit.map(\.key)).sorted()
             var current: [RecordKey: (version: Int, contentHash: [UInt8])] = [:]
             let rows = try await conn.query("""
-                SELECT DISTINCT ON (v.resource_type, v.id) v.resource_type, v.id, v.version_id, v.content_hash
-                FROM careledger.record_versions v
-                JOIN UNNEST(\(keys.map(\.type))::text[], \(keys.map(\.id))::text[]) AS k(resource_type, id)
-                  ON v.resource_type = k.resource_type AND v.id = k.id
-                ORDER BY v.resource_type, v.id, v.version_id DESC
+                SELECT k.resource_type, k.id, c.version_id, c.content_hash
+                FROM UNNEST(\(keys.map(\.type))::text[], \(keys.map(\.id))::text[]) AS k(resource_type, id)
+                CROSS JOIN LATERAL (
+                    -- One backward probe of the primary key per key, whatever the size of the history.
+                    SELECT v.version_id, v.content_hash FROM careledger.record_versions v
+                    WHERE v.resource_type = k.resource_type AND v.id = k.id
+                    ORDER BY v.version_id DESC LIMIT 1
+                ) c
                 """, logger: logger)
             for try await (type, id, version, hash) in rows.decode((String, String, Int, ByteBuffer).self) {
                 current[RecordKey(type: type, id: id)] = (version, Array(buffer: hash))
