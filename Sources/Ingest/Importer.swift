@@ -359,13 +359,17 @@ public struct Importer: Sendable {
             for task in inFlight { summary.add(try await task.value) }
             inFlight = []
         }
-        var prepared: [PreparedRecord] = []
-        prepared.reserveCapacity(unit.count)
-        for t in unit { prepared.append(try PreparedRecord(tape: t, rewrites: rewrites)) }
+        // Preparing the records (canonical forms, hashes, index rows) runs in the unit's task, beside the parsing
+        // and validation of the next unit.
+        let tapes = unit
         unit.removeAll(keepingCapacity: true)
         let store = self.store
-        let records = prepared
-        return Task { try await store.commit(records, batch: batch) }
+        return Task {
+            var prepared: [PreparedRecord] = []
+            prepared.reserveCapacity(tapes.count)
+            for t in tapes { prepared.append(try PreparedRecord(tape: t, rewrites: rewrites)) }
+            return try await store.commit(prepared, batch: batch)
+        }
     }
 
     // MARK: - Shared steps
