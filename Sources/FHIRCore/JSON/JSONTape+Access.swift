@@ -104,12 +104,12 @@ extension JSONTape {
 
     /// The members of the object at `index`, in document order, as (name node, value node) pairs.
     public func members(of index: Int) -> Members {
-        Members(tape: self, position: index + 1, end: nodes[index].kind == .object ? Int(nodes[index].end) : index + 1)
+        Members(nodes: nodes, position: index + 1, end: nodes[index].kind == .object ? Int(nodes[index].end) : index + 1)
     }
 
     /// The items of the array at `index`, in order.
     public func items(of index: Int) -> Items {
-        Items(tape: self, position: index + 1, end: nodes[index].kind == .array ? Int(nodes[index].end) : index + 1)
+        Items(nodes: nodes, position: index + 1, end: nodes[index].kind == .array ? Int(nodes[index].end) : index + 1)
     }
 
     /// The objects a member holds: the object itself, or the objects among an array's items.
@@ -127,28 +127,29 @@ extension JSONTape {
         Self.kindName(nodes[index].kind)
     }
 
+    /// Holds only the node array: one reference to retain, not the tape's three.
     public struct Members: Sequence, IteratorProtocol {
-        let tape: JSONTape
+        let nodes: [Node]
         var position: Int
         let end: Int
 
         public mutating func next() -> (name: Int, value: Int)? {
             guard position < end else { return nil }
             let name = position
-            position = Int(tape.nodes[name + 1].end)
+            position = Int(nodes[name + 1].end)
             return (name, name + 1)
         }
     }
 
     public struct Items: Sequence, IteratorProtocol {
-        let tape: JSONTape
+        let nodes: [Node]
         var position: Int
         let end: Int
 
         public mutating func next() -> Int? {
             guard position < end else { return nil }
             let item = position
-            position = Int(tape.nodes[item].end)
+            position = Int(nodes[item].end)
             return item
         }
     }
