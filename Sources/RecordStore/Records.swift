@@ -73,8 +73,10 @@ public struct PreparedRecord: Sendable {
     /// The canonical form served for `version`: the content with the store's `meta.versionId` and
     /// `meta.lastUpdated`.
     public func servedCanonical(version: Int, lastUpdated: String) throws(FHIRError) -> [UInt8] {
-        try tape.canonicalBytes(CanonicalEdits(references: rewrites, dropServerMeta: true,
-                                               addToMeta: [("versionId", String(version)), ("lastUpdated", lastUpdated)]))
+        let meta = [("versionId", String(version)), ("lastUpdated", lastUpdated)]
+        // Spliced into the content's canonical bytes; written from the tape only if the splice declines.
+        if let spliced = CanonicalForm.splicingMeta(into: contentCanonical, meta) { return spliced }
+        return try tape.canonicalBytes(CanonicalEdits(references: rewrites, dropServerMeta: true, addToMeta: meta))
     }
 }
 

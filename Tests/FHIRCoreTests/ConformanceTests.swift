@@ -126,8 +126,9 @@ struct ConformanceTests {
     }
 
     /// The importer writes a record's stored forms straight from the tape it parsed, with its references rewritten
-    /// and the server's meta fields dropped (then added back with the store's values). Both must equal the tree
-    /// edited the same way, for every corpus resource, parsed tapes and tapes of trees alike.
+    /// and the server's meta fields dropped (then added back with the store's values, by splicing them into the
+    /// content bytes). All must equal the tree edited the same way, for every corpus resource, parsed tapes and
+    /// tapes of trees alike.
     @Test func canonicalEditsOnTheTapeMatchTheEditedTree() throws {
         var documents: [[UInt8]] = []
         for name in Corpus.examplePairs {
@@ -165,14 +166,34 @@ struct ConformanceTests {
                 let c = try tape.canonicalBytes(CanonicalEdits(references: map, dropServerMeta: true))
                 let s = try tape.canonicalBytes(CanonicalEdits(references: map, dropServerMeta: true,
                                                                addToMeta: [("versionId", "3"), ("lastUpdated", "2026-11-30T12:00:00.000Z")]))
+                let spliced = CanonicalForm.splicingMeta(into: c, [("versionId", "3"), ("lastUpdated", "2026-11-30T12:00:00.000Z")])
                 #expect(c == content)
                 #expect(s == served)
-                ok = ok && c == content && s == served
+                #expect(spliced == served, "the served form spliced into the content bytes")
+                ok = ok && c == content && s == served && spliced == served
             }
             if ok { same += 1 }
         }
         print("conformance: canonical edits on the tape equal the edited tree for \(same)/\(documents.count) resources (\(rewritten) with references rewritten)")
         #expect(documents.count > 2500 && rewritten > 1000)
+    }
+
+    /// The splice on its edges: meta created first, last or between members; added around, before and after a
+    /// meta's own members; declined where it cannot be exact.
+    @Test func splicingMetaOnItsEdges() {
+        let add = [("versionId", "7"), ("lastUpdated", "2026-11-30T12:00:00.000Z")]
+        func splice(_ s: String) -> String? { CanonicalForm.splicingMeta(into: Array(s.utf8), add).map { String(decoding: $0, as: UTF8.self) } }
+        let m = #""lastUpdated":"2026-11-30T12:00:00.000Z","versionId":"7""#
+        #expect(splice(#"{"a":1}"#) == #"{"a":1,"meta":{"# + m + "}}")
+        #expect(splice(#"{"z":[1,{"b":"}"}]}"#) == #"{"meta":{"# + m + #"},"z":[1,{"b":"}"}]}"#)
+        #expect(splice(#"{"id":"x","resourceType":"Patient"}"#) == #"{"id":"x","meta":{"# + m + #"},"resourceType":"Patient"}"#)
+        #expect(splice(#"{"meta":{"extension":[{"url":"u"}]},"x":true}"#) == #"{"meta":{"extension":[{"url":"u"}],"# + m + #"},"x":true}"#)
+        #expect(splice(#"{"meta":{"source":"s\"q"}}"#) == #"{"meta":{"lastUpdated":"2026-11-30T12:00:00.000Z","source":"s\"q","versionId":"7"}}"#)
+        #expect(splice(#"{"meta":{"tag":[{"code":"a"}],"zz":1}}"#) == #"{"meta":{"lastUpdated":"2026-11-30T12:00:00.000Z","tag":[{"code":"a"}],"versionId":"7","zz":1}}"#)
+        #expect(splice(#"{"meta":{"versionId":"1"}}"#) == nil, "an existing versionId is not overwritten")
+        #expect(splice(#"{"meta":"x"}"#) == nil)
+        #expect(splice(#"{"a\u0001":1}"#) == nil, "names with escapes are left to the full writer")
+        #expect(splice("[1]") == nil)
     }
 
     static func references(_ value: FHIRValue, into out: inout [String]) {
