@@ -392,7 +392,6 @@ public struct Importer: Sendable {
         let conditionals = refs.compactMap { ref in References.conditional(ref).map { (ref, $0) } }
         guard !conditionals.isEmpty else { return [:] }
         var map: [String: String] = [:]
-        var settled = false
         // The unit's own identifiers of the types the references name, read once: (type, value) → (system, id).
         let wanted = Set(conditionals.map(\.1.type))
         var own: [String: [(system: String?, id: String)]] = [:]
@@ -403,6 +402,10 @@ public struct Importer: Sendable {
                 own[type + "\u{0}" + value, default: []].append((t.stringMember("system", of: identifier), id))
             }
         }
+        // From the cache and the unit itself first; what is left is looked up in the store with one query, and
+        // once more after the units in flight are in, for references to resources they hold.
+        var found: [String: Set<String>] = [:]
+        var open: [(ref: String, query: IdentifierQuery)] = []
         for (ref, c) in conditionals.sorted(by: { $0.0 < $1.0 }) {
             if let known = summary.resolved[ref] {
                 map[ref] = known
@@ -412,13 +415,18 @@ public struct Importer: Sendable {
             for match in own[c.type + "\u{0}" + c.value] ?? [] where c.system == nil || match.system == c.system {
                 ids.insert(match.id)
             }
-            if ids.isEmpty { ids = Set(try await store.resolveIdentifier(type: c.type, system: c.system, value: c.value)) }
-            if ids.isEmpty && !settled {
+            if ids.isEmpty { open.append((ref, IdentifierQuery(type: c.type, system: c.system, value: c.value))) } else { found[ref] = ids }
+        }
+        if !open.isEmpty {
+            var answers = try await store.resolveIdentifiers(open.map(\.query))
+            if answers.contains(where: \.isEmpty) {
                 try await settle(&summary)
-                settled = true
-                ids = Set(try await store.resolveIdentifier(type: c.type, system: c.system, value: c.value))
+                answers = try await store.resolveIdentifiers(open.map(\.query))
             }
-            if ids.count == 1, let id = ids.first {
+            for (o, ids) in zip(open, answers) { found[o.ref] = Set(ids) }
+        }
+        for (ref, c) in conditionals where map[ref] == nil {
+            if let ids = found[ref], ids.count == 1, let id = ids.first {
                 map[ref] = "\(c.type)/\(id)"
                 summary.resolved[ref] = map[ref]
             } else {

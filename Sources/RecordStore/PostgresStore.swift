@@ -355,6 +355,25 @@ public final class PostgresStore: RecordStore {
         return out
     }
 
+    public func resolveIdentifiers(_ queries: [IdentifierQuery]) async throws -> [[String]] {
+        guard !queries.isEmpty else { return [] }
+        var out = [[String]](repeating: [], count: queries.count)
+        // An absent system is bound as '' and matches an identifier in any system (a conditional reference never
+        // asks for the empty system).
+        let rows = try await client.query("""
+            SELECT DISTINCT q.n, s.id
+            FROM UNNEST(\(queries.map(\.type))::text[], \(queries.map { $0.system ?? "" })::text[], \(queries.map(\.value))::text[])
+                 WITH ORDINALITY AS q(t, sys, v, n)
+            JOIN careledger.search_index s
+              ON s.resource_type = q.t AND s.param = 'identifier' AND s.value = q.v AND (q.sys = '' OR s.system = q.sys)
+            ORDER BY q.n, s.id
+            """, logger: logger)
+        for try await (n, id) in rows.decode((Int64, String).self) where n >= 1 && Int(n) <= queries.count {
+            out[Int(n) - 1].append(id)
+        }
+        return out
+    }
+
     public func search(type: String, param: String, value: String) async throws -> [String] {
         var out: [String] = []
         let rows = try await client.query("SELECT DISTINCT id FROM careledger.search_index WHERE resource_type = \(type) AND param = \(param) AND value = \(value) ORDER BY id", logger: logger)

@@ -29,6 +29,9 @@ public protocol RecordStore: Sendable {
     func versions(_ key: RecordKey) async throws -> [StoredVersion]
     /// Ids of current resources of `type` with an identifier `value` (in `system`, when given).
     func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String]
+    /// ``resolveIdentifier(type:system:value:)`` for many identifiers, answered in order (in one round trip where
+    /// the store has round trips).
+    func resolveIdentifiers(_ queries: [IdentifierQuery]) async throws -> [[String]]
     /// Ids of current resources of `type` whose index has `param` = `value`.
     func search(type: String, param: String, value: String) async throws -> [String]
     /// Record versions waiting to be anchored.
@@ -79,6 +82,28 @@ public enum VersionPlanner {
             state[record.key] = (version, record.contentHash)
         }
         return (outcomes, rows)
+    }
+}
+
+/// One identifier search: resources of `type` with an identifier `value`, in `system` when it is given.
+public struct IdentifierQuery: Sendable, Hashable {
+    public var type: String
+    public var system: String?
+    public var value: String
+
+    public init(type: String, system: String?, value: String) {
+        self.type = type
+        self.system = system
+        self.value = value
+    }
+}
+
+extension RecordStore {
+    /// One query at a time: for stores without round trips to save.
+    public func resolveIdentifiers(_ queries: [IdentifierQuery]) async throws -> [[String]] {
+        var out: [[String]] = []
+        for q in queries { out.append(try await resolveIdentifier(type: q.type, system: q.system, value: q.value)) }
+        return out
     }
 }
 

@@ -55,6 +55,33 @@ struct StoreConformanceTests {
         }
     }
 
+    /// Identifier searches answered many at once (how the importer resolves a unit's conditional references)
+    /// give the same ids as one at a time: system given or not, ambiguous, absent, of another type.
+    @Test(arguments: StoreKind.allCases)
+    func identifierSearchesInOneCall(kind: StoreKind) async throws {
+        try await kind.withStore { store, _ in
+            let practitioners = [("p1", "urn:a", "1"), ("p2", "urn:b", "1"), ("p3", "urn:a", "2")]
+            let unit = try practitioners.map { (id, system, value) in
+                try PreparedRecord(resource: JSONReader().read(Array("""
+                    {"resourceType":"Practitioner","id":"\(id)","identifier":[{"system":"\(system)","value":"\(value)"}]}
+                    """.utf8)))
+            }
+            _ = try await store.commit(unit, batch: nil)
+            let queries = [
+                IdentifierQuery(type: "Practitioner", system: "urn:a", value: "1"),
+                IdentifierQuery(type: "Practitioner", system: nil, value: "1"),
+                IdentifierQuery(type: "Practitioner", system: "urn:b", value: "2"),
+                IdentifierQuery(type: "Patient", system: "urn:a", value: "1"),
+                IdentifierQuery(type: "Practitioner", system: nil, value: "2"),
+            ]
+            let batch = try await store.resolveIdentifiers(queries)
+            #expect(batch == [["p1"], ["p1", "p2"], [], [], ["p3"]])
+            var single: [[String]] = []
+            for q in queries { single.append(try await store.resolveIdentifier(type: q.type, system: q.system, value: q.value)) }
+            #expect(batch == single)
+        }
+    }
+
     /// Units committed at the same time that write the same resources (the importer keeps several in flight): the
     /// history stays a gapless run of versions, every change is one version, and nothing is lost or duplicated.
     @Test(arguments: StoreKind.allCases)
