@@ -92,14 +92,7 @@ struct ConformanceTests {
     /// the same whether written from a tree or spliced into the content's canonical bytes, for every corpus
     /// resource (with and without a `meta` of its own, with and without existing server fields).
     @Test func addingServerMetaToCanonicalBytesMatchesTheTree() throws {
-        var documents: [[UInt8]] = []
-        for name in Corpus.examplePairs {
-            documents.append(try Corpus.bytes(Corpus.fhirExamples.appendingPathComponent(name + ".json")))
-        }
-        for name in Corpus.files(in: Corpus.syntheaBulk, ext: "ndjson") where name != "log.ndjson" {
-            let data = try Corpus.bytes(Corpus.syntheaBulk.appendingPathComponent(name))
-            documents += data.split(separator: 0x0A).filter { !$0.isEmpty }.map(Array.init)
-        }
+        let documents = try Self.resourceDocuments()
         var same = 0
         var withMeta = 0
         for bytes in documents {
@@ -130,14 +123,7 @@ struct ConformanceTests {
     /// content bytes). All must equal the tree edited the same way, for every corpus resource, parsed tapes and
     /// tapes of trees alike.
     @Test func canonicalEditsOnTheTapeMatchTheEditedTree() throws {
-        var documents: [[UInt8]] = []
-        for name in Corpus.examplePairs {
-            documents.append(try Corpus.bytes(Corpus.fhirExamples.appendingPathComponent(name + ".json")))
-        }
-        for name in Corpus.files(in: Corpus.syntheaBulk, ext: "ndjson") where name != "log.ndjson" {
-            let data = try Corpus.bytes(Corpus.syntheaBulk.appendingPathComponent(name))
-            documents += data.split(separator: 0x0A).filter { !$0.isEmpty }.map(Array.init)
-        }
+        let documents = try Self.resourceDocuments()
         var same = 0
         var rewritten = 0
         for bytes in documents {
@@ -194,6 +180,19 @@ struct ConformanceTests {
         #expect(splice(#"{"meta":"x"}"#) == nil)
         #expect(splice(#"{"a\u0001":1}"#) == nil, "names with escapes are left to the full writer")
         #expect(splice("[1]") == nil)
+    }
+
+    /// Every official JSON example and every line of the Synthea bulk export: one resource each.
+    static func resourceDocuments() throws -> [[UInt8]] {
+        var documents: [[UInt8]] = []
+        for name in Corpus.examplePairs {
+            documents.append(try Corpus.bytes(Corpus.fhirExamples.appendingPathComponent(name + ".json")))
+        }
+        for name in Corpus.files(in: Corpus.syntheaBulk, ext: "ndjson") where name != "log.ndjson" {
+            let data = try Corpus.bytes(Corpus.syntheaBulk.appendingPathComponent(name))
+            documents += data.split(separator: 0x0A).filter { !$0.isEmpty }.map(Array.init)
+        }
+        return documents
     }
 
     static func references(_ value: FHIRValue, into out: inout [String]) {
