@@ -57,6 +57,15 @@ let package = Package(
             dependencies: ["FHIRCore", "RecordStore", "CZlib"],
             swiftSettings: upcoming
         ),
+        // The ledger core: canonical encoding, keys, transactions, blocks, RFC 6962 Merkle trees, the application
+        // state machine. Pure and deterministic: no I/O, no clock.
+        .target(
+            name: "Ledger",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: upcoming
+        ),
         .executableTarget(
             name: "careledger",
             dependencies: [
@@ -97,6 +106,11 @@ let package = Package(
         .testTarget(
             name: "StoreTests",
             dependencies: ["RecordStore", "Ingest", "FHIRCore", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: ["Ledger", "TestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(
