@@ -110,7 +110,8 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "TestSupport"],
+            dependencies: ["Ledger", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["golden-ledger-encoding.json"],
             swiftSettings: upcoming
         ),
         .testTarget(

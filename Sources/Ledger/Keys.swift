@@ -1,0 +1,106 @@
+import Crypto
+
+/// An Ed25519 public key: a participant, a validator, a transaction's signer. Encoded as its 32 bytes.
+public struct PublicKey: Sendable, Hashable, Comparable, LedgerEncodable, CustomStringConvertible {
+    public static let length = 32
+    public let bytes: [UInt8]
+
+    public init(bytes: [UInt8]) throws(LedgerDecodingError) {
+        guard bytes.count == Self.length else { throw LedgerDecodingError("an Ed25519 public key is 32 bytes, found \(bytes.count)", at: 0) }
+        self.bytes = bytes
+    }
+
+    /// A key whose 32 bytes come from Crypto itself.
+    init(unchecked bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// Whether `signature` is this key's Ed25519 signature of `message`.
+    public func verifies(_ signature: [UInt8], over message: [UInt8]) -> Bool {
+        guard signature.count == Signature.length, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: bytes) else { return false }
+        return key.isValidSignature(signature, for: message)
+    }
+
+    public static func < (a: PublicKey, b: PublicKey) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+
+    /// Lower-case hex.
+    public var description: String { Hex.encode(bytes) }
+
+    public func encode(to writer: inout LedgerWriter) { writer.fixed(bytes) }
+
+    public static func decode(from reader: inout LedgerReader) throws(LedgerDecodingError) -> PublicKey {
+        try PublicKey(bytes: reader.fixed(length))
+    }
+}
+
+/// An Ed25519 signature: 64 bytes.
+public enum Signature {
+    public static let length = 64
+}
+
+/// An Ed25519 private key. Its bytes leave this value only through ``rawRepresentation``, for the key file; it
+/// has no description, so it cannot end up in a log by accident.
+public struct SigningKey: Sendable {
+    private let key: Curve25519.Signing.PrivateKey
+
+    /// A fresh key from the system's secure generator.
+    public init() {
+        key = Curve25519.Signing.PrivateKey()
+    }
+
+    /// The key with this 32-byte seed (RFC 8032's private key).
+    public init(seed: [UInt8]) throws(LedgerDecodingError) {
+        guard seed.count == 32, let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed) else {
+            throw LedgerDecodingError("an Ed25519 private key is a 32-byte seed, found \(seed.count) bytes", at: 0)
+        }
+        self.key = key
+    }
+
+    /// The 32-byte seed, for writing the key file.
+    public var rawRepresentation: [UInt8] { Array(key.rawRepresentation) }
+
+    public var publicKey: PublicKey {
+        PublicKey(unchecked: Array(key.publicKey.rawRepresentation))
+    }
+
+    /// The Ed25519 signature of `message` (deterministic, RFC 8032).
+    public func sign(_ message: [UInt8]) throws -> [UInt8] {
+        Array(try key.signature(for: message))
+    }
+}
+
+/// Lower-case hexadecimal.
+public enum Hex {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ s: String) -> [UInt8]? {
+        let u = Array(s.utf8)
+        guard u.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: c - 48
+            case 97...102: c - 87
+            case 65...70: c - 55
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count / 2)
+        var i = 0
+        while i < u.count {
+            guard let h = nibble(u[i]), let l = nibble(u[i + 1]) else { return nil }
+            out.append(h << 4 | l)
+            i += 2
+        }
+        return out
+    }
+}
