@@ -37,20 +37,23 @@ public final class PostgresStore: RecordStore {
         }
         let store = PostgresStore(configuration: config)
         do {
-            // The pool retries connecting forever; an unreachable server must fail the command instead.
+            // The pool retries connecting forever; a server that stops answering must fail the command instead.
+            // The limit covers getting a pooled connection to answer, not the migrations, which may take long on
+            // a busy server.
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
-                    try await store.migrate()
+                    try await store.client.query("SELECT 1", logger: store.logger)
                     return true
                 }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     return false
                 }
-                let migrated = try await group.next() ?? false
+                let answered = try await group.next() ?? false
                 group.cancelAll()
-                if !migrated { throw StoreError("connecting", "no answer within \(timeout)") }
+                if !answered { throw StoreError("connecting", "no answer within \(timeout)") }
             }
+            try await store.migrate()
         } catch {
             try? await store.close()
             throw StoreError("opening the PostgreSQL store \(redacted(url))", String(describing: error))
