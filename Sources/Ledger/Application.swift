@@ -1,0 +1,107 @@
+/// What executing one transaction of a block gave: nil code when it took effect. A refused transaction stays in
+/// the block (every validator refuses it the same way) but changes nothing.
+public struct TransactionResult: Sendable, Hashable {
+    public var code: TransactionError.Code?
+    public var message: String
+
+    public static let ok = TransactionResult(code: nil, message: "")
+}
+
+/// The outcome of finalizing a block: one result per transaction, the state root after it, and the validator set
+/// the new state gives (which consensus applies two heights later).
+public struct FinalizedBlock: Sendable, Hashable {
+    public var results: [TransactionResult]
+    public var stateRoot: [UInt8]
+    public var validators: ValidatorSet
+}
+
+/// The ledger application behind an ABCI-shaped seam (CometBFT's check, prepare, process, finalize, commit): the
+/// consensus engine — one validator now, the BFT engine later — drives it and never looks inside the state.
+///
+/// A block header at height H carries the state root after block H−1 (``committedRoot`` when H is proposed).
+public struct LedgerApplication: Sendable {
+    public private(set) var state: LedgerState
+    /// The height of the last committed block (0 before the first).
+    public private(set) var height: UInt64 = 0
+    private var pending: (height: UInt64, state: LedgerState)?
+
+    public init(genesis state: LedgerState) {
+        self.state = state
+    }
+
+    public var chainId: String { state.chainId }
+    public var committedRoot: [UInt8] { state.root }
+
+    /// Mempool admission: whether `tx` would apply to the committed state now.
+    public func checkTx(_ tx: Transaction) -> TransactionResult {
+        do throws(TransactionError) {
+            try state.check(tx)
+            return .ok
+        } catch {
+            return TransactionResult(code: error.code, message: error.message)
+        }
+    }
+
+    /// The proposer's choice from its mempool: in order, those that apply one after another, up to `limit`.
+    public func prepareProposal(_ candidates: [Transaction], limit: Int) -> [Transaction] {
+        var scratch = state
+        var chosen: [Transaction] = []
+        for tx in candidates where chosen.count < limit {
+            do throws(TransactionError) {
+                try scratch.apply(tx, height: height + 1, time: 0, index: UInt32(chosen.count))
+                chosen.append(tx)
+            } catch {
+                continue
+            }
+        }
+        return chosen
+    }
+
+    /// Why a proposed block is not acceptable, or nil: the next height, on this chain, over the committed root,
+    /// its transactions root right, and every transaction applying.
+    public func processProposal(_ block: Block) -> String? {
+        let h = block.header
+        guard h.chainId == chainId else { return "the block is for chain \(h.chainId), not \(chainId)" }
+        guard h.height == height + 1 else { return "the block is at height \(h.height); the next is \(height + 1)" }
+        guard h.stateRoot == committedRoot else { return "the header's state root is not the committed state's" }
+        guard h.transactionsRoot == Block.transactionsRoot(block.transactions) else { return "the header's transactions root does not match its transactions" }
+        var scratch = state
+        for (i, tx) in block.transactions.enumerated() {
+            do throws(TransactionError) {
+                try scratch.apply(tx, height: h.height, time: h.time, index: UInt32(i))
+            } catch {
+                return "transaction \(i) does not apply: \(error)"
+            }
+        }
+        return nil
+    }
+
+    /// Executes a decided block against the committed state (kept aside until ``commit()``).
+    public mutating func finalizeBlock(_ block: Block) -> FinalizedBlock {
+        var next = state
+        var results: [TransactionResult] = []
+        results.reserveCapacity(block.transactions.count)
+        for (i, tx) in block.transactions.enumerated() {
+            do throws(TransactionError) {
+                try next.apply(tx, height: block.header.height, time: block.header.time, index: UInt32(i))
+                results.append(.ok)
+            } catch {
+                results.append(TransactionResult(code: error.code, message: error.message))
+            }
+        }
+        pending = (block.header.height, next)
+        return FinalizedBlock(results: results, stateRoot: next.root, validators: next.validators)
+    }
+
+    /// Makes the finalized block's state the committed one; returns its root. Without a finalized block, nothing
+    /// changes.
+    @discardableResult
+    public mutating func commit() -> [UInt8] {
+        if let pending {
+            state = pending.state
+            height = pending.height
+            self.pending = nil
+        }
+        return state.root
+    }
+}

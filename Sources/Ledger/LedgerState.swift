@@ -1,0 +1,264 @@
+import Crypto
+
+/// A provider in the consortium: its name, the key its node signs with, its bonded stake and whether it is jailed
+/// (a jailed participant has no voting power until it is released).
+public struct Participant: LedgerEncodable, Hashable {
+    public var name: String
+    public var nodeKey: PublicKey
+    public var stake: UInt64
+    public var jailed: Bool
+
+    public init(name: String, nodeKey: PublicKey, stake: UInt64, jailed: Bool = false) {
+        self.name = name
+        self.nodeKey = nodeKey
+        self.stake = stake
+        self.jailed = jailed
+    }
+
+    public func encode(to w: inout LedgerWriter) {
+        w.string(name)
+        w.value(nodeKey)
+        w.u64(stake)
+        w.bool(jailed)
+    }
+
+    public static func decode(from r: inout LedgerReader) throws(LedgerDecodingError) -> Participant {
+        Participant(name: try r.string(), nodeKey: try r.value(), stake: try r.u64(), jailed: try r.bool())
+    }
+}
+
+/// An anchored batch as the state keeps it: the transaction's fields and where it was committed.
+public struct AnchorRecord: LedgerEncodable, Hashable {
+    public var batch: AnchorBatch
+    public var height: UInt64
+    /// The transaction's position in its block.
+    public var index: UInt32
+
+    public init(batch: AnchorBatch, height: UInt64, index: UInt32) {
+        self.batch = batch
+        self.height = height
+        self.index = index
+    }
+
+    public func encode(to w: inout LedgerWriter) {
+        w.value(batch)
+        w.u64(height)
+        w.u32(index)
+    }
+
+    public static func decode(from r: inout LedgerReader) throws(LedgerDecodingError) -> AnchorRecord {
+        AnchorRecord(batch: try r.value(), height: try r.u64(), index: try r.u32())
+    }
+}
+
+/// A consent directive as the state keeps it: the grant, who submitted it, when, and whether it was revoked.
+public struct ConsentRecord: LedgerEncodable, Hashable {
+    public var directive: ConsentDirective
+    public var submitter: PublicKey
+    public var height: UInt64
+    /// The block time of the revocation, if revoked.
+    public var revokedAt: Int64?
+
+    public init(directive: ConsentDirective, submitter: PublicKey, height: UInt64, revokedAt: Int64? = nil) {
+        self.directive = directive
+        self.submitter = submitter
+        self.height = height
+        self.revokedAt = revokedAt
+    }
+
+    public func encode(to w: inout LedgerWriter) {
+        w.value(directive)
+        w.value(submitter)
+        w.u64(height)
+        w.optional(revokedAt) { $0.i64($1) }
+    }
+
+    public static func decode(from r: inout LedgerReader) throws(LedgerDecodingError) -> ConsentRecord {
+        ConsentRecord(directive: try r.value(), submitter: try r.value(), height: try r.u64(),
+                      revokedAt: try r.optional { (r) throws(LedgerDecodingError) in try r.i64() })
+    }
+}
+
+/// Why a transaction was refused: a code a client can act on, and a message that says what.
+public struct TransactionError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        case badSignature, badNonce, unknownParticipant, alreadyRegistered, duplicateAnchor, invalidAnchor,
+             unknownDirective, duplicateDirective, notSubmitter, insufficientStake, overflow, malformed
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// The ledger's application state: participants and their stake, each signer's next nonce, anchored batches and
+/// consent directives. Every entry is also in a sparse Merkle tree under a typed key, whose root is the state root
+/// a block header commits to, so any entry — or its absence — can be proven against a header.
+///
+/// Applying a transaction is deterministic: it reads only the state, the transaction, and the block's height and
+/// time; integers only; no iteration over unordered collections.
+public struct LedgerState: Sendable {
+    public let chainId: String
+    public private(set) var participants: [PublicKey: Participant] = [:]
+    public private(set) var nonces: [PublicKey: UInt64] = [:]
+    public private(set) var anchors: [[UInt8]: AnchorRecord] = [:]
+    public private(set) var consents: [[UInt8]: ConsentRecord] = [:]
+    /// Directive ids per patient pseudonym, in the order they were granted.
+    public private(set) var patientDirectives: [[UInt8]: [[UInt8]]] = [:]
+    public private(set) var tree = SparseMerkleTree()
+
+    /// The state of a chain at genesis: its initial participants, each with its stake.
+    public init(chainId: String, participants: [(key: PublicKey, participant: Participant)]) {
+        self.chainId = chainId
+        for (key, p) in participants.sorted(by: { $0.key < $1.key }) { put(participant: p, for: key) }
+    }
+
+    public var root: [UInt8] { tree.root }
+
+    /// The validators this state gives: participants with stake that are not jailed, power = stake.
+    public var validators: ValidatorSet {
+        ValidatorSet(participants.filter { $0.value.stake > 0 && !$0.value.jailed }.map { Validator(key: $0.value.nodeKey, power: $0.value.stake) })
+    }
+
+    // MARK: State keys
+
+    /// The state-tree key of each kind of entry: SHA-256 of the tag and the entry's identity (SparseMerkleTree.key).
+    public enum Entry {
+        case participant(PublicKey)
+        case nonce(PublicKey)
+        case anchor(root: [UInt8])
+        case consent(directiveId: [UInt8])
+        case patient(pseudonym: [UInt8])
+
+        public var key: [UInt8] {
+            var w = LedgerWriter()
+            switch self {
+            case .participant(let k):
+                w.string("participant")
+                w.value(k)
+            case .nonce(let k):
+                w.string("nonce")
+                w.value(k)
+            case .anchor(let root):
+                w.string("anchor")
+                w.fixed(root)
+            case .consent(let id):
+                w.string("consent")
+                w.fixed(id)
+            case .patient(let p):
+                w.string("patient")
+                w.fixed(p)
+            }
+            return SparseMerkleTree.key(w.bytes)
+        }
+    }
+
+    /// The value bytes the tree holds for an entry, nil when absent.
+    public func value(of entry: Entry) -> [UInt8]? { tree[entry.key] }
+
+    /// A proof of the entry's value (or absence) against ``root``.
+    public func proof(of entry: Entry) throws(SparseMerkleTree.Error) -> SparseMerkleProof { try tree.proof(for: entry.key) }
+
+    private mutating func set(_ entry: Entry, _ value: [UInt8]) {
+        // Keys from Entry.key are always 32 bytes: set cannot refuse them.
+        try? tree.set(entry.key, value)
+    }
+
+    private mutating func put(participant: Participant, for key: PublicKey) {
+        participants[key] = participant
+        set(.participant(key), participant.encoded)
+    }
+
+    // MARK: Transactions
+
+    /// Checks `tx` against the state without changing it: what the mempool admits.
+    public func check(_ tx: Transaction) throws(TransactionError) {
+        var copy = self
+        try copy.apply(tx, height: 0, time: 0, index: 0)
+    }
+
+    /// Applies `tx`, committed at `height` with block time `time` as the block's `index`-th transaction. On error
+    /// nothing changes.
+    public mutating func apply(_ tx: Transaction, height: UInt64, time: Int64, index: UInt32) throws(TransactionError) {
+        guard tx.verifySignature(chainId: chainId) else {
+            throw TransactionError(.badSignature, "the signature does not verify for \(tx.signer) on chain \(chainId)")
+        }
+        let expected = nonces[tx.signer] ?? 0
+        guard tx.nonce == expected else {
+            throw TransactionError(.badNonce, "nonce \(tx.nonce) from \(tx.signer); the next one is \(expected) (a replay or a gap)")
+        }
+        switch tx.body {
+        case .registerParticipant(let r):
+            guard participants[tx.signer] == nil else { throw TransactionError(.alreadyRegistered, "\(tx.signer) is already a participant") }
+            guard !r.name.isEmpty else { throw TransactionError(.malformed, "a participant needs a name") }
+            put(participant: Participant(name: r.name, nodeKey: r.nodeKey, stake: 0), for: tx.signer)
+        case .bond(let amount):
+            var p = try participant(tx.signer)
+            let (sum, overflow) = p.stake.addingReportingOverflow(amount)
+            guard !overflow else { throw TransactionError(.overflow, "stake would overflow") }
+            p.stake = sum
+            put(participant: p, for: tx.signer)
+        case .unbond(let amount):
+            var p = try participant(tx.signer)
+            guard amount <= p.stake else { throw TransactionError(.insufficientStake, "unbonding \(amount) of a stake of \(p.stake)") }
+            p.stake -= amount
+            put(participant: p, for: tx.signer)
+        case .anchorBatch(let b):
+            _ = try participant(tx.signer)
+            guard b.submitter == tx.signer else { throw TransactionError(.notSubmitter, "the batch names \(b.submitter) but \(tx.signer) signed it") }
+            guard b.root.count == Hash32.length, b.leafCount >= 1, b.firstTxid <= b.lastTxid, !b.canonicalForm.isEmpty else {
+                throw TransactionError(.invalidAnchor, "a batch has a 32-byte root, at least one leaf, first txid ≤ last txid and a canonical-form version")
+            }
+            guard anchors[b.root] == nil else { throw TransactionError(.duplicateAnchor, "the root \(Hex.encode(b.root)) is already anchored") }
+            let record = AnchorRecord(batch: b, height: height, index: index)
+            anchors[b.root] = record
+            set(.anchor(root: b.root), record.encoded)
+        case .consentDirective(let d):
+            _ = try participant(tx.signer)
+            guard d.directiveId.count == Hash32.length, d.patient.count == Hash32.length, d.consentCommitment.count == Hash32.length else {
+                throw TransactionError(.malformed, "directive id, patient pseudonym and consent commitment are 32 bytes each")
+            }
+            switch d.action {
+            case .grant:
+                guard consents[d.directiveId] == nil else {
+                    throw TransactionError(.duplicateDirective, "directive \(Hex.encode(d.directiveId)) exists; revoke it and grant a new one")
+                }
+                let record = ConsentRecord(directive: d, submitter: tx.signer, height: height)
+                consents[d.directiveId] = record
+                set(.consent(directiveId: d.directiveId), record.encoded)
+                var list = patientDirectives[d.patient] ?? []
+                list.append(d.directiveId)
+                patientDirectives[d.patient] = list
+                var w = LedgerWriter()
+                w.list(list) { $0.fixed($1) }
+                set(.patient(pseudonym: d.patient), w.bytes)
+            case .revoke:
+                guard var record = consents[d.directiveId] else {
+                    throw TransactionError(.unknownDirective, "no directive \(Hex.encode(d.directiveId)) to revoke")
+                }
+                guard record.submitter == tx.signer else {
+                    throw TransactionError(.notSubmitter, "only the participant that granted a directive revokes it")
+                }
+                guard record.revokedAt == nil else { throw TransactionError(.unknownDirective, "the directive is already revoked") }
+                record.revokedAt = time
+                consents[d.directiveId] = record
+                set(.consent(directiveId: d.directiveId), record.encoded)
+            }
+        }
+        nonces[tx.signer] = expected + 1
+        var w = LedgerWriter()
+        w.u64(expected + 1)
+        set(.nonce(tx.signer), w.bytes)
+    }
+
+    private func participant(_ key: PublicKey) throws(TransactionError) -> Participant {
+        guard let p = participants[key] else { throw TransactionError(.unknownParticipant, "\(key) is not a registered participant") }
+        return p
+    }
+}
