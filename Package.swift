@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Ledger", "FHIRCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["golden-ledger-encoding.json"],
             swiftSettings: upcoming
         ),

@@ -1,0 +1,155 @@
+import Crypto
+
+/// The record commitment as the store computes it (docs/canonical-form.md, FHIRCore's `RecordCommitment`):
+/// `SHA-256("careledger/record/v1" ‖ salt ‖ SHA-256(canonical bytes))`. It is the leaf data of an anchored batch.
+public enum RecordLeaf {
+    public static let domainTag = Array("careledger/record/v1".utf8)
+
+    public static func commitment(canonicalHash: [UInt8], salt: [UInt8]) -> [UInt8] {
+        var h = SHA256()
+        h.update(data: domainTag)
+        h.update(data: salt)
+        h.update(data: canonicalHash)
+        return Array(h.finalize())
+    }
+}
+
+/// Everything needed to check offline that a record version is exactly the one a provider anchored
+/// (docs/receipt.md): the record's hash and salt, its commitment's place in an anchored batch, the transaction
+/// that anchored the batch and its place in a block, the block's header and the commit certificate that
+/// finalized it, and the batch root as a signed checkpoint.
+public struct Receipt: Sendable, Hashable {
+    public var chainId: String
+    /// `Type/id/_history/version`.
+    public var reference: String
+    public var canonicalHash: [UInt8]
+    public var salt: [UInt8]
+    public var commitment: [UInt8]
+    public var leafIndex: UInt64
+    public var treeSize: UInt64
+    public var inclusionProof: [[UInt8]]
+    public var batchRoot: [UInt8]
+    /// The `AnchorBatch` transaction, encoded, and its place among the block's transactions.
+    public var anchorTransaction: [UInt8]
+    public var transactionIndex: UInt64
+    public var transactionCount: UInt64
+    public var transactionProof: [[UInt8]]
+    public var header: BlockHeader
+    public var commit: CommitCertificate
+    /// The batch as a C2SP tlog checkpoint, signed by the submitter under ``checkpointKeyName``.
+    public var checkpoint: String
+    public var checkpointKeyName: String
+    /// The submitter's Ed25519 signature over ``attestationBytes``: which record version leaf `leafIndex` of the
+    /// batch is. The chain holds no references (they could identify patients); this binds the receipt's.
+    public var attestation: [UInt8] = []
+
+    public init(chainId: String, reference: String, canonicalHash: [UInt8], salt: [UInt8], commitment: [UInt8], leafIndex: UInt64,
+                treeSize: UInt64, inclusionProof: [[UInt8]], batchRoot: [UInt8], anchorTransaction: [UInt8], transactionIndex: UInt64,
+                transactionCount: UInt64, transactionProof: [[UInt8]], header: BlockHeader, commit: CommitCertificate, checkpoint: String,
+                checkpointKeyName: String) {
+        self.chainId = chainId
+        self.reference = reference
+        self.canonicalHash = canonicalHash
+        self.salt = salt
+        self.commitment = commitment
+        self.leafIndex = leafIndex
+        self.treeSize = treeSize
+        self.inclusionProof = inclusionProof
+        self.batchRoot = batchRoot
+        self.anchorTransaction = anchorTransaction
+        self.transactionIndex = transactionIndex
+        self.transactionCount = transactionCount
+        self.transactionProof = transactionProof
+        self.header = header
+        self.commit = commit
+        self.checkpoint = checkpoint
+        self.checkpointKeyName = checkpointKeyName
+    }
+
+    /// The bytes the submitter signs for this receipt: tag, chain, reference, canonical hash, salt, leaf index,
+    /// tree size and batch root.
+    public var attestationBytes: [UInt8] {
+        var w = LedgerWriter()
+        w.string(DomainTag.receipt)
+        w.string(chainId)
+        w.string(reference)
+        w.byteString(canonicalHash)
+        w.byteString(salt)
+        w.u64(leafIndex)
+        w.u64(treeSize)
+        w.byteString(batchRoot)
+        return w.bytes
+    }
+
+    /// Signs ``attestationBytes`` as the batch's submitter.
+    public mutating func attest(with key: SigningKey) throws {
+        attestation = try key.sign(attestationBytes)
+    }
+
+    /// The first check that fails, named so a person can tell what is wrong.
+    public struct Failure: Error, Sendable, Hashable, CustomStringConvertible {
+        public let check: String
+        public let reason: String
+        public var description: String { "\(check): \(reason)" }
+    }
+
+    /// Checks the whole receipt against the validator set trusted for its chain (from the genesis) and, when
+    /// given, the record's served bytes. Returns normally only if every check passes.
+    public func verify(chainId trusted: String, validators: ValidatorSet, record: [UInt8]? = nil) throws(Receipt.Failure) {
+        func fail(_ check: String, _ reason: String) -> Failure { Failure(check: check, reason: reason) }
+        guard chainId == trusted, header.chainId == trusted else {
+            throw fail("chain", "the receipt is for chain \(chainId) (header \(header.chainId)), not \(trusted)")
+        }
+        if let record {
+            guard Array(SHA256.hash(data: record)) == canonicalHash else {
+                throw fail("record", "the record's SHA-256 is not the receipt's canonical hash")
+            }
+        }
+        guard salt.count == 32, canonicalHash.count == 32 else { throw fail("commitment", "the salt and canonical hash are 32 bytes each") }
+        guard RecordLeaf.commitment(canonicalHash: canonicalHash, salt: salt) == commitment else {
+            throw fail("commitment", "SHA-256(tag ‖ salt ‖ canonical hash) is not the receipt's commitment")
+        }
+        do throws(Merkle.Error) {
+            try Merkle.verifyInclusion(leafHash: Merkle.leafHash(commitment), index: leafIndex, treeSize: treeSize, proof: inclusionProof, root: batchRoot)
+        } catch {
+            throw fail("inclusion", error.reason)
+        }
+        let tx: Transaction
+        do throws(LedgerDecodingError) {
+            tx = try Transaction(encoded: anchorTransaction)
+        } catch {
+            throw fail("anchor transaction", "it does not decode: \(error)")
+        }
+        guard case .anchorBatch(let batch) = tx.body else { throw fail("anchor transaction", "it is not an AnchorBatch") }
+        guard batch.root == batchRoot, batch.leafCount == treeSize else {
+            throw fail("anchor transaction", "it anchors another root or size than the receipt's batch")
+        }
+        guard tx.verifySignature(chainId: trusted) else { throw fail("anchor transaction", "its signature does not verify") }
+        guard batch.submitter.verifies(attestation, over: attestationBytes) else {
+            throw fail("attestation", "the submitter's signature over the reference, hash, salt and leaf does not verify")
+        }
+        do throws(Merkle.Error) {
+            try Merkle.verifyInclusion(leafHash: Merkle.leafHash(anchorTransaction), index: transactionIndex, treeSize: transactionCount,
+                                       proof: transactionProof, root: header.transactionsRoot)
+        } catch {
+            throw fail("block transactions", error.reason)
+        }
+        guard commit.height == header.height, commit.blockId == header.id else {
+            throw fail("commit", "the certificate is for another block than the header")
+        }
+        if let problem = commit.problem(chainId: trusted, validators: validators) { throw fail("commit", problem) }
+        let text: String
+        do throws(SignedNote.Error) {
+            text = try SignedNote.open(checkpoint, keyName: checkpointKeyName, publicKey: batch.submitter)
+        } catch {
+            throw fail("checkpoint", error.reason)
+        }
+        let parsed: Checkpoint
+        do throws(SignedNote.Error) {
+            parsed = try Checkpoint(text: text)
+        } catch {
+            throw fail("checkpoint", error.reason)
+        }
+        guard parsed.root == batchRoot, parsed.size == treeSize else { throw fail("checkpoint", "it signs another root or size than the batch") }
+    }
+}
