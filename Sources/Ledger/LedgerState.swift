@@ -56,13 +56,16 @@ public struct ConsentRecord: LedgerEncodable, Hashable {
     public var directive: ConsentDirective
     public var submitter: PublicKey
     public var height: UInt64
+    /// The block time of the grant: the directive is in force from then.
+    public var grantedAt: Int64
     /// The block time of the revocation, if revoked.
     public var revokedAt: Int64?
 
-    public init(directive: ConsentDirective, submitter: PublicKey, height: UInt64, revokedAt: Int64? = nil) {
+    public init(directive: ConsentDirective, submitter: PublicKey, height: UInt64, grantedAt: Int64, revokedAt: Int64? = nil) {
         self.directive = directive
         self.submitter = submitter
         self.height = height
+        self.grantedAt = grantedAt
         self.revokedAt = revokedAt
     }
 
@@ -70,11 +73,12 @@ public struct ConsentRecord: LedgerEncodable, Hashable {
         w.value(directive)
         w.value(submitter)
         w.u64(height)
+        w.i64(grantedAt)
         w.optional(revokedAt) { $0.i64($1) }
     }
 
     public static func decode(from r: inout LedgerReader) throws(LedgerDecodingError) -> ConsentRecord {
-        ConsentRecord(directive: try r.value(), submitter: try r.value(), height: try r.u64(),
+        ConsentRecord(directive: try r.value(), submitter: try r.value(), height: try r.u64(), grantedAt: try r.i64(),
                       revokedAt: try r.optional { (r) throws(LedgerDecodingError) in try r.i64() })
     }
 }
@@ -229,7 +233,8 @@ public struct LedgerState: Sendable {
                 guard consents[d.directiveId] == nil else {
                     throw TransactionError(.duplicateDirective, "directive \(Hex.encode(d.directiveId)) exists; revoke it and grant a new one")
                 }
-                let record = ConsentRecord(directive: d, submitter: tx.signer, height: height)
+                try ConsentEvaluator.checkNesting(d.provision)
+                let record = ConsentRecord(directive: d, submitter: tx.signer, height: height, grantedAt: time)
                 consents[d.directiveId] = record
                 set(.consent(directiveId: d.directiveId), record.encoded)
                 var list = patientDirectives[d.patient] ?? []
