@@ -66,12 +66,20 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // The node's shell around the ledger: its home directory (keys, genesis), receipts as JSON.
+        .target(
+            name: "Node",
+            dependencies: ["Ledger"],
+            swiftSettings: upcoming
+        ),
         .executableTarget(
             name: "careledger",
             dependencies: [
                 "FHIRCore",
                 "RecordStore",
                 "Ingest",
+                "Ledger",
+                "Node",
                 "CLibXML2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -85,13 +93,15 @@ let package = Package(
         // Runs the built `careledger` binary as a user would (exit codes, stdout, OperationOutcomes).
         .testTarget(
             name: "CLITests",
-            dependencies: ["careledger", "TestSupport"],
+            dependencies: ["careledger", "TestSupport", "Ledger", "Node"],
             swiftSettings: upcoming
         ),
         // A throwaway PostgreSQL 15 server for tests (Tests/TestSupport/PostgresServer.swift).
         .target(
             name: "TestSupport",
             dependencies: [
+                "Ledger",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/TestSupport",

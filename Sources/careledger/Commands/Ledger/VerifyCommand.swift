@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Ledger
+import Node
+
+/// `careledger verify RECEIPT --genesis genesis.json [--record FILE]`.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check a record receipt offline against a chain's genesis (and the record's served bytes).",
+        discussion: """
+            Checks, in order: the record's SHA-256 (with --record), the commitment, the inclusion proof to the batch \
+            root, the anchoring transaction and its place in the block, the submitter's attestation of the reference, \
+            the commit certificate against the genesis validators, and the signed checkpoint (docs/receipt.md). \
+            Exits 0 when everything holds; otherwise exits 1 and names the first check that failed.
+            """
+    )
+
+    @Argument(help: "The receipt (JSON, careledger-receipt/1).")
+    var receipt: String
+
+    @Option(help: "The chain's genesis.json: the validators the receipt must be finalized by.")
+    var genesis: String
+
+    @Option(help: "The record as served (its canonical bytes), to check against the receipt's hash.")
+    var record: String?
+
+    func run() throws {
+        let receiptData: Data
+        let genesis: Genesis
+        var recordBytes: [UInt8]?
+        do {
+            receiptData = try Data(contentsOf: URL(fileURLWithPath: receipt))
+            genesis = try Genesis.read(from: URL(fileURLWithPath: self.genesis))
+            if let record { recordBytes = Array(try Data(contentsOf: URL(fileURLWithPath: record))) }
+        } catch {
+            FileHandle.standardError.write(Data("careledger verify: \(error)\n".utf8))
+            throw ExitCode(66)
+        }
+        let parsed: Receipt
+        do {
+            parsed = try ReceiptJSON.decode(receiptData)
+        } catch {
+            Output.line("FAILED receipt: \(error)")
+            throw ExitCode(1)
+        }
+        do throws(Receipt.Failure) {
+            try parsed.verify(chainId: genesis.chainId, validators: genesis.validatorSet, record: recordBytes)
+        } catch {
+            Output.line("FAILED \(error.check): \(error.reason)")
+            throw ExitCode(1)
+        }
+        Output.line("OK \(parsed.reference) is leaf \(parsed.leafIndex) of \(parsed.treeSize) in batch \(Base64.encode(parsed.batchRoot))")
+        Output.line("   anchored at height \(parsed.header.height) of \(genesis.chainId), finalized by \(parsed.commit.signatures.count) validator signature(s)")
+        if recordBytes != nil { Output.line("   the record's bytes hash to the receipt's canonical hash") }
+    }
+}
