@@ -69,7 +69,7 @@ let package = Package(
         // The node's shell around the ledger: its home directory (keys, genesis), receipts as JSON.
         .target(
             name: "Node",
-            dependencies: ["Ledger"],
+            dependencies: ["Ledger", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: upcoming
         ),
         .executableTarget(
@@ -100,8 +100,6 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "Ledger",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/TestSupport",
@@ -120,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "FHIRCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Ledger", "Node", "FHIRCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["golden-ledger-encoding.json"],
             swiftSettings: upcoming
         ),

@@ -147,13 +147,19 @@ public struct CommitCertificate: LedgerEncodable, Hashable {
     /// Why the certificate does not finalize `blockId` at `height` for `validators` on `chainId`, or nil when it does:
     /// known validators only, each once, every signature valid, more than 2/3 of the total power.
     public func problem(chainId: String, validators: ValidatorSet) -> String? {
+        var cache = SignatureCache()
+        return problem(chainId: chainId, validators: validators, cache: &cache)
+    }
+
+    /// The same, skipping signatures `cache` has already verified.
+    public func problem(chainId: String, validators: ValidatorSet, cache: inout SignatureCache) -> String? {
         var seen = Set<PublicKey>()
         var power: UInt64 = 0
         let message = voteSignBytes(chainId: chainId, kind: .precommit, height: height, round: round, blockId: blockId)
         for s in signatures {
             guard seen.insert(s.validator).inserted else { return "validator \(s.validator) signed twice" }
             guard let p = validators.power(of: s.validator) else { return "\(s.validator) is not a validator at height \(height)" }
-            guard s.validator.verifies(s.signature, over: message) else { return "the signature of \(s.validator) does not verify" }
+            guard cache.verify(s.validator, s.signature, over: message) else { return "the signature of \(s.validator) does not verify" }
             power += p
         }
         // power > 2/3 total, in integers.

@@ -33,6 +33,29 @@ public struct PublicKey: Sendable, Hashable, Comparable, LedgerEncodable, Custom
     }
 }
 
+/// Signatures already verified, so that checking many receipts of one block verifies its commit and checkpoint
+/// once: an entry is SHA-256 of the key, the signature and SHA-256 of the message, added only after the
+/// signature verified. Bounded: past ``capacity`` entries it starts over.
+public struct SignatureCache: Sendable {
+    private var verified = Set<[UInt8]>()
+    public var capacity = 65_536
+
+    public init() {}
+
+    public mutating func verify(_ key: PublicKey, _ signature: [UInt8], over message: [UInt8]) -> Bool {
+        var h = SHA256()
+        h.update(data: key.bytes)
+        h.update(data: signature)
+        h.update(data: Array(SHA256.hash(data: message)))
+        let entry = Array(h.finalize())
+        if verified.contains(entry) { return true }
+        guard key.verifies(signature, over: message) else { return false }
+        if verified.count >= capacity { verified.removeAll(keepingCapacity: true) }
+        verified.insert(entry)
+        return true
+    }
+}
+
 /// An Ed25519 signature: 64 bytes.
 public enum Signature {
     public static let length = 64

@@ -39,9 +39,10 @@ public struct Receipt: Sendable, Hashable {
     /// The batch as a C2SP tlog checkpoint, signed by the submitter under ``checkpointKeyName``.
     public var checkpoint: String
     public var checkpointKeyName: String
-    /// The submitter's Ed25519 signature over ``attestationBytes``: which record version leaf `leafIndex` of the
-    /// batch is. The chain holds no references (they could identify patients); this binds the receipt's.
-    public var attestation: [UInt8] = []
+    /// The inclusion proof of (reference, commitment) in the batch's manifest: the tree, in leaf order, whose
+    /// root the signed checkpoint carries as its `careledger-manifest` extension line. It binds the receipt's
+    /// reference without putting references on the chain (they could identify patients).
+    public var manifestProof: [[UInt8]] = []
 
     public init(chainId: String, reference: String, canonicalHash: [UInt8], salt: [UInt8], commitment: [UInt8], leafIndex: UInt64,
                 treeSize: UInt64, inclusionProof: [[UInt8]], batchRoot: [UInt8], anchorTransaction: [UInt8], transactionIndex: UInt64,
@@ -66,25 +67,17 @@ public struct Receipt: Sendable, Hashable {
         self.checkpointKeyName = checkpointKeyName
     }
 
-    /// The bytes the submitter signs for this receipt: tag, chain, reference, canonical hash, salt, leaf index,
-    /// tree size and batch root.
-    public var attestationBytes: [UInt8] {
+    /// The manifest leaf data of a record version: tag, reference, commitment.
+    public static func manifestLeaf(reference: String, commitment: [UInt8]) -> [UInt8] {
         var w = LedgerWriter()
-        w.string(DomainTag.receipt)
-        w.string(chainId)
+        w.string(DomainTag.manifest)
         w.string(reference)
-        w.byteString(canonicalHash)
-        w.byteString(salt)
-        w.u64(leafIndex)
-        w.u64(treeSize)
-        w.byteString(batchRoot)
+        w.fixed(commitment)
         return w.bytes
     }
 
-    /// Signs ``attestationBytes`` as the batch's submitter.
-    public mutating func attest(with key: SigningKey) throws {
-        attestation = try key.sign(attestationBytes)
-    }
+    /// The checkpoint extension line that carries a batch's manifest root.
+    public static func manifestExtension(root: [UInt8]) -> String { "careledger-manifest " + Base64.encode(root) }
 
     /// The first check that fails, named so a person can tell what is wrong.
     public struct Failure: Error, Sendable, Hashable, CustomStringConvertible {
@@ -96,6 +89,13 @@ public struct Receipt: Sendable, Hashable {
     /// Checks the whole receipt against the validator set trusted for its chain (from the genesis) and, when
     /// given, the record's served bytes. Returns normally only if every check passes.
     public func verify(chainId trusted: String, validators: ValidatorSet, record: [UInt8]? = nil) throws(Receipt.Failure) {
+        var cache = SignatureCache()
+        try verify(chainId: trusted, validators: validators, record: record, cache: &cache)
+    }
+
+    /// The same, skipping signatures `cache` has already verified (the commit and checkpoint shared by the
+    /// receipts of one batch): every other check runs in full for every receipt.
+    public func verify(chainId trusted: String, validators: ValidatorSet, record: [UInt8]?, cache: inout SignatureCache) throws(Receipt.Failure) {
         func fail(_ check: String, _ reason: String) -> Failure { Failure(check: check, reason: reason) }
         guard chainId == trusted, header.chainId == trusted else {
             throw fail("chain", "the receipt is for chain \(chainId) (header \(header.chainId)), not \(trusted)")
@@ -124,10 +124,9 @@ public struct Receipt: Sendable, Hashable {
         guard batch.root == batchRoot, batch.leafCount == treeSize else {
             throw fail("anchor transaction", "it anchors another root or size than the receipt's batch")
         }
-        guard tx.verifySignature(chainId: trusted) else { throw fail("anchor transaction", "its signature does not verify") }
-        guard batch.submitter.verifies(attestation, over: attestationBytes) else {
-            throw fail("attestation", "the submitter's signature over the reference, hash, salt and leaf does not verify")
-        }
+        // The transaction's own signature is not checked again: the validators admitted it into a block the commit
+        // certificate finalizes (as a light client trusts the chain's execution), and the submitter's signature
+        // over the same root and size is checked below, on the checkpoint.
         do throws(Merkle.Error) {
             try Merkle.verifyInclusion(leafHash: Merkle.leafHash(anchorTransaction), index: transactionIndex, treeSize: transactionCount,
                                        proof: transactionProof, root: header.transactionsRoot)
@@ -137,10 +136,10 @@ public struct Receipt: Sendable, Hashable {
         guard commit.height == header.height, commit.blockId == header.id else {
             throw fail("commit", "the certificate is for another block than the header")
         }
-        if let problem = commit.problem(chainId: trusted, validators: validators) { throw fail("commit", problem) }
+        if let problem = commit.problem(chainId: trusted, validators: validators, cache: &cache) { throw fail("commit", problem) }
         let text: String
         do throws(SignedNote.Error) {
-            text = try SignedNote.open(checkpoint, keyName: checkpointKeyName, publicKey: batch.submitter)
+            text = try SignedNote.open(checkpoint, keyName: checkpointKeyName, publicKey: batch.submitter, cache: &cache)
         } catch {
             throw fail("checkpoint", error.reason)
         }
@@ -151,5 +150,15 @@ public struct Receipt: Sendable, Hashable {
             throw fail("checkpoint", error.reason)
         }
         guard parsed.root == batchRoot, parsed.size == treeSize else { throw fail("checkpoint", "it signs another root or size than the batch") }
+        let prefix = "careledger-manifest "
+        guard let line = parsed.extensions.first(where: { $0.hasPrefix(prefix) }), let manifestRoot = Base64.decode(String(line.dropFirst(prefix.count))) else {
+            throw fail("manifest", "the checkpoint carries no careledger-manifest line")
+        }
+        do throws(Merkle.Error) {
+            try Merkle.verifyInclusion(leafHash: Merkle.leafHash(Receipt.manifestLeaf(reference: reference, commitment: commitment)), index: leafIndex,
+                                       treeSize: treeSize, proof: manifestProof, root: manifestRoot)
+        } catch {
+            throw fail("manifest", "the reference is not the one the submitter signed for this leaf: \(error.reason)")
+        }
     }
 }

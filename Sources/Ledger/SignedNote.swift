@@ -45,6 +45,12 @@ public enum SignedNote {
     /// The text of `note` once a signature by `publicKey` under `keyName` verifies. Signatures by other keys are
     /// ignored; a failing signature by this key, or none at all, is an error.
     public static func open(_ note: String, keyName: String, publicKey: PublicKey) throws(SignedNote.Error) -> String {
+        var cache = SignatureCache()
+        return try open(note, keyName: keyName, publicKey: publicKey, cache: &cache)
+    }
+
+    /// The same, skipping signatures `cache` has already verified.
+    public static func open(_ note: String, keyName: String, publicKey: PublicKey, cache: inout SignatureCache) throws(SignedNote.Error) -> String {
         guard note.unicodeScalars.allSatisfy({ $0 == "\n" || $0.value >= 0x20 }) else { throw Error("a note has no control characters but newlines") }
         // The text ends at the last blank line; the signature lines follow it.
         let bytes = Array(note.utf8)
@@ -64,7 +70,7 @@ public enum SignedNote {
             }
             let lineID = UInt32(blob[0]) << 24 | UInt32(blob[1]) << 16 | UInt32(blob[2]) << 8 | UInt32(blob[3])
             guard parts[1] == keyName, lineID == id else { continue }
-            guard publicKey.verifies(Array(blob.dropFirst(4)), over: Array(text.utf8)) else {
+            guard cache.verify(publicKey, Array(blob.dropFirst(4)), over: Array(text.utf8)) else {
                 throw Error("the signature of \(keyName) does not verify")
             }
             verified = true
@@ -80,14 +86,17 @@ public struct Checkpoint: Sendable, Hashable {
     public var origin: String
     public var size: UInt64
     public var root: [UInt8]
+    /// Extension lines after the root (non-empty, no newline).
+    public var extensions: [String]
 
-    public init(origin: String, size: UInt64, root: [UInt8]) {
+    public init(origin: String, size: UInt64, root: [UInt8], extensions: [String] = []) {
         self.origin = origin
         self.size = size
         self.root = root
+        self.extensions = extensions
     }
 
-    public var text: String { "\(origin)\n\(size)\n\(Base64.encode(root))\n" }
+    public var text: String { "\(origin)\n\(size)\n\(Base64.encode(root))\n" + extensions.map { $0 + "\n" }.joined() }
 
     /// Parses a checkpoint's text (extension lines after the third are allowed and ignored).
     public init(text: String) throws(SignedNote.Error) {
@@ -97,7 +106,9 @@ public struct Checkpoint: Sendable, Hashable {
               let root = Base64.decode(String(lines[2])), root.count == 32 else {
             throw SignedNote.Error("a checkpoint is an origin, a decimal size and a base64 32-byte root, one per line")
         }
-        self.init(origin: String(lines[0]), size: size, root: root)
+        let extensions = lines[3..<(lines.count - 1)].map(String.init)
+        guard extensions.allSatisfy({ !$0.isEmpty }) else { throw SignedNote.Error("a checkpoint's extension lines are not empty") }
+        self.init(origin: String(lines[0]), size: size, root: root, extensions: extensions)
     }
 }
 

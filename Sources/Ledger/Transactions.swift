@@ -7,7 +7,7 @@ public enum DomainTag {
     public static let block = "careledger/block/v1"
     public static let vote = "careledger/vote/v1"
     public static let patient = "careledger/patient/v1"
-    public static let receipt = "careledger/receipt/v1"
+    public static let manifest = "careledger/manifest/v1"
 }
 
 /// A 32-byte hash field.

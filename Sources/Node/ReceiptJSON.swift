@@ -17,7 +17,8 @@ public enum ReceiptJSON {
             "inclusionProof": r.inclusionProof.map(Base64.encode),
             "batchRoot": Base64.encode(r.batchRoot),
             "anchor": ["transaction": Base64.encode(r.anchorTransaction), "index": r.transactionIndex, "count": r.transactionCount,
-                       "proof": r.transactionProof.map(Base64.encode), "attestation": Base64.encode(r.attestation)],
+                       "proof": r.transactionProof.map(Base64.encode)],
+            "manifestProof": r.manifestProof.map(Base64.encode),
             "block": [
                 "header": ["chainId": h.chainId, "height": h.height, "time": h.time, "previousBlockId": Base64.encode(h.previousBlockId),
                            "transactionsRoot": Base64.encode(h.transactionsRoot), "stateRoot": Base64.encode(h.stateRoot),
@@ -96,13 +97,13 @@ public enum ReceiptJSON {
         let commitment = try b64(leaf, "commitment"), index = try u64(leaf, "index"), size = try u64(leaf, "treeSize")
         path = ["anchor"]
         let tx = try b64(anchor, "transaction"), txIndex = try u64(anchor, "index"), txCount = try u64(anchor, "count")
-        let txProof = try b64List(anchor, "proof"), attestation = try b64(anchor, "attestation")
+        let txProof = try b64List(anchor, "proof")
         path = []
         var receipt = Receipt(chainId: try str(o, "chainId"), reference: reference, canonicalHash: canonicalHash, salt: salt, commitment: commitment,
                               leafIndex: index, treeSize: size, inclusionProof: try b64List(o, "inclusionProof"), batchRoot: try b64(o, "batchRoot"),
                               anchorTransaction: tx, transactionIndex: txIndex, transactionCount: txCount, transactionProof: txProof,
                               header: header, commit: commit, checkpoint: try str(o, "checkpoint"), checkpointKeyName: try str(o, "checkpointKeyName"))
-        receipt.attestation = attestation
+        receipt.manifestProof = try b64List(o, "manifestProof")
         return receipt
     }
 }

@@ -33,7 +33,7 @@ struct ReceiptCommandTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try cli.run(["node", "init", "--home", dir.path, "--chain-id", "receipt-chain"]).status == 0)
         let home = NodeHome(dir.path)
-        let fixture = try LedgerFixtures.anchoredReceipt(chainId: "receipt-chain", key: try home.nodeKey())
+        let fixture = try SampleChain.anchoredReceipt(chainId: "receipt-chain", key: try home.nodeKey())
         let receiptFile = dir.appendingPathComponent("receipt.json")
         let recordFile = dir.appendingPathComponent("record.json")
         try ReceiptJSON.encode(fixture.receipt).write(to: receiptFile)
@@ -59,6 +59,6 @@ struct ReceiptCommandTests {
         let edited = try String(contentsOf: receiptFile, encoding: .utf8).replacingOccurrences(of: "Patient/p3/", with: "Patient/p4/")
         try edited.write(to: receiptFile, atomically: true, encoding: .utf8)
         let tampered = try cli.run(["verify", receiptFile.path, "--genesis", home.genesisFile.path])
-        #expect(tampered.status == 1 && tampered.stdout.hasPrefix("FAILED attestation"), "\(tampered.stdout)")
+        #expect(tampered.status == 1 && tampered.stdout.hasPrefix("FAILED manifest"), "\(tampered.stdout)")
     }
 }

@@ -1,6 +1,8 @@
+import Foundation
 import Crypto
 import FHIRCore
 import Ledger
+import Node
 import TestSupport
 import Testing
 
@@ -9,7 +11,7 @@ struct ReceiptTests {
     static let chainId = "careledger-receipts"
 
     static func make() throws -> (receipt: Receipt, record: [UInt8], validators: ValidatorSet) {
-        let f = try LedgerFixtures.anchoredReceipt(chainId: chainId, key: try SigningKey(seed: [UInt8](repeating: 21, count: 32)))
+        let f = try SampleChain.anchoredReceipt(chainId: chainId, key: try SigningKey(seed: [UInt8](repeating: 21, count: 32)))
         return (f.receipt, f.record, f.validators)
     }
 
@@ -17,6 +19,23 @@ struct ReceiptTests {
         let (r, record, validators) = try Self.make()
         try r.verify(chainId: Self.chainId, validators: validators)
         try r.verify(chainId: Self.chainId, validators: validators, record: record)
+    }
+
+    /// A cache of verified signatures never lets changed bytes through: after the good receipt filled it, a
+    /// receipt with another header or checkpoint is still refused.
+    @Test func theSignatureCacheKeepsEveryCheck() throws {
+        let (r, record, validators) = try Self.make()
+        var cache = SignatureCache()
+        try r.verify(chainId: Self.chainId, validators: validators, record: record, cache: &cache)
+        var header = r
+        header.header.time += 1
+        #expect(throws: Receipt.Failure.self) { try header.verify(chainId: Self.chainId, validators: validators, record: record, cache: &cache) }
+        var note = r
+        note.checkpoint = r.checkpoint.replacingOccurrences(of: "\n5\n", with: "\n6\n")
+        #expect(throws: Receipt.Failure.self) { try note.verify(chainId: Self.chainId, validators: validators, record: record, cache: &cache) }
+        var reference = r
+        reference.reference = "Patient/p4/_history/1"
+        #expect(throws: Receipt.Failure.self) { try reference.verify(chainId: Self.chainId, validators: validators, record: record, cache: &cache) }
     }
 
     @Test func theLeafIsTheStoresCommitment() throws {
@@ -61,7 +80,7 @@ struct ReceiptTests {
             t.checkpointKeyName = s
             mustFail(t, "checkpoint key name")
         }
-        eachFlip(r.attestation) { var t = r; t.attestation = $0; mustFail(t, "attestation") }
+        for (n, node) in r.manifestProof.enumerated() { eachFlip(node) { var t = r; t.manifestProof[n] = $0; mustFail(t, "manifest proof \(n)") } }
         eachFlip(r.canonicalHash) { var t = r; t.canonicalHash = $0; mustFail(t, "canonical hash") }
         eachFlip(r.salt) { var t = r; t.salt = $0; mustFail(t, "salt") }
         eachFlip(r.commitment) { var t = r; t.commitment = $0; mustFail(t, "commitment") }

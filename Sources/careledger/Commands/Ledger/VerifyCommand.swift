@@ -10,8 +10,9 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Check a record receipt offline against a chain's genesis (and the record's served bytes).",
         discussion: """
             Checks, in order: the record's SHA-256 (with --record), the commitment, the inclusion proof to the batch \
-            root, the anchoring transaction and its place in the block, the submitter's attestation of the reference, \
-            the commit certificate against the genesis validators, and the signed checkpoint (docs/receipt.md). \
+            root, the anchoring transaction and its place in the block, the commit certificate against the genesis \
+            validators, the signed checkpoint, and the reference's place in the batch manifest it carries \
+            (docs/receipt.md). \
             Exits 0 when everything holds; otherwise exits 1 and names the first check that failed.
             """
     )
