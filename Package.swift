@@ -69,7 +69,7 @@ let package = Package(
         // The node's shell around the ledger: its home directory (keys, genesis), receipts as JSON.
         .target(
             name: "Node",
-            dependencies: ["Ledger", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Ledger", "FHIRCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: upcoming
         ),
         .executableTarget(
