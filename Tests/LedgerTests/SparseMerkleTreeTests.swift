@@ -1,42 +1,7 @@
 import Crypto
 import Ledger
+import TestSupport
 import Testing
-
-/// A deterministic generator (SplitMix64) so every run sees the same keys and orders.
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var out: [UInt8] = []
-        while out.count < count {
-            var x = next()
-            for _ in 0..<8 where out.count < count {
-                out.append(UInt8(truncatingIfNeeded: x))
-                x >>= 8
-            }
-        }
-        return out
-    }
-
-    /// Uniform enough in 0..<n for shuffling test data.
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-
-    mutating func shuffle<T>(_ a: inout [T]) {
-        guard a.count > 1 else { return }
-        for i in stride(from: a.count - 1, to: 0, by: -1) {
-            a.swapAt(i, below(i + 1))
-        }
-    }
-}
 
 @Suite("Sparse Merkle tree")
 struct SparseMerkleTreeTests {
