@@ -7,10 +7,6 @@ public import FHIRCore
 ///
 /// Rows are read from the resource's tape (``JSONTape``), the form the importer parsed, without a tree.
 public enum SearchIndex {
-    public static func entries(for resource: Resource) -> [IndexEntry] {
-        entries(for: JSONTape(resource))
-    }
-
     /// The rows of the resource a tape holds (its root object), with its `reference` strings read through
     /// `rewrites` (as ``CanonicalEdits/references`` rewrites them in the stored form).
     public static func entries(for t: JSONTape, rewrites: [String: String] = [:]) -> [IndexEntry] {
@@ -66,12 +62,8 @@ public enum SearchIndex {
     /// R4 Patient compartment definition that covers the common clinical and financial resources).
     static let compartmentMembers = ["subject", "patient", "beneficiary", "individual"]
 
-    /// `Patient/…` of the patient the resource belongs to, if any.
-    public static func patientCompartment(of resource: Resource) -> String? {
-        patientCompartment(of: JSONTape(resource))
-    }
-
-    /// The same, for the resource a tape holds, its references read through `rewrites`.
+    /// `Patient/…` of the patient the resource a tape holds belongs to, if any, its references read through
+    /// `rewrites`.
     public static func patientCompartment(of t: JSONTape, rewrites: [String: String] = [:]) -> String? {
         if t.resourceType == "Patient", let id = t.stringMember("id", of: 0) { return "Patient/\(id)" }
         for member in compartmentMembers {

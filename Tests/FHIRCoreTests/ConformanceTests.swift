@@ -104,7 +104,7 @@ struct ConformanceTests {
                 withMeta += resource.object["meta"] == nil ? 0 : 1
             }
             let content = try CanonicalForm.bytes(of: resource)
-            let spliced = try JSONReader().readTape(content).canonicalBytes(addingToMeta: [("versionId", "12"), ("lastUpdated", "2026-11-30T12:00:00.000Z")])
+            let spliced = try JSONReader().readTape(content).canonicalBytes(CanonicalEdits(addToMeta: [("versionId", "12"), ("lastUpdated", "2026-11-30T12:00:00.000Z")]))
             var served = resource
             var meta = served.object["meta"]?.objectValue ?? FHIRObject()
             meta["versionId"] = .string("12")

@@ -38,15 +38,6 @@ public struct CanonicalEdits: Sendable {
 }
 
 extension JSONTape {
-    /// The canonical bytes of this resource with string members added to its `meta` (created when absent):
-    /// how the store turns a record's content into the form it serves, with the `meta.versionId` and
-    /// `meta.lastUpdated` it assigned, without building a tree. The tape must hold a resource (a JSON object)
-    /// whose `meta` has none of the added names; the result equals the tree writer's bytes for the same resource
-    /// with those members set.
-    public func canonicalBytes(addingToMeta members: [(name: String, value: String)]) throws(FHIRError) -> [UInt8] {
-        try canonicalBytes(CanonicalEdits(addToMeta: members))
-    }
-
     /// The canonical bytes of this resource (a JSON object) with `edits` applied: equal to the tree writer's bytes
     /// for the tree edited the same way.
     public func canonicalBytes(_ edits: CanonicalEdits) throws(FHIRError) -> [UInt8] {

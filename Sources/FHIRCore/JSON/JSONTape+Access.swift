@@ -57,15 +57,9 @@ extension JSONTape {
     public func spells(_ index: Int, _ word: String) -> Bool {
         let node = nodes[index]
         guard node.kind == .string else { return false }
-        return equals(node, word, prefixOnly: false)
-    }
-
-    /// Whether a string node's bytes are `word` (or, with `prefixOnly`, start with it).
-    @inline(__always)
-    func equals(_ node: Node, _ word: String, prefixOnly: Bool) -> Bool {
         var word = word
         return word.withUTF8 { w in
-            guard prefixOnly ? Int(node.length) >= w.count : Int(node.length) == w.count else { return false }
+            guard Int(node.length) == w.count else { return false }
             if w.isEmpty { return true }
             return (node.escaped ? arena : source).withUnsafeBufferPointer { b in
                 let start = Int(node.start)
@@ -81,13 +75,6 @@ extension JSONTape {
         guard node.kind == .string else { return false }
         let bytes = node.escaped ? arena : source
         return bytes[Int(node.start)..<Int(node.start) + Int(node.length)].contains(byte)
-    }
-
-    /// Whether the string at `index` starts with `prefix`.
-    public func hasPrefix(_ index: Int, _ prefix: String) -> Bool {
-        let node = nodes[index]
-        guard node.kind == .string else { return false }
-        return equals(node, prefix, prefixOnly: true)
     }
 
     /// The value of the member `name` of the object at `index`; nil if it has none or is not an object.
