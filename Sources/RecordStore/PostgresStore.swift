@@ -390,9 +390,191 @@ public final class PostgresStore: RecordStore {
         return Int(n)
     }
 
+    public func version(_ key: RecordKey, _ version: Int) async throws -> StoredVersion? {
+        var q = PostgresQuery(unsafeSQL: "SELECT \(Self.versionColumns) FROM careledger.record_versions v WHERE v.resource_type = $1 AND v.id = $2 AND v.version_id = $3")
+        q.binds.append(key.type)
+        q.binds.append(key.id)
+        q.binds.append(Int32(version))
+        return try await versions(q).first
+    }
+
     public func close() async throws {
         runner.cancel()
         await runner.value
+    }
+}
+
+// MARK: The anchoring queue
+
+extension PostgresStore {
+    /// `error` as a ``StoreError`` saying what was being done; one thrown inside a transaction comes out as it is.
+    static func storeError(_ operation: String, _ error: any Error) -> StoreError {
+        if let e = error as? StoreError { return e }
+        if let t = error as? PostgresTransactionError, let inner = t.closureError ?? t.commitError ?? t.beginError {
+            return storeError(operation, inner)
+        }
+        return StoreError(operation, describe(error))
+    }
+
+    public func anchorQueue(limit: Int) async throws -> [QueuedCommitment] {
+        guard limit > 0 else { return [] }
+        var out: [QueuedCommitment] = []
+        out.reserveCapacity(min(limit, 10_000))
+        do {
+            // The partial index on txid gives the queue in txid order; ties (one unit's versions) are sorted after it.
+            let rows = try await client.query("""
+                SELECT txid, resource_type, id, version_id, commitment FROM careledger.anchor_queue
+                ORDER BY txid, resource_type, id, version_id LIMIT \(limit)
+                """, logger: logger)
+            for try await (txid, type, id, version, commitment) in rows.decode((Int64, String, String, Int, ByteBuffer).self) {
+                out.append(QueuedCommitment(txid: txid, key: RecordKey(type: type, id: id), version: version, commitment: Array(buffer: commitment)))
+            }
+        } catch {
+            throw Self.storeError("reading the anchoring queue", error)
+        }
+        return out
+    }
+
+    public func createAnchorBatch(root: [UInt8], firstTxid: Int64, lastTxid: Int64, checkpoint: String,
+                                  leaves: [(key: RecordKey, version: Int)]) async throws -> Int64 {
+        guard !leaves.isEmpty else { throw AnchorBatchFailure.empty }
+        let logger = self.logger
+        var types: [String] = [], ids: [String] = [], versions: [Int32] = []
+        types.reserveCapacity(leaves.count)
+        ids.reserveCapacity(leaves.count)
+        versions.reserveCapacity(leaves.count)
+        for leaf in leaves {
+            types.append(leaf.key.type)
+            ids.append(leaf.key.id)
+            versions.append(Int32(leaf.version))
+        }
+        do {
+            return try await client.withTransaction(logger: logger) { conn in
+                var inserted: Int64?
+                for try await n in try await conn.query("""
+                    INSERT INTO careledger.anchor_batches (root, leaf_count, first_txid, last_txid, checkpoint)
+                    VALUES (\(ByteBuffer(bytes: root)), \(leaves.count), \(firstTxid), \(lastTxid), \(checkpoint))
+                    ON CONFLICT (root) DO NOTHING RETURNING id
+                    """, logger: logger).decode(Int64.self) { inserted = n }
+                guard let id = inserted else {
+                    var existing: Int64 = 0
+                    for try await n in try await conn.query("SELECT id FROM careledger.anchor_batches WHERE root = \(ByteBuffer(bytes: root))",
+                                                            logger: logger).decode(Int64.self) { existing = n }
+                    throw AnchorBatchFailure.sameRoot(as: existing)
+                }
+                // Every leaf in one statement. A version already in a batch is not matched, and one listed twice is
+                // updated once: either way fewer rows than leaves, and the transaction is rolled back.
+                var updated: Int64 = 0
+                for try await n in try await conn.query("""
+                    WITH u AS (
+                        UPDATE careledger.record_versions v SET anchor_batch = \(id), anchor_leaf = k.n - 1
+                        FROM UNNEST(\(types)::text[], \(ids)::text[], \(versions)::int4[]) WITH ORDINALITY AS k(t, i, version, n)
+                        WHERE v.resource_type = k.t AND v.id = k.i AND v.version_id = k.version AND v.anchor_batch IS NULL
+                        RETURNING 1
+                    )
+                    SELECT count(*)::int8 FROM u
+                    """, logger: logger).decode(Int64.self) { updated = n }
+                guard updated == leaves.count else {
+                    // The first leaf that did not become leaf n - 1 of this batch says why.
+                    let rows = try await conn.query("""
+                        SELECT k.n, v.version_id IS NOT NULL, v.anchor_batch
+                        FROM UNNEST(\(types)::text[], \(ids)::text[], \(versions)::int4[]) WITH ORDINALITY AS k(t, i, version, n)
+                        LEFT JOIN careledger.record_versions v ON v.resource_type = k.t AND v.id = k.i AND v.version_id = k.version
+                        WHERE v.anchor_batch IS DISTINCT FROM \(id) OR v.anchor_leaf IS DISTINCT FROM k.n - 1
+                        ORDER BY k.n LIMIT 1
+                        """, logger: logger)
+                    var first: (n: Int64, exists: Bool, batch: Int64?)?
+                    for try await row in rows.decode((Int64, Bool, Int64?).self) { first = row }
+                    guard let first, first.n >= 1, Int(first.n) <= leaves.count else {
+                        throw StoreError(AnchorBatchFailure.operation, "only \(updated) of its \(leaves.count) versions could be put in it")
+                    }
+                    let (key, version) = leaves[Int(first.n) - 1]
+                    guard first.exists, let batch = first.batch else { throw AnchorBatchFailure.missing(key, version) }
+                    throw batch == id ? AnchorBatchFailure.listedTwice(key, version) : AnchorBatchFailure.alreadyBatched(key, version, batch: batch)
+                }
+                return id
+            }
+        } catch {
+            throw Self.storeError(AnchorBatchFailure.operation, error)
+        }
+    }
+
+    public func completeAnchorBatch(id: Int64, height: Int64, transactionIndex: Int) async throws {
+        var found: Int64 = 0
+        do {
+            // One statement, so one transaction: the batch row and its versions' heights (those not set already).
+            let rows = try await client.query("""
+                WITH b AS (
+                    UPDATE careledger.anchor_batches SET height = \(height), tx_index = \(transactionIndex) WHERE id = \(id) RETURNING id
+                ), v AS (
+                    UPDATE careledger.record_versions r SET anchor_height = \(height)
+                    FROM b WHERE r.anchor_batch = b.id AND r.anchor_height IS DISTINCT FROM \(height)
+                )
+                SELECT count(*)::int8 FROM b
+                """, logger: logger)
+            for try await n in rows.decode(Int64.self) { found = n }
+        } catch {
+            throw Self.storeError("completing anchor batch \(id)", error)
+        }
+        guard found == 1 else { throw StoreError("completing anchor batch \(id)", "there is no such batch") }
+    }
+
+    private static let batchColumns = "id, root, leaf_count, first_txid, last_txid, checkpoint, height, tx_index"
+
+    private func batches(_ query: PostgresQuery, _ operation: String) async throws -> [AnchorBatchRow] {
+        var out: [AnchorBatchRow] = []
+        do {
+            let rows = try await client.query(query, logger: logger)
+            for try await (id, root, count, first, last, checkpoint, height, index) in rows.decode((Int64, ByteBuffer, Int, Int64, Int64, String, Int64?, Int?).self) {
+                out.append(AnchorBatchRow(id: id, root: Array(buffer: root), leafCount: count, firstTxid: first, lastTxid: last, checkpoint: checkpoint,
+                                          height: height, transactionIndex: index))
+            }
+        } catch {
+            throw Self.storeError(operation, error)
+        }
+        return out
+    }
+
+    public func pendingAnchorBatches() async throws -> [AnchorBatchRow] {
+        try await batches(PostgresQuery(unsafeSQL: "SELECT \(Self.batchColumns) FROM careledger.anchor_batches WHERE height IS NULL ORDER BY id"),
+                          "reading pending anchor batches")
+    }
+
+    public func anchorBatch(id: Int64) async throws -> AnchorBatchRow? {
+        var q = PostgresQuery(unsafeSQL: "SELECT \(Self.batchColumns) FROM careledger.anchor_batches WHERE id = $1")
+        q.binds.append(id)
+        return try await batches(q, "reading anchor batch \(id)").first
+    }
+
+    public func batchLeaves(_ batch: Int64) async throws -> [BatchLeaf] {
+        var out: [BatchLeaf] = []
+        do {
+            let rows = try await client.query("""
+                SELECT resource_type, id, version_id, commitment FROM careledger.record_versions WHERE anchor_batch = \(batch) ORDER BY anchor_leaf
+                """, logger: logger)
+            for try await (type, id, version, commitment) in rows.decode((String, String, Int, ByteBuffer).self) {
+                out.append(BatchLeaf(key: RecordKey(type: type, id: id), version: version, commitment: Array(buffer: commitment)))
+            }
+        } catch {
+            throw Self.storeError("reading the leaves of anchor batch \(batch)", error)
+        }
+        return out
+    }
+
+    public func anchorLocation(_ key: RecordKey, version: Int) async throws -> AnchorLocation? {
+        var out: AnchorLocation?
+        do {
+            let rows = try await client.query("""
+                SELECT anchor_batch, anchor_leaf, anchor_height FROM careledger.record_versions
+                WHERE resource_type = \(key.type) AND id = \(key.id) AND version_id = \(Int32(version)) AND anchor_batch IS NOT NULL
+                """, logger: logger)
+            for try await (batch, leaf, height) in rows.decode((Int64, Int, Int64?).self) {
+                out = AnchorLocation(batch: batch, leaf: leaf, height: height)
+            }
+        } catch {
+            throw Self.storeError("locating \(key) version \(version) in an anchor batch", error)
+        }
+        return out
     }
 }
 

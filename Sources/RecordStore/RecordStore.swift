@@ -36,6 +36,29 @@ public protocol RecordStore: Sendable {
     func search(type: String, param: String, value: String) async throws -> [String]
     /// Record versions waiting to be anchored.
     func anchorQueueCount() async throws -> Int
+    /// One stored version, or nil.
+    func version(_ key: RecordKey, _ version: Int) async throws -> StoredVersion?
+
+    // The anchoring queue (docs/store.md): versions leave it when the anchoring service puts them in a batch;
+    // the batch gets its height once its AnchorBatch transaction is committed.
+
+    /// Up to `limit` queued versions, oldest txid first (ties: type, id, version).
+    func anchorQueue(limit: Int) async throws -> [QueuedCommitment]
+    /// In one database transaction: inserts the batch (height NULL) and makes each version of `leaves` its leaf at
+    /// its position (0-based). Throws ``StoreError`` if any of them is already in a batch, is listed twice or does
+    /// not exist, or if another batch has this root, and then writes nothing. Returns the new batch's id.
+    func createAnchorBatch(root: [UInt8], firstTxid: Int64, lastTxid: Int64, checkpoint: String,
+                           leaves: [(key: RecordKey, version: Int)]) async throws -> Int64
+    /// The batch's AnchorBatch transaction was committed at `height` as the block's `transactionIndex`-th
+    /// transaction: records both on the batch and the height on all its versions, in one transaction. Idempotent.
+    func completeAnchorBatch(id: Int64, height: Int64, transactionIndex: Int) async throws
+    /// Batches whose transaction is not committed yet (height nil), by id.
+    func pendingAnchorBatches() async throws -> [AnchorBatchRow]
+    func anchorBatch(id: Int64) async throws -> AnchorBatchRow?
+    /// The batch's leaves in leaf order.
+    func batchLeaves(_ batch: Int64) async throws -> [BatchLeaf]
+    /// Where a version was put in a batch, or nil if it is still queued (or does not exist).
+    func anchorLocation(_ key: RecordKey, version: Int) async throws -> AnchorLocation?
 
     func close() async throws
 }

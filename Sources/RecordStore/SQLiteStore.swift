@@ -187,6 +187,115 @@ public actor SQLiteStore: RecordStore {
         return n
     }
 
+    public func version(_ key: RecordKey, _ version: Int) async throws -> StoredVersion? {
+        var out: StoredVersion?
+        try db.query("SELECT \(Self.versionColumns) FROM record_versions v WHERE v.resource_type = ? AND v.id = ? AND v.version_id = ?",
+                     [.text(key.type), .text(key.id), .int(Int64(version))]) { out = Self.version($0) }
+        return out
+    }
+
+    public func anchorQueue(limit: Int) async throws -> [QueuedCommitment] {
+        guard limit > 0 else { return [] }
+        var out: [QueuedCommitment] = []
+        out.reserveCapacity(min(limit, 10_000))
+        try db.query("SELECT txid, resource_type, id, version_id, commitment FROM anchor_queue ORDER BY txid, resource_type, id, version_id LIMIT ?",
+                     [.int(Int64(limit))]) { row in
+            out.append(QueuedCommitment(txid: row.int(0), key: RecordKey(type: row.text(1), id: row.text(2)), version: Int(row.int(3)), commitment: row.blob(4)))
+        }
+        return out
+    }
+
+    public func createAnchorBatch(root: [UInt8], firstTxid: Int64, lastTxid: Int64, checkpoint: String,
+                                  leaves: [(key: RecordKey, version: Int)]) async throws -> Int64 {
+        guard !leaves.isEmpty else { throw AnchorBatchFailure.empty }
+        try db.exec("BEGIN IMMEDIATE")
+        do {
+            try db.run("INSERT INTO anchor_batches (root, leaf_count, first_txid, last_txid, checkpoint) VALUES (?, ?, ?, ?, ?) ON CONFLICT (root) DO NOTHING",
+                       [.blob(root), .int(Int64(leaves.count)), .int(firstTxid), .int(lastTxid), .text(checkpoint)])
+            guard db.changes == 1 else {
+                var existing: Int64 = 0
+                try db.query("SELECT id FROM anchor_batches WHERE root = ?", [.blob(root)]) { existing = $0.int(0) }
+                throw AnchorBatchFailure.sameRoot(as: existing)
+            }
+            let id = db.lastInsertRowID
+            // One prepared statement for every leaf: a version already in a batch (or listed twice) is not matched.
+            let update = try db.prepare("""
+                UPDATE record_versions SET anchor_batch = ?, anchor_leaf = ?
+                WHERE resource_type = ? AND id = ? AND version_id = ? AND anchor_batch IS NULL
+                """)
+            for (leaf, (key, version)) in leaves.enumerated() {
+                try update.run([.int(id), .int(Int64(leaf)), .text(key.type), .text(key.id), .int(Int64(version))])
+                if db.changes != 1 { throw try unbatchable(key, version, batch: id) }
+            }
+            try db.exec("COMMIT")
+            return id
+        } catch {
+            try? db.exec("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Why a leaf's version could not join batch `id`.
+    private func unbatchable(_ key: RecordKey, _ version: Int, batch id: Int64) throws -> StoreError {
+        var batch: Int64?
+        try db.query("SELECT anchor_batch FROM record_versions WHERE resource_type = ? AND id = ? AND version_id = ? AND anchor_batch IS NOT NULL",
+                     [.text(key.type), .text(key.id), .int(Int64(version))]) { batch = $0.int(0) }
+        // The statement matches a queued version, so the version is either missing or in a batch already.
+        guard let batch else { return AnchorBatchFailure.missing(key, version) }
+        return batch == id ? AnchorBatchFailure.listedTwice(key, version) : AnchorBatchFailure.alreadyBatched(key, version, batch: batch)
+    }
+
+    public func completeAnchorBatch(id: Int64, height: Int64, transactionIndex: Int) async throws {
+        try db.exec("BEGIN IMMEDIATE")
+        do {
+            try db.run("UPDATE anchor_batches SET height = ?, tx_index = ? WHERE id = ?", [.int(height), .int(Int64(transactionIndex)), .int(id)])
+            guard db.changes == 1 else { throw StoreError("completing anchor batch \(id)", "there is no such batch") }
+            try db.run("UPDATE record_versions SET anchor_height = ? WHERE anchor_batch = ? AND anchor_height IS NOT ?", [.int(height), .int(id), .int(height)])
+            try db.exec("COMMIT")
+        } catch {
+            try? db.exec("ROLLBACK")
+            throw error
+        }
+    }
+
+    private static let batchColumns = "id, root, leaf_count, first_txid, last_txid, checkpoint, height, tx_index"
+
+    private static func batch(_ row: SQLiteRow) -> AnchorBatchRow {
+        AnchorBatchRow(id: row.int(0), root: row.blob(1), leafCount: Int(row.int(2)), firstTxid: row.int(3), lastTxid: row.int(4),
+                       checkpoint: row.text(5), height: row.isNull(6) ? nil : row.int(6), transactionIndex: row.isNull(7) ? nil : Int(row.int(7)))
+    }
+
+    public func pendingAnchorBatches() async throws -> [AnchorBatchRow] {
+        var out: [AnchorBatchRow] = []
+        try db.query("SELECT \(Self.batchColumns) FROM anchor_batches WHERE height IS NULL ORDER BY id") { out.append(Self.batch($0)) }
+        return out
+    }
+
+    public func anchorBatch(id: Int64) async throws -> AnchorBatchRow? {
+        var out: AnchorBatchRow?
+        try db.query("SELECT \(Self.batchColumns) FROM anchor_batches WHERE id = ?", [.int(id)]) { out = Self.batch($0) }
+        return out
+    }
+
+    public func batchLeaves(_ batch: Int64) async throws -> [BatchLeaf] {
+        var out: [BatchLeaf] = []
+        try db.query("SELECT resource_type, id, version_id, commitment FROM record_versions WHERE anchor_batch = ? ORDER BY anchor_leaf", [.int(batch)]) { row in
+            out.append(BatchLeaf(key: RecordKey(type: row.text(0), id: row.text(1)), version: Int(row.int(2)), commitment: row.blob(3)))
+        }
+        return out
+    }
+
+    public func anchorLocation(_ key: RecordKey, version: Int) async throws -> AnchorLocation? {
+        var out: AnchorLocation?
+        try db.query("""
+            SELECT anchor_batch, anchor_leaf, anchor_height FROM record_versions
+            WHERE resource_type = ? AND id = ? AND version_id = ? AND anchor_batch IS NOT NULL
+            """, [.text(key.type), .text(key.id), .int(Int64(version))]) { row in
+            out = AnchorLocation(batch: row.int(0), leaf: Int(row.int(1)), height: row.isNull(2) ? nil : row.int(2))
+        }
+        return out
+    }
+
     public func close() async throws {
         db.close()
     }
@@ -320,4 +429,7 @@ final class SQLiteConnection {
     }
 
     var lastInsertRowID: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
 }

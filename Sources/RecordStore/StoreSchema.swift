@@ -123,6 +123,26 @@ enum StoreSchema {
                        canonical::jsonb AS resource
                 FROM careledger.record_versions;
             """),
+        Migration(version: 3, description: "anchor batches; versions found by batch and leaf", sql: """
+            -- One row per batch of commitments the anchoring service cut from the queue. A version joins a batch by
+            -- getting anchor_batch and anchor_leaf, which takes it out of anchor_queue. Height, tx_index and the
+            -- anchor_height of the versions are filled in once the AnchorBatch transaction is committed.
+            CREATE TABLE careledger.anchor_batches (
+                id bigserial PRIMARY KEY,
+                root bytea NOT NULL UNIQUE,
+                leaf_count integer NOT NULL,
+                first_txid bigint NOT NULL,
+                last_txid bigint NOT NULL,
+                checkpoint text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                height bigint,
+                tx_index integer
+            );
+            -- The batches still waiting for their transaction, read at start-up and now and then by the service.
+            CREATE INDEX anchor_batches_pending ON careledger.anchor_batches (id) WHERE height IS NULL;
+            -- A batch's leaves in leaf order (receipts, completing a batch).
+            CREATE INDEX record_versions_anchor_leaf ON careledger.record_versions (anchor_batch, anchor_leaf) WHERE anchor_batch IS NOT NULL;
+            """),
     ]
 
     /// SQLite: the same tables without a schema name.
@@ -201,6 +221,22 @@ enum StoreSchema {
             CREATE VIEW resource_versions AS
                 SELECT resource_type, id, version_id, last_updated, hex(canonical_hash) AS canonical_hash, canonical AS resource
                 FROM record_versions;
+            """),
+        // Numbered as PostgreSQL's migration 3, which it mirrors; SQLite has no migration 2 (it keeps `records`).
+        Migration(version: 3, description: "anchor batches; versions found by batch and leaf", sql: """
+            CREATE TABLE anchor_batches (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                root BLOB NOT NULL UNIQUE,
+                leaf_count INTEGER NOT NULL,
+                first_txid INTEGER NOT NULL,
+                last_txid INTEGER NOT NULL,
+                checkpoint TEXT NOT NULL,
+                created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                height INTEGER,
+                tx_index INTEGER
+            );
+            CREATE INDEX anchor_batches_pending ON anchor_batches (id) WHERE height IS NULL;
+            CREATE INDEX record_versions_anchor_leaf ON record_versions (anchor_batch, anchor_leaf) WHERE anchor_batch IS NOT NULL;
             """),
     ]
 }

@@ -147,6 +147,19 @@ final class PlanningOnlyStore: RecordStore {
     func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String] { [] }
     func search(type: String, param: String, value: String) async throws -> [String] { [] }
     func anchorQueueCount() async throws -> Int { 0 }
+    // It plans versions and keeps nothing, so there is nothing to anchor.
+    func anchorQueue(limit: Int) async throws -> [QueuedCommitment] { [] }
+    func createAnchorBatch(root: [UInt8], firstTxid: Int64, lastTxid: Int64, checkpoint: String, leaves: [(key: RecordKey, version: Int)]) async throws -> Int64 {
+        throw StoreError("creating an anchor batch", "the planning-only benchmark store keeps no versions to anchor")
+    }
+    func completeAnchorBatch(id: Int64, height: Int64, transactionIndex: Int) async throws {
+        throw StoreError("completing anchor batch \(id)", "the planning-only benchmark store keeps no anchor batches")
+    }
+    func pendingAnchorBatches() async throws -> [AnchorBatchRow] { [] }
+    func anchorBatch(id: Int64) async throws -> AnchorBatchRow? { nil }
+    func batchLeaves(_ batch: Int64) async throws -> [BatchLeaf] { [] }
+    func anchorLocation(_ key: RecordKey, version: Int) async throws -> AnchorLocation? { nil }
+    func version(_ key: RecordKey, _ version: Int) async throws -> StoredVersion? { nil }
     func close() async throws {}
 }
 
