@@ -66,10 +66,17 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        // The node's shell around the ledger: its home directory (keys, genesis), receipts as JSON.
+        // The node's shell around the ledger: its home directory (keys, genesis), the block store, block production,
+        // the anchoring service, the loopback RPC, receipts as JSON.
         .target(
             name: "Node",
-            dependencies: ["Ledger", "FHIRCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Ledger", "FHIRCore", "RecordStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
         .executableTarget(
@@ -120,6 +127,12 @@ let package = Package(
             name: "LedgerTests",
             dependencies: ["Ledger", "Node", "FHIRCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["golden-ledger-encoding.json"],
+            swiftSettings: upcoming
+        ),
+        // The node's runtime: block store, chain, anchoring service, RPC, receipts from a store.
+        .testTarget(
+            name: "NodeTests",
+            dependencies: ["Node", "Ledger", "RecordStore", "Ingest", "FHIRCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: upcoming
         ),
         .testTarget(
