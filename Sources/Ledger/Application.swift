@@ -4,6 +4,11 @@ public struct TransactionResult: Sendable, Hashable {
     public var code: TransactionError.Code?
     public var message: String
 
+    public init(code: TransactionError.Code?, message: String) {
+        self.code = code
+        self.message = message
+    }
+
     public static let ok = TransactionResult(code: nil, message: "")
 }
 

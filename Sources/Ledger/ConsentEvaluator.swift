@@ -83,9 +83,14 @@ public enum ConsentEvaluator {
     }
 
     public static func evaluate(_ state: LedgerState, _ q: ConsentQuery) -> ConsentAnswer {
+        evaluate((state.patientDirectives[q.patient] ?? []).compactMap { state.consents[$0] }, q)
+    }
+
+    /// The answer from the patient's directives, in the order they were granted (what a consent proof carries).
+    public static func evaluate(_ records: [ConsentRecord], _ q: ConsentQuery) -> ConsentAnswer {
         var best: ConsentRecord?
-        for id in state.patientDirectives[q.patient] ?? [] {
-            guard let record = state.consents[id], applies(record, q) else { continue }
+        for record in records where record.directive.patient == q.patient {
+            guard applies(record, q) else { continue }
             if let b = best, (b.directive.issued, b.grantedAt) >= (record.directive.issued, record.grantedAt) { continue }
             best = record
         }

@@ -92,6 +92,12 @@ public struct Genesis: Sendable, Hashable {
         public var name: String
         public var publicKey: PublicKey
         public var power: UInt64
+
+        public init(name: String, publicKey: PublicKey, power: UInt64) {
+            self.name = name
+            self.publicKey = publicKey
+            self.power = power
+        }
     }
 
     public var chainId: String

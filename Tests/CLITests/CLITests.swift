@@ -155,9 +155,20 @@ struct CLITests {
     }
 
     @Test func demoWalksTheSamples() throws {
-        let r = try run(["demo"])
+        let dir = try Repository.temporaryDirectory("careledger-demo")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let arguments = ["demo", "--store", "sqlite:" + dir.appendingPathComponent("store.sqlite").path, "--home", dir.appendingPathComponent("node").path]
+        let r = try run(arguments)
         #expect(r.status == 0, "\(r.stdout)")
-        #expect(r.stdout.contains("4 of 4 samples passed every step"))
+        #expect(r.stdout.contains("5 of 5 samples passed every step"))
         #expect(r.stdout.contains("same canonical hash"))
+        #expect(r.stdout.contains("verify      OK offline"))
+        #expect(r.stdout.contains("tampered    record with birthDate 1985-03-09: FAILED record"))
+        #expect(r.stdout.contains("partner B, TREAT                         CONSENT_PERMIT with REDACT"))
+        // Again on the same store and home: the chain replays, nothing is anchored twice, the Consent is known.
+        let again = try run(arguments)
+        #expect(again.status == 0, "\(again.stdout)")
+        #expect(again.stdout.contains("is already on the ledger"))
+        #expect(again.stdout.contains("79 record versions in 1 batch(es)"), "\(again.stdout)")
     }
 }

@@ -14,7 +14,10 @@ struct DemoCommand: AsyncParsableCommand {
             to the other format and back, canonicalized (the same canonical hash from both formats), and given a \
             salted record commitment — what the ledger will anchor. Then all of Samples/ (Bundles, XML, bulk \
             NDJSON) is imported into the record store (the embedded SQLite store unless --store says otherwise); \
-            run it twice and the second import changes nothing. Exit 1 if any step fails.
+            run it twice and the second import changes nothing. Then a one-validator chain (its home in --home) \
+            anchors the store, one record's receipt is printed and verified offline, a tampered copy fails, and the \
+            sample Consent is recorded on the ledger and queried, each answer proven against a block header. Exit 1 \
+            if any step fails.
             """
     )
 
@@ -22,6 +25,9 @@ struct DemoCommand: AsyncParsableCommand {
     var samples: String = "Samples"
 
     @OptionGroup var storeOptions: StoreOptions
+
+    @Option(name: .customLong("home"), help: "The demo validator's home (created on the first run).")
+    var homePath: String = ".careledger/node"
 
     func run() async throws {
         let root = URL(fileURLWithPath: samples)
@@ -71,6 +77,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("\(files.count - failures) of \(files.count) samples passed every step")
         print("")
         failures += try await importSamples()
+        failures += try await ledgerDemo()
         if failures > 0 { throw ExitCode(1) }
     }
 

@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import Ledger
 import Node
+import RecordStore
 
 /// `careledger node …`: a validator's home and, next, its process.
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Set up and run a ledger validator.",
-        subcommands: [NodeInitCommand.self]
+        subcommands: [NodeInitCommand.self, NodeStartCommand.self, NodeStatusCommand.self]
     )
 }
 
@@ -46,5 +47,132 @@ struct NodeInitCommand: ParsableCommand {
             FileHandle.standardError.write(Data("careledger node init: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+/// `careledger node start --home DIR [--store URL]`.
+struct NodeStartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Run the validator: produce blocks, serve the loopback RPC, and anchor the store's new record versions.",
+        discussion: """
+            Replays DIR/data/blocks.log (checking every block), then produces blocks with this node's key, serves \
+            GET /status, POST /broadcast_tx and POST /submit_consent on 127.0.0.1 (the bound port goes to \
+            DIR/data/rpc.json), and with --store runs the anchoring service: batches of at most --batch-size \
+            versions, or what waited --batch-delay-ms, each anchored by an AnchorBatch transaction whose receipt data \
+            is written back to the store. Stops on SIGINT or SIGTERM; a kill -9 loses nothing committed.
+            """
+    )
+
+    @Option(help: "The node's home directory (careledger node init).")
+    var home: String
+
+    @Option(help: "The record store to anchor: postgres://… or an SQLite file. Without it, the node only runs the chain.")
+    var store: String?
+
+    @Option(help: "RPC port on 127.0.0.1 (0: any free port).")
+    var rpcPort = 26657
+
+    @Option(help: "Milliseconds between blocks while transactions wait.")
+    var blockIntervalMs = 100
+
+    @Option(help: "Milliseconds without a block after which an empty one is made (keeps block time current).")
+    var emptyBlockMs = 5_000
+
+    @Option(help: "Anchor batch size N: a batch is cut as soon as this many versions wait.")
+    var batchSize = 10_000
+
+    @Option(help: "Anchor batch delay T: a smaller batch is cut once its oldest version waited this many milliseconds.")
+    var batchDelayMs = 200
+
+    func run() async throws {
+        var settings = NodeService.Settings()
+        settings.rpcPort = rpcPort
+        settings.blockIntervalMillis = max(1, blockIntervalMs)
+        settings.emptyBlockMillis = max(1, emptyBlockMs)
+        settings.anchoring = AnchoringService.Settings(maxLeaves: max(1, batchSize), maxDelayMillis: max(0, batchDelayMs))
+        let recordStore: (any RecordStore)?
+        do {
+            if let store {
+                recordStore = try await StoreLocation.open(store)
+            } else {
+                recordStore = nil
+            }
+        } catch {
+            FileHandle.standardError.write(Data("careledger node start: cannot open the store: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let service: NodeService
+        do {
+            service = try await NodeService.start(home: NodeHome(home), store: recordStore, settings: settings) { Output.line($0) }
+        } catch {
+            FileHandle.standardError.write(Data("careledger node start: \(error)\n".utf8))
+            try? await recordStore?.close()
+            throw ExitCode(1)
+        }
+        Output.line("node running; SIGINT or SIGTERM stops it")
+        await Signals.wait(for: [SIGINT, SIGTERM])
+        Output.line("stopping")
+        await service.stop()
+        try? await recordStore?.close()
+    }
+}
+
+/// `careledger node status --home DIR [--json]`.
+struct NodeStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "The chain's height, last block id, block time, state root and validators, from the running node's RPC (or the block store when it is stopped)."
+    )
+
+    @Option(help: "The node's home directory.")
+    var home: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let home = NodeHome(self.home)
+        var object: [String: Any]
+        do {
+            if let port = try? home.rpcPort(), let response = try? await RPCClient.send(port: port, method: "GET", path: "/status", timeout: 5),
+               response.status == 200, let o = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] {
+                object = o
+                object["running"] = true
+            } else {
+                let chain = try await home.openChain()
+                object = NodeRPC.statusObject(await chain.status)
+                object["running"] = false
+            }
+        } catch {
+            FileHandle.standardError.write(Data("careledger node status: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if json {
+            Output.write(Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) + [10])
+        } else {
+            Output.line("chain \(object["chainId"] ?? "?") height \(object["height"] ?? "?") (\((object["running"] as? Bool) == true ? "running" : "stopped"))")
+            Output.line("  block id   \(object["blockId"] ?? "")")
+            Output.line("  state root \(object["stateRoot"] ?? "")")
+        }
+    }
+}
+
+/// Waiting for a termination signal in an async command.
+enum Signals {
+    static func wait(for signals: [Int32]) async {
+        let stream = AsyncStream<Void> { continuation in
+            var sources: [any DispatchSourceSignal] = []
+            for s in signals {
+                signal(s, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
+                source.setEventHandler { continuation.yield() }
+                source.resume()
+                sources.append(source)
+            }
+            nonisolated(unsafe) let keep = sources
+            continuation.onTermination = { _ in for s in keep { s.cancel() } }
+        }
+        for await _ in stream { return }
     }
 }

@@ -17,7 +17,7 @@ struct VerifyCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The receipt (JSON, careledger-receipt/1).")
+    @Argument(help: "The receipt (JSON, careledger-receipt/1), or a consent proof (careledger-consent-proof/1).")
     var receipt: String
 
     @Option(help: "The chain's genesis.json: the validators the receipt must be finalized by.")
@@ -38,6 +38,10 @@ struct VerifyCommand: ParsableCommand {
             FileHandle.standardError.write(Data("careledger verify: \(error)\n".utf8))
             throw ExitCode(66)
         }
+        if let object = try? JSONSerialization.jsonObject(with: receiptData) as? [String: Any], object["format"] as? String == ConsentJSON.proofFormat {
+            try verifyConsentProof(receiptData, genesis: genesis)
+            return
+        }
         let parsed: Receipt
         do {
             parsed = try ReceiptJSON.decode(receiptData)
@@ -54,5 +58,28 @@ struct VerifyCommand: ParsableCommand {
         Output.line("OK \(parsed.reference) is leaf \(parsed.leafIndex) of \(parsed.treeSize) in batch \(Base64.encode(parsed.batchRoot))")
         Output.line("   anchored at height \(parsed.header.height) of \(genesis.chainId), finalized by \(parsed.commit.signatures.count) validator signature(s)")
         if recordBytes != nil { Output.line("   the record's bytes hash to the receipt's canonical hash") }
+    }
+
+    func verifyConsentProof(_ data: Data, genesis: Genesis) throws {
+        let proof: ConsentProof
+        do {
+            proof = try ConsentJSON.decode(data)
+        } catch {
+            Output.line("FAILED proof: \(error)")
+            throw ExitCode(1)
+        }
+        let answer: ConsentAnswer
+        do throws(Receipt.Failure) {
+            answer = try proof.verify(chainId: genesis.chainId, validators: genesis.validatorSet)
+        } catch {
+            Output.line("FAILED \(error.check): \(error.reason)")
+            throw ExitCode(1)
+        }
+        guard ConsentJSON.responseMatches(data, proof) else {
+            Output.line("FAILED response: the response card is not the rendering of the proven answer")
+            throw ExitCode(1)
+        }
+        Output.line("OK \(answer.decision.rawValue) for the query, proven by \(proof.consents.count) directive(s)\(proof.patient.value == nil ? " (the patient has none: proven absent)" : "")")
+        Output.line("   against the state root of height \(proof.header.height) of \(genesis.chainId), finalized by \(proof.commit.signatures.count) validator signature(s)")
     }
 }

@@ -1,0 +1,74 @@
+public import Foundation
+public import Ledger
+
+/// The node's loopback RPC (docs/node.md):
+///
+/// - `GET /status`: chain id, height, block id, block time, state root, validators, mempool size;
+/// - `POST /broadcast_tx[?wait=commit]`: a signed transaction in the ledger encoding;
+/// - `POST /submit_consent`: a `ConsentDirective` in the ledger encoding, signed by this node's key (the node owns
+///   its nonce sequence), answered once committed and the next header commits to the state with it.
+///
+/// Answers are JSON; refusals carry `code` and `message`.
+public enum NodeRPC {
+    public static func handle(_ request: RPCRequest, chain: Chain) async -> RPCResponse {
+        switch (request.method, request.path) {
+        case ("GET", "/status"):
+            return json(200, statusObject(await chain.status))
+        case ("POST", "/broadcast_tx"):
+            let tx: Transaction
+            do throws(LedgerDecodingError) {
+                tx = try Transaction(encoded: request.body)
+            } catch {
+                return json(400, ["code": "malformed", "message": "the body is not a transaction: \(error)"])
+            }
+            let result = await chain.broadcast(tx)
+            if let code = result.code { return json(422, ["code": code.rawValue, "message": result.message, "hash": Ledger.Hex.encode(tx.hash)]) }
+            guard request.query["wait"] == "commit" else { return json(202, ["hash": Ledger.Hex.encode(tx.hash)]) }
+            return json(200, inclusionObject(tx, await chain.inclusion(of: tx.hash)))
+        case ("POST", "/submit_consent"):
+            let directive: ConsentDirective
+            do throws(LedgerDecodingError) {
+                directive = try ConsentDirective(encoded: request.body)
+            } catch {
+                return json(400, ["code": "malformed", "message": "the body is not a consent directive: \(error)"])
+            }
+            do {
+                let tx = try await chain.submit(.consentDirective(directive))
+                let inclusion = await chain.inclusion(of: tx.hash)
+                // Answered once the next header carries the state with it: a query right after sees it.
+                if inclusion.result.code == nil { await chain.waitFor(height: inclusion.height + 1) }
+                return json(200, inclusionObject(tx, inclusion))
+            } catch {
+                return json(422, ["code": "refused", "message": "\(error)"])
+            }
+        default:
+            return json(404, ["code": "not-found", "message": "no \(request.method) \(request.path); try GET /status, POST /broadcast_tx, POST /submit_consent"])
+        }
+    }
+
+    public static func statusObject(_ s: ChainStatus) -> [String: Any] {
+        [
+            "chainId": s.chainId,
+            "height": s.height,
+            "blockId": Ledger.Hex.encode(s.blockId),
+            "time": s.time,
+            "stateRoot": Ledger.Hex.encode(s.stateRoot),
+            "validators": s.validators.validators.map { ["publicKey": Base64.encode($0.key.bytes), "power": $0.power] as [String: Any] },
+            "mempool": s.mempool,
+        ]
+    }
+
+    static func inclusionObject(_ tx: Transaction, _ inclusion: Inclusion) -> [String: Any] {
+        var o: [String: Any] = ["hash": Ledger.Hex.encode(tx.hash), "height": inclusion.height, "index": inclusion.index]
+        if let code = inclusion.result.code {
+            o["code"] = code.rawValue
+            o["message"] = inclusion.result.message
+        }
+        return o
+    }
+
+    static func json(_ status: Int, _ object: [String: Any]) -> RPCResponse {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return RPCResponse.json(status, Array(data))
+    }
+}

@@ -1,0 +1,118 @@
+public import Foundation
+public import Ledger
+public import RecordStore
+
+/// `careledger node start`: the chain on this validator, block production, the anchoring service for a store, and
+/// the loopback RPC.
+public final class NodeService: Sendable {
+    public struct Settings: Sendable {
+        /// The RPC port on 127.0.0.1 (0: any free port). The bound port is written to `data/rpc.json`.
+        public var rpcPort: Int = 26657
+        /// How often a block is cut when transactions wait.
+        public var blockIntervalMillis: Int = 100
+        /// How long the chain may go without a block when nothing waits: empty blocks keep block time (which
+        /// consent queries use) close to the wall clock.
+        public var emptyBlockMillis: Int = 5_000
+        public var anchoring = AnchoringService.Settings()
+
+        public init() {}
+    }
+
+    public let home: NodeHome
+    public let chain: Chain
+    public let anchoring: AnchoringService?
+    public let rpc: RPCServer
+    public let settings: Settings
+    private let lock: DirectoryLock
+    private let tasks: [Task<Void, Never>]
+
+    /// Opens the home (replaying its chain), binds the RPC, and starts producing blocks and anchoring `store`.
+    public static func start(home: NodeHome, store: (any RecordStore)?, settings: Settings = Settings(),
+                             log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> NodeService {
+        let genesis = try home.genesis()
+        let key = try home.nodeKey()
+        try FileManager.default.createDirectory(at: home.dataDirectory, withIntermediateDirectories: true)
+        let lock = try DirectoryLock(path: home.dataDirectory.appendingPathComponent("LOCK").path)
+        let blocks = try BlockStore(path: home.blocksFile.path, writable: true)
+        let chain = try await Chain(genesis: genesis, blocks: blocks, key: key)
+        log("chain \(genesis.chainId) at height \(await chain.height) (replayed from \(home.blocksFile.path))")
+        let anchoring = store.map { AnchoringService(store: $0, chain: chain, key: key, chainId: genesis.chainId, settings: settings.anchoring) }
+        let rpc = try await RPCServer.start(port: settings.rpcPort) { request in await NodeRPC.handle(request, chain: chain) }
+        let endpoint = try JSONSerialization.data(withJSONObject: ["host": "127.0.0.1", "port": rpc.port, "pid": Int(ProcessInfo.processInfo.processIdentifier)],
+                                                  options: [.sortedKeys])
+        try endpoint.write(to: home.rpcFile, options: .atomic)
+        log("rpc on 127.0.0.1:\(rpc.port)")
+
+        var tasks: [Task<Void, Never>] = []
+        tasks.append(Task {
+            // A block with transactions is followed by one more at the next tick, as CometBFT does: its header
+            // carries the state root after them, which consent answers and their proofs are evaluated on.
+            var carryRoot = false
+            while !Task.isCancelled {
+                let now = Chain.nowMillis()
+                let waiting = await chain.mempoolCount
+                let last = await chain.lastBlockTime
+                if waiting > 0 || carryRoot || now - last >= Int64(settings.emptyBlockMillis) {
+                    do {
+                        let block = try await chain.produceBlock(now: now)
+                        carryRoot = !block.block.transactions.isEmpty
+                        if !block.block.transactions.isEmpty {
+                            log("block \(block.block.header.height): \(block.block.transactions.count) transactions")
+                        }
+                    } catch {
+                        log("cannot produce a block: \(error)")
+                    }
+                }
+                try? await Task.sleep(for: .milliseconds(settings.blockIntervalMillis))
+            }
+        })
+        if let anchoring {
+            tasks.append(Task { await anchoring.run { log("anchoring: \($0)") } })
+        }
+        return NodeService(home: home, chain: chain, anchoring: anchoring, rpc: rpc, settings: settings, lock: lock, tasks: tasks)
+    }
+
+    private init(home: NodeHome, chain: Chain, anchoring: AnchoringService?, rpc: RPCServer, settings: Settings, lock: DirectoryLock,
+                 tasks: [Task<Void, Never>]) {
+        self.home = home
+        self.chain = chain
+        self.anchoring = anchoring
+        self.rpc = rpc
+        self.settings = settings
+        self.lock = lock
+        self.tasks = tasks
+    }
+
+    /// Stops producing and anchoring, and closes the RPC. Everything committed is already on disk.
+    public func stop() async {
+        for t in tasks { t.cancel() }
+        for t in tasks { await t.value }
+        try? await rpc.stop()
+        try? FileManager.default.removeItem(at: home.rpcFile)
+    }
+}
+
+extension NodeHome {
+    public var blocksFile: URL { dataDirectory.appendingPathComponent("blocks.log") }
+    /// Where a running node says its RPC listens.
+    public var rpcFile: URL { dataDirectory.appendingPathComponent("rpc.json") }
+
+    /// The running node's RPC port, from `data/rpc.json`.
+    public func rpcPort() throws -> Int {
+        guard FileManager.default.fileExists(atPath: rpcFile.path) else {
+            throw NodeError("no node is running on \(root.path) (no \(rpcFile.path)); start it with `careledger node start --home \(root.path)`")
+        }
+        let object = try Self.readObject(rpcFile)
+        guard let port = (object["port"] as? NSNumber)?.intValue, port > 0 else { throw NodeError("\(rpcFile.path) names no port") }
+        return port
+    }
+
+    /// A read-only view of the chain in this home, replayed from its block store.
+    public func openChain() async throws -> Chain {
+        let genesis = try genesis()
+        guard FileManager.default.fileExists(atPath: blocksFile.path) else {
+            throw NodeError("\(root.path) has no block store yet (\(blocksFile.path)); start the node first")
+        }
+        return try await Chain(genesis: genesis, blocks: try BlockStore(path: blocksFile.path, writable: false), key: nil)
+    }
+}
