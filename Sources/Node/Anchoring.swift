@@ -1,6 +1,6 @@
 import Crypto
 import Dispatch
-public import FHIRCore
+import FHIRCore
 public import Ledger
 public import RecordStore
 

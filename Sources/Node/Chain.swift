@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Ledger
 
 /// Where a transaction landed: its block, its place in it, and whether it took effect.

@@ -1,5 +1,5 @@
-public import Foundation
-public import Ledger
+import Foundation
+import Ledger
 
 /// The node's loopback RPC (docs/node.md):
 ///

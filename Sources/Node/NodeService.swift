@@ -1,5 +1,5 @@
 public import Foundation
-public import Ledger
+import Ledger
 public import RecordStore
 
 /// `careledger node start`: the chain on this validator, block production, the anchoring service for a store, and

@@ -10,7 +10,7 @@ extension CanonicalForm {
     public static func splicingMeta(into content: [UInt8], _ members: [(name: String, value: String)]) -> [UInt8]? {
         let extras = members.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         return content.withUnsafeBufferPointer { bytes -> [UInt8]? in
-            var scan = SpliceScanner(bytes: bytes)
+            let scan = SpliceScanner(bytes: bytes)
             guard let root = scan.members(ofObjectAt: 0) else { return nil }
             var out: [UInt8] = []
             out.reserveCapacity(content.count + 96)

@@ -14,8 +14,8 @@ struct AnchoringBenchCommand: AsyncParsableCommand {
             Starts a node (fresh home in a temp directory) that anchors the store, then commits --records single-record \
             units at --rate per second, as an import does, and watches the store's anchor batches: a version's latency \
             is the time from its commit returning to its batch's receipt data being in the store (what `careledger \
-            receipt` needs). The floor printed beside it is the configured batch delay T plus one block interval: \
-            what a version waits by design before any work is done. Default store: a temp SQLite file; pass \
+            receipt` needs). Printed beside it is the wait by design of a batch's oldest version: the batch delay T \
+            plus one block interval (younger versions of the batch wait less). Default store: a temp SQLite file; pass \
             --store postgres://… for PostgreSQL.
             """
     )
@@ -95,7 +95,7 @@ struct AnchoringBenchCommand: AsyncParsableCommand {
         let floor = Double(batchDelayMs + blockIntervalMs)
         print("anchoring latency, store commit → receipt data in the store (\(url.hasPrefix("postgres") ? "PostgreSQL" : "SQLite"), \(records) versions at \(rate)/s, T = \(batchDelayMs) ms, block interval \(blockIntervalMs) ms)")
         print(String(format: "  p50 %.0f ms   p99 %.0f ms   max %.0f ms   anchored %d/%d", pct(0.5), pct(0.99), latencies.last ?? 0, latencies.count, records))
-        print(String(format: "  floor by design (T + one block interval): %.0f ms → p50 %.2f× floor, p99 %.2f× floor", floor, pct(0.5) / floor, pct(0.99) / floor))
+        print(String(format: "  by design, a batch's oldest version waits T + one block interval = %.0f ms: p50 is %.2f× that, p99 %.2f×", floor, pct(0.5) / floor, pct(0.99) / floor))
         latencies.removeAll()
         if done.count < records { throw ExitCode(1) }
     }
