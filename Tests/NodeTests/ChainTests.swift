@@ -34,7 +34,7 @@ struct ChainTests {
         for i in 0..<n {
             let root = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
             _ = try await chain.submit(.anchorBatch(AnchorBatch(root: root, leafCount: 3, firstTxid: 1, lastTxid: 3, canonicalForm: "careledger-canonical/1",
-                                                                submitter: await chain.genesis.validators[0].publicKey)))
+                                                                submitter: chain.genesis.validators[0].publicKey)))
             try await chain.produceBlock(now: t0 + Int64(i) * 10)
         }
     }
