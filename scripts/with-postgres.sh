@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command beside a throwaway PostgreSQL 15 server (a temp data directory, a free loopback port; as the
-# `postgres` user when run as root, since PostgreSQL refuses to run as root), with its URL in CARELEDGER_PG_URL,
-# then stops and deletes the server. Example:
+# `postgres` user when run as root, since PostgreSQL refuses to run as root), with its URL in CARELEDGER_PG_URL and
+# its binaries (psql) first on PATH, then stops and deletes the server. Extra server settings:
+# CARELEDGER_PG_OPTIONS (e.g. "-c shared_buffers=256MB"). Example:
 #   scripts/with-postgres.sh sh -c '.build/release/careledger bench anchoring --store "$CARELEDGER_PG_URL"'
 set -euo pipefail
 
@@ -24,5 +25,5 @@ trap stop EXIT
 
 "${as_pg[@]}" "$bindir/initdb" -D "$base/data" -U postgres -A trust >/dev/null
 "${as_pg[@]}" "$bindir/pg_ctl" -D "$base/data" -l "$base/data/log" -w \
-  -o "-p $port -k $base -c listen_addresses=127.0.0.1" start >/dev/null
-CARELEDGER_PG_URL="postgres://postgres@127.0.0.1:$port/postgres" "$@"
+  -o "-p $port -k $base -c listen_addresses=127.0.0.1 ${CARELEDGER_PG_OPTIONS:-}" start >/dev/null
+PATH="$bindir:$PATH" CARELEDGER_PG_URL="postgres://postgres@127.0.0.1:$port/postgres" "$@"
