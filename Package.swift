@@ -107,6 +107,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "RecordStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/TestSupport",

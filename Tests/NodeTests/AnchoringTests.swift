@@ -7,42 +7,6 @@ import RecordStore
 import Testing
 import TestSupport
 
-enum NodeStoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
-    case sqlite
-    case postgres
-
-    var description: String { rawValue }
-
-    func withStore<T>(_ body: (any RecordStore) async throws -> T) async throws -> T {
-        switch self {
-        case .sqlite:
-            let dir = try Repository.temporaryDirectory("careledger-node-store")
-            defer { try? FileManager.default.removeItem(at: dir) }
-            let store = try await StoreLocation.open("sqlite:" + dir.appendingPathComponent("store.sqlite").path)
-            do {
-                let result = try await body(store)
-                try await store.close()
-                return result
-            } catch {
-                try? await store.close()
-                throw error
-            }
-        case .postgres:
-            return try await PostgresServer.withSharedTestDatabase { database in
-                let store = try await StoreLocation.open(database.url)
-                do {
-                    let result = try await body(store)
-                    try await store.close()
-                    return result
-                } catch {
-                    try? await store.close()
-                    throw error
-                }
-            }
-        }
-    }
-}
-
 enum Corpus {
     static let synthea = Repository.shared.appendingPathComponent("corpus/synthea/bundles").path
 
@@ -72,9 +36,9 @@ func producing(_ chain: Chain, from t0: Int64 = 1_700_000_010_000) -> Task<Void,
 
 @Suite("Anchoring service and receipts from a store", .timeLimit(.minutes(5)))
 struct AnchoringTests {
-    @Test(arguments: NodeStoreKind.allCases)
-    func everyVersionGetsAReceiptThatVerifies(kind: NodeStoreKind) async throws {
-        try await kind.withStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func everyVersionGetsAReceiptThatVerifies(kind: StoreKind) async throws {
+        try await kind.withStore { store, _ in
             let t = try TestChain()
             defer { t.remove() }
             _ = try await Corpus.importFiles(try Corpus.syntheaBundles(1), into: store)
@@ -123,9 +87,9 @@ struct AnchoringTests {
         }
     }
 
-    @Test(arguments: NodeStoreKind.allCases)
-    func aNewVersionIsAnchoredInItsOwnBatchAndTheCurrentReceiptFollowsIt(kind: NodeStoreKind) async throws {
-        try await kind.withStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aNewVersionIsAnchoredInItsOwnBatchAndTheCurrentReceiptFollowsIt(kind: StoreKind) async throws {
+        try await kind.withStore { store, _ in
             let t = try TestChain()
             defer { t.remove() }
             let chain = try await t.open()
@@ -172,7 +136,7 @@ struct AnchoringTests {
     }
 
     @Test func aCrashBetweenBatchAndBlockOrBlockAndWriteBackIsRecovered() async throws {
-        try await NodeStoreKind.sqlite.withStore { store in
+        try await StoreKind.sqlite.withStore { store, _ in
             let t = try TestChain()
             defer { t.remove() }
             _ = try await Corpus.importFiles(try Corpus.syntheaBundles(1), into: store)

@@ -76,7 +76,7 @@ struct PHICatalog {
 @Suite("No PHI on the chain", .timeLimit(.minutes(5)))
 struct PHIScanTests {
     @Test func theBlockStoreAndStateHoldNoNameIdentifierAddressOrBirthDateOfTheCorpus() async throws {
-        try await NodeStoreKind.sqlite.withStore { store in
+        try await StoreKind.sqlite.withStore { store, _ in
             let t = try TestChain()
             defer { t.remove() }
             let bundles = try Corpus.syntheaBundles(100)

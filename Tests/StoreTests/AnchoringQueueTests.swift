@@ -1,6 +1,7 @@
 import FHIRCore
 import Foundation
 import RecordStore
+import TestSupport
 import Testing
 
 /// The anchoring queue API (docs/store.md): queue order, batches, their completion and the refusals that write
