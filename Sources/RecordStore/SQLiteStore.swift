@@ -11,7 +11,7 @@ public actor SQLiteStore: RecordStore {
     public init(path: String) throws {
         self.path = path
         db = try SQLiteConnection(path: path)
-        try db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")
+        try db.exec("PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
         try Self.migrate(db)
     }
 

@@ -48,6 +48,15 @@ struct NodeProcessTests {
         try cli.run(["receipt", reference, "--store", store, "--home", home, "--wait", "30", "--record-out", record.path])
     }
 
+    /// The JSON object a command printed; records an issue with its output when it printed none.
+    func object(_ run: CLITests.Run, _ what: String) -> [String: Any]? {
+        guard let o = try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] else {
+            Issue.record("\(what) printed no JSON (exit \(run.status)): stdout \(run.stdout) stderr \(run.stderr)")
+            return nil
+        }
+        return o
+    }
+
     @Test func anchorsReceiptsAndConsentsSurviveKill9() throws {
         let dir = try Repository.temporaryDirectory("careledger-node-process")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -106,20 +115,19 @@ struct NodeProcessTests {
         node.kill9()
         let status = try cli.run(["node", "status", "--home", home, "--json"])
         #expect(status.status == 0 && status.stdout.contains("\"running\" : false"), "\(status.stdout)")
-        let heightBefore = try #require((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["height"] as? Int)
+        let heightBefore = try #require(object(status, "node status")?["height"] as? Int)
         node = try NodeProcess(home: home, store: store, log: dir.appendingPathComponent("node-2.log"))
         defer { node.terminate() }
         var anchoredAll = false
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let stats = try cli.run(["store", "stats", "--store", store, "--json"])
-            let object = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
-            if (object?["anchorQueue"] as? Int) == 0 { anchoredAll = true; break }
+            if (object(stats, "store stats")?["anchorQueue"] as? Int) == 0 { anchoredAll = true; break }
             usleep(100_000)
         }
         #expect(anchoredAll, "the queue did not drain after the restart")
         let after = try cli.run(["node", "status", "--home", home, "--json"])
-        let heightAfter = try #require((try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])?["height"] as? Int)
+        let heightAfter = try #require(object(after, "node status")?["height"] as? Int)
         #expect(heightAfter >= heightBefore)
         // The receipt from before the kill still verifies, against the same genesis.
         #expect(try cli.run(["verify", receiptFile.path, "--genesis", genesis]).status == 0)
