@@ -99,15 +99,7 @@ func readUntilClosed(port: Int, sending bytes: [UInt8], within limit: Duration) 
     // The peer closing first can make the final close fail (I/O on closed channel): what was read still counts.
     var outcome: (bytes: [UInt8], closed: Bool) = ([], false)
     try? await connection.executeThenClose { inbound, outbound in
-        if !bytes.isEmpty {
-            do {
-                try await outbound.write(ByteBuffer(bytes: bytes))
-            } catch {
-                // The peer closed before our bytes went out: that is a close too.
-                outcome = ([], true)
-                return
-            }
-        }
+        if !bytes.isEmpty { try await outbound.write(ByteBuffer(bytes: bytes)) }
         outcome = await withTaskGroup(of: ([UInt8], Bool)?.self) { group in
             group.addTask {
                 var read: [UInt8] = []
