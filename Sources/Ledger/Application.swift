@@ -29,8 +29,6 @@ public struct LedgerApplication: Sendable {
     /// The height of the last committed block (0 before the first).
     public private(set) var height: UInt64 = 0
     private var pending: (height: UInt64, state: LedgerState)?
-    /// How transaction signatures are checked (a simulation shares one cache among its validators).
-    public var verifier: SignatureVerifier = .direct
 
     public init(genesis state: LedgerState) {
         self.state = state
@@ -55,7 +53,7 @@ public struct LedgerApplication: Sendable {
         var chosen: [Transaction] = []
         for tx in candidates where chosen.count < limit {
             do throws(TransactionError) {
-                try scratch.apply(tx, height: height + 1, time: 0, index: UInt32(chosen.count), verifier: verifier)
+                try scratch.apply(tx, height: height + 1, time: 0, index: UInt32(chosen.count))
                 chosen.append(tx)
             } catch {
                 continue
@@ -75,7 +73,7 @@ public struct LedgerApplication: Sendable {
         var scratch = state
         for (i, tx) in block.transactions.enumerated() {
             do throws(TransactionError) {
-                try scratch.apply(tx, height: h.height, time: h.time, index: UInt32(i), verifier: verifier)
+                try scratch.apply(tx, height: h.height, time: h.time, index: UInt32(i))
             } catch {
                 return "transaction \(i) does not apply: \(error)"
             }
@@ -90,7 +88,7 @@ public struct LedgerApplication: Sendable {
         results.reserveCapacity(block.transactions.count)
         for (i, tx) in block.transactions.enumerated() {
             do throws(TransactionError) {
-                try next.apply(tx, height: block.header.height, time: block.header.time, index: UInt32(i), verifier: verifier)
+                try next.apply(tx, height: block.header.height, time: block.header.time, index: UInt32(i))
                 results.append(.ok)
             } catch {
                 results.append(TransactionResult(code: error.code, message: error.message))
