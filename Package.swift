@@ -66,6 +66,13 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // Tendermint consensus as a pure state machine, proposer selection, and the seeded simulation that tests it.
+        // No I/O, no clock.
+        .target(
+            name: "Consensus",
+            dependencies: ["Ledger"],
+            swiftSettings: upcoming
+        ),
         // The node's shell around the ledger: its home directory (keys, genesis), the block store, block production,
         // the anchoring service, the loopback RPC, receipts as JSON.
         .target(
@@ -79,6 +86,17 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // Authenticated, encrypted TCP sessions between validators (docs/p2p.md).
+        .target(
+            name: "P2P",
+            dependencies: [
+                "Ledger",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
         .executableTarget(
             name: "careledger",
             dependencies: [
@@ -87,6 +105,8 @@ let package = Package(
                 "Ingest",
                 "Ledger",
                 "Node",
+                "P2P",
+                "Consensus",
                 "CLibXML2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -134,6 +154,21 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: ["Node", "Ledger", "RecordStore", "Ingest", "FHIRCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: upcoming
+        ),
+        // P2P sessions over real loopback sockets; the faulty TCP proxy (bit flips, stalls) is written with NIO.
+        .testTarget(
+            name: "P2PTests",
+            dependencies: [
+                "P2P", "Ledger", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "ConsensusTests",
+            dependencies: ["Consensus", "Ledger", "TestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(

@@ -29,6 +29,8 @@ public struct LedgerApplication: Sendable {
     /// The height of the last committed block (0 before the first).
     public private(set) var height: UInt64 = 0
     private var pending: (height: UInt64, state: LedgerState)?
+    /// How transaction signatures are checked (a simulation shares one cache among its validators).
+    public var verifier: SignatureVerifier = .direct
 
     public init(genesis state: LedgerState) {
         self.state = state
@@ -53,7 +55,7 @@ public struct LedgerApplication: Sendable {
         var chosen: [Transaction] = []
         for tx in candidates where chosen.count < limit {
             do throws(TransactionError) {
-                try scratch.apply(tx, height: height + 1, time: 0, index: UInt32(chosen.count))
+                try scratch.apply(tx, height: height + 1, time: 0, index: UInt32(chosen.count), verifier: verifier)
                 chosen.append(tx)
             } catch {
                 continue
@@ -73,7 +75,7 @@ public struct LedgerApplication: Sendable {
         var scratch = state
         for (i, tx) in block.transactions.enumerated() {
             do throws(TransactionError) {
-                try scratch.apply(tx, height: h.height, time: h.time, index: UInt32(i))
+                try scratch.apply(tx, height: h.height, time: h.time, index: UInt32(i), verifier: verifier)
             } catch {
                 return "transaction \(i) does not apply: \(error)"
             }
@@ -88,7 +90,7 @@ public struct LedgerApplication: Sendable {
         results.reserveCapacity(block.transactions.count)
         for (i, tx) in block.transactions.enumerated() {
             do throws(TransactionError) {
-                try next.apply(tx, height: block.header.height, time: block.header.time, index: UInt32(i))
+                try next.apply(tx, height: block.header.height, time: block.header.time, index: UInt32(i), verifier: verifier)
                 results.append(.ok)
             } catch {
                 results.append(TransactionResult(code: error.code, message: error.message))

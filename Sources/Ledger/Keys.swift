@@ -127,3 +127,15 @@ public enum Hex {
         return out
     }
 }
+
+/// How signatures are checked: directly, or (a simulation of many validators, a verifier of many receipts)
+/// through a cache of results already computed. Verification is a pure function, so either gives the same answers.
+public struct SignatureVerifier: Sendable {
+    public let verify: @Sendable (PublicKey, [UInt8], [UInt8]) -> Bool
+
+    public init(_ verify: @escaping @Sendable (PublicKey, [UInt8], [UInt8]) -> Bool) {
+        self.verify = verify
+    }
+
+    public static let direct = SignatureVerifier { $0.verifies($1, over: $2) }
+}

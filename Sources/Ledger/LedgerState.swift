@@ -87,7 +87,7 @@ public struct ConsentRecord: LedgerEncodable, Hashable {
 public struct TransactionError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Code: String, Sendable, Hashable {
         case badSignature, badNonce, unknownParticipant, alreadyRegistered, duplicateAnchor, invalidAnchor,
-             unknownDirective, duplicateDirective, notSubmitter, insufficientStake, overflow, malformed
+             unknownDirective, duplicateDirective, notSubmitter, insufficientStake, overflow, malformed, invalidEvidence, duplicateEvidence
     }
 
     public let code: Code
@@ -139,6 +139,7 @@ public struct LedgerState: Sendable {
         case anchor(root: [UInt8])
         case consent(directiveId: [UInt8])
         case patient(pseudonym: [UInt8])
+        case offence([UInt8])
 
         public var key: [UInt8] {
             var w = LedgerWriter()
@@ -158,6 +159,9 @@ public struct LedgerState: Sendable {
             case .patient(let p):
                 w.string("patient")
                 w.fixed(p)
+            case .offence(let o):
+                w.string("offence")
+                w.byteString(o)
             }
             return SparseMerkleTree.key(w.bytes)
         }
@@ -189,8 +193,8 @@ public struct LedgerState: Sendable {
 
     /// Applies `tx`, committed at `height` with block time `time` as the block's `index`-th transaction. On error
     /// nothing changes.
-    public mutating func apply(_ tx: Transaction, height: UInt64, time: Int64, index: UInt32) throws(TransactionError) {
-        guard tx.verifySignature(chainId: chainId) else {
+    public mutating func apply(_ tx: Transaction, height: UInt64, time: Int64, index: UInt32, verifier: SignatureVerifier = .direct) throws(TransactionError) {
+        guard verifier.verify(tx.signer, tx.signature, tx.signBytes(chainId: chainId)) else {
             throw TransactionError(.badSignature, "the signature does not verify for \(tx.signer) on chain \(chainId)")
         }
         let expected = nonces[tx.signer] ?? 0
@@ -255,6 +259,22 @@ public struct LedgerState: Sendable {
                 consents[d.directiveId] = record
                 set(.consent(directiveId: d.directiveId), record.encoded)
             }
+        case .evidence(let e):
+            _ = try participant(tx.signer)
+            if let problem = e.problem(chainId: chainId, verifier: verifier) { throw TransactionError(.invalidEvidence, problem) }
+            guard tree[Entry.offence(e.offence).key] == nil else {
+                throw TransactionError(.duplicateEvidence, "\(e.validator) was already slashed for this vote")
+            }
+            // The participant whose node key signed the votes (the smallest account key if several share it).
+            guard let account = participants.filter({ $0.value.nodeKey == e.validator }).keys.min(), var offender = participants[account] else {
+                throw TransactionError(.invalidEvidence, "\(e.validator) is not a participant's node key")
+            }
+            // Slash 5 % of the bond (at least 1) and jail: the validator leaves the set two heights later.
+            let cut = max(1, offender.stake / 20)
+            offender.stake -= min(cut, offender.stake)
+            offender.jailed = true
+            put(participant: offender, for: account)
+            set(.offence(e.offence), e.encoded)
         }
         nonces[tx.signer] = expected + 1
         var w = LedgerWriter()

@@ -234,6 +234,8 @@ public enum TransactionBody: LedgerEncodable, Hashable {
     case bond(amount: UInt64)
     /// Stake withdrawn by the signer.
     case unbond(amount: UInt64)
+    /// A validator's equivocation, reported by the signer: the offender is slashed and jailed.
+    case evidence(DuplicateVoteEvidence)
 
     public var tag: UInt8 {
         switch self {
@@ -242,6 +244,7 @@ public enum TransactionBody: LedgerEncodable, Hashable {
         case .registerParticipant: 3
         case .bond: 4
         case .unbond: 5
+        case .evidence: 6
         }
     }
 
@@ -252,6 +255,7 @@ public enum TransactionBody: LedgerEncodable, Hashable {
         case .consentDirective(let d): w.value(d)
         case .registerParticipant(let p): w.value(p)
         case .bond(let amount), .unbond(let amount): w.u64(amount)
+        case .evidence(let e): w.value(e)
         }
     }
 
@@ -263,6 +267,7 @@ public enum TransactionBody: LedgerEncodable, Hashable {
         case 3: return .registerParticipant(try r.value())
         case 4: return .bond(amount: try r.u64())
         case 5: return .unbond(amount: try r.u64())
+        case 6: return .evidence(try r.value())
         case let t: throw LedgerDecodingError("unknown transaction kind \(t)", at: start)
         }
     }
