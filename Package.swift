@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "Ledger", "FHIRCore", "RecordStore",
+                "Ledger", "FHIRCore", "RecordStore", "Consensus", "P2P",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -67,20 +67,40 @@ public struct LedgerApplication: Sendable {
     /// Why a proposed block is not acceptable, or nil: the next height, on this chain, over the committed root,
     /// its transactions root right, and every transaction applying.
     public func processProposal(_ block: Block) -> String? {
+        if case .refused(let problem) = executeProposal(block) { return problem }
+        return nil
+    }
+
+    /// A proposal checked as ``processProposal(_:)`` does, with the state after it when it is acceptable: a
+    /// validator that goes on to finalize the block can hand that state to ``finalizeBlock(_:executed:)`` instead
+    /// of executing every transaction again.
+    public enum ProposalOutcome: Sendable {
+        case accepted(LedgerState)
+        case refused(String)
+    }
+
+    public func executeProposal(_ block: Block) -> ProposalOutcome {
         let h = block.header
-        guard h.chainId == chainId else { return "the block is for chain \(h.chainId), not \(chainId)" }
-        guard h.height == height + 1 else { return "the block is at height \(h.height); the next is \(height + 1)" }
-        guard h.stateRoot == committedRoot else { return "the header's state root is not the committed state's" }
-        guard h.transactionsRoot == Block.transactionsRoot(block.transactions) else { return "the header's transactions root does not match its transactions" }
+        guard h.chainId == chainId else { return .refused("the block is for chain \(h.chainId), not \(chainId)") }
+        guard h.height == height + 1 else { return .refused("the block is at height \(h.height); the next is \(height + 1)") }
+        guard h.stateRoot == committedRoot else { return .refused("the header's state root is not the committed state's") }
+        guard h.transactionsRoot == Block.transactionsRoot(block.transactions) else { return .refused("the header's transactions root does not match its transactions") }
         var scratch = state
         for (i, tx) in block.transactions.enumerated() {
             do throws(TransactionError) {
                 try scratch.apply(tx, height: h.height, time: h.time, index: UInt32(i), verifier: verifier)
             } catch {
-                return "transaction \(i) does not apply: \(error)"
+                return .refused("transaction \(i) does not apply: \(error)")
             }
         }
-        return nil
+        return .accepted(scratch)
+    }
+
+    /// Finalizes a block that ``executeProposal(_:)`` accepted on the current committed state, giving the state it
+    /// produced: every transaction took effect, so the outcome is the one ``finalizeBlock(_:)`` computes.
+    public mutating func finalizeBlock(_ block: Block, executed: LedgerState) -> FinalizedBlock {
+        pending = (block.header.height, executed)
+        return FinalizedBlock(results: Array(repeating: .ok, count: block.transactions.count), stateRoot: executed.root, validators: executed.validators)
     }
 
     /// Executes a decided block against the committed state (kept aside until ``commit()``).

@@ -116,6 +116,10 @@ public struct LedgerState: Sendable {
     /// Directive ids per patient pseudonym, in the order they were granted.
     public private(set) var patientDirectives: [[UInt8]: [[UInt8]]] = [:]
     public private(set) var tree = SparseMerkleTree()
+    /// Whether applying keeps the tree (and so ``root`` and ``value(of:)``) up to date. A mempool's view sets it to
+    /// false: it only decides what applies, which the collections and the offences in the tree decide, and it then
+    /// skips the tree work for every admitted transaction. A state with it off has no meaningful root.
+    public var maintainsTree = true
 
     /// The state of a chain at genesis: its initial participants, each with its stake.
     public init(chainId: String, participants: [(key: PublicKey, participant: Participant)]) {
@@ -174,6 +178,10 @@ public struct LedgerState: Sendable {
     public func proof(of entry: Entry) throws(SparseMerkleTree.Error) -> SparseMerkleProof { try tree.proof(for: entry.key) }
 
     private mutating func set(_ entry: Entry, _ value: [UInt8]) {
+        // Offences stay in the tree even for a mempool's view: the duplicate-evidence check reads them there.
+        if !maintainsTree {
+            guard case .offence = entry else { return }
+        }
         // Keys from Entry.key are always 32 bytes: set cannot refuse them.
         try? tree.set(entry.key, value)
     }

@@ -17,7 +17,8 @@ public enum RecordLeaf {
 /// Everything needed to check offline that a record version is exactly the one a provider anchored
 /// (docs/receipt.md): the record's hash and salt, its commitment's place in an anchored batch, the transaction
 /// that anchored the batch and its place in a block, the block's header and the commit certificate that
-/// finalized it, and the batch root as a signed checkpoint.
+/// finalized it, the light path that makes that commit trusted from the genesis validators when the validator set
+/// changed since, and the batch root as a signed checkpoint.
 public struct Receipt: Sendable, Hashable {
     public var chainId: String
     /// `Type/id/_history/version`.
@@ -43,6 +44,13 @@ public struct Receipt: Sendable, Hashable {
     /// root the signed checkpoint carries as its `careledger-manifest` extension line. It binds the receipt's
     /// reference without putting references on the chain (they could identify patients).
     public var manifestProof: [[UInt8]] = []
+    /// The light blocks, in increasing height below ``header``'s, that lead from the genesis validators to the set
+    /// that signed ``commit`` (CometBFT skipping verification, ``LightClient``). Empty when the genesis validators
+    /// themselves are trusted to have signed it.
+    public var lightPath: [LightBlock] = []
+    /// The validators that signed ``commit`` (hashing to the header's `validatorsHash`). Nil: the set the last
+    /// trusted block named next (the genesis set when ``lightPath`` is empty).
+    public var validators: ValidatorSet?
 
     public init(chainId: String, reference: String, canonicalHash: [UInt8], salt: [UInt8], commitment: [UInt8], leafIndex: UInt64,
                 treeSize: UInt64, inclusionProof: [[UInt8]], batchRoot: [UInt8], anchorTransaction: [UInt8], transactionIndex: UInt64,
@@ -86,15 +94,15 @@ public struct Receipt: Sendable, Hashable {
         public var description: String { "\(check): \(reason)" }
     }
 
-    /// Checks the whole receipt against the validator set trusted for its chain (from the genesis) and, when
-    /// given, the record's served bytes. Returns normally only if every check passes.
+    /// Checks the whole receipt against the validator set trusted for its chain (the genesis validators, the root
+    /// of the light path) and, when given, the record's served bytes. Returns normally only if every check passes.
     public func verify(chainId trusted: String, validators: ValidatorSet, record: [UInt8]? = nil) throws(Receipt.Failure) {
         var cache = SignatureCache()
         try verify(chainId: trusted, validators: validators, record: record, cache: &cache)
     }
 
-    /// The same, skipping signatures `cache` has already verified (the commit and checkpoint shared by the
-    /// receipts of one batch): every other check runs in full for every receipt.
+    /// The same, skipping signatures `cache` has already verified (the commit, light path and checkpoint shared by
+    /// the receipts of one batch): every other check runs in full for every receipt.
     public func verify(chainId trusted: String, validators: ValidatorSet, record: [UInt8]?, cache: inout SignatureCache) throws(Receipt.Failure) {
         func fail(_ check: String, _ reason: String) -> Failure { Failure(check: check, reason: reason) }
         guard chainId == trusted, header.chainId == trusted else {
@@ -133,10 +141,19 @@ public struct Receipt: Sendable, Hashable {
         } catch {
             throw fail("block transactions", error.reason)
         }
-        guard commit.height == header.height, commit.blockId == header.id else {
-            throw fail("commit", "the certificate is for another block than the header")
+        // The light path from the genesis validators, then the anchoring block from the last trusted state.
+        let root = TrustedState.genesis(chainId: trusted, validators: validators)
+        let last: TrustedState
+        do throws(LightClientError) {
+            last = try LightClient.verify(path: lightPath, from: root, cache: &cache)
+        } catch {
+            throw fail("light path", error.description)
         }
-        if let problem = commit.problem(chainId: trusted, validators: validators, cache: &cache) { throw fail("commit", problem) }
+        do throws(LightClientError) {
+            try LightClient.verify(header: header, commit: commit, validators: self.validators ?? last.nextValidators, from: last, cache: &cache)
+        } catch {
+            throw fail("commit", error.description)
+        }
         let text: String
         do throws(SignedNote.Error) {
             text = try SignedNote.open(checkpoint, keyName: checkpointKeyName, publicKey: batch.submitter, cache: &cache)

@@ -1,4 +1,6 @@
+public import Consensus
 import Foundation
+import Synchronization
 public import Ledger
 
 /// Where a transaction landed: its block, its place in it, and whether it took effect.
@@ -20,24 +22,31 @@ public struct ChainStatus: Sendable, Hashable {
     public var height: UInt64
     public var blockId: [UInt8]
     public var time: Int64
-    /// The state root after the last committed block (what the next header carries).
+    /// The state root after the last committed block (what the next header carries): the app hash.
     public var stateRoot: [UInt8]
+    /// The validators of the last committed block (those whose precommits certify it; the genesis set at 0).
     public var validators: ValidatorSet
+    /// The validators of the next height.
+    public var nextValidators: ValidatorSet
     public var mempool: Int
 
-    public init(chainId: String, height: UInt64, blockId: [UInt8], time: Int64, stateRoot: [UInt8], validators: ValidatorSet, mempool: Int) {
+    public init(chainId: String, height: UInt64, blockId: [UInt8], time: Int64, stateRoot: [UInt8], validators: ValidatorSet,
+                nextValidators: ValidatorSet, mempool: Int) {
         self.chainId = chainId
         self.height = height
         self.blockId = blockId
         self.time = time
         self.stateRoot = stateRoot
         self.validators = validators
+        self.nextValidators = nextValidators
         self.mempool = mempool
     }
 }
 
-/// The chain on one validator: the block store, the application replayed over it, a mempool, and block production
-/// with this node's key as the only signer (issue 5 puts the BFT engine behind the same seam).
+/// The chain on one validator: the block store, the application replayed over it, a mempool, and either block
+/// production with this node's key as the only signer (``produceBlock(now:)``, a one-validator chain) or the seam
+/// the consensus engine uses on a network of validators (``proposal(now:)``, ``proposalValidator()``,
+/// ``commit(_:)``).
 ///
 /// Opening replays every stored block from genesis through ``LedgerApplication``, checking each one as a light
 /// client would — the previous block id, the validators hashes, the state root in the next header, the commit
@@ -50,6 +59,13 @@ public actor Chain {
     /// The validators of the next height and of the one after it (a state change takes effect at H+2).
     private var validators: ValidatorSet
     private var nextValidators: ValidatorSet
+    /// The validators of the last committed block: its commit and the next block's last commit are checked
+    /// against them.
+    private var lastValidators: ValidatorSet
+    /// Each distinct validator set with the first height it signs, for light-client proofs across changes.
+    private var validatorHistory: [(from: UInt64, set: ValidatorSet)] = []
+    /// CometBFT's proposer schedule for the next height, derived from the chain's history.
+    public private(set) var proposerSchedule: ProposerSchedule
     private var lastBlockId = [UInt8](repeating: 0, count: 32)
     private var lastTime: Int64
     private var lastCommit: CommitCertificate?
@@ -57,6 +73,9 @@ public actor Chain {
     /// The last block and the state its header commits to (the state after the block before it).
     private var tip: (state: LedgerState, block: StoredBlock)?
     private var mempoolHashes: Set<[UInt8]> = []
+    private var fresh: [Transaction] = []
+    private let executed = ExecutedStates()
+    private var gossiping = false
     /// The committed state with the mempool applied: what a new transaction must apply to.
     private var mempoolState: LedgerState
     private var waiters: [[UInt8]: [CheckedContinuation<Inclusion, Never>]] = [:]
@@ -66,6 +85,9 @@ public actor Chain {
     private var recentOrder: [[UInt8]] = []
     private static let recentLimit = 200_000
     public let maxTransactionsPerBlock: Int
+    /// The most transaction bytes in a proposed block, so that the proposal fits one P2P frame (4 MiB) with room
+    /// to spare; the rest waits for the next height.
+    public static let maxProposalTransactionBytes = 2 << 20
     public let maxMempool: Int
 
     /// The state a chain starts from: each genesis validator is a participant with its power as stake.
@@ -73,8 +95,11 @@ public actor Chain {
         LedgerState(chainId: genesis.chainId, participants: genesis.validators.map { ($0.publicKey, Participant(name: $0.name, nodeKey: $0.publicKey, stake: $0.power)) })
     }
 
-    /// Opens the chain in `blocks`, replaying and checking every block. With `key`, this node produces blocks.
-    public init(genesis: Genesis, blocks: BlockStore, key: SigningKey?, maxTransactionsPerBlock: Int = 10_000, maxMempool: Int = 100_000) async throws {
+    /// Opens the chain in `blocks`, replaying and checking every block (through `upTo` only, when given: a view of
+    /// the chain as it was at that height). With `key`, this node signs: alone (`solo`, where the key must hold
+    /// more than 2/3 of the power) or as one validator of a network that runs consensus.
+    public init(genesis: Genesis, blocks: BlockStore, key: SigningKey?, solo: Bool = true, upTo: UInt64? = nil,
+                maxTransactionsPerBlock: Int = 10_000, maxMempool: Int = 100_000) async throws {
         self.genesis = genesis
         self.key = key
         self.blocks = blocks
@@ -82,24 +107,32 @@ public actor Chain {
         self.maxMempool = maxMempool
         let state = Self.genesisState(genesis)
         app = LedgerApplication(genesis: state)
+        // Each signature is checked once: admitting a transaction, checking the proposal that carries it and
+        // finalizing its block all ask, and a cache of verified (key, signature, message) answers the repeats.
+        let cache = Mutex(SignatureCache())
+        app.verifier = SignatureVerifier { key, signature, message in cache.withLock { $0.verify(key, signature, over: message) } }
         mempoolState = state
+        mempoolState.maintainsTree = false
         validators = genesis.validatorSet
         nextValidators = genesis.validatorSet
+        lastValidators = genesis.validatorSet
+        validatorHistory = [(1, genesis.validatorSet)]
+        proposerSchedule = ProposerSchedule(genesis.validatorSet)
         lastTime = genesis.genesisMillis
-        if let key {
+        if let key, solo {
             let power = validators.power(of: key.publicKey) ?? 0
             guard power > 0, power.multipliedFullWidth(by: 3) > validators.totalPower.multipliedFullWidth(by: 2) else {
                 throw NodeError("this node's key holds \(power) of \(validators.totalPower) voting power in the genesis; one validator alone must hold more than 2/3 to produce blocks (several validators run consensus, issue 5)")
             }
         }
-        let tip = blocks.height
+        let tip = min(blocks.height, upTo ?? .max)
         var h: UInt64 = 1
         while h <= tip {
             guard let stored = try blocks.block(at: h) else { throw NodeError("the block store lost height \(h) while the chain opened") }
             try replay(stored)
             h += 1
         }
-        mempoolState = app.state
+        resetMempoolState()
     }
 
     /// Picks up blocks a running node appended since this (read-only) view opened.
@@ -109,7 +142,7 @@ public actor Chain {
             guard let stored = try blocks.block(at: app.height + 1) else { break }
             try replay(stored)
         }
-        mempoolState = app.state
+        resetMempoolState()
     }
 
     private func replay(_ stored: StoredBlock) throws {
@@ -129,9 +162,22 @@ public actor Chain {
         guard header.previousBlockId == lastBlockId else { return "its previous block id is not the tip's" }
         guard header.time > lastTime || header.height == 1 && header.time >= lastTime else { return "its time \(header.time) does not follow \(lastTime)" }
         guard header.validatorsHash == validators.hash, header.nextValidatorsHash == nextValidators.hash else { return "its validators hashes are not the chain's" }
-        guard stored.block.lastCommit == lastCommit else { return "its last commit is not the tip's certificate" }
+        if let problem = lastCommitProblem(stored.block) { return problem }
         guard stored.commit.height == header.height, stored.commit.blockId == header.id else { return "its commit certifies another block" }
         if let problem = stored.commit.problem(chainId: genesis.chainId, validators: validators) { return "its commit: \(problem)" }
+        return nil
+    }
+
+    /// Why a block's last commit does not certify the tip, or nil. On a network another validator's block may
+    /// carry a different set of precommits for the tip than this node stored: any valid certificate will do.
+    private func lastCommitProblem(_ block: Block) -> String? {
+        guard let tipCommit = lastCommit else {
+            return block.lastCommit == nil ? nil : "the first block carries a last commit"
+        }
+        guard let last = block.lastCommit else { return "it carries no last commit" }
+        if last == tipCommit { return nil }
+        guard last.height == tipCommit.height, last.blockId == lastBlockId else { return "its last commit certifies another block" }
+        if let problem = last.problem(chainId: genesis.chainId, validators: lastValidators) { return "its last commit: \(problem)" }
         return nil
     }
 
@@ -141,8 +187,13 @@ public actor Chain {
         lastBlockId = stored.block.header.id
         lastTime = stored.block.header.time
         lastCommit = stored.commit
+        lastValidators = validators
         validators = nextValidators
         nextValidators = finalized.validators
+        proposerSchedule = proposerSchedule.advanced(to: validators)
+        if let last = validatorHistory.last, last.set != nextValidators {
+            validatorHistory.append((stored.block.header.height + 2, nextValidators))
+        }
         for (i, tx) in stored.block.transactions.enumerated() {
             let hash = tx.hash
             mempoolHashes.remove(hash)
@@ -161,8 +212,17 @@ public actor Chain {
 
     public var status: ChainStatus {
         ChainStatus(chainId: genesis.chainId, height: app.height, blockId: lastBlockId, time: lastTime, stateRoot: app.committedRoot,
-                    validators: validators, mempool: mempool.count)
+                    validators: lastValidators, nextValidators: validators, mempool: mempool.count)
     }
+
+    /// The validators whose precommits certify block `height` (known up to the height after the next), or nil.
+    public func validatorSet(at height: UInt64) -> ValidatorSet? {
+        guard height >= 1, height <= app.height + 2 else { return nil }
+        return validatorHistory.last { $0.from <= height }?.set
+    }
+
+    /// The heights at which the validator set changed, with each new set (the first entry is genesis at 1).
+    public var validatorChanges: [(from: UInt64, set: ValidatorSet)] { validatorHistory }
 
     /// The last committed block with the state its header's state root commits to: what a consent answer is
     /// evaluated on, so that it can be proven against that header. Nil before the first block.
@@ -173,22 +233,40 @@ public actor Chain {
 
     // MARK: Transactions
 
-    /// Admits a signed transaction to the mempool if it applies after those already there.
-    public func broadcast(_ tx: Transaction) -> TransactionResult {
+    /// Admits a signed transaction to the mempool if it applies after those already there. A transaction from
+    /// this node's clients (`fromPeer` false) is also queued for gossip to the other validators.
+    public func broadcast(_ tx: Transaction, fromPeer: Bool = false) -> TransactionResult {
         let hash = tx.hash
         guard !mempoolHashes.contains(hash) else { return TransactionResult(code: .badNonce, message: "the transaction is already in the mempool") }
         guard mempool.count < maxMempool else { return TransactionResult(code: .malformed, message: "the mempool is full (\(maxMempool) transactions); retry later") }
-        var scratch = mempoolState
+        // In place: apply changes nothing when it throws, and a scratch copy would copy the whole state (its
+        // dictionaries) for every transaction admitted.
         do throws(TransactionError) {
-            try scratch.apply(tx, height: app.height + 1, time: lastTime, index: UInt32(mempool.count))
+            try mempoolState.apply(tx, height: app.height + 1, time: lastTime, index: UInt32(mempool.count), verifier: app.verifier)
         } catch {
             return TransactionResult(code: error.code, message: error.message)
         }
-        mempoolState = scratch
         mempool.append(tx)
         mempoolHashes.insert(hash)
+        if !fromPeer, gossiping { fresh.append(tx) }
         return .ok
     }
+
+    /// The mempool's view: the committed state, to which admitted transactions apply without tree work.
+    private func resetMempoolState() {
+        mempoolState = app.state
+        mempoolState.maintainsTree = false
+    }
+
+    /// Transactions admitted from this node's clients since the last call, for gossip (in admission order, so a
+    /// signer's nonces arrive in order).
+    public func takeFresh() -> [Transaction] {
+        defer { fresh = [] }
+        return fresh
+    }
+
+    /// Whether admitted transactions are queued for gossip (a network node sets it).
+    public func setGossiping(_ on: Bool) { gossiping = on }
 
     /// Signs `body` with this node's key and its next nonce, and admits it.
     public func submit(_ body: TransactionBody) throws -> Transaction {
@@ -226,6 +304,9 @@ public actor Chain {
     }
 
     public var mempoolCount: Int { mempool.count }
+
+    /// The nonce `signer`'s next transaction needs, after the committed state and the mempool.
+    public func nextNonce(of signer: PublicKey) -> UInt64 { mempoolState.nonces[signer] ?? 0 }
     public var lastBlockTime: Int64 { lastTime }
 
     // MARK: Producing blocks
@@ -247,24 +328,146 @@ public actor Chain {
         let vote = voteSignBytes(chainId: genesis.chainId, kind: .precommit, height: height, round: 0, blockId: header.id)
         let commit = CommitCertificate(height: height, round: 0, blockId: header.id, signatures: [CommitSignature(validator: key.publicKey, signature: try key.sign(vote))])
         let stored = StoredBlock(block: block, commit: commit)
+        try store(stored, finalized)
+        return stored
+    }
+
+    // MARK: Consensus on a network of validators
+
+    /// The block this node proposes for the next height at `now` (milliseconds; kept strictly after the tip's
+    /// time), with the mempool's transactions that apply, signed over by `proposer` in the engine's proposal.
+    public func proposal(now: Int64, proposer: PublicKey) -> Block {
+        let height = app.height + 1
+        // The mempool holds transactions that apply one after another to the committed state (each was applied to
+        // the mempool state when admitted, and the rest re-checked after every commit): a prefix is a valid block.
+        var transactions: [Transaction] = []
+        var bytes = 0
+        for tx in mempool.prefix(maxTransactionsPerBlock) {
+            bytes += tx.encoded.count
+            if bytes > Self.maxProposalTransactionBytes { break }
+            transactions.append(tx)
+        }
+        let time = height == 1 ? max(now, lastTime) : max(now, lastTime + 1)
+        let header = BlockHeader(chainId: genesis.chainId, height: height, time: time, previousBlockId: lastBlockId,
+                                 transactionsRoot: Block.transactionsRoot(transactions), stateRoot: app.committedRoot,
+                                 validatorsHash: validators.hash, nextValidatorsHash: nextValidators.hash, proposer: proposer)
+        return Block(header: header, transactions: transactions, lastCommit: lastCommit)
+    }
+
+    /// The check a validator runs on a proposed block for the next height: it links to the tip, its time follows,
+    /// its validators hashes and last commit are the chain's, and its transactions apply. A value snapshot of the
+    /// chain, so the (synchronous) engine can call it.
+    public func proposalValidator() -> @Sendable (Block) -> Bool {
+        let snapshot = proposalCheck
+        return { snapshot.problem($0) == nil }
+    }
+
+    /// Why `block` cannot be the next block, or nil (the proposal check, with its reason).
+    public func proposalProblem(_ block: Block) -> String? { proposalCheck.problem(block) }
+
+    private var proposalCheck: ProposalCheck {
+        ProposalCheck(chainId: genesis.chainId, height: app.height + 1, app: app, lastBlockId: lastBlockId, lastTime: lastTime,
+                      validatorsHash: validators.hash, nextValidatorsHash: nextValidators.hash, lastCommit: lastCommit,
+                      lastValidators: lastValidators, executed: executed)
+    }
+
+    /// Commits a block the validators decided (or one fetched by block sync, with its certificate): it is checked
+    /// like a replayed block, stored and fsync'ed, and then the state moves.
+    @discardableResult
+    public func commit(_ stored: StoredBlock) throws -> FinalizedBlock {
+        let header = stored.block.header
+        guard header.height == app.height + 1 else { throw NodeError("block \(header.height) does not follow height \(app.height)") }
+        if let problem = problem(with: stored) { throw NodeError("block \(header.height) does not follow the chain: \(problem)") }
+        let finalized: FinalizedBlock
+        if let state = executed.take(header.id) {
+            // This validator accepted the proposal: its execution is the block's.
+            finalized = app.finalizeBlock(stored.block, executed: state)
+        } else {
+            switch app.executeProposal(stored.block) {
+            case .refused(let problem): throw NodeError("block \(header.height) does not apply: \(problem)")
+            case .accepted(let state): finalized = app.finalizeBlock(stored.block, executed: state)
+            }
+        }
+        try store(stored, finalized)
+        return finalized
+    }
+
+    /// Appends a finalized block to the block store (fsync'ed), moves the state, and re-checks the mempool.
+    private func store(_ stored: StoredBlock, _ finalized: FinalizedBlock) throws {
         try blocks.append(stored)
+        executed.clear()
         // Transactions that were chosen leave the mempool; the rest are re-checked against the new state.
-        let chosen = Set(transactions.map(\.hash))
+        let chosen = Set(stored.block.transactions.map(\.hash))
         let remaining = mempool.filter { !chosen.contains($0.hash) }
         accept(stored, finalized)
         mempool = []
         mempoolHashes = []
-        mempoolState = app.state
+        resetMempoolState()
         for tx in remaining {
-            let result = broadcast(tx)
+            let result = broadcast(tx, fromPeer: true)
             if let code = result.code {
                 let dropped = Inclusion(height: 0, index: -1, result: TransactionResult(code: code, message: "dropped from the mempool: \(result.message)"))
                 remember(tx.hash, dropped)
                 for w in waiters.removeValue(forKey: tx.hash) ?? [] { w.resume(returning: dropped) }
             }
         }
-        return stored
     }
+}
+
+/// A value snapshot of what a proposal for the next height must match (``Chain/proposalValidator()``).
+struct ProposalCheck: Sendable {
+    let chainId: String
+    let height: UInt64
+    let app: LedgerApplication
+    let lastBlockId: [UInt8]
+    let lastTime: Int64
+    let validatorsHash: [UInt8]
+    let nextValidatorsHash: [UInt8]
+    let lastCommit: CommitCertificate?
+    let lastValidators: ValidatorSet
+    let executed: ExecutedStates
+
+    func problem(_ block: Block) -> String? {
+        let header = block.header
+        guard header.chainId == chainId, header.height == height else { return "not block \(height) of \(chainId)" }
+        guard header.previousBlockId == lastBlockId else { return "its previous block id is not the tip's" }
+        guard header.time > lastTime || height == 1 && header.time >= lastTime else { return "its time does not follow the tip's" }
+        guard header.validatorsHash == validatorsHash, header.nextValidatorsHash == nextValidatorsHash else { return "its validators hashes are not the chain's" }
+        if let tip = lastCommit {
+            guard let last = block.lastCommit else { return "it carries no last commit" }
+            if last != tip {
+                guard last.height == tip.height, last.blockId == lastBlockId else { return "its last commit certifies another block" }
+                if let problem = last.problem(chainId: chainId, validators: lastValidators) { return "its last commit: \(problem)" }
+            }
+        } else if block.lastCommit != nil {
+            return "the first block carries a last commit"
+        }
+        switch app.executeProposal(block) {
+        case .refused(let problem):
+            return problem
+        case .accepted(let state):
+            executed.keep(state, for: header.id)
+            return nil
+        }
+    }
+}
+
+/// The states that accepted proposals of the next height lead to, by block id, so that committing the decided one
+/// does not execute its transactions again. A block id fixes the state it applies to (its header carries the
+/// parent's id and state root); the table is emptied at every commit.
+final class ExecutedStates: Sendable {
+    private let states = Mutex([[UInt8]: LedgerState]())
+
+    func keep(_ state: LedgerState, for id: [UInt8]) {
+        states.withLock { table in
+            if table.count >= 8 { table.removeAll() }
+            table[id] = state
+        }
+    }
+
+    func take(_ id: [UInt8]) -> LedgerState? { states.withLock { $0.removeValue(forKey: id) } }
+
+    func clear() { states.withLock { $0.removeAll() } }
 }
 
 extension Chain {

@@ -3,7 +3,8 @@ import Ledger
 
 /// The node's loopback RPC (docs/node.md):
 ///
-/// - `GET /status`: chain id, height, block id, block time, state root, validators, mempool size;
+/// - `GET /status`: chain id, height, block id, block time, app hash (the state root, also under its older key
+///   `stateRoot`), the validators of the last block and of the next, mempool size;
 /// - `POST /broadcast_tx[?wait=commit]`: a signed transaction in the ledger encoding;
 /// - `POST /submit_consent`: a `ConsentDirective` in the ledger encoding, signed by this node's key (the node owns
 ///   its nonce sequence), answered once committed and the next header commits to the state with it.
@@ -46,16 +47,26 @@ public enum NodeRPC {
         }
     }
 
+    /// The status JSON of `GET /status` and `careledger node status --json` (docs/node.md): `chainId`, `height`,
+    /// `blockId` (hex), `time` (ms), `appHash` (hex; `stateRoot` is the same value under its older key),
+    /// `validators` and `nextValidators` (`[{publicKey (base64), power}]`, in key order), `mempool`.
     public static func statusObject(_ s: ChainStatus) -> [String: Any] {
-        [
+        let root = Ledger.Hex.encode(s.stateRoot)
+        return [
             "chainId": s.chainId,
             "height": s.height,
             "blockId": Ledger.Hex.encode(s.blockId),
             "time": s.time,
-            "stateRoot": Ledger.Hex.encode(s.stateRoot),
-            "validators": s.validators.validators.map { ["publicKey": Base64.encode($0.key.bytes), "power": $0.power] as [String: Any] },
+            "appHash": root,
+            "stateRoot": root,
+            "validators": validatorsArray(s.validators),
+            "nextValidators": validatorsArray(s.nextValidators),
             "mempool": s.mempool,
         ]
+    }
+
+    static func validatorsArray(_ set: ValidatorSet) -> [[String: Any]] {
+        set.validators.map { ["publicKey": Base64.encode($0.key.bytes), "power": $0.power] as [String: Any] }
     }
 
     static func inclusionObject(_ tx: Transaction, _ inclusion: Inclusion) -> [String: Any] {

@@ -1,25 +1,33 @@
 public import Foundation
 import Ledger
+import P2P
 public import RecordStore
 
-/// `careledger node start`: the chain on this validator, block production, the anchoring service for a store, and
-/// the loopback RPC.
+/// `careledger node start`: the chain on this validator, block production (alone) or consensus with the peers of
+/// `config/node.json`, the anchoring service for a store, and the loopback RPC.
 public final class NodeService: Sendable {
     public struct Settings: Sendable {
-        /// The RPC port on 127.0.0.1 (0: any free port). The bound port is written to `data/rpc.json`.
-        public var rpcPort: Int = 26657
+        /// The RPC port on 127.0.0.1 (0: any free port); nil: `config/node.json`'s, or 26657. The bound port is
+        /// written to `data/rpc.json`.
+        public var rpcPort: Int?
         /// How often a block is cut when transactions wait.
         public var blockIntervalMillis: Int = 100
         /// How long the chain may go without a block when nothing waits: empty blocks keep block time (which
         /// consent queries use) close to the wall clock.
         public var emptyBlockMillis: Int = 5_000
         public var anchoring = AnchoringService.Settings()
+        /// Consensus timings on a network of validators (the block and empty-block waits above apply too).
+        public var consensus = ConsensusNode.Settings()
+        /// Serve `POST /unsafe/disconnect` and `/unsafe/reconnect` (fault tests cut a validator off its peers).
+        public var unsafeRPC = false
 
         public init() {}
     }
 
     public let home: NodeHome
     public let chain: Chain
+    /// The consensus driver on a network of validators; nil for a one-validator chain.
+    public let consensus: ConsensusNode?
     public let anchoring: AnchoringService?
     public let rpc: RPCServer
     public let settings: Settings
@@ -34,17 +42,36 @@ public final class NodeService: Sendable {
         try FileManager.default.createDirectory(at: home.dataDirectory, withIntermediateDirectories: true)
         let lock = try DirectoryLock(path: home.dataDirectory.appendingPathComponent("LOCK").path)
         let blocks = try BlockStore(path: home.blocksFile.path, writable: true)
-        let chain = try await Chain(genesis: genesis, blocks: blocks, key: key)
+        let network = try home.nodeConfig()
+        let chain = try await Chain(genesis: genesis, blocks: blocks, key: key, solo: network == nil)
         log("chain \(genesis.chainId) at height \(await chain.height) (replayed from \(home.blocksFile.path))")
+        var consensus: ConsensusNode?
+        if let network {
+            var config = P2PConfig(chainId: genesis.chainId, key: key, allowed: Set(genesis.validators.map(\.publicKey) + network.peers.map(\.publicKey)))
+            config.listenHost = network.p2pHost
+            config.listenPort = network.p2pPort
+            config.log = { log("p2p: \($0)") }
+            var consensusSettings = settings.consensus
+            consensusSettings.blockIntervalMillis = network.blockIntervalMillis ?? settings.blockIntervalMillis
+            consensusSettings.emptyBlockMillis = network.emptyBlockMillis ?? settings.emptyBlockMillis
+            consensus = try await ConsensusNode.start(chain: chain, key: key, p2p: config, peers: network.peers, dataDirectory: home.dataDirectory,
+                                                      settings: consensusSettings, log: log)
+            log("consensus with \(network.peers.count) peers; p2p on \(network.p2pHost):\(network.p2pPort)")
+        }
         let anchoring = store.map { AnchoringService(store: $0, chain: chain, key: key, chainId: genesis.chainId, settings: settings.anchoring) }
-        let rpc = try await RPCServer.start(port: settings.rpcPort) { request in await NodeRPC.handle(request, chain: chain) }
+        let unsafeRPC = settings.unsafeRPC
+        let rpc = try await RPCServer.start(port: settings.rpcPort ?? network?.rpcPort ?? 26657) { [consensus] request in
+            if unsafeRPC, let consensus, let answer = await NodeRPC.handleUnsafe(request, consensus: consensus) { return answer }
+            if let answer = await NodeRPC.handleBatch(request, chain: chain) { return answer }
+            return await NodeRPC.handle(request, chain: chain)
+        }
         let endpoint = try JSONSerialization.data(withJSONObject: ["host": "127.0.0.1", "port": rpc.port, "pid": Int(ProcessInfo.processInfo.processIdentifier)],
                                                   options: [.sortedKeys])
         try endpoint.write(to: home.rpcFile, options: .atomic)
         log("rpc on 127.0.0.1:\(rpc.port)")
 
         var tasks: [Task<Void, Never>] = []
-        tasks.append(Task {
+        if consensus == nil { tasks.append(Task {
             // A block with transactions is followed by one more at the next tick, as CometBFT does: its header
             // carries the state root after them, which consent answers and their proofs are evaluated on.
             var carryRoot = false
@@ -65,17 +92,18 @@ public final class NodeService: Sendable {
                 }
                 try? await Task.sleep(for: .milliseconds(settings.blockIntervalMillis))
             }
-        })
+        }) }
         if let anchoring {
             tasks.append(Task { await anchoring.run { log("anchoring: \($0)") } })
         }
-        return NodeService(home: home, chain: chain, anchoring: anchoring, rpc: rpc, settings: settings, lock: lock, tasks: tasks)
+        return NodeService(home: home, chain: chain, consensus: consensus, anchoring: anchoring, rpc: rpc, settings: settings, lock: lock, tasks: tasks)
     }
 
-    private init(home: NodeHome, chain: Chain, anchoring: AnchoringService?, rpc: RPCServer, settings: Settings, lock: DirectoryLock,
-                 tasks: [Task<Void, Never>]) {
+    private init(home: NodeHome, chain: Chain, consensus: ConsensusNode?, anchoring: AnchoringService?, rpc: RPCServer, settings: Settings,
+                 lock: DirectoryLock, tasks: [Task<Void, Never>]) {
         self.home = home
         self.chain = chain
+        self.consensus = consensus
         self.anchoring = anchoring
         self.rpc = rpc
         self.settings = settings
@@ -87,6 +115,7 @@ public final class NodeService: Sendable {
     public func stop() async {
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
+        await consensus?.stop()
         try? await rpc.stop()
         try? FileManager.default.removeItem(at: home.rpcFile)
     }

@@ -1,7 +1,8 @@
 public import Ledger
 public import RecordStore
 
-/// Builds a record version's receipt (docs/receipt.md) from the store's receipt data and the block store.
+/// Builds a record version's receipt (docs/receipt.md) from the store's receipt data and the chain: the anchoring
+/// block, and a light path to it from the genesis validators when the validator set changed since.
 public enum ReceiptBuilder {
     public enum Outcome: Sendable {
         case receipt(Receipt, record: [UInt8])
@@ -10,7 +11,11 @@ public enum ReceiptBuilder {
         case notFound(String)
     }
 
-    public static func build(_ key: RecordKey, version: Int?, store: any RecordStore, blocks: BlockStore, chainId: String) async throws -> Outcome {
+    /// The receipt of `key` at `version` (the current version when nil), with the block and light path from `chain`.
+    /// `refresh`: `chain` is a read-only view beside a running node (``Chain/refresh()`` picks up the blocks it
+    /// appended, after the store said where the version is); never for the node's own chain.
+    public static func build(_ key: RecordKey, version: Int?, store: any RecordStore, chain: Chain, refresh: Bool = false) async throws -> Outcome {
+        let chainId = chain.genesis.chainId
         let stored: StoredVersion?
         if let version {
             stored = try await store.version(key, version)
@@ -29,9 +34,10 @@ public enum ReceiptBuilder {
             return .pending("\(reference) is in anchor batch \(location.batch), whose transaction is not committed yet")
         }
         let height = UInt64(heightValue)
-        try blocks.refresh()
-        guard let block = try blocks.block(at: height) else {
-            throw NodeError("the store says batch \(batch.id) was anchored at height \(height), but this home's block store ends at \(blocks.height): is --home the node that anchors --store?")
+        if refresh { try await chain.refresh() }
+        let tip = await chain.height
+        guard height <= tip, let block = try await chain.block(at: height) else {
+            throw NodeError("the store says batch \(batch.id) was anchored at height \(height), but this home's chain ends at \(tip): is --home the node that anchors --store?")
         }
         let transactions = block.block.transactions
         guard transactionIndex >= 0, transactionIndex < transactions.count, case .anchorBatch(let anchor) = transactions[transactionIndex].body,
@@ -53,6 +59,50 @@ public enum ReceiptBuilder {
                               header: block.block.header, commit: block.commit, checkpoint: batch.checkpoint,
                               checkpointKeyName: AnchoringService.keyName(chainId: chainId, key: anchor.submitter))
         receipt.manifestProof = try Merkle.inclusionProof(index: location.leaf, leafHashes: manifest)
+        let light = try await lightPath(to: height, in: chain)
+        if !light.path.isEmpty || light.target.validators != chain.genesis.validatorSet {
+            receipt.lightPath = light.path
+            receipt.validators = light.target.validators
+        }
         return .receipt(receipt, record: stored.canonical)
+    }
+
+    /// The light blocks that take a verifier from the genesis validators to block `height`, chosen by bisection as
+    /// CometBFT's light client does: jump straight from the trusted state to the target; when the trusted validators
+    /// that signed it hold too little power (``LightClientError/Code/insufficientTrust``), verify the block halfway
+    /// first, recursively. Every step is verified here as the receipt's verifier will. `path` is empty when the
+    /// genesis validators can be trusted for the target directly; `target` is block `height` itself.
+    public static func lightPath(to height: UInt64, in chain: Chain) async throws -> (path: [LightBlock], target: LightBlock) {
+        let genesis = chain.genesis
+        var cache = SignatureCache()
+        var trusted = TrustedState.genesis(chainId: genesis.chainId, validators: genesis.validatorSet)
+        var path: [LightBlock] = []
+        // The blocks still to verify, the target at the bottom, the latest pivot on top.
+        var pending = [try await lightBlock(at: height, in: chain)]
+        while let candidate = pending.last {
+            do throws(LightClientError) {
+                let next = try LightClient.verify(candidate, from: trusted, cache: &cache)
+                pending.removeLast()
+                if pending.isEmpty { return (path, candidate) }
+                path.append(candidate)
+                trusted = next
+            } catch {
+                // Too little trust means too far: verify a pivot strictly between first (skipping spans 2 or more).
+                guard error.code == .insufficientTrust, candidate.header.height >= trusted.height + 2 else {
+                    throw NodeError("block \(candidate.header.height) of this chain does not verify as a light client would: \(error)")
+                }
+                pending.append(try await lightBlock(at: trusted.height + (candidate.header.height - trusted.height) / 2, in: chain))
+            }
+        }
+        throw NodeError("the light path to height \(height) ended without its target")
+    }
+
+    /// Block `height` of `chain` with the validators that signed it and those of the next height.
+    static func lightBlock(at height: UInt64, in chain: Chain) async throws -> LightBlock {
+        guard let stored = try await chain.block(at: height), let validators = await chain.validatorSet(at: height),
+              let next = await chain.validatorSet(at: height + 1) else {
+            throw NodeError("the chain has no block \(height) with its validator sets (it ends at \(await chain.height))")
+        }
+        return LightBlock(header: stored.block.header, commit: stored.commit, validators: validators, nextValidators: next)
     }
 }

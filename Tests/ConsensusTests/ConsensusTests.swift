@@ -192,9 +192,11 @@ struct SimulationTests {
         }
     }
 
-    /// 200 seeds (CARELEDGER_SIM_SEEDS for more), one after another on their own thread.
+    /// 24 seeds (CARELEDGER_SIM_SEEDS for more), one after another on their own thread. CI runs 200 more seeds
+    /// as a step of its own (`careledger sim --seeds 200 --start 25`), so they never compete with the suites
+    /// that wait on sockets and processes.
     @Test func seedsRunClean() async {
-        let count = ProcessInfo.processInfo.environment["CARELEDGER_SIM_SEEDS"].flatMap { UInt64($0) } ?? 200
+        let count = ProcessInfo.processInfo.environment["CARELEDGER_SIM_SEEDS"].flatMap { UInt64($0) } ?? 24
         let reports = await Self.onOwnThread { (1...max(count, 1)).map { Simulation.run(seed: $0) } }
         let failed = reports.filter { !$0.ok }.map(\.description)
         let twins = reports.filter(\.twin).count
@@ -204,7 +206,7 @@ struct SimulationTests {
         let heights = reports.reduce(UInt64(0)) { $0 + $1.heights }
         print("simulation: \(reports.count) seeds, \(reports.count - failed.count) clean; \(twins) with a byzantine twin, \(crashes) crashes, \(partitions) partitions, \(evidence) evidence committed, \(heights) heights")
         #expect(failed.isEmpty, "\(failed.prefix(5))")
-        // With 200 fixed seeds every kind of fault happens.
-        if reports.count >= 50 { #expect(crashes > 0 && partitions > 0 && twins > 0) }
+        // With 24 fixed seeds every kind of fault happens.
+        if reports.count >= 24 { #expect(crashes > 0 && partitions > 0 && twins > 0) }
     }
 }

@@ -56,7 +56,6 @@ struct AnchoringTests {
             #expect(await anchoring.batches == (versions + 29) / 30)
             #expect(await chain.state.anchors.count == (versions + 29) / 30)
 
-            let blocks = try BlockStore(path: t.blocksPath, writable: false)
             var verified = 0
             var leavesSeen = Set<String>()
             // Every version, found through its batch's leaves: each is in exactly one batch and its receipt verifies.
@@ -66,8 +65,7 @@ struct AnchoringTests {
                 for leaf in try await store.batchLeaves(batch.id) {
                     let reference = AnchoringService.reference(leaf.key, leaf.version)
                     #expect(leavesSeen.insert(reference).inserted)
-                    guard case .receipt(let receipt, let record) = try await ReceiptBuilder.build(leaf.key, version: leaf.version, store: store, blocks: blocks,
-                                                                                                 chainId: t.genesis.chainId) else {
+                    guard case .receipt(let receipt, let record) = try await ReceiptBuilder.build(leaf.key, version: leaf.version, store: store, chain: chain) else {
                         Issue.record("no receipt for \(reference)")
                         continue
                     }
@@ -106,14 +104,13 @@ struct AnchoringTests {
             let key = RecordKey(type: "Patient", id: "anchor-1")
             // Ingest did not wait: version 2 is queued, version 1 has its receipt.
             #expect(try await store.anchorQueueCount() == 1)
-            let blocks = try BlockStore(path: t.blocksPath, writable: false)
-            guard case .pending = try await ReceiptBuilder.build(key, version: nil, store: store, blocks: blocks, chainId: t.genesis.chainId) else {
+            guard case .pending = try await ReceiptBuilder.build(key, version: nil, store: store, chain: chain) else {
                 Issue.record("the current version should wait for anchoring")
                 return
             }
             try await anchoring.drain()
             for v in [1, 2] {
-                guard case .receipt(let r, let record) = try await ReceiptBuilder.build(key, version: v, store: store, blocks: blocks, chainId: t.genesis.chainId) else {
+                guard case .receipt(let r, let record) = try await ReceiptBuilder.build(key, version: v, store: store, chain: chain) else {
                     Issue.record("no receipt for version \(v)")
                     continue
                 }
@@ -122,13 +119,12 @@ struct AnchoringTests {
                 #expect(String(decoding: record, as: UTF8.self).contains(v == 1 ? "Before" : "After"))
                 try r.verify(chainId: t.genesis.chainId, validators: t.genesis.validatorSet, record: record)
             }
-            guard case .receipt(let current, _) = try await ReceiptBuilder.build(key, version: nil, store: store, blocks: blocks, chainId: t.genesis.chainId) else {
+            guard case .receipt(let current, _) = try await ReceiptBuilder.build(key, version: nil, store: store, chain: chain) else {
                 Issue.record("no receipt for the current version")
                 return
             }
             #expect(current.reference == "Patient/anchor-1/_history/2")
-            guard case .notFound = try await ReceiptBuilder.build(RecordKey(type: "Patient", id: "nobody"), version: nil, store: store, blocks: blocks,
-                                                                  chainId: t.genesis.chainId) else {
+            guard case .notFound = try await ReceiptBuilder.build(RecordKey(type: "Patient", id: "nobody"), version: nil, store: store, chain: chain) else {
                 Issue.record("a missing record must be reported as not found")
                 return
             }

@@ -50,7 +50,7 @@ struct ChainTests {
         let reopened = try await t.open(writable: false)
         let after = await reopened.status
         #expect(after == ChainStatus(chainId: before.chainId, height: 12, blockId: before.blockId, time: before.time, stateRoot: before.stateRoot,
-                                     validators: before.validators, mempool: 0))
+                                     validators: before.validators, nextValidators: before.nextValidators, mempool: 0))
         // Each block's header carries the state root before it, and its commit certifies it.
         let b5 = try #require(try await reopened.block(at: 5))
         #expect(b5.commit.blockId == b5.block.header.id)

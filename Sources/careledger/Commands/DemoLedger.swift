@@ -4,26 +4,45 @@ import Ledger
 import Node
 import RecordStore
 
-/// The demo's ledger part: a validator anchors the imported samples, a receipt is printed and verified (and a
+/// The demo's ledger part: a network of four validators (four providers, in this process) runs consensus in the
+/// background; the first provider's node anchors the imported samples, a receipt is printed and verified (and a
 /// tampered copy fails), and the sample Consent is recorded and queried.
 extension DemoCommand {
     func ledgerDemo() async throws -> Int {
         var failures = 0
-        let home = NodeHome(homePath)
+        let directory = URL(fileURLWithPath: homePath)
         print("")
-        print("CareLedger demo — ledger: a one-validator chain in \(homePath) anchors \(storeOptions.store)")
-        if !FileManager.default.fileExists(atPath: home.genesisFile.path) {
-            let genesis = try home.initialize(chainId: "careledger-demo", moniker: "riverside-general", power: 10, genesisTime: Date())
-            print("  node init   chain \(genesis.chainId), validator \(Base64.encode(genesis.validators[0].publicKey.bytes).prefix(12))…, keys at mode 0600")
+        print("CareLedger demo — ledger: four providers' validators in \(homePath) run consensus; the first anchors \(storeOptions.store)")
+        if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("node0/config/genesis.json").path) {
+            // The four providers of the sample network, on the demo's own chain id and ports.
+            let sample = try Testnet.read(from: URL(fileURLWithPath: samples).appendingPathComponent("network/providers.spec"))
+            let testnet = try Testnet(chainId: "careledger-demo", basePort: basePort, providers: sample.providers)
+            let members = try testnet.initialize(in: directory, genesisTime: Date())
+            print("  testnet init  chain \(testnet.chainId): " + members.map { "\($0.name) (power \($0.power), p2p :\($0.p2pPort))" }.joined(separator: ", "))
+            print("                (careledger testnet init --spec \(samples)/network/providers.spec --dir DIR makes the same homes)")
         }
+        let homes = (0..<4).map { NodeHome(directory.appendingPathComponent("node\($0)").path) }
+        let home = homes[0]
         let store = try await storeOptions.open()
         var settings = NodeService.Settings()
         settings.rpcPort = 0
         settings.blockIntervalMillis = 50
+        settings.emptyBlockMillis = 1_000
         settings.anchoring = AnchoringService.Settings(maxLeaves: 10_000, maxDelayMillis: 100)
+        // The other three providers' validators, in the background (no store: they only run consensus).
+        var peers: [NodeService] = []
+        for other in homes.dropFirst() {
+            peers.append(try await NodeService.start(home: other, store: nil, settings: settings))
+        }
         let node = try await NodeService.start(home: home, store: store, settings: settings)
         let genesis = node.chain.genesis
-        print("  node start  height \(await node.chain.height) after replay, RPC on 127.0.0.1:\(node.rpc.port)")
+        print("  node start  4 validators, height \(await node.chain.height) after replay; \(genesis.validators[0].name)'s RPC on 127.0.0.1:\(node.rpc.port)")
+        var waited = 0
+        while await (node.consensus?.connectedPeers.count ?? 0) < 3 && waited < 200 {
+            try await Task.sleep(for: .milliseconds(50))
+            waited += 1
+        }
+        print("              connected to \(await node.consensus?.connectedPeers.count ?? 0) peers over authenticated P2P sessions")
 
         // Anchoring runs on its own; ingest never waited for it. Wait here until the queue is empty.
         let started = ContinuousClock.now
@@ -43,17 +62,16 @@ extension DemoCommand {
 
         // One receipt: the bulk sample patient.
         let ids = try await store.resolveIdentifier(type: "Patient", system: "urn:oid:2.16.840.1.113883.4.7.1", value: "MRN-40021")
-        let blocks = try BlockStore(path: home.blocksFile.path, writable: false)
         if let id = ids.first,
-           case .receipt(let receipt, let record) = try await ReceiptBuilder.build(RecordKey(type: "Patient", id: id), version: nil, store: store, blocks: blocks,
-                                                                                 chainId: genesis.chainId) {
+           case .receipt(let receipt, let record) = try await ReceiptBuilder.build(RecordKey(type: "Patient", id: id), version: nil, store: store,
+                                                                                 chain: node.chain) {
             let receiptFile = home.root.appendingPathComponent("receipt-patient.json")
             let recordFile = home.root.appendingPathComponent("record-patient.json")
             try ReceiptJSON.encode(receipt).write(to: receiptFile)
             try Data(record).write(to: recordFile)
             print("")
             print("  receipt     \(receipt.reference): leaf \(receipt.leafIndex) of \(receipt.treeSize), block \(receipt.header.height), written to \(receiptFile.path)")
-            print("              (careledger receipt Patient/\(id) --store \(storeOptions.store) --home \(homePath))")
+            print("              (careledger receipt Patient/\(id) --store \(storeOptions.store) --home \(home.root.path))")
             do throws(Receipt.Failure) {
                 try receipt.verify(chainId: genesis.chainId, validators: genesis.validatorSet, record: record)
                 print("  verify      OK offline against genesis.json and the served record")
@@ -97,7 +115,7 @@ extension DemoCommand {
                 print("  consent     \(prepared.key) granted as directive \(Ledger.Hex.encode(directive.directiveId).prefix(16))… at height \(inclusion.height)")
                 if inclusion.result.code != nil { failures += 1 }
             }
-            print("              (careledger consent submit \(consentPath) --home \(homePath) --store \(storeOptions.store))")
+            print("              (careledger consent submit \(consentPath) --home \(home.root.path) --store \(storeOptions.store))")
         }
         // Queries are answered from the state the last block's header commits to: wait for one more block.
         await node.chain.nextBlock()
@@ -121,11 +139,23 @@ extension DemoCommand {
                 print("  query       \(label.padding(toLength: 40, withPad: " ", startingAt: 0)) \(answer.decision.rawValue)\(redact.isEmpty ? "" : " with \(redact)") (proof verified at height \(tip.block.block.header.height))")
                 if answer.decision != expected { failures += 1 }
             }
-            print("              (careledger consent query --home \(homePath) --patient urn:oid:2.16.840.1.113883.4.7.1|MRN-40021 --actor \(partner) --purpose TREAT --prove proof.json)")
+            print("              (careledger consent query --home \(home.root.path) --patient urn:oid:2.16.840.1.113883.4.7.1|MRN-40021 --actor \(partner) --purpose TREAT --prove proof.json)")
         } else {
             failures += 1
         }
+        // Every validator holds the same chain: the same block and app hash at a height all have reached.
+        let reached = await node.chain.height
+        for peer in peers { await peer.chain.waitFor(height: reached) }
+        var blockIds = Set<[UInt8]>()
+        for chain in [node.chain] + peers.map(\.chain) {
+            if let block = try await chain.block(at: reached) { blockIds.insert(block.block.header.id) }
+        }
+        print("")
+        print("  consensus   all 4 validators hold block \(reached) with id \(blockIds.count == 1 ? Ledger.Hex.encode(blockIds.first ?? []).prefix(16) + "…" : "DIFFERENT IDS")")
+        print("              (careledger node status --home \(homePath)/node2 --json --height \(reached))")
+        if blockIds.count != 1 { failures += 1 }
         await node.stop()
+        for peer in peers { await peer.stop() }
         try await store.close()
         return failures
     }

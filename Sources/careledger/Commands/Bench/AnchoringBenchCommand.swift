@@ -9,14 +9,15 @@ import RecordStore
 struct AnchoringBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "anchoring",
-        abstract: "Anchoring latency, store commit to receipt (p50, p99), with a one-validator node running beside the writer.",
+        abstract: "Anchoring latency, store commit to receipt (p50, p99), with a one-validator node or a network of validators running beside the writer.",
         discussion: """
             Starts a node (fresh home in a temp directory) that anchors the store, then commits --records single-record \
             units at --rate per second, as an import does, and watches the store's anchor batches: a version's latency \
             is the time from its commit returning to its batch's receipt data being in the store (what `careledger \
             receipt` needs). Printed beside it is the wait by design of a batch's oldest version: the batch delay T \
             plus one block interval (younger versions of the batch wait less). Default store: a temp SQLite file; pass \
-            --store postgres://… for PostgreSQL.
+            --store postgres://… for PostgreSQL. With --validators N (N > 1) a network of N validators (a fresh \
+            testnet, run in this process, P2P from --base-port) runs consensus and the first one anchors.
             """
     )
 
@@ -38,18 +39,33 @@ struct AnchoringBenchCommand: AsyncParsableCommand {
     @Option(help: "The store: postgres://… or an SQLite file. Default: a temp SQLite file.")
     var store: String?
 
+    @Option(help: "Validators: 1 (a one-validator chain) or a network of N running consensus.")
+    var validators = 1
+
+    @Option(help: "First P2P port of the network (validator K listens on base+10K).")
+    var basePort = 26_900
+
     func run() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-bench-anchoring-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let home = NodeHome(dir.appendingPathComponent("node").path)
-        _ = try home.initialize(chainId: "careledger-bench", moniker: "bench", power: 10, genesisTime: Date())
+        guard (1...16).contains(validators) else { throw ValidationError("--validators must be 1 to 16") }
+        var homes: [NodeHome] = []
+        if validators == 1 {
+            let home = NodeHome(dir.appendingPathComponent("node").path)
+            _ = try home.initialize(chainId: "careledger-bench", moniker: "bench", power: 10, genesisTime: Date())
+            homes = [home]
+        } else {
+            homes = try Testnet(validators: validators, chainId: "careledger-bench", basePort: basePort).initialize(in: dir, genesisTime: Date()).map(\.home)
+        }
         let url = store ?? "sqlite:" + dir.appendingPathComponent("store.sqlite").path
         let recordStore = try await StoreLocation.open(url)
         var settings = NodeService.Settings()
         settings.rpcPort = 0
         settings.blockIntervalMillis = blockIntervalMs
         settings.anchoring = AnchoringService.Settings(maxLeaves: batchSize, maxDelayMillis: batchDelayMs, pollMillis: 5)
-        let node = try await NodeService.start(home: home, store: recordStore, settings: settings)
+        var others: [NodeService] = []
+        for home in homes.dropFirst() { others.append(try await NodeService.start(home: home, store: nil, settings: settings)) }
+        let node = try await NodeService.start(home: homes[0], store: recordStore, settings: settings)
         let clock = ContinuousClock()
         let origin = clock.now
         func ms() -> Double { let d = clock.now - origin; return Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
@@ -88,12 +104,13 @@ struct AnchoringBenchCommand: AsyncParsableCommand {
         let done = await watcher.value
         timeout.cancel()
         await node.stop()
+        for other in others { await other.stop() }
         try await recordStore.close()
         var latencies = committed.compactMap { id, t in done[id].map { $0 - t } }.sorted()
         guard !latencies.isEmpty else { throw ValidationError("no version was anchored within 60 s") }
         func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((Double(latencies.count) * p).rounded(.up)) - 1)] }
         let floor = Double(batchDelayMs + blockIntervalMs)
-        print("anchoring latency, store commit → receipt data in the store (\(url.hasPrefix("postgres") ? "PostgreSQL" : "SQLite"), \(records) versions at \(rate)/s, T = \(batchDelayMs) ms, block interval \(blockIntervalMs) ms)")
+        print("anchoring latency, store commit → receipt data in the store (\(url.hasPrefix("postgres") ? "PostgreSQL" : "SQLite"), \(validators) validator(s), \(records) versions at \(rate)/s, T = \(batchDelayMs) ms, block interval \(blockIntervalMs) ms)")
         print(String(format: "  p50 %.0f ms   p99 %.0f ms   max %.0f ms   anchored %d/%d", pct(0.5), pct(0.99), latencies.last ?? 0, latencies.count, records))
         print(String(format: "  by design, a batch's oldest version waits T + one block interval = %.0f ms: p50 is %.2f× that, p99 %.2f×", floor, pct(0.5) / floor, pct(0.99) / floor))
         latencies.removeAll()

@@ -54,9 +54,12 @@ struct NodeInitCommand: ParsableCommand {
 struct NodeStartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "start",
-        abstract: "Run the validator: produce blocks, serve the loopback RPC, and anchor the store's new record versions.",
+        abstract: "Run the validator: make blocks (alone or by consensus with its peers), serve the loopback RPC, and anchor the store's new record versions.",
         discussion: """
-            Replays DIR/data/blocks.log (checking every block), then produces blocks with this node's key, serves \
+            Replays DIR/data/blocks.log (checking every block). A home without config/node.json is the only \
+            validator of its chain and produces blocks with its key. A home with config/node.json (careledger \
+            testnet init) runs Tendermint consensus with the peers it names over authenticated P2P sessions, with \
+            a consensus WAL and a double-sign guard in DIR/data, and catches up by block sync. Either way it serves \
             GET /status, POST /broadcast_tx and POST /submit_consent on 127.0.0.1 (the bound port goes to \
             DIR/data/rpc.json), and with --store runs the anchoring service: batches of at most --batch-size \
             versions, or what waited --batch-delay-ms, each anchored by an AnchorBatch transaction whose receipt data \
@@ -70,8 +73,8 @@ struct NodeStartCommand: AsyncParsableCommand {
     @Option(help: "The record store to anchor: postgres://… or an SQLite file. Without it, the node only runs the chain.")
     var store: String?
 
-    @Option(help: "RPC port on 127.0.0.1 (0: any free port).")
-    var rpcPort = 26657
+    @Option(help: "RPC port on 127.0.0.1 (0: any free port; default: config/node.json's, or 26657).")
+    var rpcPort: Int?
 
     @Option(help: "Milliseconds between blocks while transactions wait.")
     var blockIntervalMs = 100
@@ -85,12 +88,16 @@ struct NodeStartCommand: AsyncParsableCommand {
     @Option(help: "Anchor batch delay T: a smaller batch is cut once its oldest version waited this many milliseconds.")
     var batchDelayMs = 200
 
+    @Flag(help: "Serve POST /unsafe/disconnect and /unsafe/reconnect and GET /unsafe/consensus on the loopback RPC (fault tests).")
+    var unsafeRpc = false
+
     func run() async throws {
         var settings = NodeService.Settings()
         settings.rpcPort = rpcPort
         settings.blockIntervalMillis = max(1, blockIntervalMs)
         settings.emptyBlockMillis = max(1, emptyBlockMs)
         settings.anchoring = AnchoringService.Settings(maxLeaves: max(1, batchSize), maxDelayMillis: max(0, batchDelayMs))
+        settings.unsafeRPC = unsafeRpc
         let recordStore: (any RecordStore)?
         do {
             if let store {
@@ -115,46 +122,6 @@ struct NodeStartCommand: AsyncParsableCommand {
         Output.line("stopping")
         await service.stop()
         try? await recordStore?.close()
-    }
-}
-
-/// `careledger node status --home DIR [--json]`.
-struct NodeStatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "status",
-        abstract: "The chain's height, last block id, block time, state root and validators, from the running node's RPC (or the block store when it is stopped)."
-    )
-
-    @Option(help: "The node's home directory.")
-    var home: String
-
-    @Flag(help: "Print JSON.")
-    var json = false
-
-    func run() async throws {
-        let home = NodeHome(self.home)
-        var object: [String: Any]
-        do {
-            if let port = try? home.rpcPort(), let response = try? await RPCClient.send(port: port, method: "GET", path: "/status", timeout: 5),
-               response.status == 200, let o = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] {
-                object = o
-                object["running"] = true
-            } else {
-                let chain = try await home.openChain()
-                object = NodeRPC.statusObject(await chain.status)
-                object["running"] = false
-            }
-        } catch {
-            FileHandle.standardError.write(Data("careledger node status: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
-        if json {
-            Output.write(Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) + [10])
-        } else {
-            Output.line("chain \(object["chainId"] ?? "?") height \(object["height"] ?? "?") (\((object["running"] as? Bool) == true ? "running" : "stopped"))")
-            Output.line("  block id   \(object["blockId"] ?? "")")
-            Output.line("  state root \(object["stateRoot"] ?? "")")
-        }
     }
 }
 

@@ -8,11 +8,13 @@ import RecordStore
 struct ReceiptCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "receipt",
-        abstract: "Print a record version's receipt (careledger-receipt/1 JSON, docs/receipt.md), for `careledger verify`.",
+        abstract: "Print a record version's receipt (careledger-receipt JSON, docs/receipt.md), for `careledger verify`.",
         discussion: """
             Without _history/V, the current version. The receipt comes from the store's receipt data and the \
-            block store of the node in --home. Exit codes: 0 printed; 1 no such record; 75 not anchored yet (after \
-            --wait seconds).
+            chain of the node in --home (replayed and checked, read-only). When the validator set changed since the \
+            genesis, the receipt carries a light path across the changes (careledger-receipt/2), so that it still \
+            verifies against genesis.json alone. Exit codes: 0 printed; 1 no such record; 66 no node in --home; 75 \
+            not anchored yet (after --wait seconds).
             """
     )
 
@@ -43,11 +45,9 @@ struct ReceiptCommand: AsyncParsableCommand {
             throw ValidationError("expected TYPE/ID or TYPE/ID/_history/VERSION, found '\(reference)'")
         }
         let home = NodeHome(self.home)
-        let genesis: Genesis
-        let blocks: BlockStore
+        let chain: Chain
         do {
-            genesis = try home.genesis()
-            blocks = try BlockStore(path: home.blocksFile.path, writable: false)
+            chain = try await home.openChain()
         } catch {
             FileHandle.standardError.write(Data("careledger receipt: \(error)\n".utf8))
             throw ExitCode(66)
@@ -58,7 +58,8 @@ struct ReceiptCommand: AsyncParsableCommand {
         while true {
             let outcome: ReceiptBuilder.Outcome
             do {
-                outcome = try await ReceiptBuilder.build(key, version: version, store: store, blocks: blocks, chainId: genesis.chainId)
+                // A read-only view beside the running node: the builder picks up the blocks appended since.
+                outcome = try await ReceiptBuilder.build(key, version: version, store: store, chain: chain, refresh: true)
             } catch {
                 FileHandle.standardError.write(Data("careledger receipt: \(error)\n".utf8))
                 throw ExitCode(1)

@@ -10,17 +10,18 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Check a record receipt offline against a chain's genesis (and the record's served bytes).",
         discussion: """
             Checks, in order: the record's SHA-256 (with --record), the commitment, the inclusion proof to the batch \
-            root, the anchoring transaction and its place in the block, the commit certificate against the genesis \
-            validators, the signed checkpoint, and the reference's place in the batch manifest it carries \
-            (docs/receipt.md). \
+            root, the anchoring transaction and its place in the block, the light path from the genesis validators \
+            across validator-set changes (careledger-receipt/2), the commit certificate, the signed checkpoint, and \
+            the reference's place in the batch manifest it carries (docs/receipt.md). Receipts have no expiry: \
+            a light path is trusted from the genesis without a trusting period (docs/receipt.md, long-range caveat). \
             Exits 0 when everything holds; otherwise exits 1 and names the first check that failed.
             """
     )
 
-    @Argument(help: "The receipt (JSON, careledger-receipt/1), or a consent proof (careledger-consent-proof/1).")
+    @Argument(help: "The receipt (JSON, careledger-receipt/1 or /2), or a consent proof (careledger-consent-proof/1).")
     var receipt: String
 
-    @Option(help: "The chain's genesis.json: the validators the receipt must be finalized by.")
+    @Option(help: "The chain's genesis.json: the validators the receipt's light path starts from.")
     var genesis: String
 
     @Option(help: "The record as served (its canonical bytes), to check against the receipt's hash.")
@@ -57,6 +58,15 @@ struct VerifyCommand: ParsableCommand {
         }
         Output.line("OK \(parsed.reference) is leaf \(parsed.leafIndex) of \(parsed.treeSize) in batch \(Base64.encode(parsed.batchRoot))")
         Output.line("   anchored at height \(parsed.header.height) of \(genesis.chainId), finalized by \(parsed.commit.signatures.count) validator signature(s)")
+        if !parsed.lightPath.isEmpty || parsed.validators != nil {
+            let heights = parsed.lightPath.map { String($0.header.height) }
+            let through = switch heights.count {
+            case 0: "no intermediate block"
+            case 1: "the light block at height \(heights[0])"
+            default: "the light blocks at heights \(heights.joined(separator: ", "))"
+            }
+            Output.line("   trusted from the genesis validators through \(through)")
+        }
         if recordBytes != nil { Output.line("   the record's bytes hash to the receipt's canonical hash") }
     }
 

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import Ledger
+import Node
+
+/// `careledger node status --home DIR [--json] [--height N]`.
+struct NodeStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "The chain's height, block id, block time, app hash and validators, now or at an earlier height.",
+        discussion: """
+            Without --height: the latest block, from the running node's RPC, or from the block store when no node \
+            answers. With --height N: the chain replayed from the block store through block N, read-only, so it \
+            works while the node runs (0 is the genesis). --json prints {"chainId", "height", "blockId", "time", \
+            "appHash", "validators": [{"publicKey", "power"}], "nextValidators": [...]} and a few more keys \
+            (docs/node.md). Exit codes: 0 printed; 1 no such home, no block store yet, or N above the tip.
+            """
+    )
+
+    @Option(help: "The node's home directory.")
+    var home: String
+
+    @Flag(help: "Print JSON (keys in docs/node.md).")
+    var json = false
+
+    @Option(help: "Report the chain as it was after block N (read from the block store) instead of the latest block.")
+    var height: UInt64?
+
+    func run() async throws {
+        let home = NodeHome(self.home)
+        var object: [String: Any]
+        do {
+            if let height {
+                object = NodeRPC.statusObject(try await Self.status(of: home, at: height))
+            } else if let running = await Self.runningStatus(of: home) {
+                object = running
+                object["running"] = true
+            } else {
+                let chain = try await home.openChain()
+                object = NodeRPC.statusObject(await chain.status)
+                object["running"] = false
+            }
+        } catch {
+            FileHandle.standardError.write(Data("careledger node status: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if object["appHash"] == nil { object["appHash"] = object["stateRoot"] }
+        if json {
+            Output.write(Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) + [10])
+        } else {
+            render(object)
+        }
+    }
+
+    /// The running node's `/status`, or nil when no node answers on this home.
+    static func runningStatus(of home: NodeHome) async -> [String: Any]? {
+        guard let port = try? home.rpcPort(), let response = try? await RPCClient.send(port: port, method: "GET", path: "/status", timeout: 5),
+              response.status == 200 else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+    }
+
+    /// The chain in `home` replayed through `height`, read-only (a running node keeps appending beside it).
+    static func status(of home: NodeHome, at height: UInt64) async throws -> ChainStatus {
+        let genesis = try home.genesis()
+        guard FileManager.default.fileExists(atPath: home.blocksFile.path) else {
+            throw NodeError("\(home.root.path) has no block store yet (\(home.blocksFile.path)); start the node first")
+        }
+        let blocks = try BlockStore(path: home.blocksFile.path, writable: false)
+        guard height <= blocks.height else {
+            throw NodeError("height \(height) is above the tip of \(home.root.path), which is at height \(blocks.height)")
+        }
+        let chain = try await Chain(genesis: genesis, blocks: blocks, key: nil, solo: false, upTo: height)
+        return await chain.status
+    }
+
+    /// The human-readable form: one line per field, validators indented below.
+    private func render(_ object: [String: Any]) {
+        let running = (object["running"] as? Bool).map { $0 ? " (running)" : " (stopped)" } ?? ""
+        Output.line("chain \(object["chainId"] ?? "?") height \(object["height"] ?? "?")\(running)")
+        Output.line("  block id         \(object["blockId"] ?? "")")
+        Output.line("  block time       \(Self.instant(object["time"]))")
+        Output.line("  app hash         \(object["appHash"] ?? "")")
+        for (title, key) in [("validators", "validators"), ("next validators", "nextValidators")] {
+            let list = object[key] as? [[String: Any]] ?? []
+            let total = list.reduce(UInt64(0)) { $0 &+ UInt64(clamping: Self.integer($1["power"]) ?? 0) }
+            Output.line("  \(title.padding(toLength: 16, withPad: " ", startingAt: 0)) \(list.count), total power \(total)")
+            for v in list { Output.line("    \(v["publicKey"] ?? "?")  power \(v["power"] ?? "?")") }
+        }
+    }
+
+    /// Milliseconds since the epoch as an RFC 3339 instant, with the number beside it.
+    private static func instant(_ value: Any?) -> String {
+        guard let millis = integer(value) else { return "\(value ?? "")" }
+        let date = Date(timeIntervalSince1970: Double(millis) / 1000)
+        return "\(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))) (\(millis) ms)"
+    }
+
+    /// A JSON number, whether it came from this process (Swift integers) or from the RPC (parsed).
+    private static func integer(_ value: Any?) -> Int64? {
+        switch value {
+        case let v as Int64: return v
+        case let v as Int: return Int64(v)
+        case let v as UInt64: return Int64(exactly: v)
+        case let v as NSNumber: return v.int64Value
+        default: return nil
+        }
+    }
+}
