@@ -160,10 +160,12 @@ public struct CommitCertificate: LedgerEncodable, Hashable {
             guard seen.insert(s.validator).inserted else { return "validator \(s.validator) signed twice" }
             guard let p = validators.power(of: s.validator) else { return "\(s.validator) is not a validator at height \(height)" }
             guard cache.verify(s.validator, s.signature, over: message) else { return "the signature of \(s.validator) does not verify" }
-            power += p
+            let (sum, overflow) = power.addingReportingOverflow(p)
+            guard !overflow else { return "the signers' voting power overflows 64 bits" }
+            power = sum
         }
-        // power > 2/3 total, in integers.
-        guard power * 3 > validators.totalPower * 2 else {
+        // power > 2/3 total, in integers (full-width products: no overflow for any powers).
+        guard power.multipliedFullWidth(by: 3) > validators.totalPower.multipliedFullWidth(by: 2) else {
             return "the signatures hold \(power) of \(validators.totalPower) voting power; more than two thirds is needed"
         }
         return nil

@@ -142,6 +142,13 @@ public struct Genesis: Sendable, Hashable {
             }
             validators.append(Validator(name: name, publicKey: publicKey, power: power))
         }
+        // Thresholds compare total power in 64 bits: bound it as CometBFT does (MaxTotalVotingPower = Int64.max / 8).
+        var total: UInt64 = 0
+        for v in validators {
+            let (sum, overflow) = total.addingReportingOverflow(v.power)
+            guard !overflow, sum <= UInt64(Int64.max) / 8 else { throw NodeError("\(url.path): the validators' powers add up to more than \(UInt64(Int64.max) / 8)") }
+            total = sum
+        }
         return Genesis(chainId: chainId, genesisTime: time, validators: validators)
     }
 
