@@ -151,6 +151,19 @@ public struct ConsensusEngine: Sendable {
 
     public func proposer(round r: UInt32) -> PublicKey? { schedule.proposer(round: r) }
 
+    /// The current round as seen here, for reading a failed simulation seed: proposals held, lock and valid
+    /// rounds, and the prevote and precommit power per block id (nil is "nil").
+    public var summary: String {
+        func describe(_ set: VoteSet?) -> String {
+            guard let set else { return "-" }
+            let parts = set.power.map { (id, p) in (id == SignedVote.nilBlock ? "nil" : String(Ledger.Hex.encode(id).prefix(6))) + "=\(p)" }.sorted()
+            return "\(set.total)[" + parts.joined(separator: " ") + "]"
+        }
+        let ids = proposals.sorted { $0.key < $1.key }.map { "r\($0.key):\(Ledger.Hex.encode($0.value.block.header.id).prefix(6))\(validity[$0.value.block.header.id].map { $0 ? "" : "✗" } ?? "?")" }
+        return "power \(validators.totalPower) proposals [\(ids.suffix(4).joined(separator: " "))] locked \(lockedRound)"
+            + "\(lockedValue.map { ":" + Ledger.Hex.encode($0.header.id).prefix(6) } ?? "") valid \(validRound) prevotes \(describe(prevotes[round])) precommits \(describe(precommits[round]))"
+    }
+
     private func isProposer(_ r: UInt32) -> Bool {
         guard let key else { return false }
         return schedule.proposer(round: r) == key.publicKey
@@ -183,6 +196,13 @@ public struct ConsensusEngine: Sendable {
         guard let key, mayPersist(LastSigned(height: height, round: round, step: .propose), &out),
               let proposal = try? SignedProposal(signing: block, round: round, polRound: polRound, chainId: chainId, with: key) else { return }
         out.append(.broadcast(.proposal(proposal)))
+        // A re-proposal is accepted only by a validator that saw its proof of lock (more than 2/3 prevotes for it
+        // in round polRound). Validators that missed those votes (lost, cut off, restarted) would prevote nil for
+        // ever while the locked ones refuse anything else: send the proof with the proposal, as CometBFT gossips
+        // a proposal's POL votes.
+        if polRound >= 0, let pol = prevotes[UInt32(polRound)] {
+            for vote in pol.signatures(for: block.header.id).sorted(by: { $0.validator < $1.validator }) { out.append(.broadcast(.vote(vote))) }
+        }
         _ = receive(.proposal(proposal), &out)
     }
 

@@ -310,7 +310,7 @@ public struct Simulation {
         finish()
         report.nodes = verifier.rejections.withLock { $0.sorted { $0.key < $1.key }.map { "rejected \($0.value)× \($0.key)" } } + nodes.map { n in
             "node \(n.index)\(n.honest ? "" : " (byzantine)") \(n.up ? "up" : "down") height \(n.engine.height) round \(n.engine.round) step \(n.engine.step) "
-                + "last signed \(n.lastSigned.map { "\($0.height)/\($0.round)/\($0.step)" } ?? "-") mempool \(n.mempool.count) evidence \(n.evidence.count)"
+                + "last signed \(n.lastSigned.map { "\($0.height)/\($0.round)/\($0.step)" } ?? "-") mempool \(n.mempool.count) evidence \(n.evidence.count)" + "\n    " + n.engine.summary
         }
     }
 
@@ -366,6 +366,12 @@ public struct Simulation {
                     return $0.round + 1 >= round
                 }
                 for m in own.suffix(8) { send(from: i, toAll: .consensus(m)) }
+                // With its re-proposal of the round, the proof of lock it rests on.
+                for case .proposal(let p) in own where p.round == round && p.polRound >= 0 {
+                    for case .vote(let v) in nodes[i].wal where v.kind == .prevote && Int64(v.round) == p.polRound && v.blockId == p.block.header.id {
+                        send(from: i, toAll: .consensus(.vote(v)))
+                    }
+                }
                 if nodes[i].honest { for e in nodes[i].evidence { submitEvidence(i, e) } }
             }
             agenda.add(now + 300, .regossip(i))
@@ -490,7 +496,8 @@ public struct Simulation {
             case .persistLastSigned(let s):
                 nodes[i].lastSigned = s  // durable at once: the simulated disk
             case .broadcast(let m):
-                if case .vote(let v) = m, nodes[i].honest { checkHonest(v) }
+                // Only its own votes: a proposal's proof-of-lock votes it relays are other validators'.
+                if case .vote(let v) = m, nodes[i].honest, v.validator == nodes[i].key.publicKey { checkHonest(v) }
                 log(i, m)
                 send(from: i, toAll: .consensus(m))
             case .scheduleTimeout(let kind, let h, let r, let millis):

@@ -277,7 +277,11 @@ public actor ConsensusNode {
         } else if started, now - progressAt >= .milliseconds(settings.statusMillis), now - lastResend >= .milliseconds(settings.statusMillis) {
             lastResend = now
             let round = engine.round
-            for m in own where m.round + 1 >= round { p2p?.broadcast(NetworkMessage.consensus(m).encoded) }
+            // Its messages of this round and the last, and the proof-of-lock votes of a re-proposal it made.
+            let polRounds = Set(own.compactMap { m -> UInt32? in
+                if case .proposal(let p) = m, p.round == round, p.polRound >= 0 { return UInt32(p.polRound) } else { return nil }
+            })
+            for m in own where m.round + 1 >= round || polRounds.contains(m.round) { p2p?.broadcast(NetworkMessage.consensus(m).encoded) }
         }
     }
 
