@@ -59,7 +59,7 @@ struct LoadBenchCommand: AsyncParsableCommand {
             Output.line("created a 4-validator testnet in \(directory.path)")
         }
         guard let binary = Bundle.main.executableURL else { throw ValidationError("cannot find this executable to start the validators") }
-        let network = try LocalNetwork(directory: directory, binary: binary, arguments: ["--unsafe-rpc"] + (blockIntervalMs.map { ["--block-interval-ms", String($0)] } ?? []))
+        let network = try LocalNetwork(directory: directory, binary: binary, arguments: (blockIntervalMs.map { ["--block-interval-ms", String($0)] } ?? []))
         let reference = Self.ed25519PerSecond()
         let ceiling = reference * Double(ProcessInfo.processInfo.activeProcessorCount) / Double(network.count)
         Output.line("reference: Ed25519 verifies \(Int(reference))/s on one core; \(network.count) validators on \(ProcessInfo.processInfo.activeProcessorCount) cores each verifying every transaction once allow at most \(Int(ceiling)) tx/s")
