@@ -20,6 +20,9 @@ public enum LoadGenerator {
         public var tickMillis = 20
         /// The node whose block store is watched for commits.
         public var watch = 0
+        /// Called once the load keys are registered, just before the timed load begins (a fault schedule
+        /// that should hit the load, not the registration, starts here).
+        public var onLoadStart: (@Sendable () -> Void)?
 
         public init(rate: Int, duration: Duration, txSize: Int) {
             self.rate = rate
@@ -114,13 +117,31 @@ public enum LoadGenerator {
             shared.withLock { $0.sendTimes[tx.hash] = 0 }
             registrations[i % n].append(tx)
         }
-        for k in 0..<n where !registrations[k].isEmpty { _ = try? await post(registrations[k], to: k, network: network) }
+        // A registration not committed yet is sent again every 2 s, to the next validator each time: a node that
+        // was down, cut off or too slow to answer must not lose a key (a real client resubmits the same way).
         let registered = ContinuousClock.now
-        while shared.withLock({ $0.committed.count }) < keys.count {
-            guard ContinuousClock.now - registered < .seconds(60) else { throw NodeError("the load keys were not registered within 60 s: is the network making blocks?") }
-            try await Task.sleep(for: .milliseconds(20))
+        var attempt = 0
+        while true {
+            let pending: [[Transaction]] = shared.withLock { s in registrations.map { $0.filter { s.committed[$0.hash] == nil } } }
+            if pending.allSatisfy(\.isEmpty) { break }
+            guard ContinuousClock.now - registered < .seconds(60) else {
+                let waiting = pending.reduce(0) { $0 + $1.count }
+                throw NodeError("\(waiting) of \(keys.count) load keys were not registered within 60 s (node\(settings.watch) is at height \(shared.withLock { $0.watchedHeight })): is the network making blocks?")
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for k in 0..<n where !pending[k].isEmpty {
+                    let target = (k + attempt) % n
+                    group.addTask { _ = try? await post(pending[k], to: target, network: network) }
+                }
+            }
+            attempt += 1
+            let resend = ContinuousClock.now + .seconds(2)
+            while ContinuousClock.now < resend, shared.withLock({ s in registrations.contains { $0.contains { s.committed[$0.hash] == nil } } }) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
         }
         log("registered \(keys.count) load keys")
+        settings.onLoadStart?()
 
         // The template: pad the batch's canonical-form string so the encoded transaction is txSize bytes.
         func transaction(_ key: SigningKey, nonce: UInt64, sent: Int64, pad: Int) throws -> Transaction {

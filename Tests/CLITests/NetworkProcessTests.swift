@@ -50,6 +50,19 @@ struct NetworkProcessTests {
         let network = try LocalNetwork(directory: dir, binary: CLITests.binary,
                                        arguments: ["--unsafe-rpc", "--block-interval-ms", "50", "--empty-block-ms", "300"])
         defer { network.stopAll() }
+        do {
+            try await exercise(network)
+        } catch {
+            // The homes are removed afterwards: keep what the nodes said with the failure.
+            for home in network.homes {
+                let log = (try? String(contentsOf: home.root.appendingPathComponent("node.log"), encoding: .utf8)) ?? ""
+                print("--- \(home.root.lastPathComponent)/node.log (last 40 lines)\n" + log.split(separator: "\n").suffix(40).joined(separator: "\n"))
+            }
+            throw error
+        }
+    }
+
+    func exercise(_ network: LocalNetwork) async throws {
         try await network.startAll()
         try await waitForAll(network, toReach: 2, within: .seconds(30))
 
@@ -57,7 +70,21 @@ struct NetworkProcessTests {
         var settings = LoadGenerator.Settings(rate: 60, duration: .seconds(14), txSize: 300)
         settings.keys = 16
         settings.drain = .seconds(30)
-        let load = Task { try await LoadGenerator.run(network: network, settings: settings) }
+        // The faults hit the timed load, not the registration of its keys.
+        let (loadStarted, started) = AsyncStream<Void>.makeStream()
+        settings.onLoadStart = { started.yield(); started.finish() }
+        let load = Task {
+            defer { started.finish() }
+            return try await LoadGenerator.run(network: network, settings: settings)
+        }
+        var loading = false
+        for await _ in loadStarted { loading = true; break }
+        if !loading {
+            // The load ended before it began (the keys were not registered): its error says why.
+            _ = try await load.value
+            Issue.record("the load ended before it started")
+            return
+        }
         try await Task.sleep(for: .seconds(4))
         network.kill9(1)
         try await Task.sleep(for: .seconds(2))
