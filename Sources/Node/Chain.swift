@@ -78,6 +78,11 @@ public actor Chain {
     private var gossiping = false
     /// The committed state with the mempool applied: what a new transaction must apply to.
     private var mempoolState: LedgerState
+    /// Where client transactions are made durable before they are acknowledged (``openJournal(at:)``).
+    private var journal: MempoolJournal?
+    /// The journaled transactions not yet committed or dropped, by hash, and their order.
+    private var journalPending: [[UInt8]: Transaction] = [:]
+    private var journalOrder: [[UInt8]] = []
     private var waiters: [[UInt8]: [CheckedContinuation<Inclusion, Never>]] = [:]
     private var tipWaiters: [CheckedContinuation<Void, Never>] = []
     /// Where recent transactions landed, for a waiter that asks after its block was committed.
@@ -252,6 +257,66 @@ public actor Chain {
         return .ok
     }
 
+    /// Admits transactions from this node's clients and makes the accepted ones durable in the mempool journal
+    /// (one fsync for all of them) before returning, so that an acknowledged transaction survives `kill -9`.
+    /// Without a journal this is ``broadcast(_:fromPeer:)`` for each.
+    public func broadcastDurably(_ txs: [Transaction]) throws -> [TransactionResult] {
+        var results: [TransactionResult] = []
+        results.reserveCapacity(txs.count)
+        var accepted: [Transaction] = []
+        for tx in txs {
+            let result = broadcast(tx)
+            if result.code == nil, journal != nil {
+                accepted.append(tx)
+                let hash = tx.hash
+                journalPending[hash] = tx
+                journalOrder.append(hash)
+            }
+            results.append(result)
+        }
+        if let journal, !accepted.isEmpty {
+            try journal.append(accepted)
+            try journal.sync()
+        }
+        return results
+    }
+
+    /// Opens the mempool journal at `path` and admits again the transactions it holds that are still pending (the
+    /// rest were committed before the node stopped, or no longer apply); the journal is rewritten with those.
+    /// Returns how many were admitted again and how many dropped.
+    @discardableResult
+    public func openJournal(at path: String) throws -> (readmitted: Int, dropped: Int) {
+        let journal = try MempoolJournal(path: path)
+        var readmitted: [Transaction] = []
+        var dropped = 0
+        for tx in try journal.readAll() {
+            let hash = tx.hash
+            if mempoolHashes.contains(hash) || broadcast(tx).code == nil {
+                readmitted.append(tx)
+                if journalPending.updateValue(tx, forKey: hash) == nil { journalOrder.append(hash) }
+            } else {
+                dropped += 1
+            }
+        }
+        try journal.rewrite(readmitted)
+        self.journal = journal
+        return (readmitted.count, dropped)
+    }
+
+    /// Forgets journaled transactions that were committed or dropped, and rewrites the journal once most of its
+    /// records are such (the work stays proportional to what is pending).
+    private func settleJournal(committed: [[UInt8]], dropped: [[UInt8]]) throws {
+        guard let journal else { return }
+        for hash in committed { journalPending.removeValue(forKey: hash) }
+        for hash in dropped { journalPending.removeValue(forKey: hash) }
+        if journalOrder.count > 2 * journalPending.count + 1_024 {
+            journalOrder.removeAll { journalPending[$0] == nil }
+        }
+        if journal.records >= 4_096, journal.records > 2 * journalPending.count {
+            try journal.rewrite(journalOrder.compactMap { journalPending[$0] })
+        }
+    }
+
     /// The mempool's view: the committed state, to which admitted transactions apply without tree work.
     private func resetMempoolState() {
         mempoolState = app.state
@@ -403,14 +468,18 @@ public actor Chain {
         mempool = []
         mempoolHashes = []
         resetMempoolState()
+        var droppedHashes: [[UInt8]] = []
         for tx in remaining {
             let result = broadcast(tx, fromPeer: true)
             if let code = result.code {
                 let dropped = Inclusion(height: 0, index: -1, result: TransactionResult(code: code, message: "dropped from the mempool: \(result.message)"))
                 remember(tx.hash, dropped)
+                droppedHashes.append(tx.hash)
                 for w in waiters.removeValue(forKey: tx.hash) ?? [] { w.resume(returning: dropped) }
             }
         }
+        // Compaction failing leaves a longer journal, not a wrong one: the block is stored either way.
+        if journal != nil { try? settleJournal(committed: Array(chosen), dropped: droppedHashes) }
     }
 }
 

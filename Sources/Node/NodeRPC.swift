@@ -22,7 +22,12 @@ public enum NodeRPC {
             } catch {
                 return json(400, ["code": "malformed", "message": "the body is not a transaction: \(error)"])
             }
-            let result = await chain.broadcast(tx)
+            let result: TransactionResult
+            do {
+                result = try await chain.broadcastDurably([tx])[0]
+            } catch {
+                return json(503, ["code": "unavailable", "message": "the transaction was admitted but could not be made durable, retry: \(error)", "hash": Ledger.Hex.encode(tx.hash)])
+            }
             if let code = result.code { return json(422, ["code": code.rawValue, "message": result.message, "hash": Ledger.Hex.encode(tx.hash)]) }
             guard request.query["wait"] == "commit" else { return json(202, ["hash": Ledger.Hex.encode(tx.hash)]) }
             return json(200, inclusionObject(tx, await chain.inclusion(of: tx.hash)))

@@ -22,8 +22,13 @@ extension NodeRPC {
         }
         var accepted = 0
         var refused: [[String: Any]] = []
-        for (i, tx) in transactions.enumerated() {
-            let result = await chain.broadcast(tx)
+        let results: [TransactionResult]
+        do {
+            results = try await chain.broadcastDurably(transactions)
+        } catch {
+            return json(503, ["code": "unavailable", "message": "the transactions were admitted but could not be made durable, retry: \(error)"])
+        }
+        for (i, (tx, result)) in zip(transactions, results).enumerated() {
             if let code = result.code {
                 var entry: [String: Any] = ["index": i, "code": code.rawValue, "message": result.message]
                 // A nonce gap (the node lost its mempool, or an earlier one was refused): the nonce it expects.

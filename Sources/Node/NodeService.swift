@@ -58,6 +58,12 @@ public final class NodeService: Sendable {
                                                       settings: consensusSettings, log: log)
             log("consensus with \(network.peers.count) peers; p2p on \(network.p2pHost):\(network.p2pPort)")
         }
+        // Client transactions acknowledged before a crash and not yet in a block are admitted again (after the
+        // consensus node is up, so that they are gossiped).
+        let journal = try await chain.openJournal(at: home.dataDirectory.appendingPathComponent("mempool.log").path)
+        if journal.readmitted + journal.dropped > 0 {
+            log("mempool journal: \(journal.readmitted) transactions admitted again, \(journal.dropped) committed meanwhile or no longer valid")
+        }
         let anchoring = store.map { AnchoringService(store: $0, chain: chain, key: key, chainId: genesis.chainId, settings: settings.anchoring) }
         let unsafeRPC = settings.unsafeRPC
         let rpc = try await RPCServer.start(port: settings.rpcPort ?? network?.rpcPort ?? 26657) { [consensus] request in

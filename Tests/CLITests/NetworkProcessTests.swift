@@ -98,6 +98,8 @@ struct NetworkProcessTests {
         let report = try await load.value
         print("network under faults: \(report.detail); \(report.line)")
         #expect(report.committed > 300, "\(report.detail)")
+        // Every transaction a node acknowledged was committed, the killed node's included (its mempool journal).
+        #expect(report.lost == 0, "\(report.detail)")
 
         // Everyone catches up to the highest height seen, then stops (clean SIGTERM). Blocks may still be made
         // while they stop: compare up to the lowest tip.

@@ -134,6 +134,40 @@ struct ChainTests {
         #expect(try await t.open(writable: false).status.height == 3)
     }
 
+    /// An acknowledged client transaction survives a crash before its block: the journal admits it again, drops
+    /// what was committed meanwhile, and ignores a torn last record.
+    @Test func acknowledgedTransactionsSurviveARestartThroughTheJournal() async throws {
+        let t = try TestChain()
+        defer { t.remove() }
+        let journal = t.dir.appendingPathComponent("mempool.log").path
+        let txs = try (0..<5).map { i in
+            try Transaction(signing: .bond(amount: UInt64(i + 1)), nonce: UInt64(i), chainId: t.genesis.chainId, with: t.key)
+        }
+        do {
+            let chain = try await t.open()
+            #expect(try await chain.openJournal(at: journal) == (0, 0))
+            #expect(try await chain.broadcastDurably(Array(txs[0..<3])).allSatisfy { $0.code == nil })
+            #expect(try await chain.produceBlock(now: 1_700_000_001_000).block.transactions == Array(txs[0..<3]))
+            let results = try await chain.broadcastDurably([txs[3], txs[4], txs[4]])
+            #expect(results.map(\.code) == [nil, nil, .badNonce])
+        }
+        // The process dies mid-write: half a record at the end.
+        let handle = try #require(FileHandle(forWritingAtPath: journal))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0, 0, 1, 0, 9, 9, 9]))
+        try handle.close()
+
+        let chain = try await t.open()
+        let reopened = try await chain.openJournal(at: journal)
+        #expect(reopened == (2, 3))
+        #expect(await chain.mempoolCount == 2)
+        #expect(try await chain.produceBlock(now: 1_700_000_002_000).block.transactions == [txs[3], txs[4]])
+        // Everything is committed: the next start drops both and leaves an empty journal.
+        let again = try await t.open()
+        #expect(try await again.openJournal(at: journal) == (0, 2))
+        #expect(try FileManager.default.attributesOfItem(atPath: journal)[.size] as? Int == 0)
+    }
+
     @Test func aKeyWithoutTwoThirdsDoesNotProduce() async throws {
         let t = try TestChain()
         defer { t.remove() }
