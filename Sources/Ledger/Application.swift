@@ -93,12 +93,15 @@ public struct LedgerApplication: Sendable {
                 return .refused("transaction \(i) does not apply: \(error)")
             }
         }
+        scratch.settle()
         return .accepted(scratch)
     }
 
     /// Finalizes a block that ``executeProposal(_:)`` accepted on the current committed state, giving the state it
     /// produced: every transaction took effect, so the outcome is the one ``finalizeBlock(_:)`` computes.
     public mutating func finalizeBlock(_ block: Block, executed: LedgerState) -> FinalizedBlock {
+        var executed = executed
+        executed.settle()
         pending = (block.header.height, executed)
         return FinalizedBlock(results: Array(repeating: .ok, count: block.transactions.count), stateRoot: executed.root, validators: executed.validators)
     }
@@ -116,6 +119,7 @@ public struct LedgerApplication: Sendable {
                 results.append(TransactionResult(code: error.code, message: error.message))
             }
         }
+        next.settle()
         pending = (block.header.height, next)
         return FinalizedBlock(results: results, stateRoot: next.root, validators: next.validators)
     }

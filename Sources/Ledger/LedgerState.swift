@@ -115,7 +115,19 @@ public struct LedgerState: Sendable {
     public private(set) var consents: [[UInt8]: ConsentRecord] = [:]
     /// Directive ids per patient pseudonym, in the order they were granted.
     public private(set) var patientDirectives: [[UInt8]: [[UInt8]]] = [:]
-    public private(set) var tree = SparseMerkleTree()
+    /// The tree as of the last ``settle()``, and the entries written since (key → value). Writes are buffered so
+    /// that a block's updates are hashed into the tree in one batch (``SparseMerkleTree/set(many:)``): the upper
+    /// levels of their paths once per block, a key written by many transactions (a signer's nonce) once.
+    private var settledTree = SparseMerkleTree()
+    private var treeUpdates: [[UInt8]: [UInt8]] = [:]
+    /// The state tree with every write applied.
+    public var tree: SparseMerkleTree {
+        guard !treeUpdates.isEmpty else { return settledTree }
+        var t = settledTree
+        // Keys from Entry.key are always 32 bytes: set(many:) cannot refuse them.
+        try? t.set(many: treeUpdates.map { ($0.key, $0.value) })
+        return t
+    }
     /// Whether applying keeps the tree (and so ``root`` and ``value(of:)``) up to date. A mempool's view sets it to
     /// false: it only decides what applies, which the collections and the offences in the tree decide, and it then
     /// skips the tree work for every admitted transaction. A state with it off has no meaningful root.
@@ -128,6 +140,14 @@ public struct LedgerState: Sendable {
     }
 
     public var root: [UInt8] { tree.root }
+
+    /// Hashes the buffered writes into the tree. The root is the same before and after (``root`` and ``proof(of:)``
+    /// settle a copy when writes are pending); call it once a block is applied so that they need not.
+    public mutating func settle() {
+        guard !treeUpdates.isEmpty else { return }
+        try? settledTree.set(many: treeUpdates.map { ($0.key, $0.value) })
+        treeUpdates = [:]
+    }
 
     /// The validators this state gives: participants with stake that are not jailed, power = stake.
     public var validators: ValidatorSet {
@@ -172,7 +192,10 @@ public struct LedgerState: Sendable {
     }
 
     /// The value bytes the tree holds for an entry, nil when absent.
-    public func value(of entry: Entry) -> [UInt8]? { tree[entry.key] }
+    public func value(of entry: Entry) -> [UInt8]? {
+        let key = entry.key
+        return treeUpdates[key] ?? settledTree[key]
+    }
 
     /// A proof of the entry's value (or absence) against ``root``.
     public func proof(of entry: Entry) throws(SparseMerkleTree.Error) -> SparseMerkleProof { try tree.proof(for: entry.key) }
@@ -182,8 +205,7 @@ public struct LedgerState: Sendable {
         if !maintainsTree {
             guard case .offence = entry else { return }
         }
-        // Keys from Entry.key are always 32 bytes: set cannot refuse them.
-        try? tree.set(entry.key, value)
+        treeUpdates[entry.key] = value
     }
 
     private mutating func put(participant: Participant, for key: PublicKey) {
@@ -270,7 +292,7 @@ public struct LedgerState: Sendable {
         case .evidence(let e):
             _ = try participant(tx.signer)
             if let problem = e.problem(chainId: chainId, verifier: verifier) { throw TransactionError(.invalidEvidence, problem) }
-            guard tree[Entry.offence(e.offence).key] == nil else {
+            guard value(of: .offence(e.offence)) == nil else {
                 throw TransactionError(.duplicateEvidence, "\(e.validator) was already slashed for this vote")
             }
             // The participant whose node key signed the votes (the smallest account key if several share it).

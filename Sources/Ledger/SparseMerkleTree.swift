@@ -135,6 +135,89 @@ public struct SparseMerkleTree: Sendable {
         }
     }
 
+    /// Applies many updates at once; nil removes. The tree is the one ``set(_:_:)`` gives applying them one by one
+    /// in order (the last update of a key wins), but every node on the union of their paths is built and hashed
+    /// once, not once per update: a block's updates share the upper levels of their paths.
+    public mutating func set(many updates: [(key: [UInt8], value: [UInt8]?)]) throws(SparseMerkleTree.Error) {
+        for u in updates where u.key.count != Self.hashLength {
+            throw Error("key is \(u.key.count) bytes, must be \(Self.hashLength)")
+        }
+        // The last update of each key, in key order (which is tree order: bit 0 is the most significant).
+        let order = updates.indices.sorted { a, b in
+            let c = Self.compare(updates[a].key, updates[b].key)
+            return c != 0 ? c < 0 : a < b
+        }
+        var batch: [Update] = []
+        batch.reserveCapacity(order.count)
+        for (n, i) in order.enumerated() {
+            if n + 1 < order.count, updates[order[n + 1]].key == updates[i].key { continue }
+            let u = updates[i]
+            let present = self[u.key] != nil
+            if let value = u.value {
+                if !present { count += 1 }
+                batch.append(Update(key: u.key, leaf: Node(leafKey: u.key, value: value, valueHash: Self.valueHash(value))))
+            } else {
+                if present { count -= 1 }
+                batch.append(Update(key: u.key, leaf: nil))
+            }
+        }
+        top = Self.update(top, batch[...], depth: 0)
+    }
+
+    /// One key's final update in a batch: its new leaf, or nil to remove it.
+    private struct Update {
+        let key: [UInt8]
+        let leaf: Node?
+    }
+
+    /// Byte-wise comparison of two 32-byte keys: negative, zero or positive.
+    private static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        for i in 0..<min(a.count, b.count) where a[i] != b[i] { return a[i] < b[i] ? -1 : 1 }
+        return a.count - b.count
+    }
+
+    /// `node` at `depth` with the sorted, distinct-key `updates` (all under it) applied.
+    private static func update(_ node: Node?, _ updates: ArraySlice<Update>, depth: Int) -> Node? {
+        guard !updates.isEmpty else { return node }
+        guard let node else { return build(updates.compactMap(\.leaf)[...], depth: depth) }
+        switch node.content {
+        case .leaf(let existing, _, _):
+            // The subtree becomes the updates' leaves plus this one unless an update replaces or removes it.
+            var leaves = updates.compactMap(\.leaf)
+            if !updates.contains(where: { $0.key == existing }) {
+                let at = leaves.firstIndex { compare($0.leafKey, existing) > 0 } ?? leaves.count
+                leaves.insert(node, at: at)
+            }
+            return build(leaves[...], depth: depth)
+        case .branch(let left, let right):
+            guard depth < Self.depth else { return node }
+            let split = updates.firstIndex { bit($0.key, depth) == 1 } ?? updates.endIndex
+            let newLeft = update(left, updates[updates.startIndex..<split], depth: depth + 1)
+            let newRight = update(right, updates[split..<updates.endIndex], depth: depth + 1)
+            if newLeft === left, newRight === right { return node }
+            return combine(newLeft, newRight)
+        }
+    }
+
+    /// A subtree from its two children, keeping the invariant: a lone leaf (or nothing) moves up.
+    private static func combine(_ left: Node?, _ right: Node?) -> Node? {
+        switch (left, right) {
+        case (nil, nil): return nil
+        case (nil, let only?) where only.isLeaf: return only
+        case (let only?, nil) where only.isLeaf: return only
+        default: return Node(left: left, right: right)
+        }
+    }
+
+    /// The subtree at `depth` holding exactly `leaves` (sorted, distinct keys sharing `depth` bits).
+    private static func build(_ leaves: ArraySlice<Node>, depth: Int) -> Node? {
+        guard leaves.count > 1 else { return leaves.first }
+        guard depth < Self.depth else { return leaves.last }  // distinct keys differ before 256: not reached
+        let split = leaves.firstIndex { bit($0.leafKey, depth) == 1 } ?? leaves.endIndex
+        return Node(left: build(leaves[leaves.startIndex..<split], depth: depth + 1),
+                    right: build(leaves[split..<leaves.endIndex], depth: depth + 1))
+    }
+
     // MARK: Nodes
 
     /// An immutable node of the compact tree, shared between copies of the tree (updates copy the path only).
@@ -150,6 +233,10 @@ public struct SparseMerkleTree: Sendable {
         let content: Content
         /// `leafHash(key:valueHash:)` for a leaf, `nodeHash(left, right)` for a branch.
         let hash: [UInt8]
+
+        var isLeaf: Bool { if case .leaf = content { true } else { false } }
+        /// A leaf's key (empty for a branch).
+        var leafKey: [UInt8] { if case .leaf(let key, _, _) = content { key } else { [] } }
 
         init(leafKey key: [UInt8], value: [UInt8], valueHash: [UInt8]) {
             content = .leaf(key: key, value: value, valueHash: valueHash)

@@ -277,23 +277,30 @@ public enum TransactionBody: LedgerEncodable, Hashable {
 /// transaction cannot be replayed on another chain, or twice on this one (the application takes each signer's
 /// nonces in order).
 public struct Transaction: LedgerEncodable, Hashable {
-    public var signer: PublicKey
-    public var nonce: UInt64
-    public var body: TransactionBody
-    public var signature: [UInt8]
+    public var signer: PublicKey { didSet { rehash() } }
+    public var nonce: UInt64 { didSet { rehash() } }
+    public var body: TransactionBody { didSet { rehash() } }
+    public var signature: [UInt8] { didSet { rehash() } }
+    /// SHA-256 of the encoded transaction, kept with it: a node asks for a transaction's hash at admission, in the
+    /// proposal, at commit and for every waiter, and it is computed once per change instead.
+    public private(set) var hash: [UInt8] = []
 
     public init(signer: PublicKey, nonce: UInt64, body: TransactionBody, signature: [UInt8]) {
         self.signer = signer
         self.nonce = nonce
         self.body = body
         self.signature = signature
+        rehash()
     }
+
+    private mutating func rehash() { hash = Array(SHA256.hash(data: encoded)) }
 
     /// Signs `body` as `key` with `nonce` on chain `chainId`.
     public init(signing body: TransactionBody, nonce: UInt64, chainId: String, with key: SigningKey) throws {
         let signer = key.publicKey
         self.init(signer: signer, nonce: nonce, body: body, signature: [])
         signature = try key.sign(signBytes(chainId: chainId))
+        rehash()  // an initializer's own assignments do not run didSet
     }
 
     /// The bytes the signature covers.
@@ -310,9 +317,6 @@ public struct Transaction: LedgerEncodable, Hashable {
     public func verifySignature(chainId: String) -> Bool {
         signer.verifies(signature, over: signBytes(chainId: chainId))
     }
-
-    /// SHA-256 of the encoded transaction.
-    public var hash: [UInt8] { Array(SHA256.hash(data: encoded)) }
 
     public func encode(to w: inout LedgerWriter) {
         w.value(signer)

@@ -65,20 +65,25 @@ public final class BlockStore: Sendable {
     public var height: UInt64 { index.withLock { UInt64($0.offsets.count) } }
 
     /// Re-reads records appended since the last look (a reader beside a running node).
-    public func refresh() throws { try index.withLock { try scan(&$0, truncateTail: false) } }
+    public func refresh() throws { try index.withLock { try scan(&$0, truncateTail: false, checkDamage: false) } }
 
     private func scan() throws {
         try index.withLock { try scan(&$0, truncateTail: writable) }
     }
 
-    private func scan(_ ix: inout Index, truncateTail: Bool) throws {
+    /// Reads the records after the last one indexed. A record that is incomplete or fails its checksum ends the
+    /// scan; with `checkDamage` (on opening) it is an error when a good record follows it, since only the last
+    /// record may be torn. A reader polling beside a running node skips that search: the writer's unfinished
+    /// append is the normal case there, and searching every byte after it on every poll is what a reader cannot
+    /// afford.
+    private func scan(_ ix: inout Index, truncateTail: Bool, checkDamage: Bool = true) throws {
         let size = Int(lseek(fd, 0, SEEK_END))
         var at = ix.end
         var expected = UInt64(ix.offsets.count) + 1
         while at < size {
             guard let payload = try readRecord(at: at, fileSize: size) else {
                 // Torn: the record runs past the end, or its checksum is wrong. Only the last record may be torn.
-                if try anyCompleteRecordAfter(at, fileSize: size) {
+                if checkDamage, try anyCompleteRecordAfter(at, fileSize: size) {
                     throw NodeError("the block store \(path) is damaged at byte \(at) (height \(expected)): a bad record is followed by good ones; restore it from a peer or a backup")
                 }
                 if truncateTail {

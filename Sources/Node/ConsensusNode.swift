@@ -58,6 +58,9 @@ public actor ConsensusNode {
     /// Whether the engine still sits on the decided height and must advance when the next one starts.
     private var needsAdvance = false
     private var committedAt = ContinuousClock.now
+    /// Where the height in progress spent its time (for the block log line).
+    private var heightStartedAt = ContinuousClock.now
+    private var heightWork: (build: Duration, check: Duration, commit: Duration) = (.zero, .zero, .zero)
     private var carryRoot = false
     private var peerHeights: [PublicKey: UInt64] = [:]
     private var requestedAt: ContinuousClock.Instant?
@@ -211,7 +214,14 @@ public actor ConsensusNode {
             if !started, m.height == next { try await startHeight() }
             guard m.height >= engine.height else { return }
             if started, m.height == engine.height { try wal.append(m, sync: false) }
-            try await process(engine.handle(.message(m)))
+            if case .proposal = m {
+                let begin = ContinuousClock.now
+                let outputs = engine.handle(.message(m))
+                heightWork.check += .now - begin
+                try await process(outputs)
+            } else {
+                try await process(engine.handle(.message(m)))
+            }
         case .transactions(let txs):
             for tx in txs.prefix(NetworkMessage.maxTransactionsPerMessage) { _ = await chain.broadcast(tx, fromPeer: true) }
         case .status(let h):
@@ -292,6 +302,8 @@ public actor ConsensusNode {
     private func startHeight() async throws {
         guard !started else { return }
         started = true
+        heightStartedAt = .now
+        heightWork = (.zero, .zero, .zero)
         if needsAdvance {
             needsAdvance = false
             let status = await chain.status
@@ -335,14 +347,22 @@ public actor ConsensusNode {
                 }
             case .buildProposal(let h, let r):
                 guard engine.height == h, engine.round == r else { break }
+                let begin = ContinuousClock.now
                 let block = await chain.proposal(now: Chain.nowMillis(), proposer: key.publicKey)
-                try await process(engine.handle(.proposalBlock(block, round: r)))
+                let outputs = engine.handle(.proposalBlock(block, round: r))
+                heightWork.build += .now - begin
+                try await process(outputs)
             case .decide(let block, let certificate):
                 let stored = StoredBlock(block: block, commit: certificate)
+                let begin = ContinuousClock.now
                 if (await chain.height) < block.header.height {
                     try await chain.commit(stored)
                 }
-                if !block.transactions.isEmpty { log("block \(block.header.height): \(block.transactions.count) transactions (round \(certificate.round))") }
+                heightWork.commit += .now - begin
+                if !block.transactions.isEmpty {
+                    func ms(_ d: Duration) -> Int { Int(d.components.seconds * 1_000 + d.components.attoseconds / 1_000_000_000_000_000) }
+                    log("block \(block.header.height): \(block.transactions.count) transactions (round \(certificate.round); \(ms(.now - heightStartedAt)) ms from the height's start, of which building the proposal \(ms(heightWork.build)) ms, checking it \(ms(heightWork.check)) ms, committing \(ms(heightWork.commit)) ms)")
+                }
                 try await committed(stored, synced: false)
             case .evidence(let e):
                 do {

@@ -1,4 +1,5 @@
-public import Foundation
+import Crypto
+import Foundation
 import Ledger
 import Synchronization
 
@@ -144,10 +145,14 @@ public enum LoadGenerator {
         settings.onLoadStart?()
 
         // The template: pad the batch's canonical-form string so the encoded transaction is txSize bytes.
+        var padding = ""
         func transaction(_ key: SigningKey, nonce: UInt64, sent: Int64, pad: Int) throws -> Transaction {
-            var root = [UInt8](repeating: 0, count: 32)
-            for i in 0..<32 { root[i] = UInt8.random(in: 0...255) }
-            let form = marker + String(sent) + " " + String(repeating: "x", count: pad)
+            // Unique per (fresh key, nonce), without a system call per byte.
+            var seed = key.publicKey.bytes
+            withUnsafeBytes(of: nonce.bigEndian) { seed += $0 }
+            let root = Array(SHA256.hash(data: seed))
+            if padding.utf8.count != pad { padding = String(repeating: "x", count: pad) }
+            let form = marker + String(sent) + " " + padding
             return try Transaction(signing: .anchorBatch(AnchorBatch(root: root, leafCount: 1, firstTxid: 1, lastTxid: 1, canonicalForm: form, submitter: key.publicKey)),
                                    nonce: nonce, chainId: chainId, with: key)
         }

@@ -305,6 +305,49 @@ struct SparseMerkleTreeTests {
         #expect(t.root == Self.zero)
     }
 
+    /// Batches of random inserts, replacements, removals (present and absent) and repeated keys, on random and on
+    /// clustered keys: `set(many:)` gives the tree `set` gives one update at a time, root, count and every proof.
+    @Test func batchedUpdatesEqualOneByOne() throws {
+        var g = SplitMix64(seed: 2024)
+        for round in 0..<30 {
+            let clustered = round % 3 == 0
+            func key() -> [UInt8] {
+                guard clustered else { return g.bytes(32) }
+                var k = Self.zero
+                k[3] = UInt8(g.below(2))
+                k[31] = UInt8(g.below(6))
+                return k
+            }
+            var single = try Self.tree(Self.randomPairs(g.below(300), seed: UInt64(round)))
+            var batched = single
+            var known: [[UInt8]] = []
+            for _ in 0..<4 {
+                var updates: [(key: [UInt8], value: [UInt8]?)] = []
+                for _ in 0..<g.below(120) {
+                    let k = !known.isEmpty && g.below(3) == 0 ? known[g.below(known.count)] : key()
+                    known.append(k)
+                    updates.append((k, g.below(4) == 0 ? nil : g.bytes(g.below(20))))
+                }
+                for u in updates { try single.set(u.key, u.value) }
+                try batched.set(many: updates)
+                #expect(batched.root == single.root, "round \(round)")
+                #expect(batched.count == single.count, "round \(round)")
+                for k in known.suffix(20) {
+                    #expect(batched[k] == single[k])
+                    #expect(try batched.proof(for: k) == single.proof(for: k))
+                }
+            }
+            // Removing every key the batches touched, in one batch.
+            var all = batched
+            try all.set(many: known.map { ($0, nil) })
+            var emptied = single
+            for k in known { try emptied.set(k, nil) }
+            #expect(all.root == emptied.root && all.count == emptied.count)
+        }
+        var t = Tree()
+        #expect(throws: SparseMerkleTree.Error.self) { try t.set(many: [([1, 2, 3], [])]) }
+    }
+
     @Test func copiesAreIndependentValues() throws {
         var a = try Self.tree(Self.randomPairs(50, seed: 11))
         let rootBefore = a.root
