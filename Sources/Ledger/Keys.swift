@@ -33,6 +33,44 @@ public struct PublicKey: Sendable, Hashable, Comparable, LedgerEncodable, Custom
     }
 }
 
+/// Transactions whose signature verified on one chain, by hash: the hash binds the signer, the nonce, the body
+/// and the signature, so a transaction with a hash seen here carries a signature that verified over the same
+/// bytes. A lookup costs one set probe, not re-encoding the transaction to hash its sign bytes. Two generations of
+/// ``capacity`` entries each: when the current one fills it becomes the previous one, so recent transactions (a
+/// mempool's, a proposal's) are never all forgotten at once.
+public struct TransactionSignatureCache: Sendable {
+    /// A transaction hash (SHA-256, so its first eight bytes are already uniform: they are all it hashes).
+    struct Key: Hashable, Sendable {
+        let bytes: [UInt8]
+        func hash(into hasher: inout Hasher) {
+            var prefix: UInt64 = 0
+            for b in bytes.prefix(8) { prefix = prefix << 8 | UInt64(b) }
+            hasher.combine(prefix)
+        }
+        static func == (a: Key, b: Key) -> Bool { a.bytes == b.bytes }
+    }
+    private var current = Set<Key>()
+    private var previous = Set<Key>()
+    public var capacity = 65_536
+
+    public init() {}
+
+    public func contains(_ hash: [UInt8]) -> Bool {
+        let key = Key(bytes: hash)
+        return current.contains(key) || previous.contains(key)
+    }
+
+    /// Records a transaction whose signature verified.
+    public mutating func insert(_ hash: [UInt8]) {
+        if current.count >= capacity {
+            previous = current
+            current = []
+            current.reserveCapacity(capacity)
+        }
+        current.insert(Key(bytes: hash))
+    }
+}
+
 /// Signatures already verified, so that checking many receipts of one block verifies its commit and checkpoint
 /// once: an entry is SHA-256 of the key, the signature and SHA-256 of the message, added only after the
 /// signature verified. Bounded: past ``capacity`` entries it starts over.
@@ -132,9 +170,19 @@ public enum Hex {
 /// through a cache of results already computed. Verification is a pure function, so either gives the same answers.
 public struct SignatureVerifier: Sendable {
     public let verify: @Sendable (PublicKey, [UInt8], [UInt8]) -> Bool
+    /// Checks a transaction's signature on a chain: by default `verify` over its sign bytes.
+    public let verifyTransaction: @Sendable (Transaction, String) -> Bool
 
     public init(_ verify: @escaping @Sendable (PublicKey, [UInt8], [UInt8]) -> Bool) {
         self.verify = verify
+        verifyTransaction = { tx, chainId in verify(tx.signer, tx.signature, tx.signBytes(chainId: chainId)) }
+    }
+
+    /// A verifier that checks transactions through `transactions` (a node's cache keyed by transaction hash).
+    public init(_ verify: @escaping @Sendable (PublicKey, [UInt8], [UInt8]) -> Bool,
+                transactions: @escaping @Sendable (Transaction, String) -> Bool) {
+        self.verify = verify
+        verifyTransaction = transactions
     }
 
     public static let direct = SignatureVerifier { $0.verifies($1, over: $2) }

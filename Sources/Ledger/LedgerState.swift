@@ -111,7 +111,8 @@ public struct LedgerState: Sendable {
     public let chainId: String
     public private(set) var participants: [PublicKey: Participant] = [:]
     public private(set) var nonces: [PublicKey: UInt64] = [:]
-    public private(set) var anchors: [[UInt8]: AnchorRecord] = [:]
+    /// Anchored batches by root: the part of the state that grows with every batch (``LayeredMap``).
+    public private(set) var anchors = LayeredMap<[UInt8], AnchorRecord>()
     public private(set) var consents: [[UInt8]: ConsentRecord] = [:]
     /// Directive ids per patient pseudonym, in the order they were granted.
     public private(set) var patientDirectives: [[UInt8]: [[UInt8]]] = [:]
@@ -224,7 +225,7 @@ public struct LedgerState: Sendable {
     /// Applies `tx`, committed at `height` with block time `time` as the block's `index`-th transaction. On error
     /// nothing changes.
     public mutating func apply(_ tx: Transaction, height: UInt64, time: Int64, index: UInt32, verifier: SignatureVerifier = .direct) throws(TransactionError) {
-        guard verifier.verify(tx.signer, tx.signature, tx.signBytes(chainId: chainId)) else {
+        guard verifier.verifyTransaction(tx, chainId) else {
             throw TransactionError(.badSignature, "the signature does not verify for \(tx.signer) on chain \(chainId)")
         }
         let expected = nonces[tx.signer] ?? 0

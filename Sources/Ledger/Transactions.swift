@@ -286,11 +286,15 @@ public struct Transaction: LedgerEncodable, Hashable {
     public private(set) var hash: [UInt8] = []
 
     public init(signer: PublicKey, nonce: UInt64, body: TransactionBody, signature: [UInt8]) {
+        self.init(signer: signer, nonce: nonce, body: body, signature: signature, hashed: true)
+    }
+
+    private init(signer: PublicKey, nonce: UInt64, body: TransactionBody, signature: [UInt8], hashed: Bool) {
         self.signer = signer
         self.nonce = nonce
         self.body = body
         self.signature = signature
-        rehash()
+        if hashed { rehash() }
     }
 
     private mutating func rehash() { hash = Array(SHA256.hash(data: encoded)) }
@@ -326,6 +330,11 @@ public struct Transaction: LedgerEncodable, Hashable {
     }
 
     public static func decode(from r: inout LedgerReader) throws(LedgerDecodingError) -> Transaction {
-        Transaction(signer: try r.value(), nonce: try r.u64(), body: try r.value(), signature: try r.fixed(Signature.length))
+        let start = r.offset
+        var tx = Transaction(signer: try r.value(), nonce: try r.u64(), body: try r.value(), signature: try r.fixed(Signature.length), hashed: false)
+        // The decoder is canonical (fixed-width integers, strict tags and UTF-8), so the bytes just read are the
+        // encoding: hash them rather than encode the transaction again.
+        tx.hash = Array(SHA256.hash(data: r.input[start..<r.offset]))
+        return tx
     }
 }

@@ -114,8 +114,17 @@ public actor Chain {
         app = LedgerApplication(genesis: state)
         // Each signature is checked once: admitting a transaction, checking the proposal that carries it and
         // finalizing its block all ask, and a cache of verified (key, signature, message) answers the repeats.
+        // Transactions by hash (no sign bytes to build for a repeat); the lock is not held while verifying, so the
+        // consensus actor's proposal check and the chain's admissions verify in parallel.
         let cache = Mutex(SignatureCache())
-        app.verifier = SignatureVerifier { key, signature, message in cache.withLock { $0.verify(key, signature, over: message) } }
+        let transactions = Mutex(TransactionSignatureCache())
+        app.verifier = SignatureVerifier({ key, signature, message in cache.withLock { $0.verify(key, signature, over: message) } },
+                                         transactions: { tx, chainId in
+            if transactions.withLock({ $0.contains(tx.hash) }) { return true }
+            guard tx.verifySignature(chainId: chainId) else { return false }
+            transactions.withLock { $0.insert(tx.hash) }
+            return true
+        })
         mempoolState = state
         mempoolState.maintainsTree = false
         validators = genesis.validatorSet

@@ -18,7 +18,7 @@ public enum LoadGenerator {
         /// How long to wait after the last send for accepted transactions to commit.
         public var drain: Duration = .seconds(20)
         /// Transactions are sent in batches every this many milliseconds.
-        public var tickMillis = 20
+        public var tickMillis = 50
         /// The node whose block store is watched for commits.
         public var watch = 0
         /// Called once the load keys are registered, just before the timed load begins (a fault schedule

@@ -26,14 +26,20 @@ public enum RPCClient {
 
         let connection: Connection
         do {
-            connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(limit)
-                .connect(host: host, port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        return try Connection(wrappingChannelSynchronously: channel)
-                    }
+            let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(limit)
+            let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try Connection(wrappingChannelSynchronously: channel)
                 }
+            }
+            // An IP literal (the usual 127.0.0.1) connects directly: no resolver and no happy-eyeballs race, which
+            // cost a high-rate client (bench load) a good share of its CPU.
+            if let literal = try? SocketAddress(ipAddress: host, port: port) {
+                connection = try await bootstrap.connect(to: literal, channelInitializer: initializer)
+            } else {
+                connection = try await bootstrap.connect(host: host, port: port, channelInitializer: initializer)
+            }
         } catch ChannelError.connectTimeout {
             throw RPCError(.timeout, "no connection to \(address) within \(timeout) s")
         } catch {

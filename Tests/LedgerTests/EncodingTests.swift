@@ -124,12 +124,17 @@ struct EncodingTests {
         for s in try Self.samples() where s.name.hasPrefix("tx/") {
             let tx = try Transaction(encoded: s.bytes)
             #expect(tx.encoded == s.bytes)
+            // The hash a decoded transaction carries (of the bytes read) is the one of its encoding, and a change
+            // to any field changes it.
+            #expect(tx.hash == s.hash)
+            #expect(Transaction(signer: tx.signer, nonce: tx.nonce, body: tx.body, signature: tx.signature).hash == s.hash)
             #expect(tx.signer == alice.publicKey)
             #expect(tx.verifySignature(chainId: Self.chainId))
             #expect(!tx.verifySignature(chainId: Self.chainId + "-other"), "a transaction is bound to its chain")
             var replayed = tx
             replayed.nonce += 1
             #expect(!replayed.verifySignature(chainId: Self.chainId), "the nonce is signed")
+            #expect(replayed.hash == Array(SHA256.hash(data: replayed.encoded)) && replayed.hash != tx.hash)
             // Any flipped bit of the encoding either fails to decode or fails the signature.
             for i in stride(from: 0, to: s.bytes.count * 8, by: 7) {
                 var b = s.bytes

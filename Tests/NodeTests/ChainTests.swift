@@ -168,6 +168,33 @@ struct ChainTests {
         #expect(try FileManager.default.attributesOfItem(atPath: journal)[.size] as? Int == 0)
     }
 
+    /// The chain's verifier caches transactions by hash: a forged signature is refused before and after the genuine
+    /// transaction was verified, and in a block.
+    @Test func aForgedSignatureIsRefusedWhateverTheCacheHolds() async throws {
+        let t = try TestChain()
+        defer { t.remove() }
+        let chain = try await t.open()
+        let genuine = try Transaction(signing: .bond(amount: 1), nonce: 0, chainId: t.genesis.chainId, with: t.key)
+        var forged = genuine
+        forged.signature[0] ^= 1
+        #expect(await chain.broadcast(forged).code == .badSignature)
+        #expect(await chain.broadcast(genuine).code == nil)
+        #expect(await chain.broadcast(forged).code == .badSignature)
+        #expect(try await chain.produceBlock(now: 1_700_000_001_000).block.transactions == [genuine])
+        // A proposal for height 2 carrying the next transaction, genuine (verified and cached at admission) or
+        // forged: only the genuine one is acceptable.
+        let next = try Transaction(signing: .bond(amount: 2), nonce: 1, chainId: t.genesis.chainId, with: t.key)
+        var forgedNext = next
+        forgedNext.signature[5] ^= 0x10
+        #expect(await chain.broadcast(next).code == nil)
+        var block = await chain.proposal(now: 1_700_000_002_000, proposer: t.key.publicKey)
+        #expect(block.transactions == [next])
+        #expect(await chain.proposalProblem(block) == nil)
+        block.transactions = [forgedNext]
+        block.header.transactionsRoot = Block.transactionsRoot([forgedNext])
+        #expect(await chain.proposalProblem(block)?.contains("does not apply") == true)
+    }
+
     @Test func aKeyWithoutTwoThirdsDoesNotProduce() async throws {
         let t = try TestChain()
         defer { t.remove() }
