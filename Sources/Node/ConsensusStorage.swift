@@ -37,30 +37,12 @@ final class ConsensusWAL: @unchecked Sendable {
 
     /// The messages in the log, in order, up to the first torn or damaged record (which is cut off).
     func readAll() throws -> [ConsensusMessage] {
-        let size = Int(lseek(fd, 0, SEEK_END))
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress?.advanced(by: done), size - done, off_t(done)) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw NodeError("cannot read the consensus WAL \(path) at byte \(done)") }
-            done += n
-        }
         var out: [ConsensusMessage] = []
-        var at = 0
-        while size - at >= 36 {
-            let length = bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) }
-            guard length > 0, size - at - 36 >= length else { break }
-            let payload = Array(bytes[at + 36..<at + 36 + length])
-            guard Array(SHA256.hash(data: payload)) == Array(bytes[at + 4..<at + 36]),
-                  let message = try? ConsensusMessage(encoded: payload) else { break }
+        end = try FramedRecords.readAll(fd: fd, path: path, what: "consensus WAL") { payload in
+            guard let message = try? ConsensusMessage(encoded: payload) else { return false }
             out.append(message)
-            at += 36 + length
+            return true
         }
-        if at < size {
-            guard ftruncate(fd, off_t(at)) == 0 else { throw NodeError("cannot cut the torn tail off \(path)") }
-        }
-        end = at
         records = out.count
         return out
     }
@@ -68,18 +50,8 @@ final class ConsensusWAL: @unchecked Sendable {
     /// Appends a message; with `sync`, returns once it (and everything before it) is on disk.
     func append(_ message: ConsensusMessage, sync: Bool) throws {
         guard records < Self.maxRecords || sync else { return }
-        let payload = message.encoded
-        let n = UInt32(payload.count)
-        var record = [UInt8(n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
-        record += Array(SHA256.hash(data: payload))
-        record += payload
-        var done = 0
-        while done < record.count {
-            let k = record.withUnsafeBytes { pwrite(fd, $0.baseAddress?.advanced(by: done), record.count - done, off_t(end + done)) }
-            if k < 0, errno == EINTR { continue }
-            guard k > 0 else { throw NodeError("cannot write the consensus WAL \(path): \(String(cString: strerror(errno)))") }
-            done += k
-        }
+        let record = FramedRecords.frame(message.encoded)
+        try FramedRecords.write(record, fd: fd, at: end, path: path, what: "consensus WAL")
         end += record.count
         records += 1
         if sync { guard fsync(fd) == 0 else { throw NodeError("cannot fsync the consensus WAL \(path): \(String(cString: strerror(errno)))") } }

@@ -40,59 +40,22 @@ final class MempoolJournal: @unchecked Sendable {
 
     /// The journal's transactions in order, up to the first torn or damaged record (which is cut off).
     func readAll() throws -> [Transaction] {
-        let size = Int(lseek(fd, 0, SEEK_END))
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress?.advanced(by: done), size - done, off_t(done)) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw NodeError("cannot read the mempool journal \(path) at byte \(done)") }
-            done += n
-        }
         var out: [Transaction] = []
-        var at = 0
-        while size - at >= 36 {
-            let length = bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) }
-            guard length > 0, size - at - 36 >= length else { break }
-            let payload = Array(bytes[at + 36..<at + 36 + length])
-            guard Array(SHA256.hash(data: payload)) == Array(bytes[at + 4..<at + 36]),
-                  let tx = try? Transaction(encoded: payload) else { break }
+        end = try FramedRecords.readAll(fd: fd, path: path, what: "mempool journal") { payload in
+            guard let tx = try? Transaction(encoded: payload) else { return false }
             out.append(tx)
-            at += 36 + length
+            return true
         }
-        if at < size {
-            guard ftruncate(fd, off_t(at)) == 0 else { throw NodeError("cannot cut the torn tail off \(path)") }
-        }
-        end = at
         records = out.count
         return out
-    }
-
-    private static func frame(_ tx: Transaction) -> [UInt8] {
-        let payload = tx.encoded
-        let n = UInt32(payload.count)
-        var record = [UInt8(n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
-        record += Array(SHA256.hash(data: payload))
-        record += payload
-        return record
-    }
-
-    private static func write(_ bytes: [UInt8], to fd: Int32, at offset: Int, path: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let k = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress?.advanced(by: done), bytes.count - done, off_t(offset + done)) }
-            if k < 0, errno == EINTR { continue }
-            guard k > 0 else { throw NodeError("cannot write the mempool journal \(path): \(String(cString: strerror(errno)))") }
-            done += k
-        }
     }
 
     /// Appends transactions without waiting for the disk; ``sync()`` makes them durable.
     func append(_ txs: [Transaction]) throws {
         guard !txs.isEmpty else { return }
         var bytes: [UInt8] = []
-        for tx in txs { bytes += Self.frame(tx) }
-        try Self.write(bytes, to: fd, at: end, path: path)
+        for tx in txs { bytes += FramedRecords.frame(tx.encoded) }
+        try FramedRecords.write(bytes, fd: fd, at: end, path: path, what: "mempool journal")
         end += bytes.count
         records += txs.count
         unsynced = true
@@ -112,9 +75,9 @@ final class MempoolJournal: @unchecked Sendable {
         let newFd = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard newFd >= 0 else { throw NodeError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
         var bytes: [UInt8] = []
-        for tx in txs { bytes += Self.frame(tx) }
+        for tx in txs { bytes += FramedRecords.frame(tx.encoded) }
         do {
-            try Self.write(bytes, to: newFd, at: 0, path: temporary)
+            try FramedRecords.write(bytes, fd: newFd, at: 0, path: temporary, what: "mempool journal")
             guard fsync(newFd) == 0 else { throw NodeError("cannot fsync \(temporary): \(String(cString: strerror(errno)))") }
             guard rename(temporary, path) == 0 else { throw NodeError("cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))") }
         } catch {
