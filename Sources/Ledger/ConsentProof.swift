@@ -1,7 +1,8 @@
 /// A consent answer with its evidence: the patient's directive list and each directive's record, every one proven
 /// (or, when the patient has none, proven absent) against the state root of a block header that a commit
-/// certificate finalized. Anyone holding the genesis can re-evaluate the answer offline, so a partner hospital
-/// can show later that it had consent at the moment it asked.
+/// certificate finalized, and the light path that makes that commit trusted from the genesis validators when the
+/// validator set changed since (as a ``Receipt``'s). Anyone holding the genesis can re-evaluate the answer offline,
+/// so a partner hospital can show later that it had consent at the moment it asked.
 public struct ConsentProof: Sendable, Hashable {
     public struct Entry: Sendable, Hashable {
         public var key: [UInt8]
@@ -24,18 +25,30 @@ public struct ConsentProof: Sendable, Hashable {
     /// The patient's directive list (or its absence), then one entry per listed directive.
     public var patient: Entry
     public var consents: [Entry]
+    /// The light blocks, in increasing height below ``header``'s, that lead from the genesis validators to the set
+    /// that signed ``commit`` (CometBFT skipping verification, ``LightClient``). Empty when the genesis validators
+    /// themselves are trusted to have signed it.
+    public var lightPath: [LightBlock] = []
+    /// The validators that signed ``commit`` (hashing to the header's `validatorsHash`). Nil: the set the last
+    /// trusted block named next (the genesis set when ``lightPath`` is empty).
+    public var validators: ValidatorSet?
 
-    public init(query: ConsentQuery, answer: ConsentAnswer, header: BlockHeader, commit: CommitCertificate, patient: Entry, consents: [Entry]) {
+    public init(query: ConsentQuery, answer: ConsentAnswer, header: BlockHeader, commit: CommitCertificate, patient: Entry, consents: [Entry],
+                lightPath: [LightBlock] = [], validators: ValidatorSet? = nil) {
         self.query = query
         self.answer = answer
         self.header = header
         self.commit = commit
         self.patient = patient
         self.consents = consents
+        self.lightPath = lightPath
+        self.validators = validators
     }
 
-    /// Evaluates `query` on `state` — the state `header` commits to — and proves what the answer read.
-    public static func make(state: LedgerState, query: ConsentQuery, header: BlockHeader, commit: CommitCertificate) throws(SparseMerkleTree.Error) -> ConsentProof {
+    /// Evaluates `query` on `state` — the state `header` commits to — and proves what the answer read. `lightPath`
+    /// and `validators` are carried as they are (see ``lightPath``); `verify` checks them.
+    public static func make(state: LedgerState, query: ConsentQuery, header: BlockHeader, commit: CommitCertificate,
+                            lightPath: [LightBlock] = [], validators: ValidatorSet? = nil) throws(SparseMerkleTree.Error) -> ConsentProof {
         guard state.root == header.stateRoot else { throw SparseMerkleTree.Error("the state is not the one the header commits to") }
         let patientEntry = LedgerState.Entry.patient(pseudonym: query.patient)
         let patient = Entry(key: patientEntry.key, value: state.value(of: patientEntry), proof: try state.proof(of: patientEntry))
@@ -44,15 +57,35 @@ public struct ConsentProof: Sendable, Hashable {
             let e = LedgerState.Entry.consent(directiveId: id)
             consents.append(Entry(key: e.key, value: state.value(of: e), proof: try state.proof(of: e)))
         }
-        return ConsentProof(query: query, answer: ConsentEvaluator.evaluate(state, query), header: header, commit: commit, patient: patient, consents: consents)
+        return ConsentProof(query: query, answer: ConsentEvaluator.evaluate(state, query), header: header, commit: commit, patient: patient,
+                            consents: consents, lightPath: lightPath, validators: validators)
     }
 
-    /// Checks the proof offline and returns the answer re-evaluated from the proven entries. Fails, naming the
-    /// check, when the commit, an entry or the answer does not hold.
+    /// Checks the proof offline against the validator set trusted for its chain (the genesis validators, the root of
+    /// the light path) and returns the answer re-evaluated from the proven entries. Fails, naming the check, when
+    /// the chain, the light path, the commit, an entry or the answer does not hold.
     public func verify(chainId: String, validators: ValidatorSet) throws(Receipt.Failure) -> ConsentAnswer {
+        var cache = SignatureCache()
+        return try verify(chainId: chainId, validators: validators, cache: &cache)
+    }
+
+    /// The same, skipping signatures `cache` has already verified (the commit and light path shared by proofs made
+    /// at one block): every other check runs in full.
+    public func verify(chainId: String, validators: ValidatorSet, cache: inout SignatureCache) throws(Receipt.Failure) -> ConsentAnswer {
         guard header.chainId == chainId else { throw Receipt.Failure(check: "chain", reason: "the header is for chain \(header.chainId), not \(chainId)") }
-        guard commit.height == header.height, commit.blockId == header.id else { throw Receipt.Failure(check: "commit", reason: "the commit certifies another block") }
-        if let problem = commit.problem(chainId: chainId, validators: validators) { throw Receipt.Failure(check: "commit", reason: problem) }
+        // The light path from the genesis validators, then the proof's block from the last trusted state (as a
+        // receipt's: with no path and no set, this is the commit checked against the genesis validators).
+        let last: TrustedState
+        do throws(LightClientError) {
+            last = try LightClient.verify(path: lightPath, from: TrustedState.genesis(chainId: chainId, validators: validators), cache: &cache)
+        } catch {
+            throw Receipt.Failure(check: "light path", reason: error.description)
+        }
+        do throws(LightClientError) {
+            try LightClient.verify(header: header, commit: commit, validators: self.validators ?? last.nextValidators, from: last, cache: &cache)
+        } catch {
+            throw Receipt.Failure(check: "commit", reason: error.description)
+        }
         guard patient.key == LedgerState.Entry.patient(pseudonym: query.patient).key else {
             throw Receipt.Failure(check: "patient", reason: "the patient entry is for another pseudonym")
         }

@@ -3,9 +3,20 @@ public import Ledger
 
 /// Consent answers as JSON: the CDS Hooks `patient-consent-consult` response (one card whose `extension` carries
 /// the decision and obligations, as LEAP's consent decision service answers) with where on the chain it was
-/// evaluated; and consent proofs (`careledger-consent-proof/1`) for `careledger verify`.
+/// evaluated; and consent proofs for `careledger verify` (docs/node.md): `careledger-consent-proof/1`, or
+/// `careledger-consent-proof/2` when the proof carries a light path across validator-set changes (the `lightPath`
+/// member and the `validators` that signed its block, as `careledger-receipt/2` writes them).
 public enum ConsentJSON {
+    /// A proof whose block the genesis validators signed.
     public static let proofFormat = "careledger-consent-proof/1"
+    /// A proof with a light path (possibly empty) and the validator set that signed its block.
+    public static let proofLightFormat = "careledger-consent-proof/2"
+    /// The formats `decode` reads.
+    public static let proofFormats: Set<String> = [proofFormat, proofLightFormat]
+
+    /// The format `p` is written in: /2 only when it carries a light path or its block's validators, so a proof
+    /// without them is byte for byte what /1 always was.
+    public static func formatName(for p: ConsentProof) -> String { p.lightPath.isEmpty && p.validators == nil ? proofFormat : proofLightFormat }
     static let actCode = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
     /// The CDS Hooks response for `answer`, evaluated at `header` (its height, time and state root).
@@ -55,8 +66,8 @@ public enum ConsentJSON {
             return o
         }
         let q = p.query
-        let object: [String: Any] = [
-            "format": proofFormat,
+        var object: [String: Any] = [
+            "format": formatName(for: p),
             "chainId": p.header.chainId,
             "query": [
                 "patient": Ledger.Hex.encode(q.patient), "actors": q.actors, "purposes": q.purposes, "category": q.category,
@@ -73,12 +84,19 @@ public enum ConsentJSON {
             "patientEntry": entry(p.patient),
             "consentEntries": p.consents.map(entry),
         ]
+        if formatName(for: p) == proofLightFormat {
+            object["lightPath"] = p.lightPath.map(LightJSON.lightBlock)
+            if let validators = p.validators { object["validators"] = LightJSON.validatorSet(validators) }
+        }
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
     }
 
+    /// Reads a proof, /1 or /2; the error names the member that is missing or malformed. A /1 proof carrying
+    /// `lightPath` or `validators` is refused, and so is a /2 proof without `lightPath`.
     public static func decode(_ data: Data) throws -> ConsentProof {
         guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw NodeError("the consent proof is not a JSON object") }
-        guard o["format"] as? String == proofFormat else { throw NodeError("format: expected \(proofFormat)") }
+        let version = o["format"] as? String
+        guard version == proofFormat || version == proofLightFormat else { throw NodeError("format: expected \(proofFormat) or \(proofLightFormat)") }
         func b64(_ v: Any?, _ name: String) throws -> [UInt8] {
             guard let s = v as? String, let b = Base64.decode(s) else { throw NodeError("\(name): expected base64") }
             return b
@@ -104,8 +122,19 @@ public enum ConsentJSON {
         let commit = try CommitCertificate(encoded: try b64(o["commit"], "commit"))
         guard let consents = o["consentEntries"] as? [Any] else { throw NodeError("consentEntries: expected an array") }
         let answer = try answerFrom(o["answer"])
+        var lightPath: [LightBlock] = []
+        var validators: ValidatorSet?
+        if version == proofLightFormat {
+            let r = LightJSON.Reader(subject: "consent proof")
+            if o["validators"] != nil { validators = try r.validators(o, "validators") }
+            lightPath = try r.lightPath(o, "lightPath")
+        } else {
+            guard o["validators"] == nil, o["lightPath"] == nil else {
+                throw NodeError("a \(proofFormat) consent proof carries no lightPath or validators; those are \(proofLightFormat)")
+            }
+        }
         return ConsentProof(query: query, answer: answer, header: header, commit: commit, patient: try entry(o["patientEntry"], "patientEntry"),
-                            consents: try consents.enumerated().map { try entry($1, "consentEntries[\($0)]") })
+                            consents: try consents.enumerated().map { try entry($1, "consentEntries[\($0)]") }, lightPath: lightPath, validators: validators)
     }
 
     /// The answer the proof claims, exactly (`answer`; the `response` card is its rendering).

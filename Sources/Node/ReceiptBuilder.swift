@@ -59,12 +59,17 @@ public enum ReceiptBuilder {
                               header: block.block.header, commit: block.commit, checkpoint: batch.checkpoint,
                               checkpointKeyName: AnchoringService.keyName(chainId: chainId, key: anchor.submitter))
         receipt.manifestProof = try Merkle.inclusionProof(index: location.leaf, leafHashes: manifest)
-        let light = try await lightPath(to: height, in: chain)
-        if !light.path.isEmpty || light.target.validators != chain.genesis.validatorSet {
-            receipt.lightPath = light.path
-            receipt.validators = light.target.validators
-        }
+        (receipt.lightPath, receipt.validators) = try await lightEvidence(to: height, in: chain)
         return .receipt(receipt, record: stored.canonical)
+    }
+
+    /// What a receipt or consent proof of block `height` carries to be trusted from the genesis validators: the
+    /// light path (``lightPath(to:in:)``) and the set that signed the block, set only when the path is not empty or
+    /// that set is not the genesis set; otherwise `([], nil)`, and the proof stays in its /1 format.
+    public static func lightEvidence(to height: UInt64, in chain: Chain) async throws -> (lightPath: [LightBlock], validators: ValidatorSet?) {
+        let light = try await lightPath(to: height, in: chain)
+        guard !light.path.isEmpty || light.target.validators != chain.genesis.validatorSet else { return ([], nil) }
+        return (light.path, light.target.validators)
     }
 
     /// The light blocks that take a verifier from the genesis validators to block `height`, chosen by bisection as

@@ -132,8 +132,11 @@ extension DemoCommand {
                 ("partner B, HMARKT", ConsentQuery(patient: patient, actors: [partner], purposes: [reason + "HMARKT"], at: at), .noConsent),
                 ("another hospital, TREAT", ConsentQuery(patient: patient, actors: ["http://example.org/ids|hospital-c"], purposes: [reason + "TREAT"], at: at), .noConsent),
             ]
+            // The light path from the genesis validators, when the validator set changed since (none in this demo).
+            let light = try await ReceiptBuilder.lightEvidence(to: tip.block.block.header.height, in: node.chain)
             for (label, query, expected) in questions {
-                let proof = try ConsentProof.make(state: tip.state, query: query, header: tip.block.block.header, commit: tip.block.commit)
+                let proof = try ConsentProof.make(state: tip.state, query: query, header: tip.block.block.header, commit: tip.block.commit,
+                                                  lightPath: light.lightPath, validators: light.validators)
                 let answer = try proof.verify(chainId: genesis.chainId, validators: genesis.validatorSet)
                 let redact = answer.obligations.map { "REDACT " + ($0.labels + $0.classes + $0.codes).joined(separator: ",") }.joined(separator: "; ")
                 print("  query       \(label.padding(toLength: 40, withPad: " ", startingAt: 0)) \(answer.decision.rawValue)\(redact.isEmpty ? "" : " with \(redact)") (proof verified at height \(tip.block.block.header.height))")

@@ -105,6 +105,7 @@ struct ConsentQueryCommand: AsyncParsableCommand {
             Evaluated on the state the last committed block's header commits to, at that block's time (or --at), \
             never the wall clock. --json prints the CDS Hooks patient-consent-consult response; --prove FILE also \
             writes the proof of the patient's entries (or their absence) against that header, with its commit, \
+            and, when the validator set changed since the genesis, the light path to it (careledger-consent-proof/2), \
             which `careledger verify FILE --genesis genesis.json` checks offline. Codes are SYSTEM|CODE; a bare \
             purpose is a v3-ActReason code, a bare label a v3-Confidentiality or v3-ActCode code, a bare category a \
             consentscope code.
@@ -178,8 +179,13 @@ struct ConsentQueryCommand: AsyncParsableCommand {
             labels: label.map { Self.qualify($0, ["U", "L", "M", "N", "R", "V"].contains($0) ? "http://terminology.hl7.org/CodeSystem/v3-Confidentiality" : "http://terminology.hl7.org/CodeSystem/v3-ActCode") },
             codes: code, at: time)
         let proof: ConsentProof
-        do throws(SparseMerkleTree.Error) {
-            proof = try ConsentProof.make(state: tip.state, query: query, header: header, commit: tip.block.commit)
+        do {
+            // The light path from the genesis validators when the validator set changed since (careledger-consent-proof/2);
+            // only a written proof needs it.
+            var light: (lightPath: [LightBlock], validators: ValidatorSet?) = ([], nil)
+            if prove != nil { light = try await ReceiptBuilder.lightEvidence(to: header.height, in: chain) }
+            proof = try ConsentProof.make(state: tip.state, query: query, header: header, commit: tip.block.commit,
+                                          lightPath: light.lightPath, validators: light.validators)
         } catch {
             FileHandle.standardError.write(Data("careledger consent query: cannot prove the answer: \(error)\n".utf8))
             throw ExitCode(1)
