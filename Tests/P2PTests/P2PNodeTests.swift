@@ -227,7 +227,7 @@ import TestSupport
         for node in [a, b, c] { try await node.node.stop() }
     }
 
-    @Test func simultaneousDialingLeavesOneSessionPerPairDialedByTheSmallerKey() async throws {
+    @Test func simultaneousDialingLeavesOneSessionPerPairThatBothEndsKeep() async throws {
         let k = try keys(3)
         let nodes = try await [0, 1, 2].asyncMap { try await TestNode.start(k[$0], allowed: k) }
         for node in nodes {
@@ -237,10 +237,15 @@ import TestSupport
             #expect(await eventually { node.node.connectedPeers.count == 2 && node.node.peers.connectionCount == 2 })
         }
         try await Task.sleep(for: .milliseconds(300))
+        // Both ends of a pair keep the same session: one end dialed it. When the crossing dials both complete, the
+        // one dialed by the smaller key stays; when one of them failed first (a handshake timeout on a loaded
+        // machine), the other is the pair's only session, whoever dialed it.
         for node in nodes {
             #expect(node.node.peers.connectionCount == 2)
             for other in nodes where other.id != node.id {
-                #expect(node.node.peers.currentSession(other.id)?.dialedByUs == (node.id < other.id))
+                let here = try #require(node.node.peers.currentSession(other.id))
+                let there = try #require(other.node.peers.currentSession(node.id))
+                #expect(here.dialedByUs != there.dialedByUs, "\(node.id) and \(other.id) keep different sessions")
                 #expect(node.node.send(node.id.bytes, to: other.id))
             }
         }
