@@ -470,8 +470,21 @@ public actor Chain {
     private func store(_ stored: StoredBlock, _ finalized: FinalizedBlock) throws {
         try blocks.append(stored)
         executed.clear()
+        let included = stored.block.transactions
+        if included.count <= mempool.count, finalized.results.allSatisfy({ $0.code == nil }),
+           zip(included, mempool).allSatisfy({ $0.hash == $1.hash }) {
+            // The block is the mempool's first transactions in order (this validator proposed it, or its mempool
+            // saw them in the proposer's order). The mempool's view is then already the new committed state
+            // followed by the rest: what applies after it is decided by the same entries (a transaction's validity
+            // reads no height or time), so nothing is checked again, where a backlog would otherwise be
+            // re-applied at every block.
+            accept(stored, finalized)
+            mempool.removeFirst(included.count)
+            if journal != nil { try? settleJournal(committed: included.map(\.hash), dropped: []) }
+            return
+        }
         // Transactions that were chosen leave the mempool; the rest are re-checked against the new state.
-        let chosen = Set(stored.block.transactions.map(\.hash))
+        let chosen = Set(included.map(\.hash))
         let remaining = mempool.filter { !chosen.contains($0.hash) }
         accept(stored, finalized)
         mempool = []

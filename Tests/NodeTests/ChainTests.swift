@@ -195,6 +195,27 @@ struct ChainTests {
         #expect(await chain.proposalProblem(block)?.contains("does not apply") == true)
     }
 
+    /// A block that is the mempool's first transactions leaves the rest admitted as they were (no re-check): the
+    /// next nonce, a new admission and the next block all follow on.
+    @Test func aBlockTakenFromTheMempoolsHeadKeepsTheRest() async throws {
+        let t = try TestChain()
+        defer { t.remove() }
+        let chain = try await Chain(genesis: t.genesis, blocks: try BlockStore(path: t.blocksPath, writable: true), key: t.key,
+                                    maxTransactionsPerBlock: 2)
+        let txs = try (0..<4).map { i in
+            try Transaction(signing: .bond(amount: UInt64(i + 1)), nonce: UInt64(i), chainId: t.genesis.chainId, with: t.key)
+        }
+        for tx in txs.prefix(3) { #expect(await chain.broadcast(tx).code == nil) }
+        #expect(try await chain.produceBlock(now: 1_700_000_001_000).block.transactions == Array(txs[0..<2]))
+        #expect(await chain.mempoolCount == 1)
+        #expect(await chain.nextNonce(of: t.key.publicKey) == 3)
+        #expect(await chain.broadcast(txs[1]).code == .badNonce)
+        #expect(await chain.broadcast(txs[3]).code == nil)
+        #expect(try await chain.produceBlock(now: 1_700_000_002_000).block.transactions == Array(txs[2..<4]))
+        #expect(await chain.state.participants[t.key.publicKey]?.stake == 10 + 1 + 2 + 3 + 4)
+        #expect(await chain.mempoolCount == 0)
+    }
+
     @Test func aKeyWithoutTwoThirdsDoesNotProduce() async throws {
         let t = try TestChain()
         defer { t.remove() }
