@@ -124,10 +124,9 @@ public struct LedgerState: Sendable {
     /// The state tree with every write applied.
     public var tree: SparseMerkleTree {
         guard !treeUpdates.isEmpty else { return settledTree }
-        var t = settledTree
-        // Keys from Entry.key are always 32 bytes: set(many:) cannot refuse them.
-        try? t.set(many: treeUpdates.map { ($0.key, $0.value) })
-        return t
+        var settled = self
+        settled.settle()
+        return settled.settledTree
     }
     /// Whether applying keeps the tree (and so ``root`` and ``value(of:)``) up to date. A mempool's view sets it to
     /// false: it only decides what applies, which the collections and the offences in the tree decide, and it then
@@ -146,6 +145,7 @@ public struct LedgerState: Sendable {
     /// settle a copy when writes are pending); call it once a block is applied so that they need not.
     public mutating func settle() {
         guard !treeUpdates.isEmpty else { return }
+        // Keys from Entry.key are always 32 bytes: set(many:) cannot refuse them.
         try? settledTree.set(many: treeUpdates.map { ($0.key, $0.value) })
         treeUpdates = [:]
     }

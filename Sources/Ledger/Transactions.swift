@@ -302,7 +302,7 @@ public struct Transaction: LedgerEncodable, Hashable {
     /// Signs `body` as `key` with `nonce` on chain `chainId`.
     public init(signing body: TransactionBody, nonce: UInt64, chainId: String, with key: SigningKey) throws {
         let signer = key.publicKey
-        self.init(signer: signer, nonce: nonce, body: body, signature: [])
+        self.init(signer: signer, nonce: nonce, body: body, signature: [], hashed: false)
         signature = try key.sign(signBytes(chainId: chainId))
         rehash()  // an initializer's own assignments do not run didSet
     }
