@@ -66,6 +66,11 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // HL7 v2: ER7 parsing and encoding, paths and datatypes, ACKs, MLLP framing. Pure: no I/O, no clock.
+        .target(
+            name: "HL7v2",
+            swiftSettings: upcoming
+        ),
         // Tendermint consensus as a pure state machine, proposer selection, and the seeded simulation that tests it.
         // No I/O, no clock.
         .target(
@@ -164,6 +169,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "HL7v2Tests",
+            dependencies: ["HL7v2", "TestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(
