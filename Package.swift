@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The system libxml2 (Debian: libxml2-dev), used for FHIR XML and Canonical XML.
@@ -71,6 +72,16 @@ let package = Package(
             name: "HL7v2",
             swiftSettings: upcoming
         ),
+        // The mapping engine: Mappings/*.yaml (read at run time) interpreted into FHIR R4 resources.
+        .target(
+            name: "Mapping",
+            dependencies: [
+                "FHIRCore", "HL7v2",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: upcoming
+        ),
         // Tendermint consensus as a pure state machine, proposer selection, and the seeded simulation that tests it.
         // No I/O, no clock.
         .target(
@@ -112,6 +123,8 @@ let package = Package(
                 "Node",
                 "P2P",
                 "Consensus",
+                "HL7v2",
+                "Mapping",
                 "CLibXML2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -173,7 +186,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HL7v2Tests",
-            dependencies: ["HL7v2", "TestSupport"],
+            dependencies: ["HL7v2", "Mapping", "FHIRCore", "TestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(

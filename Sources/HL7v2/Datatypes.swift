@@ -10,7 +10,7 @@ extension HL7Value {
     /// Sub-component `s` of component `n`.
     func sc(_ n: Int, _ s: Int) -> String? { component(n)?.subcomponent(s)?.string }
     /// The element a composite reads: the first repetition of a field.
-    var composite: HL7Value { level == .field ? (repetition(1) ?? self) : self }
+    public var composite: HL7Value { level == .field ? (repetition(1) ?? self) : self }
 
     /// This element read as `T`.
     public func `as`<T: HL7Datatype>(_ type: T.Type) throws(HL7Error) -> T { try T(self) }
@@ -21,6 +21,12 @@ public struct HL7HD: HL7Datatype, Hashable {
     public var namespaceId: String?
     public var universalId: String?
     public var universalIdType: String?
+
+    public init(namespaceId: String?, universalId: String?, universalIdType: String?) {
+        self.namespaceId = namespaceId
+        self.universalId = universalId
+        self.universalIdType = universalIdType
+    }
 
     public init(_ value: HL7Value) {
         let v = value.composite

@@ -1,0 +1,579 @@
+import Crypto
+import Foundation
+public import FHIRCore
+public import HL7v2
+
+/// A message converted: the FHIR transaction Bundle (PUT of every resource under its deterministic id), the
+/// resources, and warnings (unmapped segments and fields, times without zones, codes not in a table).
+public struct HL7Conversion: Sendable {
+    public let bundle: FHIRValue
+    public let resources: [Resource]
+    public let warnings: [OperationOutcome.Issue]
+    /// The mapping file used.
+    public let mapping: String
+}
+
+/// Why a message was not converted: the HL7 problem (for the ACK's MSA-1 and ERR) and the OperationOutcome issues.
+public struct HL7ConversionError: Error, Sendable, CustomStringConvertible {
+    public let error: HL7Error
+    /// The issues: the error itself first, then validation issues of the resources it would have made.
+    public let issues: [OperationOutcome.Issue]
+
+    public init(_ error: HL7Error, issues: [OperationOutcome.Issue] = []) {
+        self.error = error
+        self.issues = [Self.issue(error)] + issues
+    }
+
+    public var outcome: OperationOutcome { OperationOutcome(issues: issues) }
+    public var description: String { error.description }
+
+    static func issue(_ error: HL7Error) -> OperationOutcome.Issue {
+        let code: String = switch error.code {
+        case .unsupportedMessageType, .unsupportedEvent, .unsupportedVersion, .unsupportedProcessingId: "not-supported"
+        case .tooLarge: "too-costly"
+        case .requiredFieldMissing: "required"
+        case .dataType, .tableValue: "value"
+        case .internalError, .invalidPath: "exception"
+        default: "structure"
+        }
+        return OperationOutcome.Issue(severity: error.acknowledgmentCode == .reject ? "fatal" : "error", code: code,
+                                      diagnostics: error.description, location: error.location.map { [$0.description] } ?? [])
+    }
+}
+
+/// Converts HL7 v2 messages to FHIR through the mappings in `Mappings/hl7v2/`.
+public struct HL7Converter: Sendable {
+    public let mappings: HL7MappingSet
+    let validator = Validator()
+
+    public init(mappings: HL7MappingSet) {
+        self.mappings = mappings
+    }
+
+    /// The Bundle for `message`, validated; or the reason it cannot be made.
+    public func convert(_ message: HL7Message) throws(HL7ConversionError) -> HL7Conversion {
+        do { try message.validateHeader() } catch { throw HL7ConversionError(error) }
+        guard let mapping = mappings.mapping(for: message) else {
+            let type = "\(message.messageType ?? "?")^\(message.triggerEvent ?? "?")"
+            throw HL7ConversionError(HL7Error(.unsupportedMessageType, "no mapping in Mappings/hl7v2/messages handles \(type) (mapped: \(mappings.messageTypes.joined(separator: ", ")))",
+                                              at: HL7Location(segment: "MSH", segmentIndex: 1, field: 9)))
+        }
+        var run = Run(message: message, mapping: mapping, set: mappings)
+        do {
+            try run.match()
+            try run.makeResources()
+        } catch {
+            throw HL7ConversionError(error)
+        }
+        var issues: [OperationOutcome.Issue] = []
+        for (k, resource) in run.resources.enumerated() {
+            for issue in validator.validate(resource) where issue.isError {
+                var issue = issue
+                issue.diagnostics = "\(run.made[k].template) (\(mapping.file)): \(issue.diagnostics)"
+                issues.append(issue)
+            }
+        }
+        if !issues.isEmpty {
+            throw HL7ConversionError(HL7Error(.internalError, "the mapping made resources that are not valid FHIR R4 (see the issues); nothing was stored"), issues: issues)
+        }
+        let warnings = run.unmappedWarnings() + (run.converters.warnings + message.notes).map {
+            OperationOutcome.Issue(severity: "warning", code: "informational", diagnostics: $0)
+        }
+        return HL7Conversion(bundle: run.bundle(), resources: run.resources, warnings: warnings, mapping: mapping.file)
+    }
+}
+
+extension HL7Message {
+    /// What the parser repaired or guessed, as warnings.
+    var notes: [String] {
+        var out: [String] = []
+        if delimiters.repaired { out.append("MSH-2 repeats an encoding character; it was read once") }
+        if charsetWasGuessed { out.append("the message is not UTF-8 and MSH-18 declares no character set; it was read as ISO 8859-1") }
+        return out
+    }
+}
+
+/// A matched instance of a group: its own segments (by index) and its child groups.
+final class GroupInstance {
+    let spec: GroupSpec
+    weak var parent: GroupInstance?
+    var segments: [Int] = []
+    var children: [GroupInstance] = []
+
+    init(_ spec: GroupSpec, parent: GroupInstance?) {
+        self.spec = spec
+        self.parent = parent
+    }
+
+    func isWithin(_ other: GroupInstance) -> Bool {
+        var g: GroupInstance? = self
+        while let cur = g { if cur === other { return true }; g = cur.parent }
+        return false
+    }
+
+    func allGroups(named name: String, into out: inout [GroupInstance]) {
+        if spec.name == name { out.append(self) }
+        for child in children { child.allGroups(named: name, into: &out) }
+    }
+
+    func allSegments(named name: String, names: [String], into out: inout [(Int, GroupInstance)]) {
+        // In message order: own segments and children interleave, so collect then sort.
+        for s in segments where names[s] == name { out.append((s, self)) }
+        for child in children { child.allSegments(named: name, names: names, into: &out) }
+    }
+}
+
+/// One conversion: the matched structure, the resources made, what was read.
+struct Run {
+    struct Made {
+        let template: String
+        let resourceType: String
+        let id: String
+        let segment: Int?
+        let group: GroupInstance
+    }
+
+    let message: HL7Message
+    let mapping: MessageMapping
+    let set: HL7MappingSet
+    let names: [String]
+    let segments: [HL7Segment]
+    var root: GroupInstance
+    var made: [Made] = []
+    var resources: [Resource] = []
+    var converters: Converters
+    /// Field numbers read, per segment index.
+    var consumed: [Set<Int>]
+    var outOfOrder: [Int] = []
+    /// Required segments or groups found elsewhere than the structure expects them.
+    var misplaced: [String] = []
+
+    init(message: HL7Message, mapping: MessageMapping, set: HL7MappingSet) {
+        self.message = message
+        self.mapping = mapping
+        self.set = set
+        segments = message.segments
+        names = segments.map(\.name)
+        root = GroupInstance(mapping.structure, parent: nil)
+        converters = Converters(set: set)
+        consumed = Array(repeating: [], count: segments.count)
+        consumed[0] = [1, 2, 9, 10, 12]
+    }
+
+    // MARK: Structure
+
+    mutating func match() throws(HL7Error) {
+        let known = mapping.structure.allSegments
+        var i = 0
+        try match(mapping.structure, into: root, at: &i, known: known)
+        while i < names.count {
+            // A known segment where the structure does not expect it: kept in the message's scope, and warned.
+            root.segments.append(i)
+            outOfOrder.append(i)
+            i += 1
+        }
+    }
+
+    private mutating func match(_ group: GroupSpec, into instance: GroupInstance, at i: inout Int, known: Set<String>) throws(HL7Error) {
+        for item in group.items {
+            switch item {
+            case .segment(let name, let optional, let repeating):
+                var count = 0
+                while i < names.count {
+                    if names[i] == name {
+                        if count > 0, !repeating { break }
+                        instance.segments.append(i)
+                        i += 1
+                        count += 1
+                    } else if !known.contains(names[i]) {
+                        // Z-segments and others the structure does not name stay where they are.
+                        instance.segments.append(i)
+                        i += 1
+                    } else {
+                        break
+                    }
+                }
+                if count == 0, !optional {
+                    // Missing here but present elsewhere: out of order, which senders often are; read, and warn.
+                    guard names.contains(name) else { throw missing(name, in: group, at: i) }
+                    misplaced.append("\(name) is missing where \(mapping.file) expects it\(group.name == "MESSAGE" ? "" : " in group \(group.name)")\(i < names.count ? " (before \(names[i]) at line \(segments[i].line))" : "")")
+                }
+            case .group(let spec):
+                var count = 0
+                let first = spec.firstSegments
+                while i < names.count, first.contains(names[i]) {
+                    if count > 0, !spec.repeating { break }
+                    let child = GroupInstance(spec, parent: instance)
+                    let before = i
+                    try match(spec, into: child, at: &i, known: known)
+                    instance.children.append(child)
+                    count += 1
+                    if i == before { break }
+                }
+                if count == 0, !spec.optional {
+                    let firsts = spec.firstSegments
+                    guard names.contains(where: firsts.contains) else {
+                        throw missing(firsts.sorted().joined(separator: " or "), in: group, at: i)
+                    }
+                    misplaced.append("group \(spec.name) is missing where \(mapping.file) expects it\(i < names.count ? " (before \(names[i]) at line \(segments[i].line))" : "")")
+                }
+            }
+        }
+    }
+
+    private func missing(_ name: String, in group: GroupSpec, at i: Int) -> HL7Error {
+        let whereText = i < names.count ? "before \(names[i]) at line \(segments[i].line)" : "at the end of the message"
+        let groupText = group.name == "MESSAGE" ? "" : " (group \(group.name))"
+        return HL7Error(.segmentSequence, "required segment \(name)\(groupText) is missing \(whereText); \(mapping.file) defines the structure",
+                        at: HL7Location(segment: name, segmentIndex: i < names.count ? i + 1 : nil))
+    }
+
+    // MARK: Resources
+
+    mutating func makeResources() throws(HL7Error) {
+        var instances: [(use: ResourceUse, segment: Int?, group: GroupInstance)] = []
+        for use in mapping.resources {
+            var groups: [GroupInstance] = []
+            root.allGroups(named: use.scope, into: &groups)
+            if !groups.isEmpty {
+                for g in groups { instances.append((use, nil, g)) }
+            } else {
+                var found: [(Int, GroupInstance)] = []
+                root.allSegments(named: use.scope, names: names, into: &found)
+                for (s, g) in found.sorted(by: { $0.0 < $1.0 }) { instances.append((use, s, g)) }
+            }
+        }
+        if let provenance = set.provenanceTemplate, let template = set.templates[provenance] {
+            instances.append((ResourceUse(template: template.name, scope: "MSH", condition: nil), 0, root))
+        }
+        // Ids first (they depend only on id inputs), so rules can reference any resource of the message.
+        var seen = Set<String>()
+        var chosen: [(ResourceTemplate, Made)] = []
+        for (use, segment, group) in instances {
+            guard let template = set.templates[use.template] else { continue }
+            let scope = Scope(segment: segment, group: group)
+            if let condition = use.condition, !holds(condition, in: scope) { continue }
+            let id = identifier(template, scope: scope)
+            // The same business identity twice (one practitioner in PV1-7 and ORC-12) is one resource.
+            guard seen.insert("\(template.resourceType)/\(id)").inserted else { continue }
+            chosen.append((template, Made(template: template.name, resourceType: template.resourceType, id: id, segment: segment, group: group)))
+        }
+        made = chosen.map(\.1)
+        for (k, (template, m)) in chosen.enumerated() {
+            var object = FHIRObject(members: [.init(name: "resourceType", value: .string(template.resourceType)), .init(name: "id", value: .string(m.id))])
+            for rule in template.rules {
+                try apply(rule, template: template, index: k, to: &object)
+            }
+            do {
+                resources.append(try Resource(object))
+            } catch {
+                throw HL7Error(.internalError, "\(template.file): \(error.reason)")
+            }
+        }
+    }
+
+    struct Scope {
+        let segment: Int?
+        let group: GroupInstance
+    }
+
+    /// The segments a path's segment name means in a scope: the resource's own segment, else the nearest group
+    /// (itself, then its parents) that has such segments, else the message's first (or `occurrence`-th).
+    func resolve(_ name: String, occurrence: Int, in scope: Scope, all: Bool = false) -> [Int] {
+        if occurrence == 1 {
+            if let s = scope.segment, names[s] == name { return [s] }
+            var g: GroupInstance? = scope.group
+            while let cur = g {
+                let found = cur.segments.filter { names[$0] == name }
+                if !found.isEmpty { return found }
+                g = cur.parent
+            }
+            // Then the nearest group whose sub-groups hold one (PID, in the PATIENT group, read from an OBX of an
+            // ORDER_OBSERVATION); the root's sub-groups are the whole message.
+            g = scope.group
+            while let cur = g {
+                var inside: [(Int, GroupInstance)] = []
+                cur.allSegments(named: name, names: names, into: &inside)
+                if !inside.isEmpty {
+                    let found = inside.map(\.0).sorted()
+                    return all ? found : [found[0]]
+                }
+                g = cur.parent
+            }
+            return []
+        }
+        var seen = 0
+        for (i, n) in names.enumerated() where n == name {
+            seen += 1
+            if seen == occurrence { return [i] }
+        }
+        return []
+    }
+
+    /// The values at `path` in scope: one per segment found (the field, or the element the path names).
+    mutating func values(_ path: HL7Path, in scope: Scope, mark: Bool = true, all: Bool = false) -> [(segment: Int, value: HL7Value)] {
+        var out: [(Int, HL7Value)] = []
+        for s in resolve(path.segment, occurrence: path.occurrence, in: scope, all: all) {
+            if mark, let field = path.field { consumed[s].insert(field) }
+            if let value = segments[s].value(at: path) { out.append((s, value)) }
+        }
+        return out
+    }
+
+    func holds(_ condition: Condition, in scope: Scope) -> Bool {
+        var copy = self
+        return copy.evaluate(condition, in: scope)
+    }
+
+    mutating func evaluate(_ condition: Condition, in scope: Scope) -> Bool {
+        func text(_ p: HL7Path) -> String? {
+            values(p, in: scope).first?.value.string
+        }
+        switch condition {
+        case .present(let p): return text(p) != nil
+        case .empty(let p): return text(p) == nil
+        case .equals(let p, let v): return text(p) == v
+        case .notEquals(let p, let v): return text(p) != v
+        case .oneOf(let p, let vs): return text(p).map(vs.contains) ?? false
+        case .noneOf(let p, let vs): return !(text(p).map(vs.contains) ?? false)
+        case .all(let cs):
+            for c in cs where !evaluate(c, in: scope) { return false }
+            return true
+        case .any(let cs):
+            for c in cs where evaluate(c, in: scope) { return true }
+            return false
+        }
+    }
+
+    /// The id: a hash of the resource type, the sending facility (MSH-4) and the id inputs' text. Without any
+    /// input value, the message control id and the segment's position stand in (stable for the same message).
+    func identifier(_ template: ResourceTemplate, scope: Scope) -> String {
+        var copy = self
+        var material: [UInt8] = Array("careledger/hl7v2/id/v1".utf8)
+        func add(_ text: String) { material.append(0); material += Array(text.utf8) }
+        add(template.resourceType)
+        add(message.sendingFacility ?? "")
+        var any = false
+        for path in template.idInputs {
+            let texts = copy.values(path, in: scope, mark: false).map { $0.value.text() }
+            for t in texts where !t.isEmpty { any = true }
+            add(texts.joined(separator: "\u{1E}"))
+        }
+        if !any {
+            add(message.controlId ?? "")
+            add(String(scope.segment ?? scope.group.segments.first ?? 0))
+        }
+        let digest = SHA256.hash(data: material)
+        return digest.prefix(16).map { byte in
+            let hex = Array("0123456789abcdef".utf8)
+            return String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+        }.joined()
+    }
+
+    // MARK: Rules
+
+    mutating func apply(_ rule: Rule, template: ResourceTemplate, index k: Int, to object: inout FHIRObject) throws(HL7Error) {
+        let m = made[k]
+        let scope = Scope(segment: m.segment, group: m.group)
+        if let condition = rule.condition, !evaluate(condition, in: scope) { return }
+        guard case .success(let steps) = TypeNames.resolve(rule.target, in: template.resourceType), let last = steps.last else { return }
+        var produced: [FHIRValue] = []
+        switch rule.source {
+        case .constant(let node):
+            if let value = constant(node, type: last.type) { produced.append(value) }
+        case .reference(let name):
+            if let target = nearest(name, from: m) { produced.append(reference(target)) }
+        case .references(let name):
+            for (j, other) in made.enumerated() where j != k {
+                if name == "*" || ((other.template == name || other.resourceType == name) && other.group.isWithin(m.group)) {
+                    produced.append(reference(other))
+                }
+            }
+        case .path(let path, let datatype):
+            var extra: [String: HL7Value] = [:]
+            for (key, p) in rule.with { extra[key] = values(p, in: scope).first?.value }
+            let found = values(path, in: scope, all: rule.each || rule.join)
+            if rule.join {
+                // One text from every value in scope (the lines of a report, a document's OBX segments).
+                var lines: [String] = []
+                for (segment, value) in found {
+                    let location = HL7Location(segment: names[segment], segmentIndex: segment + 1, line: segments[segment].line, field: path.field)
+                    for item in value.level == .field ? value.repetitions : [value] where !item.isEmpty && !item.isExplicitNull {
+                        if case .string(let text)? = try converters.convert(item, datatype: datatype, to: "string", with: extra, at: location) { lines.append(text) }
+                    }
+                }
+                if !lines.isEmpty {
+                    let location = HL7Location(segment: path.segment, field: path.field)
+                    if let value = try converters.text(lines.joined(separator: "\n"), to: last.type, at: location) { produced.append(value) }
+                }
+                if produced.isEmpty, let fallback = rule.fallback, let value = constant(fallback, type: last.type) { produced.append(value) }
+                for value in produced { write(value, steps: steps, each: rule.startsElement, into: &object) }
+                return
+            }
+            for (segment, value) in rule.each ? found : Array(found.prefix(1)) {
+                let items = rule.each && value.level == .field ? value.repetitions : [value]
+                for item in items where !item.isEmpty && !item.isExplicitNull {
+                    let location = HL7Location(segment: names[segment], segmentIndex: segment + 1, line: segments[segment].line,
+                                               field: path.field, repetition: path.repetition, component: path.component)
+                    var converted: FHIRValue?
+                    if let tableName = rule.table, let table = set.tables[tableName] {
+                        let code = item.composite.component(1)?.string ?? ""
+                        if let entry = table.entries[code] ?? table.otherwise {
+                            converted = converters.tableValue(entry, to: last.type)
+                        } else {
+                            converters.warnings.append("\(location): \"\(code)\" is not in table \(tableName); not mapped")
+                        }
+                    } else {
+                        converted = try converters.convert(item, datatype: datatype, to: last.type, with: extra, at: location)
+                    }
+                    if let converted { produced.append(converted) }
+                }
+            }
+            if produced.isEmpty, let fallback = rule.fallback, let value = constant(fallback, type: last.type) { produced.append(value) }
+        }
+        for value in produced { write(value, steps: steps, each: rule.each || rule.startsElement || produced.count > 1, into: &object) }
+    }
+
+    func reference(_ target: Made) -> FHIRValue {
+        .object(FHIRObject(members: [.init(name: "reference", value: .string("\(target.resourceType)/\(target.id)"))]))
+    }
+
+    /// The resource made by template (or of resource type) `name` nearest to `m`: in its group or a parent's,
+    /// else the first in the message.
+    func nearest(_ name: String, from m: Made) -> Made? {
+        let candidates = made.filter { $0.template == name || $0.resourceType == name }
+        var g: GroupInstance? = m.group
+        while let cur = g {
+            if let hit = candidates.first(where: { $0.group === cur }) { return hit }
+            g = cur.parent
+        }
+        return candidates.first
+    }
+
+    func constant(_ node: MappingNode, type: String) -> FHIRValue? {
+        switch node {
+        case .scalar(let text, _):
+            switch type {
+            case "boolean": return text == "true" ? .bool(true) : text == "false" ? .bool(false) : nil
+            case "integer", "positiveInt", "unsignedInt", "decimal": return FHIRNumber(text).map { .number($0) }
+            case "CodeableConcept": return Converters.object([("text", .string(text))])
+            default: return .string(text)
+            }
+        case .sequence(let items, _):
+            return .array(items.compactMap { constant($0, type: type) })
+        case .mapping(let pairs, _):
+            return .object(FHIRObject(members: pairs.compactMap { pair in
+                constant(pair.value, type: "string").map { FHIRObject.Member(name: pair.key, value: $0) }
+            }))
+        }
+    }
+
+    /// Writes `value` at the path. Array steps without a selector write into their last element (creating one),
+    /// except the deepest array step of a rule that makes several values or starts an element: each value gets a
+    /// new element there.
+    func write(_ value: FHIRValue, steps: [TypeNames.ResolvedStep], each: Bool, into object: inout FHIRObject) {
+        let split = each ? steps.lastIndex(where: { $0.isArray && $0.selector == nil }) : nil
+        Self.write(value, steps[...], newElementAt: split.map { $0 - 0 }, depth: 0, into: &object)
+    }
+
+    static func write(_ value: FHIRValue, _ steps: ArraySlice<TypeNames.ResolvedStep>, newElementAt split: Int?, depth: Int, into object: inout FHIRObject) {
+        guard let step = steps.first else { return }
+        let rest = steps.dropFirst()
+        let index = object.members.firstIndex { $0.name == step.name }
+        if rest.isEmpty {
+            if step.isArray {
+                var items = index.flatMap { object.members[$0].value.arrayValue } ?? []
+                if case .array(let more) = value { items += more } else { items.append(value) }
+                set(step.name, .array(items), at: index, in: &object)
+            } else if index == nil {
+                set(step.name, value, at: nil, in: &object)
+            }
+            return
+        }
+        if step.isArray {
+            var items = index.flatMap { object.members[$0].value.arrayValue } ?? []
+            var position: Int?
+            if let (key, wanted) = step.selector {
+                position = items.firstIndex { $0.objectValue?[key]?.stringValue == wanted }
+                if position == nil {
+                    items.append(.object(FHIRObject(members: [.init(name: key, value: .string(wanted))])))
+                    position = items.count - 1
+                }
+            } else if split == depth || items.isEmpty {
+                items.append(.object(FHIRObject()))
+                position = items.count - 1
+            } else {
+                position = items.count - 1
+            }
+            guard let position, var child = items[position].objectValue else { return }
+            write(value, rest, newElementAt: split, depth: depth + 1, into: &child)
+            items[position] = .object(child)
+            set(step.name, .array(items), at: index, in: &object)
+        } else {
+            var child = index.flatMap { object.members[$0].value.objectValue } ?? FHIRObject()
+            write(value, rest, newElementAt: split, depth: depth + 1, into: &child)
+            set(step.name, .object(child), at: index, in: &object)
+        }
+    }
+
+    static func set(_ name: String, _ value: FHIRValue, at index: Int?, in object: inout FHIRObject) {
+        if let index { object.members[index].value = value } else { object.members.append(.init(name: name, value: value)) }
+    }
+
+    // MARK: Output
+
+    /// Warnings for segments and fields no rule read (segments the mapping lists under `ignore` excepted).
+    func unmappedWarnings() -> [OperationOutcome.Issue] {
+        var out: [OperationOutcome.Issue] = []
+        let known = mapping.structure.allSegments
+        for (i, segment) in segments.enumerated() where !mapping.ignore.contains(segment.name) {
+            let present = (1...max(1, segment.fieldCount)).filter { f in
+                guard let v = segment.field(f) else { return false }
+                return !v.isEmpty
+            }
+            let unread = present.filter { !consumed[i].contains($0) && !mapping.ignore.contains("\(segment.name)-\($0)") }
+            guard !unread.isEmpty else { continue }
+            let place = "\(segment.name) (segment \(i + 1), line \(segment.line))"
+            let text: String
+            if consumed[i].isEmpty {
+                text = known.contains(segment.name) || segment.name.hasPrefix("Z")
+                    ? "\(place) is not mapped by \(mapping.file)"
+                    : "\(place) is not a segment \(mapping.file) knows; it is not mapped"
+            } else {
+                text = "\(place): field\(unread.count == 1 ? "" : "s") \(unread.map(String.init).joined(separator: ", ")) \(unread.count == 1 ? "is" : "are") not mapped"
+            }
+            out.append(OperationOutcome.Issue(severity: "warning", code: "informational", diagnostics: text,
+                                              location: ["\(segment.name)[\(i + 1)]"]))
+        }
+        for text in misplaced {
+            out.append(OperationOutcome.Issue(severity: "warning", code: "structure", diagnostics: text))
+        }
+        for i in outOfOrder {
+            out.append(OperationOutcome.Issue(severity: "warning", code: "structure",
+                                              diagnostics: "\(names[i]) (segment \(i + 1), line \(segments[i].line)) is out of the order \(mapping.file) defines; it was read in the message's scope"))
+        }
+        return out
+    }
+
+    func bundle() -> FHIRValue {
+        var entries: [FHIRValue] = []
+        for (k, resource) in resources.enumerated() {
+            let m = made[k]
+            let id = m.id
+            let uuid = "\(id.prefix(8))-\(id.dropFirst(8).prefix(4))-\(id.dropFirst(12).prefix(4))-\(id.dropFirst(16).prefix(4))-\(id.dropFirst(20))"
+            entries.append(.object(FHIRObject(members: [
+                .init(name: "fullUrl", value: .string("urn:uuid:\(uuid)")),
+                .init(name: "resource", value: .object(resource.object)),
+                .init(name: "request", value: .object(FHIRObject(members: [
+                    .init(name: "method", value: .string("PUT")),
+                    .init(name: "url", value: .string("\(m.resourceType)/\(id)")),
+                ]))),
+            ])))
+        }
+        return .object(FHIRObject(members: [
+            .init(name: "resourceType", value: .string("Bundle")),
+            .init(name: "type", value: .string("transaction")),
+            .init(name: "entry", value: .array(entries)),
+        ]))
+    }
+}
