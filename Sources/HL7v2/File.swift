@@ -41,8 +41,13 @@ public struct HL7File: Sendable {
             // One line: [position, end), then its separator run.
             var end = position
             while end < n, bytes[end] != 0x0D, bytes[end] != 0x0A { end += 1 }
+            // A line may start with an MLLP start byte or a byte order mark (files concatenated from others).
             var lineStart = position
-            while lineStart < end, bytes[lineStart] == 0x0B { lineStart += 1 }
+            while lineStart < end {
+                if bytes[lineStart] == 0x0B { lineStart += 1; continue }
+                if end - lineStart >= 3, bytes[lineStart] == 0xEF, bytes[lineStart + 1] == 0xBB, bytes[lineStart + 2] == 0xBF { lineStart += 3; continue }
+                break
+            }
             let name = end - lineStart >= 3 ? String(decoding: bytes[lineStart..<(lineStart + 3)], as: UTF8.self) : ""
             let blank = bytes[lineStart..<end].allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x1C }
             if name == "MSH" {

@@ -392,7 +392,11 @@ struct Run {
         case .path(let path, let datatype):
             var extra: [String: HL7Value] = [:]
             for (key, p) in rule.with { extra[key] = values(p, in: scope).first?.value }
-            let found = values(path, in: scope, all: rule.each || rule.join)
+            var found = values(path, in: scope, mark: false, all: rule.each || rule.join)
+            if let filter = rule.filter {
+                found = found.filter { holds(filter, in: Scope(segment: $0.segment, group: m.group)) }
+            }
+            if let field = path.field { for (segment, _) in found { consumed[segment].insert(field) } }
             if rule.join {
                 // One text from every value in scope (the lines of a report, a document's OBX segments).
                 var lines: [String] = []

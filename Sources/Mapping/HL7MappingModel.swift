@@ -120,6 +120,8 @@ public struct Rule: Sendable {
     public let fallback: MappingNode?
     /// All values found (every segment in scope, every repetition) joined by line breaks into one.
     public let join: Bool
+    /// Which of the segments found contribute (checked on each: `OBX-2 in (TX, FT)`), for `each` and `join`.
+    public let filter: Condition?
     /// Start a new element at the deepest repeating step (a second `participant`), instead of writing into the
     /// last one.
     public let startsElement: Bool

@@ -218,7 +218,7 @@ extension ResourceTemplate {
 
 extension Rule {
     static let keys: Set<String> = ["path", "from", "type", "value", "reference", "references", "each", "when", "table", "with", "default",
-                                    "join", "new"]
+                                    "join", "new", "where"]
 
     static func read(_ node: MappingNode, resourceType: String, reader r: Reader) throws(MappingError) -> Rule {
         try r.onlyKeys(node, keys, "a rule")
@@ -249,13 +249,17 @@ extension Rule {
         if let text = try r.optionalString(node["when"], "when") {
             do { condition = try Condition.parse(text) } catch { throw r.fail(node["when"], error.reason) }
         }
+        var filter: Condition?
+        if let text = try r.optionalString(node["where"], "where") {
+            do { filter = try Condition.parse(text) } catch { throw r.fail(node["where"], error.reason) }
+        }
         var with: [String: HL7Path] = [:]
         if let w = node["with"] {
             for (key, value) in try r.mapping(w, "with") { with[key] = try path(try r.string(value, "with.\(key)"), value) }
         }
         return Rule(line: node.line, target: target, source: source, each: try r.bool(node["each"], "each"), condition: condition,
                     table: try r.optionalString(node["table"], "table"), with: with, fallback: node["default"],
-                    join: try r.bool(node["join"], "join"), startsElement: try r.bool(node["new"], "new"))
+                    join: try r.bool(node["join"], "join"), filter: filter, startsElement: try r.bool(node["new"], "new"))
     }
 }
 

@@ -1,0 +1,78 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `careledger hl7 convert` as an integration engineer runs it, and the independent oracle over the corpus.
+@Suite("careledger hl7")
+struct HL7CommandTests {
+    let cli = CLITests()
+    static let corpus = Repository.shared.appendingPathComponent("corpus/hl7v2")
+
+    @Test func oneMessagePrintsOneBundleAndWarnsOnStandardError() throws {
+        let run = try cli.run(["hl7", "convert", Self.corpus.appendingPathComponent("msconv-ADT-A01-01.hl7").path])
+        #expect(run.status == 0)
+        let bundle = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(bundle["resourceType"] as? String == "Bundle")
+        #expect(bundle["type"] as? String == "transaction")
+        #expect((bundle["entry"] as? [Any])?.count ?? 0 >= 8)
+        #expect(run.stderr.contains("warning: "))
+        #expect(run.stderr.contains("DB1 (segment 13, line 13) is not mapped"))
+        let quiet = try cli.run(["hl7", "convert", "--quiet", Self.corpus.appendingPathComponent("msconv-ADT-A01-01.hl7").path])
+        #expect(quiet.stderr.isEmpty)
+    }
+
+    /// A file of several messages, one of them bad: one line each, the bad one an OperationOutcome, exit 1.
+    @Test func aFileOfMessagesPrintsNDJSONAndRefusesTheBadOneInPlace() throws {
+        var bytes = try Data(contentsOf: Self.corpus.appendingPathComponent("msconv-ADT-A04-01.hl7"))
+        bytes.append(Data("\r".utf8))
+        bytes.append(try Data(contentsOf: Self.corpus.appendingPathComponent("malformed/cdc-ti-orm_obx-5_is_not_a_numeric_value.hl7")))
+        bytes.append(Data("\r".utf8))
+        bytes.append(try Data(contentsOf: Self.corpus.appendingPathComponent("msconv-VXU-V04-01.hl7")))
+        let run = try cli.run(["hl7", "convert", "-"], stdin: bytes)
+        #expect(run.status == 1)
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 3)
+        let types = try lines.map { line in
+            (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["resourceType"] as? String
+        }
+        #expect(types == ["Bundle", "OperationOutcome", "Bundle"])
+        #expect(lines[1].contains("is not a number"))
+    }
+
+    @Test func inputThatIsNotHL7IsRefusedWithAnOperationOutcome() throws {
+        let run = try cli.run(["hl7", "convert", "-"], stdin: Data("{\"resourceType\": \"Patient\"}".utf8))
+        #expect(run.status == 1)
+        let issues = try cli.outcome(run.stdout)
+        #expect((issues.first?["diagnostics"] as? String)?.contains("MSH") == true)
+    }
+
+    /// scripts/hl7_oracle.py: every resource made from the corpus is valid for fhirkit-rs, and patient
+    /// identifiers, names, birth dates, observation codes, values and units match python-hl7's reading.
+    @Test(.timeLimit(.minutes(10))) func theCorpusPassesTheIndependentOracles() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Repository.root.appendingPathComponent("scripts/hl7_oracle.py").path,
+                             "--careledger", CLITests.binary.path, "--corpus", Self.corpus.path, "--json"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        if process.terminationStatus == 2 {
+            // The oracle cannot run (python-hl7 or fhirkit-rs missing): CI installs them (.ci/run).
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "the HL7 oracle must run in CI: \(text)")
+            print("hl7 oracle: skipped (pip install -r scripts/requirements-oracle.txt)")
+            return
+        }
+        let last = try #require(text.split(separator: "\n").last)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(process.terminationStatus == 0, "\(text.suffix(3000))")
+        #expect(summary["ok"] as? Bool == true)
+        #expect(summary["converted"] as? Int == 85)
+        #expect(summary["resources_checked"] as? Int == summary["resources_passed"] as? Int)
+        #expect(summary["malformed_passed"] as? Int == 4)
+        print("hl7 oracle: \(last)")
+    }
+}
