@@ -55,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "Ingest",
-            dependencies: ["FHIRCore", "RecordStore", "CZlib"],
+            dependencies: ["FHIRCore", "RecordStore", "CZlib", "HL7v2", "Mapping"],
             swiftSettings: upcoming
         ),
         // The ledger core: canonical encoding, keys, transactions, blocks, RFC 6962 Merkle trees, the application

@@ -9,6 +9,8 @@ public struct ImportFile: Sendable, Hashable {
         case ndjson
         /// Gzip-compressed NDJSON.
         case ndjsonGzip = "ndjson.gz"
+        /// HL7 v2 messages (ER7): one, many, or batches; each message is converted through Mappings/hl7v2.
+        case hl7v2
     }
 
     public var path: String
@@ -70,6 +72,7 @@ public enum ImportFiles {
         if lower.hasSuffix(".ndjson.gz") || lower.hasSuffix(".jsonl.gz") { return .ndjsonGzip }
         if lower.hasSuffix(".ndjson") || lower.hasSuffix(".jsonl") { return .ndjson }
         if lower.hasSuffix(".json") || lower.hasSuffix(".xml") { return .document }
+        if lower.hasSuffix(".hl7") || lower.hasSuffix(".hl7v2") || lower.hasSuffix(".er7") { return .hl7v2 }
         return nil
     }
 

@@ -1,5 +1,7 @@
 public import FHIRCore
 import Foundation
+import HL7v2
+public import Mapping
 public import RecordStore
 
 /// What an import did, for the summary and the exit status.
@@ -16,6 +18,8 @@ public struct ImportSummary: Sendable {
     public var unresolvedReferences = 0
     public var bytes = 0
     public var deadLetterIDs: [Int64] = []
+    /// Warnings of HL7 v2 conversions (segments and fields no rule maps, times without a zone).
+    public var warnings = 0
     /// Conditional references this run already resolved (an identifier keeps naming the same resource).
     var resolved: [String: String] = [:]
 
@@ -53,6 +57,8 @@ public struct Importer: Sendable {
     public var limits: FHIRLimits
     /// NDJSON lines stored per transaction.
     public var linesPerUnit = 2000
+    /// Converts HL7 v2 messages (`.hl7` files); without it such files are refused.
+    public var hl7: HL7Converter?
 
     public init(store: any RecordStore, source: String = "careledger-import", limits: FHIRLimits = .default) {
         self.store = store
@@ -80,6 +86,16 @@ public struct Importer: Sendable {
                 }
                 summary.bytes += bytes.count
                 try await importDocument(bytes, source: file.path, batch: batch, into: &summary)
+            case .hl7v2:
+                let bytes: [UInt8]
+                do {
+                    bytes = try ImportFiles.read(file, limit: HL7Limits.default.maxFileBytes)
+                } catch {
+                    try await rejectFile(file, error, batch: batch, into: &summary)
+                    continue
+                }
+                summary.bytes += bytes.count
+                try await importHL7(bytes, source: file.path, batch: batch, into: &summary)
             case .ndjson, .ndjsonGzip:
                 let lines: LineReader
                 do {
@@ -117,7 +133,9 @@ public struct Importer: Sendable {
     public func retry(_ letter: DeadLetter) async throws -> (stored: Bool, summary: ImportSummary) {
         var summary = ImportSummary()
         let before = summary.rejected
-        if letter.format == "ndjson" || letter.format == "ndjson.gz" {
+        if letter.format == "hl7v2" {
+            try await importHL7(letter.raw, source: letter.source, batch: letter.batch, into: &summary)
+        } else if letter.format == "ndjson" || letter.format == "ndjson.gz" {
             try await importNDJSON(LineReader(bytes: letter.raw, maxLine: limits.maxDocumentBytes), source: letter.source, batch: letter.batch,
                                    firstLine: Self.lineNumber(letter.location) ?? 1, into: &summary) { _ in }
         } else {
@@ -131,6 +149,51 @@ public struct Importer: Sendable {
     static func lineNumber(_ location: String) -> Int? {
         guard location.hasPrefix("line ") else { return nil }
         return Int(location.dropFirst(5).prefix { $0.isNumber })
+    }
+
+    // MARK: - HL7 v2
+
+    /// Each message of an HL7 v2 file is one unit: converted through the mappings to a transaction Bundle and
+    /// stored all or nothing; a message that does not parse or convert is a dead letter with its own bytes (so a
+    /// retry converts it again, with the mappings of that moment) and the OperationOutcome.
+    func importHL7(_ bytes: [UInt8], source: String, batch: Int64?, into summary: inout ImportSummary) async throws {
+        let file: HL7File
+        do {
+            file = try HL7File.parse(bytes)
+        } catch {
+            try await reject(raw: bytes, source: source, location: error.location?.line.map { "line \($0)" } ?? "", format: "hl7v2",
+                             outcome: OperationOutcome(issues: HL7ConversionError(error).issues), batch: batch, into: &summary)
+            return
+        }
+        for entry in file.entries {
+            let location = "message \(entry.number) (line \(entry.line))"
+            guard let converter = hl7 else {
+                try await reject(raw: entry.bytes, source: source, location: location, format: "hl7v2",
+                                 outcome: OperationOutcome(error: FHIRError(.unsupportedInput, "HL7 v2 needs the mappings (Mappings/hl7v2), which this import did not load")),
+                                 batch: batch, into: &summary)
+                continue
+            }
+            let conversion: HL7Conversion
+            do {
+                conversion = try converter.convert(try entry.result.get())
+            } catch let error as HL7ConversionError {
+                try await reject(raw: entry.bytes, source: source, location: location, format: "hl7v2", outcome: error.outcome, batch: batch, into: &summary)
+                continue
+            } catch let error as HL7Error {
+                try await reject(raw: entry.bytes, source: source, location: location, format: "hl7v2",
+                                 outcome: OperationOutcome(issues: HL7ConversionError(error).issues), batch: batch, into: &summary)
+                continue
+            }
+            summary.warnings += conversion.warnings.count
+            let bundle: Resource
+            do {
+                bundle = try Resource(conversion.bundle)
+            } catch {
+                try await reject(raw: entry.bytes, source: source, location: location, format: "hl7v2", outcome: OperationOutcome(error: error), batch: batch, into: &summary)
+                continue
+            }
+            try await importBundle(bundle, type: "transaction", raw: entry.bytes, format: "hl7v2", source: "\(source) \(location)", batch: batch, into: &summary)
+        }
     }
 
     // MARK: - Documents and Bundles

@@ -76,3 +76,41 @@ struct HL7CommandTests {
         print("hl7 oracle: \(last)")
     }
 }
+
+/// `careledger import` of HL7 v2 files: each message is one unit, converted and stored all or nothing.
+@Suite("careledger import of HL7 v2")
+struct HL7ImportTests {
+    let cli = CLITests()
+
+    @Test func theCorpusImportsMessageByMessageAndAgainChangesNothing() throws {
+        let dir = try Repository.temporaryDirectory("careledger-hl7-import")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = "sqlite:" + dir.appendingPathComponent("store.sqlite").path
+        let corpus = HL7CommandTests.corpus.path
+        let first = try cli.run(["import", corpus, "--store", store, "--plain"])
+        #expect(first.status == 1, "the corpus holds messages of types no mapping handles, and three bad ones")
+        #expect(first.stdout.contains("rejected 85"), "\(first.stdout)")   // 78 unsupported types, 3 bad, 4 malformed
+        #expect(first.stdout.contains("HL7 v2 mapping warning(s)"))
+        let stats = try cli.run(["store", "stats", "--json", "--store", store])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])
+        let total = try #require(json["total"] as? Int)
+        #expect(total > 2_000)
+        #expect(json["deadLetters"] as? Int == 85)
+
+        // Deterministic ids and PUTs: the same import again makes no new resource. (Resources that several
+        // messages update, such as a test patient sent many times, get their versions again in message order.)
+        let again = try cli.run(["import", corpus, "--store", store, "--plain"])
+        #expect(again.stdout.contains("(0 new, "), "\(again.stdout)")
+        let single = HL7CommandTests.corpus.appendingPathComponent("msconv-ADT-A01-01.hl7").path
+        _ = try cli.run(["import", single, "--store", store, "--plain"])
+        let repeated = try cli.run(["import", single, "--store", store, "--plain"])
+        #expect(repeated.stdout.contains("imported 0 (0 new, 0 updated)"), "\(repeated.stdout)")
+
+        // A dead letter keeps the message: its OperationOutcome says what and where.
+        let list = try cli.run(["deadletters", "list", "--store", store])
+        let row = try #require(list.stdout.split(separator: "\n").first { $0.contains("orm_obx-5_is_not_a_numeric_value.hl7 message 1 (line 1)") })
+        let id = try #require(row.split(separator: "\t").first.map(String.init))
+        let show = try cli.run(["deadletters", "show", id, "--store", store])
+        #expect(show.stdout.contains("NOVALUE"))
+    }
+}

@@ -26,9 +26,9 @@ struct ImportCommand: AsyncParsableCommand {
         commandName: "import",
         abstract: "Import FHIR resources, Bundles and bulk NDJSON (JSON or XML, files or directories) into the record store.",
         discussion: """
-            Directories are walked recursively (.json, .xml, .ndjson, .ndjson.gz, .jsonl). Every input unit — a file's \
-            resource or Bundle, a batch of NDJSON lines — is stored in one transaction; a transaction Bundle is all or \
-            nothing. Identical content makes no new version, so running the same import again (after a crash too) \
+            Directories are walked recursively (.json, .xml, .ndjson, .ndjson.gz, .jsonl, .hl7). Every input unit — a \
+            file's resource or Bundle, a batch of NDJSON lines, an HL7 v2 message (converted through Mappings/hl7v2) — \
+            is stored in one transaction; a transaction Bundle is all or nothing. Identical content makes no new version, so running the same import again (after a crash too) \
             changes nothing. A rejected unit becomes a dead letter (`careledger deadletters list`). Exit 1 if anything \
             was rejected.
             """
@@ -45,6 +45,9 @@ struct ImportCommand: AsyncParsableCommand {
     @Flag(help: "Print one line per file instead of a progress bar, even on a terminal.")
     var plain = false
 
+    @Option(help: "The mappings folder for HL7 v2 files (default: Mappings/ of the working directory or of the repository holding this binary).")
+    var mappings: String?
+
     func run() async throws {
         let files: [ImportFile]
         do {
@@ -53,12 +56,14 @@ struct ImportCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("careledger: \(error.message)\n".utf8))
             throw ExitCode(66)
         }
-        let store = try await storeOptions.open()
+        var importer = Importer(store: try await storeOptions.open(), source: source)
+        if files.contains(where: { $0.kind == .hl7v2 }) { importer.hl7 = try MappingsLocation.converter(mappings) }
+        let store = importer.store
         let started = ContinuousClock.now
         let display = ProgressDisplay(bar: !plain && isatty(STDERR_FILENO) == 1, start: started)
         let summary: ImportSummary
         do {
-            summary = try await Importer(store: store, source: source).run(files) { display.update($0) }
+            summary = try await importer.run(files) { display.update($0) }
         } catch {
             try? await store.close()
             display.finish()
@@ -76,6 +81,7 @@ struct ImportCommand: AsyncParsableCommand {
         var lines: [String] = []
         let total = s.created + s.updated + s.unchanged
         lines.append("imported \(s.imported) (\(s.created) new, \(s.updated) updated), unchanged \(s.unchanged), rejected \(s.rejected) — \(s.files) file(s), \(total) resources in \(String(format: "%.1f", seconds)) s (\(Int(Double(total) / seconds)) resources/s)")
+        if s.warnings > 0 { lines.append("  \(s.warnings) HL7 v2 mapping warning(s): run careledger hl7 convert on the file to see them") }
         for type in s.byType.keys.sorted() {
             let c = s.byType[type] ?? (0, 0)
             lines.append("  \(type.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7d", c.stored)) stored  \(String(format: "%7d", c.unchanged)) unchanged")

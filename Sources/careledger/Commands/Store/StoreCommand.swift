@@ -118,7 +118,8 @@ struct DeadLettersCommand: AsyncParsableCommand {
                 }
             }
             var failed = 0
-            let importer = Importer(store: store, source: source)
+            var importer = Importer(store: store, source: source)
+            if letters.contains(where: { $0.format == "hl7v2" }) { importer.hl7 = try MappingsLocation.converter(nil) }
             for l in letters {
                 let (stored, summary) = try await importer.retry(l)
                 if stored {
