@@ -20,6 +20,8 @@ public struct ImportSummary: Sendable {
     public var deadLetterIDs: [Int64] = []
     /// Warnings of HL7 v2 conversions (segments and fields no rule maps, times without a zone).
     public var warnings = 0
+    /// HL7 v2 messages received before (same sender, control id and bytes), not applied again.
+    public var duplicates = 0
     /// Conditional references this run already resolved (an identifier keeps naming the same resource).
     var resolved: [String: String] = [:]
 
@@ -173,6 +175,13 @@ public struct Importer: Sendable {
                                  batch: batch, into: &summary)
                 continue
             }
+            // A message stored before (same sender, control id and bytes) is not converted or applied again.
+            let parsed = try? entry.result.get()
+            let key = MessageKey(sender: parsed?.sendingFacility ?? "", controlId: parsed?.controlId ?? "", payloadHash: CanonicalForm.sha256(entry.bytes))
+            if parsed != nil, try await store.received(key) {
+                summary.duplicates += 1
+                continue
+            }
             let conversion: HL7Conversion
             do {
                 conversion = try converter.convert(try entry.result.get())
@@ -192,7 +201,8 @@ public struct Importer: Sendable {
                 try await reject(raw: entry.bytes, source: source, location: location, format: "hl7v2", outcome: OperationOutcome(error: error), batch: batch, into: &summary)
                 continue
             }
-            try await importBundle(bundle, type: "transaction", raw: entry.bytes, format: "hl7v2", source: "\(source) \(location)", batch: batch, into: &summary)
+            try await importBundle(bundle, type: "transaction", raw: entry.bytes, format: "hl7v2", source: "\(source) \(location)", batch: batch,
+                                   message: key, into: &summary)
         }
     }
 
@@ -235,7 +245,7 @@ public struct Importer: Sendable {
     /// The entries of a Bundle. A transaction is all or nothing; in other Bundles each bad entry is a dead
     /// letter of its own and the others are stored together.
     func importBundle(_ bundle: Resource, type: String, raw: [UInt8], format: String, source: String, batch: Int64?,
-                      into summary: inout ImportSummary) async throws {
+                      message: MessageKey? = nil, into summary: inout ImportSummary) async throws {
         let entries = bundle.object["entry"]?.arrayValue ?? []
         let atomic = type == "transaction"
         if atomic {
@@ -327,7 +337,16 @@ public struct Importer: Sendable {
             let tapes = resources.map { JSONTape($0) }
             // Conditional references are never fullUrls: one map rewrites both.
             map.merge(try await conditionalRewrites(tapes, into: &summary)) { fullURL, _ in fullURL }
-            try await commit(try tapes.map { t throws(FHIRError) in try PreparedRecord(tape: t, rewrites: map) }, batch: batch, into: &summary)
+            let prepared = try tapes.map { t throws(FHIRError) in try PreparedRecord(tape: t, rewrites: map) }
+            if let message {
+                if let outcomes = try await store.commit(prepared, batch: batch, message: message) {
+                    summary.add(outcomes)
+                } else {
+                    summary.duplicates += 1
+                }
+            } else {
+                try await commit(prepared, batch: batch, into: &summary)
+            }
         } catch let error as FHIRError {
             try await reject(raw: raw, source: source, location: Self.describe(error.location), format: format,
                              outcome: OperationOutcome(error: error), batch: batch, into: &summary)

@@ -147,12 +147,29 @@ public final class PostgresStore: RecordStore {
 
     public func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
         guard !unit.isEmpty else { return [] }
+        return try await commitRetrying(unit, batch: batch, message: nil) ?? []
+    }
+
+    public func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]? {
+        try await commitRetrying(unit, batch: batch, message: message)
+    }
+
+    public func received(_ message: MessageKey) async throws -> Bool {
+        let rows = try await client.query("""
+            SELECT 1 FROM careledger.received_messages WHERE sender = \(message.sender) AND control_id = \(message.controlId)
+            AND payload_hash = \(ByteBuffer(bytes: message.payloadHash))
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    private func commitRetrying(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?) async throws -> [RecordOutcome]? {
         // Units may be committed concurrently (the importer keeps two in flight). Two that touch the same
         // resource collide on its version row or lock; the loser plans again against what the winner stored.
         var attempt = 0
         while true {
             do {
-                return try await commitOnce(unit, batch: batch)
+                return try await commitOnce(unit, batch: batch, message: message)
             } catch where attempt < 32 && Self.isRetryable(error) {
                 attempt += 1
             }
@@ -171,9 +188,22 @@ public final class PostgresStore: RecordStore {
         return false
     }
 
-    private func commitOnce(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
+    private func commitOnce(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?) async throws -> [RecordOutcome]? {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { conn in
+        return try await client.withTransaction(logger: logger) { conn -> [RecordOutcome]? in
+            if let message {
+                // A second transaction with the same message waits on this row's key until the first ends, then
+                // inserts nothing: a duplicate.
+                let inserted = try await conn.query("""
+                    INSERT INTO careledger.received_messages (sender, control_id, payload_hash, import_batch)
+                    VALUES (\(message.sender), \(message.controlId), \(ByteBuffer(bytes: message.payloadHash)), \(batch))
+                    ON CONFLICT DO NOTHING RETURNING 1
+                    """, logger: logger)
+                var any = false
+                for try await _ in inserted { any = true }
+                if !any { return nil }
+            }
+            guard !unit.isEmpty else { return [] }
             // The current version of each key is its highest version. Two units that write the same key concurrently
             // both try to insert its next version: the primary key stops the second, which plans again (commit(_:)).
             let keys = Set(unit.map(\.key)).sorted()

@@ -10,6 +10,12 @@ public protocol RecordStore: Sendable {
     /// Stores one input unit atomically (one database transaction): new content becomes a new version,
     /// identical content is a no-op. Returns one outcome per record, in order.
     func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome]
+    /// Stores the unit made from a received message and records the message, in one transaction. If the
+    /// message was received before (same sender, control id and bytes), stores nothing and returns nil: a
+    /// message resent after a lost ACK, or a file imported twice, is not applied twice.
+    func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]?
+    /// Whether the message was received (and its unit stored) before.
+    func received(_ message: MessageKey) async throws -> Bool
 
     func beginBatch(source: String, format: String) async throws -> Int64
     func finishBatch(_ id: Int64, counts: BatchCounts) async throws
@@ -61,6 +67,20 @@ public protocol RecordStore: Sendable {
     func anchorLocation(_ key: RecordKey, version: Int) async throws -> AnchorLocation?
 
     func close() async throws
+}
+
+/// The identity of a received message (HL7 v2): its sender (MSH-4 as written), its control id (MSH-10) and the
+/// SHA-256 of its bytes. The same control id with other bytes is another message (senders reuse control ids).
+public struct MessageKey: Sendable, Hashable {
+    public var sender: String
+    public var controlId: String
+    public var payloadHash: [UInt8]
+
+    public init(sender: String, controlId: String, payloadHash: [UInt8]) {
+        self.sender = sender
+        self.controlId = controlId
+        self.payloadHash = payloadHash
+    }
 }
 
 /// A store failure, with what was being done.

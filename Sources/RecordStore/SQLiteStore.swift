@@ -35,8 +35,38 @@ public actor SQLiteStore: RecordStore {
 
     public func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
         guard !unit.isEmpty else { return [] }
+        return try write(unit, batch: batch, message: nil) ?? []
+    }
+
+    public func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]? {
+        try write(unit, batch: batch, message: message)
+    }
+
+    public func received(_ message: MessageKey) async throws -> Bool {
+        var found = false
+        try db.query("SELECT 1 FROM received_messages WHERE sender = ? AND control_id = ? AND payload_hash = ?",
+                     [.text(message.sender), .text(message.controlId), .blob(message.payloadHash)]) { _ in found = true }
+        return found
+    }
+
+    /// One transaction: the message's row (nil, and nothing written, if it exists), then the unit's versions.
+    private func write(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?) throws -> [RecordOutcome]? {
         try db.exec("BEGIN IMMEDIATE")
         do {
+            if let message {
+                // The write lock is held from BEGIN IMMEDIATE: no other writer can insert between the check and
+                // the insert.
+                var seen = false
+                try db.query("SELECT 1 FROM received_messages WHERE sender = ? AND control_id = ? AND payload_hash = ?",
+                             [.text(message.sender), .text(message.controlId), .blob(message.payloadHash)]) { _ in seen = true }
+                if seen {
+                    try db.exec("ROLLBACK")
+                    return nil
+                }
+                try db.run("INSERT INTO received_messages (sender, control_id, payload_hash, import_batch, received_at) VALUES (?, ?, ?, ?, ?)",
+                           [.text(message.sender), .text(message.controlId), .blob(message.payloadHash), batch.map(SQLiteValue.int) ?? .null,
+                            .text(Instant.format(Date()))])
+            }
             var current: [RecordKey: (version: Int, contentHash: [UInt8])] = [:]
             let select = try db.prepare("SELECT version_id, content_hash FROM records WHERE resource_type = ? AND id = ?")
             for key in Set(unit.map(\.key)) {

@@ -143,6 +143,18 @@ enum StoreSchema {
             -- A batch's leaves in leaf order (receipts, completing a batch).
             CREATE INDEX record_versions_anchor_leaf ON careledger.record_versions (anchor_batch, anchor_leaf) WHERE anchor_batch IS NOT NULL;
             """),
+        Migration(version: 4, description: "received messages (HL7 v2 duplicates)", sql: """
+            -- One row per message whose unit was stored, written in the same transaction: a duplicate (same sender,
+            -- control id and bytes) is acknowledged and not applied again.
+            CREATE TABLE careledger.received_messages (
+                sender text NOT NULL,
+                control_id text NOT NULL,
+                payload_hash bytea NOT NULL,
+                import_batch bigint,
+                received_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (sender, control_id, payload_hash)
+            );
+            """),
     ]
 
     /// SQLite: the same tables without a schema name.
@@ -237,6 +249,16 @@ enum StoreSchema {
             );
             CREATE INDEX anchor_batches_pending ON anchor_batches (id) WHERE height IS NULL;
             CREATE INDEX record_versions_anchor_leaf ON record_versions (anchor_batch, anchor_leaf) WHERE anchor_batch IS NOT NULL;
+            """),
+        Migration(version: 4, description: "received messages (HL7 v2 duplicates)", sql: """
+            CREATE TABLE received_messages (
+                sender TEXT NOT NULL,
+                control_id TEXT NOT NULL,
+                payload_hash BLOB NOT NULL,
+                import_batch INTEGER,
+                received_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                PRIMARY KEY (sender, control_id, payload_hash)
+            );
             """),
     ]
 }

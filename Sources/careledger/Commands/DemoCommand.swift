@@ -13,7 +13,7 @@ struct DemoCommand: AsyncParsableCommand {
             Today: every FHIR sample is read (JSON or XML), validated against the FHIR R4 definitions, converted \
             to the other format and back, canonicalized (the same canonical hash from both formats), and given a \
             salted record commitment — what the ledger will anchor. Then all of Samples/ (Bundles, XML, bulk \
-            NDJSON) is imported into the record store (the embedded SQLite store unless --store says otherwise); \
+            NDJSON, HL7 v2 messages converted through Mappings/hl7v2) is imported into the record store (the embedded SQLite store unless --store says otherwise); \
             run it twice and the second import changes nothing. Then four validators (four providers' homes in \
             --home, run in this process) start consensus over authenticated P2P sessions, the first one anchors the \
             store, one record's receipt is printed and verified offline, a tampered copy fails, and the \
@@ -90,7 +90,9 @@ struct DemoCommand: AsyncParsableCommand {
         print("CareLedger demo — import \(samples)/ into the record store \(storeOptions.store)")
         let store = try await storeOptions.open()
         let started = ContinuousClock.now
-        let summary = try await Importer(store: store).run(try ImportFiles.expand([samples]))
+        var importer = Importer(store: store)
+        importer.hl7 = try MappingsLocation.converter(nil)
+        let summary = try await importer.run(try ImportFiles.expand([samples]))
         print(ImportCommand.report(summary, seconds: (ContinuousClock.now - started).seconds, store: storeOptions.store))
         var failures = summary.rejected
         // The bulk sample's patient has no id and conditional references point at it: it got a deterministic id,

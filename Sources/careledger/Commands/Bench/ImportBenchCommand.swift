@@ -134,6 +134,10 @@ final class PlanningOnlyStore: RecordStore {
     func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
         try VersionPlanner.plan(unit, current: [:], lastUpdated: Instant.format(Date())).outcomes
     }
+    func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]? {
+        try await commit(unit, batch: batch)
+    }
+    func received(_ message: MessageKey) async throws -> Bool { false }
     func beginBatch(source: String, format: String) async throws -> Int64 { 0 }
     func finishBatch(_ id: Int64, counts: BatchCounts) async throws {}
     func addDeadLetter(_ letter: DeadLetter) async throws -> Int64 { 0 }

@@ -81,6 +81,7 @@ struct ImportCommand: AsyncParsableCommand {
         var lines: [String] = []
         let total = s.created + s.updated + s.unchanged
         lines.append("imported \(s.imported) (\(s.created) new, \(s.updated) updated), unchanged \(s.unchanged), rejected \(s.rejected) — \(s.files) file(s), \(total) resources in \(String(format: "%.1f", seconds)) s (\(Int(Double(total) / seconds)) resources/s)")
+        if s.duplicates > 0 { lines.append("  \(s.duplicates) HL7 v2 message(s) received before (same sender, control id and bytes): not applied again") }
         if s.warnings > 0 { lines.append("  \(s.warnings) HL7 v2 mapping warning(s): run careledger hl7 convert on the file to see them") }
         for type in s.byType.keys.sorted() {
             let c = s.byType[type] ?? (0, 0)
