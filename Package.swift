@@ -55,7 +55,12 @@ let package = Package(
         ),
         .target(
             name: "Ingest",
-            dependencies: ["FHIRCore", "RecordStore", "CZlib", "HL7v2", "Mapping"],
+            dependencies: [
+                "FHIRCore", "RecordStore", "CZlib", "HL7v2", "Mapping",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
         // The ledger core: canonical encoding, keys, transactions, blocks, RFC 6962 Merkle trees, the application
@@ -76,7 +81,7 @@ let package = Package(
         .target(
             name: "Mapping",
             dependencies: [
-                "FHIRCore", "HL7v2",
+                "FHIRCore", "HL7v2", "CLibXML2",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -153,7 +158,11 @@ let package = Package(
         ),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", "FHIRCore", "TestSupport"],
+            dependencies: [
+                "Ingest", "FHIRCore", "TestSupport", "HL7v2", "Mapping", "RecordStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
         // One conformance suite for both record stores: SQLite files and a real PostgreSQL 15 server.

@@ -1,6 +1,6 @@
 public import FHIRCore
 import Foundation
-import HL7v2
+public import HL7v2
 public import Mapping
 public import RecordStore
 
@@ -204,6 +204,83 @@ public struct Importer: Sendable {
             try await importBundle(bundle, type: "transaction", raw: entry.bytes, format: "hl7v2", source: "\(source) \(location)", batch: batch,
                                    message: key, into: &summary)
         }
+    }
+
+    /// What happened to one received message (``receive(_:source:)``), for its acknowledgment.
+    public struct HL7Receipt: Sendable {
+        public enum Outcome: Sendable, Hashable {
+            /// Converted and stored (durably: the transaction committed).
+            case stored
+            /// Received before (same sender, control id and bytes): nothing applied again.
+            case duplicate
+            /// Refused: a dead letter holds it.
+            case rejected
+        }
+        public let outcome: Outcome
+        /// The parsed message (nil when it could not be parsed at all).
+        public let message: HL7Message?
+        /// Why it was refused.
+        public let error: HL7Error?
+        public let deadLetter: Int64?
+        public let resources: Int
+        public let warnings: Int
+    }
+
+    /// Receives one HL7 v2 message (a live feed's frame): parse, convert, store with its message key in one
+    /// transaction, or a dead letter. Returns after the outcome is durable, so an ACK may be sent.
+    public func receive(_ bytes: [UInt8], source: String) async throws -> HL7Receipt {
+        var summary = ImportSummary()
+        let parsed: HL7Message
+        do {
+            parsed = try HL7Message.parse(bytes)
+        } catch {
+            try await reject(raw: bytes, source: source, location: error.location?.description ?? "", format: "hl7v2",
+                             outcome: OperationOutcome(issues: HL7ConversionError(error).issues), batch: nil, into: &summary)
+            return HL7Receipt(outcome: .rejected, message: nil, error: error, deadLetter: summary.deadLetterIDs.last, resources: 0, warnings: 0)
+        }
+        let key = MessageKey(sender: parsed.sendingFacility ?? "", controlId: parsed.controlId ?? "", payloadHash: CanonicalForm.sha256(bytes))
+        if try await store.received(key) {
+            return HL7Receipt(outcome: .duplicate, message: parsed, error: nil, deadLetter: nil, resources: 0, warnings: 0)
+        }
+        let location = "MSH-10 \(parsed.controlId ?? "(none)")"
+        guard let converter = hl7 else {
+            let error = HL7Error(.internalError, "HL7 v2 needs the mappings (Mappings/hl7v2), which this node did not load")
+            try await reject(raw: bytes, source: source, location: location, format: "hl7v2",
+                             outcome: OperationOutcome(issues: HL7ConversionError(error).issues), batch: nil, into: &summary)
+            return HL7Receipt(outcome: .rejected, message: parsed, error: error, deadLetter: summary.deadLetterIDs.last, resources: 0, warnings: 0)
+        }
+        let conversion: HL7Conversion
+        do {
+            conversion = try converter.convert(parsed)
+        } catch {
+            try await reject(raw: bytes, source: source, location: location, format: "hl7v2", outcome: error.outcome, batch: nil, into: &summary)
+            return HL7Receipt(outcome: .rejected, message: parsed, error: error.error, deadLetter: summary.deadLetterIDs.last, resources: 0, warnings: 0)
+        }
+        let bundle: Resource
+        do {
+            bundle = try Resource(conversion.bundle)
+            try await importBundle(bundle, type: "transaction", raw: bytes, format: "hl7v2", source: "\(source) \(location)", batch: nil,
+                                   message: key, into: &summary)
+        } catch let error as FHIRError {
+            try await reject(raw: bytes, source: source, location: location, format: "hl7v2", outcome: OperationOutcome(error: error), batch: nil, into: &summary)
+        }
+        if summary.rejected > 0 {
+            let why = HL7Error(.internalError, "the converted message could not be stored: see dead letter \(summary.deadLetterIDs.last.map(String.init) ?? "?")")
+            return HL7Receipt(outcome: .rejected, message: parsed, error: why, deadLetter: summary.deadLetterIDs.last, resources: 0, warnings: conversion.warnings.count)
+        }
+        if summary.duplicates > 0 {
+            return HL7Receipt(outcome: .duplicate, message: parsed, error: nil, deadLetter: nil, resources: 0, warnings: 0)
+        }
+        return HL7Receipt(outcome: .stored, message: parsed, error: nil, deadLetter: nil, resources: summary.imported + summary.unchanged,
+                          warnings: conversion.warnings.count)
+    }
+
+    /// Records input that never became a message (an oversized MLLP frame) as a dead letter with the reason.
+    public func refuse(source: String, location: String, error: HL7Error, raw: [UInt8] = []) async throws -> Int64? {
+        var summary = ImportSummary()
+        try await reject(raw: raw, source: source, location: location, format: "hl7v2",
+                         outcome: OperationOutcome(issues: HL7ConversionError(error).issues), batch: nil, into: &summary)
+        return summary.deadLetterIDs.last
     }
 
     // MARK: - Documents and Bundles
