@@ -93,34 +93,13 @@ extension HL7Message {
     }
 }
 
-/// A matched instance of a group: its own segments (by index) and its child groups.
-final class GroupInstance {
-    let spec: GroupSpec
-    weak var parent: GroupInstance?
+/// A matched instance of a group: its own segments (by index) and its child groups, by index into the run's
+/// flat list (a parent always comes before its children).
+struct GroupNode {
+    let name: String
+    let parent: Int?
     var segments: [Int] = []
-    var children: [GroupInstance] = []
-
-    init(_ spec: GroupSpec, parent: GroupInstance?) {
-        self.spec = spec
-        self.parent = parent
-    }
-
-    func isWithin(_ other: GroupInstance) -> Bool {
-        var g: GroupInstance? = self
-        while let cur = g { if cur === other { return true }; g = cur.parent }
-        return false
-    }
-
-    func allGroups(named name: String, into out: inout [GroupInstance]) {
-        if spec.name == name { out.append(self) }
-        for child in children { child.allGroups(named: name, into: &out) }
-    }
-
-    func allSegments(named name: String, names: [String], into out: inout [(Int, GroupInstance)]) {
-        // In message order: own segments and children interleave, so collect then sort.
-        for s in segments where names[s] == name { out.append((s, self)) }
-        for child in children { child.allSegments(named: name, names: names, into: &out) }
-    }
+    var children: [Int] = []
 }
 
 /// One conversion: the matched structure, the resources made, what was read.
@@ -130,7 +109,7 @@ struct Run {
         let resourceType: String
         let id: String
         let segment: Int?
-        let group: GroupInstance
+        let group: Int
     }
 
     let message: HL7Message
@@ -138,8 +117,15 @@ struct Run {
     let set: HL7MappingSet
     let names: [String]
     let segments: [HL7Segment]
-    var root: GroupInstance
+    let sendingFacility: String
+    var groups: [GroupNode] = []
+    /// Per group: its own segments by name, and every segment of its subtree by name (in message order).
+    var own: [[String: [Int]]] = []
+    var subtree: [[String: [Int]]] = []
+    /// Every segment by name, in message order.
+    var byName: [String: [Int]] = [:]
     var made: [Made] = []
+    var madeByName: [String: [Int]] = [:]
     var resources: [Resource] = []
     var converters: Converters
     /// Field numbers read, per segment index.
@@ -154,27 +140,50 @@ struct Run {
         self.set = set
         segments = message.segments
         names = segments.map(\.name)
-        root = GroupInstance(mapping.structure, parent: nil)
+        sendingFacility = message.sendingFacility ?? ""
         converters = Converters(set: set)
         consumed = Array(repeating: [], count: segments.count)
         consumed[0] = [1, 2, 9, 10, 12]
+        for (i, n) in names.enumerated() { byName[n, default: []].append(i) }
+    }
+
+    func isWithin(_ group: Int, _ other: Int) -> Bool {
+        var g: Int? = group
+        while let cur = g { if cur == other { return true }; g = groups[cur].parent }
+        return false
     }
 
     // MARK: Structure
 
     mutating func match() throws(HL7Error) {
         let known = mapping.structure.allSegments
+        groups = [GroupNode(name: mapping.structure.name, parent: nil)]
         var i = 0
-        try match(mapping.structure, into: root, at: &i, known: known)
+        try match(mapping.structure, into: 0, at: &i, known: known)
         while i < names.count {
             // A known segment where the structure does not expect it: kept in the message's scope, and warned.
-            root.segments.append(i)
+            groups[0].segments.append(i)
             outOfOrder.append(i)
             i += 1
         }
+        // The indexes every path lookup uses: own segments, and subtrees merged from the leaves up (a child's
+        // index is always larger than its parent's).
+        own = groups.map { g in
+            var table: [String: [Int]] = [:]
+            for s in g.segments { table[names[s], default: []].append(s) }
+            return table
+        }
+        subtree = own
+        for g in groups.indices.reversed() {
+            guard let parent = groups[g].parent else { continue }
+            for (name, list) in subtree[g] { subtree[parent][name, default: []].append(contentsOf: list) }
+        }
+        for g in subtree.indices {
+            for name in subtree[g].keys where (subtree[g][name]?.count ?? 0) > 1 { subtree[g][name]?.sort() }
+        }
     }
 
-    private mutating func match(_ group: GroupSpec, into instance: GroupInstance, at i: inout Int, known: Set<String>) throws(HL7Error) {
+    private mutating func match(_ group: GroupSpec, into instance: Int, at i: inout Int, known: Set<String>) throws(HL7Error) {
         for item in group.items {
             switch item {
             case .segment(let name, let optional, let repeating):
@@ -182,12 +191,12 @@ struct Run {
                 while i < names.count {
                     if names[i] == name {
                         if count > 0, !repeating { break }
-                        instance.segments.append(i)
+                        groups[instance].segments.append(i)
                         i += 1
                         count += 1
                     } else if !known.contains(names[i]) {
                         // Z-segments and others the structure does not name stay where they are.
-                        instance.segments.append(i)
+                        groups[instance].segments.append(i)
                         i += 1
                     } else {
                         break
@@ -195,7 +204,7 @@ struct Run {
                 }
                 if count == 0, !optional {
                     // Missing here but present elsewhere: out of order, which senders often are; read, and warn.
-                    guard names.contains(name) else { throw missing(name, in: group, at: i) }
+                    guard byName[name] != nil else { throw missing(name, in: group, at: i) }
                     misplaced.append("\(name) is missing where \(mapping.file) expects it\(group.name == "MESSAGE" ? "" : " in group \(group.name)")\(i < names.count ? " (before \(names[i]) at line \(segments[i].line))" : "")")
                 }
             case .group(let spec):
@@ -203,10 +212,11 @@ struct Run {
                 let first = spec.firstSegments
                 while i < names.count, first.contains(names[i]) {
                     if count > 0, !spec.repeating { break }
-                    let child = GroupInstance(spec, parent: instance)
+                    let child = groups.count
+                    groups.append(GroupNode(name: spec.name, parent: instance))
+                    groups[instance].children.append(child)
                     let before = i
                     try match(spec, into: child, at: &i, known: known)
-                    instance.children.append(child)
                     count += 1
                     if i == before { break }
                 }
@@ -231,36 +241,39 @@ struct Run {
     // MARK: Resources
 
     mutating func makeResources() throws(HL7Error) {
-        var instances: [(use: ResourceUse, segment: Int?, group: GroupInstance)] = []
+        var instances: [(use: ResourceUse, segment: Int?, group: Int)] = []
         for use in mapping.resources {
-            var groups: [GroupInstance] = []
-            root.allGroups(named: use.scope, into: &groups)
-            if !groups.isEmpty {
-                for g in groups { instances.append((use, nil, g)) }
+            let matching = groups.indices.filter { groups[$0].name == use.scope }
+            if !matching.isEmpty {
+                for g in matching { instances.append((use, nil, g)) }
             } else {
-                var found: [(Int, GroupInstance)] = []
-                root.allSegments(named: use.scope, names: names, into: &found)
-                for (s, g) in found.sorted(by: { $0.0 < $1.0 }) { instances.append((use, s, g)) }
+                for s in byName[use.scope] ?? [] {
+                    // The group that holds the segment as its own.
+                    let g = groups.indices.last { own[$0][use.scope]?.contains(s) == true } ?? 0
+                    instances.append((use, s, g))
+                }
             }
         }
         if let provenance = set.provenanceTemplate, let template = set.templates[provenance] {
-            instances.append((ResourceUse(template: template.name, scope: "MSH", condition: nil), 0, root))
+            instances.append((ResourceUse(template: template.name, scope: "MSH", condition: nil), 0, 0))
         }
         // Ids first (they depend only on id inputs), so rules can reference any resource of the message.
         var seen = Set<String>()
-        var chosen: [(ResourceTemplate, Made)] = []
+        var chosen: [ResourceTemplate] = []
         for (use, segment, group) in instances {
             guard let template = set.templates[use.template] else { continue }
             let scope = Scope(segment: segment, group: group)
-            if let condition = use.condition, !holds(condition, in: scope) { continue }
+            if let condition = use.condition, !evaluate(condition, in: scope) { continue }
             let id = identifier(template, scope: scope)
             // The same business identity twice (one practitioner in PV1-7 and ORC-12) is one resource.
             guard seen.insert("\(template.resourceType)/\(id)").inserted else { continue }
-            chosen.append((template, Made(template: template.name, resourceType: template.resourceType, id: id, segment: segment, group: group)))
+            chosen.append(template)
+            madeByName[template.name, default: []].append(made.count)
+            if template.name != template.resourceType { madeByName[template.resourceType, default: []].append(made.count) }
+            made.append(Made(template: template.name, resourceType: template.resourceType, id: id, segment: segment, group: group))
         }
-        made = chosen.map(\.1)
-        for (k, (template, m)) in chosen.enumerated() {
-            var object = FHIRObject(members: [.init(name: "resourceType", value: .string(template.resourceType)), .init(name: "id", value: .string(m.id))])
+        for (k, template) in chosen.enumerated() {
+            var object = FHIRObject(members: [.init(name: "resourceType", value: .string(template.resourceType)), .init(name: "id", value: .string(made[k].id))])
             for rule in template.rules {
                 try apply(rule, template: template, index: k, to: &object)
             }
@@ -274,68 +287,58 @@ struct Run {
 
     struct Scope {
         let segment: Int?
-        let group: GroupInstance
+        let group: Int
     }
 
     /// The segments a path's segment name means in a scope: the resource's own segment, else the nearest group
-    /// (itself, then its parents) that has such segments, else the message's first (or `occurrence`-th).
-    func resolve(_ name: String, occurrence: Int, in scope: Scope, all: Bool = false) -> [Int] {
-        if occurrence == 1 {
-            if let s = scope.segment, names[s] == name { return [s] }
-            var g: GroupInstance? = scope.group
-            while let cur = g {
-                let found = cur.segments.filter { names[$0] == name }
-                if !found.isEmpty { return found }
-                g = cur.parent
-            }
-            // Then the nearest group whose sub-groups hold one (PID, in the PATIENT group, read from an OBX of an
-            // ORDER_OBSERVATION); the root's sub-groups are the whole message.
-            g = scope.group
-            while let cur = g {
-                var inside: [(Int, GroupInstance)] = []
-                cur.allSegments(named: name, names: names, into: &inside)
-                if !inside.isEmpty {
-                    let found = inside.map(\.0).sorted()
-                    return all ? found : [found[0]]
-                }
-                g = cur.parent
-            }
-            return []
+    /// (itself, then its parents) that has such segments, else the nearest whose sub-groups do (the root's
+    /// sub-groups are the whole message); the `occurrence`-th of the message when one is given.
+    func resolve(_ name: String, occurrence: Int, in scope: Scope, all: Bool = false) -> ArraySlice<Int> {
+        guard occurrence == 1 else {
+            guard let list = byName[name], list.count >= occurrence else { return [] }
+            return list[(occurrence - 1)...(occurrence - 1)]
         }
-        var seen = 0
-        for (i, n) in names.enumerated() where n == name {
-            seen += 1
-            if seen == occurrence { return [i] }
+        if let s = scope.segment, names[s] == name { return [s] }
+        guard byName[name] != nil else { return [] }
+        var g: Int? = scope.group
+        while let cur = g {
+            if let found = own[cur][name] { return found[...] }
+            g = groups[cur].parent
+        }
+        g = scope.group
+        while let cur = g {
+            if let found = subtree[cur][name] { return all ? found[...] : found.prefix(1) }
+            g = groups[cur].parent
         }
         return []
     }
 
     /// The values at `path` in scope: one per segment found (the field, or the element the path names).
-    mutating func values(_ path: HL7Path, in scope: Scope, mark: Bool = true, all: Bool = false) -> [(segment: Int, value: HL7Value)] {
+    func found(_ path: HL7Path, in scope: Scope, all: Bool = false) -> [(segment: Int, value: HL7Value)] {
         var out: [(Int, HL7Value)] = []
         for s in resolve(path.segment, occurrence: path.occurrence, in: scope, all: all) {
-            if mark, let field = path.field { consumed[s].insert(field) }
             if let value = segments[s].value(at: path) { out.append((s, value)) }
         }
         return out
     }
 
-    func holds(_ condition: Condition, in scope: Scope) -> Bool {
-        var copy = self
-        return copy.evaluate(condition, in: scope)
+    /// ``found(_:in:all:)``, marking the field as read.
+    mutating func values(_ path: HL7Path, in scope: Scope, all: Bool = false) -> [(segment: Int, value: HL7Value)] {
+        let out = found(path, in: scope, all: all)
+        if let field = path.field {
+            for s in resolve(path.segment, occurrence: path.occurrence, in: scope, all: all) { consumed[s].insert(field) }
+        }
+        return out
     }
 
     mutating func evaluate(_ condition: Condition, in scope: Scope) -> Bool {
-        func text(_ p: HL7Path) -> String? {
-            values(p, in: scope).first?.value.string
-        }
         switch condition {
-        case .present(let p): return text(p) != nil
-        case .empty(let p): return text(p) == nil
-        case .equals(let p, let v): return text(p) == v
-        case .notEquals(let p, let v): return text(p) != v
-        case .oneOf(let p, let vs): return text(p).map(vs.contains) ?? false
-        case .noneOf(let p, let vs): return !(text(p).map(vs.contains) ?? false)
+        case .present(let p): return values(p, in: scope).first?.value.string != nil
+        case .empty(let p): return values(p, in: scope).first?.value.string == nil
+        case .equals(let p, let v): return values(p, in: scope).first?.value.string == v
+        case .notEquals(let p, let v): return values(p, in: scope).first?.value.string != v
+        case .oneOf(let p, let vs): return values(p, in: scope).first?.value.string.map(vs.contains) ?? false
+        case .noneOf(let p, let vs): return !(values(p, in: scope).first?.value.string.map(vs.contains) ?? false)
         case .all(let cs):
             for c in cs where !evaluate(c, in: scope) { return false }
             return true
@@ -348,26 +351,35 @@ struct Run {
     /// The id: a hash of the resource type, the sending facility (MSH-4) and the id inputs' text. Without any
     /// input value, the message control id and the segment's position stand in (stable for the same message).
     func identifier(_ template: ResourceTemplate, scope: Scope) -> String {
-        var copy = self
         var material: [UInt8] = Array("careledger/hl7v2/id/v1".utf8)
         func add(_ text: String) { material.append(0); material += Array(text.utf8) }
         add(template.resourceType)
-        add(message.sendingFacility ?? "")
+        add(sendingFacility)
         var any = false
         for path in template.idInputs {
-            let texts = copy.values(path, in: scope, mark: false).map { $0.value.text() }
-            for t in texts where !t.isEmpty { any = true }
-            add(texts.joined(separator: "\u{1E}"))
+            var first = true
+            for (_, value) in found(path, in: scope) {
+                if !first { material.append(0x1E) }
+                first = false
+                let bytes = value.raw
+                if !bytes.isEmpty { any = true }
+                material += bytes
+            }
+            material.append(0)
         }
         if !any {
             add(message.controlId ?? "")
-            add(String(scope.segment ?? scope.group.segments.first ?? 0))
+            add(String(scope.segment ?? groups[scope.group].segments.first ?? 0))
         }
         let digest = SHA256.hash(data: material)
-        return digest.prefix(16).map { byte in
-            let hex = Array("0123456789abcdef".utf8)
-            return String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
-        }.joined()
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        for byte in digest.prefix(16) {
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     // MARK: Rules
@@ -376,7 +388,8 @@ struct Run {
         let m = made[k]
         let scope = Scope(segment: m.segment, group: m.group)
         if let condition = rule.condition, !evaluate(condition, in: scope) { return }
-        guard case .success(let steps) = TypeNames.resolve(rule.target, in: template.resourceType), let last = steps.last else { return }
+        let steps = rule.steps
+        guard let last = steps.last else { return }
         var produced: [FHIRValue] = []
         switch rule.source {
         case .constant(let node):
@@ -384,17 +397,19 @@ struct Run {
         case .reference(let name):
             if let target = nearest(name, from: m) { produced.append(reference(target)) }
         case .references(let name):
-            for (j, other) in made.enumerated() where j != k {
-                if name == "*" || ((other.template == name || other.resourceType == name) && other.group.isWithin(m.group)) {
-                    produced.append(reference(other))
-                }
+            if name == "*" {
+                for (j, other) in made.enumerated() where j != k { produced.append(reference(other)) }
+            } else {
+                for j in madeByName[name] ?? [] where j != k && isWithin(made[j].group, m.group) { produced.append(reference(made[j])) }
             }
         case .path(let path, let datatype):
             var extra: [String: HL7Value] = [:]
             for (key, p) in rule.with { extra[key] = values(p, in: scope).first?.value }
-            var found = values(path, in: scope, mark: false, all: rule.each || rule.join)
+            var found = self.found(path, in: scope, all: rule.each || rule.join)
             if let filter = rule.filter {
-                found = found.filter { holds(filter, in: Scope(segment: $0.segment, group: m.group)) }
+                var kept: [(segment: Int, value: HL7Value)] = []
+                for entry in found where evaluate(filter, in: Scope(segment: entry.segment, group: m.group)) { kept.append(entry) }
+                found = kept
             }
             if let field = path.field { for (segment, _) in found { consumed[segment].insert(field) } }
             if rule.join {
@@ -445,13 +460,13 @@ struct Run {
     /// The resource made by template (or of resource type) `name` nearest to `m`: in its group or a parent's,
     /// else the first in the message.
     func nearest(_ name: String, from m: Made) -> Made? {
-        let candidates = made.filter { $0.template == name || $0.resourceType == name }
-        var g: GroupInstance? = m.group
+        guard let candidates = madeByName[name], let first = candidates.first else { return nil }
+        var g: Int? = m.group
         while let cur = g {
-            if let hit = candidates.first(where: { $0.group === cur }) { return hit }
-            g = cur.parent
+            if let hit = candidates.first(where: { made[$0].group == cur }) { return made[hit] }
+            g = groups[cur].parent
         }
-        return candidates.first
+        return made[first]
     }
 
     func constant(_ node: MappingNode, type: String) -> FHIRValue? {
@@ -487,6 +502,7 @@ struct Run {
         if rest.isEmpty {
             if step.isArray {
                 var items = index.flatMap { object.members[$0].value.arrayValue } ?? []
+                if let index { object.members[index].value = .null }
                 if case .array(let more) = value { items += more } else { items.append(value) }
                 set(step.name, .array(items), at: index, in: &object)
             } else if index == nil {
@@ -496,6 +512,8 @@ struct Run {
         }
         if step.isArray {
             var items = index.flatMap { object.members[$0].value.arrayValue } ?? []
+            // The parent lets go of the array while it changes, so it is not copied.
+            if let index { object.members[index].value = .null }
             var position: Int?
             if let (key, wanted) = step.selector {
                 position = items.firstIndex { $0.objectValue?[key]?.stringValue == wanted }
@@ -509,12 +527,17 @@ struct Run {
             } else {
                 position = items.count - 1
             }
-            guard let position, var child = items[position].objectValue else { return }
+            guard let position, var child = items[position].objectValue else {
+                set(step.name, .array(items), at: index, in: &object)
+                return
+            }
+            items[position] = .null
             write(value, rest, newElementAt: split, depth: depth + 1, into: &child)
             items[position] = .object(child)
             set(step.name, .array(items), at: index, in: &object)
         } else {
             var child = index.flatMap { object.members[$0].value.objectValue } ?? FHIRObject()
+            if let index { object.members[index].value = .null }
             write(value, rest, newElementAt: split, depth: depth + 1, into: &child)
             set(step.name, .object(child), at: index, in: &object)
         }
@@ -535,7 +558,8 @@ struct Run {
                 guard let v = segment.field(f) else { return false }
                 return !v.isEmpty
             }
-            let unread = present.filter { !consumed[i].contains($0) && !mapping.ignore.contains("\(segment.name)-\($0)") }
+            let ignored = mapping.ignoredFields[segment.name] ?? []
+            let unread = present.filter { !consumed[i].contains($0) && !ignored.contains($0) }
             guard !unread.isEmpty else { continue }
             let place = "\(segment.name) (segment \(i + 1), line \(segment.line))"
             let text: String

@@ -32,9 +32,21 @@ public struct GroupSpec: Sendable {
     public let optional: Bool
     public let repeating: Bool
     public let items: [StructureItem]
-
     /// The segment names that can begin an instance of this group.
-    var firstSegments: Set<String> {
+    let firstSegments: Set<String>
+    /// Every segment name anywhere in the group.
+    let allSegments: Set<String>
+
+    public init(name: String, optional: Bool, repeating: Bool, items: [StructureItem]) {
+        self.name = name
+        self.optional = optional
+        self.repeating = repeating
+        self.items = items
+        firstSegments = Self.first(items)
+        allSegments = Self.all(items)
+    }
+
+    private static func first(_ items: [StructureItem]) -> Set<String> {
         var out = Set<String>()
         for item in items {
             switch item {
@@ -49,8 +61,7 @@ public struct GroupSpec: Sendable {
         return out
     }
 
-    /// Every segment name anywhere in the group.
-    var allSegments: Set<String> {
+    private static func all(_ items: [StructureItem]) -> Set<String> {
         var out = Set<String>()
         for item in items {
             switch item {
@@ -72,6 +83,21 @@ public struct MessageMapping: Sendable {
     public let resources: [ResourceUse]
     /// Segments (`SFT`) and fields (`PID-1`) deliberately not mapped: no warning for them.
     public let ignore: Set<String>
+    /// ``ignore``'s fields by segment name.
+    let ignoredFields: [String: Set<Int>]
+
+    init(file: String, messages: [String], structure: GroupSpec, resources: [ResourceUse], ignore: Set<String>) {
+        self.file = file
+        self.messages = messages
+        self.structure = structure
+        self.resources = resources
+        self.ignore = ignore
+        var fields: [String: Set<Int>] = [:]
+        for entry in ignore {
+            if let path = try? HL7Path(entry), let field = path.field { fields[path.segment, default: []].insert(field) }
+        }
+        ignoredFields = fields
+    }
 }
 
 /// "Make a resource with template T for each instance of segment or group S (when C holds)."
@@ -125,6 +151,8 @@ public struct Rule: Sendable {
     /// Start a new element at the deepest repeating step (a second `participant`), instead of writing into the
     /// last one.
     public let startsElement: Bool
+    /// ``target`` resolved against the resource type (whether each step repeats, and its type), once at load.
+    let steps: [TypeNames.ResolvedStep]
 }
 
 /// A FHIR element path: member names, each optionally selecting the array element with `[url=…]` or

@@ -225,8 +225,10 @@ extension Rule {
         let targetText = try r.string(node["path"], "path")
         let target: TargetPath
         do { target = try TargetPath(targetText) } catch { throw r.fail(node["path"], error.reason) }
-        guard TypeNames.check(target, in: resourceType) == nil else {
-            throw r.fail(node["path"], TypeNames.check(target, in: resourceType) ?? "")
+        let steps: [TypeNames.ResolvedStep]
+        switch TypeNames.resolve(target, in: resourceType) {
+        case .success(let resolved): steps = resolved
+        case .failure(let error): throw r.fail(node["path"], error.reason)
         }
         func path(_ text: String, _ at: MappingNode?) throws(MappingError) -> HL7Path {
             do { return try HL7Path(text) } catch { throw r.fail(at, error.reason) }
@@ -259,7 +261,7 @@ extension Rule {
         }
         return Rule(line: node.line, target: target, source: source, each: try r.bool(node["each"], "each"), condition: condition,
                     table: try r.optionalString(node["table"], "table"), with: with, fallback: node["default"],
-                    join: try r.bool(node["join"], "join"), filter: filter, startsElement: try r.bool(node["new"], "new"))
+                    join: try r.bool(node["join"], "join"), filter: filter, startsElement: try r.bool(node["new"], "new"), steps: steps)
     }
 }
 
