@@ -61,6 +61,8 @@ public struct Importer: Sendable {
     public var linesPerUnit = 2000
     /// Converts HL7 v2 messages (`.hl7` files); without it such files are refused.
     public var hl7: HL7Converter?
+    /// Converts C-CDA documents (`.xml` files whose root is a ClinicalDocument); without it they are refused.
+    public var ccda: CCDAConverter?
 
     public init(store: any RecordStore, source: String = "careledger-import", limits: FHIRLimits = .default) {
         self.store = store
@@ -135,7 +137,9 @@ public struct Importer: Sendable {
     public func retry(_ letter: DeadLetter) async throws -> (stored: Bool, summary: ImportSummary) {
         var summary = ImportSummary()
         let before = summary.rejected
-        if letter.format == "hl7v2" {
+        if letter.format == "ccda" {
+            try await importCCDA(letter.raw, source: letter.source, batch: letter.batch, into: &summary)
+        } else if letter.format == "hl7v2" {
             try await importHL7(letter.raw, source: letter.source, batch: letter.batch, into: &summary)
         } else if letter.format == "ndjson" || letter.format == "ndjson.gz" {
             try await importNDJSON(LineReader(bytes: letter.raw, maxLine: limits.maxDocumentBytes), source: letter.source, batch: letter.batch,
@@ -283,9 +287,47 @@ public struct Importer: Sendable {
         return summary.deadLetterIDs.last
     }
 
+    // MARK: - C-CDA
+
+    /// A C-CDA document is one unit: converted through Mappings/ccda to a transaction Bundle and stored all or
+    /// nothing, with its SHA-256 recorded so the same document imported again is not applied twice; or a dead
+    /// letter with its bytes and the OperationOutcome.
+    func importCCDA(_ bytes: [UInt8], source: String, batch: Int64?, into summary: inout ImportSummary) async throws {
+        guard let converter = ccda else {
+            try await reject(raw: bytes, source: source, location: "", format: "ccda",
+                             outcome: OperationOutcome(error: FHIRError(.unsupportedInput, "a C-CDA document needs the mappings (Mappings/ccda), which this import did not load")),
+                             batch: batch, into: &summary)
+            return
+        }
+        let key = MessageKey(sender: "C-CDA", controlId: "", payloadHash: CanonicalForm.sha256(bytes))
+        if try await store.received(key) {
+            summary.duplicates += 1
+            return
+        }
+        let conversion: CCDAConversion
+        do {
+            conversion = try converter.convert(bytes)
+        } catch {
+            try await reject(raw: bytes, source: source, location: error.line.map { "line \($0)" } ?? "", format: "ccda", outcome: error.outcome,
+                             batch: batch, into: &summary)
+            return
+        }
+        summary.warnings += conversion.warnings.count
+        do {
+            try await importBundle(try Resource(conversion.bundle), type: "transaction", raw: bytes, format: "ccda", source: source, batch: batch,
+                                   message: key, into: &summary)
+        } catch let error as FHIRError {
+            try await reject(raw: bytes, source: source, location: "", format: "ccda", outcome: OperationOutcome(error: error), batch: batch, into: &summary)
+        }
+    }
+
     // MARK: - Documents and Bundles
 
     func importDocument(_ bytes: [UInt8], source: String, batch: Int64?, into summary: inout ImportSummary) async throws {
+        if CCDADetection.isClinicalDocument(bytes) {
+            try await importCCDA(bytes, source: source, batch: batch, into: &summary)
+            return
+        }
         let format = FHIRFormat.detect(bytes)?.rawValue ?? "unknown"
         let document: FHIRDocument
         do {

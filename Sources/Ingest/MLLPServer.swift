@@ -1,5 +1,5 @@
 import Foundation
-public import HL7v2
+import HL7v2
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix

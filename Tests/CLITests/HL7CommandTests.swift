@@ -90,7 +90,7 @@ struct HL7ImportTests {
         let first = try cli.run(["import", corpus, "--store", store, "--plain"])
         #expect(first.status == 1, "the corpus holds messages of types no mapping handles, and three bad ones")
         #expect(first.stdout.contains("rejected 85"), "\(first.stdout)")   // 78 unsupported types, 3 bad, 4 malformed
-        #expect(first.stdout.contains("HL7 v2 mapping warning(s)"))
+        #expect(first.stdout.contains("mapping warning(s)"))
         let stats = try cli.run(["store", "stats", "--json", "--store", store])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])
         let total = try #require(json["total"] as? Int)
@@ -100,7 +100,7 @@ struct HL7ImportTests {
         // Each stored message is recorded (sender, control id, bytes): the same import again applies none of them.
         let again = try cli.run(["import", corpus, "--store", store, "--plain"])
         #expect(again.stdout.contains("imported 0 (0 new, 0 updated), unchanged 0"), "\(again.stdout)")
-        #expect(again.stdout.contains("85 HL7 v2 message(s) received before"), "\(again.stdout)")
+        #expect(again.stdout.contains("85 HL7 v2 message(s) or C-CDA document(s) received before"), "\(again.stdout)")
 
         // A dead letter keeps the message: its OperationOutcome says what and where.
         let list = try cli.run(["deadletters", "list", "--store", store])
@@ -108,5 +108,79 @@ struct HL7ImportTests {
         let id = try #require(row.split(separator: "\t").first.map(String.init))
         let show = try cli.run(["deadletters", "show", id, "--store", store])
         #expect(show.stdout.contains("NOVALUE"))
+    }
+}
+
+/// `careledger ccda convert` and the import of C-CDA documents.
+@Suite("careledger ccda")
+struct CCDACommandTests {
+    let cli = CLITests()
+    static let corpus = Repository.shared.appendingPathComponent("corpus/ccda")
+
+    @Test func aCCDPrintsItsBundleWithTheDocumentKeptForProvenance() throws {
+        let run = try cli.run(["ccda", "convert", Repository.root.appendingPathComponent("Samples/ccda/ccd-rivera.xml").path])
+        #expect(run.status == 0, "\(run.stdout.prefix(2000))")
+        let bundle = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let resources = ((bundle["entry"] as? [[String: Any]]) ?? []).compactMap { $0["resource"] as? [String: Any] }
+        let types = Set(resources.compactMap { $0["resourceType"] as? String })
+        for type in ["Patient", "Condition", "AllergyIntolerance", "MedicationStatement", "Observation", "Immunization", "DocumentReference"] {
+            #expect(types.contains(type), "no \(type) in \(types.sorted())")
+        }
+        let document = try #require(resources.first { $0["resourceType"] as? String == "DocumentReference" })
+        let attachment = ((document["content"] as? [[String: Any]])?.first?["attachment"]) as? [String: Any]
+        #expect(attachment?["hash"] is String)
+    }
+
+    @Test func aFragmentAndAnEntityAttackAreRefusedWithAnOperationOutcome() throws {
+        let fragment = try cli.run(["ccda", "convert", "-"], stdin: Data("<ClinicalDocument><id root=\"1.2\"/></ClinicalDocument>".utf8))
+        #expect(fragment.status == 1)
+        #expect(try cli.outcome(fragment.stdout).isEmpty == false)
+        let xxe = """
+            <?xml version="1.0"?><!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passwd">]>
+            <ClinicalDocument xmlns="urn:hl7-org:v3"><title>&e;</title></ClinicalDocument>
+            """
+        let attack = try cli.run(["ccda", "convert", "-"], stdin: Data(xxe.utf8))
+        #expect(attack.status == 1)
+        #expect(!attack.stdout.contains("root:"))
+    }
+
+    @Test func theCorpusImportsDocumentByDocumentAndAgainAppliesNothing() throws {
+        let dir = try Repository.temporaryDirectory("careledger-ccda-import")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = "sqlite:" + dir.appendingPathComponent("store.sqlite").path
+        let first = try cli.run(["import", Self.corpus.path, "--store", store, "--plain"])
+        #expect(first.stdout.contains("rejected 10"), "\(first.stdout)")
+        let stats = try cli.run(["store", "stats", "--json", "--store", store])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])
+        #expect((json["total"] as? Int ?? 0) > 500)
+        let again = try cli.run(["import", Self.corpus.path, "--store", store, "--plain"])
+        #expect(again.stdout.contains("imported 0 (0 new, 0 updated), unchanged 0"), "\(again.stdout)")
+        #expect(again.stdout.contains("38 HL7 v2 message(s) or C-CDA document(s) received before"), "\(again.stdout)")
+    }
+
+    /// scripts/ccda_oracle.py: every resource made from the C-CDA corpus is valid for fhirkit-rs.
+    @Test(.timeLimit(.minutes(10))) func theCorpusPassesTheIndependentValidator() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Repository.root.appendingPathComponent("scripts/ccda_oracle.py").path,
+                             "--careledger", CLITests.binary.path, "--corpus", Self.corpus.path, "--json"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        if process.terminationStatus == 2 {
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "the C-CDA oracle must run in CI: \(text)")
+            print("ccda oracle: skipped (pip install -r scripts/requirements-oracle.txt)")
+            return
+        }
+        let last = try #require(text.split(separator: "\n").last)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(process.terminationStatus == 0, "\(text.suffix(3000))")
+        #expect(summary["converted"] as? Int == 38)
+        #expect(summary["resources_checked"] as? Int == summary["resources_passed"] as? Int)
+        print("ccda oracle: \(last)")
     }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import FHIRCore
 import Foundation
+import HL7v2
 import Ingest
+import Mapping
 import RecordStore
 
 /// `careledger demo`: the main job, end to end on the samples. It grows with every capability.
@@ -13,7 +15,7 @@ struct DemoCommand: AsyncParsableCommand {
             Today: every FHIR sample is read (JSON or XML), validated against the FHIR R4 definitions, converted \
             to the other format and back, canonicalized (the same canonical hash from both formats), and given a \
             salted record commitment — what the ledger will anchor. Then all of Samples/ (Bundles, XML, bulk \
-            NDJSON, HL7 v2 messages converted through Mappings/hl7v2) is imported into the record store (the embedded SQLite store unless --store says otherwise); \
+            NDJSON, HL7 v2 messages and C-CDA documents converted through Mappings/) is imported into the record store (the embedded SQLite store unless --store says otherwise); \
             run it twice and the second import changes nothing. Then four validators (four providers' homes in \
             --home, run in this process) start consensus over authenticated P2P sessions, the first one anchors the \
             store, one record's receipt is printed and verified offline, a tampered copy fails, and the \
@@ -38,7 +40,9 @@ struct DemoCommand: AsyncParsableCommand {
         guard let enumerator = FileManager.default.enumerator(atPath: root.path) else {
             throw ValidationError("no samples folder at '\(samples)'; run from the repository root or pass --samples DIR")
         }
-        let files = enumerator.compactMap { $0 as? String }.filter { $0.hasSuffix(".json") || $0.hasSuffix(".xml") }.sorted()
+        // HL7 v2 and C-CDA samples go through the mappings (mappingSamples), not the FHIR reader.
+        let files = enumerator.compactMap { $0 as? String }
+            .filter { ($0.hasSuffix(".json") || $0.hasSuffix(".xml")) && !$0.hasPrefix("ccda/") && !$0.hasPrefix("hl7v2/") }.sorted()
         print("CareLedger demo — record core on \(files.count) FHIR samples in \(samples)/")
         print("canonical form \(CanonicalForm.version); commitment = SHA-256(\"\(RecordCommitment.domainTag)\" ‖ salt ‖ SHA-256(canonical))")
         print("")
@@ -80,9 +84,60 @@ struct DemoCommand: AsyncParsableCommand {
         print("")
         print("\(files.count - failures) of \(files.count) samples passed every step")
         print("")
+        failures += try mappingSamples()
         failures += try await importSamples()
         failures += try await ledgerDemo()
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Converts the HL7 v2 and C-CDA samples through Mappings/ and shows the ACK a live feed would send for each
+    /// message; returns failures.
+    func mappingSamples() throws -> Int {
+        let root = URL(fileURLWithPath: samples)
+        let hl7 = try MappingsLocation.converter(nil)
+        let ccda = try MappingsLocation.ccdaConverter(nil)
+        var failures = 0
+        let hl7Files = ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("hl7v2").path)) ?? []).filter { $0.hasSuffix(".hl7") }.sorted()
+        print("CareLedger demo — HL7 v2 samples through Mappings/hl7v2 (careledger hl7 convert FILE prints each Bundle)")
+        for name in hl7Files {
+            let bytes = try InputFile.read(root.appendingPathComponent("hl7v2/\(name)").path)
+            guard let file = try? HL7File.parse(bytes) else { failures += 1; print("hl7v2/\(name)\n  REJECTED    not HL7 v2"); continue }
+            print("hl7v2/\(name)")
+            for entry in file.entries {
+                switch entry.result {
+                case .failure(let error):
+                    failures += 1
+                    print("  REJECTED    message \(entry.number): \(error)")
+                case .success(let message):
+                    do {
+                        let conversion = try hl7.convert(message)
+                        let types = Dictionary(grouping: conversion.resources, by: \.resourceType).map { "\($0.value.count) \($0.key)" }.sorted()
+                        let ack = HL7Acknowledgment.build(for: message, code: .accept, controlId: "DEMO\(entry.number)", timestamp: "20261201000000+0000")
+                        let msa = String(decoding: ack, as: UTF8.self).split(separator: "\r").first { $0.hasPrefix("MSA") } ?? ""
+                        print("  \(message.messageType ?? "?")^\(message.triggerEvent ?? "?") \(message.controlId ?? "")  →  \(types.joined(separator: ", ")); \(conversion.warnings.count) warning(s); ACK \(msa)")
+                    } catch {
+                        failures += 1
+                        print("  REJECTED    \(error)")
+                    }
+                }
+            }
+        }
+        let ccdaFiles = ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("ccda").path)) ?? []).filter { $0.hasSuffix(".xml") }.sorted()
+        print("")
+        print("CareLedger demo — C-CDA samples through Mappings/ccda (careledger ccda convert FILE prints the Bundle)")
+        for name in ccdaFiles {
+            let bytes = try InputFile.read(root.appendingPathComponent("ccda/\(name)").path)
+            do {
+                let conversion = try ccda.convert(bytes)
+                let types = Dictionary(grouping: conversion.resources, by: \.resourceType).map { "\($0.value.count) \($0.key)" }.sorted()
+                print("ccda/\(name)\n  → \(types.joined(separator: ", ")); \(conversion.warnings.count) warning(s)\n  document SHA-256 \(conversion.sha256.prefix(16))… kept in its DocumentReference")
+            } catch {
+                failures += 1
+                print("ccda/\(name)\n  REJECTED    \(error)")
+            }
+        }
+        print("")
+        return failures
     }
 
     /// Imports Samples/ into the store and checks one served record against its commitment; returns failures.
@@ -92,6 +147,7 @@ struct DemoCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         var importer = Importer(store: store)
         importer.hl7 = try MappingsLocation.converter(nil)
+        importer.ccda = try MappingsLocation.ccdaConverter(nil)
         let summary = try await importer.run(try ImportFiles.expand([samples]))
         print(ImportCommand.report(summary, seconds: (ContinuousClock.now - started).seconds, store: storeOptions.store))
         var failures = summary.rejected

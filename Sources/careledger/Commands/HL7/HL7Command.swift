@@ -95,6 +95,19 @@ enum MappingsLocation {
         return nil
     }
 
+    static func ccdaConverter(_ option: String?) throws -> CCDAConverter {
+        guard let root = root(option) else {
+            FileHandle.standardError.write(Data("careledger: no Mappings folder found; pass --mappings DIR or set CARELEDGER_MAPPINGS\n".utf8))
+            throw ExitCode(66)
+        }
+        do {
+            return CCDAConverter(mappings: try CCDAMappingSet.load(directory: (root as NSString).appendingPathComponent("ccda")))
+        } catch {
+            FileHandle.standardError.write(Data("careledger: the C-CDA mappings cannot be used: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+    }
+
     static func converter(_ option: String?) throws -> HL7Converter {
         guard let root = root(option) else {
             FileHandle.standardError.write(Data("careledger: no Mappings folder found; pass --mappings DIR or set CARELEDGER_MAPPINGS\n".utf8))

@@ -58,6 +58,8 @@ struct ImportCommand: AsyncParsableCommand {
         }
         var importer = Importer(store: try await storeOptions.open(), source: source)
         if files.contains(where: { $0.kind == .hl7v2 }) { importer.hl7 = try MappingsLocation.converter(mappings) }
+        // C-CDA documents are .xml files too: the mappings are loaded when there is XML to import.
+        if files.contains(where: { $0.path.lowercased().hasSuffix(".xml") }) { importer.ccda = try MappingsLocation.ccdaConverter(mappings) }
         let store = importer.store
         let started = ContinuousClock.now
         let display = ProgressDisplay(bar: !plain && isatty(STDERR_FILENO) == 1, start: started)
@@ -81,8 +83,8 @@ struct ImportCommand: AsyncParsableCommand {
         var lines: [String] = []
         let total = s.created + s.updated + s.unchanged
         lines.append("imported \(s.imported) (\(s.created) new, \(s.updated) updated), unchanged \(s.unchanged), rejected \(s.rejected) — \(s.files) file(s), \(total) resources in \(String(format: "%.1f", seconds)) s (\(Int(Double(total) / seconds)) resources/s)")
-        if s.duplicates > 0 { lines.append("  \(s.duplicates) HL7 v2 message(s) received before (same sender, control id and bytes): not applied again") }
-        if s.warnings > 0 { lines.append("  \(s.warnings) HL7 v2 mapping warning(s): run careledger hl7 convert on the file to see them") }
+        if s.duplicates > 0 { lines.append("  \(s.duplicates) HL7 v2 message(s) or C-CDA document(s) received before (same bytes): not applied again") }
+        if s.warnings > 0 { lines.append("  \(s.warnings) mapping warning(s): run careledger hl7 convert or ccda convert on the file to see them") }
         for type in s.byType.keys.sorted() {
             let c = s.byType[type] ?? (0, 0)
             lines.append("  \(type.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7d", c.stored)) stored  \(String(format: "%7d", c.unchanged)) unchanged")

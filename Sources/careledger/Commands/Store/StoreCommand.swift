@@ -120,6 +120,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             var failed = 0
             var importer = Importer(store: store, source: source)
             if letters.contains(where: { $0.format == "hl7v2" }) { importer.hl7 = try MappingsLocation.converter(nil) }
+            if letters.contains(where: { $0.format == "ccda" }) { importer.ccda = try MappingsLocation.ccdaConverter(nil) }
             for l in letters {
                 let (stored, summary) = try await importer.retry(l)
                 if stored {
