@@ -49,26 +49,8 @@ struct HL7CommandTests {
     /// scripts/hl7_oracle.py: every resource made from the corpus is valid for fhirkit-rs, and patient
     /// identifiers, names, birth dates, observation codes, values and units match python-hl7's reading.
     @Test(.timeLimit(.minutes(10))) func theCorpusPassesTheIndependentOracles() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Repository.root.appendingPathComponent("scripts/hl7_oracle.py").path,
-                             "--careledger", CLITests.binary.path, "--corpus", Self.corpus.path, "--json"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        if process.terminationStatus == 2 {
-            // The oracle cannot run (python-hl7 or fhirkit-rs missing): CI installs them (.ci/run).
-            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "the HL7 oracle must run in CI: \(text)")
-            print("hl7 oracle: skipped (pip install -r scripts/requirements-oracle.txt)")
-            return
-        }
-        let last = try #require(text.split(separator: "\n").last)
-        let summary = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
-        #expect(process.terminationStatus == 0, "\(text.suffix(3000))")
+        guard let (status, text, last, summary) = try Oracle.run("hl7_oracle.py", corpus: Self.corpus) else { return }
+        #expect(status == 0, "\(text.suffix(3000))")
         #expect(summary["ok"] as? Bool == true)
         #expect(summary["converted"] as? Int == 85)
         #expect(summary["resources_checked"] as? Int == summary["resources_passed"] as? Int)
@@ -160,10 +142,23 @@ struct CCDACommandTests {
 
     /// scripts/ccda_oracle.py: every resource made from the C-CDA corpus is valid for fhirkit-rs.
     @Test(.timeLimit(.minutes(10))) func theCorpusPassesTheIndependentValidator() throws {
+        guard let (status, text, last, summary) = try Oracle.run("ccda_oracle.py", corpus: Self.corpus) else { return }
+        #expect(status == 0, "\(text.suffix(3000))")
+        #expect(summary["converted"] as? Int == 38)
+        #expect(summary["resources_checked"] as? Int == summary["resources_passed"] as? Int)
+        print("ccda oracle: \(last)")
+    }
+}
+
+/// Runs an oracle script of scripts/ with the built binary and a corpus folder, `--json`.
+enum Oracle {
+    /// Exit status, full output, its last line and that line as JSON; nil when the script cannot run here (its
+    /// Python packages are missing), which CI does not allow.
+    static func run(_ script: String, corpus: URL) throws -> (Int32, String, Substring, [String: Any])? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Repository.root.appendingPathComponent("scripts/ccda_oracle.py").path,
-                             "--careledger", CLITests.binary.path, "--corpus", Self.corpus.path, "--json"]
+        process.arguments = ["python3", Repository.root.appendingPathComponent("scripts/\(script)").path,
+                             "--careledger", CLITests.binary.path, "--corpus", corpus.path, "--json"]
         let out = Pipe()
         process.standardOutput = out
         process.standardError = out
@@ -172,15 +167,12 @@ struct CCDACommandTests {
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
         if process.terminationStatus == 2 {
-            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "the C-CDA oracle must run in CI: \(text)")
-            print("ccda oracle: skipped (pip install -r scripts/requirements-oracle.txt)")
-            return
+            #expect(ProcessInfo.processInfo.environment["CI"] != "true", "\(script) must run in CI (.ci/run installs its packages): \(text)")
+            print("\(script): skipped (pip install -r scripts/requirements-oracle.txt)")
+            return nil
         }
         let last = try #require(text.split(separator: "\n").last)
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
-        #expect(process.terminationStatus == 0, "\(text.suffix(3000))")
-        #expect(summary["converted"] as? Int == 38)
-        #expect(summary["resources_checked"] as? Int == summary["resources_passed"] as? Int)
-        print("ccda oracle: \(last)")
+        return (process.terminationStatus, text, last, summary)
     }
 }
