@@ -169,6 +169,11 @@ struct CLITests {
         let again = try run(arguments)
         #expect(again.status == 0, "\(again.stdout)")
         #expect(again.stdout.contains("is already on the ledger"))
-        #expect(again.stdout.contains("79 record versions in 1 batch(es)"), "\(again.stdout)")
+        #expect(again.stdout.contains("125 record versions in 1 batch(es)"), "\(again.stdout)")
+        // The HL7 v2 and C-CDA samples went through the mappings, and the second import applied none again.
+        #expect(r.stdout.contains("ORU^R01 NG-LAB-5531  →"))
+        #expect(r.stdout.contains("ACK MSA|AA|NG-LAB-5531"))
+        #expect(r.stdout.contains("ccda/ccd-rivera.xml"))
+        #expect(again.stdout.contains("received before (same bytes): not applied again"))
     }
 }
