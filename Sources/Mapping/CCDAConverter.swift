@@ -110,8 +110,14 @@ struct CCDARun {
     /// What ids fall back on when a template's id inputs are all empty: the document's id (or its digest).
     let documentKey: String
 
-    static let sectionsPath = try! CCDAPath("component/structuredBody//section")
-    static let templateRoots = try! CCDAPath("templateId/@root")
+    /// Fixed paths of the engine itself (checked by the tests: a typo here fails every conversion test, and the
+    /// fallback keeps a node from crashing on it).
+    static let sectionsPath = constant("component/structuredBody//section")
+    static let templateRoots = constant("templateId/@root")
+
+    private static func constant(_ text: String) -> CCDAPath {
+        (try? CCDAPath(text)) ?? CCDAPath(absolute: false, steps: [], text: text)
+    }
 
     init(doc: CCDADocument, set: CCDAMappingSet, bytes: [UInt8]) {
         self.doc = doc
