@@ -162,16 +162,18 @@ public struct HL7CWE: HL7Datatype, Hashable {
     public var originalText: String?
 
     public init(_ value: HL7Value) {
-        let v = value.composite
-        identifier = v.c(1)
-        text = v.c(2)
-        codingSystem = v.c(3)
-        alternateIdentifier = v.c(4)
-        alternateText = v.c(5)
-        alternateCodingSystem = v.c(6)
-        codingSystemVersion = v.c(7)
-        alternateCodingSystemVersion = v.c(8)
-        originalText = v.c(9)
+        // Split once: reading nine components one by one would scan the value from its start nine times.
+        let parts = value.composite.components
+        func c(_ n: Int) -> String? { n <= parts.count ? parts[n - 1].string : nil }
+        identifier = c(1)
+        text = c(2)
+        codingSystem = c(3)
+        alternateIdentifier = c(4)
+        alternateText = c(5)
+        alternateCodingSystem = c(6)
+        codingSystemVersion = c(7)
+        alternateCodingSystemVersion = c(8)
+        originalText = c(9)
     }
 }
 

@@ -119,17 +119,25 @@ struct Run {
     let segments: [HL7Segment]
     let sendingFacility: String
     var groups: [GroupNode] = []
-    /// Per group: its own segments by name, and every segment of its subtree by name (in message order).
-    var own: [[String: [Int]]] = []
-    var subtree: [[String: [Int]]] = []
+    /// Per group, by name id (``nameIds``): its own segments, and every segment of its subtree (in message order).
+    var own: [[[Int]]] = []
+    var subtree: [[[Int]]] = []
+    /// The group that holds each segment as its own.
+    var owner: [Int] = []
     /// Every segment by name, in message order.
     var byName: [String: [Int]] = [:]
+    /// The message's distinct segment names (packed, see ``SegmentKey``), a name's id being its position here;
+    /// and each segment's name id.
+    var nameKeys: [SegmentKey] = []
+    var nameIds: [Int] = []
+    /// Every segment by name id, in message order.
+    var byNameId: [[Int]] = []
     var made: [Made] = []
     var madeByName: [String: [Int]] = [:]
     var resources: [Resource] = []
     var converters: Converters
     /// Field numbers read, per segment index.
-    var consumed: [Set<Int>]
+    var consumed: [FieldSet]
     var outOfOrder: [Int] = []
     /// Required segments or groups found elsewhere than the structure expects them.
     var misplaced: [String] = []
@@ -142,9 +150,21 @@ struct Run {
         names = segments.map(\.name)
         sendingFacility = message.sendingFacility ?? ""
         converters = Converters(set: set)
-        consumed = Array(repeating: [], count: segments.count)
-        consumed[0] = [1, 2, 9, 10, 12]
+        consumed = Array(repeating: FieldSet(), count: segments.count)
+        for field in [1, 2, 9, 10, 12] { consumed[0].insert(field) }
         for (i, n) in names.enumerated() { byName[n, default: []].append(i) }
+        nameIds.reserveCapacity(names.count)
+        for (i, n) in names.enumerated() {
+            let key = SegmentKey(n)
+            if let id = nameKeys.firstIndex(of: key) {
+                nameIds.append(id)
+                byNameId[id].append(i)
+            } else {
+                nameIds.append(nameKeys.count)
+                byNameId.append([i])
+                nameKeys.append(key)
+            }
+        }
     }
 
     func isWithin(_ group: Int, _ other: Int) -> Bool {
@@ -168,18 +188,23 @@ struct Run {
         }
         // The indexes every path lookup uses: own segments, and subtrees merged from the leaves up (a child's
         // index is always larger than its parent's).
-        own = groups.map { g in
-            var table: [String: [Int]] = [:]
-            for s in g.segments { table[names[s], default: []].append(s) }
+        let empty = Array(repeating: [Int](), count: nameKeys.count)
+        owner = Array(repeating: 0, count: names.count)
+        own = groups.indices.map { g in
+            var table = empty
+            for s in groups[g].segments {
+                table[nameIds[s]].append(s)
+                owner[s] = g
+            }
             return table
         }
         subtree = own
         for g in groups.indices.reversed() {
             guard let parent = groups[g].parent else { continue }
-            for (name, list) in subtree[g] { subtree[parent][name, default: []].append(contentsOf: list) }
+            for id in subtree[g].indices where !subtree[g][id].isEmpty { subtree[parent][id].append(contentsOf: subtree[g][id]) }
         }
         for g in subtree.indices {
-            for name in subtree[g].keys where (subtree[g][name]?.count ?? 0) > 1 { subtree[g][name]?.sort() }
+            for id in subtree[g].indices where subtree[g][id].count > 1 { subtree[g][id].sort() }
         }
     }
 
@@ -249,7 +274,7 @@ struct Run {
             } else {
                 for s in byName[use.scope] ?? [] {
                     // The group that holds the segment as its own.
-                    let g = groups.indices.last { own[$0][use.scope]?.contains(s) == true } ?? 0
+                    let g = owner[s]
                     instances.append((use, s, g))
                 }
             }
@@ -274,8 +299,9 @@ struct Run {
         }
         for (k, template) in chosen.enumerated() {
             var object = FHIRObject(members: [.init(name: "resourceType", value: .string(template.resourceType)), .init(name: "id", value: .string(made[k].id))])
-            for rule in template.rules {
-                try apply(rule, template: template, index: k, to: &object)
+            let rules = template.rules
+            for r in rules.indices {
+                try apply(rules[r], template: template, index: k, to: &object)
             }
             do {
                 resources.append(try Resource(object))
@@ -294,20 +320,24 @@ struct Run {
     /// (itself, then its parents) that has such segments, else the nearest whose sub-groups do (the root's
     /// sub-groups are the whole message); the `occurrence`-th of the message when one is given.
     func resolve(_ name: String, occurrence: Int, in scope: Scope, all: Bool = false) -> ArraySlice<Int> {
+        let key = SegmentKey(name)
+        guard let id = nameKeys.firstIndex(of: key) else { return [] }
         guard occurrence == 1 else {
-            guard let list = byName[name], list.count >= occurrence else { return [] }
+            let list = byNameId[id]
+            guard list.count >= occurrence else { return [] }
             return list[(occurrence - 1)...(occurrence - 1)]
         }
-        if let s = scope.segment, names[s] == name { return [s] }
-        guard byName[name] != nil else { return [] }
+        if let s = scope.segment, nameIds[s] == id { return [s] }
         var g: Int? = scope.group
         while let cur = g {
-            if let found = own[cur][name] { return found[...] }
+            let found = own[cur][id]
+            if !found.isEmpty { return found[...] }
             g = groups[cur].parent
         }
         g = scope.group
         while let cur = g {
-            if let found = subtree[cur][name] { return all ? found[...] : found.prefix(1) }
+            let found = subtree[cur][id]
+            if !found.isEmpty { return all ? found[...] : found.prefix(1) }
             g = groups[cur].parent
         }
         return []
@@ -322,23 +352,25 @@ struct Run {
         return out
     }
 
-    /// ``found(_:in:all:)``, marking the field as read.
-    mutating func values(_ path: HL7Path, in scope: Scope, all: Bool = false) -> [(segment: Int, value: HL7Value)] {
-        let out = found(path, in: scope, all: all)
-        if let field = path.field {
-            for s in resolve(path.segment, occurrence: path.occurrence, in: scope, all: all) { consumed[s].insert(field) }
+    /// The first value of ``found(_:in:all:)``, marking the field as read in every segment the path resolves to.
+    mutating func firstValue(_ path: HL7Path, in scope: Scope) -> HL7Value? {
+        let resolved = resolve(path.segment, occurrence: path.occurrence, in: scope)
+        var first: HL7Value?
+        for s in resolved {
+            if first == nil, let value = segments[s].value(at: path) { first = value }
+            if let field = path.field { consumed[s].insert(field) }
         }
-        return out
+        return first
     }
 
     mutating func evaluate(_ condition: Condition, in scope: Scope) -> Bool {
         switch condition {
-        case .present(let p): return values(p, in: scope).first?.value.string != nil
-        case .empty(let p): return values(p, in: scope).first?.value.string == nil
-        case .equals(let p, let v): return values(p, in: scope).first?.value.string == v
-        case .notEquals(let p, let v): return values(p, in: scope).first?.value.string != v
-        case .oneOf(let p, let vs): return values(p, in: scope).first?.value.string.map(vs.contains) ?? false
-        case .noneOf(let p, let vs): return !(values(p, in: scope).first?.value.string.map(vs.contains) ?? false)
+        case .present(let p): return firstValue(p, in: scope)?.string != nil
+        case .empty(let p): return firstValue(p, in: scope)?.string == nil
+        case .equals(let p, let v): return firstValue(p, in: scope)?.string == v
+        case .notEquals(let p, let v): return firstValue(p, in: scope)?.string != v
+        case .oneOf(let p, let vs): return firstValue(p, in: scope)?.string.map(vs.contains) ?? false
+        case .noneOf(let p, let vs): return !(firstValue(p, in: scope)?.string.map(vs.contains) ?? false)
         case .all(let cs):
             for c in cs where !evaluate(c, in: scope) { return false }
             return true
@@ -351,19 +383,21 @@ struct Run {
     /// The id: a hash of the resource type, the sending facility (MSH-4) and the id inputs' text. Without any
     /// input value, the message control id and the segment's position stand in (stable for the same message).
     func identifier(_ template: ResourceTemplate, scope: Scope) -> String {
-        var material: [UInt8] = Array("careledger/hl7v2/id/v1".utf8)
-        func add(_ text: String) { material.append(0); material += Array(text.utf8) }
+        var material = Self.idPrefix
+        material.reserveCapacity(256)
+        func add(_ text: String) { material.append(0); material.append(contentsOf: text.utf8) }
         add(template.resourceType)
         add(sendingFacility)
         var any = false
         for path in template.idInputs {
             var first = true
-            for (_, value) in found(path, in: scope) {
+            for s in resolve(path.segment, occurrence: path.occurrence, in: scope) {
+                guard let value = segments[s].value(at: path) else { continue }
                 if !first { material.append(0x1E) }
                 first = false
                 let bytes = value.raw
                 if !bytes.isEmpty { any = true }
-                material += bytes
+                material.append(contentsOf: bytes)
             }
             material.append(0)
         }
@@ -372,15 +406,17 @@ struct Run {
             add(String(scope.segment ?? groups[scope.group].segments.first ?? 0))
         }
         let digest = SHA256.hash(data: material)
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(32)
         for byte in digest.prefix(16) {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 15)])
+            out.append(Self.hexDigits[Int(byte >> 4)])
+            out.append(Self.hexDigits[Int(byte & 15)])
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    static let idPrefix: [UInt8] = Array("careledger/hl7v2/id/v1".utf8)
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     // MARK: Rules
 
@@ -404,7 +440,7 @@ struct Run {
             }
         case .path(let path, let datatype):
             var extra: [String: HL7Value] = [:]
-            for (key, p) in rule.with { extra[key] = values(p, in: scope).first?.value }
+            for (key, p) in rule.with { extra[key] = firstValue(p, in: scope) }
             var found = self.found(path, in: scope, all: rule.each || rule.join)
             if let filter = rule.filter {
                 var kept: [(segment: Int, value: HL7Value)] = []
@@ -603,5 +639,39 @@ struct Run {
             .init(name: "type", value: .string("transaction")),
             .init(name: "entry", value: .array(entries)),
         ]))
+    }
+}
+
+/// A set of field numbers: a bit per field below 64 (all that segments usually have), a Set beyond.
+struct FieldSet {
+    private var low: UInt64 = 0
+    private var high: Set<Int> = []
+
+    var isEmpty: Bool { low == 0 && high.isEmpty }
+
+    mutating func insert(_ field: Int) {
+        if field >= 0 && field < 64 { low |= 1 << UInt64(field) } else { high.insert(field) }
+    }
+
+    func contains(_ field: Int) -> Bool {
+        field >= 0 && field < 64 ? low & (1 << UInt64(field)) != 0 : high.contains(field)
+    }
+}
+
+/// A segment name packed into an integer, so that names compare in one step: its bytes, big-endian. The parser
+/// keeps names of at most ``HL7Message``'s 8 bytes and paths name 3, so every name that can meet another packs
+/// exactly; a longer one gets a key no name of capitals and digits has.
+struct SegmentKey: Equatable {
+    let packed: UInt64
+
+    init(_ name: String) {
+        var packed: UInt64 = 0
+        var count = 0
+        for byte in name.utf8 {
+            count += 1
+            if count > 8 { packed = .max; break }
+            packed = packed << 8 | UInt64(byte)
+        }
+        self.packed = packed
     }
 }
