@@ -28,27 +28,10 @@ public struct CCDAMappingSet: Sendable {
 
     /// Reads `directory` (the `Mappings/ccda` folder): `document.yaml`, `resources/*.yaml`, `tables/*.yaml`.
     public static func load(directory: String) throws(MappingError) -> CCDAMappingSet {
-        func files(_ sub: String) throws(MappingError) -> [(name: String, text: String)] {
-            let folder = (directory as NSString).appendingPathComponent(sub)
-            let names: [String]
-            do {
-                names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-            } catch {
-                throw MappingError(folder, line: nil, "cannot list the folder: \(error.localizedDescription)")
-            }
-            var out: [(String, String)] = []
-            for name in names {
-                let path = (folder as NSString).appendingPathComponent(name)
-                guard let data = FileManager.default.contents(atPath: path) else { throw MappingError(path, line: nil, "cannot read the file") }
-                out.append(("\(sub)/\(name)", String(decoding: data, as: UTF8.self)))
-            }
-            return out
+        guard let document = MappingFiles.file(directory, "document.yaml") else {
+            throw MappingError((directory as NSString).appendingPathComponent("document.yaml"), line: nil, "cannot read the file (the C-CDA mapping starts there)")
         }
-        let documentPath = (directory as NSString).appendingPathComponent("document.yaml")
-        guard let data = FileManager.default.contents(atPath: documentPath) else {
-            throw MappingError(documentPath, line: nil, "cannot read the file (the C-CDA mapping starts there)")
-        }
-        return try parse(document: String(decoding: data, as: UTF8.self), resources: try files("resources"), tables: try files("tables"))
+        return try parse(document: document, resources: try MappingFiles.folder(directory, "resources"), tables: try MappingFiles.folder(directory, "tables"))
     }
 
     /// Builds the set from file texts (names are used in errors and, for resources, as template names).

@@ -619,27 +619,7 @@ struct Run {
         return out
     }
 
-    func bundle() -> FHIRValue {
-        var entries: [FHIRValue] = []
-        for (k, resource) in resources.enumerated() {
-            let m = made[k]
-            let id = m.id
-            let uuid = "\(id.prefix(8))-\(id.dropFirst(8).prefix(4))-\(id.dropFirst(12).prefix(4))-\(id.dropFirst(16).prefix(4))-\(id.dropFirst(20))"
-            entries.append(.object(FHIRObject(members: [
-                .init(name: "fullUrl", value: .string("urn:uuid:\(uuid)")),
-                .init(name: "resource", value: .object(resource.object)),
-                .init(name: "request", value: .object(FHIRObject(members: [
-                    .init(name: "method", value: .string("PUT")),
-                    .init(name: "url", value: .string("\(m.resourceType)/\(id)")),
-                ]))),
-            ])))
-        }
-        return .object(FHIRObject(members: [
-            .init(name: "resourceType", value: .string("Bundle")),
-            .init(name: "type", value: .string("transaction")),
-            .init(name: "entry", value: .array(entries)),
-        ]))
-    }
+    func bundle() -> FHIRValue { TransactionBundle.make(resources) }
 }
 
 /// A set of field numbers: a bit per field below 64 (all that segments usually have), a Set beyond.

@@ -29,25 +29,8 @@ public struct HL7MappingSet: Sendable {
     /// Reads `directory` (the `Mappings/hl7v2` folder): `messages/*.yaml`, `resources/*.yaml`, `tables/*.yaml`
     /// and `settings.yaml`.
     public static func load(directory: String) throws(MappingError) -> HL7MappingSet {
-        func files(_ sub: String) throws(MappingError) -> [(name: String, text: String)] {
-            let folder = (directory as NSString).appendingPathComponent(sub)
-            let names: [String]
-            do {
-                names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-            } catch {
-                throw MappingError(folder, line: nil, "cannot list the folder: \(error.localizedDescription)")
-            }
-            var out: [(String, String)] = []
-            for name in names {
-                let path = (folder as NSString).appendingPathComponent(name)
-                guard let data = FileManager.default.contents(atPath: path) else { throw MappingError(path, line: nil, "cannot read the file") }
-                out.append(("\(sub)/\(name)", String(decoding: data, as: UTF8.self)))
-            }
-            return out
-        }
-        let settingsPath = (directory as NSString).appendingPathComponent("settings.yaml")
-        let settings = FileManager.default.contents(atPath: settingsPath).map { String(decoding: $0, as: UTF8.self) }
-        return try parse(messages: try files("messages"), resources: try files("resources"), tables: try files("tables"), settings: settings)
+        return try parse(messages: try MappingFiles.folder(directory, "messages"), resources: try MappingFiles.folder(directory, "resources"),
+                         tables: try MappingFiles.folder(directory, "tables"), settings: MappingFiles.file(directory, "settings.yaml"))
     }
 
     /// Builds the set from file texts (names are used in errors and as template names).
