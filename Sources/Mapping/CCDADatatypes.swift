@@ -21,17 +21,6 @@ struct CCDAValues {
         warnings.append((doc.nodes[Int(node)].line, text))
     }
 
-    static func object(_ pairs: [(String, FHIRValue?)]) -> FHIRValue? {
-        var members: [FHIRObject.Member] = []
-        for (name, value) in pairs {
-            guard let value else { continue }
-            if case .array(let items) = value, items.isEmpty { continue }
-            if case .object(let o) = value, o.members.isEmpty { continue }
-            members.append(FHIRObject.Member(name: name, value: value))
-        }
-        return members.isEmpty ? nil : .object(FHIRObject(members: members))
-    }
-
     static func s(_ text: String?) -> FHIRValue? {
         guard let text, let normal = CCDADocument.normalize(text) else { return nil }
         return .string(normal)
@@ -78,7 +67,7 @@ struct CCDAValues {
         case .IVL_PQ:
             guard !doc.isNull(node) else { return nil }
             if type == "Range" {
-                return Self.object([("low", part(node, "low").flatMap { quantity($0, to: "Quantity") }),
+                return Converters.object([("low", part(node, "low").flatMap { quantity($0, to: "Quantity") }),
                                     ("high", part(node, "high").flatMap { quantity($0, to: "Quantity") })])
             }
             return quantity(node, to: type) ?? part(node, "center").flatMap { quantity($0, to: type) } ?? part(node, "low").flatMap { quantity($0, to: type) }
@@ -117,7 +106,7 @@ struct CCDAValues {
 
     private func coding(_ node: Int32) -> FHIRValue? {
         guard !doc.isNull(node), let code = attr("code", node) else { return nil }
-        return Self.object([("system", system(doc.attribute("codeSystem", of: node)).map(FHIRValue.string)),
+        return Converters.object([("system", system(doc.attribute("codeSystem", of: node)).map(FHIRValue.string)),
                             ("version", Self.s(doc.attribute("codeSystemVersion", of: node))),
                             ("code", .string(code)), ("display", Self.s(doc.attribute("displayName", of: node)))])
     }
@@ -130,7 +119,7 @@ struct CCDAValues {
         case "CodeableConcept":
             var text = doc.child(of: node, named: "originalText").flatMap { narrative($0) }
             if codings.isEmpty, text == nil, !doc.isNull(node) { text = attr("displayName", node) }
-            return Self.object([("coding", .array(codings)), ("text", text.map(FHIRValue.string))])
+            return Converters.object([("coding", .array(codings)), ("text", text.map(FHIRValue.string))])
         case "Coding":
             return codings.first
         default:
@@ -156,10 +145,10 @@ struct CCDAValues {
         let identifier: FHIRValue?
         if let ext {
             let system = root.flatMap { r in set.identifierSystems[r] ?? (CCDAMappingSet.isOID(r) ? "urn:oid:\(r)" : Self.isUUID(r) ? "urn:uuid:\(r.lowercased())" : nil) }
-            identifier = Self.object([("system", system.map(FHIRValue.string)), ("value", .string(ext))])
+            identifier = Converters.object([("system", system.map(FHIRValue.string)), ("value", .string(ext))])
         } else if let root {
             let uri = CCDAMappingSet.isOID(root) ? "urn:oid:\(root)" : Self.isUUID(root) ? "urn:uuid:\(root.lowercased())" : nil
-            identifier = uri.map { Self.object([("system", .string("urn:ietf:rfc:3986")), ("value", .string($0))]) } ?? Self.object([("value", .string(root))])
+            identifier = uri.map { Converters.object([("system", .string("urn:ietf:rfc:3986")), ("value", .string($0))]) } ?? Converters.object([("value", .string(root))])
         } else {
             return nil
         }
@@ -183,7 +172,7 @@ struct CCDAValues {
         switch type {
         case "HumanName":
             let use = uses(node, table: "name-use").first
-            return Self.object([("use", use.map(FHIRValue.string)), ("text", structured ? nil : whole.map(FHIRValue.string)),
+            return Converters.object([("use", use.map(FHIRValue.string)), ("text", structured ? nil : whole.map(FHIRValue.string)),
                                 ("family", family.isEmpty ? nil : .string(family.joined(separator: " "))),
                                 ("given", .array(given.map(FHIRValue.string))), ("prefix", .array(prefix.map(FHIRValue.string))),
                                 ("suffix", .array(suffix.map(FHIRValue.string)))])
@@ -206,7 +195,7 @@ struct CCDAValues {
             return self.text(text, to: type, at: node)
         }
         let period = part(node, "useablePeriod").flatMap { interval($0, to: "Period") }
-        return Self.object([("use", uses(node, table: "address-use").first.map(FHIRValue.string)),
+        return Converters.object([("use", uses(node, table: "address-use").first.map(FHIRValue.string)),
                             ("type", uses(node, table: "address-type").first.map(FHIRValue.string)),
                             ("text", structured ? nil : doc.normalizedText(node).map(FHIRValue.string)),
                             ("line", .array(lines.map(FHIRValue.string))), ("city", one("city")), ("district", one("county")),
@@ -236,7 +225,7 @@ struct CCDAValues {
         guard let normal = CCDADocument.normalize(value) else { return nil }
         guard type == "ContactPoint" else { return type == "string" ? .string(normal) : (normal.contains(" ") ? nil : .string(normal)) }
         let period = part(node, "useablePeriod").flatMap { interval($0, to: "Period") }
-        return Self.object([("system", .string(system)), ("value", .string(normal)),
+        return Converters.object([("system", .string(system)), ("value", .string(normal)),
                             ("use", uses(node, table: "telecom-use").first.map(FHIRValue.string)), ("period", period)])
     }
 
@@ -277,7 +266,7 @@ struct CCDAValues {
         if let high = bound("high"), let dt = parseTime(attr("value", high) ?? "", at: high) { end = dateTime(dt, to: "dateTime", at: high) }
         if start == nil, end == nil, let v = attr("value", node), let dt = parseTime(v, at: node) { start = dateTime(dt, to: "dateTime", at: node) }
         if start == nil, end == nil, let c = bound("center"), let dt = parseTime(attr("value", c) ?? "", at: c) { start = dateTime(dt, to: "dateTime", at: c) }
-        return Self.object([("start", start), ("end", end)])
+        return Converters.object([("start", start), ("end", end)])
     }
 
     /// A time of day needs a zone in FHIR: the value's own, else document.yaml's `timezone`, else only the date
@@ -323,7 +312,7 @@ struct CCDAValues {
         case "string": return .string([value.lexeme, unit].compactMap { $0 }.joined(separator: " "))
         default:
             // CDA units are UCUM (PQ.unit is a UCUM code by definition).
-            return Self.object([("value", .number(value)), ("unit", unit.map(FHIRValue.string)),
+            return Converters.object([("value", .number(value)), ("unit", unit.map(FHIRValue.string)),
                                 ("system", unit == nil ? nil : .string("http://unitsofmeasure.org")), ("code", unit.map(FHIRValue.string))])
         }
     }
@@ -371,11 +360,11 @@ struct CCDAValues {
         case "date", "dateTime", "instant":
             guard let dt = parseTime(text, at: node) else { return nil }
             return dateTime(dt, to: type, at: node)
-        case "CodeableConcept", "Annotation": return Self.object([("text", .string(text))])
-        case "Coding": return Self.object([("code", .string(text))])
-        case "Reference": return Self.object([("display", .string(text))])
-        case "Identifier": return Self.object([("value", .string(text))])
-        case "HumanName", "Address": return Self.object([("text", .string(text))])
+        case "CodeableConcept", "Annotation": return Converters.object([("text", .string(text))])
+        case "Coding": return Converters.object([("code", .string(text))])
+        case "Reference": return Converters.object([("display", .string(text))])
+        case "Identifier": return Converters.object([("value", .string(text))])
+        case "HumanName", "Address": return Converters.object([("text", .string(text))])
         default:
             return refuse("something a FHIR \(type) can be made of")
         }
@@ -387,15 +376,15 @@ struct CCDAValues {
         case .code(let code):
             switch type {
             case "boolean": return code == "true" ? .bool(true) : code == "false" ? .bool(false) : nil
-            case "Coding": return object([("code", .string(code))])
-            case "CodeableConcept": return object([("coding", .array([object([("code", .string(code))])].compactMap { $0 }))])
+            case "Coding": return Converters.object([("code", .string(code))])
+            case "CodeableConcept": return Converters.object([("coding", .array([Converters.object([("code", .string(code))])].compactMap { $0 }))])
             default: return .string(code)
             }
         case .coding(let system, let code, let display):
-            let coding = object([("system", s(system)), ("code", .string(code)), ("display", s(display))])
+            let coding = Converters.object([("system", s(system)), ("code", .string(code)), ("display", s(display))])
             switch type {
             case "Coding": return coding
-            case "CodeableConcept": return object([("coding", .array([coding].compactMap { $0 }))])
+            case "CodeableConcept": return Converters.object([("coding", .array([coding].compactMap { $0 }))])
             case "boolean": return code == "true" ? .bool(true) : code == "false" ? .bool(false) : nil
             default: return .string(code)
             }
