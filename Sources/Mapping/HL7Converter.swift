@@ -104,7 +104,16 @@ struct GroupNode {
 
 /// One conversion: the matched structure, the resources made, what was read.
 struct Run {
-    struct Made {
+    /// A class: rules read it many times, and a reference is one retain.
+    final class Made {
+        init(template: String, resourceType: String, id: String, segment: Int?, group: Int) {
+            self.template = template
+            self.resourceType = resourceType
+            self.id = id
+            self.segment = segment
+            self.group = group
+        }
+
         let template: String
         let resourceType: String
         let id: String
@@ -465,23 +474,28 @@ struct Run {
                 for value in produced { write(value, steps: steps, each: rule.startsElement, into: &object) }
                 return
             }
-            for (segment, value) in rule.each ? found : Array(found.prefix(1)) {
-                let items = rule.each && value.level == .field ? value.repetitions : [value]
-                for item in items where !item.isEmpty && !item.isExplicitNull {
-                    let location = HL7Location(segment: names[segment], segmentIndex: segment + 1, line: segments[segment].line,
-                                               field: path.field, repetition: path.repetition, component: path.component)
-                    var converted: FHIRValue?
-                    if let tableName = rule.table, let table = set.tables[tableName] {
-                        let code = item.composite.component(1)?.string ?? ""
-                        if let entry = table.entries[code] ?? table.otherwise {
-                            converted = converters.tableValue(entry, to: last.type)
-                        } else {
-                            converters.warnings.append("\(location): \"\(code)\" is not in table \(tableName); not mapped")
-                        }
+            func take(_ item: HL7Value, from segment: Int) throws(HL7Error) {
+                guard !item.isEmpty, !item.isExplicitNull else { return }
+                let location = HL7Location(segment: names[segment], segmentIndex: segment + 1, line: segments[segment].line,
+                                           field: path.field, repetition: path.repetition, component: path.component)
+                var converted: FHIRValue?
+                if let tableName = rule.table, let table = set.tables[tableName] {
+                    let code = item.composite.component(1)?.string ?? ""
+                    if let entry = table.entries[code] ?? table.otherwise {
+                        converted = converters.tableValue(entry, to: last.type)
                     } else {
-                        converted = try converters.convert(item, datatype: datatype, to: last.type, with: extra, at: location)
+                        converters.warnings.append("\(location): \"\(code)\" is not in table \(tableName); not mapped")
                     }
-                    if let converted { produced.append(converted) }
+                } else {
+                    converted = try converters.convert(item, datatype: datatype, to: last.type, with: extra, at: location)
+                }
+                if let converted { produced.append(converted) }
+            }
+            for (segment, value) in found.prefix(rule.each ? found.count : 1) {
+                if rule.each && value.level == .field {
+                    for item in value.repetitions { try take(item, from: segment) }
+                } else {
+                    try take(value, from: segment)
                 }
             }
             if produced.isEmpty, let fallback = rule.fallback, let value = constant(fallback, type: last.type) { produced.append(value) }
@@ -590,12 +604,14 @@ struct Run {
         var out: [OperationOutcome.Issue] = []
         let known = mapping.structure.allSegments
         for (i, segment) in segments.enumerated() where !mapping.ignore.contains(segment.name) {
-            let present = (1...max(1, segment.fieldCount)).filter { f in
-                guard let v = segment.field(f) else { return false }
-                return !v.isEmpty
+            var unread: [Int] = []
+            var ignored: Set<Int>?
+            for f in 1...max(1, segment.fieldCount) where !consumed[i].contains(f) {
+                guard let v = segment.field(f), !v.isEmpty else { continue }
+                if ignored == nil { ignored = mapping.ignoredFields[segment.name] ?? [] }
+                if ignored?.contains(f) == true { continue }
+                unread.append(f)
             }
-            let ignored = mapping.ignoredFields[segment.name] ?? []
-            let unread = present.filter { !consumed[i].contains($0) && !ignored.contains($0) }
             guard !unread.isEmpty else { continue }
             let place = "\(segment.name) (segment \(i + 1), line \(segment.line))"
             let text: String

@@ -118,8 +118,9 @@ public struct ResourceTemplate: Sendable {
     public let rules: [Rule]
 }
 
-/// One rule: write one FHIR element from the message.
-public struct Rule: Sendable {
+/// One rule: write one FHIR element from the message. A class: the engine reads rules many times per message,
+/// and a reference costs one retain where a struct of this size costs one per field.
+public final class Rule: Sendable {
     public enum Source: Sendable {
         /// A value read from the message at a path, as an HL7 datatype.
         case path(HL7Path, datatype: String)
@@ -153,6 +154,23 @@ public struct Rule: Sendable {
     public let startsElement: Bool
     /// ``target`` resolved against the resource type (whether each step repeats, and its type), once at load.
     let steps: [TypeNames.ResolvedStep]
+
+    init(line: Int, target: TargetPath, source: Source, each: Bool, condition: Condition?, table: String?,
+         with: [String: HL7Path], fallback: MappingNode?, join: Bool, filter: Condition?, startsElement: Bool,
+         steps: [TypeNames.ResolvedStep]) {
+        self.line = line
+        self.target = target
+        self.source = source
+        self.each = each
+        self.condition = condition
+        self.table = table
+        self.with = with
+        self.fallback = fallback
+        self.join = join
+        self.filter = filter
+        self.startsElement = startsElement
+        self.steps = steps
+    }
 }
 
 /// A FHIR element path: member names, each optionally selecting the array element with `[url=…]` or
