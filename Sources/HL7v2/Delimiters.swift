@@ -75,8 +75,26 @@ public enum HL7Charset: String, Sendable, Hashable {
         switch self {
         case .utf8: String(decoding: bytes, as: UTF8.self)
         case .latin1:
-            // Each ISO 8859-1 byte is the Unicode scalar of the same number, and so the UTF-16 unit too.
-            String(decoding: bytes.lazy.map { UInt16($0) }, as: UTF16.self)
+            // Each ISO 8859-1 byte is the Unicode scalar of the same number: ASCII as it is, the rest as two UTF-8
+            // bytes.
+            if !bytes.contains(where: { $0 >= 0x80 }) {
+                String(decoding: bytes, as: UTF8.self)
+            } else {
+                String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+                    var n = 0
+                    for b in bytes {
+                        if b < 0x80 {
+                            out[n] = b
+                            n += 1
+                        } else {
+                            out[n] = 0xC0 | (b >> 6)
+                            out[n + 1] = 0x80 | (b & 0x3F)
+                            n += 2
+                        }
+                    }
+                    return n
+                }
+            }
         }
     }
 

@@ -122,10 +122,23 @@ public struct HL7Value: Sendable {
     /// The first sub-component of the first component of the first repetition, unescaped; nil when that is empty
     /// or the explicit null `""` (``isExplicitNull`` tells the two apart).
     public var string: String? {
-        var leaf = self
-        if level == .field, let r = leaf.repetition(1) { leaf = r }
-        if leaf.level == .repetition, let c = leaf.component(1) { leaf = c }
-        if leaf.level == .component, let s = leaf.subcomponent(1) { leaf = s }
+        // The leaf ends at the first delimiter of any level below this one: one scan, no intermediate values.
+        let d = buffer.delimiters
+        let leafEnd: Int = buffer.bytes.withUnsafeBufferPointer { p in
+            var i = start
+            switch level {
+            case .literal, .subcomponent:
+                return end
+            case .field:
+                while i < end, p[i] != d.repetition, p[i] != d.component, p[i] != d.subcomponent { i += 1 }
+            case .repetition:
+                while i < end, p[i] != d.component, p[i] != d.subcomponent { i += 1 }
+            case .component:
+                while i < end, p[i] != d.subcomponent { i += 1 }
+            }
+            return i
+        }
+        let leaf = HL7Value(buffer: buffer, start: start, end: leafEnd, level: level == .literal ? .literal : .subcomponent)
         if leaf.isEmpty || leaf.isExplicitNull { return nil }
         return leaf.text()
     }

@@ -274,7 +274,7 @@ struct CCDAPathParser {
         sub.i = start
         let operand = try sub.path()
         i = sub.i
-        let operandText = String(decoding: bytes[start..<i], as: UTF8.self).trimmingCharacters(" ")
+        let operandText = String(decoding: bytes[start..<i], as: UTF8.self).trimming(" ")
         let path = CCDAPath(absolute: operand.absolute, steps: operand.steps, text: operandText)
         switch peek() {
         case .equals, .notEquals:
@@ -289,15 +289,6 @@ struct CCDAPathParser {
         default:
             return .exists(path)
         }
-    }
-}
-
-extension String {
-    func trimmingCharacters(_ c: Character) -> String {
-        var s = Substring(self)
-        while s.first == c { s.removeFirst() }
-        while s.last == c { s.removeLast() }
-        return String(s)
     }
 }
 

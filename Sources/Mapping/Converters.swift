@@ -10,8 +10,30 @@ struct Converters {
                                                      "EI", "HD", "XON", "PL", "CQ", "SN", "ED", "RP"])
 
     let set: HL7MappingSet
-    /// Notes for the OperationOutcome (a time without zone, a code not in a table).
+    /// Notes for the OperationOutcome (a code not in a table, …); times without a zone are in ``zoneless``.
     var warnings: [String] = []
+    /// Times of day without a zone that settings.yaml gave none for: where, the text, and whether the target was
+    /// an instant (read as UTC) or a dateTime (only the date kept). Told once per kind in ``allWarnings()``.
+    var zoneless: [(location: HL7Location, text: String, instant: Bool)] = []
+
+    /// ``warnings``, then the times without zone: each on its own when there are a few, else one line per kind
+    /// with the first places (an ORU of 80 results would otherwise repeat one sentence 80 times).
+    func allWarnings() -> [String] {
+        var out = warnings
+        for instant in [true, false] {
+            let cases = zoneless.filter { $0.instant == instant }
+            guard !cases.isEmpty else { continue }
+            let consequence = instant ? "read as UTC for a FHIR instant" : "only its date is kept"
+            let problem = instant ? "has no time zone" : "has a time of day but no time zone"
+            if cases.count <= 3 {
+                for c in cases { out.append("\(c.location): \(c.text) \(problem) (and settings.yaml sets none); \(consequence)") }
+            } else {
+                let shown = cases.prefix(3).map { "\($0.location) \($0.text)" }.joined(separator: "; ")
+                out.append("\(cases.count) values \(problem) (and settings.yaml sets none); for each, \(consequence). The first: \(shown); and \(cases.count - 3) more")
+            }
+        }
+        return out
+    }
 
     init(set: HL7MappingSet) { self.set = set }
 
@@ -258,14 +280,14 @@ struct Converters {
             var full = dt
             full.precision = .second
             if dt.offsetMinutes == nil, set.defaultTimeZoneMinutes == nil {
-                warnings.append("\(location): \(dt.text) has no time zone (and settings.yaml sets none); read as UTC for a FHIR instant")
+                zoneless.append((location, dt.text, true))
             }
             return .string(full.fhirDateTime(defaultOffsetMinutes: set.defaultTimeZoneMinutes ?? 0))
         case "Period":
             return Self.object([("start", dateTime(dt, to: "dateTime", at: location))])
         default:
             if dt.hasTimeWithoutZone, set.defaultTimeZoneMinutes == nil {
-                warnings.append("\(location): \(dt.text) has a time of day but no time zone (and settings.yaml sets none); only its date is kept")
+                zoneless.append((location, dt.text, false))
             }
             let text = dt.fhirDateTime(defaultOffsetMinutes: set.defaultTimeZoneMinutes)
             return type == "string" || type == "dateTime" ? .string(text) : .string(text)

@@ -76,7 +76,7 @@ public struct HL7Converter: Sendable {
         if !issues.isEmpty {
             throw HL7ConversionError(HL7Error(.internalError, "the mapping made resources that are not valid FHIR R4 (see the issues); nothing was stored"), issues: issues)
         }
-        let warnings = run.unmappedWarnings() + (run.converters.warnings + message.notes).map {
+        let warnings = run.unmappedWarnings() + (run.converters.allWarnings() + message.notes).map {
             OperationOutcome.Issue(severity: "warning", code: "informational", diagnostics: $0)
         }
         return HL7Conversion(bundle: run.bundle(), resources: run.resources, warnings: warnings, mapping: mapping.file)
@@ -354,7 +354,7 @@ struct Run {
 
     /// The values at `path` in scope: one per segment found (the field, or the element the path names).
     func found(_ path: HL7Path, in scope: Scope, all: Bool = false) -> [(segment: Int, value: HL7Value)] {
-        var out: [(Int, HL7Value)] = []
+        var out: [(segment: Int, value: HL7Value)] = []
         for s in resolve(path.segment, occurrence: path.occurrence, in: scope, all: all) {
             if let value = segments[s].value(at: path) { out.append((s, value)) }
         }

@@ -109,13 +109,23 @@ public struct ResourceUse: Sendable {
 }
 
 /// A resource template under `Mappings/hl7v2/resources/`: the resource type, what its id is made of, and the rules.
-public struct ResourceTemplate: Sendable {
+///
+/// A class: the engine looks templates up by name for every resource it makes.
+public final class ResourceTemplate: Sendable {
     public let name: String
     public let file: String
     public let resourceType: String
     /// Paths whose values (with MSH-4, the sending facility, and the resource type) are hashed into the id.
     public let idInputs: [HL7Path]
     public let rules: [Rule]
+
+    init(name: String, file: String, resourceType: String, idInputs: [HL7Path], rules: [Rule]) {
+        self.name = name
+        self.file = file
+        self.resourceType = resourceType
+        self.idInputs = idInputs
+        self.rules = rules
+    }
 }
 
 /// One rule: write one FHIR element from the message. A class: the engine reads rules many times per message,
@@ -289,10 +299,16 @@ public struct VocabularyTable: Sendable {
 }
 
 extension String {
-    func trimming(_ set: Character) -> String {
-        var s = Substring(self)
-        while s.first == set { s.removeFirst() }
-        while s.last == set { s.removeLast() }
-        return String(s)
+    /// The text without leading and trailing `scalar` (ASCII); the string itself, not a copy, when there is none
+    /// (the usual case for mapped values). Shared by the HL7 v2 and C-CDA engines.
+    func trimming(_ scalar: Unicode.Scalar) -> String {
+        let byte = UInt8(truncatingIfNeeded: scalar.value)
+        let utf8 = self.utf8
+        guard scalar.isASCII, utf8.first == byte || utf8.last == byte else { return self }
+        var start = utf8.startIndex
+        var end = utf8.endIndex
+        while start < end, utf8[start] == byte { start = utf8.index(after: start) }
+        while end > start, utf8[utf8.index(before: end)] == byte { end = utf8.index(before: end) }
+        return String(self[start..<end])
     }
 }

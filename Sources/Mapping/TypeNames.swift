@@ -2,11 +2,19 @@ import FHIRCore
 
 /// What the FHIR R4 type table says about a template's target paths: whether each step repeats, and its type.
 enum TypeNames {
-    struct ResolvedStep {
+    /// A class: the engine reads a rule's steps for every value it writes, and a reference is one retain.
+    final class ResolvedStep: Sendable {
         let name: String
         let selector: (key: String, value: String)?
         let isArray: Bool
         let type: String
+
+        init(name: String, selector: (key: String, value: String)?, isArray: Bool, type: String) {
+            self.name = name
+            self.selector = selector
+            self.isArray = isArray
+            self.type = type
+        }
     }
 
     static func isResource(_ name: String) -> Bool { TypeTable.r4.isResourceType(name) }

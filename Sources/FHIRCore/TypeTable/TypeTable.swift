@@ -143,7 +143,14 @@ public final class TypeDefinition: Sendable {
     /// The same lookup keyed by the name's UTF-8 bytes (``element(named:)-(UnsafeBufferPointer<UInt8>)``): open
     /// addressing over an FNV-1a hash, so a reader of raw bytes finds an element without making a String.
     private let byteSlots: [Int32]
-    private let byteEntries: [(name: [UInt8], match: ElementMatch)]
+    /// Every entry's name bytes, one after another (entry `n`'s from `byteNameStarts[n]` to `byteNameStarts[n + 1]`),
+    /// and its match: flat arrays, so a probe compares bytes without copying an entry.
+    private let byteNames: [UInt8]
+    private let byteNameStarts: [Int32]
+    private let byteMatches: [ElementMatch]
+    /// Per element, its cardinality as integers (max `Int.max` when unbounded, and for a choice element, whose
+    /// types are counted together): the validator's check of every object reads these, not the elements.
+    let cardinality: [(min: Int, max: Int)]
 
     init(name: String, kind: Kind, isAbstract: Bool, elements: [ElementDefinition], jsonKind: JSONKind?, pattern: String?,
          typeIndex: (String) -> Int? = { _ in nil }) {
@@ -175,7 +182,16 @@ public final class TypeDefinition: Sendable {
             slots[slot] = Int32(n)
         }
         self.byteSlots = slots
-        self.byteEntries = entries
+        var names: [UInt8] = []
+        var starts: [Int32] = [0]
+        for entry in entries {
+            names += entry.name
+            starts.append(Int32(names.count))
+        }
+        self.byteNames = names
+        self.byteNameStarts = starts
+        self.byteMatches = entries.map(\.match)
+        self.cardinality = elements.map { (min: $0.min, max: $0.isChoice ? Int.max : ($0.max ?? Int.max)) }
     }
 
     @inline(__always)
@@ -192,13 +208,25 @@ public final class TypeDefinition: Sendable {
     public func element(named bytes: UnsafeBufferPointer<UInt8>) -> ElementMatch? {
         let mask = byteSlots.count - 1
         var slot = Int(TypeDefinition.fnv1a(bytes) & UInt64(mask))
-        while true {
-            let n = byteSlots[slot]
-            if n < 0 { return nil }
-            let entry = byteEntries[Int(n)]
-            if entry.name.count == bytes.count && entry.name.elementsEqual(bytes) { return entry.match }
-            slot = (slot + 1) & mask
+        let found: Int? = byteSlots.withUnsafeBufferPointer { slots in
+            byteNameStarts.withUnsafeBufferPointer { starts in
+                byteNames.withUnsafeBufferPointer { names in
+                    while true {
+                        let n = Int(slots[slot])
+                        if n < 0 { return nil }
+                        let start = Int(starts[n])
+                        let end = Int(starts[n + 1])
+                        if end - start == bytes.count {
+                            var k = 0
+                            while k < bytes.count, names[start + k] == bytes[k] { k += 1 }
+                            if k == bytes.count { return n }
+                        }
+                        slot = (slot + 1) & mask
+                    }
+                }
+            }
         }
+        return found.map { byteMatches[$0] }
     }
 
     /// The element a JSON member name (or XML element name) stands for: `valueQuantity` gives `value[x]` with
@@ -255,11 +283,20 @@ public final class ElementDefinition: Sendable {
 }
 
 /// An element found by its JSON name, with the type that name selects.
-public struct ElementMatch: Sendable {
+///
+/// A class: the readers and the validator look one up for every member they visit, and a reference is one retain.
+public final class ElementMatch: Sendable {
     public let element: ElementDefinition
     public let type: String
     /// The element's index in its type's definition order (XML writes children in this order).
     public let position: Int
     /// Where `type` is in its table (``TypeTable/definition(at:)``), nil when the table has no such type.
     public let typeIndex: Int?
+
+    init(element: ElementDefinition, type: String, position: Int, typeIndex: Int?) {
+        self.element = element
+        self.type = type
+        self.position = position
+        self.typeIndex = typeIndex
+    }
 }

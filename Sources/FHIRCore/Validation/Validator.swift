@@ -65,8 +65,10 @@ private struct Run {
     var resourceStarts: [(index: Int, type: String)] = []
     /// Per open object, one slot per element of its type: how many values it has …
     var counts: [Int] = []
-    /// … and the choice name (`valueQuantity`) it was given with.
-    var choiceNames: [String?] = []
+    /// … and the choice name (`valueQuantity`) it was given with: an index into ``choiceNameTexts``, -1 for none
+    /// (integers, so opening an object's frame copies no strings).
+    var choiceNames: [Int32] = []
+    var choiceNameTexts: [String] = []
 
     init(tape: JSONTape, table: TypeTable, maxIssues: Int, maxDepth: Int) {
         self.tape = tape
@@ -188,7 +190,7 @@ private struct Run {
         let frame = counts.count
         let elementCount = definition.elements.count
         counts.append(contentsOf: repeatElement(0, count: elementCount))
-        choiceNames.append(contentsOf: repeatElement(nil, count: elementCount))
+        choiceNames.append(contentsOf: repeatElement(-1, count: elementCount))
         defer {
             counts.removeLast(elementCount)
             choiceNames.removeLast(elementCount)
@@ -229,13 +231,18 @@ private struct Run {
             }
         }
 
-        for (i, element) in definition.elements.enumerated() {
-            let count = counts[frame + i]
-            let label = element.isChoice ? element.name + "[x]" : element.name
-            if count < element.min {
-                report(.cardinality, "\(definition.name).\(label) is required (min \(element.min)), found \(count)", extra: .member(element.name))
-            } else if let max = element.max, count > max, !element.isChoice {
-                report(.cardinality, "\(definition.name).\(label) allows at most \(max), found \(count)", extra: .member(element.name))
+        // Bounds as plain integers: the elements themselves are read only for a report.
+        definition.cardinality.withUnsafeBufferPointer { bounds in
+            for i in 0..<elementCount {
+                let count = counts[frame + i]
+                guard count < bounds[i].min || count > bounds[i].max else { continue }
+                let element = definition.elements[i]
+                let label = element.isChoice ? element.name + "[x]" : element.name
+                if count < element.min {
+                    report(.cardinality, "\(definition.name).\(label) is required (min \(element.min)), found \(count)", extra: .member(element.name))
+                } else if let max = element.max, count > max, !element.isChoice {
+                    report(.cardinality, "\(definition.name).\(label) allows at most \(max), found \(count)", extra: .member(element.name))
+                }
             }
         }
     }
@@ -255,10 +262,15 @@ private struct Run {
     mutating func countValues(_ match: ElementMatch, name: String, frame: Int, values: Value?) {
         let i = frame + match.position
         if match.element.isChoice {
-            if let previous = choiceNames[i], previous != name {
-                report(.invalidChoice, "\(match.element.name)[x] is given twice, as '\(previous)' and '\(name)'; a choice element takes one type", extra: .member(name))
+            let previousIndex = choiceNames[i]
+            if previousIndex >= 0 {
+                let previous = choiceNameTexts[Int(previousIndex)]
+                if previous != name {
+                    report(.invalidChoice, "\(match.element.name)[x] is given twice, as '\(previous)' and '\(name)'; a choice element takes one type", extra: .member(name))
+                }
             }
-            choiceNames[i] = name
+            choiceNames[i] = Int32(truncatingIfNeeded: choiceNameTexts.count)
+            choiceNameTexts.append(name)
         }
         guard let value = values else { return }
         if tape.kind(at: value) == .array { counts[i] += tape.count(of: value) } else { counts[i] += 1 }
