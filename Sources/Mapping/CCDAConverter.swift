@@ -91,10 +91,16 @@ public struct CCDAConverter: Sendable {
 
 /// One conversion: the elements each template is made for, their ids, the resources.
 struct CCDARun {
-    struct Made {
+    final class Made {
         let template: CCDATemplate
         let id: String
         let node: Int32
+
+        init(template: CCDATemplate, id: String, node: Int32) {
+            self.template = template
+            self.id = id
+            self.node = node
+        }
     }
 
     let doc: CCDADocument
@@ -370,8 +376,8 @@ struct CCDARun {
         for node in matched {
             var n = node
             while n >= 0 {
-                if doc.nodes[Int(n)].name == "entry" { coveredEntries.insert(n) }
-                if doc.nodes[Int(n)].name == "section" { break }
+                if doc.name(of: n) == "entry" { coveredEntries.insert(n) }
+                if doc.name(of: n) == "section" { break }
                 n = doc.nodes[Int(n)].parent
             }
         }
@@ -384,7 +390,7 @@ struct CCDARun {
             let ids = roots.isEmpty ? "no templateId" : "templateId \(roots.sorted().joined(separator: ", "))"
             let what = missed.prefix(5).map { e in
                 let first = doc.nodes[Int(e)].firstChild
-                return first >= 0 ? "\(doc.nodes[Int(first)].name) (line \(doc.nodes[Int(first)].line))" : "entry (line \(doc.nodes[Int(e)].line))"
+                return first >= 0 ? "\(doc.name(of: first)) (line \(doc.nodes[Int(first)].line))" : "entry (line \(doc.nodes[Int(e)].line))"
             }.joined(separator: ", ") + (missed.count > 5 ? ", …" : "")
             let line = doc.nodes[Int(section)].line
             out.append(OperationOutcome.Issue(

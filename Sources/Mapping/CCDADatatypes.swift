@@ -133,9 +133,16 @@ struct CCDAValues {
     // MARK: Identifiers, names, addresses, telecoms
 
     static func isUUID(_ s: String) -> Bool {
-        let parts = s.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.map(\.count) == [8, 4, 4, 4, 12] else { return false }
-        return parts.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+        // 8-4-4-4-12 hexadecimal digits, read as bytes.
+        guard s.utf8.count == 36 else { return false }
+        for (i, c) in s.utf8.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                guard c == UInt8(ascii: "-") else { return false }
+            } else {
+                guard (0x30...0x39).contains(c) || (0x41...0x46).contains(c) || (0x61...0x66).contains(c) else { return false }
+            }
+        }
+        return true
     }
 
     private mutating func identifier(_ node: Int32, to type: String) -> FHIRValue? {

@@ -34,9 +34,11 @@ struct CCDADocument: Sendable {
         }
     }
 
+    /// Plain integers only, so reading a node copies no string: the name is an id in ``names``, a text run's
+    /// characters an index in ``texts``.
     struct Node: Sendable {
-        /// The local name of an element; empty for a text run.
-        var name: String
+        /// The local name of an element, as its id in ``names``; 0 (the empty name) for a text run.
+        var name: Int32
         var namespace: Namespace
         var isText: Bool
         var parent: Int32
@@ -48,12 +50,13 @@ struct CCDADocument: Sendable {
         var line: Int32
         var firstAttribute: Int32
         var attributeCount: Int32
-        /// A text run's characters.
-        var text: String
+        /// A text run's characters, as an index in ``texts``; -1 for an element.
+        var text: Int32
     }
 
     struct Attribute: Sendable {
-        var name: String
+        /// The local name, as its id in ``names``.
+        var name: Int32
         var namespace: Namespace
         /// The value; `xsi:type` keeps only its local part (`PQ` for `cda:PQ`).
         var value: String
@@ -61,40 +64,52 @@ struct CCDADocument: Sendable {
 
     var nodes: [Node] = []
     var attributes: [Attribute] = []
+    /// Element and attribute local names, each once; a name's id is its index. Id 0 is the empty name.
+    var names: [String] = [""]
+    var nameIds: [String: Int32] = ["": 0]
+    /// The characters of the text runs.
+    var texts: [String] = []
     /// The narrative's `ID` attributes → the element carrying each (the first one, if repeated).
     var ids: [String: Int32] = [:]
 
     static let root: Int32 = 0
 
+    /// The id of a name, adding it when new.
+    mutating func intern(_ name: String) -> Int32 {
+        if let id = nameIds[name] { return id }
+        let id = Int32(names.count)
+        names.append(name)
+        nameIds[name] = id
+        return id
+    }
+
+    /// An element's local name ("" for a text run).
+    func name(of node: Int32) -> String { names[Int(nodes[Int(node)].name)] }
+
     func attribute(_ name: String, _ namespace: Namespace = .none, of node: Int32) -> String? {
-        let n = nodes[Int(node)]
-        var i = Int(n.firstAttribute)
-        let end = i + Int(n.attributeCount)
-        while i < end {
-            let a = attributes[i]
-            if a.name == name && a.namespace == namespace { return a.value }
-            i += 1
-        }
-        return nil
+        guard let a = attributeIndex(name, namespace, of: node) else { return nil }
+        return attributes[Int(a)].value
     }
 
     /// The element children of `node` named `name` (any name when nil) in that namespace.
     func children(of node: Int32, named name: String?, _ namespace: Namespace = .cda) -> [Int32] {
         var out: [Int32] = []
+        let id: Int32? = name.map { nameIds[$0] ?? -1 }
         var c = nodes[Int(node)].firstChild
         while c >= 0 {
             let child = nodes[Int(c)]
-            if name == nil || (child.name == name && child.namespace == namespace) { out.append(c) }
+            if id == nil || (child.name == id && child.namespace == namespace) { out.append(c) }
             c = child.nextSibling
         }
         return out
     }
 
     func child(of node: Int32, named name: String, _ namespace: Namespace = .cda) -> Int32? {
+        guard let id = nameIds[name] else { return nil }
         var c = nodes[Int(node)].firstChild
         while c >= 0 {
             let child = nodes[Int(c)]
-            if child.name == name && child.namespace == namespace { return c }
+            if child.name == id && child.namespace == namespace { return c }
             c = child.nextSibling
         }
         return nil
@@ -113,12 +128,12 @@ struct CCDADocument: Sendable {
     /// All the text inside `node`, in document order (XPath's string value), unnormalised.
     func stringValue(_ node: Int32) -> String {
         let n = nodes[Int(node)]
-        if n.isText { return n.text }
+        if n.isText { return texts[Int(n.text)] }
         var out = ""
         var i = Int(node) + 1
         let end = Int(n.end)
         while i <= end {
-            if nodes[i].isText { out += nodes[i].text }
+            if nodes[i].isText { out += texts[Int(nodes[i].text)] }
             i += 1
         }
         return out
@@ -167,12 +182,14 @@ struct CCDADocument: Sendable {
         for k in 0...Int(lengthA) {
             let x = nodes[Int(a) + k]
             let y = nodes[Int(b) + k]
-            guard x.isText == y.isText, x.name == y.name, x.namespace == y.namespace, x.text == y.text,
+            guard x.isText == y.isText, x.name == y.name, x.namespace == y.namespace,
+                  !x.isText || texts[Int(x.text)] == texts[Int(y.text)],
                   x.attributeCount == y.attributeCount else { return false }
             for i in 0..<Int(x.attributeCount) {
-                let p = attributes[Int(x.firstAttribute) + i]
-                let q = attributes[Int(y.firstAttribute) + i]
-                guard p.name == q.name, p.namespace == q.namespace, p.value == q.value else { return false }
+                let p = Int(x.firstAttribute) + i
+                let q = Int(y.firstAttribute) + i
+                guard attributes[p].name == attributes[q].name, attributes[p].namespace == attributes[q].namespace,
+                      attributes[p].value == attributes[q].value else { return false }
             }
         }
         return true
@@ -186,7 +203,7 @@ struct CCDADocument: Sendable {
         var names: [String] = []
         var n = node
         while n >= 0, names.count < 4 {
-            names.append(nodes[Int(n)].name)
+            names.append(name(of: n))
             n = nodes[Int(n)].parent
         }
         return names.reversed().joined(separator: "/")

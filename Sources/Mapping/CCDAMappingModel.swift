@@ -12,13 +12,23 @@ struct CCDAResourceUse: Sendable {
 }
 
 /// A resource template under `Mappings/ccda/resources/`: the resource type, what its id is made of, its rules.
-struct CCDATemplate: Sendable {
+///
+/// A class, as are rules: the engine reads them for every element it maps, and a reference is one retain.
+final class CCDATemplate: Sendable {
     let name: String
     let file: String
     let resourceType: String
     /// Paths (from the template's element) whose values are hashed, with the resource type, into the id.
     let idInputs: [CCDAPath]
     let rules: [CCDARule]
+
+    init(name: String, file: String, resourceType: String, idInputs: [CCDAPath], rules: [CCDARule]) {
+        self.name = name
+        self.file = file
+        self.resourceType = resourceType
+        self.idInputs = idInputs
+        self.rules = rules
+    }
 }
 
 /// The CDA datatypes a rule reads an element as; the FHIR type of the rule's path decides the result.
@@ -89,7 +99,7 @@ enum CCDADocumentFact: String, Sendable, CaseIterable {
 }
 
 /// One rule: write one FHIR element from the document.
-struct CCDARule: Sendable {
+final class CCDARule: Sendable {
     enum Source: Sendable {
         /// Values found at a path: elements read as a CDA datatype, or attributes read as text.
         case path(CCDAPath, datatype: CCDADatatype?)
@@ -114,8 +124,23 @@ struct CCDARule: Sendable {
     let table: String?
     let fallback: FHIRValue?
     let startsElement: Bool
+    /// The FHIR type of the last step.
+    let targetType: String
 
-    var targetType: String { steps.last?.type ?? "" }
+    init(line: Int, target: TargetPath, steps: [TypeNames.ResolvedStep], choiceNames: Set<String>, source: Source, each: Bool,
+         condition: CCDAExpression?, table: String?, fallback: FHIRValue?, startsElement: Bool) {
+        self.line = line
+        self.target = target
+        self.steps = steps
+        self.choiceNames = choiceNames
+        self.source = source
+        self.each = each
+        self.condition = condition
+        self.table = table
+        self.fallback = fallback
+        self.startsElement = startsElement
+        targetType = steps.last?.type ?? ""
+    }
 }
 
 // MARK: Reading

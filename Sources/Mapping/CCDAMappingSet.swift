@@ -132,8 +132,20 @@ public struct CCDAMappingSet: Sendable {
     }
 
     static func isOID(_ text: String) -> Bool {
-        guard let first = text.first, first == "0" || first == "1" || first == "2", !text.hasSuffix("."), !text.contains("..") else { return false }
-        return text.allSatisfy { $0 == "." || $0.isASCII && $0.isNumber }
+        // Digits in dot-separated arcs, the first arc 0, 1 or 2; no empty arc. Read as bytes.
+        guard let first = text.utf8.first, (0x30...0x32).contains(first) else { return false }
+        var previousDot = false
+        for c in text.utf8 {
+            if c == UInt8(ascii: ".") {
+                if previousDot { return false }
+                previousDot = true
+            } else if (0x30...0x39).contains(c) {
+                previousDot = false
+            } else {
+                return false
+            }
+        }
+        return !previousDot
     }
 
     private static func uri(_ node: MappingNode, _ r: Reader) throws(MappingError) -> String {

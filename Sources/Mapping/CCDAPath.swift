@@ -317,15 +317,17 @@ extension CCDADocument {
                 }
                 current = current.count > 1 ? Array(Set(next)).sorted() : next
             case .child:
+                // The step's name as an id: a name the document does not have matches nothing.
+                let wanted: Int32? = step.name.map { nameIds[$0] ?? -1 }
                 var next: [Int32] = []
                 for n in current {
                     var matched: [Int32] = []
                     if n < 0 {
-                        if !nodes.isEmpty, matches(0, step) { matched.append(0) }
+                        if !nodes.isEmpty, matches(0, wanted, step.namespace) { matched.append(0) }
                     } else {
                         var c = nodes[Int(n)].firstChild
                         while c >= 0 {
-                            if matches(c, step) { matched.append(c) }
+                            if matches(c, wanted, step.namespace) { matched.append(c) }
                             c = nodes[Int(c)].nextSibling
                         }
                     }
@@ -333,13 +335,14 @@ extension CCDADocument {
                 }
                 current = next
             case .descendant:
+                let wanted: Int32? = step.name.map { nameIds[$0] ?? -1 }
                 var next: [Int32] = []
                 for n in current {
                     var matched: [Int32] = []
                     var k = n < 0 ? 0 : Int(n) + 1
                     let end = n < 0 ? nodes.count - 1 : Int(nodes[Int(n)].end)
                     while k <= end {
-                        if matches(Int32(k), step) { matched.append(Int32(k)) }
+                        if matches(Int32(k), wanted, step.namespace) { matched.append(Int32(k)) }
                         k += 1
                     }
                     next += filter(matched, step.predicates)
@@ -351,12 +354,13 @@ extension CCDADocument {
         return current.map { CCDAItem(node: $0, attribute: -1) }
     }
 
+    /// Whether `node` is an element with that name id (any element when nil) in that namespace.
     @inline(__always)
-    private func matches(_ node: Int32, _ step: CCDAPath.Step) -> Bool {
+    private func matches(_ node: Int32, _ name: Int32?, _ namespace: Namespace) -> Bool {
         let n = nodes[Int(node)]
         guard !n.isText else { return false }
-        guard let name = step.name else { return true }
-        return n.namespace == step.namespace && n.name == name
+        guard let name else { return true }
+        return n.namespace == namespace && n.name == name
     }
 
     private func filter(_ matched: [Int32], _ predicates: [CCDAPath.Predicate]) -> [Int32] {
@@ -372,11 +376,12 @@ extension CCDADocument {
     }
 
     func attributeIndex(_ name: String, _ namespace: Namespace, of node: Int32) -> Int32? {
+        guard let id = nameIds[name] else { return nil }
         let n = nodes[Int(node)]
         var i = Int(n.firstAttribute)
         let end = i + Int(n.attributeCount)
         while i < end {
-            if attributes[i].name == name && attributes[i].namespace == namespace { return Int32(i) }
+            if attributes[i].name == id && attributes[i].namespace == namespace { return Int32(i) }
             i += 1
         }
         return nil

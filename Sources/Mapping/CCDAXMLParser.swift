@@ -13,15 +13,21 @@ final class CCDAXMLParser {
     /// quadratic time, so a crowded tag is refused before libxml2 sees it.
     static let maxAttributes = 256
 
-    private var document = CCDADocument()
-    /// Open elements, innermost last, with the last element child each has so far.
-    private var stack: [(node: Int32, lastChild: Int32)] = []
-    /// The text run being extended, while no tag intervenes.
-    private var openText: Int32 = -1
-    private var failure: CCDAConversionError?
-    private var ctxt: xmlParserCtxtPtr?
-    /// libxml2 interns names in its dictionary: the same pointer is the same name, so each is made a String once.
-    private var names: [UnsafeRawPointer: String] = [:]
+    /// Everything the SAX callbacks change, in one struct: each callback then makes one exclusive access to the
+    /// parser (`state`), not one per property it touches.
+    private var state = State()
+
+    fileprivate struct State {
+        var document = CCDADocument()
+        /// Open elements, innermost last, with the last element child each has so far.
+        var stack: [(node: Int32, lastChild: Int32)] = []
+        /// The text run being extended, while no tag intervenes.
+        var openText: Int32 = -1
+        var failure: CCDAConversionError?
+        var ctxt: xmlParserCtxtPtr?
+        /// libxml2 gives each distinct name one pointer (its dictionary): the name's id in the document, by pointer.
+        var names: [UnsafeRawPointer: Int32] = [:]
+    }
 
     private init() {}
 
@@ -36,24 +42,9 @@ final class CCDAXMLParser {
         }
         let parser = CCDAXMLParser()
         parser.run(bytes)
-        if let failure = parser.failure { throw failure }
-        guard !parser.document.nodes.isEmpty else { throw CCDAConversionError(.malformedXML, "the document has no root element") }
-        return parser.document
-    }
-
-    private var line: Int {
-        guard let input = ctxt?.pointee.input else { return 0 }
-        return Int(input.pointee.line)
-    }
-
-    private func record(_ error: CCDAConversionError) {
-        if failure == nil { failure = error }
-    }
-
-    /// Records a failure and stops libxml2 (only from callbacks after which libxml2 checks for a stop).
-    private func fail(_ error: CCDAConversionError) {
-        record(error)
-        if let ctxt { xmlStopParser(ctxt) }
+        if let failure = parser.state.failure { throw failure }
+        guard !parser.state.document.nodes.isEmpty else { throw CCDAConversionError(.malformedXML, "the document has no root element") }
+        return parser.state.document
     }
 
     private static func parser(_ ctx: UnsafeMutableRawPointer?) -> CCDAXMLParser? {
@@ -67,11 +58,11 @@ final class CCDAXMLParser {
             guard let base = buffer.baseAddress else { return }
             let raw = UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self)
             guard let ctxt = xmlCreateMemoryParserCtxt(raw, Int32(buffer.count)) else {
-                record(CCDAConversionError(.malformedXML, "libxml2 could not create a parser (out of memory)"))
+                state.record(CCDAConversionError(.malformedXML, "libxml2 could not create a parser (out of memory)"))
                 return
             }
-            self.ctxt = ctxt
-            defer { self.ctxt = nil }
+            state.ctxt = ctxt
+            defer { state.ctxt = nil }
             // No network; entities are never substituted and DTDs never loaded (neither option is set).
             _ = xmlCtxtUseOptions(ctxt, Int32(bitPattern: XML_PARSE_NONET.rawValue))
             if let handler = ctxt.pointee.sax { Self.install(handler) }
@@ -84,23 +75,13 @@ final class CCDAXMLParser {
             }
             ctxt.pointee._private = nil
             xmlFreeParserCtxt(ctxt)
-            if failure == nil && !wellFormed {
-                record(CCDAConversionError(.malformedXML, "the XML is not well-formed"))
+            if state.failure == nil && !wellFormed {
+                state.record(CCDAConversionError(.malformedXML, "the XML is not well-formed"))
             }
         }
     }
 
-    // MARK: Events
-
-    private func name(_ pointer: UnsafePointer<xmlChar>) -> String {
-        let key = UnsafeRawPointer(pointer)
-        if let known = names[key] { return known }
-        let made = String(cString: pointer)
-        names[key] = made
-        return made
-    }
-
-    private static func namespace(_ uri: UnsafePointer<xmlChar>?, isAttribute: Bool) -> CCDADocument.Namespace {
+    fileprivate static func namespace(_ uri: UnsafePointer<xmlChar>?, isAttribute: Bool) -> CCDADocument.Namespace {
         guard let uri else { return isAttribute ? .none : .other }
         let c = UnsafeRawPointer(uri).assumingMemoryBound(to: CChar.self)
         if strcmp(c, CCDADocument.Namespace.cdaURI) == 0 { return .cda }
@@ -109,76 +90,7 @@ final class CCDAXMLParser {
         return .other
     }
 
-    private func startElement(_ localname: UnsafePointer<xmlChar>, _ uri: UnsafePointer<xmlChar>?, _ count: Int,
-                              _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
-        guard failure == nil else { return }
-        openText = -1
-        let index = Int32(document.nodes.count)
-        let elementName = name(localname)
-        let ns = Self.namespace(uri, isAttribute: false)
-        if index == 0 {
-            guard elementName == "ClinicalDocument", ns == .cda else {
-                let found = uri.map { "{\(String(cString: $0))}\(elementName)" } ?? "\(elementName) in no namespace"
-                fail(CCDAConversionError(.notCDA, "the root element is \(found), not ClinicalDocument in urn:hl7-org:v3: not a CDA document (a fragment, or a document without xmlns=\"urn:hl7-org:v3\")", line: line))
-                return
-            }
-        }
-        guard stack.count < Self.maxDepth else {
-            fail(CCDAConversionError(.tooLarge, "elements nest more than \(Self.maxDepth) deep", line: line))
-            return
-        }
-        let parent = stack.last?.node ?? -1
-        if !stack.isEmpty {
-            let last = stack[stack.count - 1].lastChild
-            if last >= 0 { document.nodes[Int(last)].nextSibling = index } else { document.nodes[Int(parent)].firstChild = index }
-            stack[stack.count - 1].lastChild = index
-        }
-        let firstAttribute = Int32(document.attributes.count)
-        if let attributes {
-            for k in 0..<count {
-                guard let local = attributes[5 * k], let begin = attributes[5 * k + 3], let end = attributes[5 * k + 4] else { continue }
-                let attrNS = Self.namespace(attributes[5 * k + 2], isAttribute: true)
-                let attrName = name(local)
-                let bytes = UnsafeBufferPointer(start: begin, count: end - begin)
-                var value = bytes.contains(UInt8(ascii: "&")) ? String(decoding: Self.decodeAmpersands(bytes), as: UTF8.self)
-                    : String(decoding: bytes, as: UTF8.self)
-                if attrNS == .xsi, attrName == "type", let colon = value.lastIndex(of: ":") {
-                    value = String(value[value.index(after: colon)...])
-                }
-                if attrNS == .none, attrName == "ID", document.ids[value] == nil { document.ids[value] = index }
-                document.attributes.append(CCDADocument.Attribute(name: attrName, namespace: attrNS, value: value))
-            }
-        }
-        document.nodes.append(CCDADocument.Node(name: elementName, namespace: ns, isText: false, parent: parent, end: index,
-                                                line: Int32(clamping: line), firstAttribute: firstAttribute,
-                                                attributeCount: Int32(document.attributes.count) - firstAttribute, text: ""))
-        stack.append((index, -1))
-    }
-
-    private func endElement() {
-        guard failure == nil, let open = stack.popLast() else { return }
-        openText = -1
-        document.nodes[Int(open.node)].end = Int32(document.nodes.count - 1)
-    }
-
-    private func characters(_ text: UnsafePointer<xmlChar>, _ length: Int) {
-        guard failure == nil, let parent = stack.last?.node, length > 0 else { return }
-        let bytes = UnsafeBufferPointer(start: text, count: length)
-        let blank = bytes.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
-        // Whitespace between tags only separates words: one space keeps that, without the indentation.
-        let piece = blank ? " " : String(decoding: bytes, as: UTF8.self)
-        if openText >= 0 {
-            if !(blank && document.nodes[Int(openText)].text.hasSuffix(" ")) { document.nodes[Int(openText)].text += piece }
-            return
-        }
-        openText = Int32(document.nodes.count)
-        document.nodes.append(CCDADocument.Node(name: "", namespace: .none, isText: true, parent: parent, end: openText,
-                                                line: Int32(clamping: line), firstAttribute: 0, attributeCount: 0, text: piece))
-    }
-
-    /// Without entity substitution, libxml2 reports each `&` of an attribute value (written `&amp;` or `&#38;`)
-    /// as the five characters `&#38;`; a raw `&` cannot occur, so this is exact.
-    private static func decodeAmpersands(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+    fileprivate static func decodeAmpersands(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var i = 0
@@ -212,66 +124,66 @@ final class CCDAXMLParser {
         h.pointee.processingInstruction = nil
         h.pointee.startElementNs = { ctx, localname, _, uri, _, _, count, _, attributes in
             guard let p = CCDAXMLParser.parser(ctx), let localname else { return }
-            p.startElement(localname, uri, Int(count), attributes)
+            p.state.startElement(localname, uri, Int(count), attributes)
         }
         h.pointee.endElementNs = { ctx, _, _, _ in
-            CCDAXMLParser.parser(ctx)?.endElement()
+            CCDAXMLParser.parser(ctx)?.state.endElement()
         }
         h.pointee.characters = { ctx, text, length in
             guard let p = CCDAXMLParser.parser(ctx), let text else { return }
-            p.characters(text, Int(length))
+            p.state.characters(text, Int(length))
         }
         h.pointee.ignorableWhitespace = h.pointee.characters
         h.pointee.cdataBlock = h.pointee.characters
         h.pointee.internalSubset = { ctx, name, _, _ in
             guard let p = CCDAXMLParser.parser(ctx) else { return }
             let n = name.map { String(cString: $0) } ?? ""
-            p.fail(CCDAConversionError(.forbiddenXMLConstruct, "a document type declaration (<!DOCTYPE \(n)>) is not allowed: DTDs and entities are refused (XXE, entity expansion)", line: p.line))
+            p.state.fail(CCDAConversionError(.forbiddenXMLConstruct, "a document type declaration (<!DOCTYPE \(n)>) is not allowed: DTDs and entities are refused (XXE, entity expansion)", line: p.state.line))
         }
         h.pointee.externalSubset = { ctx, _, _, _ in
             guard let p = CCDAXMLParser.parser(ctx) else { return }
-            p.fail(CCDAConversionError(.forbiddenXMLConstruct, "an external DTD subset is not allowed", line: p.line))
+            p.state.fail(CCDAConversionError(.forbiddenXMLConstruct, "an external DTD subset is not allowed", line: p.state.line))
         }
         h.pointee.entityDecl = { ctx, name, _, _, _, _ in
             guard let p = CCDAXMLParser.parser(ctx) else { return }
-            p.record(CCDAConversionError(.forbiddenXMLConstruct, "an entity declaration (\(name.map { String(cString: $0) } ?? "")) is not allowed", line: p.line))
+            p.state.record(CCDAConversionError(.forbiddenXMLConstruct, "an entity declaration (\(name.map { String(cString: $0) } ?? "")) is not allowed", line: p.state.line))
         }
         h.pointee.unparsedEntityDecl = { ctx, _, _, _, _ in
             guard let p = CCDAXMLParser.parser(ctx) else { return }
-            p.record(CCDAConversionError(.forbiddenXMLConstruct, "an unparsed entity declaration is not allowed", line: p.line))
+            p.state.record(CCDAConversionError(.forbiddenXMLConstruct, "an unparsed entity declaration is not allowed", line: p.state.line))
         }
         h.pointee.notationDecl = { ctx, _, _, _ in
             guard let p = CCDAXMLParser.parser(ctx) else { return }
-            p.record(CCDAConversionError(.forbiddenXMLConstruct, "a notation declaration is not allowed", line: p.line))
+            p.state.record(CCDAConversionError(.forbiddenXMLConstruct, "a notation declaration is not allowed", line: p.state.line))
         }
         h.pointee.attributeDecl = { ctx, _, _, _, _, _, tree in
             xmlFreeEnumeration(tree)
             guard let p = CCDAXMLParser.parser(ctx) else { return }
-            p.record(CCDAConversionError(.forbiddenXMLConstruct, "an attribute-list declaration is not allowed", line: p.line))
+            p.state.record(CCDAConversionError(.forbiddenXMLConstruct, "an attribute-list declaration is not allowed", line: p.state.line))
         }
         h.pointee.elementDecl = { ctx, _, _, _ in
             guard let p = CCDAXMLParser.parser(ctx) else { return }
-            p.record(CCDAConversionError(.forbiddenXMLConstruct, "an element declaration is not allowed", line: p.line))
+            p.state.record(CCDAConversionError(.forbiddenXMLConstruct, "an element declaration is not allowed", line: p.state.line))
         }
         // Only entity references other than the five predefined ones get here; nil makes libxml2 stop.
         h.pointee.getEntity = { ctx, name in
             guard let p = CCDAXMLParser.parser(ctx) else { return nil }
-            p.record(CCDAConversionError(.forbiddenXMLConstruct, "the entity reference &\(name.map { String(cString: $0) } ?? ""); is not allowed (only &amp; &lt; &gt; &quot; &apos; and character references are)", line: p.line))
+            p.state.record(CCDAConversionError(.forbiddenXMLConstruct, "the entity reference &\(name.map { String(cString: $0) } ?? ""); is not allowed (only &amp; &lt; &gt; &quot; &apos; and character references are)", line: p.state.line))
             return nil
         }
         h.pointee.getParameterEntity = { ctx, name in
             guard let p = CCDAXMLParser.parser(ctx) else { return nil }
-            p.record(CCDAConversionError(.forbiddenXMLConstruct, "the parameter entity reference %\(name.map { String(cString: $0) } ?? ""); is not allowed", line: p.line))
+            p.state.record(CCDAConversionError(.forbiddenXMLConstruct, "the parameter entity reference %\(name.map { String(cString: $0) } ?? ""); is not allowed", line: p.state.line))
             return nil
         }
         h.pointee.resolveEntity = { ctx, _, _ in
             guard let p = CCDAXMLParser.parser(ctx) else { return nil }
-            p.record(CCDAConversionError(.forbiddenXMLConstruct, "external entities are not allowed", line: p.line))
+            p.state.record(CCDAConversionError(.forbiddenXMLConstruct, "external entities are not allowed", line: p.state.line))
             return nil
         }
         h.pointee.reference = { ctx, name in
             guard let p = CCDAXMLParser.parser(ctx) else { return }
-            p.record(CCDAConversionError(.forbiddenXMLConstruct, "the entity reference &\(name.map { String(cString: $0) } ?? ""); is not allowed", line: p.line))
+            p.state.record(CCDAConversionError(.forbiddenXMLConstruct, "the entity reference &\(name.map { String(cString: $0) } ?? ""); is not allowed", line: p.state.line))
         }
         h.pointee.warning = nil
         h.pointee.error = nil
@@ -283,8 +195,8 @@ final class CCDAXMLParser {
             guard err.pointee.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
             var message = err.pointee.message.map { String(cString: $0) } ?? "XML error"
             while let last = message.last, last == "\n" || last == " " { message.removeLast() }
-            let line = err.pointee.line > 0 ? Int(err.pointee.line) : p.line
-            p.record(CCDAConversionError(.malformedXML, "libxml2: \(message)", line: line))
+            let line = err.pointee.line > 0 ? Int(err.pointee.line) : p.state.line
+            p.state.record(CCDAConversionError(.malformedXML, "libxml2: \(message)", line: line))
         }
     }
 
@@ -308,9 +220,15 @@ final class CCDAXMLParser {
             }
             return n
         }
+        // The next byte `b` at or after `from` (n when none): memchr, as text between tags is most of a document.
+        func next(_ b: UInt8, from: Int) -> Int {
+            guard from < n, let base = p.baseAddress, let hit = memchr(base + from, Int32(b), n - from) else { return n }
+            return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+        }
         var i = 0
         while i < n {
-            guard p[i] == UInt8(ascii: "<"), i + 1 < n else { i += 1; continue }
+            i = next(UInt8(ascii: "<"), from: i)
+            guard i + 1 < n else { break }
             let tag = i
             i += 1
             switch p[i] {
@@ -332,8 +250,7 @@ final class CCDAXMLParser {
                     if b == UInt8(ascii: "\"") || b == UInt8(ascii: "'") {
                         count += 1
                         if count > maxAttributes { return tag }
-                        i += 1
-                        while i < n, p[i] != b { i += 1 }
+                        i = next(b, from: i + 1)
                     }
                     i += 1
                 }
@@ -351,4 +268,105 @@ enum CCDALibXML {
     }()
 
     static func initialize() { _ = initialized }
+}
+
+extension CCDAXMLParser.State {
+    var line: Int {
+        guard let input = ctxt?.pointee.input else { return 0 }
+        return Int(input.pointee.line)
+    }
+
+    mutating func record(_ error: CCDAConversionError) {
+        if failure == nil { failure = error }
+    }
+
+    /// Records a failure and stops libxml2 (only from callbacks after which libxml2 checks for a stop).
+    mutating func fail(_ error: CCDAConversionError) {
+        record(error)
+        if let ctxt { xmlStopParser(ctxt) }
+    }
+
+    // MARK: Events
+
+    mutating func name(_ pointer: UnsafePointer<xmlChar>) -> Int32 {
+        let key = UnsafeRawPointer(pointer)
+        if let known = names[key] { return known }
+        let id = document.intern(String(cString: pointer))
+        names[key] = id
+        return id
+    }
+
+    mutating func startElement(_ localname: UnsafePointer<xmlChar>, _ uri: UnsafePointer<xmlChar>?, _ count: Int,
+                              _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
+        guard failure == nil else { return }
+        openText = -1
+        let index = Int32(document.nodes.count)
+        let elementName = name(localname)
+        let ns = CCDAXMLParser.namespace(uri, isAttribute: false)
+        if index == 0 {
+            let elementName = document.names[Int(elementName)]
+            guard elementName == "ClinicalDocument", ns == .cda else {
+                let found = uri.map { "{\(String(cString: $0))}\(elementName)" } ?? "\(elementName) in no namespace"
+                fail(CCDAConversionError(.notCDA, "the root element is \(found), not ClinicalDocument in urn:hl7-org:v3: not a CDA document (a fragment, or a document without xmlns=\"urn:hl7-org:v3\")", line: line))
+                return
+            }
+        }
+        guard stack.count < CCDAXMLParser.maxDepth else {
+            fail(CCDAConversionError(.tooLarge, "elements nest more than \(CCDAXMLParser.maxDepth) deep", line: line))
+            return
+        }
+        let parent = stack.last?.node ?? -1
+        if !stack.isEmpty {
+            let last = stack[stack.count - 1].lastChild
+            if last >= 0 { document.nodes[Int(last)].nextSibling = index } else { document.nodes[Int(parent)].firstChild = index }
+            stack[stack.count - 1].lastChild = index
+        }
+        let firstAttribute = Int32(document.attributes.count)
+        if let attributes {
+            for k in 0..<count {
+                guard let local = attributes[5 * k], let begin = attributes[5 * k + 3], let end = attributes[5 * k + 4] else { continue }
+                let attrNS = CCDAXMLParser.namespace(attributes[5 * k + 2], isAttribute: true)
+                let attrName = name(local)
+                let bytes = UnsafeBufferPointer(start: begin, count: end - begin)
+                var value = bytes.contains(UInt8(ascii: "&")) ? String(decoding: CCDAXMLParser.decodeAmpersands(bytes), as: UTF8.self)
+                    : String(decoding: bytes, as: UTF8.self)
+                if attrNS == .xsi, document.names[Int(attrName)] == "type", let colon = value.lastIndex(of: ":") {
+                    value = String(value[value.index(after: colon)...])
+                }
+                if attrNS == .none, document.names[Int(attrName)] == "ID", document.ids[value] == nil { document.ids[value] = index }
+                document.attributes.append(CCDADocument.Attribute(name: attrName, namespace: attrNS, value: value))
+            }
+        }
+        document.nodes.append(CCDADocument.Node(name: elementName, namespace: ns, isText: false, parent: parent, end: index,
+                                                line: Int32(clamping: line), firstAttribute: firstAttribute,
+                                                attributeCount: Int32(document.attributes.count) - firstAttribute, text: -1))
+        stack.append((index, -1))
+    }
+
+    mutating func endElement() {
+        guard failure == nil, let open = stack.popLast() else { return }
+        openText = -1
+        document.nodes[Int(open.node)].end = Int32(document.nodes.count - 1)
+    }
+
+    mutating func characters(_ text: UnsafePointer<xmlChar>, _ length: Int) {
+        guard failure == nil, let parent = stack.last?.node, length > 0 else { return }
+        let bytes = UnsafeBufferPointer(start: text, count: length)
+        let blank = bytes.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        // Whitespace between tags only separates words: one space keeps that, without the indentation.
+        let piece = blank ? " " : String(decoding: bytes, as: UTF8.self)
+        if openText >= 0 {
+            let t = Int(document.nodes[Int(openText)].text)
+            if !(blank && document.texts[t].hasSuffix(" ")) { document.texts[t] += piece }
+            return
+        }
+        openText = Int32(document.nodes.count)
+        document.nodes.append(CCDADocument.Node(name: 0, namespace: .none, isText: true, parent: parent, end: openText,
+                                                line: Int32(clamping: line), firstAttribute: 0, attributeCount: 0,
+                                                text: Int32(document.texts.count)))
+        document.texts.append(piece)
+    }
+
+    /// Without entity substitution, libxml2 reports each `&` of an attribute value (written `&amp;` or `&#38;`)
+    /// as the five characters `&#38;`; a raw `&` cannot occur, so this is exact.
 }
