@@ -52,6 +52,13 @@ final class CCDAXMLParser {
         return Unmanaged<CCDAXMLParser>.fromOpaque(p).takeUnretainedValue()
     }
 
+    /// The frequent events (elements, text) change the state through the parser `run` keeps alive, without
+    /// taking a reference of their own (one retain and release per event saved).
+    private static func withState(_ ctx: UnsafeMutableRawPointer?, _ body: (inout State) -> Void) {
+        guard let ctx, let p = ctx.assumingMemoryBound(to: xmlParserCtxt.self).pointee._private else { return }
+        Unmanaged<CCDAXMLParser>.fromOpaque(p)._withUnsafeGuaranteedRef { body(&$0.state) }
+    }
+
     private func run(_ bytes: [UInt8]) {
         CCDALibXML.initialize()
         bytes.withUnsafeBufferPointer { buffer in
@@ -123,15 +130,15 @@ final class CCDAXMLParser {
         h.pointee.comment = nil
         h.pointee.processingInstruction = nil
         h.pointee.startElementNs = { ctx, localname, _, uri, _, _, count, _, attributes in
-            guard let p = CCDAXMLParser.parser(ctx), let localname else { return }
-            p.state.startElement(localname, uri, Int(count), attributes)
+            guard let localname else { return }
+            CCDAXMLParser.withState(ctx) { $0.startElement(localname, uri, Int(count), attributes) }
         }
         h.pointee.endElementNs = { ctx, _, _, _ in
-            CCDAXMLParser.parser(ctx)?.state.endElement()
+            CCDAXMLParser.withState(ctx) { $0.endElement() }
         }
         h.pointee.characters = { ctx, text, length in
-            guard let p = CCDAXMLParser.parser(ctx), let text else { return }
-            p.state.characters(text, Int(length))
+            guard let text else { return }
+            CCDAXMLParser.withState(ctx) { $0.characters(text, Int(length)) }
         }
         h.pointee.ignorableWhitespace = h.pointee.characters
         h.pointee.cdataBlock = h.pointee.characters
