@@ -268,49 +268,67 @@ public struct HL7DateTime: HL7Datatype, Hashable, CustomStringConvertible {
 
     public init(parsing text: String) throws(HL7Error) {
         self.text = text
-        let bytes = Array(text.utf8)
         func fail(_ why: String) -> HL7Error {
             HL7Error(.dataType, "\"\(text)\" is not an HL7 date/time (YYYY[MM[DD[HH[MM[SS[.SSSS]]]]]][+/-ZZZZ]): \(why)")
         }
-        var digits: [Int] = []
-        var i = 0
-        while i < bytes.count, (0x30...0x39).contains(bytes[i]) { digits.append(Int(bytes[i] - 0x30)); i += 1 }
-        func number(_ from: Int, _ count: Int) -> Int { digits[from..<(from + count)].reduce(0) { $0 * 10 + $1 } }
-        switch digits.count {
+        // Read as bytes, with no intermediate arrays: conversions read a time from most OBX and OBR segments.
+        let utf8 = text.utf8
+        var i = utf8.startIndex
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        var value = 0
+        var count = 0
+        var parts = (0, 0, 0, 0, 0, 0)  // year, month, day, hour, minute, second as they complete
+        while i < utf8.endIndex, isDigit(utf8[i]), count < 15 {
+            value = value * 10 + Int(utf8[i] - 0x30)
+            count += 1
+            switch count {
+            case 4: parts.0 = value; value = 0
+            case 6: parts.1 = value; value = 0
+            case 8: parts.2 = value; value = 0
+            case 10: parts.3 = value; value = 0
+            case 12: parts.4 = value; value = 0
+            case 14: parts.5 = value; value = 0
+            default: break
+            }
+            i = utf8.index(after: i)
+        }
+        while i < utf8.endIndex, isDigit(utf8[i]) { count += 1; i = utf8.index(after: i) }
+        switch count {
         case 4: precision = .year
         case 6: precision = .month
         case 8: precision = .day
         case 10: precision = .hour
         case 12: precision = .minute
         case 14: precision = .second
-        default: throw fail("\(digits.count) digits before any fraction or offset")
+        default: throw fail("\(count) digits before any fraction or offset")
         }
-        year = number(0, 4)
-        if digits.count >= 6 { month = number(4, 2) }
-        if digits.count >= 8 { day = number(6, 2) }
-        if digits.count >= 10 { hour = number(8, 2) }
-        if digits.count >= 12 { minute = number(10, 2) }
-        if digits.count >= 14 { second = number(12, 2) }
-        if i < bytes.count, bytes[i] == 0x2E {
+        year = parts.0
+        if count >= 6 { month = parts.1 }
+        if count >= 8 { day = parts.2 }
+        if count >= 10 { hour = parts.3 }
+        if count >= 12 { minute = parts.4 }
+        if count >= 14 { second = parts.5 }
+        if i < utf8.endIndex, utf8[i] == 0x2E {
             guard precision == .second else { throw fail("a fraction needs seconds") }
-            i += 1
+            i = utf8.index(after: i)
             let begin = i
-            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
-            guard (1...4).contains(i - begin) else { throw fail("a fraction has 1 to 4 digits") }
-            fraction = String(decoding: bytes[begin..<i], as: UTF8.self)
+            var n = 0
+            while i < utf8.endIndex, isDigit(utf8[i]) { i = utf8.index(after: i); n += 1 }
+            guard (1...4).contains(n) else { throw fail("a fraction has 1 to 4 digits") }
+            fraction = String(text[begin..<i])
         }
-        if i < bytes.count, bytes[i] == 0x2B || bytes[i] == 0x2D {
-            let sign = bytes[i] == 0x2D ? -1 : 1
-            i += 1
-            let begin = i
-            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
-            guard i - begin == 4 else { throw fail("an offset is +HHMM or -HHMM") }
-            let hh = Int(bytes[begin] - 0x30) * 10 + Int(bytes[begin + 1] - 0x30)
-            let mm = Int(bytes[begin + 2] - 0x30) * 10 + Int(bytes[begin + 3] - 0x30)
+        if i < utf8.endIndex, utf8[i] == 0x2B || utf8[i] == 0x2D {
+            let sign = utf8[i] == 0x2D ? -1 : 1
+            i = utf8.index(after: i)
+            var digits: [Int] = []
+            while i < utf8.endIndex, isDigit(utf8[i]), digits.count < 5 { digits.append(Int(utf8[i] - 0x30)); i = utf8.index(after: i) }
+            guard digits.count == 4 else { throw fail("an offset is +HHMM or -HHMM") }
+            let hh = digits[0] * 10 + digits[1]
+            let mm = digits[2] * 10 + digits[3]
             guard hh <= 14, mm < 60 else { throw fail("offset out of range") }
             offsetMinutes = sign * (hh * 60 + mm)
         }
-        guard i == bytes.count else { throw fail("unexpected text at character \(i + 1)") }
+        guard i == utf8.endIndex else { throw fail("unexpected text at character \(utf8.distance(from: utf8.startIndex, to: i) + 1)") }
         guard (1...12).contains(month), day >= 1, day <= Self.daysIn(month, year), hour < 24, minute < 60, second < 60 else {
             throw fail("no such date or time")
         }
@@ -324,29 +342,67 @@ public struct HL7DateTime: HL7Datatype, Hashable, CustomStringConvertible {
         }
     }
 
-    private static func pad(_ n: Int, _ width: Int) -> String {
-        let s = String(n)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    /// `n` (not negative) in decimal, zero-padded to `width` digits, appended to `out`.
+    private static func append(_ n: Int, width: Int, to out: inout [UInt8]) {
+        var divisor = 1
+        var digits = 1
+        while divisor <= n / 10 {
+            divisor *= 10
+            digits += 1
+        }
+        for _ in digits..<max(width, digits) { out.append(0x30) }
+        var v = n
+        while divisor > 0 {
+            out.append(UInt8(truncatingIfNeeded: v / divisor) + 0x30)
+            v %= divisor
+            divisor /= 10
+        }
+    }
+
+    private func appendDate(to out: inout [UInt8]) {
+        Self.append(year, width: 4, to: &out)
+        guard precision > .year else { return }
+        out.append(0x2D)
+        Self.append(month, width: 2, to: &out)
+        guard precision > .month else { return }
+        out.append(0x2D)
+        Self.append(day, width: 2, to: &out)
     }
 
     /// FHIR `date`: as precise as the value, to the day.
     public var fhirDate: String {
-        switch precision {
-        case .year: Self.pad(year, 4)
-        case .month: "\(Self.pad(year, 4))-\(Self.pad(month, 2))"
-        default: "\(Self.pad(year, 4))-\(Self.pad(month, 2))-\(Self.pad(day, 2))"
-        }
+        var out: [UInt8] = []
+        out.reserveCapacity(10)
+        appendDate(to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// FHIR `dateTime`. A time of day needs a time zone in FHIR: the value's own, else `defaultOffsetMinutes`;
     /// with neither, the result is the date only (``hasTimeWithoutZone`` tells a caller to warn).
     public func fhirDateTime(defaultOffsetMinutes: Int? = nil) -> String {
         guard precision > .day, let offset = offsetMinutes ?? defaultOffsetMinutes else { return fhirDate }
-        var text = "\(fhirDate)T\(Self.pad(hour, 2)):\(Self.pad(minute, 2)):\(Self.pad(second, 2))"
-        if let fraction { text += ".\(fraction)" }
-        if offset == 0 { return text + "Z" }
-        let sign = offset < 0 ? "-" : "+"
-        return text + "\(sign)\(Self.pad(abs(offset) / 60, 2)):\(Self.pad(abs(offset) % 60, 2))"
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        appendDate(to: &out)
+        out.append(0x54)  // T
+        Self.append(hour, width: 2, to: &out)
+        out.append(0x3A)
+        Self.append(minute, width: 2, to: &out)
+        out.append(0x3A)
+        Self.append(second, width: 2, to: &out)
+        if let fraction {
+            out.append(0x2E)
+            out.append(contentsOf: fraction.utf8)
+        }
+        if offset == 0 {
+            out.append(0x5A)  // Z
+        } else {
+            out.append(offset < 0 ? 0x2D : 0x2B)
+            Self.append(abs(offset) / 60, width: 2, to: &out)
+            out.append(0x3A)
+            Self.append(abs(offset) % 60, width: 2, to: &out)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A time of day with no time zone of its own.
