@@ -4,8 +4,9 @@
 Runs `careledger ccda convert --compact --quiet` on every document of the C-CDA corpus and validates every resource
 of every Bundle with fhirkit-rs (FHIR R4 4.0.1), independently of CareLedger's own validator. A document the
 converter refuses must come with an OperationOutcome (and is counted, not failed, when it is one of the corpus's
-implementation-guide fragments without the CDA namespace). Prints the pass counts; exit 1 on any failure, 2 when it
-cannot run (fhirkit-rs missing: pip install -r scripts/requirements-oracle.txt).
+implementation-guide fragments without the CDA namespace). Every resource also gets a second opinion from the
+fhir.resources R4B models (scripts/r4b_opinion.py). Prints the pass counts; exit 1 on any failure, 2 when it
+cannot run (fhirkit-rs or fhir.resources missing: pip install -r scripts/requirements-oracle.txt).
 
     python3 scripts/ccda_oracle.py [--careledger PATH] [--corpus DIR] [--json]
 """
@@ -32,12 +33,17 @@ def main() -> int:
         print("fhirkit-rs is not installed: pip install -r scripts/requirements-oracle.txt", file=sys.stderr)
         return 2
     import fhirkit
+    import r4b_opinion
+    if not r4b_opinion.available():
+        print("fhir.resources is not installed: pip install -r scripts/requirements-oracle.txt", file=sys.stderr)
+        return 2
 
     files = sorted(Path(args.corpus).glob("*.xml"))
     if not files or not Path(args.careledger).exists():
         print(f"nothing to check: corpus {args.corpus} ({len(files)} files), binary {args.careledger}", file=sys.stderr)
         return 2
     checked, passed = Counter(), Counter()
+    r4b_passed = 0
     failures, refused = [], []
     converted = 0
     for path in files:
@@ -76,6 +82,11 @@ def main() -> int:
                 failures.append(f"{path.name} {rtype}/{resource.get('id')}: {'; '.join(bad[:3])}")
             else:
                 passed[rtype] += 1
+            second = r4b_opinion.problems(resource)
+            if second:
+                failures.append(f"{path.name} {rtype}/{resource.get('id')}: fhir.resources R4B (second opinion): {second[0][:300]}")
+            else:
+                r4b_passed += 1
     print(f"C-CDA corpus: {len(files)} documents, {converted} converted, {len(refused)} refused with an OperationOutcome")
     for r in refused:
         print(f"  refused  {r}")
@@ -84,10 +95,12 @@ def main() -> int:
         print(f"  {rtype:24} {checked[rtype]:5} / {passed[rtype]}")
     total, ok = sum(checked.values()), sum(passed.values())
     print(f"  {'all resources':24} {total:5} / {ok}")
+    print(f"second opinion, fhir.resources {r4b_opinion.version()} R4B models: {total} checked / {r4b_passed} passed")
     for f in failures:
         print(f"  FAIL {f}")
     summary = {"documents": len(files), "converted": converted, "refused": len(refused), "resources_checked": total,
-               "resources_passed": ok, "failures": len(failures), "ok": not failures}
+               "resources_passed": ok, "r4b_checked": total, "r4b_passed": r4b_passed,
+               "failures": len(failures), "ok": not failures}
     print(f"RESULT: {'PASS' if not failures else 'FAIL'} ({len(failures)} failure(s))")
     if args.json:
         print(json.dumps(summary, sort_keys=True))

@@ -5,7 +5,8 @@ For every message of the HL7 v2 corpus it runs `careledger hl7 convert FILE` and
 Bundle(s) it prints in two independent ways:
 
 1. FHIR R4 validity: every entry's resource is validated with fhirkit-rs (`fhirkit.validate`),
-   plus the Bundle shell (type transaction, request PUT "Type/id", no duplicate urls).
+   plus the Bundle shell (type transaction, request PUT "Type/id", no duplicate urls); and, as a second
+   opinion, with the fhir.resources R4B models (scripts/r4b_opinion.py).
 2. Content: the same message is parsed with python-hl7 (`hl7.parse`) and key fields are
    compared with the Bundle: PID-3 identifiers, PID-5 family/given, PID-7 birth date,
    OBX-3 codes, OBX-5 values (NM / ST / TX / FT / CE / CWE) and OBX-6 units.
@@ -42,6 +43,9 @@ try:
     import fhirkit  # PyPI: fhirkit-rs
     import hl7  # PyPI: hl7 (python-hl7)
     import hl7.util
+    import r4b_opinion  # scripts/r4b_opinion.py: fhir.resources R4B models, the second opinion
+    if not r4b_opinion.available():
+        raise ImportError("fhir.resources")
 except ImportError as exc:  # pragma: no cover - environment problem, not a test failure
     print(f"hl7_oracle: missing Python package ({exc}); "
           "run: pip install -r scripts/requirements-oracle.txt", file=sys.stderr)
@@ -394,6 +398,7 @@ class Validation:
     def __init__(self):
         self.checked = Counter()
         self.passed = Counter()
+        self.r4b_passed = 0
         self.bundles_checked = 0
         self.bundles_passed = 0
         self.warnings = 0
@@ -402,6 +407,7 @@ class Validation:
     def merge(self, other: "Validation"):
         self.checked.update(other.checked)
         self.passed.update(other.passed)
+        self.r4b_passed += other.r4b_passed
         self.bundles_checked += other.bundles_checked
         self.bundles_passed += other.bundles_passed
         self.warnings += other.warnings
@@ -447,6 +453,11 @@ def validate_bundle(bundle, where: str) -> Validation:
                 v.failures.append(f"{where}: {rtype}/{rid}: {i.path}: {i.message}")
         else:
             v.passed[rtype] += 1
+        second = r4b_opinion.problems(res)
+        if second:
+            v.failures.append(f"{where}: {rtype}/{rid}: fhir.resources R4B (second opinion): {second[0][:300]}")
+        else:
+            v.r4b_passed += 1
     for url, n in urls.items():
         if n > 1 and url:
             problems.append(f"request.url {url!r} appears {n} times")
@@ -598,6 +609,8 @@ def run_oracle(careledger: str, corpus: Path, only: str | None = None) -> dict:
     print(f"  {'all resources':28} {total_checked:6} / {total_passed}   "
           f"(warnings: {validation.warnings})")
     print(f"  {'bundles (shell + requests)':28} {validation.bundles_checked:6} / {validation.bundles_passed}")
+    print(f"second opinion, fhir.resources {r4b_opinion.version()} R4B models: {total_checked} checked / "
+          f"{validation.r4b_passed} passed")
     for f in validation.failures:
         print(f"  FAIL {f}")
 
@@ -654,6 +667,8 @@ def run_oracle(careledger: str, corpus: Path, only: str | None = None) -> dict:
         "expected_refusals": len(expected_refused),
         "resources_checked": total_checked,
         "resources_passed": total_passed,
+        "r4b_checked": total_checked,
+        "r4b_passed": validation.r4b_passed,
         "resources_by_type": {t: {"checked": validation.checked[t], "passed": validation.passed[t]}
                               for t in sorted(validation.checked)},
         "bundles_checked": validation.bundles_checked,

@@ -54,6 +54,8 @@ struct HL7CommandTests {
         #expect(summary["ok"] as? Bool == true)
         #expect(summary["converted"] as? Int == 85)
         #expect(summary["resources_checked"] as? Int == summary["resources_passed"] as? Int)
+        #expect(summary["r4b_checked"] as? Int == summary["resources_checked"] as? Int)
+        #expect(summary["r4b_passed"] as? Int == summary["r4b_checked"] as? Int)
         #expect(summary["malformed_passed"] as? Int == 4)
         print("hl7 oracle: \(last)")
     }
@@ -140,12 +142,16 @@ struct CCDACommandTests {
         #expect(again.stdout.contains("38 HL7 v2 message(s) or C-CDA document(s) received before"), "\(again.stdout)")
     }
 
-    /// scripts/ccda_oracle.py: every resource made from the C-CDA corpus is valid for fhirkit-rs.
+    /// scripts/ccda_oracle.py: every resource made from the C-CDA corpus is valid for fhirkit-rs, and for the
+    /// fhir.resources R4B models as a second opinion.
     @Test(.timeLimit(.minutes(10))) func theCorpusPassesTheIndependentValidator() throws {
         guard let (status, text, last, summary) = try Oracle.run("ccda_oracle.py", corpus: Self.corpus) else { return }
         #expect(status == 0, "\(text.suffix(3000))")
         #expect(summary["converted"] as? Int == 38)
         #expect(summary["resources_checked"] as? Int == summary["resources_passed"] as? Int)
+        // The second opinion (fhir.resources R4B) saw every resource, and accepted each.
+        #expect(summary["r4b_checked"] as? Int == summary["resources_checked"] as? Int)
+        #expect(summary["r4b_passed"] as? Int == summary["r4b_checked"] as? Int)
         print("ccda oracle: \(last)")
     }
 }
