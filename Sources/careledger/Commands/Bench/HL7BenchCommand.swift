@@ -18,7 +18,8 @@ struct HL7BenchCommand: ParsableCommand {
             all messages. The breakdown times each step alone over all messages (parse; convert, and within it \
             validation; canonical resources; the Bundle's canonical JSON, which the headline does not include). \
             The peers run as subprocesses (scripts/hl7_bench_peer.py, parsing only, timed inside Python) on the \
-            same messages. Goals (issue 6): ≥ 20,000 messages/s and ≥ 50 × the faster peer.
+            same messages; then rounds of the faster one alternate with ours, and the ratio is the median of the \
+            pairs' ratios (a slow spell of the shared host falls on both sides of a pair). Goals (issue 6): ≥ 20,000 messages/s and ≥ 50 × the faster peer.
             """
     )
 
@@ -87,7 +88,7 @@ struct HL7BenchCommand: ParsableCommand {
         let resourceCount = resources.count
 
         // The headline: parse + convert (map + validate) + canonical bytes of every resource.
-        let full = median {
+        func pipeline() {
             for bytes in messages {
                 do {
                     let message = try HL7Message.parse(bytes)
@@ -98,6 +99,7 @@ struct HL7BenchCommand: ParsableCommand {
                 }
             }
         }
+        let full = median { pipeline() }
         let withBundle = median {
             for bytes in messages {
                 do {
@@ -175,6 +177,7 @@ struct HL7BenchCommand: ParsableCommand {
         // The peers, on the same messages (written one per file, as the script reads them).
         print("")
         var best: (name: String, rate: Double)?
+        var pairRatio: Double?
         if skipPeers {
             print("  Python peers skipped (--skip-peers)")
         } else {
@@ -199,6 +202,21 @@ struct HL7BenchCommand: ParsableCommand {
                     print("  Python \(library): not measured: \(problem)")
                 }
             }
+            // The ratio: rounds of the faster peer alternating with ours, the median of the pairs' ratios, so
+            // that a slow spell of the shared host falls on both sides of a pair.
+            if let faster = best {
+                var pairs: [(ours: Double, peer: Double)] = []
+                for _ in 0..<max(peerRounds, 1) {
+                    guard case .success(let peer) = Self.runPeer(library: faster.name, rounds: 1, files: paths) else { break }
+                    pairs.append((n / median { pipeline() }, peer.rate))
+                }
+                if !pairs.isEmpty {
+                    print("  pairs (ours after one \(faster.name) round, messages/s): " + pairs.map {
+                        String(format: "%.0f / %.1f = %.1f×", $0.ours, $0.peer, $0.peer > 0 ? $0.ours / $0.peer : 0)
+                    }.joined(separator: "; "))
+                    pairRatio = pairs.map { $0.peer > 0 ? $0.ours / $0.peer : 0 }.sorted()[pairs.count / 2]
+                }
+            }
         }
         // What the goals leave for one message, beside the steps measured alone above: the two FHIRCore steps
         // every conversion must include (validation, canonical JSON) are shared with the FHIR import path.
@@ -218,8 +236,8 @@ struct HL7BenchCommand: ParsableCommand {
         print("")
         print(String(format: "  goal ≥ 20,000 messages/s: %@ (%.0f)", ours >= 20_000 ? "met" : "NOT met", ours))
         if let best {
-            let ratio = ours / best.rate
-            print(String(format: "  ratio to the faster peer (%@): %.1f×   goal ≥ 50×: %@", best.name, ratio, ratio >= 50 ? "met" : "NOT met"))
+            let ratio = pairRatio ?? ours / best.rate
+            print(String(format: "  ratio to the faster peer (%@, median of the pairs): %.1f×   goal ≥ 50×: %@", best.name, ratio, ratio >= 50 ? "met" : "NOT met"))
         } else {
             print("  goal ≥ 50 × the faster Python parser: not measured (pip install hl7==0.4.5 hl7apy==1.3.5)")
         }
