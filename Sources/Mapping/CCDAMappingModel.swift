@@ -11,25 +11,8 @@ struct CCDAResourceUse: Sendable {
     let line: Int
 }
 
-/// A resource template under `Mappings/ccda/resources/`: the resource type, what its id is made of, its rules.
-///
-/// A class, as are rules: the engine reads them for every element it maps, and a reference is one retain.
-final class CCDATemplate: Sendable {
-    let name: String
-    let file: String
-    let resourceType: String
-    /// Paths (from the template's element) whose values are hashed, with the resource type, into the id.
-    let idInputs: [CCDAPath]
-    let rules: [CCDARule]
-
-    init(name: String, file: String, resourceType: String, idInputs: [CCDAPath], rules: [CCDARule]) {
-        self.name = name
-        self.file = file
-        self.resourceType = resourceType
-        self.idInputs = idInputs
-        self.rules = rules
-    }
-}
+/// A resource template under `Mappings/ccda/resources/`: its id inputs are XML paths from the template's element.
+typealias CCDATemplate = MappingTemplate<CCDAPath, CCDARule>
 
 /// The CDA datatypes a rule reads an element as; the FHIR type of the rule's path decides the result.
 enum CCDADatatype: String, Sendable, CaseIterable {

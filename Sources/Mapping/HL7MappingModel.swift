@@ -108,18 +108,19 @@ public struct ResourceUse: Sendable {
     public let condition: Condition?
 }
 
-/// A resource template under `Mappings/hl7v2/resources/`: the resource type, what its id is made of, and the rules.
+/// A resource template of either engine: the resource type, the paths whose values make its id, and the rules.
 ///
-/// A class: the engine looks templates up by name for every resource it makes.
-public final class ResourceTemplate: Sendable {
+/// A class: the engines look templates up by name for every resource they make, and a reference is one retain.
+public final class MappingTemplate<Path: Sendable, TemplateRule: Sendable>: Sendable {
     public let name: String
     public let file: String
     public let resourceType: String
-    /// Paths whose values (with MSH-4, the sending facility, and the resource type) are hashed into the id.
-    public let idInputs: [HL7Path]
-    public let rules: [Rule]
+    /// Paths whose values are hashed, with the resource type (and for HL7 v2 the sending facility, MSH-4), into
+    /// the id.
+    public let idInputs: [Path]
+    public let rules: [TemplateRule]
 
-    init(name: String, file: String, resourceType: String, idInputs: [HL7Path], rules: [Rule]) {
+    init(name: String, file: String, resourceType: String, idInputs: [Path], rules: [TemplateRule]) {
         self.name = name
         self.file = file
         self.resourceType = resourceType
@@ -127,6 +128,9 @@ public final class ResourceTemplate: Sendable {
         self.rules = rules
     }
 }
+
+/// A resource template under `Mappings/hl7v2/resources/`: its id inputs are HL7 paths (`PID-3`).
+public typealias ResourceTemplate = MappingTemplate<HL7Path, Rule>
 
 /// One rule: write one FHIR element from the message. A class: the engine reads rules many times per message,
 /// and a reference costs one retain where a struct of this size costs one per field.
