@@ -42,7 +42,7 @@ public enum ReceiptBuilder {
         let transactions = block.block.transactions
         guard transactionIndex >= 0, transactionIndex < transactions.count, case .anchorBatch(let anchor) = transactions[transactionIndex].body,
               anchor.root == batch.root else {
-            throw NodeError("transaction \(transactionIndex) of block \(height) is not the AnchorBatch of batch \(batch.id)")
+            throw NodeError("transaction \(transactionIndex) of block \(height) is not the AnchorBatch of batch \(batch.id): the store's batch was anchored on another chain than this home's (\(chainId)); is --home the node that anchors --store? A store stays with the chain that anchored it")
         }
         let leaves = try await store.batchLeaves(batch.id)
         guard leaves.count == batch.leafCount, location.leaf >= 0, location.leaf < leaves.count else {

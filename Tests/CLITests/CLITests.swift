@@ -175,5 +175,13 @@ struct CLITests {
         #expect(r.stdout.contains("ACK MSA|AA|NG-LAB-5531"))
         #expect(r.stdout.contains("ccda/ccd-rivera.xml"))
         #expect(again.stdout.contains("received before (same bytes): not applied again"))
+        // The network deleted but the anchored store kept: a new chain could not prove it, so the demo says so
+        // before it changes anything, and deletes nothing.
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("node"))
+        let orphan = try run(arguments)
+        #expect(orphan.status == 78)
+        #expect(orphan.stderr.contains("holds batches anchored on a chain"), "\(orphan.stderr)")
+        #expect(!orphan.stdout.contains("CareLedger demo — import"))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("store.sqlite").path))
     }
 }

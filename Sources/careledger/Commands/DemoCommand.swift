@@ -36,6 +36,7 @@ struct DemoCommand: AsyncParsableCommand {
     var basePort = 26_800
 
     func run() async throws {
+        try await refuseStoreOfAnotherChain()
         let root = URL(fileURLWithPath: samples)
         guard let enumerator = FileManager.default.enumerator(atPath: root.path) else {
             throw ValidationError("no samples folder at '\(samples)'; run from the repository root or pass --samples DIR")
@@ -173,5 +174,25 @@ struct DemoCommand: AsyncParsableCommand {
         print("store: \(try await store.countsByType().reduce(0) { $0 + $1.count }) resources, \(versions) versions, \(queued) waiting to be anchored")
         try await store.close()
         return failures
+    }
+}
+
+extension DemoCommand {
+    /// The demo makes its network on the first run. A store whose batches an earlier chain anchored (an older
+    /// demo, or a network folder deleted since) cannot be proven on a new chain, and the demo deletes no store:
+    /// it says so, before it changes anything.
+    func refuseStoreOfAnotherChain() async throws {
+        let genesis = URL(fileURLWithPath: homePath).appendingPathComponent("node0/config/genesis.json")
+        guard !FileManager.default.fileExists(atPath: genesis.path) else { return }
+        let store = try await storeOptions.open()
+        guard let first = try await store.anchorBatch(id: 1), let height = first.height else { return }
+        FileHandle.standardError.write(Data("""
+            careledger demo: the store \(storeOptions.store) holds batches anchored on a chain (the first at height \(height)) whose \
+            validator homes are not in \(homePath), where this demo would start a new chain that cannot prove them. \
+            Remove the store and that folder to start the demo over (with the defaults: rm -r .careledger), or pass \
+            --store and --home for a new pair.
+
+            """.utf8))
+        throw ExitCode(78)
     }
 }
