@@ -146,7 +146,7 @@ struct CCDABenchCommand: ParsableCommand {
                 if let c = try? converter.convert(doc.bytes) {
                     for r in c.resources { if let b = try? CanonicalForm.bytes(of: r) { sink &+= b.count } }
                 }
-                best = min(best, Self.seconds(clock.now - start))
+                best = min(best, Bench.seconds(clock.now - start))
             }
             perDocument.append((best, doc.name, conversions[k].resources.count, doc.bytes.count))
         }
@@ -167,7 +167,7 @@ struct CCDABenchCommand: ParsableCommand {
             // Rounds in pairs, one peer round then ours on the same documents: on a shared, noisy host a slow
             // spell then hits both sides of a pair, and the median of the pairs' ratios is the figure.
             var peers: [PeerResult] = []
-            var problem: PeerProblem?
+            var problem: PythonPeer.Problem?
             for _ in 0..<max(peerRounds, 1) {
                 switch Self.runPeer(rounds: 1, files: documents.map(\.path)) {
                 case .success(let peer): peers.append(peer)
@@ -192,11 +192,11 @@ struct CCDABenchCommand: ParsableCommand {
                 }
                 if peer.failed.count > 6 { print("    … and \(peer.failed.count - 6) more refused by the peer") }
                 if !common.isEmpty, peer.rate > 0 {
-                    let ratios = zip(oursOnCommon, peers).map { $1.rate > 0 ? $0 / $1.rate : 0 }.sorted()
-                    let oursMedian = oursOnCommon.sorted()[oursOnCommon.count / 2]
+                    let ratios = zip(oursOnCommon, peers).map { $1.rate > 0 ? $0 / $1.rate : 0 }
+                    let oursMedian = Bench.middle(oursOnCommon)
                     print(String(format: "  ours on the %d documents both convert             %8.1f documents/s   (median of %d, each measured right after a peer round)", common.count, oursMedian, oursOnCommon.count))
                     print("  ratio in each pair (ours ÷ the peer round before it): " + zip(oursOnCommon, peers).map { String(format: "%.1f / %.2f = %.1f×", $0, $1.rate, $1.rate > 0 ? $0 / $1.rate : 0) }.joined(separator: "; "))
-                    ratio = ratios[ratios.count / 2]
+                    ratio = Bench.middle(ratios)
                 }
             }
         }
@@ -240,79 +240,25 @@ struct CCDABenchCommand: ParsableCommand {
         let rounds: Int
         let failed: [(file: String, error: String)]
     }
-    struct PeerProblem: Error, CustomStringConvertible { let description: String }
-
-    /// Runs scripts/ccda_bench_peer.py and reads its JSON line.
-    static func runPeer(rounds: Int, files: [String]) -> Result<PeerResult, PeerProblem> {
-        guard let script = peerScript() else {
-            return .failure(PeerProblem(description: "scripts/ccda_bench_peer.py not found (run from the repository)"))
+    /// Runs scripts/ccda_bench_peer.py and reads its figures.
+    static func runPeer(rounds: Int, files: [String]) -> Result<PeerResult, PythonPeer.Problem> {
+        PythonPeer.run("ccda_bench_peer.py", arguments: ["--rounds", String(max(rounds, 1))] + files).flatMap { object in
+            guard let rate = (object["docs_per_s"] as? NSNumber)?.doubleValue else {
+                return .failure(PythonPeer.Problem(description: "the script printed no docs_per_s"))
+            }
+            let failed = (object["failed"] as? [[String: Any]] ?? []).map {
+                (file: $0["file"] as? String ?? "?", error: $0["error"] as? String ?? "?")
+            }
+            return .success(PeerResult(version: object["version"] as? String ?? "?",
+                                       documents: (object["documents"] as? NSNumber)?.intValue ?? 0,
+                                       converted: (object["converted"] as? NSNumber)?.intValue ?? 0,
+                                       seconds: (object["seconds"] as? NSNumber)?.doubleValue ?? 0,
+                                       rate: rate,
+                                       resources: (object["resources"] as? NSNumber)?.intValue ?? 0,
+                                       rounds: (object["rounds"] as? NSNumber)?.intValue ?? 0,
+                                       failed: failed))
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", script, "--rounds", String(max(rounds, 1))] + files
-        let out = Pipe()
-        // stderr goes to a file, so that a chatty peer cannot block on a full pipe while we read stdout.
-        let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-ccda-peer-\(ProcessInfo.processInfo.processIdentifier).err")
-        guard FileManager.default.createFile(atPath: errURL.path, contents: nil), let errFile = try? FileHandle(forWritingTo: errURL) else {
-            return .failure(PeerProblem(description: "cannot create \(errURL.path)"))
-        }
-        defer { try? errFile.close(); try? FileManager.default.removeItem(at: errURL) }
-        p.standardOutput = out
-        p.standardError = errFile
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { return .failure(PeerProblem(description: "python3 could not be started: \(error)")) }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let errData = FileManager.default.contents(atPath: errURL.path) ?? Data()
-        let object = String(decoding: data, as: UTF8.self).split(separator: "\n").last
-            .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        if let object, let problem = object["error"] as? String {
-            return .failure(PeerProblem(description: problem))
-        }
-        guard p.terminationStatus == 0, let object, let rate = (object["docs_per_s"] as? NSNumber)?.doubleValue else {
-            let tail = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " | ")
-            return .failure(PeerProblem(description: "the script failed (exit \(p.terminationStatus)): \(tail)"))
-        }
-        let failed = (object["failed"] as? [[String: Any]] ?? []).map {
-            (file: $0["file"] as? String ?? "?", error: $0["error"] as? String ?? "?")
-        }
-        return .success(PeerResult(version: object["version"] as? String ?? "?",
-                                   documents: (object["documents"] as? NSNumber)?.intValue ?? 0,
-                                   converted: (object["converted"] as? NSNumber)?.intValue ?? 0,
-                                   seconds: (object["seconds"] as? NSNumber)?.doubleValue ?? 0,
-                                   rate: rate,
-                                   resources: (object["resources"] as? NSNumber)?.intValue ?? 0,
-                                   rounds: (object["rounds"] as? NSNumber)?.intValue ?? 0,
-                                   failed: failed))
     }
 
-    /// scripts/ccda_bench_peer.py in the working directory or in the repository the binary was built in.
-    static func peerScript() -> String? {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: "scripts/ccda_bench_peer.py") { return "scripts/ccda_bench_peer.py" }
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            let candidate = url.appendingPathComponent("scripts/ccda_bench_peer.py")
-            if fm.fileExists(atPath: candidate.path) { return candidate.path }
-            url.deleteLastPathComponent()
-        }
-        return nil
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
-    /// Median wall time of `rounds` runs of `body`, after one warm-up run.
-    private func median(_ body: () -> Void) -> Double {
-        body()
-        var times: [Double] = []
-        let clock = ContinuousClock()
-        for _ in 0..<max(rounds, 1) {
-            let start = clock.now
-            body()
-            times.append(Self.seconds(clock.now - start))
-        }
-        return times.sorted()[times.count / 2]
-    }
+    private func median(_ body: () -> Void) -> Double { Bench.median(rounds: rounds, body) }
 }

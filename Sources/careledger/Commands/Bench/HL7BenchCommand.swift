@@ -152,7 +152,7 @@ struct HL7BenchCommand: ParsableCommand {
                     for r in c.resources { if let b = try? CanonicalForm.bytes(of: r) { sink &+= b.count } }
                 }
                 let e = clock.now - start
-                best = min(best, Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18)
+                best = min(best, Bench.seconds(e))
             }
             let type = "\(parsed[k].messageType ?? "?")^\(parsed[k].triggerEvent ?? "?")"
             let segments = parsed[k].segmentCount
@@ -214,7 +214,7 @@ struct HL7BenchCommand: ParsableCommand {
                     print("  pairs (ours after one \(faster.name) round, messages/s): " + pairs.map {
                         String(format: "%.0f / %.1f = %.1f×", $0.ours, $0.peer, $0.peer > 0 ? $0.ours / $0.peer : 0)
                     }.joined(separator: "; "))
-                    pairRatio = pairs.map { $0.peer > 0 ? $0.ours / $0.peer : 0 }.sorted()[pairs.count / 2]
+                    pairRatio = Bench.middle(pairs.map { $0.peer > 0 ? $0.ours / $0.peer : 0 })
                 }
             }
         }
@@ -245,63 +245,18 @@ struct HL7BenchCommand: ParsableCommand {
     }
 
     struct PeerResult { let version: String; let messages: Int; let parsed: Int; let rate: Double }
-    struct PeerProblem: Error, CustomStringConvertible { let description: String }
 
-    /// Runs scripts/hl7_bench_peer.py for one library and reads its JSON line.
-    static func runPeer(library: String, rounds: Int, files: [String]) -> Result<PeerResult, PeerProblem> {
-        guard let script = peerScript() else {
-            return .failure(PeerProblem(description: "scripts/hl7_bench_peer.py not found (run from the repository)"))
+    /// Runs scripts/hl7_bench_peer.py for one library and reads its figures.
+    static func runPeer(library: String, rounds: Int, files: [String]) -> Result<PeerResult, PythonPeer.Problem> {
+        PythonPeer.run("hl7_bench_peer.py", arguments: ["--library", library, "--rounds", String(max(rounds, 1))] + files).flatMap { object in
+            guard let rate = (object["msgs_per_s"] as? NSNumber)?.doubleValue else {
+                return .failure(PythonPeer.Problem(description: "the script printed no msgs_per_s"))
+            }
+            return .success(PeerResult(version: object["version"] as? String ?? "?",
+                                       messages: (object["messages"] as? NSNumber)?.intValue ?? 0,
+                                       parsed: (object["parsed"] as? NSNumber)?.intValue ?? 0, rate: rate))
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", script, "--library", library, "--rounds", String(max(rounds, 1))] + files
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { return .failure(PeerProblem(description: "python3 could not be started: \(error)")) }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let object = String(decoding: data, as: UTF8.self).split(separator: "\n").last
-            .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        if let object, let problem = object["error"] as? String {
-            return .failure(PeerProblem(description: "\(problem)"))
-        }
-        guard p.terminationStatus == 0, let object, let rate = (object["msgs_per_s"] as? NSNumber)?.doubleValue else {
-            let tail = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " | ")
-            return .failure(PeerProblem(description: "the script failed (exit \(p.terminationStatus)): \(tail)"))
-        }
-        return .success(PeerResult(version: object["version"] as? String ?? "?",
-                                   messages: (object["messages"] as? NSNumber)?.intValue ?? 0,
-                                   parsed: (object["parsed"] as? NSNumber)?.intValue ?? 0, rate: rate))
     }
 
-    /// scripts/hl7_bench_peer.py in the working directory or in the repository the binary was built in.
-    static func peerScript() -> String? {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: "scripts/hl7_bench_peer.py") { return "scripts/hl7_bench_peer.py" }
-        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            let candidate = url.appendingPathComponent("scripts/hl7_bench_peer.py")
-            if fm.fileExists(atPath: candidate.path) { return candidate.path }
-            url.deleteLastPathComponent()
-        }
-        return nil
-    }
-
-    /// Median wall time of `rounds` runs of `body`, after one warm-up run.
-    private func median(_ body: () -> Void) -> Double {
-        body()
-        var times: [Double] = []
-        let clock = ContinuousClock()
-        for _ in 0..<max(rounds, 1) {
-            let start = clock.now
-            body()
-            let elapsed = clock.now - start
-            times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-        }
-        return times.sorted()[times.count / 2]
-    }
+    private func median(_ body: () -> Void) -> Double { Bench.median(rounds: rounds, body) }
 }

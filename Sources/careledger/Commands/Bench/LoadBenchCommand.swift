@@ -101,7 +101,7 @@ struct LoadBenchCommand: AsyncParsableCommand {
         var ok = 0
         for _ in 0..<count where key.publicKey.verifies(signature, over: message) { ok += 1 }
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = Bench.seconds(elapsed)
         return seconds > 0 ? Double(ok) / seconds : 0
     }
 }

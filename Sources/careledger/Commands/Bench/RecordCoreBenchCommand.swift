@@ -123,18 +123,7 @@ struct RecordCoreBenchCommand: ParsableCommand {
 
     private func mb(_ bytes: Int) -> String { String(format: "%.2f", Double(bytes) / 1e6) }
 
-    /// Median wall time of `rounds` runs of `body`, after one warm-up run.
-    private func median(_ body: () -> Void) -> Double {
-        body()
-        var times: [Double] = []
-        let clock = ContinuousClock()
-        for _ in 0..<max(1, rounds) {
-            let d = clock.measure(body)
-            times.append(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
-        }
-        times.sort()
-        return times[times.count / 2]
-    }
+    private func median(_ body: () -> Void) -> Double { Bench.median(rounds: rounds, body) }
 
     /// Resources in a tree: the root plus every object with a resourceType below it.
     static func countResources(_ value: FHIRValue) -> Int {
