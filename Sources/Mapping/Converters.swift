@@ -23,13 +23,15 @@ struct Converters {
         for instant in [true, false] {
             let cases = zoneless.filter { $0.instant == instant }
             guard !cases.isEmpty else { continue }
-            let consequence = instant ? "read as UTC for a FHIR instant" : "only its date is kept"
-            let problem = instant ? "has no time zone" : "has a time of day but no time zone"
             if cases.count <= 3 {
-                for c in cases { out.append("\(c.location): \(c.text) \(problem) (and settings.yaml sets none); \(consequence)") }
+                let told = instant ? "has no time zone (and settings.yaml sets none); read as UTC for a FHIR instant"
+                    : "has a time of day but no time zone (and settings.yaml sets none); only its date is kept"
+                for c in cases { out.append("\(c.location): \(c.text) \(told)") }
             } else {
+                let told = instant ? "have no time zone (and settings.yaml sets none); each is read as UTC for a FHIR instant"
+                    : "have a time of day but no time zone (and settings.yaml sets none); of each, only the date is kept"
                 let shown = cases.prefix(3).map { "\($0.location) \($0.text)" }.joined(separator: "; ")
-                out.append("\(cases.count) values \(problem) (and settings.yaml sets none); for each, \(consequence). The first: \(shown); and \(cases.count - 3) more")
+                out.append("\(cases.count) values \(told). The first: \(shown); and \(cases.count - 3) more")
             }
         }
         return out

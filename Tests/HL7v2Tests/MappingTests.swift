@@ -143,6 +143,31 @@ import TestSupport
         #expect(error?.error.acknowledgmentCode == .reject)
     }
 
+    /// Times without a zone (settings.yaml sets none) keep only their date, with a warning: one per value when a
+    /// message has up to three, else one for all of them that counts them and names the first three.
+    @Test func timesWithoutZoneAreWarnedOncePerKind() throws {
+        func oru(results: Int) -> HL7Message? {
+            var text = "MSH|^~\\&|LAB|SITE|CL|CL|20240102030405-0500||ORU^R01^ORU_R01|T\(results)|P|2.5.1\r" +
+                "PID|1||MRN7^^^SITE^MR||Doe^Jane||19800102|F\r" +
+                "OBR|1|P1|F1|2345-7^Glucose^LN|||20240102030405-0500\r"
+            for k in 1...results { text += "OBX|\(k)|NM|2345-7^Glucose^LN||\(90 + k)|mg/dL|||||F|||2024010203040\(k % 10)\r" }
+            return try? HL7Message.parse(Array(text.utf8))
+        }
+        let converter = try Self.converter()
+        func zoneWarnings(_ message: HL7Message?) throws -> [String] {
+            let message = try #require(message)
+            return try converter.convert(message).warnings.map(\.diagnostics).filter { $0.contains("no time zone") }
+        }
+        let few = try zoneWarnings(oru(results: 2))
+        #expect(few.count == 2, "\(few)")
+        #expect(few.allSatisfy { $0.contains("has a time of day but no time zone") && $0.contains("only its date is kept") })
+        #expect(few.contains { $0.hasPrefix("OBX-14 (segment 4, line 4): 20240102030401 has") }, "\(few)")
+        let many = try zoneWarnings(oru(results: 6))
+        #expect(many.count == 1, "\(many)")
+        #expect(many.first?.hasPrefix("6 values have a time of day but no time zone") == true, "\(many)")
+        #expect(many.first?.hasSuffix("; and 3 more") == true, "\(many)")
+    }
+
     static let zMessage = "MSH|^~\\&|APP|SITE|CL|CL|20240102030405-0500||ADT^A04^ADT_A01|Z1|P|2.5.1\r" +
         "PID|1||MRN7^^^SITE^MR||Doe^Jane||19800102|F\r" +
         "ZPI|1|Prefers morning appointments|VIP\r"
