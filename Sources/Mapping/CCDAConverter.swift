@@ -266,7 +266,7 @@ struct CCDARun {
                         : (doc.isNull(item.node) ? nil : doc.attribute("code", of: item.node) ?? doc.attribute("value", of: item.node))
                     guard let code = code.flatMap({ CCDADocument.normalize($0) }) else { continue }
                     if let entry = table.entries[code] ?? table.otherwise {
-                        value = CCDAValues.tableValue(entry, to: type)
+                        value = Converters.tableValue(entry, to: type)
                     } else if !set.quietTables.contains(tableName) {
                         values.warn(item.node, "\(doc.describe(item.node)): \"\(code)\" is not in table \(tableName) (\(m.template.file):\(rule.line)); not mapped")
                     }

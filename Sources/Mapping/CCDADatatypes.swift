@@ -377,24 +377,4 @@ struct CCDAValues {
         }
     }
 
-    /// A table entry written as a FHIR value of `type`.
-    static func tableValue(_ entry: VocabularyTable.Entry, to type: String) -> FHIRValue? {
-        switch entry {
-        case .code(let code):
-            switch type {
-            case "boolean": return code == "true" ? .bool(true) : code == "false" ? .bool(false) : nil
-            case "Coding": return Converters.object([("code", .string(code))])
-            case "CodeableConcept": return Converters.object([("coding", .array([Converters.object([("code", .string(code))])].compactMap { $0 }))])
-            default: return .string(code)
-            }
-        case .coding(let system, let code, let display):
-            let coding = Converters.object([("system", s(system)), ("code", .string(code)), ("display", s(display))])
-            switch type {
-            case "Coding": return coding
-            case "CodeableConcept": return Converters.object([("coding", .array([coding].compactMap { $0 }))])
-            case "boolean": return code == "true" ? .bool(true) : code == "false" ? .bool(false) : nil
-            default: return .string(code)
-            }
-        }
-    }
 }

@@ -328,8 +328,8 @@ struct Converters {
         }
     }
 
-    /// A table entry written as a FHIR value of `type`.
-    func tableValue(_ entry: VocabularyTable.Entry, to type: String) -> FHIRValue? {
+    /// A table entry written as a FHIR value of `type` (by both engines).
+    static func tableValue(_ entry: VocabularyTable.Entry, to type: String) -> FHIRValue? {
         switch entry {
         case .code(let code):
             switch type {

@@ -482,7 +482,7 @@ struct Run {
                 if let tableName = rule.table, let table = set.tables[tableName] {
                     let code = item.composite.component(1)?.string ?? ""
                     if let entry = table.entries[code] ?? table.otherwise {
-                        converted = converters.tableValue(entry, to: last.type)
+                        converted = Converters.tableValue(entry, to: last.type)
                     } else {
                         converters.warnings.append("\(location): \"\(code)\" is not in table \(tableName); not mapped")
                     }
