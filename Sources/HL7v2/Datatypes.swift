@@ -405,6 +405,23 @@ public struct HL7DateTime: HL7Datatype, Hashable, CustomStringConvertible {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The value as FHIR text of `type`, as both mapping engines write it: `date` to the day; `instant` to the
+    /// second, a missing zone taken from `defaultOffsetMinutes`, else UTC; any other type a `dateTime`
+    /// (``fhirDateTime(defaultOffsetMinutes:)``). `zoneMissing`: neither the value nor the default gives the zone
+    /// that type needs (the instant was read as UTC, the dateTime kept only its date), for a warning.
+    public func fhirText(as type: String, defaultOffsetMinutes: Int?) -> (text: String, zoneMissing: Bool) {
+        switch type {
+        case "date":
+            return (fhirDate, false)
+        case "instant":
+            var full = self
+            full.precision = .second
+            return (full.fhirDateTime(defaultOffsetMinutes: defaultOffsetMinutes ?? 0), offsetMinutes == nil && defaultOffsetMinutes == nil)
+        default:
+            return (fhirDateTime(defaultOffsetMinutes: defaultOffsetMinutes), hasTimeWithoutZone && defaultOffsetMinutes == nil)
+        }
+    }
+
     /// A time of day with no time zone of its own.
     public var hasTimeWithoutZone: Bool { precision > .day && offsetMinutes == nil }
 

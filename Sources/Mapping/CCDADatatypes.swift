@@ -279,22 +279,13 @@ struct CCDAValues {
     /// A time of day needs a zone in FHIR: the value's own, else document.yaml's `timezone`, else only the date
     /// is kept (with a warning). An `instant` is filled to the second (UTC without a zone, with a warning).
     mutating func dateTime(_ dt: HL7DateTime, to type: String, at node: Int32) -> FHIRValue? {
-        switch type {
-        case "date":
-            return .string(dt.fhirDate)
-        case "instant":
-            var full = dt
-            full.precision = .second
-            if dt.offsetMinutes == nil, set.defaultTimeZoneMinutes == nil {
-                warn(node, "\(doc.describe(node)): \(dt.text) has no time zone (and document.yaml sets none); read as UTC for a FHIR instant")
-            }
-            return .string(full.fhirDateTime(defaultOffsetMinutes: set.defaultTimeZoneMinutes ?? 0))
-        default:
-            if dt.hasTimeWithoutZone, set.defaultTimeZoneMinutes == nil {
-                warn(node, "\(doc.describe(node)): \(dt.text) has a time of day but no time zone (and document.yaml sets none); only its date is kept")
-            }
-            return .string(dt.fhirDateTime(defaultOffsetMinutes: set.defaultTimeZoneMinutes))
+        let (text, zoneMissing) = dt.fhirText(as: type, defaultOffsetMinutes: set.defaultTimeZoneMinutes)
+        if zoneMissing {
+            warn(node, type == "instant"
+                 ? "\(doc.describe(node)): \(dt.text) has no time zone (and document.yaml sets none); read as UTC for a FHIR instant"
+                 : "\(doc.describe(node)): \(dt.text) has a time of day but no time zone (and document.yaml sets none); only its date is kept")
         }
+        return .string(text)
     }
 
     // MARK: Numbers

@@ -272,28 +272,13 @@ struct Converters {
         }
     }
 
+    /// A date/time as FHIR `type` (``HL7DateTime/fhirText(as:defaultOffsetMinutes:)``); a missing zone is noted
+    /// for ``allWarnings()``.
     mutating func dateTime(_ dt: HL7DateTime, to type: String, at location: HL7Location) -> FHIRValue? {
-        switch type {
-        case "date":
-            return .string(dt.fhirDate)
-        case "instant":
-            // An instant needs seconds and a zone: missing parts of the time are zero, and a time without a zone
-            // (none in settings.yaml either) is read as UTC, with a warning.
-            var full = dt
-            full.precision = .second
-            if dt.offsetMinutes == nil, set.defaultTimeZoneMinutes == nil {
-                zoneless.append((location, dt.text, true))
-            }
-            return .string(full.fhirDateTime(defaultOffsetMinutes: set.defaultTimeZoneMinutes ?? 0))
-        case "Period":
-            return Self.object([("start", dateTime(dt, to: "dateTime", at: location))])
-        default:
-            if dt.hasTimeWithoutZone, set.defaultTimeZoneMinutes == nil {
-                zoneless.append((location, dt.text, false))
-            }
-            let text = dt.fhirDateTime(defaultOffsetMinutes: set.defaultTimeZoneMinutes)
-            return type == "string" || type == "dateTime" ? .string(text) : .string(text)
-        }
+        if type == "Period" { return Self.object([("start", dateTime(dt, to: "dateTime", at: location))]) }
+        let (text, zoneMissing) = dt.fhirText(as: type, defaultOffsetMinutes: set.defaultTimeZoneMinutes)
+        if zoneMissing { zoneless.append((location, dt.text, type == "instant")) }
+        return .string(text)
     }
 
     /// Text written as a FHIR value of `type`.
