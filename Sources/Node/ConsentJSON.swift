@@ -91,62 +91,94 @@ public enum ConsentJSON {
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
     }
 
-    /// Reads a proof, /1 or /2; the error names the member that is missing or malformed. A /1 proof carrying
-    /// `lightPath` or `validators` is refused, and so is a /2 proof without `lightPath`.
-    public static func decode(_ data: Data) throws -> ConsentProof {
-        guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw NodeError("the consent proof is not a JSON object") }
-        let version = o["format"] as? String
-        guard version == proofFormat || version == proofLightFormat else { throw NodeError("format: expected \(proofFormat) or \(proofLightFormat)") }
-        func b64(_ v: Any?, _ name: String) throws -> [UInt8] {
-            guard let s = v as? String, let b = Base64.decode(s) else { throw NodeError("\(name): expected base64") }
-            return b
+    static let subject = "consent proof"
+
+    /// Reads a proof, /1 or /2, of at most ``ReceiptLimits/maxBytes``; the error names the member that is missing or
+    /// malformed by its JSON pointer, or where the text is truncated or not JSON. A /1 proof carrying `lightPath` or
+    /// `validators` is refused, and so is a /2 proof without `lightPath`.
+    public static func decode(_ bytes: [UInt8]) throws(ReceiptDecodingError) -> ConsentProof {
+        try proof(try JSONMember.document(bytes, subject: subject))
+    }
+
+    public static func decode(_ data: Data) throws(ReceiptDecodingError) -> ConsentProof {
+        guard data.count <= ReceiptLimits.maxBytes else { throw ReceiptDecodingError.tooLarge(subject: subject) }
+        return try decode([UInt8](data))
+    }
+
+    /// The proof in `o`, the document's top-level object. The `response` card is not read here: it is the
+    /// rendering of `answer` (``responseMatches(_:_:)``).
+    static func proof(_ o: JSONMember) throws(ReceiptDecodingError) -> ConsentProof {
+        let format = try o.member("format")
+        let version = try format.string()
+        guard proofFormats.contains(version) else { throw format.fail("is \"\(version)\"; expected \(proofFormat) or \(proofLightFormat)") }
+        let q = try o.member("query")
+        let terms = ReceiptLimits.maxQueryTerms
+        let query = ConsentQuery(patient: try q.member("patient").hex(), actors: try q.member("actors").strings(max: terms),
+                                 purposes: try q.member("purposes").strings(max: terms), category: try q.member("category").string(),
+                                 classes: try q.member("classes").strings(max: terms), labels: try q.member("labels").strings(max: terms),
+                                 codes: try q.member("codes").strings(max: terms), at: try q.member("at").integer(Int64.self))
+        let headerMember = try o.member("header"), commitMember = try o.member("commit")
+        let headerBytes = try headerMember.base64(), commitBytes = try commitMember.base64()
+        let header: BlockHeader, commit: CommitCertificate
+        do throws(LedgerDecodingError) {
+            header = try BlockHeader(encoded: headerBytes)
+        } catch {
+            throw headerMember.fail("is not an encoded block header (\(error))")
         }
-        func strings(_ v: Any?, _ name: String) throws -> [String] {
-            guard let a = v as? [String] else { throw NodeError("\(name): expected an array of strings") }
-            return a
+        do throws(LedgerDecodingError) {
+            commit = try CommitCertificate(encoded: commitBytes)
+        } catch {
+            throw commitMember.fail("is not an encoded commit certificate (\(error))")
         }
-        func entry(_ v: Any?, _ name: String) throws -> ConsentProof.Entry {
-            guard let e = v as? [String: Any] else { throw NodeError("\(name): expected an object") }
-            let value = try e["value"].map { try b64($0, name + ".value") }
-            return ConsentProof.Entry(key: try b64(e["key"], name + ".key"), value: value,
-                                      proof: try SparseMerkleProof(encoded: try b64(e["proof"], name + ".proof")))
+        guard commit.signatures.count <= ReceiptLimits.maxValidators else {
+            throw commitMember.fail("has \(commit.signatures.count) signatures; at most \(ReceiptLimits.maxValidators) are allowed")
         }
-        guard let q = o["query"] as? [String: Any], let patient = (q["patient"] as? String).flatMap(Ledger.Hex.decode),
-              let category = q["category"] as? String, let at = (q["at"] as? NSNumber)?.int64Value else {
-            throw NodeError("query: expected patient (hex), category and at")
-        }
-        let query = ConsentQuery(patient: patient, actors: try strings(q["actors"], "query.actors"), purposes: try strings(q["purposes"], "query.purposes"),
-                                 category: category, classes: try strings(q["classes"], "query.classes"), labels: try strings(q["labels"], "query.labels"),
-                                 codes: try strings(q["codes"], "query.codes"), at: at)
-        let header = try BlockHeader(encoded: try b64(o["header"], "header"))
-        let commit = try CommitCertificate(encoded: try b64(o["commit"], "commit"))
-        guard let consents = o["consentEntries"] as? [Any] else { throw NodeError("consentEntries: expected an array") }
-        let answer = try answerFrom(o["answer"])
+        let answer = try answer(try o.member("answer"))
         var lightPath: [LightBlock] = []
         var validators: ValidatorSet?
         if version == proofLightFormat {
-            let r = LightJSON.Reader(subject: "consent proof")
-            if o["validators"] != nil { validators = try r.validators(o, "validators") }
-            lightPath = try r.lightPath(o, "lightPath")
+            if let v = try o.optionalMember("validators") { validators = try LightJSON.validatorSet(v) }
+            lightPath = try LightJSON.lightPath(try o.member("lightPath"))
         } else {
-            guard o["validators"] == nil, o["lightPath"] == nil else {
-                throw NodeError("a \(proofFormat) consent proof carries no lightPath or validators; those are \(proofLightFormat)")
+            for extra in [try o.optionalMember("lightPath"), try o.optionalMember("validators")] {
+                if let extra { throw extra.fail("is not part of \(proofFormat) (a proof with it is \(proofLightFormat))") }
             }
         }
-        return ConsentProof(query: query, answer: answer, header: header, commit: commit, patient: try entry(o["patientEntry"], "patientEntry"),
-                            consents: try consents.enumerated().map { try entry($1, "consentEntries[\($0)]") }, lightPath: lightPath, validators: validators)
+        let patient = try entry(try o.member("patientEntry"))
+        var consents: [ConsentProof.Entry] = []
+        for e in try o.member("consentEntries").elements(max: ReceiptLimits.maxConsentEntries) { consents.append(try entry(e)) }
+        return ConsentProof(query: query, answer: answer, header: header, commit: commit, patient: patient, consents: consents,
+                            lightPath: lightPath, validators: validators)
+    }
+
+    /// A state entry: `key`, `value` (absent: proven absent) and its sparse Merkle `proof`.
+    static func entry(_ e: JSONMember) throws(ReceiptDecodingError) -> ConsentProof.Entry {
+        let value = try e.optionalMember("value")?.base64()
+        let proofMember = try e.member("proof")
+        let proofBytes = try proofMember.base64()
+        let proof: SparseMerkleProof
+        do throws(SparseMerkleTree.Error) {
+            proof = try SparseMerkleProof(encoded: proofBytes)
+        } catch {
+            throw proofMember.fail("is not an encoded sparse Merkle proof (\(error))")
+        }
+        return ConsentProof.Entry(key: try e.member("key").base64(), value: value, proof: proof)
     }
 
     /// The answer the proof claims, exactly (`answer`; the `response` card is its rendering).
-    static func answerFrom(_ v: Any?) throws -> ConsentAnswer {
-        guard let a = v as? [String: Any], let decision = (a["decision"] as? String).flatMap(ConsentDecision.init(rawValue:)),
-              let obligations = a["obligations"] as? [[String: Any]], let basedOn = a["basedOn"] as? [String] else {
-            throw NodeError("answer: expected decision, obligations and basedOn")
+    static func answer(_ a: JSONMember) throws(ReceiptDecodingError) -> ConsentAnswer {
+        let decisionMember = try a.member("decision")
+        let name = try decisionMember.string()
+        guard let decision = ConsentDecision(rawValue: name) else {
+            throw decisionMember.fail("is \"\(name)\"; expected \(ConsentDecision.permit.rawValue), \(ConsentDecision.deny.rawValue) or \(ConsentDecision.noConsent.rawValue)")
         }
-        return ConsentAnswer(decision: decision,
-                             obligations: obligations.map { RedactObligation(labels: $0["labels"] as? [String] ?? [], classes: $0["classes"] as? [String] ?? [],
-                                                                             codes: $0["codes"] as? [String] ?? []) },
-                             basedOn: try basedOn.map { guard let b = Ledger.Hex.decode($0) else { throw NodeError("answer.basedOn: expected hex") }; return b })
+        var obligations: [RedactObligation] = []
+        for o in try a.member("obligations").elements(max: ReceiptLimits.maxQueryTerms) {
+            obligations.append(RedactObligation(labels: try o.member("labels").strings(max: ReceiptLimits.maxQueryTerms),
+                                                classes: try o.member("classes").strings(max: ReceiptLimits.maxQueryTerms),
+                                                codes: try o.member("codes").strings(max: ReceiptLimits.maxQueryTerms)))
+        }
+        return ConsentAnswer(decision: decision, obligations: obligations, basedOn: try a.member("basedOn").hexList(max: ReceiptLimits.maxConsentEntries))
     }
 
     /// Whether the proof's `response` card is the rendering of its answer (so what a reader sees is what was proven).

@@ -25,101 +25,45 @@ enum LightJSON {
         ["header": header(b.header), "commit": commit(b.commit), "validators": validatorSet(b.validators), "nextValidators": validatorSet(b.nextValidators)]
     }
 
-    /// A strict reader of these members: every error names the member that is missing or malformed, as
-    /// `<subject> member <path>.<member> is missing or malformed`, where `path` is where the reader is.
-    final class Reader {
-        /// What is read, for the errors ("receipt", "consent proof").
-        let subject: String
-        /// The members above the object being read, outermost first (`["lightPath[2]", "commit"]`).
-        var path: [String] = []
+    // MARK: Reading (JSONMember: every error names the member by its JSON pointer, line and column)
 
-        init(subject: String) { self.subject = subject }
+    /// A header object (`header(_:)`'s form); `id` is informative and not read: the header recomputes it.
+    static func header(_ h: JSONMember) throws(ReceiptDecodingError) -> BlockHeader {
+        BlockHeader(chainId: try h.member("chainId").string(), height: try h.member("height").integer(UInt64.self),
+                    time: try h.member("time").integer(Int64.self), previousBlockId: try h.member("previousBlockId").base64(),
+                    transactionsRoot: try h.member("transactionsRoot").base64(), stateRoot: try h.member("stateRoot").base64(),
+                    validatorsHash: try h.member("validatorsHash").base64(), nextValidatorsHash: try h.member("nextValidatorsHash").base64(),
+                    proposer: try h.member("proposer").publicKey())
+    }
 
-        func fail(_ what: String) -> NodeError {
-            NodeError("\(subject) member \((path + [what]).joined(separator: ".")) is missing or malformed")
+    /// A commit object (`commit(_:)`'s form), with at most ``ReceiptLimits/maxValidators`` signatures.
+    static func commit(_ c: JSONMember) throws(ReceiptDecodingError) -> CommitCertificate {
+        let height = try c.member("height").integer(UInt64.self)
+        let round = try c.member("round").integer(UInt32.self)
+        let blockId = try c.member("blockId").base64()
+        var signatures: [CommitSignature] = []
+        for s in try c.member("signatures").elements(max: ReceiptLimits.maxValidators) {
+            signatures.append(CommitSignature(validator: try s.member("validator").publicKey(), signature: try s.member("signature").base64()))
         }
+        return CommitCertificate(height: height, round: round, blockId: blockId, signatures: signatures)
+    }
 
-        func obj(_ o: [String: Any], _ k: String) throws(NodeError) -> [String: Any] {
-            guard let v = o[k] as? [String: Any] else { throw fail(k) }
-            return v
+    /// A validator set: a list of at most ``ReceiptLimits/maxValidators`` `{"key", "power"}`.
+    static func validatorSet(_ list: JSONMember) throws(ReceiptDecodingError) -> ValidatorSet {
+        var validators: [Validator] = []
+        for v in try list.elements(max: ReceiptLimits.maxValidators) {
+            validators.append(Validator(key: try v.member("key").publicKey(), power: try v.member("power").integer(UInt64.self)))
         }
+        return ValidatorSet(validators)
+    }
 
-        func str(_ o: [String: Any], _ k: String) throws(NodeError) -> String {
-            guard let v = o[k] as? String else { throw fail(k) }
-            return v
+    /// A light path (`lightBlock(_:)`'s form, in order), at most ``ReceiptLimits/maxLightPath`` blocks.
+    static func lightPath(_ list: JSONMember) throws(ReceiptDecodingError) -> [LightBlock] {
+        var blocks: [LightBlock] = []
+        for e in try list.elements(max: ReceiptLimits.maxLightPath) {
+            blocks.append(LightBlock(header: try header(e.member("header")), commit: try commit(e.member("commit")),
+                                     validators: try validatorSet(e.member("validators")), nextValidators: try validatorSet(e.member("nextValidators"))))
         }
-
-        func b64(_ o: [String: Any], _ k: String) throws(NodeError) -> [UInt8] {
-            guard let v = (o[k] as? String).flatMap(Base64.decode) else { throw fail(k) }
-            return v
-        }
-
-        func u64(_ o: [String: Any], _ k: String) throws(NodeError) -> UInt64 {
-            // An integer: no fraction, no sign, exactly representable.
-            guard let n = o[k] as? NSNumber, n.int64Value >= 0, Double(n.uint64Value) == n.doubleValue else { throw fail(k) }
-            return n.uint64Value
-        }
-
-        func i64(_ o: [String: Any], _ k: String) throws(NodeError) -> Int64 {
-            guard let n = o[k] as? NSNumber else { throw fail(k) }
-            return n.int64Value
-        }
-
-        func b64List(_ o: [String: Any], _ k: String) throws(NodeError) -> [[UInt8]] {
-            guard let list = o[k] as? [String] else { throw fail(k) }
-            return try list.map { (s) throws(NodeError) in
-                guard let b = Base64.decode(s) else { throw fail(k) }
-                return b
-            }
-        }
-
-        func key(_ o: [String: Any], _ k: String) throws(NodeError) -> PublicKey {
-            guard let bytes = (o[k] as? String).flatMap(Base64.decode), let key = try? PublicKey(bytes: bytes) else { throw fail(k) }
-            return key
-        }
-
-        /// A header object (`header(_:)`'s form); `id` is informative and not read: the header recomputes it.
-        func header(_ h: [String: Any]) throws(NodeError) -> BlockHeader {
-            BlockHeader(chainId: try str(h, "chainId"), height: try u64(h, "height"), time: try i64(h, "time"),
-                        previousBlockId: try b64(h, "previousBlockId"), transactionsRoot: try b64(h, "transactionsRoot"),
-                        stateRoot: try b64(h, "stateRoot"), validatorsHash: try b64(h, "validatorsHash"),
-                        nextValidatorsHash: try b64(h, "nextValidatorsHash"), proposer: try key(h, "proposer"))
-        }
-
-        /// A commit object (`commit(_:)`'s form).
-        func commit(_ c: [String: Any]) throws(NodeError) -> CommitCertificate {
-            guard let sigs = c["signatures"] as? [[String: Any]] else { throw fail("signatures") }
-            let signatures = try sigs.map { (s) throws(NodeError) in CommitSignature(validator: try key(s, "validator"), signature: try b64(s, "signature")) }
-            let round = try u64(c, "round")
-            guard round <= UInt64(UInt32.max) else { throw fail("round") }
-            return CommitCertificate(height: try u64(c, "height"), round: UInt32(round), blockId: try b64(c, "blockId"), signatures: signatures)
-        }
-
-        /// The validator set at member `k` of `o`: a list of `{"key", "power"}`.
-        func validators(_ o: [String: Any], _ k: String) throws(NodeError) -> ValidatorSet {
-            guard let list = o[k] as? [[String: Any]] else { throw fail(k) }
-            path.append(k)
-            defer { path.removeLast() }
-            return ValidatorSet(try list.map { (v) throws(NodeError) in Validator(key: try key(v, "key"), power: try u64(v, "power")) })
-        }
-
-        /// The light path at member `k` of `o` (`lightBlock(_:)`'s form, in order); errors name the element, as
-        /// `lightPath[2].commit.round`. The path is left as it was found.
-        func lightPath(_ o: [String: Any], _ k: String) throws(NodeError) -> [LightBlock] {
-            guard let elements = o[k] as? [[String: Any]] else { throw fail(k) }
-            let base = path
-            defer { path = base }
-            var blocks: [LightBlock] = []
-            for (n, e) in elements.enumerated() {
-                path = base + ["\(k)[\(n)]"]
-                let eh = try obj(e, "header"), ec = try obj(e, "commit")
-                let signers = try validators(e, "validators"), next = try validators(e, "nextValidators")
-                path = base + ["\(k)[\(n)]", "header"]
-                let h = try header(eh)
-                path = base + ["\(k)[\(n)]", "commit"]
-                blocks.append(LightBlock(header: h, commit: try commit(ec), validators: signers, nextValidators: next))
-            }
-            return blocks
-        }
+        return blocks
     }
 }

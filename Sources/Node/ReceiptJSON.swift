@@ -40,49 +40,70 @@ public enum ReceiptJSON {
         try JSONSerialization.data(withJSONObject: object(r), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
     }
 
-    /// Reads a receipt; the error names the member that is missing or malformed.
-    public static func decode(_ data: Data) throws -> Receipt {
-        guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw NodeError("the receipt is not a JSON object") }
-        let r = LightJSON.Reader(subject: "receipt")
-        let version = o["format"] as? String
-        guard version == format || version == lightFormat else { throw NodeError("the receipt's format is not \(format) or \(lightFormat)") }
-        let record = try r.obj(o, "record")
-        let leaf = try r.obj(o, "leaf")
-        let anchor = try r.obj(o, "anchor")
-        let block = try r.obj(o, "block")
-        r.path = ["block"]
-        let h = try r.obj(block, "header")
-        let c = try r.obj(block, "commit")
+    /// Reads a receipt, /1 or /2, of at most ``ReceiptLimits/maxBytes``; the error names the member that is missing
+    /// or malformed by its JSON pointer, or where the text is truncated or not JSON.
+    public static func decode(_ bytes: [UInt8]) throws(ReceiptDecodingError) -> Receipt {
+        try receipt(try JSONMember.document(bytes, subject: subject))
+    }
+
+    public static func decode(_ data: Data) throws(ReceiptDecodingError) -> Receipt {
+        guard data.count <= ReceiptLimits.maxBytes else { throw ReceiptDecodingError.tooLarge(subject: subject) }
+        return try decode([UInt8](data))
+    }
+
+    /// What `careledger verify` reads: a receipt or a consent proof, told apart by its `format`.
+    public enum Document: Sendable, Hashable {
+        case receipt(Receipt)
+        case consentProof(ConsentProof)
+    }
+
+    /// Reads a receipt or a consent proof (by its `format`), parsing the text once.
+    public static func decodeDocument(_ bytes: [UInt8]) throws(ReceiptDecodingError) -> Document {
+        let document = try JSONMember.document(bytes, subject: "receipt or consent proof")
+        let format = try document.member("format")
+        let name = try format.string()
+        if ConsentJSON.proofFormats.contains(name) {
+            return .consentProof(try ConsentJSON.proof(JSONMember(value: document.value, path: [], subject: ConsentJSON.subject)))
+        }
+        guard name == self.format || name == lightFormat else {
+            throw format.fail("is \"\(name)\"; expected \(self.format), \(lightFormat), \(ConsentJSON.proofFormat) or \(ConsentJSON.proofLightFormat)")
+        }
+        return .receipt(try receipt(JSONMember(value: document.value, path: [], subject: subject)))
+    }
+
+    static let subject = "receipt"
+
+    /// The receipt in `o`, the document's top-level object.
+    static func receipt(_ o: JSONMember) throws(ReceiptDecodingError) -> Receipt {
+        let format = try o.member("format")
+        let version = try format.string()
+        guard version == self.format || version == lightFormat else {
+            throw format.fail("is \"\(version)\"; expected \(self.format) or \(lightFormat)")
+        }
+        let record = try o.member("record"), leaf = try o.member("leaf"), anchor = try o.member("anchor"), block = try o.member("block")
         var validators: ValidatorSet?
         var lightPath: [LightBlock] = []
         if version == lightFormat {
-            if block["validators"] != nil { validators = try r.validators(block, "validators") }
-            r.path = []
-            lightPath = try r.lightPath(o, "lightPath")
+            if let v = try block.optionalMember("validators") { validators = try LightJSON.validatorSet(v) }
+            lightPath = try LightJSON.lightPath(try o.member("lightPath"))
         } else {
-            guard block["validators"] == nil, o["lightPath"] == nil else {
-                throw NodeError("a \(format) receipt carries no lightPath or block.validators; those are \(lightFormat)")
+            for extra in [try o.optionalMember("lightPath"), try block.optionalMember("validators")] {
+                if let extra { throw extra.fail("is not part of \(self.format) (a receipt with it is \(lightFormat))") }
             }
         }
-        r.path = ["block", "header"]
-        let header = try r.header(h)
-        r.path = ["block", "commit"]
-        let commit = try r.commit(c)
-        r.path = ["record"]
-        guard let canonicalHash = Hex.decode(try r.str(record, "canonicalHash")) else { throw r.fail("canonicalHash") }
-        let reference = try r.str(record, "reference")
-        let salt = try r.b64(record, "salt")
-        r.path = ["leaf"]
-        let commitment = try r.b64(leaf, "commitment"), index = try r.u64(leaf, "index"), size = try r.u64(leaf, "treeSize")
-        r.path = ["anchor"]
-        let tx = try r.b64(anchor, "transaction"), txIndex = try r.u64(anchor, "index"), txCount = try r.u64(anchor, "count")
-        let txProof = try r.b64List(anchor, "proof")
-        r.path = []
-        var receipt = Receipt(chainId: try r.str(o, "chainId"), reference: reference, canonicalHash: canonicalHash, salt: salt, commitment: commitment,
-                              leafIndex: index, treeSize: size, inclusionProof: try r.b64List(o, "inclusionProof"), batchRoot: try r.b64(o, "batchRoot"),
-                              anchorTransaction: tx, transactionIndex: txIndex, transactionCount: txCount, transactionProof: txProof,
-                              header: header, commit: commit, checkpoint: try r.str(o, "checkpoint"), checkpointKeyName: try r.str(o, "checkpointKeyName"))
-        receipt.manifestProof = try r.b64List(o, "manifestProof")
+        let header = try LightJSON.header(try block.member("header"))
+        let commit = try LightJSON.commit(try block.member("commit"))
+        var receipt = Receipt(
+            chainId: try o.member("chainId").string(), reference: try record.member("reference").string(),
+            canonicalHash: try record.member("canonicalHash").hex(), salt: try record.member("salt").base64(),
+            commitment: try leaf.member("commitment").base64(), leafIndex: try leaf.member("index").integer(UInt64.self),
+            treeSize: try leaf.member("treeSize").integer(UInt64.self),
+            inclusionProof: try o.member("inclusionProof").base64List(max: ReceiptLimits.maxProofHashes), batchRoot: try o.member("batchRoot").base64(),
+            anchorTransaction: try anchor.member("transaction").base64(), transactionIndex: try anchor.member("index").integer(UInt64.self),
+            transactionCount: try anchor.member("count").integer(UInt64.self),
+            transactionProof: try anchor.member("proof").base64List(max: ReceiptLimits.maxProofHashes),
+            header: header, commit: commit, checkpoint: try o.member("checkpoint").string(), checkpointKeyName: try o.member("checkpointKeyName").string())
+        receipt.manifestProof = try o.member("manifestProof").base64List(max: ReceiptLimits.maxProofHashes)
         receipt.lightPath = lightPath
         receipt.validators = validators
         return receipt

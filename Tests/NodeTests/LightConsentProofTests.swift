@@ -53,13 +53,16 @@ struct LightConsentProofTests {
     static func object(_ data: Data) throws -> [String: Any] { try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]) }
 
     /// Why `ConsentJSON.decode` refuses `object`, or nil when it reads it.
-    static func decodeError(_ object: [String: Any]) throws -> String? {
+    static func decodeError(_ object: [String: Any]) throws -> String? { try decodeFailure(object).map { "\($0)" } }
+
+    /// The error `ConsentJSON.decode` refuses `object` with (its JSON pointer, reason), or nil when it reads it.
+    static func decodeFailure(_ object: [String: Any]) throws -> ReceiptDecodingError? {
         let data = try JSONSerialization.data(withJSONObject: object)
-        do {
+        do throws(ReceiptDecodingError) {
             _ = try ConsentJSON.decode(data)
             return nil
         } catch {
-            return "\(error)"
+            return error
         }
     }
 
@@ -176,31 +179,37 @@ struct LightConsentProofTests {
         // Strict: /2 without its path; a malformed member deep in the path; a malformed block set; /1 carrying either.
         var noPath = object
         noPath.removeValue(forKey: "lightPath")
-        #expect(try Self.decodeError(noPath) == "consent proof member lightPath is missing or malformed")
+        let missing = try Self.decodeFailure(noPath)
+        #expect(missing?.code == .member && missing?.pointer == "/lightPath" && missing?.reason == "is missing", "\(String(describing: missing))")
         var badRound = object
         var elements = path
         var commit = try #require(elements[1]["commit"] as? [String: Any])
         commit["round"] = "zero"
         elements[1]["commit"] = commit
         badRound["lightPath"] = elements
-        #expect(try Self.decodeError(badRound) == "consent proof member lightPath[1].commit.round is missing or malformed")
+        let round = try Self.decodeFailure(badRound)
+        #expect(round?.pointer == "/lightPath/1/commit/round" && round?.reason == "is not an integer (found a string)", "\(String(describing: round))")
         var badKey = object
         elements = path
         var next = try #require(elements[2]["nextValidators"] as? [[String: Any]])
         next[0]["key"] = "not base64!"
         elements[2]["nextValidators"] = next
         badKey["lightPath"] = elements
-        #expect(try Self.decodeError(badKey) == "consent proof member lightPath[2].nextValidators.key is missing or malformed")
+        let key = try Self.decodeFailure(badKey)
+        #expect(key?.pointer == "/lightPath/2/nextValidators/0/key" && key?.reason.hasPrefix("is not an Ed25519 public key") == true, "\(String(describing: key))")
         var badSet = object
         badSet["validators"] = "k4 k5 k6"
-        #expect(try Self.decodeError(badSet) == "consent proof member validators is missing or malformed")
+        let set = try Self.decodeFailure(badSet)
+        #expect(set?.pointer == "/validators" && set?.reason == "is not an array (found a string)", "\(String(describing: set))")
         var oldWithPath = object
         oldWithPath["format"] = ConsentJSON.proofFormat
         let oldError = try #require(try Self.decodeError(oldWithPath))
         #expect(oldError.contains("lightPath") && oldError.contains(ConsentJSON.proofLightFormat), "\(oldError)")
         var unknown = object
         unknown["format"] = "careledger-consent-proof/3"
-        #expect(try Self.decodeError(unknown) == "format: expected careledger-consent-proof/1 or careledger-consent-proof/2")
+        let format = try #require(try Self.decodeFailure(unknown))
+        #expect(format.pointer == "/format" && "\(format)".hasSuffix("is \"careledger-consent-proof/3\"; expected careledger-consent-proof/1 or careledger-consent-proof/2"),
+                "\(format)")
         // Without its path the same proof is written as /1 again (and then fails verification on "commit").
         var bare = proof
         bare.lightPath = []
