@@ -520,7 +520,8 @@ def describe_rc(rc: int) -> str:
 
 # Messages of a supported type that the converter must refuse, with why (the corpus makes them bad on purpose).
 EXPECTED_REFUSALS = {
-    "cdc-iis-testencoding-m02.hl7": "required segment PID is missing",          # `ID|` where PID belongs
+    "cdc-iis-testencoding-m01.hl7": 'this one starts "WHOOPS"',                 # `WHOOPS|` where an OBX belongs
+    "cdc-iis-testencoding-m02.hl7": 'this one starts "ID"',                     # `ID|` where PID belongs
     "cdc-ti-Epic_002_Epic_ORU_R01.hl7": '"DOB" is not an HL7 date/time',          # PID-7 holds the word DOB
     "cdc-ti-Test_Orders_006_AL_ORM_O01_NBS_Incorrect_Data_Types_0_initial_message.hl7":
         '"February 4 2024" is not an HL7 date/time',                              # OBR-7 in words

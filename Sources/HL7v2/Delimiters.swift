@@ -103,39 +103,125 @@ public enum HL7Charset: String, Sendable, Hashable {
     }
 }
 
+/// An escape sequence of a value that is not read as HL7 defines it, by kind, at byte offsets of the value.
+struct HL7EscapeProblem: Sendable, Hashable {
+    let kind: HL7EscapeRepair.Kind
+    /// The sequence as written: `bytes[start..<end]` of the value.
+    let start: Int
+    let end: Int
+}
+
 extension HL7Delimiters {
     /// The text of `bytes` with escape sequences resolved: `\F\ \S\ \T\ \R\ \E\` give the delimiters, `\P\` the
     /// truncation character, `\Xhh…\` the bytes it spells, `\.br\` (and `\.sp\`) a line break; highlighting
-    /// (`\H\ \N\`), other formatting commands and character-set switches (`\C…\ \M…\`) are dropped. A sequence
-    /// that is unterminated or unknown is kept as written, as other parsers do.
+    /// (`\H\ \N\`), other formatting commands and character-set switches (`\C…\ \M…\`) are dropped. A `\X…\`
+    /// that is not pairs of hex digits, or spells bytes that are not text in the message's character set, reads as
+    /// U+FFFD; a sequence that is unterminated or unknown is kept as written, as other parsers do.
+    /// ``HL7Message/escapeRepairs`` names each of these.
     func unescape(_ bytes: UnsafeBufferPointer<UInt8>, charset: HL7Charset) -> String {
         guard let escape, bytes.contains(escape) else { return charset.decode(bytes) }
+        var ignored: [HL7EscapeProblem] = []
+        return unescape(bytes, escape: escape, charset: charset, problems: &ignored)
+    }
+
+    /// ``unescape(_:charset:)`` that also lists the sequences it repaired or kept as written.
+    func unescape(_ bytes: UnsafeBufferPointer<UInt8>, charset: HL7Charset, problems: inout [HL7EscapeProblem]) -> String {
+        guard let escape, bytes.contains(escape) else { return charset.decode(bytes) }
+        return unescape(bytes, escape: escape, charset: charset, problems: &problems)
+    }
+
+    private func unescape(_ bytes: UnsafeBufferPointer<UInt8>, escape: UInt8, charset: HL7Charset,
+                          problems: inout [HL7EscapeProblem]) -> String {
+        // The output is UTF-8 whatever the message's character set: ISO 8859-1 bytes are transcoded as they are
+        // appended, so that U+FFFD can stand for what cannot be read.
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
+        out.reserveCapacity(bytes.count + 8)
+        let latin1 = charset == .latin1
+        func append(_ b: UInt8) {
+            if latin1, b >= 0x80 {
+                out.append(0xC0 | (b >> 6))
+                out.append(0x80 | (b & 0x3F))
+            } else {
+                out.append(b)
+            }
+        }
+        /// Where `\X…\` bytes went in `out`, and the sequence that spelled them, to name the one that is not text.
+        var spelled: [(out: Range<Int>, source: Range<Int>)] = []
         var i = 0
         let n = bytes.count
         while i < n {
             let b = bytes[i]
-            guard b == escape else { out.append(b); i += 1; continue }
+            guard b == escape else { append(b); i += 1; continue }
             var j = i + 1
             while j < n, bytes[j] != escape { j += 1 }
             guard j < n, j > i + 1 else {
                 // Unterminated (or `\\`): the escape character stands for itself.
-                out.append(b)
+                problems.append(HL7EscapeProblem(kind: .unterminated, start: i, end: i + 1))
+                append(b)
                 i += 1
                 continue
             }
             let body = UnsafeBufferPointer(rebasing: bytes[(i + 1)..<j])
-            if let replacement = resolve(body) {
-                out.append(contentsOf: replacement)
+            if body[0] == 0x58 { // X: hexadecimal bytes
+                if let spelledBytes = hexBytes(UnsafeBufferPointer(rebasing: body[1...])) {
+                    let from = out.count
+                    for s in spelledBytes { append(s) }
+                    spelled.append((from..<out.count, i..<(j + 1)))
+                } else {
+                    problems.append(HL7EscapeProblem(kind: .invalidHex, start: i, end: j + 1))
+                    out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                }
+            } else if let replacement = resolve(body) {
+                for r in replacement { append(r) }
             } else {
-                out.append(contentsOf: bytes[i...j])
+                problems.append(HL7EscapeProblem(kind: .unknown, start: i, end: j + 1))
+                for k in i...j { append(bytes[k]) }
             }
             i = j + 1
         }
-        return out.withUnsafeBufferPointer { charset.decode($0) }
+        // The message's own bytes are text in its character set (or it would be read as ISO 8859-1, where every byte
+        // is), so only bytes spelled by \X…\ can fail to decode.
+        if !latin1, !spelled.isEmpty {
+            for position in Self.invalidUTF8Positions(out) {
+                let owner = spelled.last { $0.out.lowerBound <= position } ?? spelled[0]
+                let problem = HL7EscapeProblem(kind: .notText, start: owner.source.lowerBound, end: owner.source.upperBound)
+                if problems.last != problem { problems.append(problem) }
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
+    /// The offsets where a UTF-8 decoder finds a byte sequence that is not a character.
+    static func invalidUTF8Positions(_ bytes: [UInt8]) -> [Int] {
+        var positions: [Int] = []
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar): offset += scalar.count
+            case .error(let length): positions.append(offset); offset += length
+            case .emptyInput: return positions
+            }
+        }
+    }
+
+    /// The bytes of `digits` read as pairs of hex digits, or nil when they are not (none, an odd number, or a
+    /// character that is not a hex digit).
+    private func hexBytes(_ digits: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard !digits.isEmpty, digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var k = 0
+        while k < digits.count {
+            guard let hi = hexValue(digits[k]), let lo = hexValue(digits[k + 1]) else { return nil }
+            bytes.append(hi << 4 | lo)
+            k += 2
+        }
+        return bytes
+    }
+
+    /// What a sequence other than `\X…\` stands for, or nil when HL7 defines no such sequence.
     private func resolve(_ body: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard let first = body.first else { return nil }
         if body.count == 1 {
@@ -151,17 +237,6 @@ extension HL7Delimiters {
             }
         }
         switch first {
-        case 0x58: // X: hexadecimal bytes
-            let digits = Array(body.dropFirst())
-            guard digits.count % 2 == 0 else { return nil }
-            var bytes: [UInt8] = []
-            var k = 0
-            while k < digits.count {
-                guard let hi = hexValue(digits[k]), let lo = hexValue(digits[k + 1]) else { return nil }
-                bytes.append(hi << 4 | lo)
-                k += 2
-            }
-            return bytes
         case 0x2E: // .br, .sp and the other formatted-text commands
             let command = Array(body.dropFirst())
             if command.starts(with: [0x62, 0x72]) { return [0x0A] }           // .br

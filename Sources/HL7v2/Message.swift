@@ -154,8 +154,8 @@ public struct HL7Message: Sendable {
 
     static func isSeparatorByte(_ b: UInt8) -> Bool { b == 0x0D || b == 0x0A }
 
-    /// The longest segment name kept (standard names have 3 characters).
-    static let maxSegmentNameLength = 8
+    /// Segment ids are exactly this many characters (HL7 v2.5 §2.5: three, capitals or digits, such as PID or ZA1).
+    static let segmentNameLength = 3
 
     static func readDelimiters(_ bytes: [UInt8], at start: Int, location: HL7Location) throws(HL7Error) -> HL7Delimiters {
         let field = bytes[start + 3]
@@ -166,14 +166,16 @@ public struct HL7Message: Sendable {
 
     static func segmentName(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, fieldSeparator: UInt8,
                             location: HL7Location) throws(HL7Error) -> String {
-        // Standard names are three capitals or digits. A longer or shorter one (a sender's typo, as in the CDC's
-        // encoding tests) is kept, so the message still round-trips, and the mapping reports it as unmapped.
+        // A name of another length (`PV1XYZ|`, `PV|`) or in lower case is not a segment this node can read: taking it
+        // as an unknown segment would lose what it holds (an Encounter) behind a warning, so the message is refused.
         func isNameByte(_ b: UInt8) -> Bool { (0x41...0x5A).contains(b) || (0x30...0x39).contains(b) }
-        var nameEnd = start
-        while nameEnd < end, nameEnd - start <= maxSegmentNameLength, isNameByte(p[nameEnd]) { nameEnd += 1 }
-        guard nameEnd - start >= 2, nameEnd - start <= maxSegmentNameLength, nameEnd == end || p[nameEnd] == fieldSeparator else {
-            let shown = String(decoding: UnsafeBufferPointer(rebasing: p[start..<min(end, start + 20)]), as: UTF8.self)
-            throw HL7Error(.malformedSegment, "a segment starts with its name (three capitals or digits) and the field separator; this line starts \"\(shown)\"", at: location)
+        let nameEnd = start + segmentNameLength
+        guard nameEnd <= end, isNameByte(p[start]), isNameByte(p[start + 1]), isNameByte(p[start + 2]),
+              nameEnd == end || p[nameEnd] == fieldSeparator else {
+            var shownEnd = start
+            while shownEnd < end, shownEnd - start < 20, p[shownEnd] != fieldSeparator { shownEnd += 1 }
+            let shown = String(decoding: UnsafeBufferPointer(rebasing: p[start..<shownEnd]), as: UTF8.self)
+            throw HL7Error(.malformedSegment, "a segment starts with its name, exactly three capitals or digits (such as PID or ZA1), and the field separator; this one starts \"\(shown)\"", at: location)
         }
         return String(decoding: UnsafeBufferPointer(rebasing: p[start..<nameEnd]), as: UTF8.self)
     }

@@ -89,6 +89,7 @@ extension HL7Message {
         var out: [String] = []
         if delimiters.repaired { out.append("MSH-2 repeats an encoding character; it was read once") }
         if charsetWasGuessed { out.append("the message is not UTF-8 and MSH-18 declares no character set; it was read as ISO 8859-1") }
+        out += escapeRepairs.map(\.description)
         return out
     }
 }
@@ -655,8 +656,8 @@ struct FieldSet {
 }
 
 /// A segment name packed into an integer, so that names compare in one step: its bytes, big-endian. The parser
-/// keeps names of at most ``HL7Message``'s 8 bytes and paths name 3, so every name that can meet another packs
-/// exactly; a longer one gets a key no name of capitals and digits has.
+/// keeps names of exactly 3 bytes and paths name 3, so every name that can meet another packs exactly; a name
+/// longer than 8 bytes gets a key no name of capitals and digits has.
 struct SegmentKey: Equatable {
     let packed: UInt64
 

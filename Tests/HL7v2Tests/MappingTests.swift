@@ -28,14 +28,15 @@ import TestSupport
     }
 
     /// Every corpus message of a mapped type converts to valid FHIR (the converter validates every resource and
-    /// refuses the message otherwise), except three the corpus makes bad on purpose.
+    /// refuses the message otherwise), except two the corpus makes bad on purpose (and two whose misnamed segment
+    /// the parser refuses: CorpusTests.misnamedSegments).
     @Test func everyMappedCorpusMessageConvertsToValidFHIR() throws {
         let converter = try Self.converter()
         var converted = 0
         var resources = 0
         var refused: [String: HL7Error.Code] = [:]
         var types: [String: Int] = [:]
-        for url in try CorpusTests.files() {
+        for url in try CorpusTests.wellFormedFiles() {
             let message = try HL7Message.parse([UInt8](try Data(contentsOf: url)))
             do throws(HL7ConversionError) {
                 let conversion = try converter.convert(message)
@@ -50,10 +51,9 @@ import TestSupport
                 refused[url.lastPathComponent] = error.error.code
             }
         }
-        #expect(converted == 85)
+        #expect(converted == 84)   // 85 before cdc-iis-testencoding-m01 (WHOOPS) was refused by the parser
         #expect(resources >= 3_600)
         #expect(refused == [
-            "cdc-iis-testencoding-m02.hl7": .segmentSequence,
             "cdc-ti-Epic_002_Epic_ORU_R01.hl7": .dataType,
             "cdc-ti-Test_Orders_006_AL_ORM_O01_NBS_Incorrect_Data_Types_0_initial_message.hl7": .dataType,
         ])

@@ -21,7 +21,9 @@ struct HL7ConvertCommand: AsyncParsableCommand {
             FILE holds one message, several, or FHS/BHS batches ('-' reads standard input); segments may end with \
             CR, LF or CRLF. One message prints one Bundle (pretty JSON); several print one Bundle per line \
             (NDJSON, in file order). A message that is refused prints an OperationOutcome in its place, and the \
-            command exits 1. Warnings (segments and fields no rule maps, times without a zone) go to standard error.
+            command exits 1; with --ndjson, a file refused as a whole also prints its OperationOutcome on one line. \
+            Warnings (segments and fields no rule maps, times without a zone, escape sequences that were repaired or \
+            kept as written, each with its segment and field) go to standard error.
             """
     )
 
@@ -44,7 +46,11 @@ struct HL7ConvertCommand: AsyncParsableCommand {
         do {
             parsed = try HL7File.parse(bytes)
         } catch {
-            Output.reject(OperationOutcome(issues: HL7ConversionError(error).issues))
+            let outcome = OperationOutcome(issues: HL7ConversionError(error).issues)
+            // NDJSON is one object per line, a refusal of the whole file included.
+            guard ndjson else { Output.reject(outcome) }
+            Output.write(JSONWriter(style: .compact).write(.object(outcome.resource)) + [0x0A])
+            throw ExitCode(1)
         }
         let lines = ndjson || parsed.entries.count > 1
         var refused = 0
