@@ -149,26 +149,3 @@ extension RecordStore {
         return out
     }
 }
-
-/// Opens a store from a `--store` value.
-public enum StoreLocation {
-    /// The default when no `--store` is given: an SQLite file in `.careledger/` under the working directory.
-    public static let defaultURL = "sqlite:.careledger/store.sqlite"
-
-    /// `postgres://user@host:port/db` (or `postgresql://`) opens PostgreSQL; `sqlite:PATH`, `file:PATH` or a
-    /// plain path opens (or creates) an SQLite file. Migrations are applied before it returns.
-    public static func open(_ url: String) async throws -> any RecordStore {
-        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            return try await PostgresStore.open(url: url)
-        }
-        var path = url
-        for prefix in ["sqlite://", "sqlite:", "file://", "file:"] where path.hasPrefix(prefix) {
-            path = String(path.dropFirst(prefix.count))
-            break
-        }
-        guard !path.isEmpty else { throw StoreError("opening the store", "'\(url)' names no SQLite file") }
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return try SQLiteStore(path: path)
-    }
-}

@@ -4,22 +4,6 @@ import Foundation
 import Ingest
 import RecordStore
 
-/// Options shared by the commands that open the record store.
-struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The record store: postgres://user@host:port/database, or an SQLite file (sqlite:PATH or a path). Default: $CARELEDGER_STORE, else \(StoreLocation.defaultURL).",
-                                            valueName: "URL"))
-    var store: String = ProcessInfo.processInfo.environment["CARELEDGER_STORE"].flatMap { $0.isEmpty ? nil : $0 } ?? StoreLocation.defaultURL
-
-    func open() async throws -> any RecordStore {
-        do {
-            return try await StoreLocation.open(store)
-        } catch {
-            FileHandle.standardError.write(Data("careledger: cannot open the store: \(error)\n".utf8))
-            throw ExitCode(69)
-        }
-    }
-}
-
 /// `careledger import PATH…`.
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
