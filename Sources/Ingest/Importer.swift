@@ -22,6 +22,8 @@ public struct ImportSummary: Sendable {
     public var warnings = 0
     /// HL7 v2 messages received before (same sender, control id and bytes), not applied again.
     public var duplicates = 0
+    /// Entries of the import's folders that could not be read (`path: why`), each counted in `rejected`.
+    public var unreadable: [String] = []
     /// Conditional references this run already resolved (an identifier keeps naming the same resource).
     var resolved: [String: String] = [:]
 
@@ -79,6 +81,12 @@ public struct Importer: Sendable {
         var done = 0
         for file in files {
             summary.files += 1
+            if let problem = file.problem {
+                try await rejectUnreadable(file, problem, batch: batch, into: &summary)
+                progress(ImportProgress(file: file.path, bytesDone: done, bytesTotal: total,
+                                        records: summary.created + summary.updated + summary.unchanged, rejected: summary.rejected))
+                continue
+            }
             switch file.kind {
             case .document:
                 let bytes: [UInt8]
@@ -131,6 +139,14 @@ public struct Importer: Sendable {
     func rejectFile(_ file: ImportFile, _ error: ImportError, batch: Int64, into summary: inout ImportSummary) async throws {
         try await reject(raw: [], source: file.path, location: "", format: file.kind.rawValue,
                          outcome: OperationOutcome(error: FHIRError(.unsupportedInput, error.message)), batch: batch, into: &summary)
+    }
+
+    /// A directory entry that cannot be read: a dead letter with no bytes and an OperationOutcome saying why.
+    func rejectUnreadable(_ file: ImportFile, _ problem: ImportFile.Problem, batch: Int64, into summary: inout ImportSummary) async throws {
+        let issue = OperationOutcome.Issue(severity: "fatal", code: problem.issueType, diagnostics: "cannot read \(file.path): \(problem.reason)")
+        try await reject(raw: [], source: file.path, location: "", format: file.kind.rawValue, outcome: OperationOutcome(issues: [issue]),
+                         batch: batch, into: &summary)
+        summary.unreadable.append("\(file.path): \(problem.reason)")
     }
 
     /// Imports one unit again from a dead letter's raw bytes; true when it is stored now.

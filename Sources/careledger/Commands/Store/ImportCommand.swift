@@ -13,8 +13,13 @@ struct ImportCommand: AsyncParsableCommand {
             Directories are walked recursively (.json, .xml, .ndjson, .ndjson.gz, .jsonl, .hl7). Every input unit — a \
             file's resource or Bundle, a batch of NDJSON lines, an HL7 v2 message (converted through Mappings/hl7v2) — \
             is stored in one transaction; a transaction Bundle is all or nothing. Identical content makes no new version, so running the same import again (after a crash too) \
-            changes nothing. A rejected unit becomes a dead letter (`careledger deadletters list`). Exit 1 if anything \
-            was rejected.
+            changes nothing. A rejected unit becomes a dead letter (`careledger deadletters list`). An entry of a \
+            folder that cannot be read (a dangling symbolic link, a FIFO, a folder without permission) is named on \
+            stderr and counted as rejected.
+
+            Exit codes: 0 everything imported; 1 something was rejected; 64 a bad --store; 66 a named file or folder \
+            is missing or cannot be read (nothing is imported); 69 the store cannot be opened; 70 the import stopped \
+            on a store failure.
             """
     )
 
@@ -39,6 +44,11 @@ struct ImportCommand: AsyncParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("careledger: \(error.message)\n".utf8))
             throw ExitCode(66)
+        }
+        for file in files {
+            if let problem = file.problem {
+                FileHandle.standardError.write(Data("careledger: cannot read \(file.path): \(problem.reason) (counted as rejected)\n".utf8))
+            }
         }
         var importer = Importer(store: try await storeOptions.open(), source: source)
         if files.contains(where: { $0.kind == .hl7v2 }) { importer.hl7 = try MappingsLocation.converter(mappings) }
@@ -75,6 +85,11 @@ struct ImportCommand: AsyncParsableCommand {
         }
         if s.unresolvedReferences > 0 {
             lines.append("  \(s.unresolvedReferences) conditional reference(s) matched no stored resource and were kept as written")
+        }
+        if !s.unreadable.isEmpty {
+            lines.append("  \(s.unreadable.count) file(s) or folder(s) could not be read, counted as rejected:")
+            for entry in s.unreadable.prefix(20) { lines.append("    \(entry)") }
+            if s.unreadable.count > 20 { lines.append("    … and \(s.unreadable.count - 20) more") }
         }
         if s.rejected > 0 {
             lines.append("  \(s.rejected) rejected unit(s) are dead letters: careledger deadletters list --store \(store)")
