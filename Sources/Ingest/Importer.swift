@@ -391,9 +391,21 @@ public struct Importer: Sendable {
                 return
             }
         }
+        // bdl-7 is a rule of the whole Bundle, whatever its type: which entry a shared fullUrl names cannot be
+        // decided, so no entry is stored.
+        let duplicates = BundleIntegrity.duplicateFullURLs(entries, bundleType: type)
+        if !duplicates.isEmpty {
+            try await reject(raw: raw, source: source, location: duplicates[0].location.joined(separator: " "), format: format,
+                             outcome: OperationOutcome(issues: duplicates), batch: batch, into: &summary)
+            return
+        }
         var resources: [Resource] = []
+        /// The entry (its index in the Bundle) each resource came from.
+        var entryIndex: [Int] = []
         var fullURLs: [String: Int] = [:]
         var matchedFullURLs: [String: String] = [:]
+        /// fullUrl → entry index of the entries refused by themselves (a Bundle that is not all or nothing).
+        var refusedFullURLs: [String: Int] = [:]
         for (n, entryValue) in entries.enumerated() {
             let pointer = "/entry/\(n)"
             // An entry of a non-atomic Bundle that fails validation keeps the validator's issues (with their codes),
@@ -423,6 +435,7 @@ public struct Importer: Sendable {
             let resource: Resource
             switch checked {
             case .success where !entryIssues.isEmpty:
+                if let url = entryValue.objectValue?["fullUrl"]?.stringValue { refusedFullURLs[url] = n }
                 try await reject(raw: JSONWriter(style: .compact).write(entryValue), source: source, location: entryIssues[0].location.first ?? pointer,
                                  format: "json", outcome: OperationOutcome(issues: entryIssues), batch: batch, into: &summary)
                 continue
@@ -434,6 +447,7 @@ public struct Importer: Sendable {
                                      outcome: OperationOutcome(error: error), batch: batch, into: &summary)
                     return
                 }
+                if let url = entryValue.objectValue?["fullUrl"]?.stringValue { refusedFullURLs[url] = n }
                 let entryBytes = JSONWriter(style: .compact).write(entryValue)
                 try await reject(raw: entryBytes, source: source, location: Self.describe(error.location), format: "json",
                                  outcome: OperationOutcome(error: error), batch: batch, into: &summary)
@@ -455,18 +469,36 @@ public struct Importer: Sendable {
             }
             if let fullUrl { fullURLs[fullUrl] = resources.count }
             resources.append(resource)
+            entryIndex.append(n)
         }
-        // fullUrl (urn:uuid:…, absolute URLs) → Type/id of the stored resource.
-        var map = matchedFullURLs
-        for (url, i) in fullURLs {
-            let target = "\(resources[i].resourceType)/\(resources[i].id ?? "")"
-            if url != target { map[url] = target }
-            // A relative reference (`Patient/old`) to an entry whose fullUrl ends in it names the same entry.
-            let parts = url.split(separator: "/")
-            if parts.count >= 2, parts[parts.count - 2] == resources[i].resourceType {
-                let relative = "\(parts[parts.count - 2])/\(parts[parts.count - 1])"
-                if relative != target { map[relative] = target }
+        var map = Self.entryRewrites(resources, fullURLs: fullURLs, matched: matchedFullURLs)
+        // A urn:uuid:/urn:oid: reference that no entry resolves would be stored pointing nowhere. A transaction
+        // is refused whole; elsewhere that entry is, and so, in turn, is every entry that refers to a refused one.
+        var fullUrlOf: [Int: String] = [:]
+        for (url, i) in fullURLs { fullUrlOf[i] = url }
+        let members = resources.indices.map { BundleIntegrity.Member(entry: entryIndex[$0], fullUrl: fullUrlOf[$0], resource: resources[$0]) }
+        let dangling = BundleIntegrity.unresolvedURNs(members, resolved: map, refusedEntries: refusedFullURLs, cascade: !atomic)
+        if atomic, !dangling.isEmpty {
+            let issues = dangling.flatMap(\.issues)
+            try await reject(raw: raw, source: source, location: issues.first?.location.first ?? "", format: format,
+                             outcome: OperationOutcome(issues: issues), batch: batch, into: &summary)
+            return
+        }
+        if !dangling.isEmpty {
+            for d in dangling {
+                try await reject(raw: JSONWriter(style: .compact).write(entries[entryIndex[d.member]]), source: source,
+                                 location: d.issues.first?.location.first ?? "/entry/\(entryIndex[d.member])", format: "json",
+                                 outcome: OperationOutcome(issues: d.issues), batch: batch, into: &summary)
             }
+            let refused = Set(dangling.map(\.member))
+            resources = resources.indices.filter { !refused.contains($0) }.map { resources[$0] }
+            var kept: [String: Int] = [:]
+            var position = 0
+            for i in members.indices where !refused.contains(i) {
+                if let url = members[i].fullUrl { kept[url] = position }
+                position += 1
+            }
+            map = Self.entryRewrites(resources, fullURLs: kept, matched: matchedFullURLs)
         }
         do {
             let tapes = resources.map { JSONTape($0) }
@@ -486,6 +518,23 @@ public struct Importer: Sendable {
             try await reject(raw: raw, source: source, location: Self.describe(error.location), format: format,
                              outcome: OperationOutcome(error: error), batch: batch, into: &summary)
         }
+    }
+
+    /// fullUrl (urn:uuid:…, absolute URLs) → Type/id of the stored resource, for the entries in `fullURLs`
+    /// (fullUrl → index in `resources`) and the conditional creates that matched a stored resource.
+    static func entryRewrites(_ resources: [Resource], fullURLs: [String: Int], matched: [String: String]) -> [String: String] {
+        var map = matched
+        for (url, i) in fullURLs {
+            let target = "\(resources[i].resourceType)/\(resources[i].id ?? "")"
+            if url != target { map[url] = target }
+            // A relative reference (`Patient/old`) to an entry whose fullUrl ends in it names the same entry.
+            let parts = url.split(separator: "/")
+            if parts.count >= 2, parts[parts.count - 2] == resources[i].resourceType {
+                let relative = "\(parts[parts.count - 2])/\(parts[parts.count - 1])"
+                if relative != target { map[relative] = target }
+            }
+        }
+        return map
     }
 
     // MARK: - NDJSON

@@ -1,4 +1,5 @@
 import FHIRCore
+import Foundation
 
 /// Reference rewriting inside an import unit (docs/store.md): `urn:uuid:` and other `fullUrl`s of a Bundle's
 /// entries become `Type/id` of the stored resource, and conditional references (`Practitioner?identifier=s|v`)
@@ -26,6 +27,39 @@ enum References {
         default:
             break
         }
+    }
+
+    /// Every `reference` string that is a Bundle-local URN (`urn:uuid:…`, `urn:oid:…`), with its JSON pointer
+    /// (RFC 6901) below `pointer`.
+    static func collectURNs(_ value: FHIRValue, pointer: String, into out: inout [(reference: String, pointer: String)]) {
+        switch value {
+        case .object(let o):
+            for m in o.members {
+                let child = pointer + "/" + escape(m.name)
+                if m.name == "reference", case .string(let s) = m.value {
+                    if isURN(s) { out.append((s, child)) }
+                } else {
+                    collectURNs(m.value, pointer: child, into: &out)
+                }
+            }
+        case .array(let items):
+            for (i, item) in items.enumerated() { collectURNs(item, pointer: pointer + "/\(i)", into: &out) }
+        default:
+            break
+        }
+    }
+
+    /// `urn:uuid:` and `urn:oid:` name a resource only inside the Bundle that carries them (FHIR R4 Bundle,
+    /// "Resolving references in Bundles").
+    static func isURN(_ reference: String) -> Bool {
+        let head = reference.prefix(9).lowercased()
+        return head.hasPrefix("urn:uuid:") || head.hasPrefix("urn:oid:")
+    }
+
+    /// RFC 6901 §3: `~` is written `~0` and `/` is written `~1` in a reference token.
+    static func escape(_ name: String) -> String {
+        guard name.contains("~") || name.contains("/") else { return name }
+        return name.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }
 
     /// A conditional reference's type and identifier search (`Type?identifier=[system|]value`), or nil for

@@ -2,8 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `careledger import` given what a hostile (or careless) user gives it (issue 16, items 6 and the import part of
-/// 15), run through the built binary. Unreadable input is made of things even root
+/// `careledger import` given what a hostile (or careless) user gives it (issue 16, items 2, 3, 6 and the import
+/// part of 15), run through the built binary. Unreadable input is made of things even root
 /// cannot read — dangling and looping symbolic links, FIFOs, sockets — as the tests may run as root; permission
 /// bits are tested only when they are not.
 @Suite("careledger import: hostile input")
@@ -100,5 +100,34 @@ struct ImportHostileInputTests {
         let r = try cli.run(["import", secret.path, "--store", "sqlite:" + dir.appendingPathComponent("store.sqlite").path], in: dir)
         #expect(r.status == 66)
         #expect(r.stderr.contains("permission denied"), "\(r.stderr)")
+    }
+
+    // MARK: - Items 2 and 3 through the command
+
+    @Test func aTransactionWithADuplicateFullUrlIsADeadLetterNamingBothEntries() throws {
+        let dir = try Repository.temporaryDirectory("careledger-bdl7-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = "sqlite:" + dir.appendingPathComponent("store.sqlite").path
+        let seed = Repository.root.appendingPathComponent("Fuzz/seeds/fhir-json/transaction-duplicate-fullurl.json").path
+        let r = try cli.run(["import", seed, "--store", store], in: dir)
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("imported 0 (0 new, 0 updated), unchanged 0, rejected 1"), "\(r.stdout)")
+        let list = try cli.run(["deadletters", "list", "--store", store], in: dir)
+        let id = try #require(list.stdout.split(separator: "\t").first.map(String.init))
+        let show = try cli.run(["deadletters", "show", id, "--store", store], in: dir)
+        #expect(show.stdout.contains("bdl-7"))
+        #expect(show.stdout.contains("\"/entry/0/fullUrl\"") && show.stdout.contains("\"/entry/1/fullUrl\""), "\(show.stdout)")
+    }
+
+    @Test func aTransactionWithAnUnresolvedURNIsADeadLetterWithItsPointer() throws {
+        let dir = try Repository.temporaryDirectory("careledger-urn-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = "sqlite:" + dir.appendingPathComponent("store.sqlite").path
+        let seed = Repository.root.appendingPathComponent("Fuzz/seeds/fhir-json/transaction-unresolved-urn-uuid.json").path
+        let r = try cli.run(["import", seed, "--store", store], in: dir)
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("rejected 1"), "\(r.stdout)")
+        let list = try cli.run(["deadletters", "list", "--store", store], in: dir)
+        #expect(list.stdout.contains("/entry/1/resource/performer/0/reference"), "\(list.stdout)")
     }
 }
