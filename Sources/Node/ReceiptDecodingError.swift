@@ -53,11 +53,11 @@ public struct ReceiptDecodingError: Error, Sendable, Hashable, CustomStringConve
                              reason: "is larger than \(ReceiptLimits.maxBytes) bytes (\(ReceiptLimits.maxBytes >> 20) MiB), the most a receipt or consent proof may have")
     }
 
-    /// `line 12, column 21 (byte 345)`, or "" without an offset.
+    /// `line 12, column 21, byte 345`, or "" without an offset.
     public var location: String {
         guard let offset else { return "" }
         guard let line, let column else { return "byte \(offset)" }
-        return "line \(line), column \(column) (byte \(offset))"
+        return "line \(line), column \(column), byte \(offset)"
     }
 
     public var description: String {

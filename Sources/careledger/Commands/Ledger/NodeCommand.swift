@@ -63,7 +63,9 @@ struct NodeStartCommand: AsyncParsableCommand {
             GET /status, POST /broadcast_tx and POST /submit_consent on 127.0.0.1 (the bound port goes to \
             DIR/data/rpc.json), and with --store runs the anchoring service: batches of at most --batch-size \
             versions, or what waited --batch-delay-ms, each anchored by an AnchorBatch transaction whose receipt data \
-            is written back to the store. Stops on SIGINT or SIGTERM; a kill -9 loses nothing committed.
+            is written back to the store. Stops on SIGINT or SIGTERM; a kill -9 loses nothing committed. Exit \
+            codes: 0 stopped by a signal; 1 the store or the node could not start; 64 an unknown --store scheme; 66 \
+            --home is not a node home that can be read.
             """
     )
 
@@ -92,6 +94,10 @@ struct NodeStartCommand: AsyncParsableCommand {
     var unsafeRpc = false
 
     func run() async throws {
+        guard FileManager.default.isReadableFile(atPath: NodeHome(home).genesisFile.path) else {
+            FileHandle.standardError.write(Data("careledger node start: \(NodeStatusCommand.unreadableHome(NodeHome(home)))\n".utf8))
+            throw ExitCode(66)
+        }
         var settings = NodeService.Settings()
         settings.rpcPort = rpcPort
         settings.blockIntervalMillis = max(1, blockIntervalMs)

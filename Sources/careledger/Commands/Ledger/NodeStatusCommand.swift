@@ -13,7 +13,8 @@ struct NodeStatusCommand: AsyncParsableCommand {
             answers. With --height N: the chain replayed from the block store through block N, read-only, so it \
             works while the node runs (0 is the genesis). --json prints {"chainId", "height", "blockId", "time", \
             "appHash", "validators": [{"publicKey", "power"}], "nextValidators": [...]} and a few more keys \
-            (docs/node.md). Exit codes: 0 printed; 1 no such home, no block store yet, or N above the tip.
+            (docs/node.md). Exit codes: 0 printed; 1 no block store yet, or N above the tip; 66 --home is not a node \
+            home that can be read (no readable config/genesis.json).
             """
     )
 
@@ -28,6 +29,10 @@ struct NodeStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let home = NodeHome(self.home)
+        guard FileManager.default.isReadableFile(atPath: home.genesisFile.path) else {
+            FileHandle.standardError.write(Data("careledger node status: \(Self.unreadableHome(home))\n".utf8))
+            throw ExitCode(66)
+        }
         var object: [String: Any]
         do {
             if let height {
@@ -50,6 +55,19 @@ struct NodeStatusCommand: AsyncParsableCommand {
         } else {
             render(object)
         }
+    }
+
+    /// Why `home` (whose genesis.json cannot be read) is not a node home, for the exit-66 message.
+    static func unreadableHome(_ home: NodeHome) -> String {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: home.root.path, isDirectory: &isDirectory) {
+            return "\(home.root.path) does not exist; careledger node init --home \(home.root.path) creates a node home"
+        }
+        if !isDirectory.boolValue { return "\(home.root.path) is not a directory" }
+        if !FileManager.default.fileExists(atPath: home.genesisFile.path) {
+            return "\(home.root.path) is not a node home (no config/genesis.json); careledger node init --home \(home.root.path) creates one"
+        }
+        return "cannot read \(home.genesisFile.path) (permission denied?)"
     }
 
     /// The running node's `/status`, or nil when no node answers on this home.

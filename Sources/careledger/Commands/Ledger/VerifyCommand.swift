@@ -1,4 +1,5 @@
 import ArgumentParser
+import FHIRCore
 import Foundation
 import Ledger
 import Node
@@ -16,7 +17,10 @@ struct VerifyCommand: ParsableCommand {
             a light path is trusted from the genesis without a trusting period (docs/receipt.md, long-range caveat). \
             A consent proof (careledger-consent-proof/1 or /2) is checked against the same genesis: its light path \
             and commit, then its entries against the header's state root and its answer (docs/node.md). \
-            Exits 0 when everything holds; otherwise exits 1 and names the first check that failed.
+            A receipt or proof larger than \(ReceiptLimits.maxBytes >> 20) MiB, truncated, or not in its format (a member missing, `true` where an \
+            integer belongs) is refused with the member's JSON pointer, line and column, before any check. \
+            Exit codes: 0 everything holds; 1 a check failed or the receipt or proof cannot be read as one (FAILED \
+            names the first); 66 the receipt, --genesis or --record file cannot be read.
             """
     )
 
@@ -30,29 +34,42 @@ struct VerifyCommand: ParsableCommand {
     var record: String?
 
     func run() throws {
-        let receiptData: Data
+        let document: [UInt8]?
         let genesis: Genesis
         var recordBytes: [UInt8]?
         do {
-            receiptData = try Data(contentsOf: URL(fileURLWithPath: receipt))
+            // Bounded reads: a hostile file costs at most its limit + 1 bytes (ReceiptLimits).
+            document = try InputFile.contents(of: receipt, atMost: ReceiptLimits.maxBytes)
+            guard try InputFile.contents(of: self.genesis, atMost: ReceiptLimits.maxGenesisBytes) != nil else {
+                throw NodeError("cannot read '\(self.genesis)': it is larger than \(ReceiptLimits.maxGenesisBytes) bytes, the most a genesis.json may have")
+            }
             genesis = try Genesis.read(from: URL(fileURLWithPath: self.genesis))
-            if let record { recordBytes = Array(try Data(contentsOf: URL(fileURLWithPath: record))) }
+            if let record {
+                let limit = FHIRLimits.default.maxDocumentBytes
+                guard let bytes = try InputFile.contents(of: record, atMost: limit) else {
+                    throw NodeError("cannot read '\(record)': it is larger than \(limit) bytes, the most a record may have")
+                }
+                recordBytes = bytes
+            }
         } catch {
             FileHandle.standardError.write(Data("careledger verify: \(error)\n".utf8))
             throw ExitCode(66)
         }
-        if let object = try? JSONSerialization.jsonObject(with: receiptData) as? [String: Any], let format = object["format"] as? String,
-           ConsentJSON.proofFormats.contains(format) {
-            try verifyConsentProof(receiptData, genesis: genesis)
-            return
-        }
-        let parsed: Receipt
-        do {
-            parsed = try ReceiptJSON.decode(receiptData)
+        let parsed: ReceiptJSON.Document
+        do throws(ReceiptDecodingError) {
+            guard let document else { throw ReceiptDecodingError.tooLarge(subject: "receipt or consent proof") }
+            parsed = try ReceiptJSON.decodeDocument(document)
         } catch {
-            Output.line("FAILED receipt: \(error)")
+            Output.line("FAILED \(error.subject == "consent proof" ? "proof" : "receipt"): \(error)")
             throw ExitCode(1)
         }
+        switch parsed {
+        case .receipt(let receipt): try verifyReceipt(receipt, genesis: genesis, record: recordBytes)
+        case .consentProof(let proof): try verifyConsentProof(proof, document: document ?? [], genesis: genesis)
+        }
+    }
+
+    func verifyReceipt(_ parsed: Receipt, genesis: Genesis, record recordBytes: [UInt8]?) throws {
         do throws(Receipt.Failure) {
             try parsed.verify(chainId: genesis.chainId, validators: genesis.validatorSet, record: recordBytes)
         } catch {
@@ -65,14 +82,7 @@ struct VerifyCommand: ParsableCommand {
         if recordBytes != nil { Output.line("   the record's bytes hash to the receipt's canonical hash") }
     }
 
-    func verifyConsentProof(_ data: Data, genesis: Genesis) throws {
-        let proof: ConsentProof
-        do {
-            proof = try ConsentJSON.decode(data)
-        } catch {
-            Output.line("FAILED proof: \(error)")
-            throw ExitCode(1)
-        }
+    func verifyConsentProof(_ proof: ConsentProof, document: [UInt8], genesis: Genesis) throws {
         let answer: ConsentAnswer
         do throws(Receipt.Failure) {
             answer = try proof.verify(chainId: genesis.chainId, validators: genesis.validatorSet)
@@ -80,7 +90,7 @@ struct VerifyCommand: ParsableCommand {
             Output.line("FAILED \(error.check): \(error.reason)")
             throw ExitCode(1)
         }
-        guard ConsentJSON.responseMatches(data, proof) else {
+        guard ConsentJSON.responseMatches(Data(document), proof) else {
             Output.line("FAILED response: the response card is not the rendering of the proven answer")
             throw ExitCode(1)
         }
