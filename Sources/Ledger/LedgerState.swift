@@ -259,16 +259,9 @@ public struct LedgerState: Sendable {
             anchors[b.root] = record
             set(.anchor(root: b.root), record.encoded)
         case .consentDirective(let d):
-            _ = try participant(tx.signer)
-            guard d.directiveId.count == Hash32.length, d.patient.count == Hash32.length, d.consentCommitment.count == Hash32.length else {
-                throw TransactionError(.malformed, "directive id, patient pseudonym and consent commitment are 32 bytes each")
-            }
+            if let problem = consentProblem(d, signer: tx.signer) { throw problem }
             switch d.action {
             case .grant:
-                guard consents[d.directiveId] == nil else {
-                    throw TransactionError(.duplicateDirective, "directive \(Hex.encode(d.directiveId)) exists; revoke it and grant a new one")
-                }
-                try ConsentEvaluator.checkNesting(d.provision)
                 let record = ConsentRecord(directive: d, submitter: tx.signer, height: height, grantedAt: time)
                 consents[d.directiveId] = record
                 set(.consent(directiveId: d.directiveId), record.encoded)
@@ -279,13 +272,7 @@ public struct LedgerState: Sendable {
                 w.list(list) { $0.fixed($1) }
                 set(.patient(pseudonym: d.patient), w.bytes)
             case .revoke:
-                guard var record = consents[d.directiveId] else {
-                    throw TransactionError(.unknownDirective, "no directive \(Hex.encode(d.directiveId)) to revoke")
-                }
-                guard record.submitter == tx.signer else {
-                    throw TransactionError(.notSubmitter, "only the participant that granted a directive revokes it")
-                }
-                guard record.revokedAt == nil else { throw TransactionError(.unknownDirective, "the directive is already revoked") }
+                guard var record = consents[d.directiveId] else { preconditionFailure("consentProblem checked the directive exists") }
                 record.revokedAt = time
                 consents[d.directiveId] = record
                 set(.consent(directiveId: d.directiveId), record.encoded)

@@ -18,6 +18,15 @@ public enum ConsentMapping {
         public let reason: String
         /// JSON pointer into the Consent.
         public let pointer: String
+        /// The OperationOutcome issue type (http://hl7.org/fhir/issue-type): `invalid`, `duplicate`, `too-costly`.
+        public let issueType: String
+
+        init(reason: String, pointer: String, issueType: String = "invalid") {
+            self.reason = reason
+            self.pointer = pointer
+            self.issueType = issueType
+        }
+
         public var description: String { "\(pointer): \(reason)" }
     }
 
@@ -30,6 +39,18 @@ public enum ConsentMapping {
         return Array(HMAC<SHA256>.authenticationCode(for: w.bytes, using: SymmetricKey(data: consortiumKey)))
     }
 
+    /// Bounds on what one Consent may put on the chain: every directive is kept in the state and the block log
+    /// forever, so a Consent beyond them is refused (with the bound in the reason) rather than recorded.
+    public enum Limits {
+        /// Provisions in one Consent, at all levels (the root included).
+        public static let maxProvisions = 256
+        /// Values of one element: actors, purposes, classes, security labels or codes of a provision; the
+        /// organizations; the categories.
+        public static let maxValues = 256
+        /// The directive's ledger encoding.
+        public static let maxDirectiveBytes = 64 << 10
+    }
+
     public static func directive(from consent: Resource, consortiumKey: [UInt8], consentCommitment: [UInt8], issuedFallback: Int64,
                                  resolvePatient: (String) -> (system: String, value: String)? = { _ in nil }) throws(Failure) -> ConsentDirective {
         let o = consent.object
@@ -39,33 +60,78 @@ public enum ConsentMapping {
         switch o["status"]?.stringValue {
         case "active": action = .grant
         case "inactive", "rejected", "entered-in-error": action = .revoke
-        case let s: throw Failure(reason: "a Consent with status '\(s ?? "none")' is not in force; submit it once it is active", pointer: "/status")
+        case let s?: throw Failure(reason: "a Consent with status '\(s)' is not in force; submit it once it is active", pointer: "/status")
+        case nil: throw Failure(reason: "the Consent has no status (active grants, inactive revokes)", pointer: "/status")
         }
         guard let patientRef = o["patient"]?.objectValue else { throw Failure(reason: "the Consent names no patient", pointer: "/patient") }
         let patient: (system: String, value: String)
         if let identifier = patientRef["identifier"]?.objectValue, let system = identifier["system"]?.stringValue, let value = identifier["value"]?.stringValue {
             patient = (system, value)
-        } else if let reference = patientRef["reference"]?.stringValue, let resolved = resolvePatient(reference) {
+        } else if let reference = patientRef["reference"]?.stringValue {
+            guard let resolved = resolvePatient(reference) else {
+                throw Failure(reason: "\(reference) is not a stored Patient with an identifier (system and value); store the Patient first, or give patient.identifier",
+                              pointer: "/patient/reference")
+            }
             patient = resolved
         } else {
             throw Failure(reason: "the patient needs an identifier (system and value), or a reference to a stored Patient that has one", pointer: "/patient")
         }
+        // Either place is accepted and the same code may stand in both: categories are a set.
         var categories: [String] = []
         for key in ["scope", "category"] {
             let concepts = o[key].map { $0.arrayValue ?? [$0] } ?? []
-            for c in concepts { categories += codings(c) }
+            for c in concepts {
+                for code in codings(c) where !categories.contains(code) {
+                    guard categories.count < Limits.maxValues else {
+                        throw Failure(reason: "more than \(Limits.maxValues) categories (the bound)", pointer: "/\(key)", issueType: "too-costly")
+                    }
+                    categories.append(code)
+                }
+            }
         }
         guard let root = o["provision"]?.objectValue else { throw Failure(reason: "the Consent has no provision", pointer: "/provision") }
         let issued = try o["dateTime"]?.stringValue.map { (s) throws(Failure) in try instant(s, pointer: "/dateTime", end: false) } ?? issuedFallback
-        var grantees: [String] = []
-        for org in o["organization"]?.arrayValue ?? [] { if let a = actor(org) { grantees.append(a) } }
-        return ConsentDirective(action: action, directiveId: directiveId(consentId: id, consortiumKey: consortiumKey),
-                                patient: PatientPseudonym.derive(consortiumKey: consortiumKey, system: patient.system, value: patient.value),
-                                grantees: grantees, categories: categories, issued: issued,
-                                provision: try provision(root, parent: nil, pointer: "/provision"), consentCommitment: consentCommitment)
+        var grantees = Values(element: "organizations")
+        for (n, org) in (o["organization"]?.arrayValue ?? []).enumerated() { try grantees.add(actor(org), at: "/organization/\(n)") }
+        var provisions = 0
+        let directive = ConsentDirective(action: action, directiveId: directiveId(consentId: id, consortiumKey: consortiumKey),
+                                         patient: PatientPseudonym.derive(consortiumKey: consortiumKey, system: patient.system, value: patient.value),
+                                         grantees: grantees.values, categories: categories, issued: issued,
+                                         provision: try provision(root, parent: nil, pointer: "/provision", depth: 1, count: &provisions),
+                                         consentCommitment: consentCommitment)
+        let size = directive.encoded.count
+        guard size <= Limits.maxDirectiveBytes else {
+            throw Failure(reason: "the directive would take \(size) bytes on the ledger, over the bound of \(Limits.maxDirectiveBytes)", pointer: "/provision",
+                          issueType: "too-costly")
+        }
+        return directive
     }
 
-    static func provision(_ p: FHIRObject, parent: Provision.Kind?, pointer: String) throws(Failure) -> Provision {
+    /// The values of one element in order, each once: a repeated value is refused at its pointer (it would change
+    /// no decision and only grow the chain), as is one beyond ``Limits/maxValues``.
+    struct Values {
+        let element: String
+        var values: [String] = []
+        private var seen: [String: String] = [:]
+
+        init(element: String) { self.element = element }
+
+        mutating func add(_ value: String?, at pointer: String) throws(Failure) {
+            guard let value else { return }
+            if let first = seen[value] { throw Failure(reason: "'\(value)' is repeated (first at \(first))", pointer: pointer, issueType: "duplicate") }
+            guard values.count < Limits.maxValues else {
+                throw Failure(reason: "more than \(Limits.maxValues) \(element) in one place (the bound)", pointer: pointer, issueType: "too-costly")
+            }
+            seen[value] = pointer
+            values.append(value)
+        }
+    }
+
+    static func provision(_ p: FHIRObject, parent: Provision.Kind?, pointer: String, depth: Int, count: inout Int) throws(Failure) -> Provision {
+        count += 1
+        guard count <= Limits.maxProvisions else {
+            throw Failure(reason: "more than \(Limits.maxProvisions) provisions in one Consent (the bound)", pointer: pointer, issueType: "too-costly")
+        }
         let kind: Provision.Kind
         switch p["type"]?.stringValue {
         case "permit": kind = .permit
@@ -82,25 +148,39 @@ public enum ConsentMapping {
         }
         var period: Period?
         if let per = p["period"]?.objectValue {
-            period = Period(start: try per["start"]?.stringValue.map { (s) throws(Failure) in try instant(s, pointer: pointer + "/period/start", end: false) },
-                            end: try per["end"]?.stringValue.map { (s) throws(Failure) in try instant(s, pointer: pointer + "/period/end", end: true) })
+            let start = try per["start"]?.stringValue.map { (s) throws(Failure) in try instant(s, pointer: pointer + "/period/start", end: false) }
+            let end = try per["end"]?.stringValue.map { (s) throws(Failure) in try instant(s, pointer: pointer + "/period/end", end: true) }
+            if let start, let end, start > end {
+                throw Failure(reason: "the period starts (\(per["start"]?.stringValue ?? "")) after it ends (\(per["end"]?.stringValue ?? ""))",
+                              pointer: pointer + "/period")
+            }
+            period = Period(start: start, end: end)
         }
-        var actors: [String] = []
-        for a in p["actor"]?.arrayValue ?? [] { if let r = a.objectValue?["reference"], let s = actor(r) { actors.append(s) } }
-        let purposes = (p["purpose"]?.arrayValue ?? []).compactMap(coding)
-        let labels = (p["securityLabel"]?.arrayValue ?? []).compactMap(coding)
-        let classes = (p["class"]?.arrayValue ?? []).compactMap { $0.objectValue?["code"]?.stringValue }
-        let codes = (p["code"]?.arrayValue ?? []).flatMap(codings)
+        var actors = Values(element: "actors")
+        for (n, a) in (p["actor"]?.arrayValue ?? []).enumerated() {
+            try actors.add(a.objectValue?["reference"].flatMap(actor), at: "\(pointer)/actor/\(n)/reference")
+        }
+        var purposes = Values(element: "purposes")
+        for (n, c) in (p["purpose"]?.arrayValue ?? []).enumerated() { try purposes.add(coding(c), at: "\(pointer)/purpose/\(n)") }
+        var labels = Values(element: "security labels")
+        for (n, c) in (p["securityLabel"]?.arrayValue ?? []).enumerated() { try labels.add(coding(c), at: "\(pointer)/securityLabel/\(n)") }
+        var classes = Values(element: "classes")
+        for (n, c) in (p["class"]?.arrayValue ?? []).enumerated() { try classes.add(c.objectValue?["code"]?.stringValue, at: "\(pointer)/class/\(n)") }
+        var codes = Values(element: "codes")
+        for (n, concept) in (p["code"]?.arrayValue ?? []).enumerated() {
+            for (m, c) in (concept.objectValue?["coding"]?.arrayValue ?? []).enumerated() { try codes.add(coding(c), at: "\(pointer)/code/\(n)/coding/\(m)") }
+        }
         var children: [Provision] = []
         for (n, child) in (p["provision"]?.arrayValue ?? []).enumerated() {
             guard let c = child.objectValue else { continue }
-            guard pointer.split(separator: "/").count < Provision.maxDepth else {
-                throw Failure(reason: "provisions nest deeper than \(Provision.maxDepth) levels", pointer: pointer)
+            let at = "\(pointer)/provision/\(n)"
+            guard depth < Provision.maxDepth else {
+                throw Failure(reason: "provisions nest deeper than \(Provision.maxDepth) levels (the bound)", pointer: at, issueType: "too-costly")
             }
-            children.append(try provision(c, parent: kind, pointer: "\(pointer)/provision/\(n)"))
+            children.append(try provision(c, parent: kind, pointer: at, depth: depth + 1, count: &count))
         }
-        return Provision(kind: kind, period: period, actors: actors, purposes: purposes, dataClasses: classes, securityLabels: labels,
-                         codes: codes, provisions: children)
+        return Provision(kind: kind, period: period, actors: actors.values, purposes: purposes.values, dataClasses: classes.values,
+                         securityLabels: labels.values, codes: codes.values, provisions: children)
     }
 
     /// "system|value" of a Reference's identifier, else its literal reference.
@@ -120,10 +200,13 @@ public enum ConsentMapping {
     }
 
     /// A FHIR date, dateTime or instant as milliseconds since the epoch: the first instant it covers, or with
-    /// `end` the last (so a period ending 2030-01-01 runs through that day). Without a zone, UTC.
+    /// `end` the last (so a period ending 2030-01-01 runs through that day). FHIR R4 dateTime: a time has a zone
+    /// (Z or ±hh:mm up to 14:00); the date exists (no 2027-02-29 or 2027-04-31).
     public static func instant(_ s: String, pointer: String, end: Bool) throws(Failure) -> Int64 {
         let u = Array(s.utf8)
-        func fail() -> Failure { Failure(reason: "'\(s)' is not a FHIR date, dateTime or instant", pointer: pointer) }
+        func fail(_ why: String = "expected YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[.fff] with Z or ±hh:mm") -> Failure {
+            Failure(reason: "'\(s)' is not a FHIR date, dateTime or instant: \(why)", pointer: pointer)
+        }
         func digits(_ from: Int, _ n: Int) throws(Failure) -> Int64 {
             guard from + n <= u.count else { throw fail() }
             var v: Int64 = 0
@@ -134,16 +217,21 @@ public enum ConsentMapping {
             return v
         }
         let year = try digits(0, 4)
+        guard year >= 1 else { throw fail("there is no year 0000") }
         var month: Int64 = 1, day: Int64 = 1, hour: Int64 = 0, minute: Int64 = 0, second: Int64 = 0, millis: Int64 = 0, offset: Int64 = 0
         var precision = 0  // 0 year, 1 month, 2 day, 3 time
         if u.count > 4 {
             guard u[4] == UInt8(ascii: "-") else { throw fail() }
             month = try digits(5, 2)
+            guard (1...12).contains(month) else { throw fail("month \(month) is not 01 to 12") }
             precision = 1
         }
         if u.count > 7 {
             guard u[7] == UInt8(ascii: "-") else { throw fail() }
             day = try digits(8, 2)
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+            let length: Int64 = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][Int(month - 1)]
+            guard (1...length).contains(day) else { throw fail("\(String(s.prefix(7))) has \(length) days") }
             precision = 2
         }
         if u.count > 10 {
@@ -151,9 +239,11 @@ public enum ConsentMapping {
             hour = try digits(11, 2)
             minute = try digits(14, 2)
             second = try digits(17, 2)
+            guard hour < 24, minute < 60, second < 61 else { throw fail("the time \(String(s.dropFirst(11).prefix(8))) is out of range") }
             var i = 19
             if i < u.count && u[i] == UInt8(ascii: ".") {
                 i += 1
+                guard i < u.count && u[i] >= 48 && u[i] <= 57 else { throw fail("a decimal point needs digits after it") }
                 var scale: Int64 = 100
                 while i < u.count && u[i] >= 48 && u[i] <= 57 {
                     millis += Int64(u[i] - 48) * scale
@@ -161,19 +251,19 @@ public enum ConsentMapping {
                     i += 1
                 }
             }
-            if i < u.count {
-                if u[i] == UInt8(ascii: "Z") && i + 1 == u.count {
-                    offset = 0
-                } else if (u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-")) && i + 6 == u.count && u[i + 3] == UInt8(ascii: ":") {
-                    let sign: Int64 = u[i] == UInt8(ascii: "+") ? 1 : -1
-                    offset = sign * (try digits(i + 1, 2) * 60 + digits(i + 4, 2))
-                } else {
-                    throw fail()
-                }
+            guard i < u.count else { throw fail("a time needs a zone, Z or ±hh:mm") }
+            if u[i] == UInt8(ascii: "Z") && i + 1 == u.count {
+                offset = 0
+            } else if (u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-")) && i + 6 == u.count && u[i + 3] == UInt8(ascii: ":") {
+                let sign: Int64 = u[i] == UInt8(ascii: "+") ? 1 : -1
+                let (h, m) = (try digits(i + 1, 2), try digits(i + 4, 2))
+                guard m < 60, h * 60 + m <= 14 * 60 else { throw fail("a zone offset is -14:00 to +14:00, not \(String(s.suffix(6)))") }
+                offset = sign * (h * 60 + m)
+            } else {
+                throw fail("a time needs a zone, Z or ±hh:mm")
             }
             precision = 3
         }
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { throw fail() }
         // Days from the civil date (proleptic Gregorian), Howard Hinnant's algorithm.
         func days(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
             let y = m <= 2 ? y0 - 1 : y0
