@@ -352,6 +352,13 @@ public actor Chain {
         return tx
     }
 
+    /// Why a consent directive signed by this node would be refused if submitted now (after the mempool), or nil:
+    /// checked before the Consent is stored, so a refused Consent never is.
+    public func consentProblem(_ directive: ConsentDirective) -> TransactionError? {
+        guard let key else { return TransactionError(.unknownParticipant, "this view of the chain is read-only; submit through the running node") }
+        return mempoolState.consentProblem(directive, signer: key.publicKey)
+    }
+
     private func remember(_ hash: [UInt8], _ inclusion: Inclusion) {
         if recent.updateValue(inclusion, forKey: hash) == nil { recentOrder.append(hash) }
         if recentOrder.count > Self.recentLimit {

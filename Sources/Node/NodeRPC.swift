@@ -7,7 +7,9 @@ import Ledger
 ///   `stateRoot`), the validators of the last block and of the next, mempool size;
 /// - `POST /broadcast_tx[?wait=commit]`: a signed transaction in the ledger encoding;
 /// - `POST /submit_consent`: a `ConsentDirective` in the ledger encoding, signed by this node's key (the node owns
-///   its nonce sequence), answered once committed and the next header commits to the state with it.
+///   its nonce sequence), answered once committed and the next header commits to the state with it;
+/// - `POST /check_consent`: the same body, only checked: 200 `{"ok": true}` when the node would admit it now, 422
+///   with the ledger's `code` and `message` when not (a submitter asks before it stores the Consent).
 ///
 /// Answers are JSON; refusals carry `code` and `message`.
 public enum NodeRPC {
@@ -39,16 +41,23 @@ public enum NodeRPC {
                 return json(400, ["code": "malformed", "message": "the body is not a consent directive: \(error)"])
             }
             do {
-                let tx = try await chain.submit(.consentDirective(directive))
-                let inclusion = await chain.inclusion(of: tx.hash)
                 // Answered once the next header carries the state with it: a query right after sees it.
-                if inclusion.result.code == nil { await chain.waitFor(height: inclusion.height + 1) }
+                let (tx, inclusion) = try await chain.recordConsent(directive)
                 return json(200, inclusionObject(tx, inclusion))
             } catch {
                 return json(422, ["code": "refused", "message": "\(error)"])
             }
+        case ("POST", "/check_consent"):
+            let directive: ConsentDirective
+            do throws(LedgerDecodingError) {
+                directive = try ConsentDirective(encoded: request.body)
+            } catch {
+                return json(400, ["code": "malformed", "message": "the body is not a consent directive: \(error)"])
+            }
+            if let problem = await chain.consentProblem(directive) { return json(422, ["code": problem.code.rawValue, "message": problem.message]) }
+            return json(200, ["ok": true])
         default:
-            return json(404, ["code": "not-found", "message": "no \(request.method) \(request.path); try GET /status, POST /broadcast_tx, POST /submit_consent"])
+            return json(404, ["code": "not-found", "message": "no \(request.method) \(request.path); try GET /status, POST /broadcast_tx, POST /submit_consent, POST /check_consent"])
         }
     }
 

@@ -103,20 +103,18 @@ extension DemoCommand {
         print("")
         let consentPath = URL(fileURLWithPath: samples).appendingPathComponent("consent/consent-mira-treatment.json").path
         let consent = try FHIRDocument.read(try InputFile.read(consentPath)).resource
-        let prepared = try PreparedRecord(resource: consent)
-        _ = try await store.commit([prepared], batch: nil)
-        if let stored = try await store.current(prepared.key) {
-            let directive = try ConsentMapping.directive(from: consent, consortiumKey: try home.consortiumKey(), consentCommitment: stored.commitment, issuedFallback: 0)
-            if await node.chain.state.consents[directive.directiveId] != nil {
-                print("  consent     \(prepared.key) is already on the ledger (directive \(Ledger.Hex.encode(directive.directiveId).prefix(16))…)")
-            } else {
-                let tx = try await node.chain.submit(.consentDirective(directive))
-                let inclusion = await node.chain.inclusion(of: tx.hash)
-                print("  consent     \(prepared.key) granted as directive \(Ledger.Hex.encode(directive.directiveId).prefix(16))… at height \(inclusion.height)")
-                if inclusion.result.code != nil { failures += 1 }
-            }
-            print("              (careledger consent submit \(consentPath) --home \(home.root.path) --store \(storeOptions.store))")
+        // The same use case as `consent submit`: checked, then stored, then recorded, here on this process's chain.
+        let submission = ConsentSubmission(store: store, consortiumKey: try home.consortiumKey(), ledger: node.chain)
+        do {
+            let recorded = try await submission.submit(consent)
+            print("  consent     \(recorded.stored.key) granted as directive \(Ledger.Hex.encode(recorded.directive.directiveId).prefix(16))… at height \(recorded.inclusion.height)")
+        } catch let error as ConsentSubmissionError where error.ledgerRefusal?.code == .duplicateDirective {
+            print("  consent     Consent/\(consent.id ?? "") is already on the ledger (a second run)")
+        } catch let error as ConsentSubmissionError {
+            print("  consent     NOT RECORDED: \(error)")
+            failures += 1
         }
+        print("              (careledger consent submit \(consentPath) --home \(home.root.path) --store \(storeOptions.store))")
         // Queries are answered from the state the last block's header commits to: wait for one more block.
         await node.chain.nextBlock()
         let key = try home.consortiumKey()

@@ -22,8 +22,12 @@ struct ConsentSubmitCommand: AsyncParsableCommand {
         discussion: """
             The Consent itself (PHI) goes to the store; the ledger gets the directive: the patient's pseudonym, \
             grantees, categories, purposes, classes, labels, periods and nested provisions, and the stored version's \
-            commitment. A Consent that cannot be mapped is refused with an OperationOutcome (exit 1) naming the element. \
-            The running node (careledger node start --home DIR) signs and commits it; the command waits for the block.
+            commitment. The directive is checked first: a Consent that cannot be mapped (a draft, no patient, a period \
+            that ends before it starts, a repeated actor, more than 256 provisions or 256 values of one element) or that \
+            the ledger would refuse (entered-in-error or rejected with no grant to revoke, a second grant of the same \
+            Consent) is refused with an OperationOutcome (exit 1) naming the element, and nothing is stored or submitted. \
+            The running node (careledger node start --home DIR) signs and commits it; the command waits for the block. \
+            Exit 66: the home has no key or no running node's RPC port; exit 1 also when the node cannot be reached.
             """
     )
 
@@ -47,52 +51,22 @@ struct ConsentSubmitCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("careledger consent submit: \(error)\n".utf8))
             throw ExitCode(66)
         }
-        guard resource.resourceType == "Consent" else {
-            Output.reject(OperationOutcome(issues: [.init(code: "invalid", diagnostics: "expected a Consent, found \(resource.resourceType)", location: ["/resourceType"])]))
-        }
         let store = try await storeOptions.open()
-        // A patient given by reference is resolved to its identifier from the store.
-        var resolved: (system: String, value: String)?
-        if let ref = resource.object["patient"]?.objectValue?["reference"]?.stringValue, ref.hasPrefix("Patient/") {
-            let id = String(ref.dropFirst("Patient/".count))
-            if let patient = try await store.current(RecordKey(type: "Patient", id: id)),
-               let doc = try? FHIRDocument.read(patient.canonical),
-               let identifier = doc.resource.object["identifier"]?.arrayValue?.first?.objectValue,
-               let system = identifier["system"]?.stringValue, let value = identifier["value"]?.stringValue {
-                resolved = (system, value)
-            }
-        }
-        let stored: StoredVersion
+        let recorded: ConsentSubmission.Recorded
         do {
-            let record = try PreparedRecord(resource: resource)
-            _ = try await store.commit([record], batch: nil)
-            guard let current = try await store.current(record.key) else { throw NodeError("the Consent was not stored") }
-            stored = current
-        } catch let error as FHIRError {
+            recorded = try await ConsentSubmission(store: store, consortiumKey: consortiumKey, ledger: RPCConsentLedger(port: port)).submit(resource)
+        } catch let error as ConsentSubmissionError {
             try? await store.close()
-            Output.reject(OperationOutcome(error: error))
-        }
-        let directive: ConsentDirective
-        do throws(ConsentMapping.Failure) {
-            directive = try ConsentMapping.directive(from: resource, consortiumKey: consortiumKey, consentCommitment: stored.commitment,
-                                                     issuedFallback: 0, resolvePatient: { _ in resolved })
-        } catch {
-            try? await store.close()
-            Output.reject(OperationOutcome(issues: [.init(code: "not-supported", diagnostics: error.reason, location: [error.pointer])]))
-        }
-        try? await store.close()
-        let response: RPCResponse
-        do {
-            response = try await RPCClient.send(port: port, method: "POST", path: "/submit_consent", body: directive.encoded)
-        } catch {
+            if error.code == .refused { Output.reject(error.outcome) }
             FileHandle.standardError.write(Data("careledger consent submit: \(error)\n".utf8))
             throw ExitCode(1)
+        } catch {
+            try? await store.close()
+            throw error
         }
-        let object = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
-        guard response.status == 200, object["code"] == nil else {
-            Output.reject(OperationOutcome(issues: [.init(code: "business-rule", diagnostics: "the ledger refused the directive: \(object["message"] ?? String(decoding: response.body, as: UTF8.self))")]))
-        }
-        Output.line("\(directive.action == .grant ? "granted" : "revoked") Consent/\(resource.id ?? "") (\(stored.key)/_history/\(stored.version)) as directive \(Ledger.Hex.encode(directive.directiveId)) at height \(object["height"] ?? "?")")
+        try? await store.close()
+        let directive = recorded.directive
+        Output.line("\(directive.action == .grant ? "granted" : "revoked") Consent/\(resource.id ?? "") (\(recorded.stored.key)/_history/\(recorded.stored.version)) as directive \(Ledger.Hex.encode(directive.directiveId)) at height \(recorded.inclusion.height)")
     }
 }
 
@@ -121,7 +95,7 @@ struct ConsentQueryCommand: AsyncParsableCommand {
     @Option(help: "Who asks: an identifier SYSTEM|VALUE or a reference (Organization/…); repeatable.")
     var actor: [String] = []
 
-    @Option(help: "Purpose of use; repeatable.")
+    @Option(help: "Purpose of use, CODE (v3-ActReason) or SYSTEM|CODE; repeatable.")
     var purpose: [String] = []
 
     @Option(help: "Consent category (default patient-privacy).")
@@ -136,7 +110,7 @@ struct ConsentQueryCommand: AsyncParsableCommand {
     @Option(help: "A code of the data asked for (SYSTEM|CODE); repeatable.")
     var code: [String] = []
 
-    @Option(help: "Evaluate at this FHIR instant instead of the last block's time.")
+    @Option(help: "Evaluate at this time instead of the last block's: a FHIR date or dateTime whose time has a zone (2027-03-01, 2027-03-01T09:30:00+01:00).")
     var at: String?
 
     @Flag(help: "Print the CDS Hooks response as JSON.")
@@ -145,10 +119,41 @@ struct ConsentQueryCommand: AsyncParsableCommand {
     @Option(help: "Write a proof of the answer to this file.")
     var prove: String?
 
-    func run() async throws {
-        guard let bar = patient.firstIndex(of: "|"), bar != patient.startIndex, patient.index(after: bar) != patient.endIndex else {
-            throw ValidationError("--patient is SYSTEM|VALUE, found '\(patient)'")
+    /// The query's terms, checked and qualified (ConsentMapping's query readers); each option's mistake exits 64.
+    struct Terms {
+        var patient: (system: String, value: String)
+        var actors: [String]
+        var purposes: [String]
+        var category: String
+        var classes: [String]
+        var labels: [String]
+        var codes: [String]
+        var at: Int64?
+    }
+
+    func terms() throws -> Terms {
+        do throws(ConsentMapping.Failure) {
+            typealias M = ConsentMapping
+            return Terms(
+                patient: try M.queryIdentifier(patient, option: "--patient"),
+                actors: try actor.map { (s) throws(M.Failure) in try M.queryActor(s, option: "--actor") },
+                purposes: try purpose.map { (s) throws(M.Failure) in try M.queryCode(s, option: "--purpose", defaultSystem: M.QuerySystem.purpose) },
+                category: try M.queryCode(category, option: "--category", defaultSystem: M.QuerySystem.category),
+                classes: try self.class.map { (s) throws(M.Failure) in try M.queryClass(s, option: "--class") },
+                labels: try label.map { (s) throws(M.Failure) in
+                    try M.queryCode(s, option: "--label", defaultSystem: ["U", "L", "M", "N", "R", "V"].contains(s) ? M.QuerySystem.confidentiality : M.QuerySystem.actCode)
+                },
+                codes: try code.map { (s) throws(M.Failure) in try M.queryCode(s, option: "--code", defaultSystem: nil) },
+                at: try at.map { (s) throws(M.Failure) in try M.instant(s, pointer: "--at", end: false) })
+        } catch {
+            throw ValidationError("\(error.pointer): \(error.reason)")
         }
+    }
+
+    func validate() throws { _ = try terms() }
+
+    func run() async throws {
+        let terms = try terms()
         let home = NodeHome(self.home)
         let chain: Chain
         let consortiumKey: [UInt8]
@@ -164,20 +169,10 @@ struct ConsentQueryCommand: AsyncParsableCommand {
             throw ExitCode(75)
         }
         let header = tip.block.block.header
-        var time = header.time
-        if let at {
-            do throws(ConsentMapping.Failure) {
-                time = try ConsentMapping.instant(at, pointer: "--at", end: false)
-            } catch {
-                throw ValidationError("--at: \(error.reason)")
-            }
-        }
         let query = ConsentQuery(
-            patient: PatientPseudonym.derive(consortiumKey: consortiumKey, system: String(patient[..<bar]), value: String(patient[patient.index(after: bar)...])),
-            actors: actor, purposes: purpose.map { Self.qualify($0, "http://terminology.hl7.org/CodeSystem/v3-ActReason") },
-            category: Self.qualify(category, "http://terminology.hl7.org/CodeSystem/consentscope"), classes: self.class,
-            labels: label.map { Self.qualify($0, ["U", "L", "M", "N", "R", "V"].contains($0) ? "http://terminology.hl7.org/CodeSystem/v3-Confidentiality" : "http://terminology.hl7.org/CodeSystem/v3-ActCode") },
-            codes: code, at: time)
+            patient: PatientPseudonym.derive(consortiumKey: consortiumKey, system: terms.patient.system, value: terms.patient.value),
+            actors: terms.actors, purposes: terms.purposes, category: terms.category, classes: terms.classes, labels: terms.labels,
+            codes: terms.codes, at: terms.at ?? header.time)
         let proof: ConsentProof
         do {
             // The light path from the genesis validators when the validator set changed since (careledger-consent-proof/2);
@@ -206,6 +201,4 @@ struct ConsentQueryCommand: AsyncParsableCommand {
         Output.line("  evaluated at height \(header.height), time \(header.time) ms, state root \(Ledger.Hex.encode(header.stateRoot))")
         if let prove { Output.line("  proof written to \(prove)") }
     }
-
-    static func qualify(_ code: String, _ system: String) -> String { code.contains("|") ? code : "\(system)|\(code)" }
 }
