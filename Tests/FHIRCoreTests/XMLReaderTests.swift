@@ -148,15 +148,15 @@ struct XMLReaderTests {
 
     @Test func narrativeKeepsNestedNamespacesAndDeclaresOuterPrefixes() throws {
         let xml = """
-            <Patient xmlns="http://hl7.org/fhir" xmlns:x="http://www.w3.org/1999/xlink"><text><status value="generated"/>\
-            <h:div xmlns:h="http://www.w3.org/1999/xhtml"><h:a x:href="#t">t</h:a></h:div></text></Patient>
+            <Patient xmlns="http://hl7.org/fhir" xmlns:x="http://www.w3.org/1999/xhtml"><text><status value="generated"/>\
+            <h:div xmlns:h="http://www.w3.org/1999/xhtml"><x:a href="#t">t</x:a></h:div></text></Patient>
             """
         let o = try XMLTestSupport.reader.read(Array(xml.utf8)).object
         guard case .object(let text)? = o["text"], case .string(let div)? = text["div"] else {
             Issue.record("no text.div")
             return
         }
-        #expect(div == "<h:div xmlns=\"http://www.w3.org/1999/xhtml\" xmlns:h=\"http://www.w3.org/1999/xhtml\"><h:a xmlns:x=\"http://www.w3.org/1999/xlink\" x:href=\"#t\">t</h:a></h:div>")
+        #expect(div == "<h:div xmlns=\"http://www.w3.org/1999/xhtml\" xmlns:h=\"http://www.w3.org/1999/xhtml\"><x:a xmlns:x=\"http://www.w3.org/1999/xhtml\" href=\"#t\">t</x:a></h:div>")
         #expect(throws: Never.self) { _ = try XHTML.canonicalize(div) }
     }
 
@@ -173,11 +173,13 @@ struct XMLReaderTests {
         #expect(o["gender"] == .string("male"))
     }
 
-    @Test func elementsInAnotherNamespaceAreUnknown() throws {
-        let o = try read("<gender xmlns=\"urn:other\" value=\"x\"/>")
-        #expect(o["gender"] == .string("x"))
-        let again = try read("<o:active xmlns:o=\"urn:other\" value=\"maybe\"/>")
-        #expect(again["active"] == .string("maybe"))
+    @Test func elementsInAnotherNamespaceAreRefused() throws {
+        // Issue 16 item 4: an element in another namespace is not the FHIR element of that name.
+        for body in ["<gender xmlns=\"urn:other\" value=\"x\"/>", "<o:active xmlns:o=\"urn:other\" value=\"maybe\"/>"] {
+            let error = XMLTestSupport.failure(XMLTestSupport.patient(body))
+            #expect(error?.code == .foreignNamespace)
+            #expect(error?.location?.column == 38)
+        }
     }
 
     @Test func singleValuedElementTwiceIsCardinalityErrorWithLocation() {

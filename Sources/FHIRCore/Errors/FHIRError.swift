@@ -8,7 +8,7 @@ public struct FHIRError: Error, Sendable, Hashable, CustomStringConvertible {
             case malformedJSON, malformedXML, invalidUTF8, tooDeep, tooLarge, duplicateMember
             case forbiddenXMLConstruct, notAResource, unknownResourceType, unknownElement
             case invalidPrimitive, cardinality, invalidChoice, wrongValueKind, emptyValue
-            case invalidNarrative, unsupportedInput
+            case invalidNarrative, unsupportedInput, foreignNamespace, unsafeNarrative
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -47,16 +47,22 @@ public struct FHIRError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidNarrative = Code(.invalidNarrative)
         /// The input is neither FHIR JSON nor FHIR XML.
         public static let unsupportedInput = Code(.unsupportedInput)
+        /// An XML element or attribute in a namespace where FHIR defines none (only the FHIR namespace, and XHTML
+        /// inside the narrative `div`, are FHIR).
+        public static let foreignNamespace = Code(.foreignNamespace)
+        /// The narrative holds what FHIR's txt-1 does not allow: active content (script, event handlers,
+        /// `javascript:` URLs) or elements beyond basic XHTML.
+        public static let unsafeNarrative = Code(.unsafeNarrative)
 
         public var description: String { base.rawValue }
 
         /// The FHIR IssueType code (http://hl7.org/fhir/issue-type) that fits this problem.
         public var issueType: String {
             switch base {
-            case .malformedJSON, .malformedXML, .invalidUTF8, .duplicateMember, .notAResource, .unsupportedInput:
+            case .malformedJSON, .malformedXML, .invalidUTF8, .duplicateMember, .notAResource, .unsupportedInput, .foreignNamespace:
                 "structure"
             case .tooDeep, .tooLarge: "too-costly"
-            case .forbiddenXMLConstruct: "security"
+            case .forbiddenXMLConstruct, .unsafeNarrative: "security"
             case .unknownResourceType, .unknownElement, .wrongValueKind, .invalidChoice: "structure"
             case .invalidPrimitive, .emptyValue, .invalidNarrative: "value"
             case .cardinality: "required"

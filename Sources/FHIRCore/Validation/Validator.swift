@@ -4,8 +4,9 @@
 /// entries included): known resource types and elements, JSON value kinds, arrays exactly where an element
 /// repeats, the lexical form of every primitive, cardinality, choice elements (`value[x]`) used with an allowed
 /// type and only once, the `_element` twins of primitives (shape and alignment with their arrays), no empty
-/// strings, objects or arrays, and a well-formed narrative div. It does not evaluate invariants (FHIRPath
-/// constraints), terminology bindings or profiles.
+/// strings, objects or arrays, and a well-formed narrative div of basic XHTML without active content (txt-1,
+/// ``NarrativePolicy``). It does not evaluate other invariants (FHIRPath constraints), terminology bindings or
+/// profiles.
 ///
 /// Every issue names its place twice: `location` holds the JSON pointer (`/name/0/given/1`) and `expression` the
 /// FHIRPath-style path (`Patient.name[0].given[1]`). Validation is bounded: it visits each value once, and the
@@ -357,6 +358,9 @@ private struct Run {
     mutating func primitive(_ value: Value, _ definition: TypeDefinition) {
         let type = definition.name
         switch (definition.jsonKind ?? .string, tape.kind(at: value)) {
+        case (_, .null):
+            // JSON null, or an XML element with neither a value attribute nor children (`<id/>`).
+            report(.emptyValue, "the \(type) has no value: FHIR elements have a value or children (ele-1)")
         case (.bool, .true), (.bool, .false):
             return
         case (.number, .number):
@@ -431,6 +435,12 @@ private struct Run {
             let root = try XHTML.verify(div)
             if root.localName != "div" || root.namespace != XHTML.namespace {
                 report(.invalidNarrative, "the narrative must be a single <div> in the XHTML namespace (\(XHTML.namespace)), found <\(root.localName)>")
+            } else if let refusal = root.refusal {
+                // FHIR R4 txt-1: basic XHTML only, no active content.
+                report(.unsafeNarrative, "\(refusal.reason) (line \(refusal.line) of the div)")
+            } else if !root.hasContent {
+                // FHIR R4 txt-2.
+                report(.invalidNarrative, "the narrative div has no content: FHIR txt-2 requires some text other than white space (or an image)")
             }
         } catch {
             report(error.code, "the narrative div is not well-formed XHTML: \(error.reason)")

@@ -56,6 +56,11 @@ public enum XHTML {
         var localName: String
         /// The root element's namespace URI, nil when it has none.
         var namespace: String?
+        /// The first element or attribute FHIR txt-1 does not allow (``NarrativePolicy``), with its line in the
+        /// div; nil when there is none.
+        var refusal: (reason: String, line: Int)?
+        /// Whether the div has text other than white space, or an image (FHIR txt-2).
+        var hasContent: Bool
     }
 
     /// Checks that `div` is well-formed XML under the same security rules as ``canonicalize(_:)``, and reports
@@ -68,8 +73,57 @@ public enum XHTML {
                 throw FHIRError(.invalidNarrative, "the narrative has no root element")
             }
             let ns = root.pointee.ns?.pointee.href.map { String(cString: $0) }
-            return RootInfo(localName: String(cString: name), namespace: ns)
+            let walk = policyRefusal(in: root)
+            return RootInfo(localName: String(cString: name), namespace: ns, refusal: walk.refusal, hasContent: walk.hasContent)
         }
+    }
+
+    /// The first element or attribute under (and including) `root` that ``NarrativePolicy`` refuses, in document
+    /// order, and whether the div has content (txt-2). Iterative, so a deep div cannot exhaust the stack (the
+    /// reader already bounded its depth).
+    private static func policyRefusal(in root: xmlNodePtr) -> (refusal: (reason: String, line: Int)?, hasContent: Bool) {
+        var node: xmlNodePtr? = root
+        var hasContent = false
+        while let n = node {
+            if !hasContent && (n.pointee.type == XML_TEXT_NODE || n.pointee.type == XML_CDATA_SECTION_NODE), let text = n.pointee.content {
+                hasContent = NarrativePolicy.buffer(text).contains { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
+            }
+            if n.pointee.type == XML_ELEMENT_NODE, let name = n.pointee.name {
+                let localName = NarrativePolicy.buffer(name)
+                if let reason = NarrativePolicy.elementProblem(localName: localName, namespace: n.pointee.ns?.pointee.href.map(NarrativePolicy.buffer)) {
+                    return ((reason, Int(xmlGetLineNo(n))), hasContent)
+                }
+                if NarrativePolicy.isImage(localName) { hasContent = true }
+                var attribute = n.pointee.properties
+                while let a = attribute {
+                    if let attributeName = a.pointee.name {
+                        let value = xmlNodeListGetString(n.pointee.doc, a.pointee.children, 1)
+                        defer { if let value { LibXML.free(value) } }
+                        let bytes = value.map { NarrativePolicy.buffer(UnsafePointer($0)) } ?? UnsafeBufferPointer(start: nil, count: 0)
+                        if let reason = NarrativePolicy.attributeProblem(localName: NarrativePolicy.buffer(attributeName), namespace: a.pointee.ns?.pointee.href.map(NarrativePolicy.buffer),
+                                                                         value: bytes, element: localName) {
+                            return ((reason, Int(xmlGetLineNo(n))), hasContent)
+                        }
+                    }
+                    attribute = a.pointee.next
+                }
+                if let child = n.pointee.children {
+                    node = child
+                    continue
+                }
+            }
+            // Next in document order: a sibling, else the sibling of the nearest ancestor below the root.
+            var current: xmlNodePtr? = n
+            node = nil
+            while let c = current, c != root {
+                if let next = c.pointee.next {
+                    node = next
+                    break
+                }
+                current = c.pointee.parent
+            }
+        }
+        return (nil, hasContent)
     }
 
     /// Parses a div into a libxml2 document (the caller frees it).

@@ -34,10 +34,39 @@ struct XHTMLCapture {
         depth = 0
     }
 
-    /// A start tag inside (or of) the div. Returns false when the captured text exceeds `maxBytes`.
+    /// Why a start tag could not be captured.
+    enum Refusal {
+        /// The captured text exceeds the string limit.
+        case tooLarge
+        /// The element or one of its attributes is not allowed in a narrative (``NarrativePolicy``).
+        case notAllowed(String)
+    }
+
+    /// Why the element may not be in a narrative, nil when it may (``NarrativePolicy``, FHIR txt-1).
+    static func policyProblem(_ localname: UnsafePointer<UInt8>, _ uri: UnsafePointer<UInt8>?,
+                              _ nbAttributes: Int, _ attributes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?) -> String? {
+        let name = NarrativePolicy.buffer(localname)
+        if let problem = NarrativePolicy.elementProblem(localName: name, namespace: uri.map(NarrativePolicy.buffer)) {
+            return problem
+        }
+        guard let attributes, nbAttributes > 0 else { return nil }
+        for i in 0..<nbAttributes {
+            let a = attributes + i * 5
+            guard let local = a[0], let start = a[3], let end = a[4] else { continue }
+            if let problem = NarrativePolicy.attributeProblem(localName: NarrativePolicy.buffer(local), namespace: a[2].map(NarrativePolicy.buffer),
+                                                              value: UnsafeBufferPointer(start: start, count: end - start), element: name) {
+                return problem
+            }
+        }
+        return nil
+    }
+
+    /// A start tag inside (or of) the div. Returns why it was refused: an element or attribute the narrative
+    /// may not hold, or captured text beyond `maxBytes`.
     mutating func start(_ localname: UnsafePointer<UInt8>, _ prefix: UnsafePointer<UInt8>?, _ uri: UnsafePointer<UInt8>?,
                         _ nbNamespaces: Int, _ namespaces: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
-                        _ nbAttributes: Int, _ attributes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, maxBytes: Int) -> Bool {
+                        _ nbAttributes: Int, _ attributes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, maxBytes: Int) -> Refusal? {
+        if let problem = XHTMLCapture.policyProblem(localname, uri, nbAttributes, attributes) { return .notAllowed(problem) }
         closePendingTag()
         depth += 1
         var qname: [UInt8] = []
@@ -133,7 +162,7 @@ struct XHTMLCapture {
             out.append(UInt8(ascii: "\""))
         }
         openTagPending = true
-        return out.count <= maxBytes
+        return out.count <= maxBytes ? nil : .tooLarge
     }
 
     /// An end tag. Returns the finished div string when this closes the div.

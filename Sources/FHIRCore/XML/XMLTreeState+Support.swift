@@ -163,6 +163,41 @@ extension XMLTreeState {
         FHIRError(.tooLarge, "the narrative div exceeds \(limits.maxStringBytes) bytes", at: location)
     }
 
+    /// The failure for a narrative start tag that could not be captured, at the tag, with the div's pointer.
+    func narrativeRefusal(_ refusal: XHTMLCapture.Refusal) -> FHIRError {
+        switch refusal {
+        case .tooLarge:
+            return narrativeTooLarge()
+        case .notAllowed(let reason):
+            // While a div is captured no frame is pushed: the top frame is the div's parent (a Narrative).
+            let divPointer = pointer(of: frames.count - 1, asParent: true) + "/div"
+            return FHIRError(.unsafeNarrative, reason, at: elementLocation(pointer: divPointer))
+        }
+    }
+
+    /// The failure for an element outside the FHIR namespace (outside a narrative), at its start tag.
+    func foreignElement(_ localname: UnsafePointer<UInt8>, _ prefix: UnsafePointer<UInt8>?, _ uri: UnsafePointer<UInt8>?, parent: Int) -> FHIRError {
+        let ns = uri.map { "the namespace \(String(cString: $0))" } ?? "no namespace"
+        let at = pointer(of: parent, asParent: true) + "/" + SourceLocation.escapePointerToken(String(cString: localname))
+        return FHIRError(.foreignNamespace, "\(qualifiedName(localname, prefix)) is in \(ns), so it is not a FHIR element: FHIR XML elements are in the namespace \(XMLTreeState.fhirNamespace) (and the narrative div in XHTML)", at: elementLocation(pointer: at))
+    }
+
+    /// Whether a namespaced attribute of a FHIR element is one FHIR XML tolerates: `xsi:schemaLocation` on a
+    /// resource's element (it names the schema and carries no content). Any other is refused: FHIR elements
+    /// carry only `value`, `id` and `url`.
+    static func isToleratedNamespacedAttribute(_ a: UnsafeMutablePointer<UnsafePointer<UInt8>?>, onResource: Bool) -> Bool {
+        guard onResource, let name = a[0], let uri = a[2] else { return false }
+        return equals(name, "schemaLocation") && equals(uri, "http://www.w3.org/2001/XMLSchema-instance")
+    }
+
+    /// The failure for a namespaced attribute on a FHIR element.
+    func foreignAttribute(_ a: UnsafeMutablePointer<UnsafePointer<UInt8>?>, at location: SourceLocation) -> FHIRError {
+        let name = a[0].map { String(cString: $0) } ?? ""
+        let qualified = a[1].map { String(cString: $0) + ":" + name } ?? name
+        let ns = a[2].map { String(cString: $0) } ?? ""
+        return FHIRError(.foreignNamespace, "the attribute \(qualified) (namespace \(ns)) is not FHIR: FHIR elements carry only value, id and url attributes", at: location)
+    }
+
     // MARK: - Attributes
 
     /// `value` and `id` of the pending primitive element; other attributes are kept as unknown members.
@@ -170,7 +205,11 @@ extension XMLTreeState {
         guard let attributes else { return }
         for i in 0..<count {
             let a = attributes + i * 5
-            guard let name = a[0], let start = a[3], let end = a[4], a[2] == nil else { continue }
+            guard let name = a[0], let start = a[3], let end = a[4] else { continue }
+            guard a[2] == nil else {
+                fail(foreignAttribute(a, at: openingLocation()))
+                return
+            }
             guard let text = attributeText(start, end) else { return }
             if XMLTreeState.equals(name, "value") {
                 guard let v = primitiveValue(text, start, end, kind) else { return }
@@ -183,14 +222,19 @@ extension XMLTreeState {
         }
     }
 
-    /// The attributes of a complex element (the frame on top): `id`, `url`; others kept as unknown members.
-    mutating func readObjectAttributes(_ count: Int, _ attributes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?) {
+    /// The attributes of a complex element or resource (the frame on top): `id`, `url`; others kept as unknown
+    /// members (the validator names them). Namespaced ones are refused, but for `xsi:schemaLocation` on a resource.
+    mutating func readObjectAttributes(_ count: Int, _ attributes: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, isResource: Bool) {
         guard let attributes else { return }
         let top = frames.count - 1
         for i in 0..<count {
             let a = attributes + i * 5
-            // Attributes in a namespace (xsi:schemaLocation, xml:lang…) carry nothing FHIR defines.
-            guard let name = a[0], let start = a[3], let end = a[4], a[2] == nil else { continue }
+            guard let name = a[0], let start = a[3], let end = a[4] else { continue }
+            guard a[2] == nil else {
+                if XMLTreeState.isToleratedNamespacedAttribute(a, onResource: isResource) { continue }
+                fail(foreignAttribute(a, at: elementLocation(pointer: pointer(of: top))))
+                return
+            }
             guard let text = attributeText(start, end) else { return }
             let n = String(cString: name)
             if frames[top].nodeRef?.takeUnretainedValue().attributeNames.contains(n) != true { frames[top].mayCollide = true }
@@ -203,7 +247,11 @@ extension XMLTreeState {
         let top = frames.count - 1
         for i in 0..<count {
             let a = attributes + i * 5
-            guard let name = a[0], let start = a[3], let end = a[4], a[2] == nil else { continue }
+            guard let name = a[0], let start = a[3], let end = a[4] else { continue }
+            guard a[2] == nil else {
+                fail(foreignAttribute(a, at: elementLocation(pointer: pointer(of: top))))
+                return
+            }
             guard let text = attributeText(start, end) else { return }
             frames[top].attributes.append(FHIRObject.Member(name: String(cString: name), value: .string(text)))
         }

@@ -61,8 +61,8 @@ struct XMLTreeState {
             return
         }
         if narrative.isCapturing {
-            if !narrative.start(localname, prefix, uri, nbNamespaces, namespaces, nbAttributes, attributes, maxBytes: limits.maxStringBytes) {
-                fail(narrativeTooLarge())
+            if let refusal = narrative.start(localname, prefix, uri, nbNamespaces, namespaces, nbAttributes, attributes, maxBytes: limits.maxStringBytes) {
+                fail(narrativeRefusal(refusal))
             }
             return
         }
@@ -80,21 +80,17 @@ struct XMLTreeState {
             startResource(localname, uri, nbAttributes, attributes, pointer: pointer(of: parent))
             return
         }
-        var handle: Unmanaged<XMLChildInfo>
-        if parentKind == .unknown {
-            handle = childInfo(nil, localname)
-        } else {
-            handle = childInfo(frames[parent].nodeRef, localname)
-            let kind = handle._withUnsafeGuaranteedRef { $0.kind }
-            if kind == .xhtml {
-                guard let uri, XHTMLCapture.isXHTML(uri) else {
-                    fail(FHIRError(.invalidNarrative, "the narrative <div> must be in the XHTML namespace (xmlns=\"\(XHTML.namespace)\")", at: elementLocation(pointer: nil)))
-                    return
-                }
-            } else if !isFHIRNamespace(uri) {
-                // An element in another namespace is not the FHIR element of the same name.
-                handle = childInfo(nil, localname)
+        let handle = childInfo(parentKind == .unknown ? nil : frames[parent].nodeRef, localname)
+        if handle._withUnsafeGuaranteedRef({ $0.kind == .xhtml }) {
+            guard let uri, XHTMLCapture.isXHTML(uri) else {
+                fail(FHIRError(.invalidNarrative, "the narrative <div> must be in the XHTML namespace (xmlns=\"\(XHTML.namespace)\")", at: elementLocation(pointer: nil)))
+                return
             }
+        } else if !isFHIRNamespace(uri) {
+            // An element in another namespace is not the FHIR element of the same name, and FHIR defines no
+            // foreign content outside the narrative: refused, so that nothing unread looks like FHIR.
+            fail(foreignElement(localname, prefix, uri, parent: parent))
+            return
         }
         let (kind, isArray, valueKind, nodeRef) = handle._withUnsafeGuaranteedRef { info in
             (info.kind, info.isArray, info.valueKind, info.nodeRef)
@@ -110,13 +106,13 @@ struct XMLTreeState {
             if nbAttributes > 0 { readPrimitiveAttributes(nbAttributes, attributes, valueKind) }
         case .complex:
             frames.append(Frame(kind: .object, node: nodeRef, slotIndex: slotIndex, slotStart: slotStart))
-            if nbAttributes > 0 { readObjectAttributes(nbAttributes, attributes) }
+            if nbAttributes > 0 { readObjectAttributes(nbAttributes, attributes, isResource: false) }
         case .resource:
             frames.append(Frame(kind: .wrapper, node: nil, slotIndex: slotIndex, slotStart: slotStart))
         case .xhtml:
             narrative.begin(slotIndex: slotIndex)
-            if !narrative.start(localname, prefix, uri, nbNamespaces, namespaces, nbAttributes, attributes, maxBytes: limits.maxStringBytes) {
-                fail(narrativeTooLarge())
+            if let refusal = narrative.start(localname, prefix, uri, nbNamespaces, namespaces, nbAttributes, attributes, maxBytes: limits.maxStringBytes) {
+                fail(narrativeRefusal(refusal))
             }
         case .attribute, .unknown:
             frames[parent].mayCollide = true
@@ -140,7 +136,7 @@ struct XMLTreeState {
         }
         if trackLocations { locations[pointer] = elementLocation(pointer: pointer) }
         frames.append(Frame(kind: .object, node: Unmanaged.passUnretained(node), slotIndex: -1, slotStart: slots.count, isResource: true))
-        if nbAttributes > 0 { readObjectAttributes(nbAttributes, attributes) }
+        if nbAttributes > 0 { readObjectAttributes(nbAttributes, attributes, isResource: true) }
     }
 
     /// Finds or opens the parent's slot for a child, enforcing cardinality and a single choice type.
