@@ -9,7 +9,8 @@ struct CanonicalCommand: ParsableCommand {
         discussion: """
             The form is specified in docs/canonical-form.md (version careledger-canonical/1): RFC 8785 member \
             order and escaping, no whitespace, FHIR decimals as written, the narrative div as Canonical XML 1.0. \
-            The same resource read from JSON or from XML gives the same bytes. No newline is added.
+            The same resource read from JSON or from XML gives the same bytes. No newline is added. The input is \
+            validated first: what `careledger fhir validate` refuses exits 1 with the same OperationOutcome.
             """
     )
 
@@ -17,6 +18,6 @@ struct CanonicalCommand: ParsableCommand {
     var file: String
 
     func run() throws {
-        Output.write(try InputFile.readCanonical(file))
+        Output.write(try ValidatedInput.canonicalBytes(file))
     }
 }

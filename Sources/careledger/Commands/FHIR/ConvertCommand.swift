@@ -9,7 +9,8 @@ struct ConvertCommand: ParsableCommand {
         discussion: """
             Everything read is kept: extensions, primitive extensions (_birthDate), element ids, contained \
             resources, the narrative and decimals exactly as written (1.50 stays 1.50). XML elements are written \
-            in the order the FHIR R4 definitions give, whatever the JSON member order was.
+            in the order the FHIR R4 definitions give, whatever the JSON member order was. The input is validated \
+            first: what `careledger fhir validate` refuses is not converted (exit 1, the same OperationOutcome).
             """
     )
 
@@ -27,7 +28,7 @@ struct ConvertCommand: ParsableCommand {
     var compact = false
 
     func run() throws {
-        let (resource, _, _) = try InputFile.readResource(file)
+        let resource = try ValidatedInput.document(file).resource
         switch to {
         case .json:
             Output.write(JSONWriter(style: compact ? .compact : .pretty).write(resource))

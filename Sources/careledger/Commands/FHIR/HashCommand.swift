@@ -8,7 +8,8 @@ struct HashCommand: ParsableCommand {
         abstract: "Print the canonical hash of a resource: lowercase hex SHA-256 of its canonical form.",
         discussion: """
             With --salt, also print the record commitment SHA-256("careledger/record/v1" ‖ salt ‖ hash) that \
-            CareLedger anchors on the ledger for a record version stored with that salt.
+            CareLedger anchors on the ledger for a record version stored with that salt. The input is validated \
+            first: what `careledger fhir validate` refuses is not hashed (exit 1, the same OperationOutcome).
             """
     )
 
@@ -25,7 +26,7 @@ struct HashCommand: ParsableCommand {
     }
 
     func run() throws {
-        let canonical = try InputFile.readCanonical(file)
+        let canonical = try ValidatedInput.canonicalBytes(file)
         let digest = CanonicalForm.sha256(canonical)
         if let salt, let saltBytes = Hex.decode(salt) {
             // validate() checked the salt's length, so this cannot fail.
