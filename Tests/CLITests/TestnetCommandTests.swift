@@ -153,8 +153,9 @@ struct TestnetCommandTests {
 
         let above = try cli.run(["node", "status", "--home", home.root.path, "--height", "6"])
         #expect(above.status == 1 && above.stderr.contains("height 6 is above the tip") && above.stderr.contains("at height 5"), "\(above.stderr)")
+        // A home that is not there cannot be read: 66 (issue 16, item 15), as any input that cannot be read.
         let empty = try cli.run(["node", "status", "--home", dir.appendingPathComponent("nowhere").path, "--height", "1"])
-        #expect(empty.status == 1)
+        #expect(empty.status == 66 && empty.stderr.contains("does not exist"), "\(empty.stderr)")
     }
 
     @Test func nodeStatusAtAHeightWorksWhileTheNodeRuns() async throws {
