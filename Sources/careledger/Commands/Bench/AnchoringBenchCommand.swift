@@ -45,10 +45,15 @@ struct AnchoringBenchCommand: AsyncParsableCommand {
     @Option(help: "First P2P port of the network (validator K listens on base+10K).")
     var basePort = 26_900
 
+    /// An unknown --store scheme exits 64 before anything is created (StoreOptions' rule).
+    func validate() throws {
+        if let store { try StoreOptions.validate(store: store) }
+        guard (1...16).contains(validators) else { throw ValidationError("--validators must be 1 to 16") }
+    }
+
     func run() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-bench-anchoring-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        guard (1...16).contains(validators) else { throw ValidationError("--validators must be 1 to 16") }
         var homes: [NodeHome] = []
         if validators == 1 {
             let home = NodeHome(dir.appendingPathComponent("node").path)
