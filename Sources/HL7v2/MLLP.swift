@@ -46,6 +46,10 @@ public struct MLLPFramer: Sendable {
     /// The number of payload bytes held for the frame in progress.
     public var pendingBytes: Int { payload.count }
 
+    /// True when bytes have arrived that complete nothing yet: a frame begun, or bytes outside any frame (other than
+    /// stray CR/LF between frames).
+    public var holdsPartialInput: Bool { inFrame || garbage > 0 }
+
     /// Feeds bytes; read what they completed with ``next()``.
     public mutating func append<S: Sequence<UInt8>>(_ bytes: S) {
         for b in bytes { step(b) }

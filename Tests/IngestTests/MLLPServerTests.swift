@@ -6,6 +6,7 @@ import Mapping
 import NIOCore
 import NIOPosix
 import RecordStore
+import Synchronization
 import Testing
 import TestSupport
 
@@ -25,8 +26,11 @@ struct MLLPServerTests {
         var framer = MLLPFramer()
         var pending: [HL7Message] = []
 
-        init(port: Int) async throws {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        /// Connects to the listener on 127.0.0.1, from `source` (another loopback address, to be another peer).
+        init(port: Int, from source: String? = nil) async throws {
+            var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+            let channel = try await bootstrap
                 .connect(host: "127.0.0.1", port: port) { channel in
                     channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
                 }
@@ -58,14 +62,32 @@ struct MLLPServerTests {
         }
 
         func close() async { try? await channel.channel.close() }
+
+        /// Reads until the server closes the connection (what it sends meanwhile is dropped): true when it did,
+        /// false when it sent an ACK first.
+        func closedByServer() async -> Bool {
+            do {
+                while let buffer = try await iterator.next() {
+                    if buffer.readableBytes > 0 { return false }
+                }
+            } catch {
+                // A reset is a close too.
+            }
+            return true
+        }
     }
 
     static func withServer(_ kind: StoreKind, maxMessageBytes: Int = 4 << 20,
                            _ body: (MLLPServer, any RecordStore) async throws -> Void) async throws {
+        try await withServer(kind, settings: .init(port: 0, maxMessageBytes: maxMessageBytes), body)
+    }
+
+    static func withServer(_ kind: StoreKind, settings: MLLPServer.Settings, log: @escaping MLLPServer.Log = { _ in },
+                           _ body: (MLLPServer, any RecordStore) async throws -> Void) async throws {
         try await kind.withStore { store, _ in
             var importer = Importer(store: store, source: "mllp")
             importer.hl7 = HL7Converter(mappings: try HL7MappingSet.load(directory: Repository.root.appendingPathComponent("Mappings/hl7v2").path))
-            let server = try await MLLPServer.start(importer: importer, settings: .init(port: 0, maxMessageBytes: maxMessageBytes))
+            let server = try await MLLPServer.start(importer: importer, settings: settings, log: log)
             do {
                 try await body(server, store)
             } catch {
@@ -169,5 +191,100 @@ struct MLLPServerTests {
             let patients = try await store.countsByType().first { $0.type == "Patient" }?.count
             #expect(patients == 30)
         }
+    }
+
+    /// The listener's log lines, collected from its event loops.
+    final class LogLines: Sendable {
+        private let lines = Mutex<[String]>([])
+        func append(_ line: String) { lines.withLock { $0.append(line) } }
+        var all: [String] { lines.withLock { $0 } }
+    }
+
+    /// Sends `message` on a new connection until one is served (a slot freed by a close is given back a moment
+    /// after the close); the ACK's MSA-1.
+    static func firstServedACK(port: Int, from source: String? = nil, _ message: [UInt8]) async throws -> String? {
+        for _ in 0..<200 {
+            let client = try await Client(port: port, from: source)
+            let acks = try? await client.exchange([message])
+            await client.close()
+            if let ack = acks?.first { return try ack.string(at: "MSA-1") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    /// Slowloris (issue 16 item 8): a client that sends a byte ten times as often as the idle timeout allows is
+    /// closed once its frame is due, and the slot it held serves a real sender.
+    @Test func aClientThatTricklesBytesIsClosedWhenItsFrameIsDue() async throws {
+        let log = LogLines()
+        let settings = MLLPServer.Settings(port: 0, idleTimeout: .seconds(1), frameTimeout: .seconds(2), maxConnections: 1,
+                                           maxConnectionsPerPeer: 1)
+        try await Self.withServer(.sqlite, settings: settings, log: log.append) { server, store in
+            let admit = try Self.bytes(Self.samples.appendingPathComponent("adt-a01-admit.hl7"))
+            let seed = Repository.root.appendingPathComponent("Fuzz/seeds/mllp-frame/slowloris-one-frame.bin")
+            let slow = try await Client(port: server.port)
+            let dripping = Task {
+                // The whole frame, one byte every 100 ms: a minute if nothing stops it.
+                for byte in try Self.bytes(seed) {
+                    try await slow.send([byte])
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            #expect(await slow.closedByServer(), "the trickling client was answered instead of closed")
+            dripping.cancel()
+            await slow.close()
+            #expect(log.all.contains { $0.contains("connection closed: a message did not arrive in full within the frame timeout") },
+                    "\(log.all)")
+            #expect(try await store.versionCount() == 0)
+            #expect(try await Self.firstServedACK(port: server.port, admit) == "AA")
+        }
+    }
+
+    /// One source address holds at most --max-connections-per-peer of the slots: stalled clients from one address
+    /// do not lock out another; the overall cap still holds.
+    @Test func oneAddressHoldsAtMostItsShareOfTheConnections() async throws {
+        let settings = MLLPServer.Settings(port: 0, maxConnections: 3, maxConnectionsPerPeer: 2)
+        try await Self.withServer(.sqlite, settings: settings) { server, _ in
+            let admit = try Self.bytes(Self.samples.appendingPathComponent("adt-a01-admit.hl7"))
+            var stalled: [Client] = []
+            for _ in 0..<2 {
+                let client = try await Client(port: server.port)
+                try await client.send([MLLPFramer.startBlock] + Array(admit.prefix(10)))   // mid-frame, then silence
+                stalled.append(client)
+            }
+            let third = try await Client(port: server.port)
+            #expect(await third.closedByServer())
+            // Another address gets the last slot and is served while the first address's two are stalled.
+            let other = try await Client(port: server.port, from: "127.0.0.2")
+            #expect(try await other.exchange([admit]).first?.string(at: "MSA-1") == "AA")
+            // Every slot is taken now: a third address is refused too.
+            let late = try await Client(port: server.port, from: "127.0.0.3")
+            #expect(await late.closedByServer())
+            #expect(server.refusedConnections == 2)
+            for client in stalled + [third, other, late] { await client.close() }
+        }
+    }
+
+    /// A flood of refused connections costs one log line at once and a summary with the count, not a line each.
+    @Test func refusalsAreCountedAndLoggedAtABoundedRate() async throws {
+        let log = LogLines()
+        let settings = MLLPServer.Settings(port: 0, maxConnections: 1, maxConnectionsPerPeer: 1, refusalReportInterval: .seconds(3_600))
+        try await Self.withServer(.sqlite, settings: settings, log: log.append) { server, _ in
+            let admit = try Self.bytes(Self.samples.appendingPathComponent("adt-a01-admit.hl7"))
+            let holder = try await Client(port: server.port)
+            #expect(try await holder.exchange([admit]).first?.string(at: "MSA-1") == "AA")
+            for _ in 0..<40 {
+                let client = try await Client(port: server.port)
+                #expect(await client.closedByServer())
+                await client.close()
+            }
+            #expect(server.refusedConnections == 40)
+            await holder.close()
+        }
+        // Stopping the listener reports what the interval had not.
+        let refusals = log.all.filter { $0.contains("refused") }
+        #expect(refusals.count == 2, "\(refusals)")
+        #expect(refusals.first?.hasPrefix("mllp: refused a connection from 127.0.0.1: --max-connections 1 reached") == true)
+        #expect(refusals.last?.hasPrefix("mllp: refused 39 connections (39 at --max-connections 1, all from 127.0.0.1)") == true)
     }
 }

@@ -1,0 +1,67 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Issue 16 items 8 and 13 as the user meets them: `hl7 convert` on hostile ER7, and the `mllp` command's limits.
+@Suite("careledger hl7 and mllp, hostile input")
+struct HL7HostileInputTests {
+    let cli = CLITests()
+    static let seeds = Repository.root.appendingPathComponent("Fuzz/seeds/hl7-er7")
+
+    static func seed(_ name: String) throws -> Data { try Data(contentsOf: seeds.appendingPathComponent(name)) }
+
+    static let admission = "MSH|^~\\&|SEND|FAC|RECV|RFAC|20240102030405-0500||ADT^A01^ADT_A01|CTRL1|P|2.5.1\r" +
+        "EVN|A01|20240102030405\rPID|1||NG-1^^^HOSP^MR||Sm\\XZZ\\ith^Jo\\XFFFE\\||19800102|F\rPV1|1|I\r"
+
+    /// Each escape that was repaired is a warning with its segment and field; the value holds U+FFFD, not the escape.
+    @Test func repairedEscapesAreWarnedOneByOne() throws {
+        let run = try cli.run(["hl7", "convert", "-"], stdin: Data(Self.admission.utf8))
+        #expect(run.status == 0, "\(run.stdout)")
+        let warnings = run.stderr.split(separator: "\n").filter { $0.contains("escape") }
+        #expect(warnings.count == 2, "\(run.stderr)")
+        #expect(run.stderr.contains("PID-5.1 (segment 3, line 3): the escape \\XZZ\\ is not pairs of hexadecimal digits; it was read as U+FFFD"))
+        #expect(run.stderr.contains("PID-5.2 (segment 3, line 3): the escape \\XFFFE\\ spells bytes that are not UTF-8 text"))
+        #expect(run.stdout.contains("\"family\": \"Sm\u{FFFD}ith\""))
+        #expect(!run.stdout.contains("XZZ"))
+    }
+
+    /// `PV1XYZ|` was an unknown segment (the Encounter lost behind a warning, exit 0); it is refused like `pid|`.
+    @Test(arguments: ["segment-name-six-characters.hl7", "segment-name-two-characters.hl7", "segment-name-lower-case.hl7"])
+    func aSegmentNameThatIsNotThreeCharactersIsRefused(seed: String) throws {
+        let run = try cli.run(["hl7", "convert", "-"], stdin: try Self.seed(seed))
+        #expect(run.status == 1)
+        let issues = try cli.outcome(run.stdout)
+        let diagnostics = try #require(issues.first?["diagnostics"] as? String)
+        #expect(diagnostics.contains("exactly three capitals or digits"), "\(diagnostics)")
+        #expect(diagnostics.contains("segment 3, line 3"), "\(diagnostics)")
+    }
+
+    /// NDJSON is one object per line: a file refused as a whole prints its OperationOutcome on one line too.
+    @Test func ndjsonPrintsAFileLevelRefusalOnOneLine() throws {
+        let run = try cli.run(["hl7", "convert", "--ndjson", "-"], stdin: Data("{\"resourceType\": \"Patient\"}\n".utf8))
+        #expect(run.status == 1)
+        #expect(run.stdout.hasSuffix("}\n"))
+        let lines = run.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 2 && lines[1].isEmpty, "\(run.stdout)")
+        let outcome = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(outcome["resourceType"] as? String == "OperationOutcome")
+        // Without --ndjson, one refused message is still a pretty document.
+        let pretty = try cli.run(["hl7", "convert", "-"], stdin: Data("{\"resourceType\": \"Patient\"}\n".utf8))
+        #expect(pretty.stdout.split(separator: "\n").count > 1)
+    }
+
+    @Test func mllpDocumentsItsDeadlinesAndCapsAndRefusesNonsense() throws {
+        let help = try cli.run(["mllp", "--help"])
+        #expect(help.status == 0)
+        let text = help.stdout.replacingOccurrences(of: "\n", with: " ")
+        for option in ["--frame-timeout", "--idle-timeout", "--max-connections ", "--max-connections-per-peer"] {
+            #expect(text.contains(option), "\(option) is not in mllp --help")
+        }
+        #expect(text.contains("default: 30"))    // --frame-timeout
+        #expect(text.contains("default: 16"))    // --max-connections-per-peer
+        for bad in [["--frame-timeout", "0"], ["--max-connections-per-peer", "0"], ["--max-connections", "0"]] {
+            let run = try cli.run(["mllp", "--port", "0"] + bad)
+            #expect(run.status == 64, "\(bad): \(run.stderr)")
+        }
+    }
+}
