@@ -64,7 +64,9 @@ struct VerifyHostileInputTests {
         #expect(receipt.status == 1, "\(receipt.stdout)\(receipt.stderr)")
         #expect(receipt.stdout.hasPrefix("FAILED receipt: receipt member /block/header/height (line ")
                 && receipt.stdout.contains("is not an integer (found true)"), "\(receipt.stdout)")
-        let count = try cli.run(["verify", Self.seed("receipt-json", "receipt-anchor-count-false.json"), "--genesis", genesis(dir)])
+        // From standard input, as from a file.
+        let counted = try #require(FileManager.default.contents(atPath: Self.seed("receipt-json", "receipt-anchor-count-false.json")))
+        let count = try cli.run(["verify", "-", "--genesis", genesis(dir)], stdin: counted)
         #expect(count.status == 1 && count.stdout.contains("/anchor/count") && count.stdout.contains("(found false)"), "\(count.stdout)")
         let proof = try cli.run(["verify", Self.seed("proof-json", "proof-query-at-true.json"), "--genesis", genesis(dir)])
         #expect(proof.status == 1, "\(proof.stdout)\(proof.stderr)")

@@ -24,7 +24,7 @@ struct VerifyCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The receipt (JSON, careledger-receipt/1 or /2), or a consent proof (careledger-consent-proof/1 or /2).")
+    @Argument(help: "The receipt (JSON, careledger-receipt/1 or /2), or a consent proof (careledger-consent-proof/1 or /2); '-' reads standard input.")
     var receipt: String
 
     @Option(help: "The chain's genesis.json: the validators the receipt's light path starts from.")
