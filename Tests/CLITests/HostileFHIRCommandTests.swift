@@ -58,6 +58,20 @@ struct HostileFHIRCommandTests {
         #expect(try cli.run(["fhir", "hash", "-"], stdin: Data(json.stdout.utf8)).stdout == hash.stdout)
     }
 
+    @Test func consentSubmitRefusesWhatValidateRefusesBeforeAnythingElse() throws {
+        // consent submit stored a Consent whose narrative ran a script; it now reads through the validator, and
+        // refuses before it looks for the node (the home does not exist) or opens a store.
+        let path = Self.seed("fhir-json/consent-narrative-script.json")
+        let validate = try cli.run(["fhir", "validate", path])
+        let issue = try #require(try cli.outcome(validate.stdout).first)
+        #expect(issue["location"] as? [String] == ["/text/div"])
+        let store = "sqlite:/tmp/careledger-never-\(UUID().uuidString).sqlite"
+        let r = try cli.run(["consent", "submit", path, "--home", "/nonexistent/careledger-home", "--store", store])
+        #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout == validate.stdout)
+        #expect(!FileManager.default.fileExists(atPath: String(store.dropFirst("sqlite:".count))))
+    }
+
     /// The store URL for `kind`: a fresh SQLite file or a fresh database on the shared throwaway PostgreSQL server.
     func withStoreURL(_ kind: StoreKind, _ body: (String) async throws -> Void) async throws {
         switch kind {

@@ -55,24 +55,15 @@ enum InputFile {
         var description: String { "cannot read '\(path == "-" ? "standard input" : path)': \(reason)" }
     }
 
-    /// Detects the format and returns the resource's canonical bytes, or prints an OperationOutcome and exits 1.
-    static func readCanonical(_ path: String, limits: FHIRLimits = .default) throws -> [UInt8] {
-        let bytes = try read(path)
-        do {
-            return try FHIRDocument.canonicalBytes(bytes, limits: limits)
-        } catch {
-            Output.reject(OperationOutcome(error: error))
-        }
-    }
-
-    /// Detects the format and parses a resource, or prints an OperationOutcome and exits 1.
+    /// Detects the format, parses and validates a resource, or prints the OperationOutcome `fhir validate` would
+    /// print and exits 1 (no command takes what the validator refuses).
     static func readResource(_ path: String, limits: FHIRLimits = .default) throws -> (Resource, FHIRFormat, [UInt8]) {
         let bytes = try read(path)
-        do {
-            let document = try FHIRDocument.read(bytes, limits: limits)
+        do throws(FHIRDocument.Rejection) {
+            let document = try FHIRDocument.readValidated(bytes, limits: limits)
             return (document.resource, document.format, bytes)
         } catch {
-            Output.reject(OperationOutcome(error: error))
+            Output.reject(error.outcome)
         }
     }
 }
