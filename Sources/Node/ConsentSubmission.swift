@@ -98,7 +98,7 @@ public struct ConsentSubmission: Sendable {
         } catch {
             throw ConsentSubmissionError(.ledgerUnavailable, issueType: "transient", "the ledger could not check the directive, nothing was stored: \(error)")
         }
-        if let problem { throw refusal(problem, consent: consent, directive: directive) }
+        if let problem { throw refusal(problem, consent: consent) }
 
         _ = try await store.commit([record], batch: nil)
         guard let stored = try await store.current(record.key) else {
@@ -126,7 +126,7 @@ public struct ConsentSubmission: Sendable {
     }
 
     /// The ledger's refusal in the Consent's terms, at the element that causes it.
-    func refusal(_ problem: TransactionError, consent: Resource, directive: ConsentDirective) -> ConsentSubmissionError {
+    func refusal(_ problem: TransactionError, consent: Resource) -> ConsentSubmissionError {
         let name = "Consent/\(consent.id ?? "")"
         let status = consent.object["status"]?.stringValue ?? ""
         let (issueType, diagnostics, pointer): (String, String, String?)

@@ -46,7 +46,8 @@ struct ConsentHostileInputTests {
             let home = dir.appendingPathComponent("node").path
             #expect(try cli.run(["node", "init", "--home", home, "--chain-id", "consent-hostile"]).status == 0)
             let node = try NodeProcessTests.NodeProcess(home: home, store: database.url, log: dir.appendingPathComponent("node.log"))
-            defer { node.terminate() }
+            var running = true
+            defer { if running { node.terminate() } }
 
             // 70,000 provisions: refused at the first provision over the bound, not at a byte offset.
             let sample = try JSONSerialization.jsonObject(with: Data(contentsOf: CLITests.repoRoot.appendingPathComponent("Samples/consent/consent-mira-treatment.json")))
@@ -81,6 +82,17 @@ struct ConsentHostileInputTests {
                 .replacingOccurrences(of: "2026-01-15T09:30:00Z", with: "2026-02-01T09:30:00Z").write(to: changed, atomically: true, encoding: .utf8)
             let again = try cli.run(["consent", "submit", changed.path, "--home", home, "--store", database.url])
             #expect(again.status == 1 && issues(again, "a second grant").map(\.location) == [["/id"]], "\(again.stdout)")
+            #expect(try await store.versionCount() == 1)
+
+            // The node gone (kill -9 leaves its RPC port file): 69, and nothing stored.
+            node.kill9()
+            running = false
+            var other = try #require(sample as? [String: Any])
+            other["id"] = "consent-while-node-down"
+            let otherFile = dir.appendingPathComponent("other.json")
+            try JSONSerialization.data(withJSONObject: other).write(to: otherFile)
+            let down = try cli.run(["consent", "submit", otherFile.path, "--home", home, "--store", database.url])
+            #expect(down.status == 69 && down.stderr.contains("nothing was stored"), "exit \(down.status): \(down.stderr)")
             #expect(try await store.versionCount() == 1)
             try await store.close()
         }

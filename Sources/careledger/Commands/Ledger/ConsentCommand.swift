@@ -27,7 +27,9 @@ struct ConsentSubmitCommand: AsyncParsableCommand {
             the ledger would refuse (entered-in-error or rejected with no grant to revoke, a second grant of the same \
             Consent) is refused with an OperationOutcome (exit 1) naming the element, and nothing is stored or submitted. \
             The running node (careledger node start --home DIR) signs and commits it; the command waits for the block. \
-            Exit 66: the home has no key or no running node's RPC port; exit 1 also when the node cannot be reached.
+            Exit 66: the home has no key or no running node's RPC port; 69: the node cannot be reached (nothing is \
+            stored); 75: the Consent is stored but the node did not record its directive after checking it (it \
+            stopped, or another submission came first): submit it again.
             """
     )
 
@@ -58,8 +60,11 @@ struct ConsentSubmitCommand: AsyncParsableCommand {
         } catch let error as ConsentSubmissionError {
             try? await store.close()
             if error.code == .refused { Output.reject(error.outcome) }
+            // Not refused: the node could not be asked (69, nothing stored), or took the Consent's check but not its
+            // directive (75: stored, submitting again records it).
+            Output.write(JSONWriter(style: .pretty).write(.object(error.outcome.resource)))
             FileHandle.standardError.write(Data("careledger consent submit: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw ExitCode(error.code == .ledgerUnavailable ? 69 : 75)
         } catch {
             try? await store.close()
             throw error
