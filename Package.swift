@@ -203,6 +203,19 @@ let package = Package(
             dependencies: ["Consensus", "Ledger", "TestSupport"],
             swiftSettings: upcoming
         ),
+        // The fuzz targets' properties (Fuzz/README.md): run over the seeds by FuzzTests, and by libFuzzer through
+        // careledger-fuzz when built with CARELEDGER_FUZZ=1 (below).
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["FHIRCore", "HL7v2", "Mapping", "Ledger", "Node"],
+            path: "Fuzz/Targets",
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: ["FuzzTargets", "TestSupport"],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "DatabaseTests",
             dependencies: [
@@ -214,3 +227,26 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzzing (scripts/fuzz.sh): with CARELEDGER_FUZZ=1 the readers are compiled with libFuzzer's coverage and
+// AddressSanitizer, and one more product, careledger-fuzz, runs the target CARELEDGER_FUZZ_TARGET names. Its own
+// scratch folder (.build-fuzz) keeps these flags out of the normal build.
+if Context.environment["CARELEDGER_FUZZ"] == "1" {
+    let sanitizers = ["-sanitize=fuzzer,address"]
+    let instrumented: Set<String> = ["FHIRCore", "HL7v2", "Mapping", "Ledger", "Consensus", "Node", "FuzzTargets"]
+    for target in package.targets where instrumented.contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(sanitizers)]
+    }
+    package.targets += [
+        .target(name: "CFuzz", path: "Fuzz/CFuzz"),
+        .executableTarget(
+            name: "careledger-fuzz",
+            dependencies: ["CFuzz", "FuzzTargets"],
+            path: "Fuzz/Driver",
+            swiftSettings: upcoming + [.unsafeFlags(sanitizers)],
+            // lld: the gold linker crashes on the sanitizer runtimes.
+            linkerSettings: [.unsafeFlags(sanitizers + ["-use-ld=lld"])]
+        ),
+    ]
+    package.products += [.executable(name: "careledger-fuzz", targets: ["careledger-fuzz"])]
+}
