@@ -178,10 +178,19 @@ public struct CommitCertificate: LedgerEncodable, Hashable {
         w.list(signatures) { $0.value($1) }
     }
 
+    /// Refuses signatures out of increasing validator order (or one validator twice): the initializer sorts them,
+    /// so any other order would decode to a certificate that encodes to other bytes, and a value has one encoding.
     public static func decode(from r: inout LedgerReader) throws(LedgerDecodingError) -> CommitCertificate {
-        let c = CommitCertificate(height: try r.u64(), round: try r.u32(), blockId: try Hash32.read(&r),
-                                  signatures: try r.list { (r) throws(LedgerDecodingError) in try r.value(CommitSignature.self) })
-        return c
+        let height = try r.u64()
+        let round = try r.u32()
+        let blockId = try Hash32.read(&r)
+        let listStart = r.offset
+        let signatures = try r.list { (r) throws(LedgerDecodingError) in try r.value(CommitSignature.self) }
+        for (n, pair) in zip(signatures, signatures.dropFirst()).enumerated() where !(pair.0.validator < pair.1.validator) {
+            throw LedgerDecodingError("a commit's signatures must be in increasing validator order, each validator once; signature \(n + 1) is not",
+                                      at: listStart + 4 + (n + 1) * (PublicKey.length + Signature.length))
+        }
+        return CommitCertificate(height: height, round: round, blockId: blockId, signatures: signatures)
     }
 }
 

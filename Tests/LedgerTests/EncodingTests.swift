@@ -163,4 +163,38 @@ struct EncodingTests {
         twice.signatures.append(twice.signatures[0])
         #expect(twice.problem(chainId: "c", validators: set) != nil, "a validator counted twice")
     }
+
+    /// Found by the ledger-decode fuzz target (issue 16): a certificate whose signatures were out of order decoded,
+    /// and the initializer's sorting gave it another encoding. One value, one encoding: the decoder refuses it.
+    @Test func commitSignaturesOutOfOrderOrTwiceAreRefused() throws {
+        let keys = try (1...3).map { try SigningKey(seed: [UInt8](repeating: UInt8($0), count: 32)) }
+        let blockId = Array(SHA256.hash(data: [2]))
+        let message = voteSignBytes(chainId: "c", kind: .precommit, height: 9, round: 0, blockId: blockId)
+        let signatures = try keys.map { CommitSignature(validator: $0.publicKey, signature: try $0.sign(message)) }
+        let sorted = CommitCertificate(height: 9, round: 0, blockId: blockId, signatures: signatures)
+        #expect(try CommitCertificate(encoded: sorted.encoded) == sorted)
+
+        func encoding(_ order: [CommitSignature]) -> [UInt8] {
+            var w = LedgerWriter()
+            w.u64(9)
+            w.u32(0)
+            w.fixed(blockId)
+            w.list(order) { $0.value($1) }
+            return w.bytes
+        }
+        #expect(encoding(sorted.signatures) == sorted.encoded)
+        let swapped = encoding([sorted.signatures[1], sorted.signatures[0], sorted.signatures[2]])
+        let error = #expect(throws: LedgerDecodingError.self) { try CommitCertificate(encoded: swapped) }
+        #expect(error?.reason.contains("increasing validator order") == true)
+        #expect(error?.offset == 8 + 4 + 32 + 4 + 96)
+        #expect(throws: LedgerDecodingError.self) {
+            try CommitCertificate(encoded: encoding([sorted.signatures[0], sorted.signatures[0], sorted.signatures[1]]))
+        }
+        // The same through a block's last commit, where the fuzzer found it.
+        let header = BlockHeader(chainId: "c", height: 10, time: 0, previousBlockId: blockId, transactionsRoot: Block.transactionsRoot([]),
+                                 stateRoot: blockId, validatorsHash: blockId, nextValidatorsHash: blockId, proposer: keys[0].publicKey)
+        var block = Block(header: header, transactions: [], lastCommit: sorted).encoded
+        block.replaceSubrange((block.count - swapped.count)..., with: swapped)
+        #expect(throws: LedgerDecodingError.self) { try Block(encoded: block) }
+    }
 }
