@@ -184,6 +184,14 @@ struct HostileFHIRInputTests {
         #expect(error?.location?.column == (head + div).utf8.count - (inner + "</div>").utf8.count + 1)
     }
 
+    @Test func aProcessingInstructionInAJSONNarrativeIsRefused() throws {
+        let bytes = try Self.seed("fhir-json/narrative-processing-instruction.json")
+        let issue = FHIRDocument.validate(bytes).issues.first
+        #expect(issue?.code == "security")
+        #expect(issue?.location == ["/text/div"])
+        #expect(issue?.diagnostics.contains("<?xml-stylesheet") == true, "\(issue?.diagnostics ?? "")")
+    }
+
     // MARK: - Item 14: converting and hashing refuse what validating refuses
 
     @Test func anEmptyIdIsRefusedByEveryReadingNotOnlyByValidate() throws {

@@ -88,6 +88,11 @@ public enum XHTML {
             if !hasContent && (n.pointee.type == XML_TEXT_NODE || n.pointee.type == XML_CDATA_SECTION_NODE), let text = n.pointee.content {
                 hasContent = NarrativePolicy.buffer(text).contains { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
             }
+            if n.pointee.type == XML_PI_NODE {
+                // Not XHTML content (the XML reader drops them from markup; a JSON string would keep one).
+                let target = n.pointee.name.map { String(cString: $0) } ?? ""
+                return (("the processing instruction <?\(target) …?> is not allowed in a narrative: FHIR txt-1 allows only basic XHTML", Int(xmlGetLineNo(n))), hasContent)
+            }
             if n.pointee.type == XML_ELEMENT_NODE, let name = n.pointee.name {
                 let localName = NarrativePolicy.buffer(name)
                 if let reason = NarrativePolicy.elementProblem(localName: localName, namespace: n.pointee.ns?.pointee.href.map(NarrativePolicy.buffer)) {
