@@ -42,6 +42,9 @@ struct VerifyHostileInputTests {
         // A genesis.json is bounded too (4 MiB), and refused as an input that cannot be read.
         let bigGenesis = try cli.run(["verify", Self.seed("receipt-json", "receipt-truncated-half.json"), "--genesis", "/dev/zero"])
         #expect(bigGenesis.status == 66 && bigGenesis.stderr.contains("larger than \(4 << 20) bytes"), "\(bigGenesis.stderr)")
+        // And a --record (64 MiB, the most a FHIR document may have).
+        let bigRecord = try cli.run(["verify", Self.seed("receipt-json", "receipt-truncated-half.json"), "--genesis", genesis(dir), "--record", "/dev/zero"])
+        #expect(bigRecord.status == 66 && bigRecord.stderr.contains("larger than \(64 << 20) bytes"), "\(bigRecord.stderr)")
     }
 
     /// Item 15: a truncated receipt says "truncated" and where, not "not a JSON object".
