@@ -139,6 +139,32 @@ struct ConsentSubmissionTests {
         }
     }
 
+    /// Through the node's loopback RPC, as `consent submit` runs it: `/check_consent` carries the ledger's refusal
+    /// code back, `/submit_consent` the inclusion.
+    @Test func overTheNodesRPCTheRefusalCodeAndTheInclusionComeBack() async throws {
+        try await StoreKind.sqlite.withStore { store, _ in
+            let t = try TestChain()
+            defer { t.remove() }
+            let chain = try await t.open()
+            let producer = Self.producing(chain)
+            defer { producer.cancel() }
+            let server = try await RPCServer.start(port: 0) { await NodeRPC.handle($0, chain: chain) }
+            let submission = ConsentSubmission(store: store, consortiumKey: Self.consortiumKey, ledger: RPCConsentLedger(port: server.port))
+            do {
+                _ = try await submission.submit(try Self.consent(Self.seeds.appendingPathComponent("consent-rejected-nothing-to-revoke.json").path))
+                Issue.record("a revoke with nothing to revoke was submitted")
+            } catch let error as ConsentSubmissionError {
+                #expect(error.code == .refused && error.ledgerRefusal?.code == .unknownDirective, "\(error)")
+                #expect(error.outcome.issues.map(\.location) == [["/status"]])
+            }
+            #expect(try await store.versionCount() == 0)
+            let granted = try await submission.submit(try Self.consent(Self.sample))
+            #expect(granted.inclusion.result.code == nil && granted.inclusion.height > 0)
+            #expect(await chain.state.consents[granted.directive.directiveId] != nil)
+            try await server.stop()
+        }
+    }
+
     /// A ledger that cannot be asked: the node is down.
     struct UnreachableLedger: ConsentLedger {
         func consentProblem(_ directive: ConsentDirective) async throws -> TransactionError? { throw NodeError("connection refused") }
