@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import TestSupport
 import Testing
@@ -63,5 +66,57 @@ struct HL7HostileInputTests {
             let run = try cli.run(["mllp", "--port", "0"] + bad)
             #expect(run.status == 64, "\(bad): \(run.stderr)")
         }
+    }
+
+    /// `careledger mllp --frame-timeout 1`, as run: a sender that drips a byte every 200 ms (five times inside any
+    /// idle timeout) is closed by the listener, which says why on standard error.
+    @Test(.timeLimit(.minutes(2))) func mllpClosesATricklingSenderAtTheFrameTimeoutItIsGiven() throws {
+        let dir = try Repository.temporaryDirectory("careledger-mllp-slowloris")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let process = Process()
+        process.executableURL = CLITests.binary
+        process.arguments = ["mllp", "--port", "0", "--frame-timeout", "1", "--store", "sqlite:" + dir.appendingPathComponent("store.sqlite").path]
+        process.currentDirectoryURL = CLITests.repoRoot
+        let out = Pipe()
+        process.standardOutput = out
+        let errorLog = dir.appendingPathComponent("stderr.log")
+        #expect(FileManager.default.createFile(atPath: errorLog.path, contents: nil))
+        process.standardError = try FileHandle(forWritingTo: errorLog)
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // "mllp listening on 127.0.0.1:PORT; …"
+        let banner = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let port = try #require(banner.split(separator: ";").first?.split(separator: ":").last.flatMap { Int($0) }, "\(banner)")
+
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr = in_addr(s_addr: in_addr_t(0x7F00_0001).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        let frame = [UInt8](try Data(contentsOf: Repository.root.appendingPathComponent("Fuzz/seeds/mllp-frame/slowloris-one-frame.bin")))
+        var closedByServer = false
+        var reply: [UInt8] = []
+        for byte in frame {
+            var one = byte
+            if send(fd, &one, 1, Int32(MSG_NOSIGNAL)) < 0 { closedByServer = true; break }
+            usleep(200_000)
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if n == 0 { closedByServer = true; break }
+            if n > 0 { reply += buffer.prefix(n) }
+            if n < 0, errno != EAGAIN, errno != EWOULDBLOCK { closedByServer = true; break }
+        }
+        #expect(closedByServer, "the trickling sender was not closed (reply: \(reply.count) bytes)")
+        process.interrupt()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let log = try String(contentsOf: errorLog, encoding: .utf8)
+        #expect(log.contains("connection closed: a message did not arrive in full within the frame timeout"), "\(log)")
     }
 }
