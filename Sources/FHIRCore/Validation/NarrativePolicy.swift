@@ -5,11 +5,11 @@
 /// validator to every div, JSON strings included (so the refusal carries its JSON pointer). Elements: the
 /// XHTML-namespace names the FHIR validator allows, nothing else (no script, style, object, applet, embed,
 /// iframe, form, input …). Attributes: the HTML 4.0 ones the FHIR validator allows, and `xml:lang`, `xml:space`;
-/// no event handlers (`on*`, named as such); URLs (`href`,
-/// `src` …) without an active scheme (`javascript:`, `vbscript:`, `data:` other than a raster image in
-/// `src`), read the way browsers read them (leading spaces and controls dropped, tabs and newlines removed,
-/// any case, character references already decoded by the XML parser); `style` without CSS that runs code.
-/// Everything works on bytes: no strings are made unless something is refused.
+/// no event handlers (`on*`, named as such); URLs (`href`, `src` …) without an active scheme (`javascript:`,
+/// `vbscript:`, `data:` other than a raster image in `src`), read the way browsers read them (leading spaces and
+/// controls dropped, tabs and newlines removed, any case, character references already decoded by the XML
+/// parser); `style` without CSS that runs code. Everything works on bytes: no strings are made unless something
+/// is refused.
 enum NarrativePolicy {
     static let xhtmlNamespace: StaticString = "http://www.w3.org/1999/xhtml"
     static let xmlNamespace: StaticString = "http://www.w3.org/XML/1998/namespace"
