@@ -22,8 +22,12 @@ public struct HL7Location: Sendable, Hashable, CustomStringConvertible {
         self.subcomponent = subcomponent
     }
 
-    /// `PID-3[2].1` style, with the segment's position: `PID (segment 2)-3[2].1`.
+    /// `PID-3[2].1` style, with the segment's position: `PID-3[2].1 (segment 2, line 2)`; a segment whose name could
+    /// not be read is `segment 3, line 3`.
     public var description: String {
+        if segment == nil, field == nil, let segmentIndex {
+            return "segment \(segmentIndex)" + (line.map { ", line \($0)" } ?? "")
+        }
         var text = segment ?? "message"
         if let field {
             text += "-\(field)"

@@ -36,7 +36,7 @@ struct HL7HostileInputTests {
         let issues = try cli.outcome(run.stdout)
         let diagnostics = try #require(issues.first?["diagnostics"] as? String)
         #expect(diagnostics.contains("exactly three capitals or digits"), "\(diagnostics)")
-        #expect(diagnostics.contains("segment 3, line 3"), "\(diagnostics)")
+        #expect(issues.first?["location"] as? [String] == ["segment 3, line 3"], "\(issues)")
     }
 
     /// NDJSON is one object per line: a file refused as a whole prints its OperationOutcome on one line too.

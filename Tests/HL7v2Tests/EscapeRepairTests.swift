@@ -80,6 +80,7 @@ import TestSupport
         #expect(error?.location?.line == 3)
         #expect(error?.reason.contains("exactly three capitals or digits") == true)
         #expect(error?.reason.contains("\"\(shown)\"") == true)
+        #expect(error?.location?.description == "segment 3, line 3")
     }
 
     @Test func threeCharacterNamesOfCapitalsAndDigitsAreSegments() throws {
