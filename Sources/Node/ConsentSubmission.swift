@@ -48,8 +48,8 @@ public struct ConsentSubmissionError: Error, Sendable, CustomStringConvertible {
     public var description: String { outcome.issues.map { "\($0.location.joined(separator: ", ")): \($0.diagnostics)" }.joined(separator: "; ") }
 }
 
-/// `consent submit` as one unit, for the CLI, the demo and a gateway: a FHIR Consent is mapped to its directive
-/// and the ledger asked whether it would take it FIRST; only then is the Consent stored (PHI stays off the chain)
+/// `consent submit` as one unit, for the CLI, the demo and a gateway: a FHIR Consent is validated, mapped to its
+/// directive and the ledger asked whether it would take it FIRST; only then is the Consent stored (PHI stays off the chain)
 /// and the directive, carrying the stored version's commitment, recorded. A refused Consent leaves the store, its
 /// anchoring queue and the chain untouched.
 public struct ConsentSubmission: Sendable {
@@ -77,6 +77,10 @@ public struct ConsentSubmission: Sendable {
         guard consent.resourceType == "Consent" else {
             throw ConsentSubmissionError(.refused, issueType: "invalid", "expected a Consent, found \(consent.resourceType)", at: "/resourceType")
         }
+        // What `fhir validate` refuses is refused here too, whoever calls (the CLI reads through the validator; the
+        // demo and a gateway hand over a parsed Consent).
+        let invalid = Validator().validate(consent).filter(\.isError)
+        guard invalid.isEmpty else { throw ConsentSubmissionError(.refused, OperationOutcome(issues: invalid)) }
         let record: PreparedRecord
         do throws(FHIRError) {
             record = try PreparedRecord(resource: consent)
