@@ -71,7 +71,8 @@ extension HL7Message {
                                                        repetition: r + 1,
                                                        component: components.count > 1 || hasSubcomponents ? c + 1 : nil,
                                                        subcomponent: hasSubcomponents ? s + 1 : nil)
-                            for problem in problems {
+                            // Sequences that spell no text are found after the others: all in value order.
+                            for problem in problems.sorted(by: { $0.start < $1.start }) {
                                 let written = bytes[(leaf.start + problem.start)..<(leaf.start + problem.end)]
                                 var shown = buffer.charset.decode(Array(written.prefix(HL7EscapeRepair.shownLimit)))
                                 if written.count > HL7EscapeRepair.shownLimit { shown += "…" }

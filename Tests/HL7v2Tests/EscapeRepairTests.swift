@@ -29,6 +29,9 @@ import TestSupport
         #expect(repairs.allSatisfy { $0.location.line == 3 })
         #expect(repairs[0].description == "OBX-5 (segment 3, line 3): the escape \\XZZ\\ is not pairs of hexadecimal digits; it was read as U+FFFD")
         #expect(repairs[3].description.contains("not UTF-8 text"))
+        // In value order, whichever check finds them.
+        let mixed = try Self.parse(Self.header + "OBX|1|TX|N||\\XC3\\ then \\XZZ\\\r")
+        #expect(mixed.escapeRepairs.map(\.kind) == [.notText, .invalidHex])
     }
 
     @Test func unknownAndUnterminatedEscapesAreKeptAndNamedDownToTheSubcomponent() throws {
