@@ -49,11 +49,13 @@ struct PHICatalog {
     }
 
     /// Where any value occurs in `bytes`: values of 5 bytes or more anywhere; shorter ones as a whole word of a
-    /// printable run (a 3-byte name matches random hash bytes too often to be searched for alone).
+    /// printable run (a 3-byte name matches random hash bytes too often to be searched for alone). Short values made
+    /// only of digits (a house number, "80") are left out: they identify nobody, and a word of two digits turns up
+    /// between random hash bytes often enough to fail one run in a few.
     func occurrences(in bytes: [UInt8]) -> [String] {
         var found: [String] = []
         let long = values.filter { $0.utf8.count >= 5 }
-        let short = Set(values.filter { $0.utf8.count < 5 && !$0.isEmpty })
+        let short = Set(values.filter { $0.utf8.count < 5 && !$0.isEmpty && !$0.allSatisfy(\.isNumber) })
         let data = Data(bytes)
         for v in long where data.range(of: Data(v.utf8)) != nil { found.append(v) }
         // Printable runs, split into words.
