@@ -72,7 +72,7 @@ struct NodeStartCommand: AsyncParsableCommand {
     @Option(help: "The node's home directory (careledger node init).")
     var home: String
 
-    @Option(help: "The record store to anchor: postgres://… or an SQLite file. Without it, the node only runs the chain.")
+    @Option(help: "The record store to anchor: postgres://…, sqlite:PATH or a file path (any other scheme exits 64). Without it, the node only runs the chain.")
     var store: String?
 
     @Option(help: "RPC port on 127.0.0.1 (0: any free port; default: config/node.json's, or 26657).")
@@ -92,6 +92,11 @@ struct NodeStartCommand: AsyncParsableCommand {
 
     @Flag(help: "Serve POST /unsafe/disconnect and /unsafe/reconnect and GET /unsafe/consensus on the loopback RPC (fault tests).")
     var unsafeRpc = false
+
+    /// An unknown --store scheme exits 64 before the node starts (StoreOptions does the same for other commands).
+    func validate() throws {
+        if let store { try StoreOptions.validate(store: store) }
+    }
 
     func run() async throws {
         guard FileManager.default.isReadableFile(atPath: NodeHome(home).genesisFile.path) else {
