@@ -217,7 +217,9 @@ struct MLLPServerTests {
     /// closed once its frame is due, and the slot it held serves a real sender.
     @Test func aClientThatTricklesBytesIsClosedWhenItsFrameIsDue() async throws {
         let log = LogLines()
-        let settings = MLLPServer.Settings(port: 0, idleTimeout: .seconds(1), frameTimeout: .seconds(2), maxConnections: 1,
+        // The idle timeout is far above the frame timeout, so that only the frame deadline can close the client: with
+        // 1 s, a loaded CI machine once delayed the first byte past it and the idle timeout closed it instead.
+        let settings = MLLPServer.Settings(port: 0, idleTimeout: .seconds(60), frameTimeout: .seconds(2), maxConnections: 1,
                                            maxConnectionsPerPeer: 1)
         try await Self.withServer(.sqlite, settings: settings, log: log.append) { server, store in
             let admit = try Self.bytes(Self.samples.appendingPathComponent("adt-a01-admit.hl7"))
