@@ -150,8 +150,10 @@ import Darwin
     }
 
     @Test func slowHandlerMakesTheClientTimeOutAndStopCancelsIt() async throws {
+        let handlerStarted = Flag()
         let cancelled = Flag()
         let server = try await RPCServer.start(port: 0) { _ in
+            handlerStarted.set()
             do {
                 try await Task.sleep(for: .seconds(120))
             } catch {
@@ -168,9 +170,18 @@ import Darwin
         // The upper bound is loose: the whole test suite shares two cores with this test.
         #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(15))
 
-        // The handler is still sleeping: stop() waits out its grace period, then cancels it. What is checked is that
-        // the handler's two-minute sleep was cancelled, not how fast: on two cores shared with the whole suite a stop
-        // that takes 2 s alone once took 17.8 s. The wait for the flag is bounded well below the two minutes.
+        // A request that stays open, so that a handler is surely sleeping when stop() is called (the first one's
+        // client may have gone before a loaded server read it). stop() waits out its grace period, then cancels it.
+        // What is checked is that the handler's two-minute sleep was cancelled, not how fast: on two cores shared
+        // with the whole suite a stop that takes 2 s alone once took 17.8 s. Every wait is bounded well below two
+        // minutes.
+        let pending = Task { try? await RPCClient.send(port: server.port, method: "GET", path: "/slow", timeout: 110) }
+        defer { pending.cancel() }
+        let asked = clock.now
+        while !handlerStarted.isSet && clock.now - asked < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(handlerStarted.isSet, "no handler started")
         let stopping = clock.now
         try await server.stop()
         while !cancelled.isSet && clock.now - stopping < .seconds(90) {
