@@ -145,6 +145,21 @@ struct ValidatorTests {
                       pointer: "/name/0/family", expression: "Patient.name[0].family", containing: "U+0001")
     }
 
+    /// Found by the fhir-xml fuzz target (issue 16): a code with a form feed between its words validated, as did a
+    /// uri with U+0001 or a string with U+FFFE, yet XML cannot carry them, so the valid resource had no XML form.
+    /// Every string-based primitive refuses them now.
+    @Test(arguments: [
+        ("{\"resourceType\":\"Device\",\"text\":{\"status\":\"gene rated\\fx\",\"div\":\"<div xmlns=\\\"http://www.w3.org/1999/xhtml\\\">x</div>\"}}",
+         "/text/status", "Device.text.status", "U+000C"),
+        ("{\"resourceType\":\"Patient\",\"gender\":\"male\\u000bx\"}", "/gender", "Patient.gender", "U+000B"),
+        ("{\"resourceType\":\"Patient\",\"implicitRules\":\"http://x\\u0001y\"}", "/implicitRules", "Patient.implicitRules", "U+0001"),
+        ("{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"A\\uFFFEB\"}]}", "/name/0/family", "Patient.name[0].family", "U+FFFE"),
+        ("{\"resourceType\":\"Patient\",\"id\":\"p\",\"birthDate\":\"1970\\uFFFF\"}", "/birthDate", "Patient.birthDate", "U+FFFF"),
+    ])
+    func charactersXMLCannotCarryAreRefusedInEveryPrimitive(json: String, pointer: String, expression: String, character: String) throws {
+        try expectOne(json, code: "value", pointer: pointer, expression: expression, containing: character)
+    }
+
     @Test func numbersKeepTheirRangePerType() throws {
         try expectOne(#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueSampledData":{"origin":{"value":1},"period":1,"dimensions":0}}"#,
                       code: "value", pointer: "/valueSampledData/dimensions", expression: "Observation.valueSampledData.dimensions", containing: "positiveInt")

@@ -12,9 +12,12 @@ enum PrimitiveSyntax {
     /// The same, for a value given as its UTF-8 bytes (as a tape holds it).
     static func problem(utf8: UnsafeBufferPointer<UInt8>, type: String) -> String? {
         if utf8.isEmpty { return "an empty string is not a valid \(type)" }
+        // Every string-based primitive is a string: no control character but tab, LF and CR, and neither U+FFFE nor
+        // U+FFFF, which XML cannot carry either (so a resource valid in JSON always has its XML form).
+        if let problem = characterProblem(utf8) { return problem }
         switch type {
         case "string", "markdown":
-            return controlCharacterProblem(utf8)
+            return nil
         case "code":
             return isCode(utf8) ? nil : "a code has no leading, trailing or repeated whitespace"
         case "id":
@@ -81,9 +84,18 @@ enum PrimitiveSyntax {
     /// Whitespace as the specification's patterns mean `\s`: space, tab, line feed, vertical tab, form feed, CR.
     static func isWhitespace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
 
-    private static func controlCharacterProblem(_ utf8: UnsafeBufferPointer<UInt8>) -> String? {
-        for b in utf8 where b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D {
-            return "contains the control character U+00\(b < 0x10 ? "0" : "")\(String(b, radix: 16, uppercase: true)), which FHIR strings may not"
+    private static func characterProblem(_ utf8: UnsafeBufferPointer<UInt8>) -> String? {
+        var i = 0
+        while i < utf8.count {
+            let b = utf8[i]
+            if b < 0x20 && b != 0x09 && b != 0x0A && b != 0x0D {
+                return "contains the control character U+00\(b < 0x10 ? "0" : "")\(String(b, radix: 16, uppercase: true)), which FHIR strings may not"
+            }
+            // U+FFFE and U+FFFF are EF BF BE and EF BF BF.
+            if b == 0xEF && i + 2 < utf8.count && utf8[i + 1] == 0xBF && utf8[i + 2] >= 0xBE {
+                return "contains the noncharacter U+FFF\(utf8[i + 2] == 0xBE ? "E" : "F"), which FHIR strings may not (XML cannot carry it)"
+            }
+            i += 1
         }
         return nil
     }
