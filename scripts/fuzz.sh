@@ -10,7 +10,8 @@
 # ledger encodings). What it learns is kept in .fuzz/TARGET/corpus for the next run; an input that crashes, hangs,
 # leaks out of the sanitizers or breaks a property is saved in .fuzz/TARGET/findings/ and the script exits 1.
 # CARELEDGER_FUZZ_NO_BUILD=1 runs the binary already built (long runs while the sources change).
-# Every run appends a line to .fuzz/runs.tsv (target, seconds, executions, findings), from which hours are counted.
+# Every run appends a line to .fuzz/runs.tsv (time, target, seconds it ran, inputs executed, findings, exit status),
+# from which hours are counted.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -80,15 +81,17 @@ FLAGS=(-max_total_time="$SECONDS_TO_RUN" -max_len="$MAX_LEN" -timeout=20 -rss_li
 LOG="$WORK/$TARGET/last-run.log"
 echo "fuzz.sh: $TARGET for $SECONDS_TO_RUN s from ${SEEDS[*]:-nothing}" >&2
 set +e
+STARTED=$(date +%s)
 # Leak checking is off: the Swift runtime keeps metadata caches for the life of the process, which LeakSanitizer
 # reports as leaks; Swift's own backtracer is off, as it trips AddressSanitizer reading the crashed process's memory.
 # AddressSanitizer's memory errors and libFuzzer's crashes, hangs and out-of-memory all count.
 ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" SWIFT_BACKTRACE=enable=no CARELEDGER_FUZZ_TARGET="$TARGET" CARELEDGER_MAPPINGS="$ROOT/Mappings" \
     "$BIN" "${FLAGS[@]}" "$@" "$WORK/$TARGET/corpus" "${SEEDS[@]}" 2>&1 | tee "$LOG" | grep -E "^(#[0-9]+ +(INITED|DONE)|==[0-9]+==|PROPERTY|SUMMARY|stat::|artifact_prefix|Test unit written|Done )" >&2
 STATUS=${PIPESTATUS[0]}
+RAN=$(( $(date +%s) - STARTED ))
 set -e
 EXECS=$(sed -n 's/^stat::number_of_executed_units: *//p' "$LOG" | tail -1)
 FINDINGS=$(find "$WORK/$TARGET/findings" -type f | wc -l | tr -d ' ')
-printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$TARGET" "$SECONDS_TO_RUN" "${EXECS:-0}" "$FINDINGS" "$STATUS" >> "$WORK/runs.tsv"
-echo "fuzz.sh: $TARGET: ${EXECS:-0} inputs in $SECONDS_TO_RUN s, exit $STATUS, findings so far in $WORK/$TARGET/findings: $FINDINGS" >&2
+printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$TARGET" "$RAN" "${EXECS:-0}" "$FINDINGS" "$STATUS" >> "$WORK/runs.tsv"
+echo "fuzz.sh: $TARGET: ${EXECS:-0} inputs in $RAN s, exit $STATUS, findings so far in $WORK/$TARGET/findings: $FINDINGS" >&2
 exit $(( STATUS == 0 ? 0 : 1 ))
