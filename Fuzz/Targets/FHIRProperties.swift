@@ -13,6 +13,16 @@ enum FHIRProperties {
             throw FuzzViolation(target, "the tape and the tree give the same canonical bytes",
                                 "tape \(preview(fromTape)) ≠ tree \(preview(canonical))")
         }
+        // The importer validates the tape it parsed, every other path a tree: both must find the same issues.
+        if format == .json, let tape = try? JSONReader().readTape(bytes) {
+            let validator = Validator()
+            let fromTape = validator.validate(tape)
+            let fromTree = validator.validate(resource)
+            if fromTape != fromTree {
+                throw FuzzViolation(target, "validating the tape and the tree finds the same issues",
+                                    "tape \(fromTape.map { "\($0.location) \($0.diagnostics)" }) ≠ tree \(fromTree.map { "\($0.location) \($0.diagnostics)" })")
+            }
+        }
 
         let json = JSONWriter().write(resource)
         try same(canonical, reread: json, as: "JSON", target: target)

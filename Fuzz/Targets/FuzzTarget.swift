@@ -21,7 +21,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     public var summary: String {
         switch self {
         case .fhirJSON:
-            "FHIR JSON reader: an accepted resource re-encodes (JSON, and XML when valid) to bytes that read back to the same canonical form; the tape and the tree give the same canonical bytes"
+            "FHIR JSON reader: an accepted resource re-encodes (JSON, and XML when valid) to bytes that read back to the same canonical form; the tape and the tree give the same canonical bytes and the same validation issues"
         case .fhirXML:
             "FHIR XML reader: an accepted resource re-encodes (XML and JSON) to bytes that read back to the same canonical form"
         case .hl7ER7:
