@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         // The system libxml2 (Debian: libxml2-dev), used for FHIR XML and Canonical XML.
@@ -118,9 +121,38 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // The application layer: each use case once (import a body, reads and search, consent submit/query/prove,
+        // receipts and verification, AuditEvents, client registration, tokens), called by the CLI and the gateway;
+        // typed errors mapped to exit codes, HTTP statuses and OperationOutcomes in one place.
+        .target(
+            name: "Services",
+            dependencies: [
+                "FHIRCore", "RecordStore", "Ingest", "Ledger", "Node", "Mapping",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // The only HTTP stack (Hummingbird 2): the FHIR gateway (REST, SMART Backend Services, consent enforcement,
+        // audit) and the node's loopback RPC, started and stopped with swift-service-lifecycle.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Services", "FHIRCore", "RecordStore", "Ledger", "Node",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
         .executableTarget(
             name: "careledger",
             dependencies: [
+                "Services",
+                "Gateway",
                 "FHIRCore",
                 "RecordStore",
                 "Ingest",
@@ -214,6 +246,21 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: ["FuzzTargets", "TestSupport"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "ServicesTests",
+            dependencies: ["Services", "FHIRCore", "RecordStore", "Ingest", "Ledger", "Node", "TestSupport",
+                           .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: upcoming
+        ),
+        // The gateway over real loopback HTTP (Hummingbird's live test client and the Python FHIR clients).
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "Services", "FHIRCore", "RecordStore", "Ingest", "Ledger", "Node", "TestSupport",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: upcoming
         ),
         .testTarget(

@@ -7,8 +7,14 @@ struct Migration: Sendable {
 }
 
 enum StoreSchema {
+    /// Every PostgreSQL migration, in version order. Each concept keeps its own (numbers: 1–9 the core, 10–19 search,
+    /// 20–29 history and deletes, 30–39 tokens).
+    static let postgres: [Migration] = (core + search + history + tokens).sorted { $0.version < $1.version }
+    /// Every SQLite migration, in version order (numbered as PostgreSQL's).
+    static let sqlite: [Migration] = (sqliteCore + sqliteSearch + sqliteHistory + sqliteTokens).sorted { $0.version < $1.version }
+
     /// PostgreSQL: everything in the `careledger` schema.
-    static let postgres: [Migration] = [
+    static let core: [Migration] = [
         Migration(version: 1, description: "records, versions, search index, import batches, dead letters, anchoring queue, views", sql: """
             CREATE SEQUENCE careledger.txid_seq;
             CREATE TABLE careledger.import_batches (
@@ -158,7 +164,7 @@ enum StoreSchema {
     ]
 
     /// SQLite: the same tables without a schema name.
-    static let sqlite: [Migration] = [
+    static let sqliteCore: [Migration] = [
         Migration(version: 1, description: "records, versions, search index, import batches, dead letters, anchoring queue, views", sql: """
             CREATE TABLE txid_counter (value INTEGER NOT NULL);
             INSERT INTO txid_counter (value) VALUES (0);

@@ -1,0 +1,3 @@
+/// History across resources and types, and logical deletes: the part of ``RecordStore`` behind FHIR's history
+/// and delete interactions.
+public protocol RecordHistory: Sendable {}

@@ -1,0 +1,6 @@
+import Testing
+@testable import Services
+
+@Suite struct ServicesModuleTests {
+    @Test func moduleIsLinked() { #expect(String(describing: Services.self) == "Services") }
+}
