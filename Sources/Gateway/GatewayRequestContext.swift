@@ -1,0 +1,19 @@
+public import Hummingbird
+public import Services
+
+/// What the gateway knows about one request while it is handled: Hummingbird's core context plus the caller
+/// the SMART middleware authenticated.
+public struct GatewayRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The authenticated caller; nil on the open endpoints (`/metadata`, `/.well-known/smart-configuration`,
+    /// the token endpoint, `/health`).
+    public var principal: Principal?
+
+    public init(source: Source) {
+        self.coreContext = .init(source: source)
+        self.principal = nil
+    }
+
+    /// FHIR bodies (transaction Bundles, imports) are larger than Hummingbird's 2 MiB default.
+    public var maxUploadSize: Int { 64 << 20 }
+}
