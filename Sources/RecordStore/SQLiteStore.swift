@@ -5,7 +5,7 @@ import Foundation
 /// The embedded record store: one SQLite file, WAL journal, `synchronous=FULL` so that a committed unit
 /// survives `kill -9` and power loss. Same behaviour as ``PostgresStore``.
 public actor SQLiteStore: RecordStore {
-    private let db: SQLiteConnection
+    let db: SQLiteConnection
     public nonisolated let path: String
 
     public init(path: String) throws {
