@@ -251,7 +251,9 @@ let package = Package(
         .testTarget(
             name: "ServicesTests",
             dependencies: ["Services", "FHIRCore", "RecordStore", "Ingest", "Ledger", "Node", "TestSupport",
-                           .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")],
+                           .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
+                           // RSA key generation for the client assertion tests (RS384).
+                           .product(name: "CryptoExtras", package: "swift-crypto")],
             swiftSettings: upcoming
         ),
         // The gateway over real loopback HTTP (Hummingbird's live test client and the Python FHIR clients).
@@ -260,7 +262,8 @@ let package = Package(
             dependencies: ["Gateway", "Services", "FHIRCore", "RecordStore", "Ingest", "Ledger", "Node", "TestSupport",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
-                           .product(name: "JWTKit", package: "jwt-kit")],
+                           .product(name: "JWTKit", package: "jwt-kit"),
+                           .product(name: "CryptoExtras", package: "swift-crypto")],
             swiftSettings: upcoming
         ),
         .testTarget(
