@@ -87,7 +87,8 @@ public struct ConsentRecord: LedgerEncodable, Hashable {
 public struct TransactionError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Code: String, Sendable, Hashable {
         case badSignature, badNonce, unknownParticipant, alreadyRegistered, duplicateAnchor, invalidAnchor,
-             unknownDirective, duplicateDirective, notSubmitter, insufficientStake, overflow, malformed, invalidEvidence, duplicateEvidence
+             unknownDirective, duplicateDirective, notSubmitter, insufficientStake, overflow, malformed, invalidEvidence, duplicateEvidence,
+             invalidIdentifier, identifierTaken, invalidClient, invalidJWKS, invalidScope, clientTaken
     }
 
     public let code: Code
@@ -116,11 +117,17 @@ public struct LedgerState: Sendable {
     public private(set) var consents: [[UInt8]: ConsentRecord] = [:]
     /// Directive ids per patient pseudonym, in the order they were granted.
     public private(set) var patientDirectives: [[UInt8]: [[UInt8]]] = [:]
+    /// Each participant's organization identifiers (only participants that have some).
+    public internal(set) var identifiers: [PublicKey: ParticipantIdentifiers] = [:]
+    /// Who holds each identifier: one participant at most.
+    public internal(set) var identifierHolders: [String: PublicKey] = [:]
+    /// Registered SMART clients by client id.
+    public internal(set) var clients: [String: ClientRecord] = [:]
     /// The tree as of the last ``settle()``, and the entries written since (key → value). Writes are buffered so
     /// that a block's updates are hashed into the tree in one batch (``SparseMerkleTree/set(many:)``): the upper
     /// levels of their paths once per block, a key written by many transactions (a signer's nonce) once.
     private var settledTree = SparseMerkleTree()
-    private var treeUpdates: [[UInt8]: [UInt8]] = [:]
+    private var treeUpdates: [[UInt8]: [UInt8]?] = [:]
     /// The state tree with every write applied.
     public var tree: SparseMerkleTree {
         guard !treeUpdates.isEmpty else { return settledTree }
@@ -165,6 +172,11 @@ public struct LedgerState: Sendable {
         case consent(directiveId: [UInt8])
         case patient(pseudonym: [UInt8])
         case offence([UInt8])
+        /// A participant's identifier list (present only when it has one).
+        case identifiers(PublicKey)
+        /// The participant that holds an identifier (its key), absent when nobody does.
+        case identifier(String)
+        case client(id: String)
 
         public var key: [UInt8] {
             var w = LedgerWriter()
@@ -187,6 +199,15 @@ public struct LedgerState: Sendable {
             case .offence(let o):
                 w.string("offence")
                 w.byteString(o)
+            case .identifiers(let k):
+                w.string("identifiers")
+                w.value(k)
+            case .identifier(let i):
+                w.string("identifier")
+                w.string(i)
+            case .client(let id):
+                w.string("client")
+                w.string(id)
             }
             return SparseMerkleTree.key(w.bytes)
         }
@@ -195,18 +216,20 @@ public struct LedgerState: Sendable {
     /// The value bytes the tree holds for an entry, nil when absent.
     public func value(of entry: Entry) -> [UInt8]? {
         let key = entry.key
-        return treeUpdates[key] ?? settledTree[key]
+        if let pending = treeUpdates[key] { return pending }
+        return settledTree[key]
     }
 
     /// A proof of the entry's value (or absence) against ``root``.
     public func proof(of entry: Entry) throws(SparseMerkleTree.Error) -> SparseMerkleProof { try tree.proof(for: entry.key) }
 
-    private mutating func set(_ entry: Entry, _ value: [UInt8]) {
+    /// Writes an entry's value; nil removes the entry.
+    mutating func set(_ entry: Entry, _ value: [UInt8]?) {
         // Offences stay in the tree even for a mempool's view: the duplicate-evidence check reads them there.
         if !maintainsTree {
             guard case .offence = entry else { return }
         }
-        treeUpdates[entry.key] = value
+        treeUpdates.updateValue(value, forKey: entry.key)
     }
 
     private mutating func put(participant: Participant, for key: PublicKey) {
@@ -293,6 +316,11 @@ public struct LedgerState: Sendable {
             offender.jailed = true
             put(participant: offender, for: account)
             set(.offence(e.offence), e.encoded)
+        case .setIdentifiers(let list):
+            _ = try participant(tx.signer)
+            try assign(list, to: tx.signer)
+        case .registerClient(let registration):
+            try register(registration, by: tx.signer, height: height)
         }
         nonces[tx.signer] = expected + 1
         var w = LedgerWriter()
@@ -300,7 +328,7 @@ public struct LedgerState: Sendable {
         set(.nonce(tx.signer), w.bytes)
     }
 
-    private func participant(_ key: PublicKey) throws(TransactionError) -> Participant {
+    func participant(_ key: PublicKey) throws(TransactionError) -> Participant {
         guard let p = participants[key] else { throw TransactionError(.unknownParticipant, "\(key) is not a registered participant") }
         return p
     }

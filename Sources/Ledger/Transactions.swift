@@ -236,6 +236,10 @@ public enum TransactionBody: LedgerEncodable, Hashable {
     case unbond(amount: UInt64)
     /// A validator's equivocation, reported by the signer: the offender is slashed and jailed.
     case evidence(DuplicateVoteEvidence)
+    /// The signer's organization identifiers, replacing those it had (``ParticipantIdentifiers``).
+    case setIdentifiers(ParticipantIdentifiers)
+    /// A SMART client of the signer's, registered or rotated (``RegisterClient``).
+    case registerClient(RegisterClient)
 
     public var tag: UInt8 {
         switch self {
@@ -245,6 +249,8 @@ public enum TransactionBody: LedgerEncodable, Hashable {
         case .bond: 4
         case .unbond: 5
         case .evidence: 6
+        case .setIdentifiers: 7
+        case .registerClient: 8
         }
     }
 
@@ -256,6 +262,8 @@ public enum TransactionBody: LedgerEncodable, Hashable {
         case .registerParticipant(let p): w.value(p)
         case .bond(let amount), .unbond(let amount): w.u64(amount)
         case .evidence(let e): w.value(e)
+        case .setIdentifiers(let i): w.value(i)
+        case .registerClient(let c): w.value(c)
         }
     }
 
@@ -268,6 +276,8 @@ public enum TransactionBody: LedgerEncodable, Hashable {
         case 4: return .bond(amount: try r.u64())
         case 5: return .unbond(amount: try r.u64())
         case 6: return .evidence(try r.value())
+        case 7: return .setIdentifiers(try r.value())
+        case 8: return .registerClient(try r.value())
         case let t: throw LedgerDecodingError("unknown transaction kind \(t)", at: start)
         }
     }

@@ -95,9 +95,16 @@ public actor Chain {
     public static let maxProposalTransactionBytes = 2 << 20
     public let maxMempool: Int
 
-    /// The state a chain starts from: each genesis validator is a participant with its power as stake.
-    public static func genesisState(_ genesis: Genesis) -> LedgerState {
-        LedgerState(chainId: genesis.chainId, participants: genesis.validators.map { ($0.publicKey, Participant(name: $0.name, nodeKey: $0.publicKey, stake: $0.power)) })
+    /// The state a chain starts from: each genesis validator is a participant with its power as stake and its
+    /// organization identifiers. Refused when two validators claim one identifier.
+    public static func genesisState(_ genesis: Genesis) throws -> LedgerState {
+        do throws(TransactionError) {
+            return try LedgerState(chainId: genesis.chainId,
+                                   participants: genesis.validators.map { ($0.publicKey, Participant(name: $0.name, nodeKey: $0.publicKey, stake: $0.power)) },
+                                   identifiers: genesis.validators.map { ($0.publicKey, $0.identifiers) })
+        } catch {
+            throw NodeError("the genesis of \(genesis.chainId) does not apply: \(error)")
+        }
     }
 
     /// Opens the chain in `blocks`, replaying and checking every block (through `upTo` only, when given: a view of
@@ -110,7 +117,7 @@ public actor Chain {
         self.blocks = blocks
         self.maxTransactionsPerBlock = maxTransactionsPerBlock
         self.maxMempool = maxMempool
-        let state = Self.genesisState(genesis)
+        let state = try Self.genesisState(genesis)
         app = LedgerApplication(genesis: state)
         // Each signature is checked once: admitting a transaction, checking the proposal that carries it and
         // finalizing its block all ask, and a cache of verified (key, signature, message) answers the repeats.

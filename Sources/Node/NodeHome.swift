@@ -21,8 +21,11 @@ public struct NodeHome: Sendable {
     public var consortiumKeyFile: URL { root.appendingPathComponent("config/consortium_key.json") }
     public var dataDirectory: URL { root.appendingPathComponent("data") }
 
-    /// Creates the home: fresh keys and a one-validator genesis for `chainId`. Refuses to overwrite an existing one.
-    public func initialize(chainId: String, moniker: String, power: UInt64, genesisTime: Date) throws -> Genesis {
+    /// Creates the home: fresh keys and a one-validator genesis for `chainId`, the validator carrying the organization
+    /// `identifiers` (`system|value`) Consents name it by. Refuses to overwrite an existing one.
+    public func initialize(chainId: String, moniker: String, power: UInt64, genesisTime: Date, identifiers: [String] = []) throws -> Genesis {
+        let identifiers = ParticipantIdentifiers.canonical(identifiers)
+        if let problem = ParticipantIdentifiers.problem(identifiers) { throw NodeError("--identifier: \(problem)") }
         if FileManager.default.fileExists(atPath: genesisFile.path) || FileManager.default.fileExists(atPath: nodeKeyFile.path) {
             throw NodeError("\(root.path) already holds a node (config/genesis.json or config/node_key.json exists); choose another --home")
         }
@@ -34,7 +37,7 @@ public struct NodeHome: Sendable {
         let consortiumKey = (0..<32).map { _ in UInt8.random(in: 0...255, using: &consortium) }
         try writeSecret(["type": "hmac-sha256", "key": Base64.encode(consortiumKey)], to: consortiumKeyFile)
         let genesis = Genesis(chainId: chainId, genesisTime: genesisTime,
-                              validators: [Genesis.Validator(name: moniker, publicKey: key.publicKey, power: power)])
+                              validators: [Genesis.Validator(name: moniker, publicKey: key.publicKey, power: power, identifiers: identifiers)])
         try genesis.write(to: genesisFile)
         return genesis
     }
@@ -92,11 +95,15 @@ public struct Genesis: Sendable, Hashable {
         public var name: String
         public var publicKey: PublicKey
         public var power: UInt64
+        /// The organization identifiers (`system|value`, canonical order) by which Consents name this participant;
+        /// written to genesis.json only when there are some, so a genesis without them keeps its bytes.
+        public var identifiers: [String]
 
-        public init(name: String, publicKey: PublicKey, power: UInt64) {
+        public init(name: String, publicKey: PublicKey, power: UInt64, identifiers: [String] = []) {
             self.name = name
             self.publicKey = publicKey
             self.power = power
+            self.identifiers = identifiers
         }
     }
 
@@ -121,7 +128,11 @@ public struct Genesis: Sendable, Hashable {
         let object: [String: Any] = [
             "chainId": chainId,
             "genesisTime": genesisTime.formatted(Genesis.instant),
-            "validators": validators.map { ["name": $0.name, "publicKey": Base64.encode($0.publicKey.bytes), "power": $0.power] as [String: Any] },
+            "validators": validators.map { v in
+                var o: [String: Any] = ["name": v.name, "publicKey": Base64.encode(v.publicKey.bytes), "power": v.power]
+                if !v.identifiers.isEmpty { o["identifiers"] = v.identifiers }
+                return o
+            },
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
         try data.write(to: url, options: .atomic)
@@ -140,7 +151,14 @@ public struct Genesis: Sendable, Hashable {
                   let publicKey = try? PublicKey(bytes: key), let power = (v["power"] as? NSNumber)?.uint64Value, power > 0 else {
                 throw NodeError("\(url.path): validators[\(n)] needs a name, a base64 32-byte publicKey and a positive power")
             }
-            validators.append(Validator(name: name, publicKey: publicKey, power: power))
+            var identifiers: [String] = []
+            if let value = v["identifiers"] {
+                guard let list = value as? [String] else { throw NodeError("\(url.path): validators[\(n)].identifiers must be a list of SYSTEM|VALUE strings") }
+                identifiers = ParticipantIdentifiers.canonical(list)
+                guard identifiers.count == list.count else { throw NodeError("\(url.path): validators[\(n)].identifiers lists an identifier twice") }
+                if let problem = ParticipantIdentifiers.problem(identifiers) { throw NodeError("\(url.path): validators[\(n)].identifiers: \(problem)") }
+            }
+            validators.append(Validator(name: name, publicKey: publicKey, power: power, identifiers: identifiers))
         }
         // Thresholds compare total power in 64 bits: bound it as CometBFT does (MaxTotalVotingPower = Int64.max / 8).
         var total: UInt64 = 0

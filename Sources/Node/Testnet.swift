@@ -9,15 +9,17 @@ public import Ledger
 /// is checked when the value is made, so ``initialize(in:genesisTime:)`` fails only on the file system, and then
 /// leaves nothing behind.
 public struct Testnet: Sendable, Hashable {
-    /// A participating provider: its validator's name (the moniker in `node.json` and the name in the genesis) and
-    /// its stake, which is its voting power.
+    /// A participating provider: its validator's name (the moniker in `node.json` and the name in the genesis), its
+    /// stake, which is its voting power, and the organization identifiers (`system|value`) Consents name it by.
     public struct Provider: Sendable, Hashable {
         public var name: String
         public var stake: UInt64
+        public var identifiers: [String]
 
-        public init(name: String, stake: UInt64) {
+        public init(name: String, stake: UInt64, identifiers: [String] = []) {
             self.name = name
             self.stake = stake
+            self.identifiers = identifiers
         }
     }
 
@@ -63,6 +65,7 @@ public struct Testnet: Sendable, Hashable {
             throw NodeError("the chain id must be 1 to \(Self.maxChainIdLength) characters without spaces or control characters, found '\(chainId)'")
         }
         var seen: Set<String> = []
+        var held: [String: String] = [:]
         var total: UInt64 = 0
         for (k, provider) in providers.enumerated() {
             guard !provider.name.isEmpty, provider.name.count <= Self.maxNameLength,
@@ -71,6 +74,14 @@ public struct Testnet: Sendable, Hashable {
             }
             guard seen.insert(provider.name).inserted else { throw NodeError("validator \(k): the name '\(provider.name)' is used twice; names must be distinct") }
             guard provider.stake > 0 else { throw NodeError("validator \(k) (\(provider.name)): the stake must be a positive integer, found 0") }
+            let identifiers = ParticipantIdentifiers.canonical(provider.identifiers)
+            guard identifiers.count == provider.identifiers.count else { throw NodeError("validator \(k) (\(provider.name)): an identifier is listed twice") }
+            if let problem = ParticipantIdentifiers.problem(identifiers) { throw NodeError("validator \(k) (\(provider.name)): identifiers: \(problem)") }
+            for identifier in identifiers {
+                if let other = held.updateValue(provider.name, forKey: identifier) {
+                    throw NodeError("validator \(k) (\(provider.name)): the identifier '\(identifier)' is \(other)'s too; an identifier names one provider")
+                }
+            }
             let (sum, overflow) = total.addingReportingOverflow(provider.stake)
             guard !overflow, sum <= Self.maxTotalPower else {
                 throw NodeError("the stakes add up to more than \(Self.maxTotalPower), the most voting power a chain may hold")
@@ -83,7 +94,7 @@ public struct Testnet: Sendable, Hashable {
         }
         self.chainId = chainId
         self.basePort = basePort
-        self.providers = providers
+        self.providers = providers.map { Provider(name: $0.name, stake: $0.stake, identifiers: ParticipantIdentifiers.canonical($0.identifiers)) }
     }
 
     /// `validators` providers named `names` (default `validator-0` …) with `stakes` (default 10 each); both lists,
@@ -105,8 +116,9 @@ public struct Testnet: Sendable, Hashable {
         try self.init(chainId: chainId, basePort: basePort, providers: providers)
     }
 
-    /// Reads a spec file: `{"chainId": "…", "basePort": 26600, "providers": [{"name": "…", "stake": 40}, …]}`.
-    /// `chainId`, `basePort` and each `stake` are optional (`careledger-testnet`, 26600, 10); other keys are refused,
+    /// Reads a spec file: `{"chainId": "…", "basePort": 26600, "providers": [{"name": "…", "stake": 40, "identifiers":
+    /// ["system|value"]}, …]}`. `chainId`, `basePort`, each `stake` and `identifiers` are optional (`careledger-testnet`,
+    /// 26600, 10, none); other keys are refused,
     /// so that a misspelt one is not silently ignored.
     public static func read(from url: URL) throws -> Testnet {
         let data: Data
@@ -124,7 +136,7 @@ public struct Testnet: Sendable, Hashable {
         }
         do throws(NodeError) {
             return try Testnet(chainId: spec.chainId ?? defaultChainId, basePort: spec.basePort ?? defaultBasePort,
-                               providers: spec.providers.map { Provider(name: $0.name, stake: $0.stake ?? defaultStake) })
+                               providers: spec.providers.map { Provider(name: $0.name, stake: $0.stake ?? defaultStake, identifiers: $0.identifiers ?? []) })
         } catch {
             throw NodeError("\(url.path): \(error.message)")
         }
@@ -155,7 +167,7 @@ public struct Testnet: Sendable, Hashable {
         var random = SystemRandomNumberGenerator()
         let consortiumKey = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let genesis = Genesis(chainId: chainId, genesisTime: genesisTime,
-                              validators: zip(providers, keys).map { Genesis.Validator(name: $0.name, publicKey: $1.publicKey, power: $0.stake) })
+                              validators: zip(providers, keys).map { Genesis.Validator(name: $0.name, publicKey: $1.publicKey, power: $0.stake, identifiers: $0.identifiers) })
         let members = providers.indices.map { k in
             Member(home: homes[k], name: providers[k].name, publicKey: keys[k].publicKey, power: providers[k].stake,
                    p2pPort: p2pPort(ofNode: k), rpcPort: rpcPort(ofNode: k))
@@ -239,13 +251,15 @@ private struct SpecFile: Decodable {
     struct Entry: Decodable {
         var name: String
         var stake: UInt64?
+        var identifiers: [String]?
 
-        enum CodingKeys: String, CodingKey { case name, stake }
+        enum CodingKeys: String, CodingKey { case name, stake, identifiers }
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             name = try c.decode(String.self, forKey: .name)
             stake = try SpecFile.number(UInt64.self, c, .stake)
+            identifiers = try c.decodeIfPresent([String].self, forKey: .identifiers)
         }
     }
 
@@ -274,12 +288,12 @@ private struct SpecFile: Decodable {
     }
 
     static let keys: Set<String> = ["chainId", "basePort", "providers"]
-    static let providerKeys: Set<String> = ["name", "stake"]
+    static let providerKeys: Set<String> = ["name", "stake", "identifiers"]
 
     /// Names the first key the format does not have.
     static func refuseUnknownKeys(_ data: Data, in url: URL) throws {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw NodeError("\(url.path) is not a JSON object ({\"chainId\", \"basePort\", \"providers\": [{\"name\", \"stake\"}]})")
+            throw NodeError("\(url.path) is not a JSON object ({\"chainId\", \"basePort\", \"providers\": [{\"name\", \"stake\", \"identifiers\"}]})")
         }
         if let key = object.keys.sorted().first(where: { !keys.contains($0) }) {
             throw NodeError("\(url.path): unknown key '\(key)' (a spec has chainId, basePort and providers)")
@@ -287,7 +301,7 @@ private struct SpecFile: Decodable {
         for (n, entry) in ((object["providers"] as? [Any]) ?? []).enumerated() {
             guard let entry = entry as? [String: Any] else { continue }
             if let key = entry.keys.sorted().first(where: { !providerKeys.contains($0) }) {
-                throw NodeError("\(url.path): providers[\(n)]: unknown key '\(key)' (a provider has name and stake)")
+                throw NodeError("\(url.path): providers[\(n)]: unknown key '\(key)' (a provider has name, stake and identifiers)")
             }
         }
     }
@@ -306,6 +320,7 @@ private struct SpecFile: Decodable {
             case is UInt64.Type, is UInt64?.Type: return "a positive integer"
             case is Int.Type, is Int?.Type: return "an integer"
             case is String.Type, is String?.Type: return "a string"
+            case is [Any].Type, is [String].Type, is [String]?.Type: return "a list of SYSTEM|VALUE strings"
             default: return "\(type)"
             }
         }

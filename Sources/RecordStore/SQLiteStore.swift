@@ -168,9 +168,9 @@ public actor SQLiteStore: RecordStore {
         return n
     }
 
-    private static let versionColumns = "v.resource_type, v.id, v.version_id, v.txid, v.last_updated, v.content_hash, v.canonical_hash, v.salt, v.commitment, v.canonical"
+    static let versionColumns = "v.resource_type, v.id, v.version_id, v.txid, v.last_updated, v.content_hash, v.canonical_hash, v.salt, v.commitment, v.canonical"
 
-    private static func version(_ row: SQLiteRow) -> StoredVersion {
+    static func version(_ row: SQLiteRow) -> StoredVersion {
         StoredVersion(key: RecordKey(type: row.text(0), id: row.text(1)), version: Int(row.int(2)), txid: row.int(3), lastUpdated: row.text(4),
                       contentHash: row.blob(5), canonicalHash: row.blob(6), salt: row.blob(7), commitment: row.blob(8), canonical: Array(row.text(9).utf8))
     }

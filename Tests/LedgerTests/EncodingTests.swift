@@ -84,6 +84,9 @@ struct EncodingTests {
             ("register-participant", .registerParticipant(RegisterParticipant(name: "General Hospital", nodeKey: bob.publicKey))),
             ("bond", .bond(amount: 1_000)),
             ("unbond", .unbond(amount: 250)),
+            ("set-identifiers", .setIdentifiers(ParticipantIdentifiers(["http://hl7.org/fhir/sid/us-npi|1234567893",
+                                                                        "urn:ietf:rfc:3986|urn:oid:2.16.840.1.113883.3.72"]))),
+            ("register-client", .registerClient(Self.sampleClient)),
         ]
         var out: [(String, [UInt8], [UInt8])] = []
         for (n, (name, body)) in bodies.enumerated() {
@@ -100,8 +103,16 @@ struct EncodingTests {
                                        signatures: [CommitSignature(validator: alice.publicKey, signature: try alice.sign(message))])
         out.append(("commit", commit.encoded, Array(SHA256.hash(data: commit.encoded))))
         out.append(("patient-pseudonym", pseudonym, Array(SHA256.hash(data: pseudonym))))
+        let client = ClientRecord(registration: sampleClient, participant: alice.publicKey, height: 12, registeredAt: 7)
+        out.append(("state/client-record", client.encoded, Array(SHA256.hash(data: client.encoded))))
         return out
     }
+
+    /// A client registration as `careledger client register` makes it: an Ed25519 key (RFC 8037 §A.2's public key).
+    static let sampleClient = RegisterClient(
+        clientId: "hospital-b-ehr",
+        jwks: Array(#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"b1"}]}"#.utf8),
+        scopes: ["system/*.rs", "system/Patient.r"])
 
     static let golden = Repository.root.appendingPathComponent("Tests/LedgerTests/golden-ledger-encoding.json")
 
