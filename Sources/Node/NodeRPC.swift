@@ -56,6 +56,7 @@ public enum NodeRPC {
             }
             if let problem = await chain.consentProblem(directive) { return json(422, ["code": problem.code.rawValue, "message": problem.message]) }
             return json(200, ["ok": true])
+        case ("GET", "/client"), ("GET", "/participant"): return await handleLedgerQuery(request, chain: chain)
         default:
             return json(404, ["code": "not-found", "message": "no \(request.method) \(request.path); try GET /status, POST /broadcast_tx, POST /submit_consent, POST /check_consent"])
         }

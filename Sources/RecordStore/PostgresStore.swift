@@ -345,12 +345,12 @@ public final class PostgresStore: RecordStore {
         return Int(n)
     }
 
-    private static let versionColumns = """
+    static let versionColumns = """
         v.resource_type, v.id, v.version_id, v.txid, to_char(v.last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         encode(v.content_hash, 'hex'), encode(v.canonical_hash, 'hex'), encode(v.salt, 'hex'), encode(v.commitment, 'hex'), v.canonical
         """
 
-    private func versions(_ query: PostgresQuery) async throws -> [StoredVersion] {
+    func versions(_ query: PostgresQuery) async throws -> [StoredVersion] {
         var out: [StoredVersion] = []
         let rows = try await client.query(query, logger: logger)
         for try await (t, i, v, tx, u, ch, h, s, c, j) in rows.decode((String, String, Int, Int64, String, String, String, String, String, String).self) {
