@@ -108,6 +108,9 @@ public enum VersionPlanner {
         var rng = SaltGenerator()
         for record in unit {
             let existing = state[record.key]
+            if let expected = record.expectedVersion, expected != (existing?.version ?? 0) {
+                throw VersionConflict(key: record.key, expected: expected, current: existing?.version)
+            }
             if let existing, existing.contentHash == record.contentHash {
                 outcomes.append(.unchanged(record.key, version: existing.version))
                 continue

@@ -49,6 +49,9 @@ public struct PreparedRecord: Sendable {
     /// The patient compartment the resource belongs to (`Patient/…`), or its own `Type/id` when it belongs to
     /// none (Organization, Practitioner…): the key a distributed PostgreSQL spreads the tables by.
     public var patientKey: String
+    /// A precondition checked in the storing transaction: the version the resource must be at (0: it must not
+    /// exist), or nil for none. A mismatch fails the whole unit with ``VersionConflict`` (FHIR's `If-Match`).
+    public var expectedVersion: Int? = nil
 
     public init(resource: Resource) throws(FHIRError) {
         try self.init(tape: JSONTape(resource))
