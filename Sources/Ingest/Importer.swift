@@ -26,12 +26,17 @@ public struct ImportSummary: Sendable {
     public var unreadable: [String] = []
     /// Conditional references this run already resolved (an identifier keeps naming the same resource).
     var resolved: [String: String] = [:]
+    /// Every record's outcome in input order, kept only when ``keepsOutcomes`` (an import of a body, whose caller
+    /// answers per entry; a file import of millions of records keeps counts only).
+    public var outcomes: [RecordOutcome] = []
+    public var keepsOutcomes = false
 
     public init() {}
 
     public var imported: Int { created + updated }
 
     mutating func add(_ outcomes: [RecordOutcome]) {
+        if keepsOutcomes { self.outcomes += outcomes }
         for o in outcomes {
             switch o {
             case .created: created += 1; byType[o.key.type, default: (0, 0)].stored += 1
@@ -127,13 +132,18 @@ public struct Importer: Sendable {
             progress(ImportProgress(file: file.path, bytesDone: done, bytesTotal: total,
                                     records: summary.created + summary.updated + summary.unchanged, rejected: summary.rejected))
         }
+        try await finish(batch, summary)
+        return summary
+    }
+
+    /// Records the batch's counts.
+    func finish(_ batch: Int64, _ summary: ImportSummary) async throws {
         var counts = BatchCounts()
         counts.created = summary.created
         counts.updated = summary.updated
         counts.unchanged = summary.unchanged
         counts.rejected = summary.rejected
         try await store.finishBatch(batch, counts: counts)
-        return summary
     }
 
     func rejectFile(_ file: ImportFile, _ error: ImportError, batch: Int64, into summary: inout ImportSummary) async throws {
