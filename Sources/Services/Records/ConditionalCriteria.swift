@@ -1,0 +1,56 @@
+import Foundation
+import RecordStore
+
+/// The search criteria of a conditional create (`If-None-Exist`), update or transaction entry, resolved to the
+/// ids of current resources that match. Supported until the search engine takes over: `identifier=[system|]value`
+/// and `_id=id`, joined by `&` (all must match); any other parameter is refused, never ignored, because ignoring
+/// one would match too much and overwrite the wrong resource.
+struct ConditionalCriteria: Sendable {
+    var identifiers: [(system: String?, value: String)] = []
+    var ids: [String] = []
+
+    /// Reads `query` (`identifier=http://x|1&_id=2`, with or without a leading `?`).
+    init(_ query: String) throws(ServiceError) {
+        let text = query.hasPrefix("?") ? String(query.dropFirst()) : query
+        let pairs = text.split(separator: "&", omittingEmptySubsequences: true)
+        guard !pairs.isEmpty else { throw ServiceError(.invalidRequest, "the conditional criteria are empty") }
+        for pair in pairs {
+            guard let eq = pair.firstIndex(of: "=") else {
+                throw ServiceError(.invalidRequest, "'\(pair)' in the conditional criteria is not name=value")
+            }
+            let name = String(pair[..<eq])
+            let raw = String(pair[pair.index(after: eq)...]).replacingOccurrences(of: "+", with: " ")
+            let value = raw.removingPercentEncoding ?? raw
+            guard !value.isEmpty else { throw ServiceError(.invalidRequest, "the conditional parameter \(name) has no value") }
+            switch name {
+            case "identifier":
+                if let bar = value.firstIndex(of: "|") {
+                    let system = String(value[..<bar])
+                    identifiers.append((system.isEmpty ? nil : system, String(value[value.index(after: bar)...])))
+                } else {
+                    identifiers.append((nil, value))
+                }
+            case "_id":
+                ids.append(value)
+            default:
+                throw ServiceError(.invalidRequest,
+                                   "conditional criteria support identifier and _id; '\(name)' would be ignored, which could match the wrong resource")
+            }
+        }
+    }
+
+    /// The ids of current resources of `type` matching every criterion, sorted.
+    func matches(type: String, in store: any RecordStore) async throws -> [String] {
+        var result: Set<String>?
+        for identifier in identifiers {
+            let found = Set(try await store.resolveIdentifier(type: type, system: identifier.system, value: identifier.value))
+            result = result.map { $0.intersection(found) } ?? found
+        }
+        for id in ids {
+            var found = Set<String>()
+            if let current = try await store.current(RecordKey(type: type, id: id)), !current.isDeleted { found.insert(id) }
+            result = result.map { $0.intersection(found) } ?? found
+        }
+        return (result ?? []).sorted()
+    }
+}
