@@ -16,7 +16,11 @@ public struct Principal: Sendable, Hashable {
     /// The organization identifiers (`system|value`) by which Consents name the participant as an actor.
     public var identifiers: [String]
     /// The granted scopes, as written (`system/Patient.rs`, `system/*.read`).
-    public var scopes: [String]
+    public var scopes: [String] {
+        didSet { grants = ScopeSet(parsing: scopes) }
+    }
+    /// ``scopes`` parsed: what each interaction is checked against.
+    public private(set) var grants: ScopeSet
     /// The purpose of use the token carries (a v3 PurposeOfUse code such as TREAT), if any.
     public var purposeOfUse: String?
 
@@ -27,6 +31,12 @@ public struct Principal: Sendable, Hashable {
         self.participant = participant
         self.identifiers = identifiers
         self.scopes = scopes
+        self.grants = ScopeSet(parsing: scopes)
         self.purposeOfUse = purposeOfUse
+    }
+
+    /// True when the principal's scopes grant `interaction` on resources of `type` (`*`: across every type).
+    public func permits(_ interaction: AccessInteraction, type: String) -> Bool {
+        grants.permits(interaction, type: type)
     }
 }

@@ -1,0 +1,70 @@
+public import Crypto
+public import Foundation
+import JWTKit
+import Ledger
+public import Node
+
+/// Signs and checks the gateway's access tokens: compact JWTs (HS256, with jwt-kit) keyed by a secret every gateway
+/// process of the node shares. An HMAC check costs microseconds, so checking the token on every request does not
+/// become the bottleneck that an asymmetric signature check would be (ES384 verification alone caps near 2,000
+/// checks/s per core). Tokens live ``lifetime`` seconds (300, SMART's five-minute ceiling).
+public struct AccessTokenCodec: Sendable {
+    /// Seconds a token is valid.
+    public static let lifetime: Int64 = 300
+    /// The longest bearer token read.
+    public static let maximumTokenBytes = 8 << 10
+
+    private let keys: JWTKeyCollection
+    private let clock: @Sendable () -> Date
+
+    /// A codec with this HMAC key. The key is never logged.
+    public init(key: SymmetricKey, clock: @escaping @Sendable () -> Date) async {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(key: key), digestAlgorithm: .sha256)
+        self.keys = keys
+        self.clock = clock
+    }
+
+    /// The token key of a node home, derived (HKDF-SHA256) from the node's Ed25519 seed: every gateway process started
+    /// with the same home derives the same key without it being stored anywhere else, and a node that replaces its
+    /// key invalidates every token it issued. Tokens of one node mean nothing to another node's gateway.
+    public static func key(home: NodeHome) throws -> SymmetricKey {
+        let seed: [UInt8]
+        do {
+            seed = try home.nodeKey().rawRepresentation
+        } catch {
+            throw ServiceError(.configuration, "the access token key needs the node key: \(error)")
+        }
+        return HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: seed),
+                                      info: Array("careledger access-token hmac-sha256 v1".utf8), outputByteCount: 32)
+    }
+
+    /// Issues a token for `principal`'s claims, valid ``lifetime`` seconds from now.
+    public func issue(for verified: ClientAssertionVerifier.Verified, scopes: ScopeSet) async throws -> (token: String, expiresIn: Int64) {
+        let now = Int64(clock().timeIntervalSince1970.rounded(.down))
+        let client = verified.client
+        let claims = AccessTokenClaims(cid: client.clientId, knd: client.kind == .partner ? "partner" : "local",
+                                       par: client.participant, ids: client.identifiers, scp: scopes.parameter,
+                                       pou: verified.purposeOfUse, exp: now + Self.lifetime, jti: UUID().uuidString)
+        return (try await keys.sign(claims), Self.lifetime)
+    }
+
+    /// The principal a bearer token stands for. Throws ``ServiceError`` `.unauthorized` when it is malformed, signed
+    /// by another key, or expired.
+    public func principal(bearer token: String) async throws -> Principal {
+        guard token.utf8.count <= Self.maximumTokenBytes else {
+            throw ServiceError(.unauthorized, "the access token is over \(Self.maximumTokenBytes) bytes")
+        }
+        let claims: AccessTokenClaims
+        do {
+            claims = try await keys.verify(token, as: AccessTokenClaims.self)
+        } catch {
+            throw ServiceError(.unauthorized, "the access token is not valid")
+        }
+        guard claims.exp > Int64(clock().timeIntervalSince1970.rounded(.down)) else {
+            throw ServiceError(.unauthorized, "the access token has expired")
+        }
+        guard let principal = claims.principal else { throw ServiceError(.unauthorized, "the access token is not valid") }
+        return principal
+    }
+}
