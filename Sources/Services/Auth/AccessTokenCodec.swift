@@ -15,14 +15,23 @@ public struct AccessTokenCodec: Sendable {
     public static let maximumTokenBytes = 8 << 10
 
     private let keys: JWTKeyCollection
+    /// Adding the key to jwt-kit's collection (an actor) is asynchronous; every use waits for it (a finished task
+    /// costs nothing), so the codec can be made where no `await` is possible.
+    private let ready: Task<Void, Never>
     private let clock: @Sendable () -> Date
 
     /// A codec with this HMAC key. The key is never logged.
-    public init(key: SymmetricKey, clock: @escaping @Sendable () -> Date) async {
+    public init(key: SymmetricKey, clock: @escaping @Sendable () -> Date) {
         let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(key: key), digestAlgorithm: .sha256)
         self.keys = keys
+        self.ready = Task { await keys.add(hmac: HMACKey(key: key), digestAlgorithm: .sha256) }
         self.clock = clock
+    }
+
+    /// A codec with a random key nobody else has: no token passes it. For a gateway that cannot make its real key,
+    /// so that it fails closed.
+    public static func refusingEveryToken(clock: @escaping @Sendable () -> Date) -> AccessTokenCodec {
+        AccessTokenCodec(key: SymmetricKey(size: .bits256), clock: clock)
     }
 
     /// The token key of a node home, derived (HKDF-SHA256) from the node's Ed25519 seed: every gateway process started
@@ -39,13 +48,14 @@ public struct AccessTokenCodec: Sendable {
                                       info: Array("careledger access-token hmac-sha256 v1".utf8), outputByteCount: 32)
     }
 
-    /// Issues a token for `principal`'s claims, valid ``lifetime`` seconds from now.
+    /// Issues a token for a verified client assertion and the scopes granted, valid ``lifetime`` seconds from now.
     public func issue(for verified: ClientAssertionVerifier.Verified, scopes: ScopeSet) async throws -> (token: String, expiresIn: Int64) {
         let now = Int64(clock().timeIntervalSince1970.rounded(.down))
         let client = verified.client
         let claims = AccessTokenClaims(cid: client.clientId, knd: client.kind == .partner ? "partner" : "local",
                                        par: client.participant, ids: client.identifiers, scp: scopes.parameter,
                                        pou: verified.purposeOfUse, exp: now + Self.lifetime, jti: UUID().uuidString)
+        await ready.value
         return (try await keys.sign(claims), Self.lifetime)
     }
 
@@ -55,6 +65,7 @@ public struct AccessTokenCodec: Sendable {
         guard token.utf8.count <= Self.maximumTokenBytes else {
             throw ServiceError(.unauthorized, "the access token is over \(Self.maximumTokenBytes) bytes")
         }
+        await ready.value
         let claims: AccessTokenClaims
         do {
             claims = try await keys.verify(token, as: AccessTokenClaims.self)

@@ -42,6 +42,11 @@ public struct TokenError: Error, Sendable, Hashable, CustomStringConvertible {
         public var error: String
         public var errorDescription: String
 
+        public init(error: String, errorDescription: String) {
+            self.error = error
+            self.errorDescription = errorDescription
+        }
+
         enum CodingKeys: String, CodingKey {
             case error
             case errorDescription = "error_description"
