@@ -1,0 +1,26 @@
+public import Hummingbird
+import RecordStore
+import Services
+
+/// The FHIR read interactions (http.html §3.1.0.2–3): read `GET /{type}/{id}` and vread
+/// `GET /{type}/{id}/_history/{vid}`, with `ETag`, `Last-Modified` and the conditional read headers
+/// (`If-None-Match`, `If-Modified-Since` → 304). A deleted resource is 410.
+public struct ReadRoutes: GatewayRoutes {
+    public init() {}
+
+    public func add(to router: Router<GatewayRequestContext>, dependencies: GatewayDependencies) {
+        let records = dependencies.records
+        router.get("/:type/:id") { request, context -> Response in
+            let negotiation = try FHIRNegotiation(request)
+            let key = try RoutePath.key(context)
+            let resource = try await records.read(type: key.type, id: key.id)
+            return try RecordResponse.read(resource, request: request, negotiation: negotiation)
+        }
+        router.get("/:type/:id/_history/:vid") { request, context -> Response in
+            let negotiation = try FHIRNegotiation(request)
+            let key = try RoutePath.key(context)
+            let resource = try await records.vread(type: key.type, id: key.id, version: context.parameters.get("vid") ?? "")
+            return try RecordResponse.read(resource, request: request, negotiation: negotiation)
+        }
+    }
+}
