@@ -14,8 +14,13 @@ public final class ConsentDecisionCache: Sendable {
 
     /// How many lookups were answered from the cache and how many computed.
     public struct Counts: Sendable, Hashable {
-        public var hits = 0
-        public var misses = 0
+        public var hits: Int
+        public var misses: Int
+
+        public init(hits: Int = 0, misses: Int = 0) {
+            self.hits = hits
+            self.misses = misses
+        }
     }
 
     struct State {

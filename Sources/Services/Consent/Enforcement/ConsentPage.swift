@@ -6,8 +6,9 @@ public import FHIRCore
 /// Rules (gateway-notes.md, "Consent-filtered search"; issue 17, Deliver 6): every page passes the same decision;
 /// a page that came out short because of filtering is filled from the rows that follow; nothing about withheld
 /// rows may show — not as a shorter page, an extra empty page, a missing `total`, nor as a cursor that points at
-/// a withheld row. So a page links on only when a permitted row is known to follow, its cursor is that of the last
-/// *returned* row, and `total` (the number returned) is given when the whole search fits in the first page.
+/// a withheld row. So a page links on only when a permitted row is known to follow, its cursor is the one after
+/// the last *returned* row, and `total` (the number returned) is given when the whole search fits in the first
+/// page.
 public struct ConsentPage<Cursor: Sendable>: Sendable {
     /// The permitted matches, in the engine's order.
     public var resources: [Resource]
@@ -23,62 +24,54 @@ public struct ConsentPage<Cursor: Sendable>: Sendable {
     public static var notice: FHIRObject { ConsentNotice.searchEntry }
 }
 
-/// One row of a search engine's answer, with the cursor that resumes the search right after it.
-public struct CursorRow<Cursor: Sendable>: Sendable {
-    public var resource: Resource
-    public var cursor: Cursor
-
-    public init(resource: Resource, cursor: Cursor) {
-        self.resource = resource
-        self.cursor = cursor
-    }
-}
-
 extension ConsentSession {
-    /// Fills a page of up to `count` permitted resources from a search engine that pages by keyset cursor: asks for
-    /// the rows still missing (plus one, to know whether a permitted row follows) after `start`, filters them, and
-    /// asks again while the page is short and rows remain — at most `maxExamined` rows in all, so that a search
-    /// over a patient with nothing permitted cannot make one request scan the whole store. Only when that bound
-    /// cuts a page short does the next link point past withheld rows.
+    /// Fills a page of up to `count` permitted resources from a search engine that pages by keyset cursor (the
+    /// store's ``SearchPage``): asks for the rows still missing after `start` and filters them, again while the
+    /// page is short and rows remain. When the page is full it looks ahead for one more permitted row, so that it
+    /// links on only when there is something to link to. All in at most `maxExamined` rows (a search over
+    /// patients with nothing permitted cannot make one request scan the whole store); only a page that this
+    /// bound cuts short links on from the last row examined rather than the last returned.
+    ///
+    /// Asking for exactly the rows missing means the page fills on the last row of a fetch, so its cursor is the
+    /// cursor after a returned row, never after a withheld one.
     ///
     /// - Parameter fetch: the engine: up to `limit` matching rows after `cursor` (nil: from the start), in order,
-    ///   each with its cursor, and whether more rows follow the last one returned.
+    ///   and the cursor after the last of them when more rows follow, nil when none does.
     public func fillPage<Cursor: Sendable>(count: Int, from start: Cursor?, maxExamined: Int = 2000,
-                                           fetch: (_ cursor: Cursor?, _ limit: Int) async throws -> (rows: [CursorRow<Cursor>], more: Bool))
+                                           fetch: (_ cursor: Cursor?, _ limit: Int) async throws -> (rows: [Resource], next: Cursor?))
         async throws -> ConsentPage<Cursor>
     {
         precondition(count >= 0 && maxExamined > 0, "a page asks for zero or more rows and may examine some")
         // `_count=0`: no entries, no link, no total (counting would need every row decided).
         guard count > 0 else { return ConsentPage(resources: [], next: nil, total: nil, decisions: []) }
-        var kept: [(row: CursorRow<Cursor>, examined: Int)] = []
+        var kept: [Resource] = []
         var decisions: [AccessDecision] = []
         var cursor = start
-        var exhausted = false
-        while kept.count <= count && decisions.count < maxExamined {
-            let want = min(count + 1 - kept.count, maxExamined - decisions.count)
-            let (rows, more) = try await fetch(cursor, want)
+        var examined = 0
+        while kept.count < count {
+            guard examined < maxExamined else { return ConsentPage(resources: kept, next: cursor, total: nil, decisions: decisions) }
+            let (rows, next) = try await fetch(cursor, min(count - kept.count, maxExamined - examined))
             for row in rows {
-                let decision = try await decide(row.resource)
+                let decision = try await decide(row)
                 decisions.append(decision)
-                if decision.allows { kept.append((row, decisions.count)) }
+                if decision.allows { kept.append(row) }
             }
-            if let last = rows.last { cursor = last.cursor }
-            if !more || rows.isEmpty {
-                exhausted = true
-                break
+            // An engine answering no rows but a cursor still moves the bound on.
+            examined += max(1, rows.count)
+            guard let next else { return ConsentPage(resources: kept, next: nil, total: start == nil ? kept.count : nil, decisions: decisions) }
+            cursor = next
+        }
+        // Full: is a permitted row left? (The rows looked at here are decided again on the next page.)
+        var ahead = cursor
+        while examined < maxExamined {
+            let (rows, next) = try await fetch(ahead, min(count, maxExamined - examined))
+            examined += max(1, rows.count)
+            for row in rows where try await decide(row).allows {
+                return ConsentPage(resources: kept, next: cursor, total: nil, decisions: decisions)
             }
+            guard let next else { return ConsentPage(resources: kept, next: nil, total: start == nil ? kept.count : nil, decisions: decisions) }
+            ahead = next
         }
-        if kept.count > count {
-            // A permitted row follows the page: link on from the last returned row, which the next page resumes after.
-            let page = kept.prefix(count)
-            let examined = page.last?.examined ?? 0
-            return ConsentPage(resources: page.map(\.row.resource), next: page.last?.row.cursor ?? start,
-                               total: nil, decisions: Array(decisions.prefix(examined)))
-        }
-        let resources = kept.map(\.row.resource)
-        if exhausted {
-            return ConsentPage(resources: resources, next: nil, total: start == nil ? resources.count : nil, decisions: decisions)
-        }
-        return ConsentPage(resources: resources, next: cursor, total: nil, decisions: decisions)
+        return ConsentPage(resources: kept, next: cursor, total: nil, decisions: decisions)
     }
 }
