@@ -236,26 +236,14 @@ public enum LoadGenerator {
         return report
     }
 
-    struct BatchAnswer {
-        struct Refusal {
-            var index: Int
-            var expectedNonce: UInt64?
-        }
-        var refused: [Refusal]
-    }
-
     private static func post(_ txs: [Transaction], to node: Int, network: LocalNetwork) async throws -> BatchAnswer {
         var w = LedgerWriter()
         w.list(txs) { $0.value($1) }
         let answer = try await network.call(node, "POST", "/broadcast_txs", body: w.bytes, timeout: 10)
-        guard answer.status == 200, let object = try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any] else {
+        guard answer.status == 200, let batch = try? RPCJSON.decode(BatchAnswer.self, from: answer.body) else {
             throw NodeError("node\(node) answered \(answer.status) to /broadcast_txs")
         }
-        let refused = (object["refused"] as? [[String: Any]] ?? []).compactMap { r -> BatchAnswer.Refusal? in
-            guard let index = (r["index"] as? NSNumber)?.intValue else { return nil }
-            return BatchAnswer.Refusal(index: index, expectedNonce: (r["expectedNonce"] as? NSNumber)?.uint64Value)
-        }
-        return BatchAnswer(refused: refused)
+        return batch
     }
 }
 

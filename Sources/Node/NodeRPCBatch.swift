@@ -1,4 +1,3 @@
-import Foundation
 import Ledger
 
 extension NodeRPC {
@@ -18,26 +17,26 @@ extension NodeRPC {
             transactions = try reader.list { (r) throws(LedgerDecodingError) in try r.value(Transaction.self) }
             try reader.finish()
         } catch {
-            return json(400, ["code": "malformed", "message": "the body is not a list of at most \(maxBatch) transactions: \(error)"])
+            return refusal(400, "malformed", "the body is not a list of at most \(maxBatch) transactions: \(error)")
         }
         var accepted = 0
-        var refused: [[String: Any]] = []
+        var refused: [BatchAnswer.Refusal] = []
         let results: [TransactionResult]
         do {
             results = try await chain.broadcastDurably(transactions)
         } catch {
-            return json(503, ["code": "unavailable", "message": "the transactions were admitted but could not be made durable, retry: \(error)"])
+            return refusal(503, "unavailable", "the transactions were admitted but could not be made durable, retry: \(error)")
         }
         for (i, (tx, result)) in zip(transactions, results).enumerated() {
             if let code = result.code {
-                var entry: [String: Any] = ["index": i, "code": code.rawValue, "message": result.message]
+                var entry = BatchAnswer.Refusal(index: i, code: code.rawValue, message: result.message)
                 // A nonce gap (the node lost its mempool, or an earlier one was refused): the nonce it expects.
-                if code == .badNonce { entry["expectedNonce"] = await chain.nextNonce(of: tx.signer) }
+                if code == .badNonce { entry.expectedNonce = await chain.nextNonce(of: tx.signer) }
                 refused.append(entry)
             } else {
                 accepted += 1
             }
         }
-        return json(200, ["accepted": accepted, "refused": refused, "refusedCount": transactions.count - accepted])
+        return RPCJSON.response(200, BatchAnswer(accepted: accepted, refused: refused, refusedCount: transactions.count - accepted))
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import Ledger
 
 extension NodeRPC {
@@ -12,14 +11,14 @@ extension NodeRPC {
         switch (request.method, request.path) {
         case ("POST", "/unsafe/disconnect"):
             await consensus.setConnected(false)
-            return json(200, ["connected": false])
+            return RPCJSON.response(200, ConnectionAnswer(connected: false))
         case ("POST", "/unsafe/reconnect"):
             await consensus.setConnected(true)
-            return json(200, ["connected": true])
+            return RPCJSON.response(200, ConnectionAnswer(connected: true))
         case ("GET", "/unsafe/consensus"):
             let p = await consensus.position
-            return json(200, ["height": p.height, "round": Int(p.round), "step": "\(p.step)",
-                              "peers": await consensus.connectedPeers.map { Base64.encode($0.bytes) }])
+            let peers = await consensus.connectedPeers.map { Base64.encode($0.bytes) }
+            return RPCJSON.response(200, ConsensusPositionAnswer(height: p.height, round: Int(p.round), step: "\(p.step)", peers: peers))
         default:
             return nil
         }

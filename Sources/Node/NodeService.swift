@@ -4,11 +4,12 @@ import P2P
 public import RecordStore
 
 /// `careledger node start`: the chain on this validator, block production (alone) or consensus with the peers of
-/// `config/node.json`, the anchoring service for a store, and the loopback RPC.
+/// `config/node.json`, and the anchoring service for a store. The loopback RPC it answers (``handleRPC(_:)``) is
+/// served over HTTP by the Gateway module, which also runs this service under swift-service-lifecycle.
 public final class NodeService: Sendable {
     public struct Settings: Sendable {
-        /// The RPC port on 127.0.0.1 (0: any free port); nil: `config/node.json`'s, or 26657. The bound port is
-        /// written to `data/rpc.json`.
+        /// The RPC port on 127.0.0.1 (0: any free port); nil: `config/node.json`'s, or 26657. The server writes the
+        /// bound port to `data/rpc.json` (``publishRPCEndpoint(host:port:)``).
         public var rpcPort: Int?
         /// How often a block is cut when transactions wait.
         public var blockIntervalMillis: Int = 100
@@ -29,12 +30,13 @@ public final class NodeService: Sendable {
     /// The consensus driver on a network of validators; nil for a one-validator chain.
     public let consensus: ConsensusNode?
     public let anchoring: AnchoringService?
-    public let rpc: RPCServer
     public let settings: Settings
+    /// The port the RPC is to listen on: ``Settings/rpcPort``, else `config/node.json`'s, else 26657.
+    public let rpcPort: Int
     private let lock: DirectoryLock
     private let tasks: [Task<Void, Never>]
 
-    /// Opens the home (replaying its chain), binds the RPC, and starts producing blocks and anchoring `store`.
+    /// Opens the home (replaying its chain) and starts producing blocks and anchoring `store`.
     public static func start(home: NodeHome, store: (any RecordStore)?, settings: Settings = Settings(),
                              log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> NodeService {
         let genesis = try home.genesis()
@@ -65,17 +67,6 @@ public final class NodeService: Sendable {
             log("mempool journal: \(journal.readmitted) transactions admitted again, \(journal.dropped) committed meanwhile or no longer valid")
         }
         let anchoring = store.map { AnchoringService(store: $0, chain: chain, key: key, chainId: genesis.chainId, settings: settings.anchoring) }
-        let unsafeRPC = settings.unsafeRPC
-        let rpc = try await RPCServer.start(port: settings.rpcPort ?? network?.rpcPort ?? 26657) { [consensus] request in
-            if unsafeRPC, let consensus, let answer = await NodeRPC.handleUnsafe(request, consensus: consensus) { return answer }
-            if let answer = await NodeRPC.handleBatch(request, chain: chain) { return answer }
-            return await NodeRPC.handle(request, chain: chain)
-        }
-        let endpoint = try JSONSerialization.data(withJSONObject: ["host": "127.0.0.1", "port": rpc.port, "pid": Int(ProcessInfo.processInfo.processIdentifier)],
-                                                  options: [.sortedKeys])
-        try endpoint.write(to: home.rpcFile, options: .atomic)
-        log("rpc on 127.0.0.1:\(rpc.port)")
-
         var tasks: [Task<Void, Never>] = []
         if consensus == nil { tasks.append(Task {
             // A block with transactions is followed by one more at the next tick, as CometBFT does: its header
@@ -102,27 +93,43 @@ public final class NodeService: Sendable {
         if let anchoring {
             tasks.append(Task { await anchoring.run { log("anchoring: \($0)") } })
         }
-        return NodeService(home: home, chain: chain, consensus: consensus, anchoring: anchoring, rpc: rpc, settings: settings, lock: lock, tasks: tasks)
+        let rpcPort = settings.rpcPort ?? network?.rpcPort ?? 26657
+        return NodeService(home: home, chain: chain, consensus: consensus, anchoring: anchoring, rpcPort: rpcPort, settings: settings,
+                           lock: lock, tasks: tasks)
     }
 
-    private init(home: NodeHome, chain: Chain, consensus: ConsensusNode?, anchoring: AnchoringService?, rpc: RPCServer, settings: Settings,
+    private init(home: NodeHome, chain: Chain, consensus: ConsensusNode?, anchoring: AnchoringService?, rpcPort: Int, settings: Settings,
                  lock: DirectoryLock, tasks: [Task<Void, Never>]) {
         self.home = home
         self.chain = chain
         self.consensus = consensus
         self.anchoring = anchoring
-        self.rpc = rpc
+        self.rpcPort = rpcPort
         self.settings = settings
         self.lock = lock
         self.tasks = tasks
     }
 
-    /// Stops producing and anchoring, and closes the RPC. Everything committed is already on disk.
+    /// Answers one RPC request: the unsafe routes when ``Settings/unsafeRPC`` is set, the batch route, then
+    /// ``NodeRPC/handle(_:chain:)``.
+    public func handleRPC(_ request: RPCRequest) async -> RPCResponse {
+        if settings.unsafeRPC, let consensus, let answer = await NodeRPC.handleUnsafe(request, consensus: consensus) { return answer }
+        if let answer = await NodeRPC.handleBatch(request, chain: chain) { return answer }
+        return await NodeRPC.handle(request, chain: chain)
+    }
+
+    /// Writes `data/rpc.json` once the RPC listens: the CLI and the local network find the node by it.
+    public func publishRPCEndpoint(host: String, port: Int) throws {
+        let endpoint = RPCEndpoint(host: host, port: port, pid: Int(ProcessInfo.processInfo.processIdentifier))
+        try Data(RPCJSON.encode(endpoint)).write(to: home.rpcFile, options: .atomic)
+    }
+
+    /// Stops producing and anchoring, and removes `data/rpc.json`. Everything committed is already on disk.
+    /// Stop the RPC server first, so that no request reaches a stopped node.
     public func stop() async {
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
         await consensus?.stop()
-        try? await rpc.stop()
         try? FileManager.default.removeItem(at: home.rpcFile)
     }
 }
@@ -137,9 +144,10 @@ extension NodeHome {
         guard FileManager.default.fileExists(atPath: rpcFile.path) else {
             throw NodeError("no node is running on \(root.path) (no \(rpcFile.path)); start it with `careledger node start --home \(root.path)`")
         }
-        let object = try Self.readObject(rpcFile)
-        guard let port = (object["port"] as? NSNumber)?.intValue, port > 0 else { throw NodeError("\(rpcFile.path) names no port") }
-        return port
+        guard let endpoint = try? RPCJSON.decode(RPCEndpoint.self, from: Array(Data(contentsOf: rpcFile))), endpoint.port > 0 else {
+            throw NodeError("\(rpcFile.path) names no port")
+        }
+        return endpoint.port
     }
 
     /// A read-only view of the chain in this home, replayed from its block store.

@@ -1,5 +1,6 @@
 /// The node's loopback RPC: HTTP/1.1 requests and responses as plain values, the errors, and the limits.
-/// The server is ``RPCServer``, the client ``RPCClient``; both run on SwiftNIO's shared event loop group.
+/// ``NodeRPC`` answers requests without knowing the transport; the Gateway module serves it over HTTP
+/// (Hummingbird), and ``RPCClient`` calls it.
 
 /// One HTTP request, read in full, as the server's handler sees it.
 public struct RPCRequest: Sendable {
@@ -20,7 +21,7 @@ public struct RPCRequest: Sendable {
     }
 }
 
-/// One HTTP response; the server sends it with `Content-Length` and `Connection: close`.
+/// One HTTP response; the server sends it with `Content-Length`.
 public struct RPCResponse: Sendable {
     /// The HTTP status code.
     public var status: Int
@@ -40,18 +41,10 @@ public struct RPCResponse: Sendable {
         RPCResponse(status: status, body: body)
     }
 
-    /// `{"error": reason}`: what the server itself answers to a request it refuses.
-    static func error(_ status: Int, _ reason: String) -> RPCResponse {
-        var escaped = ""
-        for scalar in reason.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case _ where scalar.value < 0x20: escaped += " "
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return .json(status, Array("{\"error\":\"\(escaped)\"}".utf8))
+    /// What the listener itself answers to a request it refuses before the handler sees it (413, 400):
+    /// `{"code", "message", "error"}`, `error` repeating the message under the key these answers first had.
+    public static func refusal(_ status: Int, code: String, _ reason: String) -> RPCResponse {
+        RPCJSON.response(status, RPCRefusal(code: code, message: reason, error: reason))
     }
 }
 
@@ -95,26 +88,30 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The RPC's limits and timings, in one place.
-enum RPCLimits {
+public enum RPCLimits {
     /// The hosts the server may listen on: the RPC is for the node's operator on the same machine.
-    static let loopbackHosts: Set<String> = ["127.0.0.1", "::1", "localhost"]
+    public static let loopbackHosts: Set<String> = ["127.0.0.1", "::1", "localhost"]
+    /// The largest request body the server reads; a larger one is answered 413 without being held in memory.
+    public static let maxBodyBytes = 16 << 20
     /// After answering 413, the server reads and discards the rest of the request for at most this long, so the
     /// client sees the answer rather than a connection reset, then closes.
-    static let drainTime: Duration = .seconds(2)
-    /// `stop()` lets requests in flight finish for this long, then cancels their handlers.
-    static let stopGracePeriod: Duration = .seconds(2)
+    public static let drainTime: Duration = .seconds(2)
+    /// On SIGTERM or SIGINT, requests in flight may finish for this long; then their handlers are cancelled.
+    public static let shutdownGracePeriod: Duration = .seconds(10)
+    /// A kept-alive connection with no request for this long is closed (clients send one request per connection).
+    public static let idleTimeout: Duration = .seconds(5)
     /// The client refuses a response body larger than this.
     static let maxResponseBytes = 256 << 20
     /// Pending connections the listening socket queues.
-    static let backlog: Int32 = 256
+    public static let backlog = 256
 }
 
 /// `application/x-www-form-urlencoded`-style query strings (WHATWG URL §5.1): `&`-separated `name=value` pairs,
 /// percent-encoded, `+` meaning a space.
-enum RPCQuery {
+public enum RPCQuery {
     /// The parameters of `query` (the part after `?`), or nil when an escape is malformed or a name or value is
     /// not UTF-8.
-    static func decode(_ query: Substring) -> [String: String]? {
+    public static func decode(_ query: Substring) -> [String: String]? {
         var result: [String: String] = [:]
         for pair in query.split(separator: "&") {
             let name: Substring, value: Substring
@@ -130,7 +127,7 @@ enum RPCQuery {
     }
 
     /// The query string for `parameters`, sorted by name; everything but RFC 3986 unreserved characters is escaped.
-    static func encode(_ parameters: [String: String]) -> String {
+    public static func encode(_ parameters: [String: String]) -> String {
         parameters.sorted { $0.key < $1.key }
             .map { "\(percentEncode($0.key))=\(percentEncode($0.value))" }
             .joined(separator: "&")
@@ -180,4 +177,9 @@ enum RPCQuery {
         default: nil
         }
     }
+}
+
+/// `host:port`, with an IPv6 host in brackets.
+public func hostPort(_ host: String, _ port: Int) -> String {
+    host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
 }

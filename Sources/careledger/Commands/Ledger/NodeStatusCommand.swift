@@ -33,27 +33,28 @@ struct NodeStatusCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("careledger node status: \(Self.unreadableHome(home))\n".utf8))
             throw ExitCode(66)
         }
-        var object: [String: Any]
+        var status: NodeStatusAnswer
         do {
             if let height {
-                object = NodeRPC.statusObject(try await Self.status(of: home, at: height))
+                status = NodeStatusAnswer(try await Self.status(of: home, at: height))
             } else if let running = await Self.runningStatus(of: home) {
-                object = running
-                object["running"] = true
+                status = running
+                status.running = true
             } else {
                 let chain = try await home.openChain()
-                object = NodeRPC.statusObject(await chain.status)
-                object["running"] = false
+                status = NodeStatusAnswer(await chain.status)
+                status.running = false
             }
         } catch {
             FileHandle.standardError.write(Data("careledger node status: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        if object["appHash"] == nil { object["appHash"] = object["stateRoot"] }
         if json {
-            Output.write(Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) + [10])
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            Output.write(Array(try encoder.encode(status)) + [10])
         } else {
-            render(object)
+            render(status)
         }
     }
 
@@ -71,10 +72,10 @@ struct NodeStatusCommand: AsyncParsableCommand {
     }
 
     /// The running node's `/status`, or nil when no node answers on this home.
-    static func runningStatus(of home: NodeHome) async -> [String: Any]? {
+    static func runningStatus(of home: NodeHome) async -> NodeStatusAnswer? {
         guard let port = try? home.rpcPort(), let response = try? await RPCClient.send(port: port, method: "GET", path: "/status", timeout: 5),
               response.status == 200 else { return nil }
-        return try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        return try? RPCJSON.decode(NodeStatusAnswer.self, from: response.body)
     }
 
     /// The chain in `home` replayed through `height`, read-only (a running node keeps appending beside it).
@@ -92,35 +93,22 @@ struct NodeStatusCommand: AsyncParsableCommand {
     }
 
     /// The human-readable form: one line per field, validators indented below.
-    private func render(_ object: [String: Any]) {
-        let running = (object["running"] as? Bool).map { $0 ? " (running)" : " (stopped)" } ?? ""
-        Output.line("chain \(object["chainId"] ?? "?") height \(object["height"] ?? "?")\(running)")
-        Output.line("  block id         \(object["blockId"] ?? "")")
-        Output.line("  block time       \(Self.instant(object["time"]))")
-        Output.line("  app hash         \(object["appHash"] ?? "")")
-        for (title, key) in [("validators", "validators"), ("next validators", "nextValidators")] {
-            let list = object[key] as? [[String: Any]] ?? []
-            let total = list.reduce(UInt64(0)) { $0 &+ UInt64(clamping: Self.integer($1["power"]) ?? 0) }
+    private func render(_ status: NodeStatusAnswer) {
+        let running = status.running.map { $0 ? " (running)" : " (stopped)" } ?? ""
+        Output.line("chain \(status.chainId) height \(status.height)\(running)")
+        Output.line("  block id         \(status.blockId)")
+        Output.line("  block time       \(Self.instant(status.time))")
+        Output.line("  app hash         \(status.appHash)")
+        for (title, list) in [("validators", status.validators), ("next validators", status.nextValidators)] {
+            let total = list.reduce(UInt64(0)) { $0 &+ $1.power }
             Output.line("  \(title.padding(toLength: 16, withPad: " ", startingAt: 0)) \(list.count), total power \(total)")
-            for v in list { Output.line("    \(v["publicKey"] ?? "?")  power \(v["power"] ?? "?")") }
+            for v in list { Output.line("    \(v.publicKey)  power \(v.power)") }
         }
     }
 
     /// Milliseconds since the epoch as an RFC 3339 instant, with the number beside it.
-    private static func instant(_ value: Any?) -> String {
-        guard let millis = integer(value) else { return "\(value ?? "")" }
+    private static func instant(_ millis: Int64) -> String {
         let date = Date(timeIntervalSince1970: Double(millis) / 1000)
         return "\(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))) (\(millis) ms)"
-    }
-
-    /// A JSON number, whether it came from this process (Swift integers) or from the RPC (parsed).
-    private static func integer(_ value: Any?) -> Int64? {
-        switch value {
-        case let v as Int64: return v
-        case let v as Int: return Int64(v)
-        case let v as UInt64: return Int64(exactly: v)
-        case let v as NSNumber: return v.int64Value
-        default: return nil
-        }
     }
 }
