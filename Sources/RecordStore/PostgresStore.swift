@@ -54,6 +54,7 @@ public final class PostgresStore: RecordStore {
                 if !answered { throw StoreError("connecting", "no answer within \(timeout)") }
             }
             try await store.migrate()
+            try await store.reindexPending()
         } catch {
             try? await store.close()
             throw StoreError("opening the PostgreSQL store \(redacted(url))", String(describing: error))
@@ -233,12 +234,7 @@ public final class PostgresStore: RecordStore {
             }
             let latest = last.values.sorted().map { versions[$0] }
             let replaced = latest.filter { current[$0.key] != nil || first[$0.key] != last[$0.key] }
-            var ik: [String] = [], it: [String] = [], ii: [String] = [], ip: [String] = [], iv: [String] = [], isys: [String] = [], ito: [String] = []
-            for row in latest {
-                for e in row.index {
-                    ik.append(row.patientKey); it.append(row.key.type); ii.append(row.key.id); ip.append(e.param); iv.append(e.value); isys.append(e.system); ito.append(e.valueTo)
-                }
-            }
+            let ix = SearchIndexRows(latest.map { ($0.patientKey, $0.key, $0.index) })
             // One pass per column set (mapping a key path over the rows would copy every row once per column).
             let v = VersionColumns(versions)
             // Every write of the unit in one statement (one round trip); all parts see the snapshot from before it,
@@ -259,8 +255,11 @@ public final class PostgresStore: RecordStore {
                     USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
                     WHERE s.resource_type = k.t AND s.id = k.i
                 )
-                INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to)
-                SELECT * FROM UNNEST(\(ik)::text[], \(it)::text[], \(ii)::text[], \(ip)::text[], \(iv)::text[], \(isys)::text[], \(ito)::text[])
+                INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
+                SELECT k, t, i, p, v, s, vt, d, NULLIF(l, '')::float8, NULLIF(h, '')::float8
+                FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
+                            \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::text[], \(ix.highs)::text[])
+                    AS x(k, t, i, p, v, s, vt, d, l, h)
                 """, logger: logger)
             return outcomes
         }

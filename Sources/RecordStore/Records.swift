@@ -15,23 +15,6 @@ public struct RecordKey: Hashable, Sendable, Comparable, CustomStringConvertible
     public static func < (a: RecordKey, b: RecordKey) -> Bool { (a.type, a.id) < (b.type, b.id) }
 }
 
-/// One search-index row of a resource (see docs/store.md): `param` names the search parameter; `value` is the
-/// token code, the normalized string, the reference (`Patient/123`) or the date's lower bound; `system` is the
-/// token's system; `valueTo` the date's upper bound.
-public struct IndexEntry: Hashable, Sendable {
-    public var param: String
-    public var value: String
-    public var system: String
-    public var valueTo: String
-
-    public init(param: String, value: String, system: String = "", valueTo: String = "") {
-        self.param = param
-        self.value = value
-        self.system = system
-        self.valueTo = valueTo
-    }
-}
-
 /// A resource ready to be stored: it has its final id, the content hash that detects no-op re-imports, its
 /// search-index rows and its patient compartment. It keeps the tape it was read from and the reference rewrites
 /// to apply, so the served form is written straight from the tape (``VersionPlanner``).

@@ -13,6 +13,7 @@ public actor SQLiteStore: RecordStore {
         db = try SQLiteConnection(path: path)
         try db.exec("PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
         try Self.migrate(db)
+        try Self.reindexPending(db)
     }
 
     static func migrate(_ db: SQLiteConnection) throws {
@@ -88,7 +89,7 @@ public actor SQLiteStore: RecordStore {
                     last_updated = excluded.last_updated, content_hash = excluded.content_hash
                     """)
                 let clearIndex = try db.prepare("DELETE FROM search_index WHERE resource_type = ? AND id = ?")
-                let insertIndex = try db.prepare("INSERT INTO search_index (patient_key, resource_type, id, param, value, system, value_to) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                let insertIndex = try db.prepare(SearchIndexRows.sqliteInsert)
                 for row in rows {
                     let type = SQLiteValue.text(row.key.type), id = SQLiteValue.text(row.key.id), version = SQLiteValue.int(Int64(row.version))
                     let patient = SQLiteValue.text(row.patientKey)
@@ -98,7 +99,7 @@ public actor SQLiteStore: RecordStore {
                     try upsert.run([patient, type, id, version, .int(txid), .text(row.lastUpdated), .blob(row.contentHash)])
                     if row.isUpdate { try clearIndex.run([type, id]) }
                     for e in row.index {
-                        try insertIndex.run([patient, type, id, .text(e.param), .text(e.value), .text(e.system), .text(e.valueTo)])
+                        try insertIndex.run(SearchIndexRows.sqliteValues(patient, type, id, e))
                     }
                 }
             }
@@ -335,6 +336,7 @@ public actor SQLiteStore: RecordStore {
 enum SQLiteValue {
     case null
     case int(Int64)
+    case real(Double)
     case text(String)
     case blob([UInt8])
 }
@@ -345,6 +347,7 @@ struct SQLiteRow {
 
     func int(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
     func isNull(_ i: Int32) -> Bool { sqlite3_column_type(stmt, i) == SQLITE_NULL }
+    func double(_ i: Int32) -> Double { sqlite3_column_double(stmt, i) }
     func text(_ i: Int32) -> String {
         guard let p = sqlite3_column_text(stmt, i) else { return "" }
         return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i))), as: UTF8.self)
@@ -377,6 +380,7 @@ final class SQLiteStatement {
             switch v {
             case .null: rc = sqlite3_bind_null(stmt, index)
             case .int(let n): rc = sqlite3_bind_int64(stmt, index, n)
+            case .real(let d): rc = sqlite3_bind_double(stmt, index, d)
             case .text(let s): rc = sqlite3_bind_text(stmt, index, s, -1, SQLiteConnection.transient)
             case .blob(let b):
                 rc = b.withUnsafeBytes { sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), SQLiteConnection.transient) }
