@@ -20,75 +20,91 @@ public enum ConsentJSON {
     static let actCode = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
     /// The CDS Hooks response for `answer`, evaluated at `header` (its height, time and state root).
-    public static func response(_ answer: ConsentAnswer, header: BlockHeader) -> [String: Any] {
-        let obligations: [[String: Any]] = answer.obligations.map { o in
-            var parameters: [String: Any] = [:]
-            if !o.labels.isEmpty { parameters["codes"] = o.labels.map(coding) }
-            if !o.codes.isEmpty { parameters["codes"] = ((parameters["codes"] as? [[String: String]]) ?? []) + o.codes.map(coding) }
-            if !o.classes.isEmpty { parameters["classes"] = o.classes }
-            return ["id": ["system": actCode, "code": "REDACT"], "parameters": parameters]
+    public static func response(_ answer: ConsentAnswer, header: BlockHeader) -> ConsentResponse {
+        let obligations = answer.obligations.map { o in
+            let codes = o.labels.map(ConsentResponse.Coding.init) + o.codes.map(ConsentResponse.Coding.init)
+            return ConsentResponse.Obligation(id: ConsentResponse.Coding(system: actCode, code: "REDACT"),
+                                              parameters: .init(codes: codes.isEmpty ? nil : codes, classes: o.classes.isEmpty ? nil : o.classes))
         }
-        let extensionObject: [String: Any] = [
-            "decision": answer.decision.rawValue,
-            "obligations": obligations,
-            "basedOn": answer.basedOn.map { "directive/" + Ledger.Hex.encode($0) },
-            "evaluatedAt": ["chainId": header.chainId, "height": header.height, "time": header.time, "stateRoot": Ledger.Hex.encode(header.stateRoot)] as [String: Any],
-        ]
-        let summary: String
-        switch answer.decision {
-        case .permit: summary = answer.obligations.isEmpty ? "Consent permits the request" : "Consent permits the request, with data withheld"
-        case .deny: summary = "Consent denies the request"
-        case .noConsent: summary = "No consent in force applies to the request"
+        let summary = switch answer.decision {
+        case .permit: answer.obligations.isEmpty ? "Consent permits the request" : "Consent permits the request, with data withheld"
+        case .deny: "Consent denies the request"
+        case .noConsent: "No consent in force applies to the request"
         }
-        let card: [String: Any] = [
-            "summary": summary,
-            "indicator": answer.decision == .permit ? "info" : "warning",
-            "source": ["label": "CareLedger consent ledger", "topic": ["code": answer.decision.rawValue]],
-            "extension": extensionObject,
-        ]
-        return ["cards": [card]]
+        let card = ConsentResponse.Card(
+            summary: summary, indicator: answer.decision == .permit ? "info" : "warning",
+            source: .init(label: "CareLedger consent ledger", topic: .init(code: answer.decision.rawValue)),
+            extension: .init(decision: answer.decision.rawValue, obligations: obligations, basedOn: answer.basedOn.map { "directive/" + Ledger.Hex.encode($0) },
+                             evaluatedAt: .init(chainId: header.chainId, height: header.height, time: header.time, stateRoot: Ledger.Hex.encode(header.stateRoot))))
+        return ConsentResponse(cards: [card])
     }
 
-    /// "system|code" as a Coding object.
-    static func coding(_ s: String) -> [String: String] {
-        guard let bar = s.firstIndex(of: "|") else { return ["code": s] }
-        let system = String(s[..<bar])
-        let code = String(s[s.index(after: bar)...])
-        return system.isEmpty ? ["code": code] : ["system": system, "code": code]
-    }
+    /// The response as `consent query --json` prints it (sorted members, two-space indentation).
+    public static func encode(_ response: ConsentResponse) throws -> Data { try LightJSON.encode(response) }
 
     // MARK: Proofs
 
+    /// A proof's members as written (docs/node.md).
+    struct WrittenProof: Encodable {
+        struct Query: Encodable {
+            var patient: String
+            var actors, purposes: [String]
+            var category: String
+            var classes, labels, codes: [String]
+            var at: Int64
+        }
+        struct Obligation: Encodable {
+            var labels, classes, codes: [String]
+        }
+        struct Answer: Encodable {
+            var decision: String
+            var obligations: [Obligation]
+            var basedOn: [String]
+        }
+        struct Entry: Encodable {
+            var key, proof: String
+            var value: String?
+
+            init(_ e: ConsentProof.Entry) {
+                key = Base64.encode(e.key)
+                proof = Base64.encode(e.proof.encoded())
+                value = e.value.map(Base64.encode)
+            }
+        }
+
+        var format, chainId: String
+        var query: Query
+        var response: ConsentResponse
+        var answer: Answer
+        var header, commit: String
+        var patientEntry: Entry
+        var consentEntries: [Entry]
+        /// /2 only.
+        var lightPath: [LightJSON.Block]?
+        var validators: [LightJSON.Member]?
+
+        init(_ p: ConsentProof) {
+            let q = p.query
+            format = ConsentJSON.formatName(for: p)
+            chainId = p.header.chainId
+            query = Query(patient: Ledger.Hex.encode(q.patient), actors: q.actors, purposes: q.purposes, category: q.category, classes: q.classes,
+                          labels: q.labels, codes: q.codes, at: q.at)
+            response = ConsentJSON.response(p.answer, header: p.header)
+            answer = Answer(decision: p.answer.decision.rawValue, obligations: p.answer.obligations.map { Obligation(labels: $0.labels, classes: $0.classes, codes: $0.codes) },
+                            basedOn: p.answer.basedOn.map(Ledger.Hex.encode))
+            header = Base64.encode(p.header.encoded)
+            commit = Base64.encode(p.commit.encoded)
+            patientEntry = Entry(p.patient)
+            consentEntries = p.consents.map(Entry.init)
+            if format == ConsentJSON.proofLightFormat {
+                lightPath = p.lightPath.map(LightJSON.Block.init)
+                validators = p.validators.map(LightJSON.validatorSet)
+            }
+        }
+    }
+
     public static func encode(_ p: ConsentProof) throws -> Data {
-        func entry(_ e: ConsentProof.Entry) -> [String: Any] {
-            var o: [String: Any] = ["key": Base64.encode(e.key), "proof": Base64.encode(e.proof.encoded())]
-            if let v = e.value { o["value"] = Base64.encode(v) }
-            return o
-        }
-        let q = p.query
-        var object: [String: Any] = [
-            "format": formatName(for: p),
-            "chainId": p.header.chainId,
-            "query": [
-                "patient": Ledger.Hex.encode(q.patient), "actors": q.actors, "purposes": q.purposes, "category": q.category,
-                "classes": q.classes, "labels": q.labels, "codes": q.codes, "at": q.at,
-            ] as [String: Any],
-            "response": response(p.answer, header: p.header),
-            "answer": [
-                "decision": p.answer.decision.rawValue,
-                "obligations": p.answer.obligations.map { ["labels": $0.labels, "classes": $0.classes, "codes": $0.codes] },
-                "basedOn": p.answer.basedOn.map(Ledger.Hex.encode),
-            ] as [String: Any],
-            "header": Base64.encode(p.header.encoded),
-            "commit": Base64.encode(p.commit.encoded),
-            "patientEntry": entry(p.patient),
-            "consentEntries": p.consents.map(entry),
-        ]
-        if formatName(for: p) == proofLightFormat {
-            object["lightPath"] = p.lightPath.map(LightJSON.lightBlock)
-            if let validators = p.validators { object["validators"] = LightJSON.validatorSet(validators) }
-        }
-        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        try LightJSON.encode(WrittenProof(p))
     }
 
     static let subject = "consent proof"
@@ -181,12 +197,30 @@ public enum ConsentJSON {
         return ConsentAnswer(decision: decision, obligations: obligations, basedOn: try a.member("basedOn").hexList(max: ReceiptLimits.maxConsentEntries))
     }
 
-    /// Whether the proof's `response` card is the rendering of its answer (so what a reader sees is what was proven).
+    /// Whether the proof's `response` card is the rendering of its answer (so what a reader sees is what was proven):
+    /// the same JSON value, member for member, nothing more.
     public static func responseMatches(_ data: Data, _ p: ConsentProof) -> Bool {
-        guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let claimed = o["response"] else { return false }
-        let expected = response(p.answer, header: p.header)
-        let a = try? JSONSerialization.data(withJSONObject: claimed, options: [.sortedKeys])
-        let b = try? JSONSerialization.data(withJSONObject: expected, options: [.sortedKeys])
-        return a != nil && a == b
+        guard case .object(let members)? = try? JSONSyntax.parse([UInt8](data), subject: subject).kind, let claimed = members["response"],
+              let rendered = try? LightJSON.encode(response(p.answer, header: p.header)),
+              let expected = try? JSONSyntax.parse([UInt8](rendered), subject: subject) else { return false }
+        return claimed.sameValue(as: expected)
+    }
+}
+
+extension JSONValue {
+    /// The same JSON value: the same members with the same values (in any order), the same elements in order;
+    /// where each sits in its text does not matter.
+    func sameValue(as other: JSONValue) -> Bool {
+        switch (kind, other.kind) {
+        case (.object(let a), .object(let b)):
+            return a.count == b.count && a.allSatisfy { name, value in b[name].map { value.sameValue(as: $0) } ?? false }
+        case (.array(let a), .array(let b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.sameValue(as: $1) }
+        case (.string(let a), .string(let b)): return a == b
+        case (.integer(let n, let a), .integer(let m, let b)): return n == m && a == b
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.null, .null): return true
+        default: return false
+        }
     }
 }

@@ -5,24 +5,78 @@ import Ledger
 /// (`careledger-receipt/2`, docs/receipt.md) and consent proofs (`careledger-consent-proof/2`, docs/node.md).
 /// Hashes, keys and signatures are base64; integers are JSON numbers.
 enum LightJSON {
-    static func header(_ h: BlockHeader) -> [String: Any] {
-        ["chainId": h.chainId, "height": h.height, "time": h.time, "previousBlockId": Base64.encode(h.previousBlockId),
-         "transactionsRoot": Base64.encode(h.transactionsRoot), "stateRoot": Base64.encode(h.stateRoot),
-         "validatorsHash": Base64.encode(h.validatorsHash), "nextValidatorsHash": Base64.encode(h.nextValidatorsHash),
-         "proposer": Base64.encode(h.proposer.bytes), "id": Base64.encode(h.id)]
+    /// A block header (`id` is informative: a verifier recomputes it).
+    struct Header: Encodable, Sendable {
+        var chainId: String
+        var height: UInt64
+        var time: Int64
+        var previousBlockId, transactionsRoot, stateRoot, validatorsHash, nextValidatorsHash, proposer, id: String
+
+        init(_ h: BlockHeader) {
+            chainId = h.chainId
+            height = h.height
+            time = h.time
+            previousBlockId = Base64.encode(h.previousBlockId)
+            transactionsRoot = Base64.encode(h.transactionsRoot)
+            stateRoot = Base64.encode(h.stateRoot)
+            validatorsHash = Base64.encode(h.validatorsHash)
+            nextValidatorsHash = Base64.encode(h.nextValidatorsHash)
+            proposer = Base64.encode(h.proposer.bytes)
+            id = Base64.encode(h.id)
+        }
     }
 
-    static func commit(_ c: CommitCertificate) -> [String: Any] {
-        ["height": c.height, "round": c.round, "blockId": Base64.encode(c.blockId),
-         "signatures": c.signatures.map { ["validator": Base64.encode($0.validator.bytes), "signature": Base64.encode($0.signature)] }]
+    /// A commit certificate.
+    struct Commit: Encodable, Sendable {
+        struct Signature: Encodable, Sendable {
+            var validator: String
+            var signature: String
+        }
+
+        var height: UInt64
+        var round: UInt32
+        var blockId: String
+        var signatures: [Signature]
+
+        init(_ c: CommitCertificate) {
+            height = c.height
+            round = c.round
+            blockId = Base64.encode(c.blockId)
+            signatures = c.signatures.map { Signature(validator: Base64.encode($0.validator.bytes), signature: Base64.encode($0.signature)) }
+        }
     }
 
-    static func validatorSet(_ set: ValidatorSet) -> [[String: Any]] {
-        set.validators.map { ["key": Base64.encode($0.key.bytes), "power": $0.power] }
+    /// One member of a validator set.
+    struct Member: Encodable, Sendable {
+        var key: String
+        var power: UInt64
     }
 
-    static func lightBlock(_ b: LightBlock) -> [String: Any] {
-        ["header": header(b.header), "commit": commit(b.commit), "validators": validatorSet(b.validators), "nextValidators": validatorSet(b.nextValidators)]
+    static func validatorSet(_ set: ValidatorSet) -> [Member] {
+        set.validators.map { Member(key: Base64.encode($0.key.bytes), power: $0.power) }
+    }
+
+    /// A light block: header, commit, the set that signed it and the set of the next height.
+    struct Block: Encodable, Sendable {
+        var header: Header
+        var commit: Commit
+        var validators: [Member]
+        var nextValidators: [Member]
+
+        init(_ b: LightBlock) {
+            header = Header(b.header)
+            commit = Commit(b.commit)
+            validators = LightJSON.validatorSet(b.validators)
+            nextValidators = LightJSON.validatorSet(b.nextValidators)
+        }
+    }
+
+    /// The writer of every format we define: sorted members, two-space indentation, `/` unescaped (the bytes
+    /// `careledger-receipt/1` always had).
+    static func encode(_ value: some Encodable) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return try encoder.encode(value)
     }
 
     // MARK: Reading (JSONMember: every error names the member by its JSON pointer, line and column)

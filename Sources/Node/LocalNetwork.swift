@@ -1,8 +1,9 @@
 public import Foundation
 
 /// Validator processes on this machine, one per home `DIR/node0 …` (made by `careledger testnet init`): started,
-/// killed with SIGKILL, restarted and stopped. The load benchmark, the demo and the fault tests run networks
-/// with it. Each node's output is appended to `DIR/nodeK/node.log`.
+/// killed with SIGKILL, restarted and stopped. The one local network starter: `bench load`, `careledger demo` and
+/// the fault tests run their networks with it, each validator a `careledger node start` process as in production.
+/// Each node's output is appended to `DIR/nodeK/node.log`.
 public final class LocalNetwork: @unchecked Sendable {
     // @unchecked: the process table is guarded by `lock`.
     public let directory: URL
@@ -29,8 +30,15 @@ public final class LocalNetwork: @unchecked Sendable {
 
     public var count: Int { homes.count }
 
-    /// Starts node `k` and returns once its RPC answers (its `data/rpc.json` names the new process).
-    public func start(_ k: Int, timeout: Duration = .seconds(60)) async throws {
+    /// What `data/rpc.json` says: the process that listens, and where.
+    struct Endpoint: Decodable {
+        var port: Int
+        var pid: Int
+    }
+
+    /// Starts node `k`, with `extra` arguments after the network's own (`--store URL` for the node that anchors),
+    /// and returns once its RPC answers (its `data/rpc.json` names the new process).
+    public func start(_ k: Int, arguments extra: [String] = [], timeout: Duration = .seconds(60)) async throws {
         let home = homes[k]
         let log = home.root.appendingPathComponent("node.log")
         if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
@@ -38,7 +46,7 @@ public final class LocalNetwork: @unchecked Sendable {
         _ = try output.seekToEnd()
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["node", "start", "--home", home.root.path] + arguments
+        process.arguments = ["node", "start", "--home", home.root.path] + arguments + extra
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
@@ -47,9 +55,8 @@ public final class LocalNetwork: @unchecked Sendable {
         let pid = Int(process.processIdentifier)
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let object = try? NodeHome.readObject(home.rpcFile), (object["pid"] as? NSNumber)?.intValue == pid,
-               let port = (object["port"] as? NSNumber)?.intValue,
-               let answer = try? await RPCClient.send(port: port, method: "GET", path: "/status", timeout: 2), answer.status == 200 {
+            if let data = try? Data(contentsOf: home.rpcFile), let endpoint = try? JSONDecoder().decode(Endpoint.self, from: data), endpoint.pid == pid,
+               let answer = try? await RPCClient.send(port: endpoint.port, method: "GET", path: "/status", timeout: 2), answer.status == 200 {
                 return
             }
             guard process.isRunning else {

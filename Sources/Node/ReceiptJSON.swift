@@ -15,29 +15,58 @@ public enum ReceiptJSON {
     /// The format `r` is written in: /2 only when it carries a light path or its block's validators.
     public static func formatName(for r: Receipt) -> String { r.lightPath.isEmpty && r.validators == nil ? format : lightFormat }
 
-    public static func object(_ r: Receipt) -> [String: Any] {
-        var block: [String: Any] = ["header": LightJSON.header(r.header), "commit": LightJSON.commit(r.commit)]
-        if let validators = r.validators { block["validators"] = LightJSON.validatorSet(validators) }
-        var o: [String: Any] = [
-            "format": formatName(for: r),
-            "chainId": r.chainId,
-            "record": ["reference": r.reference, "canonicalHash": Hex.encode(r.canonicalHash), "salt": Base64.encode(r.salt)],
-            "leaf": ["commitment": Base64.encode(r.commitment), "index": r.leafIndex, "treeSize": r.treeSize],
-            "inclusionProof": r.inclusionProof.map(Base64.encode),
-            "batchRoot": Base64.encode(r.batchRoot),
-            "anchor": ["transaction": Base64.encode(r.anchorTransaction), "index": r.transactionIndex, "count": r.transactionCount,
-                       "proof": r.transactionProof.map(Base64.encode)],
-            "manifestProof": r.manifestProof.map(Base64.encode),
-            "block": block,
-            "checkpoint": r.checkpoint,
-            "checkpointKeyName": r.checkpointKeyName,
-        ]
-        if formatName(for: r) == lightFormat { o["lightPath"] = r.lightPath.map(LightJSON.lightBlock) }
-        return o
+    /// The receipt's members as written (docs/receipt.md, "Members").
+    struct Written: Encodable {
+        struct Record: Encodable {
+            var reference, canonicalHash, salt: String
+        }
+        struct Leaf: Encodable {
+            var commitment: String
+            var index, treeSize: UInt64
+        }
+        struct Anchor: Encodable {
+            var transaction: String
+            var index, count: UInt64
+            var proof: [String]
+        }
+        struct Block: Encodable {
+            var header: LightJSON.Header
+            var commit: LightJSON.Commit
+            /// /2 only, when the set that signed the block is not the genesis set.
+            var validators: [LightJSON.Member]?
+        }
+
+        var format, chainId: String
+        var record: Record
+        var leaf: Leaf
+        var inclusionProof: [String]
+        var batchRoot: String
+        var anchor: Anchor
+        var manifestProof: [String]
+        var block: Block
+        var checkpoint, checkpointKeyName: String
+        /// /2 only.
+        var lightPath: [LightJSON.Block]?
+
+        init(_ r: Receipt) {
+            format = ReceiptJSON.formatName(for: r)
+            chainId = r.chainId
+            record = Record(reference: r.reference, canonicalHash: Hex.encode(r.canonicalHash), salt: Base64.encode(r.salt))
+            leaf = Leaf(commitment: Base64.encode(r.commitment), index: r.leafIndex, treeSize: r.treeSize)
+            inclusionProof = r.inclusionProof.map(Base64.encode)
+            batchRoot = Base64.encode(r.batchRoot)
+            anchor = Anchor(transaction: Base64.encode(r.anchorTransaction), index: r.transactionIndex, count: r.transactionCount,
+                            proof: r.transactionProof.map(Base64.encode))
+            manifestProof = r.manifestProof.map(Base64.encode)
+            block = Block(header: LightJSON.Header(r.header), commit: LightJSON.Commit(r.commit), validators: r.validators.map(LightJSON.validatorSet))
+            checkpoint = r.checkpoint
+            checkpointKeyName = r.checkpointKeyName
+            lightPath = format == ReceiptJSON.lightFormat ? r.lightPath.map(LightJSON.Block.init) : nil
+        }
     }
 
     public static func encode(_ r: Receipt) throws -> Data {
-        try JSONSerialization.data(withJSONObject: object(r), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        try LightJSON.encode(Written(r))
     }
 
     /// Reads a receipt, /1 or /2, of at most ``ReceiptLimits/maxBytes``; the error names the member that is missing

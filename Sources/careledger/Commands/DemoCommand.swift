@@ -5,6 +5,7 @@ import HL7v2
 import Ingest
 import Mapping
 import RecordStore
+import Services
 
 /// `careledger demo`: the main job, end to end on the samples. It grows with every capability.
 struct DemoCommand: AsyncParsableCommand {
@@ -158,7 +159,8 @@ struct DemoCommand: AsyncParsableCommand {
         if let id = ids.first, let version = try await store.current(RecordKey(type: "Patient", id: id)) {
             let served = try JSONReader().read(version.canonical)
             let meta = served.object["meta"]?.objectValue
-            let verified = (try? RecordCommitment(canonicalHash: CanonicalForm.sha256(version.canonical), salt: version.salt).value) == version.commitment
+            // The verification use case `verify` and the gateway use: served bytes → canonical hash → commitment.
+            let verified = ReceiptVerification.verify(stored: version).holds
             let observations = try await store.search(type: "Observation", param: "patient", value: "Patient/\(id)")
             print("")
             print("Patient/\(id) (deterministic id for MRN-40021), version \(meta?["versionId"]?.stringValue ?? "?"), lastUpdated \(meta?["lastUpdated"]?.stringValue ?? "?")")

@@ -3,12 +3,14 @@ import Foundation
 import Ledger
 import Node
 import RecordStore
+import Services
 import Synchronization
 import Testing
 import TestSupport
 
-/// `ConsentSubmission`, the one use case behind `consent submit` and the demo: a Consent it refuses leaves the
-/// store, its anchoring queue and the chain untouched (issue 16 items 1 and 11), on both stores.
+/// `ConsentSubmission`, the one use case behind `consent submit`, the demo and the gateway: a Consent it refuses
+/// leaves the store, its anchoring queue and the chain untouched (issue 16 items 1 and 11), on both stores; its
+/// failures are `ServiceError`s the CLI and the gateway map the same way.
 @Suite("Consent submission: check, store and record as one unit", .timeLimit(.minutes(5)))
 struct ConsentSubmissionTests {
     static let consortiumKey = [UInt8](repeating: 9, count: 32)
@@ -38,19 +40,6 @@ struct ConsentSubmissionTests {
 
     static var sample: String { Repository.root.appendingPathComponent("Samples/consent/consent-mira-treatment.json").path }
 
-    /// Produces a block every few milliseconds, empty or not, until cancelled: `record` waits for the block after
-    /// its own.
-    static func producing(_ chain: Chain) -> Task<Void, Never> {
-        Task {
-            var t: Int64 = 1_700_000_010_000
-            while !Task.isCancelled {
-                t += 10
-                _ = try? await chain.produceBlock(now: t)
-                try? await Task.sleep(for: .milliseconds(3))
-            }
-        }
-    }
-
     /// What a refused submission must not have changed.
     struct Footprint: Equatable {
         var versions: Int
@@ -74,20 +63,20 @@ struct ConsentSubmissionTests {
             let t = try TestChain()
             defer { t.remove() }
             let chain = try await t.open()
-            let producer = Self.producing(chain)
+            let producer = TestChain.producing(chain)
             defer { producer.cancel() }
             let submission = ConsentSubmission(store: store, consortiumKey: Self.consortiumKey, ledger: chain)
             let before = try await Footprint(store, chain, t.key)
             #expect(before.versions == 0 && before.consents == 0)
             for (file, pointer, issue) in Self.refused {
                 let consent = try Self.consent(Self.seeds.appendingPathComponent(file).path)
-                do {
+                do throws(ServiceError) {
                     _ = try await submission.submit(consent)
                     Issue.record("\(file) was submitted")
-                } catch let error as ConsentSubmissionError {
-                    #expect(error.code == .refused, "\(file): \(error)")
-                    #expect(error.outcome.issues.map(\.location) == [[pointer]], "\(file): \(error)")
-                    #expect(error.outcome.issues.map(\.code) == [issue], "\(file): \(error)")
+                } catch {
+                    #expect(error.code == .unprocessable && error.httpStatus == 422 && error.exitCode == 1, "\(file): \(error)")
+                    #expect(error.operationOutcome.issues.map(\.location) == [[pointer]], "\(file): \(error)")
+                    #expect(error.operationOutcome.issues.map(\.code) == [issue], "\(file): \(error)")
                 }
                 #expect(try await Footprint(store, chain, t.key) == before, "\(file) left a trace")
                 #expect(try await store.current(RecordKey(type: "Consent", id: consent.id ?? "")) == nil, "\(file) is stored")
@@ -101,7 +90,7 @@ struct ConsentSubmissionTests {
             let t = try TestChain()
             defer { t.remove() }
             let chain = try await t.open()
-            let producer = Self.producing(chain)
+            let producer = TestChain.producing(chain)
             defer { producer.cancel() }
             let submission = ConsentSubmission(store: store, consortiumKey: Self.consortiumKey, ledger: chain)
             let active = try Self.consent(Self.sample)
@@ -114,7 +103,13 @@ struct ConsentSubmissionTests {
             var changed = active
             changed.object["dateTime"] = .string("2026-02-01T09:30:00Z")
             let afterGrant = try await Footprint(store, chain, t.key)
-            await #expect(throws: ConsentSubmissionError.self) { try await submission.submit(changed) }
+            do throws(ServiceError) {
+                _ = try await submission.submit(changed)
+                Issue.record("a second grant was submitted")
+            } catch {
+                #expect(error.code == .conflict && error.httpStatus == 409 && error.exitCode == 1, "\(error)")
+                #expect(error.operationOutcome.issues.map(\.location) == [["/id"]] && error.operationOutcome.issues.map(\.code) == ["duplicate"])
+            }
             #expect(try await Footprint(store, chain, t.key) == afterGrant)
             #expect(try await store.current(RecordKey(type: "Consent", id: "consent-mira-treatment"))?.version == 1)
 
@@ -128,42 +123,16 @@ struct ConsentSubmissionTests {
             var enteredInError = active
             enteredInError.object["status"] = .string("entered-in-error")
             let afterRevoke = try await Footprint(store, chain, t.key)
-            do {
+            do throws(ServiceError) {
                 _ = try await submission.submit(enteredInError)
                 Issue.record("a second revocation was submitted")
-            } catch let error as ConsentSubmissionError {
-                #expect(error.ledgerRefusal?.code == .unknownDirective)
-                #expect(error.outcome.issues.first?.location == ["/status"] && error.outcome.issues.first?.diagnostics.contains("already revoked") == true,
+            } catch {
+                #expect(error.code == .unprocessable)
+                #expect(error.operationOutcome.issues.first?.location == ["/status"] && error.operationOutcome.issues.first?.diagnostics.contains("already revoked") == true,
                         "\(error)")
             }
             #expect(try await Footprint(store, chain, t.key) == afterRevoke)
             #expect(try await store.current(RecordKey(type: "Consent", id: "consent-mira-treatment"))?.version == 2)
-        }
-    }
-
-    /// Through the node's loopback RPC, as `consent submit` runs it: `/check_consent` carries the ledger's refusal
-    /// code back, `/submit_consent` the inclusion.
-    @Test func overTheNodesRPCTheRefusalCodeAndTheInclusionComeBack() async throws {
-        try await StoreKind.sqlite.withStore { store, _ in
-            let t = try TestChain()
-            defer { t.remove() }
-            let chain = try await t.open()
-            let producer = Self.producing(chain)
-            defer { producer.cancel() }
-            let server = try await RPCServer.start(port: 0) { await NodeRPC.handle($0, chain: chain) }
-            let submission = ConsentSubmission(store: store, consortiumKey: Self.consortiumKey, ledger: RPCConsentLedger(port: server.port))
-            do {
-                _ = try await submission.submit(try Self.consent(Self.seeds.appendingPathComponent("consent-rejected-nothing-to-revoke.json").path))
-                Issue.record("a revoke with nothing to revoke was submitted")
-            } catch let error as ConsentSubmissionError {
-                #expect(error.code == .refused && error.ledgerRefusal?.code == .unknownDirective, "\(error)")
-                #expect(error.outcome.issues.map(\.location) == [["/status"]])
-            }
-            #expect(try await store.versionCount() == 0)
-            let granted = try await submission.submit(try Self.consent(Self.sample))
-            #expect(granted.inclusion.result.code == nil && granted.inclusion.height > 0)
-            #expect(await chain.state.consents[granted.directive.directiveId] != nil)
-            try await server.stop()
         }
     }
 
@@ -190,15 +159,15 @@ struct ConsentSubmissionTests {
             let t = try TestChain()
             defer { t.remove() }
             let chain = try await t.open()
-            let producer = Self.producing(chain)
+            let producer = TestChain.producing(chain)
             defer { producer.cancel() }
             let submission = ConsentSubmission(store: store, consortiumKey: Self.consortiumKey, ledger: StopsOnce(chain))
             let consent = try Self.consent(Self.sample)
-            do {
+            do throws(ServiceError) {
                 _ = try await submission.submit(consent)
                 Issue.record("recorded although the node stopped")
-            } catch let error as ConsentSubmissionError {
-                #expect(error.code == .notRecorded && error.description.contains("submit the same Consent again"), "\(error)")
+            } catch {
+                #expect(error.code == .notReady && error.exitCode == 75 && error.reason.contains("submit the same Consent again"), "\(error)")
             }
             #expect(await chain.state.consents.isEmpty)
             let again = try await submission.submit(consent)
@@ -210,11 +179,12 @@ struct ConsentSubmissionTests {
     @Test func aLedgerThatCannotBeAskedStoresNothing() async throws {
         try await StoreKind.sqlite.withStore { store, _ in
             let submission = ConsentSubmission(store: store, consortiumKey: Self.consortiumKey, ledger: UnreachableLedger())
-            do {
-                _ = try await submission.submit(try Self.consent(Self.sample))
+            let sample = try Self.consent(Self.sample)
+            do throws(ServiceError) {
+                _ = try await submission.submit(sample)
                 Issue.record("submitted without a ledger")
-            } catch let error as ConsentSubmissionError {
-                #expect(error.code == .ledgerUnavailable)
+            } catch {
+                #expect(error.code == .unavailable && error.exitCode == 69 && error.reason.contains("nothing was stored"), "\(error)")
             }
             #expect(try await store.versionCount() == 0)
             #expect(try await store.anchorQueueCount() == 0)

@@ -4,6 +4,7 @@ import Foundation
 import Ledger
 import Node
 import RecordStore
+import Services
 
 /// `careledger consent submit|query`.
 struct ConsentCommand: AsyncParsableCommand {
@@ -55,19 +56,13 @@ struct ConsentSubmitCommand: AsyncParsableCommand {
         }
         let store = try await storeOptions.open()
         let recorded: ConsentSubmission.Recorded
-        do {
+        do throws(ServiceError) {
             recorded = try await ConsentSubmission(store: store, consortiumKey: consortiumKey, ledger: RPCConsentLedger(port: port)).submit(resource)
-        } catch let error as ConsentSubmissionError {
-            try? await store.close()
-            if error.code == .refused { Output.reject(error.outcome) }
-            // Not refused: the node could not be asked (69, nothing stored), or took the Consent's check but not its
-            // directive (75: stored, submitting again records it).
-            Output.write(JSONWriter(style: .pretty).write(.object(error.outcome.resource)))
-            FileHandle.standardError.write(Data("careledger consent submit: \(error)\n".utf8))
-            throw ExitCode(error.code == .ledgerUnavailable ? 69 : 75)
         } catch {
             try? await store.close()
-            throw error
+            // Refused: exit 1 with the OperationOutcome, nothing stored. The node could not be asked: 69, nothing
+            // stored. The Consent is stored but its directive not recorded after the check: 75, submit again.
+            throw ServiceErrorExit.exit(error, command: "consent submit", outcome: true)
         }
         try? await store.close()
         let directive = recorded.directive
@@ -124,77 +119,46 @@ struct ConsentQueryCommand: AsyncParsableCommand {
     @Option(help: "Write a proof of the answer to this file.")
     var prove: String?
 
-    /// The query's terms, checked and qualified (ConsentMapping's query readers); each option's mistake exits 64.
-    struct Terms {
-        var patient: (system: String, value: String)
-        var actors: [String]
-        var purposes: [String]
-        var category: String
-        var classes: [String]
-        var labels: [String]
-        var codes: [String]
-        var at: Int64?
-    }
-
-    func terms() throws -> Terms {
-        do throws(ConsentMapping.Failure) {
-            typealias M = ConsentMapping
-            return Terms(
-                patient: try M.queryIdentifier(patient, option: "--patient"),
-                actors: try actor.map { (s) throws(M.Failure) in try M.queryActor(s, option: "--actor") },
-                purposes: try purpose.map { (s) throws(M.Failure) in try M.queryCode(s, option: "--purpose", defaultSystem: M.QuerySystem.purpose) },
-                category: try M.queryCode(category, option: "--category", defaultSystem: M.QuerySystem.category),
-                classes: try self.class.map { (s) throws(M.Failure) in try M.queryClass(s, option: "--class") },
-                labels: try label.map { (s) throws(M.Failure) in
-                    try M.queryCode(s, option: "--label", defaultSystem: ["U", "L", "M", "N", "R", "V"].contains(s) ? M.QuerySystem.confidentiality : M.QuerySystem.actCode)
-                },
-                codes: try code.map { (s) throws(M.Failure) in try M.queryCode(s, option: "--code", defaultSystem: nil) },
-                at: try at.map { (s) throws(M.Failure) in try M.instant(s, pointer: "--at", end: false) })
+    /// The query's terms, checked and qualified (``ConsentQuestion``); each option's mistake exits 64.
+    func question() throws -> ConsentQuestion {
+        do throws(ServiceError) {
+            return try ConsentQuestion(patient: patient, actors: actor, purposes: purpose, category: category, classes: self.class,
+                                       labels: label, codes: code, at: at)
         } catch {
-            throw ValidationError("\(error.pointer): \(error.reason)")
+            throw ValidationError(error.reason)
         }
     }
 
-    func validate() throws { _ = try terms() }
+    func validate() throws { _ = try question() }
 
     func run() async throws {
-        let terms = try terms()
+        let question = try question()
         let home = NodeHome(self.home)
-        let chain: Chain
-        let consortiumKey: [UInt8]
+        let answers: ConsentAnswers
         do {
-            consortiumKey = try home.consortiumKey()
-            chain = try await home.openChain()
+            answers = ConsentAnswers(chain: try await home.openChain(), consortiumKey: try home.consortiumKey())
         } catch {
             FileHandle.standardError.write(Data("careledger consent query: \(error)\n".utf8))
             throw ExitCode(66)
         }
-        guard let tip = await chain.provableTip else {
-            FileHandle.standardError.write(Data("careledger consent query: the chain has no block yet\n".utf8))
-            throw ExitCode(75)
-        }
-        let header = tip.block.block.header
-        let query = ConsentQuery(
-            patient: PatientPseudonym.derive(consortiumKey: consortiumKey, system: terms.patient.system, value: terms.patient.value),
-            actors: terms.actors, purposes: terms.purposes, category: terms.category, classes: terms.classes, labels: terms.labels,
-            codes: terms.codes, at: terms.at ?? header.time)
-        let proof: ConsentProof
-        do {
-            // The light path from the genesis validators when the validator set changed since (careledger-consent-proof/2);
-            // only a written proof needs it.
-            var light: (lightPath: [LightBlock], validators: ValidatorSet?) = ([], nil)
-            if prove != nil { light = try await ReceiptBuilder.lightEvidence(to: header.height, in: chain) }
-            proof = try ConsentProof.make(state: tip.state, query: query, header: header, commit: tip.block.commit,
-                                          lightPath: light.lightPath, validators: light.validators)
+        let answer: ConsentAnswer
+        let header: BlockHeader
+        var proof: ConsentProof?
+        do throws(ServiceError) {
+            // The same answer either way; a written proof also carries the entries, the commit and the light path.
+            if prove != nil {
+                let proven = try await answers.prove(question)
+                (answer, header, proof) = (proven.answer, proven.header, proven)
+            } else {
+                let answered = try await answers.query(question)
+                (answer, header) = (answered.answer, answered.header)
+            }
         } catch {
-            FileHandle.standardError.write(Data("careledger consent query: cannot prove the answer: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw ServiceErrorExit.exit(error, command: "consent query")
         }
-        if let prove { try ConsentJSON.encode(proof).write(to: URL(fileURLWithPath: prove)) }
-        let answer = proof.answer
+        if let prove, let proof { try ConsentJSON.encode(proof).write(to: URL(fileURLWithPath: prove)) }
         if json {
-            Output.write(Array(try JSONSerialization.data(withJSONObject: ConsentJSON.response(answer, header: header),
-                                                          options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) + [10])
+            Output.write(Array(try ConsentJSON.encode(ConsentJSON.response(answer, header: header))) + [10])
             return
         }
         Output.line(answer.decision.rawValue)

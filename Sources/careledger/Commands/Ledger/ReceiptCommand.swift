@@ -3,6 +3,7 @@ import Foundation
 import Ledger
 import Node
 import RecordStore
+import Services
 
 /// `careledger receipt TYPE/ID[/_history/V] --store URL --home DIR [--wait SECONDS]`.
 struct ReceiptCommand: AsyncParsableCommand {
@@ -33,16 +34,11 @@ struct ReceiptCommand: AsyncParsableCommand {
     var recordOut: String?
 
     func run() async throws {
-        let parts = reference.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        let key: RecordKey
-        var version: Int?
-        if parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty {
-            key = RecordKey(type: parts[0], id: parts[1])
-        } else if parts.count == 4, parts[2] == "_history", let v = Int(parts[3]), v > 0 {
-            key = RecordKey(type: parts[0], id: parts[1])
-            version = v
-        } else {
-            throw ValidationError("expected TYPE/ID or TYPE/ID/_history/VERSION, found '\(reference)'")
+        let (key, version): (RecordKey, Int?)
+        do throws(ServiceError) {
+            (key, version) = try RecordReceipts.reference(reference)
+        } catch {
+            throw ValidationError(error.reason)
         }
         let home = NodeHome(self.home)
         let chain: Chain
@@ -54,31 +50,25 @@ struct ReceiptCommand: AsyncParsableCommand {
         }
         let store = try await storeOptions.open()
         defer { Task { try? await store.close() } }
+        // A read-only view beside the running node: each attempt picks up the blocks appended since.
+        let receipts = RecordReceipts(store: store, chain: chain, refreshesChain: true)
         let deadline = Date().addingTimeInterval(wait)
-        while true {
-            let outcome: ReceiptBuilder.Outcome
-            do {
-                // A read-only view beside the running node: the builder picks up the blocks appended since.
-                outcome = try await ReceiptBuilder.build(key, version: version, store: store, chain: chain, refresh: true)
-            } catch {
-                FileHandle.standardError.write(Data("careledger receipt: \(error)\n".utf8))
-                throw ExitCode(1)
-            }
-            switch outcome {
-            case .receipt(let receipt, let record):
-                if let recordOut { try Data(record).write(to: URL(fileURLWithPath: recordOut)) }
-                Output.write(Array(try ReceiptJSON.encode(receipt)) + [10])
-                return
-            case .notFound(let why):
-                FileHandle.standardError.write(Data("careledger receipt: \(why)\n".utf8))
-                throw ExitCode(1)
-            case .pending(let why):
-                if Date() >= deadline {
-                    FileHandle.standardError.write(Data("careledger receipt: \(why)\(wait > 0 ? " after \(wait) s" : "; --wait SECONDS waits for it")\n".utf8))
-                    throw ExitCode(75)
-                }
+        var issued: RecordReceipts.Issued?
+        while issued == nil {
+            do throws(ServiceError) {
+                issued = try await receipts.receipt(for: key, version: version)
+            } catch where error.code == .notReady && Date() < deadline {
                 try await Task.sleep(for: .milliseconds(100))
+            } catch {
+                var failure = error
+                if error.code == .notReady { failure.reason += wait > 0 ? " after \(wait) s" : "; --wait SECONDS waits for it" }
+                // This command's documented codes: 1 for a record not in the store, or a store that fails or was
+                // anchored on another chain.
+                throw ServiceErrorExit.exit(failure, command: "receipt", exitCodes: [.notFound: 1, .unavailable: 1])
             }
         }
+        guard let issued else { return }
+        if let recordOut { try Data(issued.record).write(to: URL(fileURLWithPath: recordOut)) }
+        Output.write(Array(try ReceiptJSON.encode(issued.receipt)) + [10])
     }
 }

@@ -3,6 +3,7 @@ import FHIRCore
 import Foundation
 import Ledger
 import Node
+import Services
 
 /// `careledger verify RECEIPT --genesis genesis.json [--record FILE]`.
 struct VerifyCommand: ParsableCommand {
@@ -55,48 +56,22 @@ struct VerifyCommand: ParsableCommand {
             FileHandle.standardError.write(Data("careledger verify: \(error)\n".utf8))
             throw ExitCode(66)
         }
-        let parsed: ReceiptJSON.Document
-        do throws(ReceiptDecodingError) {
-            guard let document else { throw ReceiptDecodingError.tooLarge(subject: "receipt or consent proof") }
-            parsed = try ReceiptJSON.decodeDocument(document)
-        } catch {
-            Output.line("FAILED \(error.subject == "consent proof" ? "proof" : "receipt"): \(error)")
+        switch ReceiptVerification.verify(document: document, genesis: genesis, record: recordBytes) {
+        case .failed(let check, let reason):
+            Output.line("FAILED \(check): \(reason)")
             throw ExitCode(1)
+        case .receipt(let receipt):
+            Output.line("OK \(receipt.reference) is leaf \(receipt.leafIndex) of \(receipt.treeSize) in batch \(Base64.encode(receipt.batchRoot))")
+            Output.line("   anchored at height \(receipt.header.height) of \(genesis.chainId), finalized by \(receipt.commit.signatures.count) validator signature(s)")
+            if let line = Self.lightPathLine(receipt.lightPath, receipt.validators) { Output.line(line) }
+            if recordBytes != nil { Output.line("   the record's bytes hash to the receipt's canonical hash") }
+        case .consentProof(let proof, let answer):
+            Output.line("OK \(answer.decision.rawValue) for the query, proven by \(proof.consents.count) directive(s)\(proof.patient.value == nil ? " (the patient has none: proven absent)" : "")")
+            Output.line("   against the state root of height \(proof.header.height) of \(genesis.chainId), finalized by \(proof.commit.signatures.count) validator signature(s)")
+            if let line = Self.lightPathLine(proof.lightPath, proof.validators) { Output.line(line) }
+        case .stored:
+            break
         }
-        switch parsed {
-        case .receipt(let receipt): try verifyReceipt(receipt, genesis: genesis, record: recordBytes)
-        case .consentProof(let proof): try verifyConsentProof(proof, document: document ?? [], genesis: genesis)
-        }
-    }
-
-    func verifyReceipt(_ parsed: Receipt, genesis: Genesis, record recordBytes: [UInt8]?) throws {
-        do throws(Receipt.Failure) {
-            try parsed.verify(chainId: genesis.chainId, validators: genesis.validatorSet, record: recordBytes)
-        } catch {
-            Output.line("FAILED \(error.check): \(error.reason)")
-            throw ExitCode(1)
-        }
-        Output.line("OK \(parsed.reference) is leaf \(parsed.leafIndex) of \(parsed.treeSize) in batch \(Base64.encode(parsed.batchRoot))")
-        Output.line("   anchored at height \(parsed.header.height) of \(genesis.chainId), finalized by \(parsed.commit.signatures.count) validator signature(s)")
-        if let line = Self.lightPathLine(parsed.lightPath, parsed.validators) { Output.line(line) }
-        if recordBytes != nil { Output.line("   the record's bytes hash to the receipt's canonical hash") }
-    }
-
-    func verifyConsentProof(_ proof: ConsentProof, document: [UInt8], genesis: Genesis) throws {
-        let answer: ConsentAnswer
-        do throws(Receipt.Failure) {
-            answer = try proof.verify(chainId: genesis.chainId, validators: genesis.validatorSet)
-        } catch {
-            Output.line("FAILED \(error.check): \(error.reason)")
-            throw ExitCode(1)
-        }
-        guard ConsentJSON.responseMatches(Data(document), proof) else {
-            Output.line("FAILED response: the response card is not the rendering of the proven answer")
-            throw ExitCode(1)
-        }
-        Output.line("OK \(answer.decision.rawValue) for the query, proven by \(proof.consents.count) directive(s)\(proof.patient.value == nil ? " (the patient has none: proven absent)" : "")")
-        Output.line("   against the state root of height \(proof.header.height) of \(genesis.chainId), finalized by \(proof.commit.signatures.count) validator signature(s)")
-        if let line = Self.lightPathLine(proof.lightPath, proof.validators) { Output.line(line) }
     }
 
     /// How a receipt's or proof's block is trusted from the genesis validators, when it carries a light path or
