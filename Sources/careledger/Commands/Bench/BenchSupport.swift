@@ -46,10 +46,15 @@ enum PythonPeer {
         return nil
     }
 
-    /// Runs `python3 scripts/<name> <arguments>` and returns its last line as a JSON object. Standard error goes
-    /// to a file, so that a chatty peer cannot block on a full pipe while stdout is read; its last lines explain
-    /// a failure.
-    static func run(_ name: String, arguments: [String]) -> Result<[String: Any], Problem> {
+    /// What a peer prints instead of its figures when it cannot run (its library is not installed).
+    struct Refusal: Decodable {
+        var error: String?
+    }
+
+    /// Runs `python3 scripts/<name> <arguments>` and reads its last line as `Answer` (its JSON figures), or as the
+    /// `{"error": …}` it prints when it cannot run. Standard error goes to a file, so that a chatty peer cannot
+    /// block on a full pipe while stdout is read; its last lines explain a failure.
+    static func run<Answer: Decodable>(_ name: String, arguments: [String], as answer: Answer.Type) -> Result<Answer, Problem> {
         guard let script = script(name) else {
             return .failure(Problem(description: "scripts/\(name) not found (run from the repository)"))
         }
@@ -69,16 +74,19 @@ enum PythonPeer {
         do { try p.run() } catch { return .failure(Problem(description: "python3 could not be started: \(error)")) }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        let object = String(decoding: data, as: UTF8.self).split(separator: "\n").last
-            .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        if let object, let problem = object["error"] as? String {
+        let lastLine = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map { Data($0.utf8) }
+        if let lastLine, let problem = (try? JSONDecoder().decode(Refusal.self, from: lastLine))?.error {
             return .failure(Problem(description: problem))
         }
-        guard p.terminationStatus == 0, let object else {
+        guard p.terminationStatus == 0, let lastLine else {
             let errText = String(decoding: fm.contents(atPath: errURL.path) ?? Data(), as: UTF8.self)
             let tail = errText.split(separator: "\n").suffix(3).joined(separator: " | ")
             return .failure(Problem(description: "the script failed (exit \(p.terminationStatus)): \(tail)"))
         }
-        return .success(object)
+        do {
+            return .success(try JSONDecoder().decode(Answer.self, from: lastLine))
+        } catch {
+            return .failure(Problem(description: "the script's last line is not its figures: \(error)"))
+        }
     }
 }

@@ -230,7 +230,14 @@ struct CCDABenchCommand: ParsableCommand {
         }
     }
 
-    struct PeerResult {
+    /// scripts/ccda_bench_peer.py's figures (its last line).
+    struct PeerResult: Decodable {
+        /// A document the peer could not convert.
+        struct Failure: Decodable {
+            let file: String
+            let error: String
+        }
+
         let version: String
         let documents: Int
         let converted: Int
@@ -238,26 +245,17 @@ struct CCDABenchCommand: ParsableCommand {
         let rate: Double
         let resources: Int
         let rounds: Int
-        let failed: [(file: String, error: String)]
+        let failed: [Failure]
+
+        enum CodingKeys: String, CodingKey {
+            case version, documents, converted, seconds, resources, rounds, failed
+            case rate = "docs_per_s"
+        }
     }
+
     /// Runs scripts/ccda_bench_peer.py and reads its figures.
     static func runPeer(rounds: Int, files: [String]) -> Result<PeerResult, PythonPeer.Problem> {
-        PythonPeer.run("ccda_bench_peer.py", arguments: ["--rounds", String(max(rounds, 1))] + files).flatMap { object in
-            guard let rate = (object["docs_per_s"] as? NSNumber)?.doubleValue else {
-                return .failure(PythonPeer.Problem(description: "the script printed no docs_per_s"))
-            }
-            let failed = (object["failed"] as? [[String: Any]] ?? []).map {
-                (file: $0["file"] as? String ?? "?", error: $0["error"] as? String ?? "?")
-            }
-            return .success(PeerResult(version: object["version"] as? String ?? "?",
-                                       documents: (object["documents"] as? NSNumber)?.intValue ?? 0,
-                                       converted: (object["converted"] as? NSNumber)?.intValue ?? 0,
-                                       seconds: (object["seconds"] as? NSNumber)?.doubleValue ?? 0,
-                                       rate: rate,
-                                       resources: (object["resources"] as? NSNumber)?.intValue ?? 0,
-                                       rounds: (object["rounds"] as? NSNumber)?.intValue ?? 0,
-                                       failed: failed))
-        }
+        PythonPeer.run("ccda_bench_peer.py", arguments: ["--rounds", String(max(rounds, 1))] + files, as: PeerResult.self)
     }
 
     private func median(_ body: () -> Void) -> Double { Bench.median(rounds: rounds, body) }

@@ -244,18 +244,22 @@ struct HL7BenchCommand: ParsableCommand {
         if sink == 42 { print("") }
     }
 
-    struct PeerResult { let version: String; let messages: Int; let parsed: Int; let rate: Double }
+    /// scripts/hl7_bench_peer.py's figures (its last line).
+    struct PeerResult: Decodable {
+        let version: String
+        let messages: Int
+        let parsed: Int
+        let rate: Double
+
+        enum CodingKeys: String, CodingKey {
+            case version, messages, parsed
+            case rate = "msgs_per_s"
+        }
+    }
 
     /// Runs scripts/hl7_bench_peer.py for one library and reads its figures.
     static func runPeer(library: String, rounds: Int, files: [String]) -> Result<PeerResult, PythonPeer.Problem> {
-        PythonPeer.run("hl7_bench_peer.py", arguments: ["--library", library, "--rounds", String(max(rounds, 1))] + files).flatMap { object in
-            guard let rate = (object["msgs_per_s"] as? NSNumber)?.doubleValue else {
-                return .failure(PythonPeer.Problem(description: "the script printed no msgs_per_s"))
-            }
-            return .success(PeerResult(version: object["version"] as? String ?? "?",
-                                       messages: (object["messages"] as? NSNumber)?.intValue ?? 0,
-                                       parsed: (object["parsed"] as? NSNumber)?.intValue ?? 0, rate: rate))
-        }
+        PythonPeer.run("hl7_bench_peer.py", arguments: ["--library", library, "--rounds", String(max(rounds, 1))] + files, as: PeerResult.self)
     }
 
     private func median(_ body: () -> Void) -> Double { Bench.median(rounds: rounds, body) }
