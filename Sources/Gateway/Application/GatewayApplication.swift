@@ -26,7 +26,10 @@ public enum GatewayApplication {
             // SMART Backend Services (.well-known, token endpoint), then the authentication middleware: here.
             // Protected FHIR interactions: search (its routes first), then the record interactions.
             ReadRoutes(),
+            HistoryRoutes(),
             WriteRoutes(),
+            BundleRoutes(),
+            EverythingRoutes(),
         ]
     }
 

@@ -1,0 +1,55 @@
+import FHIRCore
+public import Hummingbird
+import RecordStore
+import Services
+
+/// `GET /Patient/{id}/$everything`: the patient and every resource in its compartment, as a `searchset` Bundle.
+public struct EverythingRoutes: GatewayRoutes {
+    public init() {}
+
+    public func add(to router: Router<GatewayRequestContext>, dependencies: GatewayDependencies) {
+        let everything = PatientEverything(store: dependencies.store)
+        router.get("/Patient/:id/$everything") { request, context -> Response in
+            let negotiation = try FHIRNegotiation(request)
+            let id = context.parameters.get("id") ?? ""
+            guard RoutePath.isFHIRId(id) else {
+                throw ServiceError(.invalidRequest, "'\(id.prefix(80))' is not a FHIR id")
+            }
+            let resources = try await everything.everything(patientId: id)
+            let base = dependencies.baseURL(for: request)
+            return try FHIRRepresentation.response(resource: try Self.searchset(resources, baseURL: base,
+                                                                                 selfURL: base + request.uri.description),
+                                                   negotiation: negotiation)
+        }
+    }
+
+    /// A `searchset` Bundle of whole resources, each a match, with its total.
+    static func searchset(_ resources: [StoredResource], baseURL: String, selfURL: String) throws(ServiceError) -> Resource {
+        var entries: [FHIRValue] = []
+        for resource in resources {
+            let value: FHIRValue
+            do {
+                value = try JSONReader().readValue(resource.canonical)
+            } catch {
+                throw ServiceError(.internal, "\(resource.location) could not be read back: \(error.reason)")
+            }
+            entries.append(.object(FHIRObject([
+                "fullUrl": .string("\(baseURL)/\(resource.type)/\(resource.id)"),
+                "resource": value,
+                "search": .object(FHIRObject(["mode": .string("match")])),
+            ])))
+        }
+        var root = FHIRObject([
+            "resourceType": .string("Bundle"),
+            "type": .string("searchset"),
+            "total": .number(FHIRNumber(resources.count)),
+            "link": .array([.object(FHIRObject(["relation": .string("self"), "url": .string(selfURL)]))]),
+        ])
+        if !entries.isEmpty { root["entry"] = .array(entries) }
+        do {
+            return try Resource(root)
+        } catch {
+            throw ServiceError(.internal, error.description)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import FHIRCore
+public import Hummingbird
+import RecordStore
+import Services
+
+/// The FHIR history interactions (http.html §3.1.0.11): `GET /{type}/{id}/_history`, `GET /{type}/_history` and
+/// `GET /_history`, with `_since` and `_count`, newest first, as a `history` Bundle whose `next` link carries the
+/// store's cursor (`_cursor`), so paging is stable while others write.
+public struct HistoryRoutes: GatewayRoutes {
+    public init() {}
+
+    public func add(to router: Router<GatewayRequestContext>, dependencies: GatewayDependencies) {
+        router.get("/:type/:id/_history") { request, context -> Response in
+            let key = try RoutePath.key(context)
+            return try await Self.history(request, type: key.type, id: key.id, dependencies: dependencies)
+        }
+        router.get("/:type/_history") { request, context -> Response in
+            try await Self.history(request, type: try RoutePath.type(context), id: nil, dependencies: dependencies)
+        }
+        router.get("/_history") { request, _ -> Response in
+            try await Self.history(request, type: nil, id: nil, dependencies: dependencies)
+        }
+    }
+
+    /// One page of history as a Bundle.
+    static func history(_ request: Request, type: String?, id: String?,
+                        dependencies: GatewayDependencies) async throws -> Response {
+        let negotiation = try FHIRNegotiation(request)
+        let query = request.uri.queryParameters
+        let count = try query["_count"].map { text throws(ServiceError) -> Int in
+            guard let n = Int(text), n >= 0 else { throw ServiceError(.invalidRequest, "_count=\(text.prefix(20)) is not a whole number") }
+            return n
+        }
+        let since = query["_since"].map(String.init)
+        let cursor = query["_cursor"].map(String.init)
+        let result = try await dependencies.records.history(type: type, id: id, since: since, count: count, cursor: cursor)
+        let base = dependencies.baseURL(for: request)
+        var links: [(String, String)] = [("self", base + request.uri.description)]
+        if let next = result.next {
+            var parameters: [(String, String)] = []
+            if let since { parameters.append(("_since", since)) }
+            if let count { parameters.append(("_count", String(count))) }
+            parameters.append(("_cursor", next))
+            links.append(("next", base + request.uri.path + "?" + QueryString.encode(parameters)))
+        }
+        let bundle = HistoryBundle(entries: result.entries, links: links, baseURL: base)
+        return try FHIRRepresentation.response(resource: try bundle.resource(), negotiation: negotiation)
+    }
+}
+
+/// A `history` Bundle (FHIR R4 bundle.html, http.html §3.1.0.11): one entry per version, newest first, each with
+/// its `request` (POST for a first version, PUT for a later one, DELETE for a delete) and `response`; a delete
+/// carries no resource.
+struct HistoryBundle {
+    var entries: [StoredResource]
+    var links: [(relation: String, url: String)]
+    var baseURL: String
+
+    func resource() throws(ServiceError) -> Resource {
+        var list: [FHIRValue] = []
+        for version in entries {
+            var entry = FHIRObject(["fullUrl": .string("\(baseURL)/\(version.type)/\(version.id)")])
+            if !version.deleted {
+                do {
+                    entry["resource"] = try JSONReader().readValue(version.canonical)
+                } catch {
+                    throw ServiceError(.internal, "\(version.location) could not be read back: \(error.reason)")
+                }
+            }
+            let method = version.deleted ? "DELETE" : (version.version == 1 ? "POST" : "PUT")
+            let url = method == "POST" ? version.type : "\(version.type)/\(version.id)"
+            entry["request"] = .object(FHIRObject(["method": .string(method), "url": .string(url)]))
+            var response = FHIRObject([
+                "status": .string(version.deleted ? "204 No Content" : (version.version == 1 ? "201 Created" : "200 OK")),
+                "etag": .string(version.etag),
+                "lastModified": .string(version.lastUpdated),
+            ])
+            if !version.deleted { response["location"] = .string(version.location) }
+            entry["response"] = .object(response)
+            list.append(.object(entry))
+        }
+        var root = FHIRObject(["resourceType": .string("Bundle"), "type": .string("history")])
+        root["link"] = .array(links.map { .object(FHIRObject(["relation": .string($0.relation), "url": .string($0.url)])) })
+        if !list.isEmpty { root["entry"] = .array(list) }
+        do {
+            return try Resource(root)
+        } catch {
+            throw ServiceError(.internal, error.description)
+        }
+    }
+}
+
+/// Query strings of the links the gateway writes (Bundle `next`): values percent-encoded so that `+` in a `_since`
+/// offset or `|` in a token stays what it was.
+enum QueryString {
+    static func encode(_ parameters: [(String, String)]) -> String {
+        parameters.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            let c = Character(Unicode.Scalar(byte))
+            if byte < 0x80, c.isLetter || c.isNumber || "-._~".contains(c) {
+                out.append(c)
+            } else {
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
