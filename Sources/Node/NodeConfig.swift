@@ -52,43 +52,31 @@ public struct NodeConfig: Sendable, Hashable {
     }
 
     public func write(to url: URL) throws {
-        var object: [String: Any] = [
-            "moniker": moniker,
-            "rpcPort": rpcPort,
-            "p2pHost": p2pHost,
-            "p2pPort": p2pPort,
-            "peers": peers.map { ["name": $0.name, "publicKey": Base64.encode($0.publicKey.bytes), "host": $0.host, "port": $0.port] as [String: Any] },
-        ]
-        if let blockIntervalMillis { object["blockIntervalMillis"] = blockIntervalMillis }
-        if let emptyBlockMillis { object["emptyBlockMillis"] = emptyBlockMillis }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-        try data.write(to: url, options: .atomic)
+        let file = NodeFiles.NodeConfigFile(
+            moniker: moniker, rpcPort: rpcPort, p2pHost: p2pHost, p2pPort: p2pPort,
+            peers: peers.map { NodeFiles.NodeConfigFile.Peer(name: $0.name, publicKey: Base64.encode($0.publicKey.bytes), host: $0.host, port: $0.port) },
+            blockIntervalMillis: blockIntervalMillis, emptyBlockMillis: emptyBlockMillis)
+        try NodeFiles.encode(file, pretty: true).write(to: url, options: .atomic)
     }
 
     public static func read(from url: URL) throws -> NodeConfig {
-        let o = try NodeHome.readObject(url)
-        func port(_ name: String) throws -> Int {
-            guard let p = (o[name] as? NSNumber)?.intValue, (0...65535).contains(p) else { throw NodeError("\(url.path): \(name) must be a TCP port (0–65535)") }
-            return p
+        let o = try NodeFiles.read(NodeFiles.NodeConfigFile.self, from: url)
+        for (name, port) in [("rpcPort", o.rpcPort), ("p2pPort", o.p2pPort)] where !(0...65535).contains(port) {
+            throw NodeError("\(url.path): \(name) must be a TCP port (0–65535)")
         }
-        guard let moniker = o["moniker"] as? String, !moniker.isEmpty else { throw NodeError("\(url.path): no moniker") }
-        let host = o["p2pHost"] as? String ?? "127.0.0.1"
-        guard let list = o["peers"] as? [[String: Any]] else { throw NodeError("\(url.path): peers must be a list") }
+        guard !o.moniker.isEmpty else { throw NodeError("\(url.path): no moniker") }
         var peers: [Peer] = []
-        for (n, p) in list.enumerated() {
-            guard let name = p["name"] as? String, let key = (p["publicKey"] as? String).flatMap(Base64.decode), let publicKey = try? PublicKey(bytes: key),
-                  let peerHost = p["host"] as? String, !peerHost.isEmpty, let peerPort = (p["port"] as? NSNumber)?.intValue, (1...65535).contains(peerPort) else {
+        for (n, p) in o.peers.enumerated() {
+            guard let key = Base64.decode(p.publicKey), let publicKey = try? PublicKey(bytes: key), !p.host.isEmpty, (1...65535).contains(p.port) else {
                 throw NodeError("\(url.path): peers[\(n)] needs a name, a base64 32-byte publicKey, a host and a port")
             }
-            peers.append(Peer(name: name, publicKey: publicKey, host: peerHost, port: peerPort))
+            peers.append(Peer(name: p.name, publicKey: publicKey, host: p.host, port: p.port))
         }
-        func millis(_ name: String) throws -> Int? {
-            guard let value = o[name] else { return nil }
-            guard let m = (value as? NSNumber)?.intValue, m >= 1, m <= 600_000 else { throw NodeError("\(url.path): \(name) must be 1–600000 milliseconds") }
-            return m
+        for (name, value) in [("blockIntervalMillis", o.blockIntervalMillis), ("emptyBlockMillis", o.emptyBlockMillis)] {
+            if let m = value, !(1...600_000).contains(m) { throw NodeError("\(url.path): \(name) must be 1–600000 milliseconds") }
         }
-        return NodeConfig(moniker: moniker, rpcPort: try port("rpcPort"), p2pHost: host, p2pPort: try port("p2pPort"), peers: peers,
-                          blockIntervalMillis: try millis("blockIntervalMillis"), emptyBlockMillis: try millis("emptyBlockMillis"))
+        return NodeConfig(moniker: o.moniker, rpcPort: o.rpcPort, p2pHost: o.p2pHost ?? "127.0.0.1", p2pPort: o.p2pPort, peers: peers,
+                          blockIntervalMillis: o.blockIntervalMillis, emptyBlockMillis: o.emptyBlockMillis)
     }
 }
 

@@ -32,10 +32,10 @@ public struct NodeHome: Sendable {
         try FileManager.default.createDirectory(at: root.appendingPathComponent("config"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let key = SigningKey()
-        try writeSecret(["type": "ed25519", "seed": Base64.encode(key.rawRepresentation)], to: nodeKeyFile)
+        try writeSecret(NodeFiles.Secret(type: "ed25519", seed: Base64.encode(key.rawRepresentation)), to: nodeKeyFile)
         var consortium = SystemRandomNumberGenerator()
         let consortiumKey = (0..<32).map { _ in UInt8.random(in: 0...255, using: &consortium) }
-        try writeSecret(["type": "hmac-sha256", "key": Base64.encode(consortiumKey)], to: consortiumKeyFile)
+        try writeSecret(NodeFiles.Secret(type: "hmac-sha256", key: Base64.encode(consortiumKey)), to: consortiumKeyFile)
         let genesis = Genesis(chainId: chainId, genesisTime: genesisTime,
                               validators: [Genesis.Validator(name: moniker, publicKey: key.publicKey, power: power, identifiers: identifiers)])
         try genesis.write(to: genesisFile)
@@ -43,42 +43,38 @@ public struct NodeHome: Sendable {
     }
 
     public func nodeKey() throws -> SigningKey {
-        let object = try Self.readObject(nodeKeyFile)
-        guard object["type"] as? String == "ed25519", let seed = (object["seed"] as? String).flatMap(Base64.decode), seed.count == 32 else {
+        guard let file = try Self.readSecret(nodeKeyFile), file.type == "ed25519", let seed = file.seed.flatMap(Base64.decode), seed.count == 32 else {
             throw NodeError("\(nodeKeyFile.path) is not an Ed25519 key file ({\"type\":\"ed25519\",\"seed\":base64})")
         }
         return try SigningKey(seed: seed)
     }
 
     public func consortiumKey() throws -> [UInt8] {
-        let object = try Self.readObject(consortiumKeyFile)
-        guard let key = (object["key"] as? String).flatMap(Base64.decode), key.count == 32 else {
+        guard let file = try Self.readSecret(consortiumKeyFile), let key = file.key.flatMap(Base64.decode), key.count == 32 else {
             throw NodeError("\(consortiumKeyFile.path) is not a consortium key file ({\"type\":\"hmac-sha256\",\"key\":base64})")
         }
         return key
     }
 
-    public func genesis() throws -> Genesis { try Genesis.read(from: genesisFile) }
-
-    /// Writes a secret with mode 0600 from the start (never world-readable, even for a moment).
-    private func writeSecret(_ object: [String: String], to url: URL) throws {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        guard FileManager.default.createFile(atPath: url.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw NodeError("could not write \(url.path)")
-        }
-    }
-
-    static func readObject(_ url: URL) throws -> [String: Any] {
+    /// A key file; nil when it is not one (the caller says which form it expects), a ``NodeError`` when it cannot be read.
+    static func readSecret(_ url: URL) throws -> NodeFiles.Secret? {
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
             throw NodeError("cannot read \(url.path): \(error.localizedDescription)")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw NodeError("\(url.path) is not a JSON object")
+        return try? JSONDecoder().decode(NodeFiles.Secret.self, from: data)
+    }
+
+    public func genesis() throws -> Genesis { try Genesis.read(from: genesisFile) }
+
+    /// Writes a secret with mode 0600 from the start (never world-readable, even for a moment).
+    private func writeSecret(_ secret: NodeFiles.Secret, to url: URL) throws {
+        let data = try NodeFiles.encode(secret, pretty: false)
+        guard FileManager.default.createFile(atPath: url.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw NodeError("could not write \(url.path)")
         }
-        return object
     }
 }
 
@@ -125,40 +121,34 @@ public struct Genesis: Sendable, Hashable {
     public var genesisMillis: Int64 { Int64((genesisTime.timeIntervalSince1970 * 1000).rounded()) }
 
     public func write(to url: URL) throws {
-        let object: [String: Any] = [
-            "chainId": chainId,
-            "genesisTime": genesisTime.formatted(Genesis.instant),
-            "validators": validators.map { v in
-                var o: [String: Any] = ["name": v.name, "publicKey": Base64.encode(v.publicKey.bytes), "power": v.power]
-                if !v.identifiers.isEmpty { o["identifiers"] = v.identifiers }
-                return o
-            },
-        ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-        try data.write(to: url, options: .atomic)
+        let file = NodeFiles.GenesisFile(
+            chainId: chainId, genesisTime: genesisTime.formatted(Genesis.instant),
+            validators: validators.map { v in
+                NodeFiles.GenesisFile.Validator(name: v.name, publicKey: Base64.encode(v.publicKey.bytes), power: v.power,
+                                                identifiers: v.identifiers.isEmpty ? nil : v.identifiers)
+            })
+        try NodeFiles.encode(file, pretty: true).write(to: url, options: .atomic)
     }
 
     public static func read(from url: URL) throws -> Genesis {
-        let o = try NodeHome.readObject(url)
-        guard let chainId = o["chainId"] as? String, !chainId.isEmpty else { throw NodeError("\(url.path): no chainId") }
-        guard let time = (o["genesisTime"] as? String).flatMap({ try? Date($0, strategy: instant) }) else {
+        let o = try NodeFiles.read(NodeFiles.GenesisFile.self, from: url)
+        guard !o.chainId.isEmpty else { throw NodeError("\(url.path): no chainId") }
+        guard let time = try? Date(o.genesisTime, strategy: instant) else {
             throw NodeError("\(url.path): genesisTime is not an RFC 3339 instant")
         }
-        guard let list = o["validators"] as? [[String: Any]], !list.isEmpty else { throw NodeError("\(url.path): no validators") }
+        guard !o.validators.isEmpty else { throw NodeError("\(url.path): no validators") }
         var validators: [Validator] = []
-        for (n, v) in list.enumerated() {
-            guard let name = v["name"] as? String, let key = (v["publicKey"] as? String).flatMap(Base64.decode),
-                  let publicKey = try? PublicKey(bytes: key), let power = (v["power"] as? NSNumber)?.uint64Value, power > 0 else {
+        for (n, v) in o.validators.enumerated() {
+            guard let key = Base64.decode(v.publicKey), let publicKey = try? PublicKey(bytes: key), v.power > 0 else {
                 throw NodeError("\(url.path): validators[\(n)] needs a name, a base64 32-byte publicKey and a positive power")
             }
             var identifiers: [String] = []
-            if let value = v["identifiers"] {
-                guard let list = value as? [String] else { throw NodeError("\(url.path): validators[\(n)].identifiers must be a list of SYSTEM|VALUE strings") }
+            if let list = v.identifiers {
                 identifiers = ParticipantIdentifiers.canonical(list)
                 guard identifiers.count == list.count else { throw NodeError("\(url.path): validators[\(n)].identifiers lists an identifier twice") }
                 if let problem = ParticipantIdentifiers.problem(identifiers) { throw NodeError("\(url.path): validators[\(n)].identifiers: \(problem)") }
             }
-            validators.append(Validator(name: name, publicKey: publicKey, power: power, identifiers: identifiers))
+            validators.append(Validator(name: v.name, publicKey: publicKey, power: v.power, identifiers: identifiers))
         }
         // Thresholds compare total power in 64 bits: bound it as CometBFT does (MaxTotalVotingPower = Int64.max / 8).
         var total: UInt64 = 0
@@ -167,7 +157,7 @@ public struct Genesis: Sendable, Hashable {
             guard !overflow, sum <= UInt64(Int64.max) / 8 else { throw NodeError("\(url.path): the validators' powers add up to more than \(UInt64(Int64.max) / 8)") }
             total = sum
         }
-        return Genesis(chainId: chainId, genesisTime: time, validators: validators)
+        return Genesis(chainId: o.chainId, genesisTime: time, validators: validators)
     }
 
     static let instant = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

@@ -191,7 +191,7 @@ public struct Testnet: Sendable, Hashable {
         } catch {
             throw NodeError("cannot write \(genesisFile.path): \(error.localizedDescription)")
         }
-        let consortiumFile = Self.secret(["type": "hmac-sha256", "key": Base64.encode(consortiumKey)])
+        let consortiumFile = Self.secret(NodeFiles.Secret(type: "hmac-sha256", key: Base64.encode(consortiumKey)))
         for (k, member) in members.enumerated() {
             let home = NodeHome(staging.appendingPathComponent("node\(k)").path)
             let peers = members.enumerated().filter { $0.offset != k }.map {
@@ -201,7 +201,7 @@ public struct Testnet: Sendable, Hashable {
             do {
                 try fm.createDirectory(at: home.root.appendingPathComponent("config"), withIntermediateDirectories: true)
                 try fm.createDirectory(at: home.dataDirectory, withIntermediateDirectories: true)
-                try Self.write(Self.secret(["type": "ed25519", "seed": Base64.encode(keys[k].rawRepresentation)]), to: home.nodeKeyFile, mode: 0o600)
+                try Self.write(Self.secret(NodeFiles.Secret(type: "ed25519", seed: Base64.encode(keys[k].rawRepresentation))), to: home.nodeKeyFile, mode: 0o600)
                 try Self.write(consortiumFile, to: home.consortiumKeyFile, mode: 0o600)
                 try Self.write(genesisBytes, to: home.genesisFile, mode: 0o644)
                 try config.write(to: home.nodeConfigFile)
@@ -233,9 +233,9 @@ public struct Testnet: Sendable, Hashable {
     }
 
     /// A key file's bytes, in the form `NodeHome` reads.
-    private static func secret(_ object: [String: String]) -> Data {
-        // Two string members: serialization cannot fail.
-        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+    private static func secret(_ secret: NodeFiles.Secret) -> Data {
+        // Two string members: encoding cannot fail.
+        (try? NodeFiles.encode(secret, pretty: false)) ?? Data()
     }
 
     /// Creates `url` with `mode` from the start, so a secret is never readable by others, even for a moment.
@@ -292,17 +292,41 @@ private struct SpecFile: Decodable {
 
     /// Names the first key the format does not have.
     static func refuseUnknownKeys(_ data: Data, in url: URL) throws {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let names = try? JSONDecoder().decode(MemberNames.self, from: data) else {
             throw NodeError("\(url.path) is not a JSON object ({\"chainId\", \"basePort\", \"providers\": [{\"name\", \"stake\", \"identifiers\"}]})")
         }
-        if let key = object.keys.sorted().first(where: { !keys.contains($0) }) {
+        if let key = names.names.sorted().first(where: { !keys.contains($0) }) {
             throw NodeError("\(url.path): unknown key '\(key)' (a spec has chainId, basePort and providers)")
         }
-        for (n, entry) in ((object["providers"] as? [Any]) ?? []).enumerated() {
-            guard let entry = entry as? [String: Any] else { continue }
-            if let key = entry.keys.sorted().first(where: { !providerKeys.contains($0) }) {
+        for (n, entry) in names.providers.enumerated() {
+            if let key = entry.sorted().first(where: { !providerKeys.contains($0) }) {
                 throw NodeError("\(url.path): providers[\(n)]: unknown key '\(key)' (a provider has name, stake and identifiers)")
             }
+        }
+    }
+
+    /// The member names of a spec and of each of its providers (none for an entry that is not an object: the
+    /// decoding that follows names what is wrong with it).
+    struct MemberNames: Decodable {
+        struct Name: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        struct Object: Decodable {
+            var names: [String]
+            init(from decoder: any Decoder) throws { names = (try? decoder.container(keyedBy: Name.self).allKeys.map(\.stringValue)) ?? [] }
+        }
+
+        var names: [String]
+        var providers: [[String]]
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Name.self)
+            names = c.allKeys.map(\.stringValue)
+            providers = ((try? c.decode([Object].self, forKey: Name(stringValue: "providers"))) ?? []).map(\.names)
         }
     }
 
