@@ -19,47 +19,26 @@ public struct LedgerClientDirectory: ClientDirectory {
         self.init(timeout: timeout) { (host, port) }
     }
 
-    /// The node's answer (engineer B's `/client` RPC): the registration as the ledger holds it.
-    struct Record: Decodable {
-        var clientId: String
-        var participant: String
-        var participantName: String?
-        var identifiers: [String]?
-        var jwks: ClientKeySet
-        var scopes: [String]
-        var height: Int64?
-    }
-
-    /// The longest answer read: a JWKS of a few keys and a scope list fit easily.
-    static let maximumResponseBytes = 256 << 10
-
     public func client(id: String) async throws -> RegisteredClient? {
         let (host, port) = try endpoint()
-        let response: RPCResponse
+        let view: ClientView?
         do {
-            response = try await RPCClient.send(host: host, port: port, method: "GET", path: "/client", query: ["id": id],
-                                                timeout: timeout)
+            view = try await RPCClient.client(id: id, host: host, port: port, timeout: timeout)
         } catch {
             throw ServiceError(.unavailable, "the node's client registry cannot be reached: \(error)")
         }
-        if response.status == 404 { return nil }
-        guard response.status == 200 else {
-            throw ServiceError(.unavailable, "the node answered \(response.status) to a client lookup")
+        guard let view else { return nil }
+        guard view.clientId == id else {
+            throw ServiceError(.internal, "the node answered client '\(view.clientId)' when asked for '\(id)'")
         }
-        guard response.body.count <= Self.maximumResponseBytes else {
-            throw ServiceError(.unavailable, "the node's client record is over \(Self.maximumResponseBytes) bytes")
-        }
-        let record: Record
+        let keys: ClientKeySet
         do {
-            record = try JSONDecoder().decode(Record.self, from: Data(response.body))
+            keys = try JSONDecoder().decode(ClientKeySet.self, from: JSONEncoder().encode(view.jwks))
         } catch {
-            throw ServiceError(.internal, "the node's client record for '\(id)' cannot be read: \(error)")
+            throw ServiceError(.internal, "the ledger's JWKS of client '\(id)' has no keys list: \(error)")
         }
-        guard record.clientId == id else {
-            throw ServiceError(.internal, "the node answered client '\(record.clientId)' when asked for '\(id)'")
-        }
-        return RegisteredClient(clientId: record.clientId, kind: .partner, participant: record.participant,
-                                participantName: record.participantName, identifiers: record.identifiers ?? [],
-                                keys: record.jwks, scopes: ScopeSet(parsing: record.scopes))
+        return RegisteredClient(clientId: view.clientId, kind: .partner, participant: view.participant,
+                                participantName: view.participantName, identifiers: view.identifiers,
+                                keys: keys, scopes: ScopeSet(parsing: view.scopes))
     }
 }
