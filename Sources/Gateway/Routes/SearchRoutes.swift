@@ -1,0 +1,131 @@
+import FHIRCore
+import Foundation
+public import Hummingbird
+import RecordStore
+public import Services
+
+/// FHIR search (search.html §3.1.1.1): `GET /{type}?…` and `POST /{type}/_search` with the parameters as an
+/// `application/x-www-form-urlencoded` body (and any in the URL), answered with a `searchset` Bundle whose `next`
+/// link carries the store's cursor (`_cursor`). `Prefer: handling=strict` turns ignored parameters into a 400.
+///
+/// A partner's search passes the consent gate when one is given (``ConsentSession/fillPage(count:from:maxExamined:fetch:)``):
+/// withheld resources are left out of matches and includes, the Bundle always carries the consent notice, and
+/// `total` counts only what is returned. Without a gate a partner is refused, so no search is served unfiltered.
+public struct SearchRoutes: GatewayRoutes {
+    /// The largest `POST _search` form body.
+    public static let maximumFormBytes = 64 * 1024
+
+    let consent: ConsentGate?
+
+    public init(consent: ConsentGate? = nil) {
+        self.consent = consent
+    }
+
+    public func add(to router: Router<GatewayRequestContext>, dependencies: GatewayDependencies) {
+        let consent = self.consent
+        router.get("/:type") { request, context -> Response in
+            let type = try RoutePath.type(context)
+            let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+            return try await Self.search(request, context, type: type, parameters: parameters, consent: consent, dependencies: dependencies)
+        }
+        router.post("/:type/_search") { request, context -> Response in
+            var request = request
+            let type = try RoutePath.type(context)
+            let contentType = request.headers[.contentType] ?? ""
+            guard contentType.lowercased().hasPrefix("application/x-www-form-urlencoded") else {
+                throw ServiceError(.unsupportedMediaType, "POST _search takes an application/x-www-form-urlencoded body, not '\(contentType.prefix(80))'")
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: Self.maximumFormBytes)
+            } catch {
+                throw ServiceError(.tooLarge, "a _search form body is at most \(Self.maximumFormBytes) bytes")
+            }
+            let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+                + Self.formParameters(String(buffer: body))
+            return try await Self.search(request, context, type: type, parameters: parameters, consent: consent, dependencies: dependencies)
+        }
+    }
+
+    /// `a=1&b=x+y` as name/value pairs, `+` as a space and percent-escapes undone.
+    static func formParameters(_ body: String) -> [(name: String, value: String)] {
+        body.split(separator: "&").compactMap { part in
+            let kv = part.split(separator: "=", maxSplits: 1).map { s -> String in
+                let spaced = s.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            guard let name = kv.first, !name.isEmpty else { return nil }
+            return (name, kv.count > 1 ? kv[1] : "")
+        }
+    }
+
+    static func search(_ request: Request, _ context: GatewayRequestContext, type: String, parameters: [(name: String, value: String)],
+                       consent: ConsentGate?, dependencies: GatewayDependencies) async throws -> Response {
+        let negotiation = try FHIRNegotiation(request)
+        // Scopes are checked where the authentication middleware put a principal (it refuses requests without one).
+        if context.principal != nil { try context.require(.search, type: type) }
+        let handling = SearchRequest.Handling(prefer: request.headers.first(named: "prefer"))
+        let searchRequest = try SearchRequest.parse(type: type, parameters: parameters, handling: handling)
+        let search = RecordSearch(store: dependencies.store)
+        var result: SearchResult
+        var notice: FHIRObject?
+        if let principal = context.principal, principal.kind == .partner {
+            guard let consent else { throw ServiceError(.forbidden, "consent-filtered search is not available to partner clients on this gateway") }
+            guard let session = try await consent.session(for: principal, purposeHeader: request.headers.first(named: "x-purpose-of-use")) else {
+                throw ServiceError(.forbidden, "the partner's consent terms could not be established")
+            }
+            result = try await Self.filtered(searchRequest, search: search, session: session)
+            notice = ConsentNotice.searchEntry
+        } else {
+            result = try await search.search(searchRequest)
+        }
+        let base = dependencies.baseURL(for: request)
+        var bundle = SearchBundle.make(result, request: searchRequest, base: base + "/" + type, fullURLBase: base)
+        if let notice, case .object(var object) = bundle {
+            var entries = object["entry"]?.arrayValue ?? []
+            entries.append(.object(notice))
+            object["entry"] = .array(entries)
+            bundle = .object(object)
+        }
+        let resource: Resource
+        do {
+            resource = try Resource(bundle)
+        } catch {
+            throw ServiceError(.internal, "the search Bundle could not be built: \(error.reason)")
+        }
+        return try FHIRRepresentation.response(resource: resource, negotiation: negotiation)
+    }
+
+    /// A partner's page: filled from the store's pages through the consent session, `total` as the session gives
+    /// it (the number returned, when the whole search fits in this page). `_include`/`_revinclude` are asked for
+    /// the returned matches only, afterwards, and each included resource is decided too: nothing brought in by a
+    /// withheld match can show.
+    static func filtered(_ request: SearchRequest, search: RecordSearch, session: ConsentSession) async throws -> SearchResult {
+        var pageRequest = request
+        pageRequest.query.includes = []
+        pageRequest.query.revIncludes = []
+        pageRequest.query.total = false
+        let page = try await session.fillPage(count: request.query.count, from: request.query.cursor,
+                                              resource: { (row: StoredResource) throws -> Resource in try JSONReader().read(row.canonical) }) { cursor, limit in
+            var q = pageRequest
+            q.query.cursor = cursor
+            q.query.count = limit
+            let r = try await search.search(q)
+            return (r.matches, r.next)
+        }
+        let matches = page.rows
+        var included: [StoredResource] = []
+        if !matches.isEmpty, !(request.query.includes.isEmpty && request.query.revIncludes.isEmpty) {
+            var q = request
+            q.query.clauses = [SearchClause(code: "_id", type: .token, values: matches.map { SearchValue(text: $0.id) })]
+            q.query.cursor = nil
+            q.query.sort = []
+            q.query.count = matches.count
+            q.query.total = false
+            for i in try await search.search(q).included where try await session.decide(try JSONReader().read(i.canonical)).allows {
+                included.append(i)
+            }
+        }
+        return SearchResult(matches: matches, included: included, next: page.next, total: page.total, warnings: request.warnings)
+    }
+}
