@@ -20,7 +20,7 @@ public struct SearchRequest: Sendable {
     public var query: SearchQuery
     /// `_elements`: the top-level elements to keep in each match (nil: all).
     public var elements: [String]?
-    /// `_summary=true`: only the elements the definitions mark as summary.
+    /// `_summary=true` (not supported yet: the type table has no summary flags; it is reported as ignored).
     public var summary: Bool
     /// Parameters left out under lenient handling, one sentence each (for the Bundle's OperationOutcome).
     public var warnings: [String]
@@ -70,9 +70,9 @@ public struct SearchRequest: Sendable {
             case "_summary":
                 switch value {
                 case "count": r.query.count = 0; r.query.total = true
-                case "true": r.summary = true
                 case "false": r.summary = false
-                default: try unknown("_summary", "only count, true and false are supported, not '\(value)'")
+                // The type table has no summary flags yet: `_summary=true|text|data` would return what was not asked.
+                default: try unknown("_summary", "only count and false are supported, not '\(value)'")
                 }
             case "_elements":
                 r.elements = value.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
