@@ -24,8 +24,9 @@ struct TestnetInitCommand: ParsableCommand {
             node as a peer. Start each with `careledger node start --home DIR/nodeK`.
 
             --spec FILE describes the providers as JSON instead: {"chainId": "…", "basePort": 26600, \
-            "providers": [{"name": "…", "stake": 40}, …]} (Samples/network/providers.spec); --chain-id and \
-            --base-port, when given, override its values.
+            "providers": [{"name": "…", "stake": 40, "identifiers": ["SYSTEM|VALUE", …]}, …]} \
+            (Samples/network/providers.spec); identifiers are the organization identifiers Consents name the provider \
+            by (in the genesis; one provider each); --chain-id and --base-port, when given, override its values.
 
             Nothing is written if anything is wrong, and a DIR that holds any of the homes already is refused. \
             Exit codes: 0 written; 1 refused (the homes exist, the spec \
