@@ -22,7 +22,8 @@ extension ConsentMapping {
     }
 
     /// Who asks: an identifier `SYSTEM|VALUE`, or a literal reference `Type/id` (optionally absolute,
-    /// `https://host/fhir/Organization/id`), as ``actor(_:)`` reads a Consent's actors.
+    /// `https://host/fhir/Organization/id`), which only directives recorded before actors were resolved to
+    /// identifiers hold.
     public static func queryActor(_ s: String, option: String) throws(Failure) -> String {
         if s.contains("|") {
             let (system, value) = try queryIdentifier(s, option: option)

@@ -11,8 +11,11 @@ public import Ledger
 /// - an active Consent is a grant; an inactive, rejected or entered-in-error one revokes the directive of the same
 ///   Consent; a draft or proposed one is refused (it is not a consent yet);
 /// - the root provision's type is the default; a nested provision must be the opposite of its parent;
-/// - actors are their references' identifiers ("system|value"); classes are resource type codes; purposes, security
-///   labels and codes are "system|code".
+/// - actors and organizations are identifiers ("system|value"): a Reference's own `identifier`, or for a literal
+///   reference (`Organization/x`, the common form) the identifiers of the resource it names, which `resolveActor`
+///   gives (``resolveActors(in:store:)`` looks them up); one that resolves to no identifier is refused at its
+///   pointer, since a partner is matched to consent actors by identifier only;
+/// - classes are resource type codes; purposes, security labels and codes are "system|code".
 public enum ConsentMapping {
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public let reason: String
@@ -52,7 +55,8 @@ public enum ConsentMapping {
     }
 
     public static func directive(from consent: Resource, consortiumKey: [UInt8], consentCommitment: [UInt8], issuedFallback: Int64,
-                                 resolvePatient: (String) -> (system: String, value: String)? = { _ in nil }) throws(Failure) -> ConsentDirective {
+                                 resolvePatient: (String) -> (system: String, value: String)? = { _ in nil },
+                                 resolveActor: (String) -> [String] = { _ in [] }) throws(Failure) -> ConsentDirective {
         let o = consent.object
         guard consent.resourceType == "Consent" else { throw Failure(reason: "expected a Consent, found \(consent.resourceType)", pointer: "/resourceType") }
         guard let id = consent.id, !id.isEmpty else { throw Failure(reason: "the Consent needs an id (the directive is keyed by it)", pointer: "/id") }
@@ -92,12 +96,14 @@ public enum ConsentMapping {
         guard let root = o["provision"]?.objectValue else { throw Failure(reason: "the Consent has no provision", pointer: "/provision") }
         let issued = try o["dateTime"]?.stringValue.map { (s) throws(Failure) in try instant(s, pointer: "/dateTime", end: false) } ?? issuedFallback
         var grantees = Values(element: "organizations")
-        for (n, org) in (o["organization"]?.arrayValue ?? []).enumerated() { try grantees.add(actor(org), at: "/organization/\(n)") }
+        for (n, org) in (o["organization"]?.arrayValue ?? []).enumerated() {
+            try grantees.add(actor: org, at: "/organization/\(n)", literalAt: "/organization/\(n)/reference", resolve: resolveActor)
+        }
         var provisions = 0
         let directive = ConsentDirective(action: action, directiveId: directiveId(consentId: id, consortiumKey: consortiumKey),
                                          patient: PatientPseudonym.derive(consortiumKey: consortiumKey, system: patient.system, value: patient.value),
                                          grantees: grantees.values, categories: categories, issued: issued,
-                                         provision: try provision(root, parent: nil, pointer: "/provision", depth: 1, count: &provisions),
+                                         provision: try provision(root, parent: nil, pointer: "/provision", depth: 1, count: &provisions, resolveActor: resolveActor),
                                          consentCommitment: consentCommitment)
         let size = directive.encoded.count
         guard size <= Limits.maxDirectiveBytes else {
@@ -125,9 +131,33 @@ public enum ConsentMapping {
             seen[value] = pointer
             values.append(value)
         }
+
+        /// Adds what an actor Reference names: its identifier (refused when repeated, as any value), or the
+        /// identifiers `resolve` gives for its literal reference (each once: two references to one organization
+        /// name it once). One that names no identifier is refused at `literalAt` (or `pointer`).
+        mutating func add(actor reference: FHIRValue?, at pointer: String, literalAt: String, resolve: (String) -> [String]) throws(Failure) {
+            guard let r = reference?.objectValue else {
+                throw Failure(reason: "an actor is a Reference with an identifier or a literal reference", pointer: pointer)
+            }
+            if let i = r["identifier"]?.objectValue, let v = i["value"]?.stringValue {
+                try add("\(i["system"]?.stringValue ?? "")|\(v)", at: pointer)
+                return
+            }
+            guard let literal = r["reference"]?.stringValue else {
+                throw Failure(reason: "the actor names nobody the ledger can match: give reference.identifier (system and value) or a literal reference to a stored resource that has one",
+                              pointer: pointer)
+            }
+            let identifiers = resolve(literal)
+            guard !identifiers.isEmpty else {
+                throw Failure(reason: "\(literal) is not a stored resource with an identifier (system and value): consent actors are matched by identifier; store it first, or give the identifier in the Reference",
+                              pointer: literalAt)
+            }
+            for identifier in identifiers where seen[identifier] == nil { try add(identifier, at: literalAt) }
+        }
     }
 
-    static func provision(_ p: FHIRObject, parent: Provision.Kind?, pointer: String, depth: Int, count: inout Int) throws(Failure) -> Provision {
+    static func provision(_ p: FHIRObject, parent: Provision.Kind?, pointer: String, depth: Int, count: inout Int,
+                          resolveActor: (String) -> [String]) throws(Failure) -> Provision {
         count += 1
         guard count <= Limits.maxProvisions else {
             throw Failure(reason: "more than \(Limits.maxProvisions) provisions in one Consent (the bound)", pointer: pointer, issueType: "too-costly")
@@ -158,7 +188,8 @@ public enum ConsentMapping {
         }
         var actors = Values(element: "actors")
         for (n, a) in (p["actor"]?.arrayValue ?? []).enumerated() {
-            try actors.add(a.objectValue?["reference"].flatMap(actor), at: "\(pointer)/actor/\(n)/reference")
+            let at = "\(pointer)/actor/\(n)/reference"
+            try actors.add(actor: a.objectValue?["reference"], at: at, literalAt: at, resolve: resolveActor)
         }
         var purposes = Values(element: "purposes")
         for (n, c) in (p["purpose"]?.arrayValue ?? []).enumerated() { try purposes.add(coding(c), at: "\(pointer)/purpose/\(n)") }
@@ -177,17 +208,10 @@ public enum ConsentMapping {
             guard depth < Provision.maxDepth else {
                 throw Failure(reason: "provisions nest deeper than \(Provision.maxDepth) levels (the bound)", pointer: at, issueType: "too-costly")
             }
-            children.append(try provision(c, parent: kind, pointer: at, depth: depth + 1, count: &count))
+            children.append(try provision(c, parent: kind, pointer: at, depth: depth + 1, count: &count, resolveActor: resolveActor))
         }
         return Provision(kind: kind, period: period, actors: actors.values, purposes: purposes.values, dataClasses: classes.values,
                          securityLabels: labels.values, codes: codes.values, provisions: children)
-    }
-
-    /// "system|value" of a Reference's identifier, else its literal reference.
-    static func actor(_ reference: FHIRValue) -> String? {
-        guard let r = reference.objectValue else { return nil }
-        if let i = r["identifier"]?.objectValue, let v = i["value"]?.stringValue { return "\(i["system"]?.stringValue ?? "")|\(v)" }
-        return r["reference"]?.stringValue
     }
 
     static func coding(_ value: FHIRValue) -> String? {
