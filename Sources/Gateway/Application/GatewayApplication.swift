@@ -72,6 +72,12 @@ public enum GatewayApplication {
         )
     }
 
+    /// Runs `application` until SIGTERM or SIGINT, then shuts it down gracefully: it stops accepting connections
+    /// and answers the requests in flight before returning (`careledger serve`).
+    public static func runUntilSignalled(_ application: App) async throws {
+        try await application.runService()
+    }
+
     /// HTTP/1.1, inside TLS when the configuration has a certificate and key.
     static func serverBuilder(_ configuration: GatewayConfiguration) throws(GatewayConfigurationError) -> HTTPServerBuilder {
         switch (configuration.tlsCertificate, configuration.tlsKey) {
