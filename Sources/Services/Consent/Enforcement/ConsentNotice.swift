@@ -25,8 +25,18 @@ public enum ConsentNotice {
     /// The refusal of a read, vread or history entry: 403 with an OperationOutcome that names the height the
     /// consent was decided at, and nothing about the record.
     public static func refusal(at height: UInt64) -> ServiceError {
-        ServiceError(.forbidden, "the patient's consent on the ledger (height \(height)) does not permit this client this record for this purpose of use",
-                     issues: [OperationOutcome.Issue(severity: "error", code: "forbidden",
-                                                     diagnostics: "the patient's consent on the ledger (height \(height)) does not permit this client this record for this purpose of use")])
+        ServiceError(.forbidden, "the patient's consent on the ledger (height \(height)) does not permit this client this record for this purpose of use")
+    }
+}
+
+extension ConsentNotice {
+    /// A partner's searchset Bundle with the consent notice as its last entry (an `outcome` entry, as FHIR R4 search
+    /// places OperationOutcomes).
+    public static func addingNotice(to bundle: FHIRValue) -> FHIRValue {
+        guard var object = bundle.objectValue else { return bundle }
+        var entries = object["entry"]?.arrayValue ?? []
+        entries.append(.object(searchEntry))
+        object["entry"] = .array(entries)
+        return .object(object)
     }
 }

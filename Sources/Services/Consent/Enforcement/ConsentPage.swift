@@ -9,15 +9,22 @@ public import FHIRCore
 /// a withheld row. So a page links on only when a permitted row is known to follow, its cursor is the one after
 /// the last *returned* row, and `total` (the number returned) is given when the whole search fits in the first
 /// page.
-public struct ConsentPage<Cursor: Sendable>: Sendable {
+public struct ConsentPage<Row: Sendable, Cursor: Sendable>: Sendable {
     /// The permitted matches, in the engine's order.
-    public var resources: [Resource]
+    public var rows: [Row]
     /// Where the next page starts; nil when no permitted row follows.
     public var next: Cursor?
     /// `Bundle.total`: the number of resources returned, when this first page is the whole search; nil otherwise.
     public var total: Int?
     /// The decision on every row examined up to the last one returned (for the audit trail; never for the response).
     public var decisions: [AccessDecision]
+
+    public init(rows: [Row], next: Cursor?, total: Int?, decisions: [AccessDecision]) {
+        self.rows = rows
+        self.next = next
+        self.total = total
+        self.decisions = decisions
+    }
 
     /// The Bundle entry every partner searchset carries, whether or not anything was withheld
     /// (``ConsentNotice/searchEntry``).
@@ -37,28 +44,30 @@ extension ConsentSession {
     ///
     /// - Parameter fetch: the engine: up to `limit` matching rows after `cursor` (nil: from the start), in order,
     ///   and the cursor after the last of them when more rows follow, nil when none does.
-    public func fillPage<Cursor: Sendable>(count: Int, from start: Cursor?, maxExamined: Int = 2000,
-                                           fetch: (_ cursor: Cursor?, _ limit: Int) async throws -> (rows: [Resource], next: Cursor?))
-        async throws -> ConsentPage<Cursor>
+    /// - Parameter resource: the resource of a row, as the decision reads it.
+    public func fillPage<Row: Sendable, Cursor: Sendable>(count: Int, from start: Cursor?, maxExamined: Int = 2000,
+                                                          resource: (Row) throws -> Resource,
+                                                          fetch: (_ cursor: Cursor?, _ limit: Int) async throws -> (rows: [Row], next: Cursor?))
+        async throws -> ConsentPage<Row, Cursor>
     {
         precondition(count >= 0 && maxExamined > 0, "a page asks for zero or more rows and may examine some")
         // `_count=0`: no entries, no link, no total (counting would need every row decided).
-        guard count > 0 else { return ConsentPage(resources: [], next: nil, total: nil, decisions: []) }
-        var kept: [Resource] = []
+        guard count > 0 else { return ConsentPage(rows: [], next: nil, total: nil, decisions: []) }
+        var kept: [Row] = []
         var decisions: [AccessDecision] = []
         var cursor = start
         var examined = 0
         while kept.count < count {
-            guard examined < maxExamined else { return ConsentPage(resources: kept, next: cursor, total: nil, decisions: decisions) }
+            guard examined < maxExamined else { return ConsentPage(rows: kept, next: cursor, total: nil, decisions: decisions) }
             let (rows, next) = try await fetch(cursor, min(count - kept.count, maxExamined - examined))
             for row in rows {
-                let decision = try await decide(row)
+                let decision = try await decide(try resource(row))
                 decisions.append(decision)
                 if decision.allows { kept.append(row) }
             }
             // An engine answering no rows but a cursor still moves the bound on.
             examined += max(1, rows.count)
-            guard let next else { return ConsentPage(resources: kept, next: nil, total: start == nil ? kept.count : nil, decisions: decisions) }
+            guard let next else { return ConsentPage(rows: kept, next: nil, total: start == nil ? kept.count : nil, decisions: decisions) }
             cursor = next
         }
         // Full: is a permitted row left? (The rows looked at here are decided again on the next page.)
@@ -66,12 +75,12 @@ extension ConsentSession {
         while examined < maxExamined {
             let (rows, next) = try await fetch(ahead, min(count, maxExamined - examined))
             examined += max(1, rows.count)
-            for row in rows where try await decide(row).allows {
-                return ConsentPage(resources: kept, next: cursor, total: nil, decisions: decisions)
+            for row in rows where try await decide(try resource(row)).allows {
+                return ConsentPage(rows: kept, next: cursor, total: nil, decisions: decisions)
             }
-            guard let next else { return ConsentPage(resources: kept, next: nil, total: start == nil ? kept.count : nil, decisions: decisions) }
+            guard let next else { return ConsentPage(rows: kept, next: nil, total: start == nil ? kept.count : nil, decisions: decisions) }
             ahead = next
         }
-        return ConsentPage(resources: kept, next: cursor, total: nil, decisions: decisions)
+        return ConsentPage(rows: kept, next: cursor, total: nil, decisions: decisions)
     }
 }

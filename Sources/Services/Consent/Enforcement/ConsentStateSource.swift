@@ -54,3 +54,31 @@ public final class ChainConsentState: ConsentStateSource {
         return FinalizedConsentState(height: header.height, time: header.time, state: tip.state)
     }
 }
+
+/// The consent state of the node whose home a separate gateway process (`careledger serve --home`) shares: a
+/// read-only view of its block store, opened on first use (the node may start after the gateway) and refreshed
+/// at most once per `refreshInterval`.
+public actor NodeHomeConsentState: ConsentStateSource {
+    let home: NodeHome
+    let refreshInterval: Duration
+    private var view: ChainConsentState?
+
+    public init(home: NodeHome, refreshInterval: Duration = .milliseconds(200)) {
+        self.home = home
+        self.refreshInterval = refreshInterval
+    }
+
+    public func finalized() async throws -> FinalizedConsentState? {
+        if view == nil {
+            let chain: Chain
+            do {
+                chain = try await home.openChain()
+            } catch {
+                // No block store yet: no finalized block, so nothing can be decided yet.
+                return nil
+            }
+            view = ChainConsentState(chain: chain, refreshInterval: refreshInterval)
+        }
+        return try await view?.finalized()
+    }
+}
