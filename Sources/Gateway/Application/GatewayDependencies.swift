@@ -1,3 +1,4 @@
+import Foundation
 public import Hummingbird
 public import Logging
 public import Node
@@ -29,16 +30,40 @@ public struct GatewayDependencies: Sendable {
     public var logger: Logger
     /// The record use cases (read, history, writes, Bundles) over ``store``.
     public var records: RecordService
+    /// The consent gate every partner read passes (one per process, so its decision cache is shared by every
+    /// route); nil on a gateway without a ledger, where partner reads are refused.
+    public var consent: ConsentGate?
+    /// Where partner accesses are audited (AuditEvents stored before the response leaves); nil: not audited.
+    public var audit: AuditTrail?
     /// How the gateway listens; set by ``GatewayApplication/make(configuration:dependencies:concerns:onListening:)``.
     public internal(set) var configuration = GatewayConfiguration()
 
     public init(store: any RecordStore, node: NodeEndpoint? = nil, home: NodeHome? = nil,
+                consent: ConsentGate? = nil, audit: AuditTrail? = nil,
                 logger: Logger = Logger(label: "careledger.gateway")) {
         self.store = store
         self.node = node
         self.home = home
+        self.consent = consent
+        self.audit = audit
         self.logger = logger
         self.records = RecordService(store: store)
+    }
+
+    /// The dependencies of a gateway in front of the node whose home is `home` (`careledger serve`, `node start
+    /// --http`): consent decided from the finalized chain in that home under the consortium key, partner accesses
+    /// audited into `store`. Throws when the home has no consortium key.
+    public static func forNode(home: NodeHome, store: any RecordStore,
+                               logger: Logger = Logger(label: "careledger.gateway")) throws(ServiceError) -> GatewayDependencies {
+        let consortiumKey: [UInt8]
+        do {
+            consortiumKey = try home.consortiumKey()
+        } catch {
+            throw ServiceError(.configuration, "\(home.root.path) has no usable consortium key: \(error)")
+        }
+        let gate = ConsentGate(source: NodeHomeConsentState(home: home), store: store, consortiumKey: consortiumKey)
+        let audit = AuditTrail(store: store, observer: "careledger-gateway")
+        return GatewayDependencies(store: store, home: home, consent: gate, audit: audit, logger: logger)
     }
 
     /// Where the node's RPC is: ``node`` when fixed, else the port the node running on ``home`` wrote.

@@ -15,7 +15,11 @@ public struct EverythingRoutes: GatewayRoutes {
             guard RoutePath.isFHIRId(id) else {
                 throw ServiceError(.invalidRequest, "'\(id.prefix(80))' is not a FHIR id")
             }
-            let resources = try await everything.everything(patientId: id)
+            try context.requireScope(.read, type: "Patient")
+            try context.requireScope(.search, type: "*")
+            let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
+            let resources = try await partner.filter(try await everything.everything(patientId: id), .operation,
+                                                     query: "Patient/\(id)/$everything")
             let base = dependencies.baseURL(for: request)
             return try FHIRRepresentation.response(resource: try Self.searchset(resources, baseURL: base,
                                                                                  selfURL: base + request.uri.description),

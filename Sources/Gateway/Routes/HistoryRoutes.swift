@@ -12,20 +12,25 @@ public struct HistoryRoutes: GatewayRoutes {
     public func add(to router: Router<GatewayRequestContext>, dependencies: GatewayDependencies) {
         router.get("/:type/:id/_history") { request, context -> Response in
             let key = try RoutePath.key(context)
-            return try await Self.history(request, type: key.type, id: key.id, dependencies: dependencies)
+            try context.requireScope(.historyInstance, type: key.type)
+            return try await Self.history(request, context, type: key.type, id: key.id, dependencies: dependencies)
         }
         router.get("/:type/_history") { request, context -> Response in
-            try await Self.history(request, type: try RoutePath.type(context), id: nil, dependencies: dependencies)
+            let type = try RoutePath.type(context)
+            try context.requireScope(.historyType, type: type)
+            return try await Self.history(request, context, type: type, id: nil, dependencies: dependencies)
         }
-        router.get("/_history") { request, _ -> Response in
-            try await Self.history(request, type: nil, id: nil, dependencies: dependencies)
+        router.get("/_history") { request, context -> Response in
+            try context.requireScope(.historySystem, type: "*")
+            return try await Self.history(request, context, type: nil, id: nil, dependencies: dependencies)
         }
     }
 
     /// One page of history as a Bundle.
-    static func history(_ request: Request, type: String?, id: String?,
+    static func history(_ request: Request, _ context: GatewayRequestContext, type: String?, id: String?,
                         dependencies: GatewayDependencies) async throws -> Response {
         let negotiation = try FHIRNegotiation(request)
+        let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
         let query = request.uri.queryParameters
         let count = try query["_count"].map { text throws(ServiceError) -> Int in
             guard let n = Int(text), n >= 0 else { throw ServiceError(.invalidRequest, "_count=\(text.prefix(20)) is not a whole number") }
@@ -43,7 +48,9 @@ public struct HistoryRoutes: GatewayRoutes {
             parameters.append(("_cursor", next))
             links.append(("next", base + request.uri.path + "?" + QueryString.encode(parameters)))
         }
-        let bundle = HistoryBundle(entries: result.entries, links: links, baseURL: base)
+        let interaction: AuditedAccess.Interaction = id != nil ? .historyInstance : (type != nil ? .historyType : .historySystem)
+        let entries = try await partner.filter(result.entries, interaction, query: request.uri.query)
+        let bundle = HistoryBundle(entries: entries, links: links, baseURL: base)
         return try FHIRRepresentation.response(resource: try bundle.resource(), negotiation: negotiation)
     }
 }

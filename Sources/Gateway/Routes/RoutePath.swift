@@ -41,3 +41,12 @@ public enum RoutePath {
         }
     }
 }
+
+extension GatewayRequestContext {
+    /// The scope check of a FHIR interaction (``require(_:type:)``) when the request was authenticated. A request
+    /// without a principal reached the route only because no authentication middleware is mounted in front of it
+    /// (the middleware refuses unauthenticated requests on every protected path).
+    func requireScope(_ interaction: AccessInteraction, type: String) throws(ServiceError) {
+        if principal != nil { try require(interaction, type: type) }
+    }
+}

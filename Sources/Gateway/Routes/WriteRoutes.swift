@@ -17,6 +17,7 @@ public struct WriteRoutes: GatewayRoutes {
             var request = request
             let negotiation = try FHIRNegotiation(request)
             let type = try RoutePath.type(context)
+            try context.requireScope(.create, type: type)
             let resource = try records.resource(fromBody: try await FHIRRequestBody.resourceBytes(&request, context: context))
             let outcome = try await records.create(type: type, resource: resource, ifNoneExist: request.headers.ifNoneExist)
             return try RecordResponse.write(outcome, request: request, negotiation: negotiation,
@@ -26,6 +27,9 @@ public struct WriteRoutes: GatewayRoutes {
             var request = request
             let negotiation = try FHIRNegotiation(request)
             let key = try RoutePath.key(context)
+            // An update may create: it needs both permissions.
+            try context.requireScope(.update, type: key.type)
+            try context.requireScope(.create, type: key.type)
             let ifMatch = try RecordResponse.ifMatch(request)
             let resource = try records.resource(fromBody: try await FHIRRequestBody.resourceBytes(&request, context: context))
             let outcome = try await records.update(type: key.type, id: key.id, resource: resource, ifMatch: ifMatch)
@@ -39,6 +43,9 @@ public struct WriteRoutes: GatewayRoutes {
             guard let criteria = request.uri.query, !criteria.isEmpty else {
                 throw ServiceError(.invalidRequest, "PUT /\(type) is a conditional update and needs search criteria (PUT /\(type)?identifier=…)")
             }
+            try context.requireScope(.update, type: type)
+            try context.requireScope(.create, type: type)
+            try context.requireScope(.search, type: type)
             let ifMatch = try RecordResponse.ifMatch(request)
             let resource = try records.resource(fromBody: try await FHIRRequestBody.resourceBytes(&request, context: context))
             let outcome = try await records.conditionalUpdate(type: type, criteria: criteria, resource: resource, ifMatch: ifMatch)
@@ -48,6 +55,7 @@ public struct WriteRoutes: GatewayRoutes {
         router.delete("/:type/:id") { request, context -> Response in
             let negotiation = try FHIRNegotiation(request)
             let key = try RoutePath.key(context)
+            try context.requireScope(.delete, type: key.type)
             let outcome = try await records.delete(type: key.type, id: key.id, ifMatch: try RecordResponse.ifMatch(request))
             return try RecordResponse.delete(outcome, request: request, negotiation: negotiation)
         }
@@ -55,6 +63,7 @@ public struct WriteRoutes: GatewayRoutes {
             var request = request
             let negotiation = try FHIRNegotiation(request)
             let key = try RoutePath.key(context)
+            try context.requireScope(.patch, type: key.type)
             let ifMatch = try RecordResponse.ifMatch(request)
             let patch = try await FHIRRequestBody.jsonPatchBytes(&request, context: context)
             let outcome = try await records.patch(type: key.type, id: key.id, jsonPatch: patch, ifMatch: ifMatch)

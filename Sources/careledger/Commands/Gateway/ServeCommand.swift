@@ -4,6 +4,7 @@ import Gateway
 import Logging
 import Node
 import RecordStore
+import Services
 
 /// `careledger serve`: the FHIR gateway (docs/gateway.md) as its own process.
 struct ServeCommand: AsyncParsableCommand {
@@ -64,7 +65,14 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = GatewayConfiguration(host: address.host, port: address.port, tlsCertificate: tlsCert,
                                                  tlsKey: tlsKey, publicBaseURL: baseURL)
         let store = try await storeOptions.open()
-        let dependencies = GatewayDependencies(store: store, home: nodeHome, logger: Logger(label: "careledger.gateway"))
+        let dependencies: GatewayDependencies
+        do {
+            dependencies = try GatewayDependencies.forNode(home: nodeHome, store: store, logger: Logger(label: "careledger.gateway"))
+        } catch {
+            FileHandle.standardError.write(Data("careledger serve: \(error.reason)\n".utf8))
+            try? await store.close()
+            throw ExitCode(78)
+        }
         let application: GatewayApplication.App
         do {
             application = try GatewayApplication.make(configuration: configuration, dependencies: dependencies) { url in

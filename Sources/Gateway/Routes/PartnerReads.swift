@@ -1,0 +1,82 @@
+import FHIRCore
+public import Hummingbird
+import Logging
+public import Services
+
+/// Consent and audit around the record reads (read, vread, history, `$everything`) of a partner's client (issue
+/// 17, Deliver 6 and 7): one ``ConsentSession`` per request at the last finalized height, each resource decided by
+/// the patient's consent, and one AuditEvent per access, granted or refused, stored before the response leaves.
+/// Local clients (and a gateway mounted without authentication) read without either.
+struct PartnerReads {
+    let session: ConsentSession?
+    let audit: AuditTrail?
+    let logger: Logger
+
+    /// The request's consent session: nil for a local client or an unauthenticated gateway; 403 for a partner when
+    /// this gateway has no consent gate.
+    init(_ request: Request, context: GatewayRequestContext, dependencies: GatewayDependencies) async throws {
+        audit = dependencies.audit
+        logger = dependencies.logger
+        guard let principal = context.principal, principal.kind == .partner else {
+            session = nil
+            return
+        }
+        guard let gate = dependencies.consent else {
+            throw ServiceError(.forbidden, "partner reads need the consent ledger, which this gateway does not have")
+        }
+        guard let opened = try await gate.session(for: principal, purposeHeader: request.headers.first(named: "x-purpose-of-use")) else {
+            throw ServiceError(.forbidden, "the partner's consent terms could not be established")
+        }
+        session = opened
+    }
+
+    /// A read or vread: the resource when the consent permits it, else 403 (``ConsentNotice``). Audited either way.
+    func authorize(_ resource: StoredResource, _ interaction: AuditedAccess.Interaction) async throws {
+        guard let session else { return }
+        let parsed = try Self.resource(resource)
+        let decision = try await session.decide(parsed)
+        let name = resource.location
+        if decision.allows {
+            try await record(AuditedAccess(interaction, session: session, decisions: [decision], resources: [name], outcome: .success))
+            return
+        }
+        try await record(AuditedAccess(interaction, session: session, decisions: [decision], resources: [name],
+                                       outcome: .minorFailure, outcomeDescription: "refused by the patient's consent"))
+        throw ConsentNotice.refusal(at: session.height)
+    }
+
+    /// A list (history, `$everything`): the resources the consent permits, in order; the others left out. Deletes
+    /// (no content to decide on) are kept only for local clients. Audited once for the list.
+    func filter(_ resources: [StoredResource], _ interaction: AuditedAccess.Interaction, query: String?) async throws -> [StoredResource] {
+        guard let session else { return resources }
+        var kept: [StoredResource] = []
+        var decisions: [AccessDecision] = []
+        for resource in resources where !resource.deleted {
+            let decision = try await session.decide(try Self.resource(resource))
+            decisions.append(decision)
+            if decision.allows { kept.append(resource) }
+        }
+        try await record(AuditedAccess(interaction, session: session, decisions: decisions, resources: kept.map(\.location),
+                                       query: query, outcome: .success))
+        return kept
+    }
+
+    private func record(_ access: AuditedAccess) async throws {
+        guard let audit else { return }
+        do {
+            try await audit.record(access)
+        } catch {
+            // Not audited means not served: the response waits for its AuditEvent.
+            logger.error("an AuditEvent could not be stored: \(error)")
+            throw ServiceError(.unavailable, "the access could not be audited, so it is not served")
+        }
+    }
+
+    private static func resource(_ stored: StoredResource) throws -> Resource {
+        do {
+            return try JSONReader().read(stored.canonical)
+        } catch {
+            throw ServiceError(.internal, "\(stored.location) could not be read back: \(error.reason)")
+        }
+    }
+}
