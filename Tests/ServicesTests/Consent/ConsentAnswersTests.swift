@@ -15,6 +15,8 @@ struct ConsentAnswersTests {
     static let consortiumKey = [UInt8](repeating: 9, count: 32)
     static let patient = "urn:oid:2.16.840.1.113883.4.7.1|MRN-40021"
     static let partner = "http://example.org/ids|partner-hospital-b"
+    /// Within the sample Consent's period.
+    static let inPeriod = "2027-03-01"
 
     static func sampleConsent() throws -> Resource {
         let path = Repository.root.appendingPathComponent("Samples/consent/consent-mira-treatment.json")
@@ -33,14 +35,18 @@ struct ConsentAnswersTests {
             let granted = try await submission.submit(try Self.sampleConsent())
             let answers = ConsentAnswers(chain: chain, consortiumKey: Self.consortiumKey)
 
-            let treat = try ConsentQuestion(patient: Self.patient, actors: [Self.partner], purposes: ["TREAT"])
+            // The test chain's blocks are from 2023, before the Consent's period (2026-01-15 to 2030-12-31): evaluated
+            // at block time (never the wall clock), nothing applies; at a time within the period, the grant does.
+            let atBlockTime = try ConsentQuestion(patient: Self.patient, actors: [Self.partner], purposes: ["TREAT"])
+            #expect(try await answers.query(atBlockTime).answer.decision == .noConsent)
+            let treat = try ConsentQuestion(patient: Self.patient, actors: [Self.partner], purposes: ["TREAT"], at: Self.inPeriod)
             let permit = try await answers.query(treat)
             #expect(permit.answer.decision == .permit)
             #expect(permit.answer.basedOn == [granted.directive.directiveId])
             #expect(permit.header.height > granted.inclusion.height, "answered from a header that commits to the state with the grant")
-            let medication = try ConsentQuestion(patient: Self.patient, actors: [Self.partner], purposes: ["TREAT"], classes: ["MedicationStatement"])
+            let medication = try ConsentQuestion(patient: Self.patient, actors: [Self.partner], purposes: ["TREAT"], classes: ["MedicationStatement"], at: Self.inPeriod)
             #expect(try await answers.query(medication).answer.decision == .deny)
-            let marketing = try ConsentQuestion(patient: Self.patient, actors: [Self.partner], purposes: ["HMARKT"])
+            let marketing = try ConsentQuestion(patient: Self.patient, actors: [Self.partner], purposes: ["HMARKT"], at: Self.inPeriod)
             #expect(try await answers.query(marketing).answer.decision == .noConsent)
 
             // The proof of the same question, through its JSON, checked as `careledger verify` checks it.
