@@ -18,19 +18,27 @@ public enum GatewayApplication {
     /// endpoints, then the concern that adds the authentication middleware, then the FHIR interactions.
     ///
     /// A shared list, like the CLI's subcommands: each concern is one line.
-    public static func concerns() -> [any GatewayRoutes] {
-        [
+    public static func concerns(authentication: Bool = true) -> [any GatewayRoutes] {
+        var list: [any GatewayRoutes] = [
             // Open: no token needed.
             HealthRoutes(),
             MetadataRoutes(),
-            // SMART Backend Services (.well-known, token endpoint), then the authentication middleware: here.
-            // Protected FHIR interactions: search (its routes first), then the record interactions.
+        ]
+        // SMART Backend Services (.well-known, token endpoint), then the authentication middleware: every concern
+        // after it needs a token. Without it (tests of the interactions alone) every request is a local one.
+        if authentication { list.append(SMARTAuthRoutes()) }
+        list += [
+            // Protected FHIR interactions.
+            GatewayRouteClosure { router, dependencies in
+                SearchRoutes(consent: dependencies.consent).add(to: router, dependencies: dependencies)
+            },
             ReadRoutes(),
             HistoryRoutes(),
             WriteRoutes(),
             BundleRoutes(),
             EverythingRoutes(),
         ]
+        return list
     }
 
     /// The router: the error middleware first (so it wraps everything), then each concern in order.

@@ -10,14 +10,10 @@ public struct CapabilityStatementBuilder: Sendable {
     /// The whole-system interactions (`SystemRestfulInteraction` codes).
     public static let systemInteractions = ["transaction", "batch", "history-system"]
 
-    /// The path of the SMART token endpoint, under the base URL.
-    public var tokenPath: String
-    /// The search parameters of a resource type: code, type and definition URL.
+    /// The search parameters of a resource type: code and type.
     public var searchParameters: @Sendable (String) -> [(code: String, type: String)]
 
-    public init(tokenPath: String = "/auth/token",
-                searchParameters: @escaping @Sendable (String) -> [(code: String, type: String)] = CapabilityStatementBuilder.supportedSearchParameters) {
-        self.tokenPath = tokenPath
+    public init(searchParameters: @escaping @Sendable (String) -> [(code: String, type: String)] = CapabilityStatementBuilder.supportedSearchParameters) {
         self.searchParameters = searchParameters
     }
 
@@ -29,8 +25,8 @@ public struct CapabilityStatementBuilder: Sendable {
             .map { ($0.code, $0.type.rawValue) }
     }
 
-    /// The statement for a gateway whose FHIR base is `baseURL`.
-    public func statement(baseURL: String, date: String) -> Resource? {
+    /// The statement for a gateway whose FHIR base is `baseURL` and whose SMART token endpoint is `tokenURL`.
+    public func statement(baseURL: String, tokenURL: String, date: String) -> Resource? {
         var root = FHIRObject([
             "resourceType": .string("CapabilityStatement"),
             "status": .string("active"),
@@ -47,7 +43,7 @@ public struct CapabilityStatementBuilder: Sendable {
         root["format"] = .array(["json", "xml", "application/fhir+json", "application/fhir+xml"].map(FHIRValue.string))
         root["patchFormat"] = .array([.string("application/json-patch+json")])
         var rest = FHIRObject(["mode": .string("server")])
-        rest["security"] = .object(security(baseURL: baseURL))
+        rest["security"] = .object(security(tokenURL: tokenURL))
         rest["resource"] = .array(TypeTable.r4.resourceTypeNames.map { .object(resource($0)) })
         rest["interaction"] = .array(Self.systemInteractions.map { .object(FHIRObject(["code": .string($0)])) })
         rest["operation"] = .array([.object(FHIRObject([
@@ -60,12 +56,12 @@ public struct CapabilityStatementBuilder: Sendable {
 
     /// SMART App Launch 2.x's security block: the `oauth-uris` extension naming the token endpoint, and the
     /// SMART-on-FHIR service code.
-    func security(baseURL: String) -> FHIRObject {
+    func security(tokenURL: String) -> FHIRObject {
         let oauth = FHIRObject([
             "url": .string("http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"),
             "extension": .array([.object(FHIRObject([
                 "url": .string("token"),
-                "valueUri": .string(baseURL + tokenPath),
+                "valueUri": .string(tokenURL),
             ]))]),
         ])
         let service = FHIRObject([

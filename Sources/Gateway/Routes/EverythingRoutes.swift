@@ -9,8 +9,13 @@ public struct EverythingRoutes: GatewayRoutes {
 
     public func add(to router: Router<GatewayRequestContext>, dependencies: GatewayDependencies) {
         let everything = PatientEverything(store: dependencies.store)
-        router.get("/Patient/:id/$everything") { request, context -> Response in
+        // Registered under `:type`, not a literal `Patient`: Hummingbird's trie prefers a literal segment and does
+        // not come back from it, so a literal `/Patient/...` route would hide every other `/Patient/...` route.
+        router.get("/:type/:id/$everything") { request, context -> Response in
             let negotiation = try FHIRNegotiation(request)
+            guard context.parameters.get("type") == "Patient" else {
+                throw ServiceError(.notFound, "$everything is defined on Patient only")
+            }
             let id = context.parameters.get("id") ?? ""
             guard RoutePath.isFHIRId(id) else {
                 throw ServiceError(.invalidRequest, "'\(id.prefix(80))' is not a FHIR id")

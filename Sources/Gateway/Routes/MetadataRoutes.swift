@@ -17,7 +17,10 @@ public struct MetadataRoutes: GatewayRoutes {
         let builder = self.builder
         router.get("/metadata") { request, _ -> Response in
             let negotiation = try FHIRNegotiation(request)
-            guard let statement = builder.statement(baseURL: dependencies.baseURL(for: request), date: Self.statementDate) else {
+            // The token URL client assertions must name as `aud`: never taken from the request (SMARTAuthRoutes).
+            let tokenURL = SMARTAuthRoutes.tokenURL(dependencies.configuration)
+            guard let statement = builder.statement(baseURL: dependencies.baseURL(for: request), tokenURL: tokenURL,
+                                                    date: Self.statementDate) else {
                 throw ServiceError(.internal, "the CapabilityStatement could not be built")
             }
             return try FHIRRepresentation.response(resource: statement, negotiation: negotiation)
