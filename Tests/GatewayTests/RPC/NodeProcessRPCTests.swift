@@ -37,12 +37,9 @@ import Testing
         return Started(node: node, process: process, running: running, port: port)
     }
 
-    @Test func statusBroadcastAndShutdownThroughTheProcess() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-rpc-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let home = NodeHome(directory.path)
-        _ = try home.initialize(chainId: "careledger-rpc-test", moniker: "solo", power: 10, genesisTime: Date())
-
+    /// The first run, in its own scope: once it returns, nothing holds the stopped node (its home lock is released
+    /// when the node is freed, as at a process exit).
+    static func firstRun(_ home: NodeHome) async throws -> (NodeStatusAnswer, UInt64) {
         let first = try await Self.start(home)
         #expect(try home.rpcPort() == first.port, "data/rpc.json names the bound port")
         let endpoint = try RPCJSON.decode(RPCEndpoint.self, from: Array(Data(contentsOf: home.rpcFile)))
@@ -72,6 +69,16 @@ import Testing
         await first.process.shutdown()
         try await first.running.value
         #expect(!FileManager.default.fileExists(atPath: home.rpcFile.path), "a stopped node removes data/rpc.json")
+        return (status, height)
+    }
+
+    @Test func statusBroadcastAndShutdownThroughTheProcess() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-rpc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let home = NodeHome(directory.path)
+        _ = try home.initialize(chainId: "careledger-rpc-test", moniker: "solo", power: 10, genesisTime: Date())
+
+        let (status, height) = try await Self.firstRun(home)
 
         // Stopped cleanly: the home's lock is free and the chain replays.
         let second = try await Self.start(home)
