@@ -205,7 +205,8 @@ public final class BlockStore: Sendable {
 /// An exclusive lock on a node's data directory (`data/LOCK`), held while the node runs: two nodes on one home
 /// would fork its chain.
 public final class DirectoryLock: Sendable {
-    private let fd: Int32
+    /// The locked file; nil once released.
+    private let descriptor: Mutex<Int32?>
 
     public init(path: String) throws {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -214,8 +215,17 @@ public final class DirectoryLock: Sendable {
             close(fd)
             throw NodeError("another node runs on this home (\(path) is locked); stop it first")
         }
-        self.fd = fd
+        self.descriptor = Mutex(fd)
     }
 
-    deinit { close(fd) }
+    /// Unlocks the directory (a stopped node releases its home, so that it can be started again in the same
+    /// process). Calling it again does nothing.
+    public func release() {
+        descriptor.withLock { fd in
+            if let open = fd { close(open) }
+            fd = nil
+        }
+    }
+
+    deinit { release() }
 }

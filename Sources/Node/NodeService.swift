@@ -124,13 +124,15 @@ public final class NodeService: Sendable {
         try Data(RPCJSON.encode(endpoint)).write(to: home.rpcFile, options: .atomic)
     }
 
-    /// Stops producing and anchoring, and removes `data/rpc.json`. Everything committed is already on disk.
+    /// Stops producing and anchoring, removes `data/rpc.json` and releases the home's lock. Everything committed is
+    /// already on disk.
     /// Stop the RPC server first, so that no request reaches a stopped node.
     public func stop() async {
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
         await consensus?.stop()
         try? FileManager.default.removeItem(at: home.rpcFile)
+        lock.release()
     }
 }
 

@@ -37,8 +37,8 @@ import Testing
         return Started(node: node, process: process, running: running, port: port)
     }
 
-    /// The first run, in its own scope: once it returns, nothing holds the stopped node (its home lock is released
-    /// when the node is freed, as at a process exit).
+    /// The first run: the RPC's answers, then a graceful shutdown, which removes `data/rpc.json` and releases the
+    /// home's lock.
     static func firstRun(_ home: NodeHome) async throws -> (NodeStatusAnswer, UInt64) {
         let first = try await Self.start(home)
         #expect(try home.rpcPort() == first.port, "data/rpc.json names the bound port")
@@ -87,5 +87,34 @@ import Testing
         #expect(again.chainId == status.chainId && again.height >= status.height)
         await second.process.shutdown()
         try await second.running.value
+    }
+
+    /// `consent submit`'s ledger over the served RPC: the node's refusal code comes back from `/check_consent`, and
+    /// `/submit_consent` answers the inclusion once committed.
+    @Test func theConsentLedgerReadsRefusalsAndInclusionsOverTheRPC() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-rpc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let home = NodeHome(directory.path)
+        _ = try home.initialize(chainId: "careledger-rpc-consent", moniker: "solo", power: 10, genesisTime: Date())
+        let node = try await Self.start(home)
+        let ledger = RPCConsentLedger(port: node.port)
+
+        let grant = ConsentDirective(action: .grant, directiveId: [UInt8](repeating: 7, count: 32), patient: [UInt8](repeating: 1, count: 32),
+                                     grantees: ["http://example.org/ids|partner-hospital-b"], categories: [], issued: 1_700_000_000_000,
+                                     provision: Provision(kind: .permit), consentCommitment: [UInt8](repeating: 9, count: 32))
+        var revoke = grant
+        revoke.action = .revoke
+        revoke.directiveId = [UInt8](repeating: 8, count: 32)
+        let refusal = try await ledger.consentProblem(revoke)
+        #expect(refusal?.code == .unknownDirective, "\(String(describing: refusal))")
+
+        #expect(try await ledger.consentProblem(grant) == nil)
+        let inclusion = try await ledger.record(grant)
+        #expect(inclusion.height > 0 && inclusion.result.code == nil)
+        #expect(await node.node.chain.state.consents[grant.directiveId] != nil)
+        #expect(try await ledger.consentProblem(grant)?.code == .duplicateDirective)
+
+        await node.process.shutdown()
+        try await node.running.value
     }
 }
