@@ -19,6 +19,8 @@ public struct AccessTokenCodec: Sendable {
     /// costs nothing), so the codec can be made where no `await` is possible.
     private let ready: Task<Void, Never>
     private let clock: @Sendable () -> Date
+    /// Tokens verified before, until they expire.
+    private let verified = VerifiedTokenCache()
 
     /// A codec with this HMAC key. The key is never logged.
     public init(key: SymmetricKey, clock: @escaping @Sendable () -> Date) {
@@ -28,9 +30,9 @@ public struct AccessTokenCodec: Sendable {
         self.clock = clock
     }
 
-    /// A codec with a random key nobody else has: no token passes it. For a gateway that cannot make its real key,
-    /// so that it fails closed.
-    public static func refusingEveryToken(clock: @escaping @Sendable () -> Date) -> AccessTokenCodec {
+    /// A codec with a random key nobody else has: only the tokens it issued itself pass. For a gateway that cannot
+    /// make its real key (it then issues none, so it fails closed), and for tests.
+    public static func withRandomKey(clock: @escaping @Sendable () -> Date) -> AccessTokenCodec {
         AccessTokenCodec(key: SymmetricKey(size: .bits256), clock: clock)
     }
 
@@ -49,12 +51,12 @@ public struct AccessTokenCodec: Sendable {
     }
 
     /// Issues a token for a verified client assertion and the scopes granted, valid ``lifetime`` seconds from now.
-    public func issue(for verified: ClientAssertionVerifier.Verified, scopes: ScopeSet) async throws -> (token: String, expiresIn: Int64) {
+    public func issue(for assertion: ClientAssertionVerifier.Verified, scopes: ScopeSet) async throws -> (token: String, expiresIn: Int64) {
         let now = Int64(clock().timeIntervalSince1970.rounded(.down))
-        let client = verified.client
+        let client = assertion.client
         let claims = AccessTokenClaims(cid: client.clientId, knd: client.kind == .partner ? "partner" : "local",
                                        par: client.participant, ids: client.identifiers, scp: scopes.parameter,
-                                       pou: verified.purposeOfUse, exp: now + Self.lifetime, jti: UUID().uuidString)
+                                       pou: assertion.purposeOfUse, exp: now + Self.lifetime, jti: UUID().uuidString)
         await ready.value
         return (try await keys.sign(claims), Self.lifetime)
     }
@@ -65,6 +67,8 @@ public struct AccessTokenCodec: Sendable {
         guard token.utf8.count <= Self.maximumTokenBytes else {
             throw ServiceError(.unauthorized, "the access token is over \(Self.maximumTokenBytes) bytes")
         }
+        let now = Int64(clock().timeIntervalSince1970.rounded(.down))
+        if let known = verified.principal(token, now: now) { return known }
         await ready.value
         let claims: AccessTokenClaims
         do {
@@ -72,10 +76,11 @@ public struct AccessTokenCodec: Sendable {
         } catch {
             throw ServiceError(.unauthorized, "the access token is not valid")
         }
-        guard claims.exp > Int64(clock().timeIntervalSince1970.rounded(.down)) else {
+        guard claims.exp > now else {
             throw ServiceError(.unauthorized, "the access token has expired")
         }
         guard let principal = claims.principal else { throw ServiceError(.unauthorized, "the access token is not valid") }
+        verified.insert(token, principal: principal, expiresAt: claims.exp)
         return principal
     }
 }

@@ -82,6 +82,10 @@ struct LedgerClientDirectoryTests {
             #expect(error.code == .invalidClient)
             #expect(error.reason.contains("no usable ES384 key with kid 'b-1'"))
         }
+        // The first token, checked (and remembered) above, is refused once expired: 300 s after it was issued.
+        #expect(try await codec.principal(bearer: response.accessToken).clientId == "partner-b")
+        clock.advance(266)
+        await #expect(throws: ServiceError.self) { try await codec.principal(bearer: response.accessToken) }
         try await rpc.stop()
         try await store.close()
     }
