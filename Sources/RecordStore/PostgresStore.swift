@@ -117,14 +117,22 @@ public final class PostgresStore: RecordStore {
         }
     }
 
-    /// Splits a migration into statements at semicolons outside dollar-quoted bodies (`DO $x$ … $x$`); the
-    /// migrations have no semicolons inside quoted literals or comments.
+    /// Splits a migration into statements at semicolons outside dollar-quoted bodies (`DO $x$ … $x$`) and `--`
+    /// comments (a comment is prose and may hold a semicolon); the migrations have no semicolons inside quoted
+    /// literals.
     static func statements(_ sql: String) -> [String] {
         var out: [String] = []
         var current = ""
         var openTag: Substring?
         var rest = Substring(sql)
         while let c = rest.first {
+            if c == "-", openTag == nil, rest.dropFirst().first == "-" {
+                // A comment runs to the end of its line and is kept as it is.
+                let end = rest.firstIndex(of: "\n") ?? rest.endIndex
+                current += rest[rest.startIndex..<end]
+                rest = rest[end...]
+                continue
+            }
             if c == "$", let close = rest.dropFirst().firstIndex(of: "$") {
                 let tag = rest[rest.startIndex...close]
                 if tag.dropFirst().dropLast().allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
