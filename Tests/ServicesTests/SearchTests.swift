@@ -138,6 +138,17 @@ struct SearchTests {
             #expect(try await Self.ids(store, "Patient", "_sort=gender,-_id") == ["p2", "p3", "p1"])
             #expect(try await Self.ids(store, "Observation", "_sort=-value-quantity") == ["o2", "o3", "o1"])
             #expect(try await Self.ids(store, "Patient", "_sort=-_lastUpdated,_id").count == 3)
+            // Paging on -_lastUpdated: the three were written in one unit (one instant), so the id decides.
+            var lastUpdatedPages: [String] = []
+            var cursor: SearchCursor?
+            repeat {
+                var request = try SearchRequest.parse(type: "Patient", parameters: Self.parameters("_sort=-_lastUpdated&_count=2"))
+                request.query.cursor = cursor
+                let page = try await search.search(request)
+                lastUpdatedPages += page.matches.map(\.id)
+                cursor = page.next
+            } while cursor != nil && lastUpdatedPages.count < 10
+            #expect(lastUpdatedPages == ["p1", "p2", "p3"])
 
             let count = try await search.search(SearchRequest.parse(type: "Patient", parameters: Self.parameters("_summary=count")))
             #expect(count.total == 3 && count.matches.isEmpty)

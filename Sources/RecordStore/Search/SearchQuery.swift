@@ -182,8 +182,9 @@ public struct SearchSort: Sendable, Hashable {
         self.descending = descending
     }
 
-    /// Keys compared as numbers (dates, numbers, quantities); others as text.
-    var isNumeric: Bool { type == .date || type == .number || type == .quantity }
+    /// Keys compared as numbers (indexed dates, numbers, quantities); others as text, `_lastUpdated` too (the
+    /// column's sortable text form).
+    var isNumeric: Bool { code != "_id" && code != "_lastUpdated" && (type == .date || type == .number || type == .quantity) }
 }
 
 /// `_include=Type:param[:target]` or `_revinclude=Type:param[:target]`.
