@@ -114,6 +114,12 @@ struct VerifyHostileInputTests {
                 if let n = match.output[1].substring.flatMap({ Int($0) }) { codes.insert(n) }
             }
         }
+        // And every code the application layer's errors map to, which the CLI exits with (ServiceErrorExit).
+        let serviceError = try String(contentsOf: Repository.root.appendingPathComponent("Sources/Services/Errors/ServiceError.swift"), encoding: .utf8)
+        let exitMapping = try #require(serviceError.components(separatedBy: "var exitCode: Int32").dropFirst().first?.components(separatedBy: "\n    }").first)
+        for match in exitMapping.matches(of: try Regex(#"(?:case [^\n]*|default): (\d+)"#)) {
+            if let n = match.output[1].substring.flatMap({ Int($0) }) { codes.insert(n) }
+        }
         #expect(codes.isSuperset(of: [66, 69, 70, 75, 78]), "\(codes.sorted())")
 
         let help = try cli.run(["--help"])
