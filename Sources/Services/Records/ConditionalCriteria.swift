@@ -2,12 +2,15 @@ import Foundation
 import RecordStore
 
 /// The search criteria of a conditional create (`If-None-Exist`), update or transaction entry, resolved to the
-/// ids of current resources that match. Supported until the search engine takes over: `identifier=[system|]value`
-/// and `_id=id`, joined by `&` (all must match); any other parameter is refused, never ignored, because ignoring
-/// one would match too much and overwrite the wrong resource.
+/// ids of current resources that match. `identifier=[system|]value` and `_id=id` (joined by `&`, all must hold)
+/// are answered as the importer resolves conditional references; any other criteria by the search engine
+/// (``SearchRequest``) under strict handling, so an unknown parameter is refused, never ignored: ignoring one
+/// would match too much and overwrite the wrong resource.
 struct ConditionalCriteria: Sendable {
     var identifiers: [(system: String?, value: String)] = []
     var ids: [String] = []
+    /// Every parameter as written (decoded), for the search engine.
+    var parameters: [(name: String, value: String)] = []
 
     /// Reads `query` (`identifier=http://x|1&_id=2`, with or without a leading `?`).
     init(_ query: String) throws(ServiceError) {
@@ -18,10 +21,12 @@ struct ConditionalCriteria: Sendable {
             guard let eq = pair.firstIndex(of: "=") else {
                 throw ServiceError(.invalidRequest, "'\(pair)' in the conditional criteria is not name=value")
             }
-            let name = String(pair[..<eq])
+            let rawName = String(pair[..<eq])
+            let name = rawName.removingPercentEncoding ?? rawName
             let raw = String(pair[pair.index(after: eq)...]).replacingOccurrences(of: "+", with: " ")
             let value = raw.removingPercentEncoding ?? raw
             guard !value.isEmpty else { throw ServiceError(.invalidRequest, "the conditional parameter \(name) has no value") }
+            parameters.append((name, value))
             switch name {
             case "identifier":
                 if let bar = value.firstIndex(of: "|") {
@@ -33,14 +38,22 @@ struct ConditionalCriteria: Sendable {
             case "_id":
                 ids.append(value)
             default:
-                throw ServiceError(.invalidRequest,
-                                   "conditional criteria support identifier and _id; '\(name)' would be ignored, which could match the wrong resource")
+                break
             }
         }
     }
 
-    /// The ids of current resources of `type` matching every criterion, sorted.
+    /// Whether only `identifier` and `_id` are asked, which the importer's resolution answers.
+    var isIdentity: Bool { identifiers.count + ids.count == parameters.count }
+
+    /// The ids of current resources of `type` matching every criterion, sorted; at most three from the search
+    /// engine (a caller needs to tell none, one and several apart).
     func matches(type: String, in store: any RecordStore) async throws -> [String] {
+        guard isIdentity else {
+            var request = try SearchRequest.parse(type: type, parameters: parameters, handling: .strict)
+            request.query.count = 3
+            return try await store.search(request.query).matches.map(\.key.id).sorted()
+        }
         var result: Set<String>?
         for identifier in identifiers {
             let found = Set(try await store.resolveIdentifier(type: type, system: identifier.system, value: identifier.value))

@@ -41,6 +41,7 @@ public struct RecordService: Sendable {
             return ServiceError(.unprocessable, "\(what): \(rejection.description)", issues: rejection.issues)
         }
         if let fhir = error as? FHIRError { return ServiceError(fhir) }
+        if let search = error as? SearchFailure { return ServiceError(.invalidRequest, "\(what): \(search.description)") }
         return ServiceError(.unavailable, "the record store failed to \(what): \(error)")
     }
 
