@@ -96,17 +96,27 @@ public struct ConsentSession: Sendable {
         var last = AccessDecision(verdict: .permitted, patients: patients, decision: nil, basis: [], height: finalized.height)
         for patient in patients {
             let consent = try await consent(of: patient)
-            let answer = consent.answer(for: facets, terms: terms, at: finalized.time)
-            let basis = answer.basedOn.map { Ledger.Hex.encode($0) }
-            if answer.decision != .permit {
-                return AccessDecision(verdict: .refused, patients: patients, decision: answer.decision, basis: basis, height: finalized.height)
-            }
-            if answer.obligations.contains(where: { PatientConsent.withholds($0, facets) }) {
-                return AccessDecision(verdict: .redacted, patients: patients, decision: answer.decision, basis: basis, height: finalized.height)
-            }
-            last = AccessDecision(verdict: .permitted, patients: patients, decision: answer.decision, basis: basis, height: finalized.height)
+            let (verdict, answer) = Self.verdict(consent, facets: facets, terms: terms, at: finalized.time)
+            let decision = AccessDecision(verdict: verdict, patients: patients, decision: answer.decision,
+                                          basis: answer.basedOn.map { Ledger.Hex.encode($0) }, height: finalized.height)
+            guard verdict == .permitted else { return decision }
+            last = decision
         }
         return last
+    }
+
+    /// One patient's verdict on a resource, and the answer that explains it. The answer narrowed to the
+    /// resource's type, labels and codes decides (a provision naming them applies as a provision); when it
+    /// withholds the resource and the patient's answer (not narrowed) is a permit whose REDACT obligation names the
+    /// resource, that is the explanation: redacted under CONSENT_PERMIT, as consent-cases.md states such cases.
+    static func verdict(_ consent: PatientConsent, facets: ConsentFacets, terms: ConsentTerms, at time: Int64)
+        -> (AccessDecision.Verdict, ConsentAnswer)
+    {
+        let narrowed = consent.answer(for: facets, terms: terms, at: time)
+        let redacts = { (answer: ConsentAnswer) in answer.obligations.contains { PatientConsent.withholds($0, facets) } }
+        if narrowed.decision == .permit && !redacts(narrowed) { return (.permitted, narrowed) }
+        if consent.answer.decision == .permit && redacts(consent.answer) { return (.redacted, consent.answer) }
+        return narrowed.decision == .permit ? (.redacted, narrowed) : (.refused, narrowed)
     }
 
     /// A read, vread or history entry: the decision when the resource may be returned; `.forbidden` with an
