@@ -1,6 +1,7 @@
 import FHIRCore
 import Foundation
 public import Hummingbird
+import Logging
 public import Services
 
 extension Gateway {
@@ -14,13 +15,15 @@ extension Gateway {
         router.get("/.well-known/smart-configuration") { _, _ in
             authJSON(configuration, status: .ok)
         }
-        router.post("/auth/token") { request, _ in
-            await tokenEndpoint(request, issuer: issuer)
+        router.post("/auth/token") { request, context in
+            await tokenEndpoint(request, issuer: issuer, logger: context.logger)
         }
     }
 
     /// The token endpoint: every outcome is a JSON answer that must not be cached (RFC 6749 §5.1).
-    static func tokenEndpoint(_ request: Request, issuer: TokenIssuer) async -> Response {
+    /// Failures of the gateway itself (directory or store unreachable) are logged; the client only learns that it may
+    /// try again, not paths or addresses.
+    static func tokenEndpoint(_ request: Request, issuer: TokenIssuer, logger: Logger) async -> Response {
         var request = request
         do {
             let contentType = request.headers[.contentType] ?? ""
@@ -43,9 +46,14 @@ extension Gateway {
         } catch let error as TokenError {
             return authJSON(error.body, status: HTTPResponse.Status(code: error.httpStatus))
         } catch let error as ServiceError {
-            let code = error.httpStatus == 503 ? "temporarily_unavailable" : "server_error"
-            return authJSON(TokenError.Body(error: code, errorDescription: error.reason), status: HTTPResponse.Status(code: error.httpStatus))
+            logger.error("token endpoint: \(error)")
+            let unavailable = error.httpStatus == 503
+            let body = TokenError.Body(error: unavailable ? "temporarily_unavailable" : "server_error",
+                                       errorDescription: unavailable ? "the client registry cannot be read now; try again later"
+                                           : "the token could not be issued")
+            return authJSON(body, status: HTTPResponse.Status(code: error.httpStatus))
         } catch {
+            logger.error("token endpoint: \(error)")
             return authJSON(TokenError.Body(error: "server_error", errorDescription: "the token could not be issued"),
                         status: .internalServerError)
         }
