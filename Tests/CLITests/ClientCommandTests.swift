@@ -75,6 +75,15 @@ struct ClientCommandTests {
         }
         #expect(try cli.run(["client", "show", "--home", home, "--id", "nobody"]).status == 1)
 
+        // The participant's identifiers: shown, replaced by a SetIdentifiers transaction, seen by client show.
+        let shown = try cli.run(["node", "identifiers", "--home", home])
+        #expect(shown.status == 0 && shown.stdout == Self.npi + "\n", "\(shown.stdout) \(shown.stderr)")
+        let oid = "urn:ietf:rfc:3986|urn:oid:2.16.840.1.113883.3.9901.2"
+        let set = try cli.run(["node", "identifiers", "--home", home, "--identifier", oid, "--identifier", Self.npi])
+        #expect(set.status == 0 && set.stdout == Self.npi + "\n" + oid + "\n", "\(set.stdout) \(set.stderr)")
+        #expect(try show(id, home: home)?["identifiers"] as? [String] == [Self.npi, oid])
+        #expect(try cli.run(["node", "identifiers", "--home", home, "--identifier", "no-bar"]).status == 64)
+
         // A home whose key is not a participant of the chain is refused by the ledger (1): its node's genesis and RPC
         // port with another key.
         let outsider = dir.appendingPathComponent("outsider").path
@@ -84,6 +93,7 @@ struct ClientCommandTests {
         try FileManager.default.copyItem(atPath: NodeHome(home).rpcFile.path, toPath: NodeHome(outsider).rpcFile.path)
         let refused = try cli.run(["client", "register", "--home", outsider, "--jwks", rotated, "--scope", "system/*.rs", "--client-id", "outsider-client"])
         #expect(refused.status == 1 && refused.stderr.contains("not a participant"), "\(refused.stderr)")
+        #expect(try cli.run(["node", "identifiers", "--home", outsider, "--identifier", "urn:x|1"]).status == 1)
 
         // With the node killed (its rpc.json left behind) the node cannot be reached: 69.
         node.kill9()

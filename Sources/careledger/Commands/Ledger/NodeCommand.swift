@@ -9,7 +9,7 @@ struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Set up and run a ledger validator.",
-        subcommands: [NodeInitCommand.self, NodeStartCommand.self, NodeStatusCommand.self]
+        subcommands: [NodeInitCommand.self, NodeStartCommand.self, NodeStatusCommand.self, NodeIdentifiersCommand.self]
     )
 }
 
