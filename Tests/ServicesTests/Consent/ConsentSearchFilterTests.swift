@@ -128,4 +128,43 @@ struct ConsentSearchFilterTests {
         #expect(issues.isEmpty, "\(issues)")
         #expect(ConsentNotice.searchText.allSatisfy { !$0.isNumber })
     }
+
+    @Test(arguments: StoreKind.allCases)
+    func aPartnerSearchOnTheStoreReturnsOnlyPermittedMatchesAndIncludes(kind: StoreKind) async throws {
+        try await kind.withStore { store, _ in
+            let ledger = try await ConsentLedgerFixture()
+            defer { ledger.remove() }
+            try await ConsentLedgerFixture.storePatient("allowed", medicare: "case-allowed", in: store)
+            try await ConsentLedgerFixture.storePatient("withheld", medicare: "case-withheld", in: store)
+            try await ledger.submit(C.consent(id: "consent-allowed", patient: "case-allowed", nested: []))
+            try await ledger.finalize(at: Self.T - 1)
+            // o1…o7, every other one of the withheld patient: o2, o4, o6 withheld.
+            let rows = try (1...7).map { try Self.observation("o\($0)", patient: $0 % 2 == 0 ? "withheld" : "allowed") }
+            _ = try await store.commit(try rows.map { try PreparedRecord(resource: $0) }, batch: nil)
+            let gate = ConsentGate(source: ChainConsentState(chain: ledger.chain), store: store, consortiumKey: ConsentLedgerFixture.consortiumKey)
+            let session = try #require(try await gate.session(for: Self.partner, purposeHeader: nil))
+            let engine = RecordSearch(store: store)
+
+            var ids: [String] = []
+            var request = try SearchRequest.parse(type: "Observation", parameters: [("_count", "2"), ("_sort", "_id"), ("_include", "Observation:subject")])
+            var pages = 0
+            while true {
+                let page = try await session.search(request, engine: engine, query: "Observation?_count=2&_sort=_id&_include=Observation:subject")
+                pages += 1
+                ids += page.result.matches.map(\.id)
+                #expect(page.result.matches.count <= 2)
+                #expect(page.result.included.map(\.id) == ["allowed"], "only the permitted patient is included")
+                #expect(page.result.total == nil, "more than one page: no total")
+                #expect(page.access.interaction == .searchType && page.access.height == session.height)
+                #expect(page.access.resources.allSatisfy { !$0.contains("withheld") && !["o2", "o4", "o6"].contains($0.split(separator: "/")[1]) })
+                guard let next = page.result.next, pages < 10 else { break }
+                request.query.cursor = next
+            }
+            #expect(ids == ["o1", "o3", "o5", "o7"])
+            #expect(pages == 2, "two full pages, no empty third")
+
+            let count = try await session.search(try SearchRequest.parse(type: "Observation", parameters: [("_summary", "count")]), engine: engine, query: nil)
+            #expect(count.result.total == 4 && count.result.matches.isEmpty, "_summary=count counts the permitted matches only")
+        }
+    }
 }
