@@ -48,11 +48,14 @@ public struct ConsentSubmission: Sendable {
             throw ServiceError(error)
         }
         let resolved = try await ServiceError.store("read the Consent's patient") { try await patientIdentifier(of: consent) }
+        // Actors and organizations given as literal references (`Organization/x`) are recorded as the identifiers of
+        // the resources they name (stored or contained); one that names none is refused at its pointer.
+        let actors = try await ServiceError.store("resolve the Consent's actors") { try await ConsentMapping.resolveActors(in: consent, store: store) }
         // The stored version's commitment is not known before it is stored; the checks do not depend on it.
         var directive: ConsentDirective
         do throws(ConsentMapping.Failure) {
             directive = try ConsentMapping.directive(from: consent, consortiumKey: consortiumKey, consentCommitment: [UInt8](repeating: 0, count: Hash32.length),
-                                                     issuedFallback: 0, resolvePatient: { _ in resolved })
+                                                     issuedFallback: 0, resolvePatient: { _ in resolved }, resolveActor: { actors[$0] ?? [] })
         } catch {
             throw Self.refused(error.issueType, error.reason, at: error.pointer)
         }

@@ -83,6 +83,53 @@ struct ConsentAnswersTests {
         }
     }
 
+    /// A Consent naming its actor by a literal reference (`Organization/partner-b`, the common form): the use case
+    /// records the stored Organization's identifier, so the partner asking by that identifier is permitted; a
+    /// reference to nothing stored is refused at its pointer, and nothing is stored.
+    @Test(arguments: StoreKind.allCases)
+    func literalActorReferencesAreRecordedAsTheirIdentifiers(kind: StoreKind) async throws {
+        try await kind.withStore { store, _ in
+            let t = try TestChain()
+            defer { t.remove() }
+            let chain = try await t.open()
+            let producer = TestChain.producing(chain)
+            defer { producer.cancel() }
+            let organization = #"{"resourceType":"Organization","id":"partner-b","identifier":[{"system":"http://example.org/ids","value":"partner-hospital-b"}],"name":"Partner Hospital B"}"#
+            _ = try await store.commit([try PreparedRecord(resource: try FHIRDocument.read(Array(organization.utf8)).resource)], batch: nil)
+            var consent = try Self.sampleConsent()
+            guard var provision = consent.object["provision"]?.objectValue, var first = provision["actor"]?.arrayValue?.first?.objectValue else {
+                Issue.record("the sample Consent has no provision actor")
+                return
+            }
+            /// The sample's actor (its role kept), naming `reference` instead of its identifier.
+            func actor(_ reference: String) -> FHIRValue {
+                first["reference"] = .object(FHIRObject(["reference": .string(reference)]))
+                return .array([.object(first)])
+            }
+            let submission = ConsentSubmission(store: store, consortiumKey: Self.consortiumKey, ledger: chain)
+            provision["actor"] = actor("Organization/nobody")
+            consent.object["provision"] = .object(provision)
+            let versions = try await store.versionCount()
+            do throws(ServiceError) {
+                _ = try await submission.submit(consent)
+                Issue.record("an actor that names nothing stored was recorded")
+            } catch {
+                #expect(error.code == .unprocessable && error.operationOutcome.issues.map(\.location) == [["/provision/actor/0/reference"]], "\(error)")
+            }
+            #expect(try await store.versionCount() == versions, "nothing stored")
+
+            provision["actor"] = actor("Organization/partner-b")
+            consent.object["provision"] = .object(provision)
+            let granted = try await submission.submit(consent)
+            #expect(granted.directive.action == .grant)
+            let answers = ConsentAnswers(chain: chain, consortiumKey: Self.consortiumKey)
+            let byIdentifier = try ConsentQuestion(patient: Self.patient, actors: [Self.partner], purposes: ["TREAT"], at: Self.inPeriod)
+            #expect(try await answers.query(byIdentifier).answer.decision == .permit)
+            let another = try ConsentQuestion(patient: Self.patient, actors: ["http://example.org/ids|hospital-c"], purposes: ["TREAT"], at: Self.inPeriod)
+            #expect(try await answers.query(another).answer.decision == .noConsent)
+        }
+    }
+
     @Test func aChainWithoutABlockIsNotReady() async throws {
         let t = try TestChain()
         defer { t.remove() }
