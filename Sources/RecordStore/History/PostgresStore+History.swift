@@ -39,6 +39,20 @@ extension PostgresStore {
         return HistoryPage.cut(rows, count: query.count)
     }
 
+    public func versions(_ versions: [(key: RecordKey, version: Int)]) async throws -> [StoredVersion] {
+        guard !versions.isEmpty else { return [] }
+        var binds = PostgresBindings()
+        binds.append(versions.map(\.key.type))
+        binds.append(versions.map(\.key.id))
+        binds.append(versions.map { Int64($0.version) })
+        let sql = """
+            SELECT \(Self.versionColumns)
+            FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS k(t, i, n)
+            JOIN careledger.record_versions v ON v.resource_type = k.t AND v.id = k.i AND v.version_id = k.n
+            """
+        return try await self.versions(PostgresQuery(unsafeSQL: sql, binds: binds))
+    }
+
     /// A ``VersionConflict`` thrown inside a transaction arrives wrapped in `PostgresTransactionError`.
     static func versionConflict(in error: any Error) -> VersionConflict? {
         if let conflict = error as? VersionConflict { return conflict }

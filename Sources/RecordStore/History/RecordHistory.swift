@@ -10,6 +10,9 @@ public protocol RecordHistory: Sendable {
     /// Paging is keyset paging on that order (``HistoryCursor``): versions written after the first page have
     /// higher txids and never shift a later page, so each version is seen at most once while paging.
     func history(_ query: HistoryQuery) async throws -> HistoryPage
+    /// The stored versions among `versions` (in one round trip where the store has round trips), in no particular
+    /// order: what a write answers with after its unit is stored.
+    func versions(_ versions: [(key: RecordKey, version: Int)]) async throws -> [StoredVersion]
 }
 
 /// Which versions a history lists: of one resource, of one type, or of the whole store.
@@ -80,5 +83,9 @@ extension RecordHistory {
     /// Stores that keep no versions (the import benchmark's planning-only store) have no history to list.
     public func history(_ query: HistoryQuery) async throws -> HistoryPage {
         throw StoreError("listing history", "this store keeps no versions")
+    }
+
+    public func versions(_ versions: [(key: RecordKey, version: Int)]) async throws -> [StoredVersion] {
+        throw StoreError("reading versions", "this store keeps no versions")
     }
 }

@@ -33,6 +33,16 @@ extension SQLiteStore {
             """, values) { rows.append(Self.version($0)) }
         return HistoryPage.cut(rows, count: query.count)
     }
+
+    public func versions(_ versions: [(key: RecordKey, version: Int)]) async throws -> [StoredVersion] {
+        var out: [StoredVersion] = []
+        let select = try db.prepare("SELECT \(Self.versionColumns) FROM record_versions v WHERE v.resource_type = ? AND v.id = ? AND v.version_id = ?")
+        for (key, version) in versions {
+            try select.reset([.text(key.type), .text(key.id), .int(Int64(version))])
+            if try select.step() { out.append(Self.version(SQLiteRow(stmt: select.stmt))) }
+        }
+        return out
+    }
 }
 
 extension HistoryPage {

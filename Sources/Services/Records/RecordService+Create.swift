@@ -53,22 +53,46 @@ extension RecordService {
 
     /// The outcome with the version it left (read back for its `lastUpdated` and bytes).
     func writeOutcome(_ outcome: RecordOutcome) async throws(ServiceError) -> WriteOutcome {
-        let (status, version): (WriteOutcome.Status, Int)
-        switch outcome {
-        case .created(_, let v): (status, version) = (.created, v)
-        case .updated(_, let v): (status, version) = (.updated, v)
-        case .unchanged(_, let v): (status, version) = (.unchanged, v)
+        guard let result = try await writeOutcomes([outcome]).first else {
+            throw ServiceError(.internal, "storing \(outcome.key) returned no outcome")
         }
-        let key = outcome.key
-        guard let stored = try await run("read \(key)", { try await store.version(key, version) }) else {
-            throw ServiceError(.internal, "\(key) version \(version) was stored but cannot be read back")
+        return result
+    }
+
+    /// The outcomes with the versions they left, read back in one round trip together with the versions before
+    /// updates: a new version after a delete brings the resource back, which FHIR answers as a create.
+    func writeOutcomes(_ outcomes: [RecordOutcome]) async throws(ServiceError) -> [WriteOutcome] {
+        var wanted: [(key: RecordKey, version: Int)] = []
+        for outcome in outcomes {
+            switch outcome {
+            case .created(let k, let v), .unchanged(let k, let v): wanted.append((k, v))
+            case .updated(let k, let v): wanted += [(k, v), (k, v - 1)]
+            }
         }
-        let resource = StoredResource(stored)
-        // A new version after a delete brings the resource back: FHIR answers that as a create.
-        if status == .updated, version > 1, let before = try await run("read \(key)", { try await store.version(key, version - 1) }), before.isDeleted {
-            return WriteOutcome(status: .created, resource: resource)
+        let read = try await run("read the stored versions") { try await store.versions(wanted) }
+        var byVersion: [RecordKey: [Int: StoredVersion]] = [:]
+        for v in read { byVersion[v.key, default: [:]][v.version] = v }
+        var results: [WriteOutcome] = []
+        for outcome in outcomes {
+            let (status, version): (WriteOutcome.Status, Int)
+            switch outcome {
+            case .created(_, let v): (status, version) = (.created, v)
+            case .updated(_, let v): (status, version) = (.updated, v)
+            case .unchanged(_, let v): (status, version) = (.unchanged, v)
+            }
+            guard let stored = byVersion[outcome.key]?[version] else {
+                throw ServiceError(.internal, "\(outcome.key) version \(version) was stored but cannot be read back")
+            }
+            let resource = StoredResource(stored)
+            if resource.deleted {
+                results.append(WriteOutcome(status: .deleted, resource: resource))
+            } else if status == .updated, byVersion[outcome.key]?[version - 1]?.isDeleted == true {
+                results.append(WriteOutcome(status: .created, resource: resource))
+            } else {
+                results.append(WriteOutcome(status: status, resource: resource))
+            }
         }
-        return WriteOutcome(status: resource.deleted ? .deleted : status, resource: resource)
+        return results
     }
 
     static func requireType(_ resource: Resource, _ type: String) throws(ServiceError) {

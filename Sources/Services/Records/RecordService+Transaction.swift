@@ -76,8 +76,8 @@ extension RecordService {
         }
         let order = members.map(\.entry) + deletes.map(\.entry)
         guard outcomes.count == order.count else { throw ServiceError(.internal, "the transaction stored \(outcomes.count) of \(order.count) records") }
-        for (entry, outcome) in zip(order, outcomes) {
-            results[entry] = BundleEntryResult(try await writeOutcome(outcome))
+        for (entry, written) in zip(order, try await writeOutcomes(outcomes)) {
+            results[entry] = BundleEntryResult(written)
         }
         return BundleResult(type: "transaction-response", entries: results.map { $0 ?? BundleEntryResult(status: 500) })
     }
