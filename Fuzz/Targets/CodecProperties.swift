@@ -63,6 +63,13 @@ enum LedgerProperties {
         ("AnchorRecord", { b in (try? AnchorRecord(encoded: b))?.encoded }),
         ("ConsentRecord", { b in (try? ConsentRecord(encoded: b))?.encoded }),
         ("SparseMerkleProof", { b in (try? SparseMerkleProof(encoded: b))?.encoded() }),
+        ("ClientRecord", { b in (try? ClientRecord(encoded: b))?.encoded }),
+        // The JWKS check every validator runs on a RegisterClient: it reads hostile JSON and must not trap; the
+        // bytes are the value, so any input round-trips.
+        ("JWKSDocument", { b in
+            _ = JWKSDocument.problem(b)
+            return b
+        }),
     ]
 
     /// The first byte that selects the type named `typeName` (as in ``decoders``).

@@ -70,6 +70,9 @@ public enum GeneratedSeeds {
         let k = try key()
         let x = try SignedVote(signing: .precommit, height: 2, round: 0, blockId: Array(repeating: 1, count: 32), chainId: chainId, with: k)
         let y = try SignedVote(signing: .precommit, height: 2, round: 0, blockId: Array(repeating: 2, count: 32), chainId: chainId, with: k)
+        let client = RegisterClient(clientId: "partner-b",
+                                    jwks: Array(#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"b\u0031"}]}"#.utf8),
+                                    scopes: ["system/*.rs"])
         let values: [(String, [UInt8])] = [
             ("NetworkMessage", NetworkMessage.transactions([anchor]).encoded),
             ("NetworkMessage", NetworkMessage.status(height: 7).encoded),
@@ -81,6 +84,11 @@ public enum GeneratedSeeds {
             ("SignedVote", x.encoded),
             ("DuplicateVoteEvidence", DuplicateVoteEvidence(x, y).encoded),
             ("Participant", Participant(name: "Hospital A", nodeKey: k.publicKey, stake: 10).encoded),
+            ("Transaction", try Transaction(signing: .registerClient(client), nonce: 1, chainId: chainId, with: k).encoded),
+            ("Transaction", try Transaction(signing: .setIdentifiers(ParticipantIdentifiers(["http://hl7.org/fhir/sid/us-npi|1234567893"])), nonce: 2,
+                                            chainId: chainId, with: k).encoded),
+            ("ClientRecord", ClientRecord(registration: client, participant: k.publicKey, height: 3, registeredAt: 1).encoded),
+            ("JWKSDocument", client.jwks),
         ]
         return try values.enumerated().map { n, value in
             guard let selector = LedgerProperties.selector(for: value.0) else {
