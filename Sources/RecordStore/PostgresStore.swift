@@ -264,9 +264,9 @@ public final class PostgresStore: RecordStore {
                     WHERE s.resource_type = k.t AND s.id = k.i
                 )
                 INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
-                SELECT k, t, i, p, v, s, vt, d, NULLIF(l, '')::float8, NULLIF(h, '')::float8
+                SELECT k, t, i, p, v, s, vt, d, NULLIF(l, 'NaN'::float8), NULLIF(h, 'NaN'::float8)
                 FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
-                            \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::text[], \(ix.highs)::text[])
+                            \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::float8[], \(ix.highs)::float8[])
                     AS x(k, t, i, p, v, s, vt, d, l, h)
                 """, logger: logger)
             return outcomes

@@ -8,7 +8,6 @@ extension StoreSchema {
                 ADD COLUMN display text NOT NULL DEFAULT '',
                 ADD COLUMN low double precision,
                 ADD COLUMN high double precision;
-            CREATE INDEX search_index_range ON careledger.search_index (resource_type, param, low) WHERE low IS NOT NULL;
             -- Every resource stored before this migration is indexed again from its stored canonical JSON, by the
             -- code that opens the store (PostgresStore.reindexPending), in chunks, each chunk one transaction.
             CREATE TABLE careledger.search_reindex (
@@ -27,7 +26,6 @@ extension StoreSchema {
             ALTER TABLE search_index ADD COLUMN display TEXT NOT NULL DEFAULT '';
             ALTER TABLE search_index ADD COLUMN low REAL;
             ALTER TABLE search_index ADD COLUMN high REAL;
-            CREATE INDEX search_index_range ON search_index (resource_type, param, low) WHERE low IS NOT NULL;
             CREATE TABLE search_reindex (
                 resource_type TEXT NOT NULL,
                 id TEXT NOT NULL,

@@ -44,7 +44,6 @@ struct SearchReindexTests {
         let db = try SQLiteConnection(path: path)
         try db.exec("""
             DELETE FROM search_index WHERE param NOT IN ('identifier', 'name', 'birthdate', 'gender', 'code', 'subject', 'patient', 'date');
-            DROP INDEX search_index_range;
             ALTER TABLE search_index DROP COLUMN display;
             ALTER TABLE search_index DROP COLUMN low;
             ALTER TABLE search_index DROP COLUMN high;

@@ -95,10 +95,16 @@ public struct FHIRPathEvaluator {
     private func member(_ name: String, of item: Item) -> [Item] {
         guard case .node(let index, _) = item, tape.kind(at: index) == .object else { return [] }
         if let v = tape.member(name, of: index) { return flatten(v, choice: nil) }
+        // A choice element: a member spelled stem + capitalised type. Compared as bytes, without making a string of
+        // every member name (most paths of most parameters are absent from a given resource).
+        let stem = Array(name.utf8)
         for m in tape.members(of: index) {
-            guard let key = tape.string(at: m.name), key.count > name.count, key.hasPrefix(name) else { continue }
-            let suffix = key.dropFirst(name.count)
-            if let c = suffix.unicodeScalars.first, c.properties.isUppercase { return flatten(m.value, choice: String(suffix)) }
+            let isChoice = tape.withBytes(at: m.name) { key -> Bool in
+                guard key.count > stem.count, key[stem.count] >= 0x41, key[stem.count] <= 0x5A else { return false }
+                for i in 0..<stem.count where key[i] != stem[i] { return false }
+                return true
+            }
+            if isChoice, let key = tape.string(at: m.name) { return flatten(m.value, choice: String(key.dropFirst(name.count))) }
         }
         return []
     }

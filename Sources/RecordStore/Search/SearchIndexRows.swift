@@ -6,15 +6,20 @@ import Foundation
 struct SearchIndexRows {
     var patientKeys: [String] = [], types: [String] = [], ids: [String] = [], params: [String] = [], values: [String] = []
     var systems: [String] = [], valuesTo: [String] = [], displays: [String] = []
-    /// `low`/`high` as text (empty for none), cast to float8 by the insert: PostgresNIO binds no arrays of optionals.
-    var lows: [String] = [], highs: [String] = []
+    /// `low`/`high`, NaN for none (made NULL by the insert): PostgresNIO binds no arrays of optionals.
+    var lows: [Double] = [], highs: [Double] = []
 
     init(_ records: [(patientKey: String, key: RecordKey, index: [IndexEntry])]) {
+        let n = records.reduce(0) { $0 + $1.index.count }
+        for column in [\SearchIndexRows.patientKeys, \.types, \.ids, \.params, \.values, \.systems, \.valuesTo, \.displays] {
+            self[keyPath: column].reserveCapacity(n)
+        }
+        lows.reserveCapacity(n); highs.reserveCapacity(n)
         for (patientKey, key, index) in records {
             for e in index {
                 patientKeys.append(patientKey); types.append(key.type); ids.append(key.id); params.append(e.param); values.append(e.value)
                 systems.append(e.system); valuesTo.append(e.valueTo); displays.append(e.text)
-                lows.append(e.low.map { "\($0)" } ?? ""); highs.append(e.high.map { "\($0)" } ?? "")
+                lows.append(e.low ?? .nan); highs.append(e.high ?? .nan)
             }
         }
     }
