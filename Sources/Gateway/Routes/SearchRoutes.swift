@@ -8,9 +8,10 @@ public import Services
 /// `application/x-www-form-urlencoded` body (and any in the URL), answered with a `searchset` Bundle whose `next`
 /// link carries the store's cursor (`_cursor`). `Prefer: handling=strict` turns ignored parameters into a 400.
 ///
-/// A partner's search passes the consent gate when one is given (``ConsentSession/fillPage(count:from:maxExamined:fetch:)``):
-/// withheld resources are left out of matches and includes, the Bundle always carries the consent notice, and
-/// `total` counts only what is returned. Without a gate a partner is refused, so no search is served unfiltered.
+/// A partner's search passes the consent gate when one is given (``ConsentSession/search(_:engine:query:)``):
+/// withheld resources are left out of matches and includes, the Bundle always carries the consent notice, `total`
+/// counts only what is returned, and the access is audited before the answer leaves. Without a gate a partner is
+/// refused, so no search is served unfiltered.
 public struct SearchRoutes: GatewayRoutes {
     /// The largest `POST _search` form body.
     public static let maximumFormBytes = 64 * 1024
@@ -74,7 +75,12 @@ public struct SearchRoutes: GatewayRoutes {
             guard let session = try await consent.session(for: principal, purposeHeader: request.headers.first(named: "x-purpose-of-use")) else {
                 throw ServiceError(.forbidden, "the partner's consent terms could not be established")
             }
-            result = try await Self.filtered(searchRequest, search: search, session: session)
+            // The query as the AuditEvent names it (GET or POST _search alike).
+            let query = type + "?" + searchRequest.canonicalParameters.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
+            let consented = try await session.search(searchRequest, engine: search, query: query)
+            // Stored before the response leaves (group commit); a failure to audit is a 503, not an unaudited answer.
+            try await dependencies.audit?.record(consented.access)
+            result = consented.result
             notice = ConsentNotice.searchEntry
         } else {
             result = try await search.search(searchRequest)
@@ -94,38 +100,5 @@ public struct SearchRoutes: GatewayRoutes {
             throw ServiceError(.internal, "the search Bundle could not be built: \(error.reason)")
         }
         return try FHIRRepresentation.response(resource: resource, negotiation: negotiation)
-    }
-
-    /// A partner's page: filled from the store's pages through the consent session, `total` as the session gives
-    /// it (the number returned, when the whole search fits in this page). `_include`/`_revinclude` are asked for
-    /// the returned matches only, afterwards, and each included resource is decided too: nothing brought in by a
-    /// withheld match can show.
-    static func filtered(_ request: SearchRequest, search: RecordSearch, session: ConsentSession) async throws -> SearchResult {
-        var pageRequest = request
-        pageRequest.query.includes = []
-        pageRequest.query.revIncludes = []
-        pageRequest.query.total = false
-        let page = try await session.fillPage(count: request.query.count, from: request.query.cursor,
-                                              resource: { (row: StoredResource) throws -> Resource in try JSONReader().read(row.canonical) }) { cursor, limit in
-            var q = pageRequest
-            q.query.cursor = cursor
-            q.query.count = limit
-            let r = try await search.search(q)
-            return (r.matches, r.next)
-        }
-        let matches = page.rows
-        var included: [StoredResource] = []
-        if !matches.isEmpty, !(request.query.includes.isEmpty && request.query.revIncludes.isEmpty) {
-            var q = request
-            q.query.clauses = [SearchClause(code: "_id", type: .token, values: matches.map { SearchValue(text: $0.id) })]
-            q.query.cursor = nil
-            q.query.sort = []
-            q.query.count = matches.count
-            q.query.total = false
-            for i in try await search.search(q).included where try await session.decide(try JSONReader().read(i.canonical)).allows {
-                included.append(i)
-            }
-        }
-        return SearchResult(matches: matches, included: included, next: page.next, total: page.total, warnings: request.warnings)
     }
 }
