@@ -18,7 +18,7 @@ struct DemoCommand: AsyncParsableCommand {
             salted record commitment — what the ledger will anchor. Then all of Samples/ (Bundles, XML, bulk \
             NDJSON, HL7 v2 messages and C-CDA documents converted through Mappings/) is imported into the record store (the embedded SQLite store unless --store says otherwise); \
             run it twice and the second import changes nothing. Then four validators (four providers' homes in \
-            --home, run in this process) start consensus over authenticated P2P sessions, the first one anchors the \
+            --home, each a `careledger node start` process of this binary) start consensus over authenticated P2P sessions, the first one anchors the \
             store, one record's receipt is printed and verified offline, a tampered copy fails, and the \
             sample Consent is recorded on the ledger and queried, each answer proven against a block header. Exit 1 \
             if any step fails.
