@@ -28,13 +28,24 @@ public struct RegisteredClient: Sendable {
 }
 
 /// A client's JWKS, keeping only the keys an assertion can be verified with: keys with a `kid`, meant for signatures
-/// (no `use` other than `sig`), public only, of a type jwt-kit reads. Unusable keys are left out, not an error, as
+/// (no `use` other than `sig`), public only, complete, of a type jwt-kit reads. Unusable keys are left out, not an error, as
 /// SMART asks (a JWKS may also hold encryption keys or types we do not support).
 public struct ClientKeySet: Sendable, Codable {
     public private(set) var keys: [JWK]
 
     public init(keys: [JWK]) {
-        self.keys = keys.filter { $0.keyIdentifier != nil && $0.privateExponent == nil }
+        self.keys = keys.filter { $0.keyIdentifier != nil && $0.privateExponent == nil && Self.hasPublicParts($0) }
+    }
+
+    /// Whether the key carries what its type needs to verify: `n` and `e` for RSA, `x`, `y` and `crv` for EC, `x` and
+    /// `crv` for OKP.
+    static func hasPublicParts(_ key: JWK) -> Bool {
+        switch key.keyType {
+        case .rsa: key.modulus != nil && key.exponent != nil
+        case .ecdsa: key.x != nil && key.y != nil && key.curve != nil
+        case .octetKeyPair: key.x != nil && key.curve != nil
+        default: false
+        }
     }
 
     /// The keys with this `kid`.

@@ -215,6 +215,22 @@ struct ClientAssertionTests {
         try await fixture.close()
     }
 
+    @Test func unusableKeysOfAJWKSAreLeftOut() throws {
+        let ec = #"{"kty":"EC","crv":"P-384","x":"m2gNmyvSfLc1D_ZKfXhaHkD6Iyz0kjeuPtKDgj8V4Yq2dAhWrDpPuWdNiONwtmYX","y":"lC5yD2RWV8lYM0Gw2lITEiP1cwjp-JfhyyrWRe0L3tdt0-aRbhu2a-2TKfHETQRM""#
+        let jwks = """
+            {"keys":[
+              {"kty":"oct","kid":"secret","k":"c2VjcmV0"},
+              \(ec),"kid":"enc-1","use":"enc"},
+              \(ec)},
+              \(ec),"kid":"private","d":"AAAA"},
+              {"kty":"RSA","kid":"broken"},
+              \(ec),"kid":"good","use":"sig"}
+            ]}
+            """
+        let set = try JSONDecoder().decode(ClientKeySet.self, from: Data(jwks.utf8))
+        #expect(set.keys.map { $0.keyIdentifier?.string } == ["good"])
+    }
+
     @Test func purposeOfUseAsSystemBarCodeString() throws {
         let decoded = try JSONDecoder().decode(PurposeOfUseClaim.self, from: Data(#""urn:x|ETREAT""#.utf8))
         #expect(decoded == PurposeOfUseClaim(system: "urn:x", code: "ETREAT"))
