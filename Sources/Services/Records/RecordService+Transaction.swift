@@ -12,6 +12,8 @@ extension RecordService {
         var deletes: [(entry: Int, record: PreparedRecord)] = []
         var matched: [String: String] = [:]
         var touched: [RecordKey: Int] = [:]
+        /// GET entries, read after every write as FHIR orders a transaction's processing.
+        var reads: [(entry: Int, key: RecordKey)] = []
         func claim(_ key: RecordKey, _ entry: Int) throws(ServiceError) {
             if let other = touched.updateValue(entry, forKey: key) {
                 throw ServiceError(.invalidRequest, "entries \(other) and \(entry) both write \(key); a transaction writes a resource once")
@@ -63,6 +65,8 @@ extension RecordService {
                 var tombstone = try await run("delete \(key)") { try PreparedRecord.tombstone(for: key, patientKey: current.patientKey) }
                 tombstone.expectedVersion = e.ifMatch
                 deletes.append((e.index, tombstone))
+            case ("GET", let id?, nil):
+                reads.append((e.index, try Self.key(e.type, id)))
             default:
                 throw ServiceError(.invalidRequest, "entry \(e.index): \(e.method) with request.url \(e.type)\(e.id.map { "/" + $0 } ?? "") is not supported in a transaction")
             }
@@ -78,6 +82,14 @@ extension RecordService {
         guard outcomes.count == order.count else { throw ServiceError(.internal, "the transaction stored \(outcomes.count) of \(order.count) records") }
         for (entry, written) in zip(order, try await writeOutcomes(outcomes)) {
             results[entry] = BundleEntryResult(written)
+        }
+        // The writes are stored: a read that fails is that entry's answer, not the transaction's.
+        for r in reads {
+            do throws(ServiceError) {
+                results[r.entry] = BundleEntryResult(status: 200, resource: try await read(type: r.key.type, id: r.key.id))
+            } catch {
+                results[r.entry] = BundleEntryResult(error)
+            }
         }
         return BundleResult(type: "transaction-response", entries: results.map { $0 ?? BundleEntryResult(status: 500) })
     }

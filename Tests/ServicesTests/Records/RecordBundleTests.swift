@@ -57,10 +57,30 @@ struct RecordBundleTests {
             #expect(first["status"] == .string("201 Created"))
             #expect(first["location"] == .string("Patient/\(patient.id)/_history/1") && first["etag"] == .string("W/\"1\""))
 
+            // GET entries are read after the writes; deleting and reading in one transaction.
+            let organization = try RecordCorpus.resource("Organization", 5)
+            let orgID = try #require(organization.id)
+            func entry(_ method: String, _ url: String, _ resource: Resource?) -> FHIRValue {
+                var e = FHIRObject(["request": .object(FHIRObject(["method": .string(method), "url": .string(url)]))])
+                if let resource { e["resource"] = .object(resource.object) }
+                return .object(e)
+            }
+            let mixed = try Resource(FHIRObject(["resourceType": .string("Bundle"), "type": .string("transaction"), "entry": .array([
+                entry("GET", "Organization/\(orgID)", nil),
+                entry("PUT", "Organization/\(orgID)", organization),
+                entry("DELETE", "Observation/\(observation.id)", nil),
+                entry("GET", "Observation/\(observation.id)", nil),
+            ])]))
+            let answered = try await service.process(bundle: mixed)
+            #expect(answered.entries.map(\.status) == [200, 201, 200, 410])
+            #expect(answered.entries[0].resource?.id == orgID && answered.entries[2].resource?.deleted == true)
+            #expect(try await store.versionCount() == entries.count + 2)
+            _ = try await service.update(type: "Observation", id: observation.id, resource: try JSONReader().read(observation.canonical))
+
             // The same transaction again changes nothing (the importer's identities).
             let again = try await service.process(bundle: bundle)
-            #expect(again.entries.allSatisfy { $0.status == 200 })
-            #expect(try await store.versionCount() == entries.count)
+            #expect(again.entries.allSatisfy { $0.status == 200 }, "\(again.entries.map(\.status))")
+            #expect(try await store.versionCount() == entries.count + 3)
         }
     }
 
