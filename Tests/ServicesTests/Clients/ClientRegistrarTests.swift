@@ -1,6 +1,8 @@
+import Foundation
 import Ledger
 import Node
 import Services
+import TestSupport
 import Testing
 
 /// `client register`'s checks before anything is signed, and the derived client id: the RFC 7638 thumbprint of the
@@ -19,6 +21,14 @@ struct ClientRegistrarTests {
         let error = #expect(throws: ServiceError.self) { try ClientRegistrar.derivedClientId(jwks: Self.jwks(#"{"kty":"X","x":"AA"}"#)) }
         #expect(error?.code == .invalidRequest && error?.exitCode == 64)
         #expect(throws: ServiceError.self) { try ClientRegistrar.derivedClientId(jwks: Self.jwks(#"{"kty":"EC","crv":"P-384","x":"AA"}"#)) }
+    }
+
+    /// Partner hospital B's sample JWKS (Samples/clients) is a registration the ledger takes.
+    @Test func theSamplePartnerKeyRegisters() throws {
+        let jwks = Array(try Data(contentsOf: Repository.root.appendingPathComponent("Samples/clients/partner-hospital-b.jwks")))
+        let registration = try ClientRegistrar.registration(jwks: jwks, scopes: ["system/*.rs"], clientId: nil)
+        #expect(registration.problem() == nil)
+        #expect(registration.clientId.count == 43, "a SHA-256 thumbprint in base64url")
     }
 
     @Test func registrationsAreCheckedAndCanonicalBeforeSigning() throws {
