@@ -36,21 +36,7 @@ extension RecordService {
                 resource.id = try await run("assign an id") { try importer.assignedID(for: original) }
                 members.append((e.index, WriteMember(resource: resource, fullUrl: e.fullUrl, entry: e.index, pointer: e.pointer), nil))
             case ("PUT", let id, let criteria) where (id == nil) != (criteria == nil):
-                var resource = try e.requireResource()
-                if let id {
-                    _ = try Self.key(e.type, id)
-                    if let bodyID = resource.id, bodyID != id { throw ServiceError(.invalidRequest, "entry \(e.index): the resource's id '\(bodyID)' is not the url's '\(id)'") }
-                    resource.id = id
-                } else if let criteria {
-                    let ids = try await matches(e.type, criteria)
-                    if ids.count > 1 { throw ServiceError(.preconditionFailed, "entry \(e.index): \(criteria) matches \(ids.count) resources") }
-                    if let found = ids.first {
-                        resource.id = found
-                    } else if resource.id == nil {
-                        let original = resource
-                        resource.id = try await run("assign an id") { try importer.assignedID(for: original) }
-                    }
-                }
+                let resource = try await putResource(e)
                 members.append((e.index, WriteMember(resource: resource, fullUrl: e.fullUrl, entry: e.index, pointer: e.pointer), e.ifMatch))
             case ("DELETE", let id?, nil):
                 let key = try Self.key(e.type, id)
@@ -92,6 +78,28 @@ extension RecordService {
             }
         }
         return BundleResult(type: "transaction-response", entries: results.map { $0 ?? BundleEntryResult(status: 500) })
+    }
+
+    /// A PUT entry's resource with the id it is stored under: the URL's (which a body id must match), or the
+    /// one its criteria match, or (no match) its own or an assigned one.
+    private func putResource(_ e: BundleEntryRequest) async throws(ServiceError) -> Resource {
+        var resource = try e.requireResource()
+        if let id = e.id {
+            _ = try Self.key(e.type, id)
+            if let bodyID = resource.id, bodyID != id { throw ServiceError(.invalidRequest, "entry \(e.index): the resource's id '\(bodyID)' is not the url's '\(id)'") }
+            resource.id = id
+        } else if let criteria = e.criteria {
+            let ids = try await matches(e.type, criteria)
+            if ids.count > 1 { throw ServiceError(.preconditionFailed, "entry \(e.index): \(criteria) matches \(ids.count) resources") }
+            if let found = ids.first {
+                if let bodyID = resource.id, bodyID != found { throw ServiceError(.invalidRequest, "entry \(e.index): the resource's id '\(bodyID)' is not the id \(criteria) matches") }
+                resource.id = found
+            } else if resource.id == nil {
+                let original = resource
+                resource.id = try await run("assign an id") { try importer.assignedID(for: original) }
+            }
+        }
+        return resource
     }
 
     private func matches(_ type: String, _ criteria: String) async throws(ServiceError) -> [String] {
