@@ -79,4 +79,42 @@ struct PatientCompartmentTests {
         #expect(PatientCompartment.patientReference("Patient/") == nil)
         #expect(PatientCompartment.patientReference("Patient/has space") == nil)
     }
+
+    static let examples = Repository.shared.appendingPathComponent("corpus/fhir-r4-examples")
+    static var exampleFiles: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: examples.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+    }
+
+    /// The store reads a resource's compartment from its tape, the gateway from its tree: they must agree, on
+    /// every official R4 example.
+    @Test(.enabled(if: !exampleFiles.isEmpty, "needs ../shared/corpus/fhir-r4-examples"))
+    func tapeAndTreeFindTheSamePatientsInEveryOfficialExample() throws {
+        var inSomeCompartment = 0
+        for file in Self.exampleFiles {
+            let bytes = Array(try Data(contentsOf: Self.examples.appendingPathComponent(file)))
+            guard let resource = try? FHIRDocument.read(bytes).resource else { continue }
+            let tree = PatientCompartment.patients(of: resource)
+            #expect(PatientCompartment.patients(of: JSONTape(resource)) == tree, "\(file)")
+            if !tree.isEmpty { inSomeCompartment += 1 }
+            if !PatientCompartment.contains(type: resource.resourceType) { #expect(tree.isEmpty, "\(file)") }
+        }
+        #expect(inSomeCompartment > 50, "\(inSomeCompartment) examples in a patient's compartment")
+        let observation = try FHIRDocument.read(Array(try Data(contentsOf: Self.examples.appendingPathComponent("observation-example-bgpanel.json")))).resource
+        #expect(PatientCompartment.patients(of: observation) == ["Patient/infant"])
+    }
+
+    static var python3: String? {
+        ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// The committed table is what the generator makes of the definitions.
+    @Test(.enabled(if: python3 != nil && definitionPresent, "needs python3 and ../shared/fhir-r4-definitions"))
+    func theGeneratedTableIsCurrent() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(Self.python3))
+        process.arguments = [Repository.root.appendingPathComponent("scripts/generate-compartment.py").path, "--check"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "run python3 scripts/generate-compartment.py")
+    }
 }

@@ -48,6 +48,28 @@ public enum PatientCompartment {
         return out
     }
 
+    /// The patients of the resource a tape holds (its root object), as ``patients(of:)-(Resource)`` finds them,
+    /// with its `reference` strings read through `rewrites` (the references the store rewrites on import).
+    public static func patients(of tape: JSONTape, rewrites: [String: String] = [:]) -> [String] {
+        guard let type = tape.resourceType, let members = r4Members[type] else { return [] }
+        var out: [String] = []
+        if type == "Patient", let id = tape.stringMember("id", of: 0), !id.isEmpty { out.append("Patient/\(id)") }
+        for member in members {
+            for path in member.paths {
+                var current = [0]
+                for step in path.split(separator: ".") {
+                    current = current.flatMap { tape.objects(tape.member(String(step), of: $0)) }
+                }
+                for reference in current {
+                    guard let written = tape.stringMember("reference", of: reference),
+                          let patient = patientReference(rewrites[written] ?? written), !out.contains(patient) else { continue }
+                    out.append(patient)
+                }
+            }
+        }
+        return out
+    }
+
     /// `Patient/id` of a reference to a Patient, relative (`Patient/7`), versioned (`Patient/7/_history/2`) or
     /// absolute (`https://host/fhir/Patient/7`); nil for anything else (another type, a contained `#ref`, a URN).
     public static func patientReference(_ reference: String) -> String? {
