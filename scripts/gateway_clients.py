@@ -129,8 +129,10 @@ def with_fhirpy(args, token):
     out["searchIds"] = sorted(ids)
     out["searchPages"] = pages
     # fhirpy's own paging (fetch_all follows next links) must see the same set.
+    # (A partner's pages also carry the consent notice, an OperationOutcome entry: only Observations count.)
     out["fetchAllIds"] = sorted(r["id"] for r in client.resources("Observation")
-                                .search(patient=args.patient).limit(args.count).fetch_all())
+                                .search(patient=args.patient).limit(args.count).fetch_all()
+                                if r["resourceType"] == "Observation")
     created = client.resource("Patient", name=[{"family": "Fhirpy", "given": ["Created"]}],
                               identifier=[run_identifier(args, "fhirpy")])
     created.save()
