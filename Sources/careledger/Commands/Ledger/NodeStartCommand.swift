@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import Logging
 import Node
 import RecordStore
+import Services
 
-/// `careledger node start --home DIR [--store URL]`.
+/// `careledger node start --home DIR [--store URL [--http HOST:PORT]]`.
 struct NodeStartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "start",
@@ -18,9 +20,11 @@ struct NodeStartCommand: AsyncParsableCommand {
             to DIR/data/rpc.json), and with --store runs the anchoring service: batches of at most --batch-size \
             versions, or what waited --batch-delay-ms, each anchored by an AnchorBatch transaction whose receipt data \
             is written back to the store. SIGINT or SIGTERM stops it gracefully: the RPC finishes the requests in \
-            flight (for up to 10 s), then the node stops; a kill -9 loses nothing committed. Exit \
-            codes: 0 stopped by a signal; 1 the store or the node could not start; 64 an unknown --store scheme; 66 \
-            --home is not a node home that can be read.
+            flight (for up to 10 s), then the node stops; a kill -9 loses nothing committed. With --http (and \
+            --store) the same process also serves the FHIR gateway of `careledger serve` on HOST:PORT over that \
+            store, printing `listening on URL`, and stops it first on a signal. Exit \
+            codes: 0 stopped by a signal; 1 the store, the node or the gateway could not start; 64 an unknown \
+            --store scheme, a bad --http or --http without --store; 66 --home is not a node home that can be read.
             """
     )
 
@@ -48,9 +52,22 @@ struct NodeStartCommand: AsyncParsableCommand {
     @Flag(help: "Serve POST /unsafe/disconnect and /unsafe/reconnect and GET /unsafe/consensus on the loopback RPC (fault tests).")
     var unsafeRpc = false
 
-    /// An unknown --store scheme exits 64 before the node starts (StoreOptions does the same for other commands).
+    @Option(help: ArgumentHelp("Also serve the FHIR gateway (as careledger serve does) on this address over --store (port 0 picks a free port).",
+                               valueName: "HOST:PORT"))
+    var http: String?
+
+    /// An unknown --store scheme exits 64 before the node starts (StoreOptions does the same for other commands);
+    /// so do a bad --http and --http without a store to serve.
     func validate() throws {
         if let store { try StoreOptions.validate(store: store) }
+        if let http {
+            guard store != nil else { throw ValidationError("--http serves the gateway over a store: give --store too") }
+            do {
+                _ = try GatewayConfiguration.parseListen(http)
+            } catch {
+                throw ValidationError(error.description.replacingOccurrences(of: "--listen", with: "--http"))
+            }
+        }
     }
 
     func run() async throws {
@@ -81,7 +98,12 @@ struct NodeStartCommand: AsyncParsableCommand {
             service = try await NodeService.start(home: NodeHome(home), store: recordStore, settings: settings) { Output.line($0) }
             // The HTTP servers of this process, after the node; one more application is one more element.
             let rpc = try LoopbackRPC.application(for: service) { Output.line($0) }
-            process = NodeProcess(node: service, applications: [rpc])
+            if let http, let recordStore {
+                let gateway = try Self.gateway(listen: http, home: NodeHome(home), store: recordStore)
+                process = NodeProcess(node: service, applications: [rpc, gateway])
+            } else {
+                process = NodeProcess(node: service, applications: [rpc])
+            }
         } catch {
             FileHandle.standardError.write(Data("careledger node start: \(error)\n".utf8))
             try? await recordStore?.close()
@@ -98,5 +120,18 @@ struct NodeStartCommand: AsyncParsableCommand {
         }
         Output.line("stopped")
         try? await recordStore?.close()
+    }
+}
+
+extension NodeStartCommand {
+    /// The gateway `careledger serve` runs, over this node's home and store, listening on `listen`; it prints
+    /// `listening on URL` once bound (the real port for port 0).
+    static func gateway(listen: String, home: NodeHome, store: any RecordStore) throws -> GatewayApplication.App {
+        let address = try GatewayConfiguration.parseListen(listen)
+        let configuration = GatewayConfiguration(host: address.host, port: address.port)
+        let dependencies = try GatewayDependencies.forNode(home: home, store: store, logger: Logger(label: "careledger.gateway"))
+        return try GatewayApplication.make(configuration: configuration, dependencies: dependencies) { url in
+            Output.line("listening on \(url)")
+        }
     }
 }
