@@ -8,8 +8,9 @@ import Services
 
 /// The demo's ledger part: a network of four validators (four providers' `careledger node start` processes, started
 /// by ``LocalNetwork`` as `bench load` starts its network) runs consensus; the first provider's node anchors the
-/// imported samples, a receipt is printed and verified (and a tampered copy fails), and the sample Consent is
-/// recorded and queried — each step through the same use case (`Services`) as the command it names.
+/// imported samples and serves the FHIR gateway, a receipt is printed and verified (and a tampered copy fails),
+/// partner hospital B is refused the sample patient over the gateway, the sample Consent is recorded and queried,
+/// and B is then served — each step through the same use case (`Services`) as the command it names.
 extension DemoCommand {
     func ledgerDemo() async throws -> Int {
         let directory = URL(fileURLWithPath: homePath)
@@ -22,8 +23,10 @@ extension DemoCommand {
         defer { network.stopAll() }
         // The other three providers' validators only run consensus; the first also anchors the store.
         for k in 1..<network.count { try await network.start(k) }
-        try await network.start(0, arguments: ["--store", storeOptions.store])
-        print("  node start  \(network.count) validator processes (careledger node start --home \(homePath)/nodeK; logs in nodeK/node.log)")
+        // The first also serves the FHIR gateway in its process (DemoGateway).
+        try await network.start(0, arguments: ["--store", storeOptions.store, "--http", "127.0.0.1:\(basePort + 80)"])
+        print("  node start  \(network.count) validator processes (careledger node start --home \(homePath)/nodeK; logs in nodeK/node.log);")
+        print("              node0 also anchors the store and serves the FHIR gateway (--store \(storeOptions.store) --http 127.0.0.1:\(basePort + 80))")
         let home = network.homes[0]
         let store = try await storeOptions.open()
         var failures = try await waitForAnchoring(store)
@@ -32,7 +35,13 @@ extension DemoCommand {
         try await chain.refresh()
         print("  anchoring   \(try await store.versionCount()) record versions in \(await chain.state.anchors.count) batch(es) on chain, height \(await chain.height)")
         failures += try await receiptDemo(store: store, chain: chain, home: home)
+        // Partner B is refused the sample patient before the sample Consent, and served after it.
+        let consentPath = URL(fileURLWithPath: samples).appendingPathComponent("consent/consent-mira-treatment.json").path
+        let consent = try FHIRDocument.read(try InputFile.read(consentPath)).resource
+        let (visit, refusalFailures) = try await partnerRefused(store: store, network: network, consent: consent)
+        failures += refusalFailures
         failures += try await consentDemo(store: store, ledger: RPCConsentLedger(port: try network.rpcPort(0)), home: home)
+        if let visit { failures += try await partnerServed(visit, store: store, home: home) }
         failures += try await consensusCheck(network)
         try await store.close()
         return failures
