@@ -6,12 +6,12 @@ import Node
 import RecordStore
 import Services
 
-/// `careledger consent submit|query`.
+/// `careledger consent submit|revoke|query`.
 struct ConsentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consent",
         abstract: "Record FHIR Consents on the ledger and answer consent queries from it.",
-        subcommands: [ConsentSubmitCommand.self, ConsentQueryCommand.self]
+        subcommands: [ConsentSubmitCommand.self, ConsentRevokeCommand.self, ConsentQueryCommand.self]
     )
 }
 
