@@ -168,8 +168,8 @@ extension DemoCommand {
     /// The same exchange by hand, with the gateway running on this network's first home.
     func printByHand(_ visit: PartnerVisit) {
         let home = URL(fileURLWithPath: homePath).appendingPathComponent("node0").path
-        print("  by hand     with the gateway running (careledger serve --home \(home) --store \(storeOptions.store) --listen 127.0.0.1:\(basePort + 80),")
-        print("              while this network's nodes run):")
+        print("  by hand     after the demo, node0 alone serves the same gateway (SIGINT stops it):")
+        print("              careledger node start --home \(home) --store \(storeOptions.store) --http 127.0.0.1:\(basePort + 80) &")
         print("              TOKEN=$(python3 scripts/smart_token.py --token-url \(gatewayURL)/auth/token --client-id \(Self.partnerClientId) \\")
         print("                --key \(partnerKeyFile) --alg ES384 --kid \(Self.partnerKid) --scope '\(Self.partnerScope)' --purpose TREAT)")
         print("              curl -s -H \"Authorization: Bearer $TOKEN\" \(gatewayURL)/\(visit.patient)")
