@@ -165,11 +165,31 @@ struct CLITests {
         #expect(r.stdout.contains("verify      OK offline"))
         #expect(r.stdout.contains("tampered    record with birthDate 1985-03-09: FAILED record"))
         #expect(r.stdout.contains("partner B, TREAT                         CONSENT_PERMIT with REDACT"))
-        // Again on the same store and home: the chain replays, nothing is anchored twice, the Consent is known.
+        // The gateway: partner B is refused the sample patient before the sample Consent (403 OperationOutcome),
+        // served it after (200), and the AuditEvents of both accesses are read back from the store.
+        let refusal = try #require(r.stdout.range(of: "(TREAT) → 403 OperationOutcome"), "\(r.stdout)")
+        let grant = try #require(r.stdout.range(of: "granted as directive"))
+        let permit = try #require(r.stdout.range(of: "(TREAT) → 200 OK, served: Patient Mira Lindqvist"), "\(r.stdout)")
+        #expect(refusal.upperBound < grant.lowerBound && grant.upperBound < permit.lowerBound)
+        #expect(r.stdout.contains("registered on the ledger by partner B's participant"))
+        let audits = r.stdout.split(separator: "\n").filter { $0.hasPrefix("  AuditEvent/") }
+        #expect(audits.count == 2, "\(r.stdout)")
+        #expect(audits.first?.contains("who partner-hospital-b (http://example.org/ids|partner-hospital-b)") == true)
+        #expect(audits.first?.contains("outcome 4 (refused), NO_CONSENT at ledger height") == true)
+        #expect(audits.last?.contains("outcome 0 (success), CONSENT_PERMIT at ledger height") == true)
+        #expect(r.stdout.contains("python3 scripts/smart_token.py --token-url http://127.0.0.1:26880/auth/token --client-id partner-hospital-b"))
+        #expect(r.stdout.contains("curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:26880/Patient/"))
+        // Again on the same store and home: the chain replays, nothing is anchored twice (the first run's
+        // AuditEvents are anchored like any record), the Consent is known.
         let again = try run(arguments)
         #expect(again.status == 0, "\(again.stdout)")
         #expect(again.stdout.contains("is already on the ledger"))
-        #expect(again.stdout.contains("125 record versions in 1 batch(es)"), "\(again.stdout)")
+        #expect(again.stdout.contains("\(125 + audits.count) record versions in"), "\(again.stdout)")
+        // The refusal of a second run: the Consent is there, so a purpose it does not permit; then the permit.
+        #expect(again.stdout.contains("the refusal without it was"))
+        #expect(again.stdout.contains("(HMARKT) → 403 OperationOutcome"), "\(again.stdout)")
+        #expect(again.stdout.contains("(TREAT) → 200 OK"))
+        #expect(again.stdout.split(separator: "\n").filter { $0.hasPrefix("  AuditEvent/") }.count == 2)
         // The HL7 v2 and C-CDA samples went through the mappings, and the second import applied none again.
         #expect(r.stdout.contains("ORU^R01 NG-LAB-5531  →"))
         #expect(r.stdout.contains("ACK MSA|AA|NG-LAB-5531"))
