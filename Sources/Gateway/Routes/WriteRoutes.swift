@@ -40,7 +40,10 @@ public struct WriteRoutes: GatewayRoutes {
             var request = request
             let negotiation = try FHIRNegotiation(request)
             let type = try RoutePath.type(context)
-            guard let criteria = request.uri.query, !criteria.isEmpty else {
+            // The representation parameters are the gateway's, not search criteria.
+            let criteria = (request.uri.query ?? "").split(separator: "&")
+                .filter { !$0.hasPrefix("_format=") && !$0.hasPrefix("_pretty=") }.joined(separator: "&")
+            guard !criteria.isEmpty else {
                 throw ServiceError(.invalidRequest, "PUT /\(type) is a conditional update and needs search criteria (PUT /\(type)?identifier=…)")
             }
             try context.requireScope(.update, type: type)

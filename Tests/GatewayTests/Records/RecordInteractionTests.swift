@@ -144,7 +144,7 @@ struct RecordInteractionTests {
             #expect(second.json["gender"] as? String == "male")
 
             let encoded = "identifier=urn%3Aoid%3A1.2.36.146.595.217.0.1%7Cgw-12345"
-            let updated = try await client.write("PUT", "/Patient?" + encoded, json: other)
+            let updated = try await client.write("PUT", "/Patient?" + encoded + "&_format=json", json: other)
             #expect(updated.status == 200)
             #expect(updated.header("ETag") == "W/\"2\"")
             #expect(updated.json["gender"] as? String == "unknown")
