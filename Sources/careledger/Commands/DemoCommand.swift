@@ -19,9 +19,13 @@ struct DemoCommand: AsyncParsableCommand {
             NDJSON, HL7 v2 messages and C-CDA documents converted through Mappings/) is imported into the record store (the embedded SQLite store unless --store says otherwise); \
             run it twice and the second import changes nothing. Then four validators (four providers' homes in \
             --home, each a `careledger node start` process of this binary) start consensus over authenticated P2P sessions, the first one anchors the \
-            store, one record's receipt is printed and verified offline, a tampered copy fails, and the \
-            sample Consent is recorded on the ledger and queried, each answer proven against a block header. Exit 1 \
-            if any step fails.
+            store and serves the FHIR gateway (node start --http 127.0.0.1:<base-port + 80>), one record's receipt is \
+            printed and verified offline, and a tampered copy fails. Partner hospital B (its SMART client registered \
+            on the ledger by its participant, its ES384 key in Samples/clients/) gets a token and is refused the \
+            sample patient (403) before the sample Consent is recorded on the ledger and queried (each answer proven \
+            against a block header), and served it (200) after; the AuditEvents of both accesses are read back from \
+            the store, and the curl lines that do the same are printed. A second run, with the Consent already on the \
+            ledger, shows the refusal for a purpose no Consent permits (HMARKT) instead. Exit 1 if any step fails.
             """
     )
 
