@@ -37,7 +37,10 @@ public struct OperationOutcomeMiddleware<Context: RequestContext>: RouterMiddlew
         case let failure as FHIRError:
             return ServiceError(failure)
         case let failure as HTTPError:
-            return serviceError(for: failure, request: request)
+            return serviceError(status: failure.status, message: failure.body, request: request)
+        case let failure as any HTTPResponseError:
+            // NIO's and Hummingbird's own (a body over the upload limit is NIOTooManyBytesError, 413).
+            return serviceError(status: failure.status, message: nil, request: request)
         default:
             logger.error("\(request.method) \(request.uri.path) failed: \(String(describing: type(of: error))): \(error)")
             return ServiceError(.internal, "the request failed inside the gateway; the gateway's log has the details")
@@ -46,8 +49,8 @@ public struct OperationOutcomeMiddleware<Context: RequestContext>: RouterMiddlew
 
     /// Hummingbird's errors: the router's 404 is told apart into an unknown path (404) and a method the FHIR path
     /// does not allow (405).
-    static func serviceError(for error: HTTPError, request: Request) -> ServiceError {
-        switch error.status {
+    static func serviceError(status: HTTPResponse.Status, message: String?, request: Request) -> ServiceError {
+        switch status {
         case .notFound:
             let allowed = FHIRPathShape.allowedMethods(forPath: request.uri.path)
             if !allowed.isEmpty, !allowed.contains(request.method) {
@@ -57,16 +60,16 @@ public struct OperationOutcomeMiddleware<Context: RequestContext>: RouterMiddlew
         case .contentTooLarge:
             return ServiceError(.tooLarge, "the request body is larger than the gateway accepts")
         case .badRequest:
-            return ServiceError(.invalidRequest, error.body ?? "the request is malformed")
+            return ServiceError(.invalidRequest, message ?? "the request is malformed")
         case .unsupportedMediaType:
-            return ServiceError(.unsupportedMediaType, error.body ?? "unsupported Content-Type")
+            return ServiceError(.unsupportedMediaType, message ?? "unsupported Content-Type")
         case .unauthorized:
-            return ServiceError(.unauthorized, error.body ?? "authentication required")
+            return ServiceError(.unauthorized, message ?? "authentication required")
         case .forbidden:
-            return ServiceError(.forbidden, error.body ?? "forbidden")
+            return ServiceError(.forbidden, message ?? "forbidden")
         default:
-            return ServiceError(error.status.code >= 500 ? .internal : .invalidRequest,
-                                error.body ?? "\(error.status.code) \(error.status.reasonPhrase)")
+            return ServiceError(status.code >= 500 ? .internal : .invalidRequest,
+                                message ?? "\(status.code) \(status.reasonPhrase)")
         }
     }
 

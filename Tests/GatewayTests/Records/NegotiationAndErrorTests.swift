@@ -68,6 +68,17 @@ struct NegotiationAndErrorTests {
         }
     }
 
+    @Test("a body over the 64 MiB upload limit is 413 with an OperationOutcome")
+    func tooLarge() async throws {
+        try await RecordGateway.run(.sqlite) { client, _ in
+            var body = Array(#"{"resourceType":"Patient","text":{"status":"generated","div":""#.utf8)
+            body += [UInt8](repeating: UInt8(ascii: "a"), count: (64 << 20) + 1024)
+            let reply = try await client.send("POST", "/Patient", headers: ["Content-Type": "application/fhir+json"], body: body)
+            #expect(reply.status == 413)
+            #expect(reply.issue?.code == "too-costly")
+        }
+    }
+
     @Test("Prefer: return=minimal, representation and OperationOutcome")
     func prefer() async throws {
         try await RecordGateway.run(.sqlite) { client, _ in
