@@ -9,6 +9,9 @@ both `fhirclient` (SMART's Python client, R4 models) and `fhirpy`:
   - creates a Patient, updates it, and reads the new version back;
   - posts a transaction Bundle (a Patient and an Observation linked by a `urn:uuid:` reference).
 
+With --read-only only the read and the searches run (a partner's client with read scopes; a read refused by
+consent is reported as `readRefused`, not as a failure).
+
 Prints one JSON object with what each client saw (the Swift test compares it with the store) and exits 1 if any
 step failed. Usage:
 
@@ -79,8 +82,10 @@ def with_fhirclient(args, token):
     srv = fserver.FHIRServer(None, base_uri=args.base.rstrip("/") + "/")
     srv.session.headers["Authorization"] = f"Bearer {token}"
     out = {}
-    patient = Patient.read(args.patient, srv)
-    out["read"] = patient.id
+    try:
+        out["read"] = Patient.read(args.patient, srv).id
+    except fserver.FHIRPermissionDeniedException as e:  # a partner refused by consent: the status is the result
+        out["readRefused"] = e.response.status_code
     ids, pages = [], 0
     search = Observation.where(struct={"patient": args.patient, "_count": str(args.count)})
     for bundle in search.perform_iter(srv):
@@ -89,6 +94,8 @@ def with_fhirclient(args, token):
                 and e.resource.resource_type == "Observation"]
     out["searchIds"] = sorted(ids)
     out["searchPages"] = pages
+    if args.read_only:
+        return out
     created = Patient({"name": [{"family": "Fhirclient", "given": ["Created"]}],
                        "identifier": [run_identifier(args, "fhirclient")]})
     answer = created.create(srv) or {}
@@ -109,11 +116,14 @@ def with_fhirclient(args, token):
 
 def with_fhirpy(args, token):
     from fhirpy import SyncFHIRClient
+    from fhirpy.base.exceptions import ForbiddenError
 
     client = SyncFHIRClient(args.base.rstrip("/"), authorization=f"Bearer {token}")
     out = {}
-    patient = client.reference("Patient", args.patient).to_resource()
-    out["read"] = patient["id"]
+    try:
+        out["read"] = client.reference("Patient", args.patient).to_resource()["id"]
+    except ForbiddenError as e:  # fhirpy's 403, carrying the OperationOutcome's text: its issue code is the result
+        out["readRefused"] = json.loads(str(e))["issue"][0]["code"]
     ids, pages = [], 0
     # A relative path takes its query as params (fhirpy appends `?params` itself); `next` links are absolute URLs
     # under the base, which fhirpy requests as they are.
@@ -133,6 +143,8 @@ def with_fhirpy(args, token):
     out["fetchAllIds"] = sorted(r["id"] for r in client.resources("Observation")
                                 .search(patient=args.patient).limit(args.count).fetch_all()
                                 if r["resourceType"] == "Observation")
+    if args.read_only:
+        return out
     created = client.resource("Patient", name=[{"family": "Fhirpy", "given": ["Created"]}],
                               identifier=[run_identifier(args, "fhirpy")])
     created.save()
@@ -160,6 +172,8 @@ def main():
     parser.add_argument("--scope", default="system/*.cruds")
     parser.add_argument("--patient", required=True)
     parser.add_argument("--count", type=int, default=7)
+    parser.add_argument("--read-only", action="store_true",
+                        help="only the read and the searches (a partner client with read scopes, decided by consent)")
     parser.add_argument("--tag", default=str(uuid.uuid4()), help="makes this run's created resources its own")
     args = parser.parse_args()
 

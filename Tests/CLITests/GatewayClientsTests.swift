@@ -159,6 +159,82 @@ struct GatewayClientsTests {
         try await store.close()
     }
 
+    /// A partner hospital's client, registered on the ledger, reading through both libraries: the patient whose
+    /// Consent (submitted to the chain) permits partner B is read and all of its Observations paged; the patient
+    /// without one is refused (403) and its search comes back empty. Every access leaves an AuditEvent.
+    @Test(.enabled(if: clientsAvailable || required,
+                   "needs python3 with fhirclient, fhirpy, PyJWT and cryptography: pip install -r scripts/requirements-oracle.txt"))
+    func aPartnerClientReadsOnlyWhatConsentPermits() async throws {
+        try #require(Self.clientsAvailable, "python3 with fhirclient, fhirpy, PyJWT and cryptography is required in CI")
+        let dir = try Repository.temporaryDirectory("careledger-partner-clients")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let partner = "http://example.org/ids|partner-hospital-b"
+        var p2p = try Self.freePort(in: dir)
+        while p2p > 60_000 { p2p = try Self.freePort(in: dir) }
+        let spec = #"{"chainId": "careledger-clients", "basePort": \#(p2p), "providers": [{"name": "hospital-a", "stake": 100, "#
+            + #""identifiers": ["urn:ietf:rfc:3986|urn:oid:2.16.840.1.113883.4.7"]}, {"name": "partner-b", "stake": 1, "identifiers": ["\#(partner)"]}]}"#
+        let specPath = dir.appendingPathComponent("providers.spec")
+        try Data(spec.utf8).write(to: specPath)
+        let net = dir.appendingPathComponent("net")
+        let initialized = try cli.run(["testnet", "init", "--spec", specPath.path, "--dir", net.path])
+        try #require(initialized.status == 0, "testnet init: \(initialized.stderr)")
+        let hospital = net.appendingPathComponent("node0").path, partnerHome = net.appendingPathComponent("node1").path
+        let store = "sqlite:" + dir.appendingPathComponent("store.sqlite").path
+        let sources = Self.bundles.map { Repository.shared.appendingPathComponent("corpus/synthea/bundles/\($0)").path }
+        let imported = try cli.run(["import", "--store", store, "--plain"] + sources)
+        try #require(imported.status == 0, "import: \(imported.stderr)")
+        let consented = try Self.sourceObservations(Self.bundles[0]), refused = try Self.sourceObservations(Self.bundles[1])
+
+        let node = try NodeProcessTests.NodeProcess(home: hospital, store: store, log: dir.appendingPathComponent("node.log"))
+        defer { if node.process.isRunning { node.terminate() } }
+        // Partner B registers its client with its own participant key, through hospital A's running node.
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: hospital).appendingPathComponent("data/rpc.json"),
+                                         to: URL(fileURLWithPath: partnerHome).appendingPathComponent("data/rpc.json"))
+        let key = try Self.clientKey(alg: "ES384", kid: "partner-b-1", in: dir)
+        let registered = try cli.run(["client", "register", "--home", partnerHome, "--jwks", key.jwks,
+                                      "--scope", "system/Patient.rs system/Observation.rs", "--client-id", "partner-b"])
+        try #require(registered.status == 0, "client register: \(registered.stderr)")
+        // Hospital A records the first patient's Consent permitting partner B (TREAT), which goes to the chain.
+        let consentPath = dir.appendingPathComponent("consent.json").path
+        let made = try Self.python(["scripts/bench_http_data.py", "consent", "--bundle", sources[0], "--actor", partner, "--out", consentPath], in: dir)
+        try #require(made.status == 0, "consent document: \(made.stderr)")
+        let submitted = try cli.run(["consent", "submit", consentPath, "--home", hospital, "--store", store])
+        try #require(submitted.status == 0, "consent submit: \(submitted.stderr)")
+
+        let port = try Self.freePort(in: dir)
+        let server = try await ServeCommandTests.start(["--home", hospital, "--store", store, "--listen", "127.0.0.1:\(port)"],
+                                                       log: dir.appendingPathComponent("serve.log"))
+        var reports: [[String: [String: Any]]] = []
+        for patient in [consented.patient, refused.patient] {
+            let run = try Self.python(["scripts/gateway_clients.py", "--base", server.url, "--client-id", "partner-b", "--key", key.pem,
+                                       "--alg", "ES384", "--kid", "partner-b-1", "--scope", "system/Patient.rs system/Observation.rs",
+                                       "--patient", patient, "--count", String(Self.pageSize), "--read-only"], in: dir)
+            #expect(run.status == 0, "gateway_clients.py (partner, Patient/\(patient)): \(run.stdout) \(run.stderr)")
+            reports.append(try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: [String: Any]],
+                                        "no JSON report: \(run.stdout) \(run.stderr)"))
+        }
+        #expect(try await ServeCommandTests.stop(server.process) == 0)
+        node.terminate()
+
+        for client in ["fhirclient", "fhirpy"] {
+            let granted = try #require(reports[0][client]), denied = try #require(reports[1][client])
+            #expect(granted["error"] == nil && denied["error"] == nil, "\(client): \(granted["error"] ?? "") \(denied["error"] ?? "")")
+            #expect(granted["read"] as? String == consented.patient, "\(client) consented read")
+            #expect(granted["searchIds"] as? [String] == consented.observations, "\(client) consented search")
+            #expect(denied["read"] == nil, "\(client) read without consent")
+            #expect((denied["searchIds"] as? [String])?.isEmpty == true, "\(client) search without consent")
+        }
+        #expect(reports[0]["fhirpy"]?["fetchAllIds"] as? [String] == consented.observations)
+        #expect(reports[1]["fhirclient"]?["readRefused"] as? Int == 403)
+        #expect(reports[1]["fhirpy"]?["readRefused"] as? String == "forbidden")
+        let opened = try await StoreLocation.open(store)
+        let audits = try await opened.countsByType().first { $0.type == "AuditEvent" }?.count ?? 0
+        try await opened.close()
+        // At least the four reads (two clients, two patients), granted or refused, were audited.
+        #expect(audits >= 4, "AuditEvents stored: \(audits)")
+        print("gateway clients, partner (ES384): \(consented.observations.count) Observations of the consented patient seen by both clients; the other patient refused (fhirclient 403, fhirpy forbidden), search empty; \(audits) AuditEvents")
+    }
+
     /// The client's created Patient has versions 1 and 2 in the store, the second carrying the update; its
     /// transaction's two entries are 201 and stored, the Observation's `urn:uuid:` subject rewritten to the Patient.
     func checkWrites(of client: String, _ seen: [String: Any], in store: any RecordStore) async throws {
