@@ -24,7 +24,7 @@ struct NodeStartHTTPTests {
         process.currentDirectoryURL = CLITests.repoRoot
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: log)
-        process.standardError = FileHandle.nullDevice
+        process.standardError = process.standardOutput
         process.standardInput = FileHandle.nullDevice
         try process.run()
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
@@ -35,23 +35,32 @@ struct NodeStartHTTPTests {
             url = text.split(separator: "\n").first { $0.hasPrefix("listening on ") }.map { String($0.dropFirst("listening on ".count)) }
             if url == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
-        let base = try #require(url, "no 'listening on' line: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        let base = try #require(url, "no 'listening on' line: \(Self.text(log))")
         #expect(base.hasPrefix("http://127.0.0.1:"))
         let port = try #require(Int(base.split(separator: ":").last ?? ""))
         #expect(port > 0)
 
-        let health = try await RPCClient.send(port: port, method: "GET", path: "/health", timeout: 30)
+        // A failed exchange is reported with the node's log (whether the process is still running, what it said).
+        func get(_ path: String, port: Int) async throws -> RPCResponse {
+            do {
+                return try await RPCClient.send(port: port, method: "GET", path: path, timeout: 90)
+            } catch {
+                Issue.record("GET \(path) on port \(port): \(error); running: \(process.isRunning); log: \(Self.text(log))")
+                throw error
+            }
+        }
+        let health = try await get("/health", port: port)
         #expect(health.status == 200 && String(decoding: health.body, as: UTF8.self) == #"{"status":"ok"}"#)
-        let metadata = try await RPCClient.send(port: port, method: "GET", path: "/metadata", timeout: 30)
+        let metadata = try await get("/metadata", port: port)
         #expect(metadata.status == 200)
         let statement = try JSONSerialization.jsonObject(with: Data(metadata.body)) as? [String: Any]
         #expect(statement?["resourceType"] as? String == "CapabilityStatement")
-        let read = try await RPCClient.send(port: port, method: "GET", path: "/Patient/anyone", timeout: 30)
+        let read = try await get("/Patient/anyone", port: port)
         #expect(read.status == 401 && String(decoding: read.body, as: UTF8.self).contains("OperationOutcome"))
         // The node's own RPC is served by the same process, on its own port.
         let rpcPort = try NodeHome(home).rpcPort()
         #expect(rpcPort != port)
-        #expect(try await RPCClient.send(port: rpcPort, method: "GET", path: "/status", timeout: 30).status == 200)
+        #expect(try await get("/status", port: rpcPort).status == 200)
 
         kill(process.processIdentifier, SIGTERM)
         let stopBy = ContinuousClock.now + .seconds(90)
@@ -60,6 +69,10 @@ struct NodeStartHTTPTests {
         if !process.isRunning { #expect(process.terminationStatus == 0) }
         #expect(!FileManager.default.fileExists(atPath: NodeHome(home).rpcFile.path))
         #expect(((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("stopped"))
+    }
+
+    static func text(_ log: URL) -> String {
+        (try? String(contentsOf: log, encoding: .utf8)) ?? ""
     }
 
     @Test func httpWithoutAStoreOrWithABadAddressExits64() throws {
