@@ -15,7 +15,9 @@
 # copies of the Synthea transaction Bundles.
 #
 # Usage: scripts/bench-http.sh [--postgres] [--duration S] [--threads T] [--connections C] [--copies K]
-#                              [--writers N] [--data samples,synthea] [--skip-writes] [--bin PATH]
+#                              [--writers N] [--data samples,synthea] [--skip-writes] [--bin PATH] [--profile DIR]
+# --profile DIR records the gateway with `perf record -g` during each read and search run (DIR/read-SET.data,
+# DIR/search-SET.data; read them with `perf report -i FILE --no-children`).
 # Needs: a release build (swift build -c release --scratch-path .build-release, or --bin), wrk, python3 with PyJWT
 # and cryptography (scripts/smart_token.py), openssl; --postgres needs the PostgreSQL 15 server binaries
 # (scripts/with-postgres.sh starts a throwaway server and deletes it afterwards).
@@ -23,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
-postgres=0 duration=10 threads=2 connections=16 copies=20 writers=4 datasets=samples,synthea skip_writes=0
+profile="" postgres=0 duration=10 threads=2 connections=16 copies=20 writers=4 datasets=samples,synthea skip_writes=0
 bin="$repo/.build-release/release/careledger"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,7 +38,8 @@ while [ $# -gt 0 ]; do
     --data) datasets="$2"; shift ;;
     --skip-writes) skip_writes=1 ;;
     --bin) bin="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --profile) profile="$2"; shift ;;
+    -h|--help) sed -n "2,24p" "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
@@ -45,7 +48,7 @@ done
 if [ "$postgres" = 1 ] && [ -z "${CARELEDGER_PG_URL:-}" ]; then
   CARELEDGER_PG_OPTIONS="-c shared_buffers=256MB -c max_wal_size=4GB" exec scripts/with-postgres.sh "$0" --postgres \
     --duration "$duration" --threads "$threads" --connections "$connections" --copies "$copies" --writers "$writers" \
-    --data "$datasets" --bin "$bin" $([ "$skip_writes" = 1 ] && echo --skip-writes)
+    --data "$datasets" --bin "$bin" $([ "$skip_writes" = 1 ] && echo --skip-writes) ${profile:+--profile "$profile"}
 fi
 [ -x "$bin" ] || { echo "no careledger binary at $bin: swift build -c release --scratch-path .build-release" >&2; exit 69; }
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 69; }
@@ -80,6 +83,7 @@ wait_for() {
 serve() {
   "$bin" serve --home "$work/net/node0" --store "$2" --listen "127.0.0.1:$(free_port)" >"$work/$1.out" 2>"$work/$1.log" &
   pids+=($!)
+  serve_pid=$!
   wait_for "$work/$1.out" "listening on"
   base="$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/$1.out" | head -1)"
 }
@@ -90,7 +94,14 @@ token() { # CLIENT KEY SCOPE
 run_wrk() {
   local args=(-t"$threads" -c"$connections" -d"${duration}s" --timeout 10s -s scripts/bench-http.lua)
   [ -n "${3:-}" ] && args+=(-H "Authorization: Bearer $3")
+  local perf_pid=""
+  if [ -n "$profile" ] && [ "${1#health}" = "$1" ]; then
+    mkdir -p "$profile"
+    perf record -q -F 499 -g -p "$serve_pid" -o "$profile/$1.data" -- sleep "$duration" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   wrk "${args[@]}" "$2" >"$work/wrk-$1.txt"
+  [ -z "$perf_pid" ] || wait "$perf_pid" || true
   sed -n 's/^BENCH rps=\([^ ]*\) p50_ms=\([^ ]*\) p99_ms=\([^ ]*\) requests=\([^ ]*\) non2xx=\([^ ]*\) socket_errors=\([^ ]*\)$/\1 \2 \3 \4 \5 \6/p' "$work/wrk-$1.txt"
 }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
@@ -151,6 +162,7 @@ for set in "${sets[@]}"; do
     synthea) patient="$(patient_id "$synthea_identifier")" ;;
     *) echo "unknown data set $set (samples, synthea)" >&2; exit 64 ;;
   esac
+  ehr_token="$(token ehr "$work/ehr.pem" 'system/*.cruds')"
   partner_token="$(token partner-b "$work/partner-b.pem" 'system/Patient.rs system/Observation.rs')"
   check_status "$base/Patient/$patient" "$partner_token" 200
   check_status "$base/Observation?patient=$patient&_count=50" "$partner_token" 200
@@ -158,11 +170,14 @@ for set in "${sets[@]}"; do
   read -r h_rps h_p50 h_p99 h_n h_err h_sock <<<"$(run_wrk "health-$set" "$base/health")"
   read -r r_rps r_p50 r_p99 r_n r_err r_sock <<<"$(run_wrk "read-$set" "$base/Patient/$patient" "$partner_token")"
   read -r s_rps s_p50 s_p99 s_n s_err s_sock <<<"$(run_wrk "search-$set" "$base/Observation?patient=$patient&_count=50" "$partner_token")"
+  read -r l_rps l_p50 l_p99 l_n l_err l_sock <<<"$(run_wrk "local-read-$set" "$base/Patient/$patient" "$ehr_token")"
   printf '%-38s %12s %9s %9s %10s %8s  %s\n' "$set: GET /health (reference)" "$h_rps" "$h_p50" "$h_p99" "$h_n" "$((h_err + h_sock))" ""
   printf '%-38s %12s %9s %9s %10s %8s  %s\n' "$set: GET Patient/{id}" "$r_rps" "$r_p50" "$r_p99" "$r_n" "$((r_err + r_sock))" \
     "$(ratio "$r_rps" "$h_rps")x /health (goals: >= 5000 req/s, p99 <= 10 ms, >= 0.40x)"
   printf '%-38s %12s %9s %9s %10s %8s  %s\n' "$set: Observation?patient&_count=50" "$s_rps" "$s_p50" "$s_p99" "$s_n" "$((s_err + s_sock))" \
     "$(ratio "$s_rps" "$h_rps")x /health, $matches matches a page (goal: p99 <= 50 ms)"
+  printf '%-38s %12s %9s %9s %10s %8s  %s\n' "$set: GET Patient/{id}, own client" "$l_rps" "$l_p50" "$l_p99" "$l_n" "$((l_err + l_sock))" \
+    "$(ratio "$l_rps" "$h_rps")x /health (for comparison: no consent decision, no AuditEvent)"
 done
 
 if [ "$skip_writes" = 0 ]; then
