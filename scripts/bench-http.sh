@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
     --skip-writes) skip_writes=1 ;;
     --bin) bin="$2"; shift ;;
     --profile) profile="$2"; shift ;;
-    -h|--help) sed -n "2,24p" "$0"; exit 0 ;;
+    -h|--help) sed -n "2,23p" "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
