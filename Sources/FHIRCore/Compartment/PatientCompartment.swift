@@ -73,6 +73,18 @@ public enum PatientCompartment {
     /// `Patient/id` of a reference to a Patient, relative (`Patient/7`), versioned (`Patient/7/_history/2`) or
     /// absolute (`https://host/fhir/Patient/7`); nil for anything else (another type, a contained `#ref`, a URN).
     public static func patientReference(_ reference: String) -> String? {
+        if let ascii = ReferenceBytes(reference) {
+            // The same rules over bytes: the import asks this of every reference of every resource, and walking
+            // Characters (grapheme breaking, Unicode properties) cost more than the rest of the compartment.
+            guard let segments = ascii.typeAndId, ascii.equals(segments.type, "Patient"), (1...64).contains(segments.id.count),
+                  ascii.all(segments.id, { ReferenceBytes.isIdByte($0) }) else { return nil }
+            return "Patient/" + ascii.string(segments.id)
+        }
+        return patientReferenceByCharacters(reference)
+    }
+
+    /// ``patientReference(_:)`` over Characters: the rule itself, and the answer for non-ASCII strings.
+    static func patientReferenceByCharacters(_ reference: String) -> String? {
         var segments = reference.split(separator: "/", omittingEmptySubsequences: false)
         if segments.count >= 4, segments[segments.count - 2] == "_history" { segments.removeLast(2) }
         guard segments.count >= 2, segments[segments.count - 2] == "Patient" else { return nil }

@@ -43,7 +43,10 @@ public struct FHIRPathEvaluator {
         case .typeRoot(let name):
             return name == resourceType || name == "Resource" || name == "DomainResource" ? [.node(0, choice: nil)] : []
         case .member(let base, let name):
-            return evaluate(base, focus: focus).flatMap { member(name, of: $0) }
+            // Appended into one collection: no array per item (this is most of the work of indexing a resource).
+            var out: [Item] = []
+            for item in evaluate(base, focus: focus) { appendMembers(name, of: item, to: &out) }
+            return out
         case .index(let base, let i):
             let items = evaluate(base, focus: focus)
             return i >= 0 && i < items.count ? [items[i]] : []
@@ -91,29 +94,40 @@ public struct FHIRPathEvaluator {
         }
     }
 
-    /// The members `name` of an object item, arrays flattened; for a choice stem, the member it is spelled as.
-    private func member(_ name: String, of item: Item) -> [Item] {
-        guard case .node(let index, _) = item, tape.kind(at: index) == .object else { return [] }
-        if let v = tape.member(name, of: index) { return flatten(v, choice: nil) }
-        // A choice element: a member spelled stem + capitalised type. Compared as bytes, without making a string of
-        // every member name (most paths of most parameters are absent from a given resource).
-        let stem = Array(name.utf8)
-        for m in tape.members(of: index) {
-            let isChoice = tape.withBytes(at: m.name) { key -> Bool in
-                guard key.count > stem.count, key[stem.count] >= 0x41, key[stem.count] <= 0x5A else { return false }
-                for i in 0..<stem.count where key[i] != stem[i] { return false }
-                return true
+    /// Appends the members `name` of an object item, arrays flattened; for a choice stem, the member it is spelled as.
+    private func appendMembers(_ name: String, of item: Item, to out: inout [Item]) {
+        guard case .node(let index, _) = item, tape.kind(at: index) == .object else { return }
+        // One pass over the members, compared as bytes without making a string of any member name (most paths of
+        // most parameters are absent from a given resource): the member spelled `name`, else the first choice
+        // element spelled stem + capitalised type.
+        var name = name
+        var choice: (name: Int, value: Int)?
+        let exact: Int? = name.withUTF8 { stem in
+            for m in tape.members(of: index) {
+                let match = tape.withBytes(at: m.name) { key -> Int in
+                    guard key.count >= stem.count else { return 0 }
+                    for i in 0..<stem.count where key[i] != stem[i] { return 0 }
+                    if key.count == stem.count { return 1 }
+                    return key[stem.count] >= 0x41 && key[stem.count] <= 0x5A ? 2 : 0
+                }
+                if match == 1 { return m.value }
+                if match == 2 && choice == nil { choice = m }
             }
-            if isChoice, let key = tape.string(at: m.name) { return flatten(m.value, choice: String(key.dropFirst(name.count))) }
+            return nil
         }
-        return []
+        if let exact {
+            flatten(exact, choice: nil, to: &out)
+        } else if let choice, let key = tape.string(at: choice.name) {
+            flatten(choice.value, choice: String(key.dropFirst(name.count)), to: &out)
+        }
     }
 
-    private func flatten(_ index: Int, choice: String?) -> [Item] {
+    /// Appends the value at `index` (an array's non-null items) as items.
+    private func flatten(_ index: Int, choice: String?, to out: inout [Item]) {
         switch tape.kind(at: index) {
-        case .array: return tape.items(of: index).filter { tape.kind(at: $0) != .null }.map { .node($0, choice: choice) }
-        case .null: return []
-        default: return [.node(index, choice: choice)]
+        case .array: for i in tape.items(of: index) where tape.kind(at: i) != .null { out.append(.node(i, choice: choice)) }
+        case .null: break
+        default: out.append(.node(index, choice: choice))
         }
     }
 
@@ -156,6 +170,17 @@ public struct FHIRPathEvaluator {
     /// The resource type a reference names: `Patient/1`, `Patient/1/_history/2`, `https://x/fhir/Patient/1` →
     /// Patient; nil for a contained (`#x`) or URN reference.
     public static func referencedType(_ reference: String) -> String? {
+        if let ascii = ReferenceBytes(reference) {
+            // The same rules over bytes (every `where(resolve() is T)` of every resource asks this).
+            guard let type = ascii.typeAndId?.type, let first = ascii.bytes[type].first, first >= 0x41, first <= 0x5A,
+                  ascii.all(type, { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) }) else { return nil }
+            return ascii.string(type)
+        }
+        return referencedTypeByCharacters(reference)
+    }
+
+    /// ``referencedType(_:)`` over Characters: the rule itself, and the answer for non-ASCII strings.
+    static func referencedTypeByCharacters(_ reference: String) -> String? {
         var parts = reference.split(separator: "/", omittingEmptySubsequences: false)
         if parts.count >= 4, parts[parts.count - 2] == "_history" { parts.removeLast(2) }
         guard parts.count >= 2 else { return nil }
