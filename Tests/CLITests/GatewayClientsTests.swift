@@ -24,18 +24,21 @@ struct GatewayClientsTests {
     static var required: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
     /// python3 with fhirclient, fhirpy, PyJWT and cryptography importable.
-    static let clientsAvailable: Bool = {
+    static let clientsAvailable = pythonImports("fhirclient, fhirpy, jwt, cryptography")
+
+    /// Whether python3 (on PATH) imports `modules` (a comma-separated list).
+    static func pythonImports(_ modules: String) -> Bool {
         guard let python = ServeCommandTests.executable("python3") else { return false }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", "import fhirclient, fhirpy, jwt, cryptography"]
+        process.arguments = ["-c", "import \(modules)"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         guard (try? process.run()) != nil else { return false }
         process.waitUntilExit()
         return process.terminationStatus == 0
-    }()
+    }
 
     /// Runs python3 with `arguments` in the repository; its exit status, standard output and standard error.
     static func python(_ arguments: [String], in dir: URL) throws -> CLIProcess.Run {

@@ -14,7 +14,7 @@ struct ReadmeGatewayExampleTests {
 
     static let toolsAvailable: Bool = {
         guard ["bash", "curl", "openssl", "python3"].allSatisfy({ ServeCommandTests.executable($0) != nil }) else { return false }
-        return GatewayClientsTests.clientsAvailable
+        return GatewayClientsTests.pythonImports("jwt, cryptography")
     }()
 
     /// The shell blocks (```sh) of the README section headed `### The FHIR gateway`.
