@@ -4,6 +4,8 @@ import RecordStore
 import Services
 
 /// `GET /Patient/{id}/$everything`: the patient and every resource in its compartment, as a `searchset` Bundle.
+/// For a partner: 403 when the patient's consent refuses the Patient itself; otherwise only what the consent permits,
+/// `total` counting only that, and the same consent notice entry as every partner search (``ConsentNotice``).
 public struct EverythingRoutes: GatewayRoutes {
     public init() {}
 
@@ -23,12 +25,22 @@ public struct EverythingRoutes: GatewayRoutes {
             try context.requireScope(.read, type: "Patient")
             try context.requireScope(.search, type: "*")
             let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
-            let resources = try await partner.filter(try await everything.everything(patientId: id), .operation,
-                                                     query: "Patient/\(id)/$everything")
+            let query = "Patient/\(id)/$everything"
+            if partner.isPartner {
+                // A refused patient is 403 before its compartment is even listed.
+                try await partner.authorizePatient(try await dependencies.records.read(type: "Patient", id: id), query: query)
+            }
+            let resources = try await partner.filter(try await everything.everything(patientId: id), .operation, query: query)
             let base = dependencies.baseURL(for: request)
-            return try FHIRRepresentation.response(resource: try Self.searchset(resources, baseURL: base,
-                                                                                 selfURL: base + request.uri.description),
-                                                   negotiation: negotiation)
+            var bundle = FHIRValue.object(try Self.searchset(resources, baseURL: base, selfURL: base + request.uri.description).object)
+            if partner.isPartner { bundle = ConsentNotice.addingNotice(to: bundle) }
+            let resource: FHIRCore.Resource
+            do {
+                resource = try FHIRCore.Resource(bundle)
+            } catch {
+                throw ServiceError(.internal, "the $everything Bundle could not be built: \(error)")
+            }
+            return try FHIRRepresentation.response(resource: resource, negotiation: negotiation)
         }
     }
 

@@ -6,6 +6,10 @@ import Services
 /// The FHIR history interactions (http.html §3.1.0.11): `GET /{type}/{id}/_history`, `GET /{type}/_history` and
 /// `GET /_history`, with `_since` and `_count`, newest first, as a `history` Bundle whose `next` link carries the
 /// store's cursor (`_cursor`), so paging is stable while others write.
+///
+/// For a partner (issue 17, Deliver 6): one record's history is refused with 403 when the consent refuses it, as its
+/// read is; a type or system history leaves withheld versions and every delete out and ends with the same consent
+/// notice entry as a partner's search.
 public struct HistoryRoutes: GatewayRoutes {
     public init() {}
 
@@ -48,9 +52,15 @@ public struct HistoryRoutes: GatewayRoutes {
             parameters.append(("_cursor", next))
             links.append(("next", base + request.uri.path + "?" + QueryString.encode(parameters)))
         }
-        let interaction: AuditedAccess.Interaction = id != nil ? .historyInstance : (type != nil ? .historyType : .historySystem)
-        let entries = try await partner.filter(result.entries, interaction, query: request.uri.query)
-        let bundle = HistoryBundle(entries: entries, links: links, baseURL: base)
+        let entries: [StoredResource]
+        if id != nil {
+            // One record's history is refused as a whole, like its read.
+            entries = try await partner.authorizeHistory(result.entries, query: request.uri.query)
+        } else {
+            entries = try await partner.filter(result.entries, type != nil ? .historyType : .historySystem, query: request.uri.query)
+        }
+        // A partner's type or system history is filtered like a search, and says so as a search does.
+        let bundle = HistoryBundle(entries: entries, links: links, baseURL: base, notice: partner.isPartner && id == nil)
         return try FHIRRepresentation.response(resource: try bundle.resource(), negotiation: negotiation)
     }
 }
@@ -62,6 +72,8 @@ struct HistoryBundle {
     var entries: [StoredResource]
     var links: [(relation: String, url: String)]
     var baseURL: String
+    /// Whether the consent notice ends the entries (a partner's type or system history), as on a partner's search.
+    var notice = false
 
     func resource() throws(ServiceError) -> Resource {
         var list: [FHIRValue] = []
@@ -86,6 +98,7 @@ struct HistoryBundle {
             entry["response"] = .object(response)
             list.append(.object(entry))
         }
+        if notice { list.append(.object(ConsentNotice.searchEntry)) }
         var root = FHIRObject(["resourceType": .string("Bundle"), "type": .string("history")])
         root["link"] = .array(links.map { .object(FHIRObject(["relation": .string($0.relation), "url": .string($0.url)])) })
         if !list.isEmpty { root["entry"] = .array(list) }

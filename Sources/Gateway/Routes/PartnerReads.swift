@@ -45,6 +45,43 @@ struct PartnerReads {
         throw ConsentNotice.refusal(at: session.height)
     }
 
+    /// The versions of one record's history (issue 17, Deliver 6): refused like a read when the consent refuses any
+    /// version on the page (403 with an OperationOutcome, audited as a refusal), so a partner never learns from an
+    /// empty or shortened history that a refused record exists or changed. Returns the versions with content
+    /// (deletes are kept only for local clients, who get every version unchanged).
+    func authorizeHistory(_ versions: [StoredResource], query: String?) async throws -> [StoredResource] {
+        guard let session else { return versions }
+        let kept = versions.filter { !$0.deleted }
+        var decisions: [AccessDecision] = []
+        for version in kept {
+            let decision = try await session.decide(try Self.resource(version))
+            decisions.append(decision)
+            guard decision.allows else {
+                try await record(AuditedAccess(.historyInstance, session: session, decisions: decisions, resources: [version.location],
+                                               query: query, outcome: .minorFailure, outcomeDescription: "refused by the patient's consent"))
+                throw ConsentNotice.refusal(at: session.height)
+            }
+        }
+        try await record(AuditedAccess(.historyInstance, session: session, decisions: decisions, resources: kept.map(\.location),
+                                       query: query, outcome: .success))
+        return kept
+    }
+
+    /// The patient of a `$everything`: refused (403, audited) when the consent refuses the Patient resource itself,
+    /// so a refused patient's compartment is never listed, not even as an empty Bundle. A permitted patient is
+    /// audited with the whole answer by ``filter(_:_:query:)``.
+    func authorizePatient(_ patient: StoredResource, query: String?) async throws {
+        guard let session else { return }
+        let decision = try await session.decide(try Self.resource(patient))
+        guard !decision.allows else { return }
+        try await record(AuditedAccess(.operation, session: session, decisions: [decision], resources: [patient.location], query: query,
+                                       outcome: .minorFailure, outcomeDescription: "refused by the patient's consent"))
+        throw ConsentNotice.refusal(at: session.height)
+    }
+
+    /// True for a partner's request: its search-like Bundles carry the consent notice (``ConsentNotice``).
+    var isPartner: Bool { session != nil }
+
     /// A list (history, `$everything`): the resources the consent permits, in order; the others left out. Deletes
     /// (no content to decide on) are kept only for local clients. Audited once for the list.
     func filter(_ resources: [StoredResource], _ interaction: AuditedAccess.Interaction, query: String?) async throws -> [StoredResource] {

@@ -69,7 +69,7 @@ public struct SearchRoutes: GatewayRoutes {
         let searchRequest = try SearchRequest.parse(type: type, parameters: parameters, handling: handling)
         let search = RecordSearch(store: dependencies.store)
         var result: SearchResult
-        var notice: FHIRObject?
+        var partnerSearch = false
         if let principal = context.principal, principal.kind == .partner {
             guard let consent else { throw ServiceError(.forbidden, "consent-filtered search is not available to partner clients on this gateway") }
             guard let session = try await consent.session(for: principal, purposeHeader: request.headers.first(named: "x-purpose-of-use")) else {
@@ -81,18 +81,13 @@ public struct SearchRoutes: GatewayRoutes {
             // Stored before the response leaves (group commit); a failure to audit is a 503, not an unaudited answer.
             try await dependencies.audit?.record(consented.access)
             result = consented.result
-            notice = ConsentNotice.searchEntry
+            partnerSearch = true
         } else {
             result = try await search.search(searchRequest)
         }
         let base = dependencies.baseURL(for: request)
         var bundle = SearchBundle.make(result, request: searchRequest, base: base + "/" + type, fullURLBase: base)
-        if let notice, case .object(var object) = bundle {
-            var entries = object["entry"]?.arrayValue ?? []
-            entries.append(.object(notice))
-            object["entry"] = .array(entries)
-            bundle = .object(object)
-        }
+        if partnerSearch { bundle = ConsentNotice.addingNotice(to: bundle) }
         let resource: Resource
         do {
             resource = try Resource(bundle)

@@ -8,8 +8,8 @@ import Services
 import TestSupport
 import Testing
 
-/// A partner's record reads over real loopback HTTP: with no consent on the ledger, a read of patient data is 403,
-/// history and `$everything` leave it out, a resource in no patient compartment is served, the hospital's own
+/// A partner's record reads over real loopback HTTP: with no consent on the ledger, a read, vread, instance history
+/// or `$everything` of patient data is 403, type and system history leave it out and carry the consent notice, a resource in no patient compartment is served, the hospital's own
 /// client reads everything, and every partner access is audited (AuditEvents in the store).
 @Suite("Gateway partner reads under consent", .timeLimit(.minutes(3)))
 struct PartnerReadTests {
@@ -60,10 +60,32 @@ struct PartnerReadTests {
                 #expect(refused.issue?.code == "forbidden")
                 #expect(try await client.get("/Observation/gw-obs/_history/1", headers: partner).status == 403)
                 #expect(try await client.get("/Organization/gw-org", headers: partner).status == 200)
-                let history = try await client.get("/Observation/_history", headers: partner)
-                #expect(history.status == 200 && history.json["entry"] == nil)
+                // One record's history is refused like its read, not answered with a filtered (empty) history.
+                let instanceHistory = try await client.get("/Observation/gw-obs/_history", headers: partner)
+                #expect(instanceHistory.status == 403)
+                #expect(instanceHistory.json["resourceType"] as? String == "OperationOutcome")
+                #expect(instanceHistory.issue?.code == "forbidden")
+                // A type or system history is filtered and ends with the same notice as a search; nothing in it names
+                // the refused patient or its Observation (the Organization, in no compartment, is served).
+                var notices: [String] = []
+                for uri in ["/Observation/_history", "/_history"] {
+                    let history = try await client.get(uri, headers: partner)
+                    #expect(history.status == 200, "\(uri)")
+                    let entries = history.json["entry"] as? [[String: Any]] ?? []
+                    let outcomes = entries.filter { ($0["search"] as? [String: Any])?["mode"] as? String == "outcome" }
+                    #expect(outcomes.count == 1 && (entries.last?["search"] as? [String: Any])?["mode"] as? String == "outcome", "\(uri)")
+                    notices += outcomes.compactMap { (($0["resource"] as? [String: Any])?["issue"] as? [[String: Any]])?.first?["diagnostics"] as? String }
+                    let served = entries.compactMap { $0["resource"] as? [String: Any] }.filter { $0["resourceType"] as? String != "OperationOutcome" }
+                    let text = String(decoding: try JSONSerialization.data(withJSONObject: served), as: UTF8.self)
+                    #expect(!text.contains("gw-consent") && !text.contains("gw-obs"), "\(uri): nothing about withheld data")
+                    let types = served.compactMap { $0["resourceType"] as? String }
+                    #expect(uri == "/_history" ? types.contains("Organization") : types.isEmpty, "\(uri): \(types)")
+                }
+                #expect(notices == [ConsentNotice.searchText, ConsentNotice.searchText])
+                // A refused patient's $everything is 403, like the read of the Patient.
                 let everything = try await client.get("/Patient/gw-consent/$everything", headers: partner)
-                #expect(everything.status == 200 && everything.json["total"] as? Int == 0)
+                #expect(everything.status == 403)
+                #expect(everything.issue?.code == "forbidden")
 
                 // The hospital's own (local) reads are not decided by consent.
                 #expect(try await client.get("/Patient/gw-consent").status == 200)
@@ -74,7 +96,7 @@ struct PartnerReadTests {
                 #expect(types.filter { $0 != "AuditEvent" } == ["Patient", "Observation"])
             }
             let audited = try await store.countsByType().first { $0.type == "AuditEvent" }?.count ?? 0
-            #expect(audited == 5)
+            #expect(audited == 7, "every partner access, granted or refused")
         }
     }
 }
