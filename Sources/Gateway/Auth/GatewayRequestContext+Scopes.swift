@@ -11,6 +11,8 @@ extension GatewayRequestContext {
             throw ServiceError(.unauthorized, "this request needs an access token (Authorization: Bearer …)")
         }
         guard principal.permits(interaction, type: type) else {
+            // Audited by the authentication middleware before the 403 leaves.
+            scopeRefusal?.note(interaction, type: type)
             let what = type == "*" ? "every resource type" : type
             throw ServiceError(.forbidden,
                                "the access token's scopes (\(principal.grants.parameter)) do not grant \(interaction.rawValue) on \(what)")

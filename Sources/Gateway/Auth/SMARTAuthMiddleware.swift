@@ -1,4 +1,5 @@
 import FHIRCore
+import Logging
 public import Hummingbird
 public import Services
 
@@ -6,7 +7,8 @@ public import Services
 /// (an HMAC, no lookup) and sets `context.principal`. No token, or one that is malformed, expired or not ours: 401
 /// with `WWW-Authenticate: Bearer realm="careledger", error="invalid_token"` (RFC 6750 §3) and an OperationOutcome.
 /// Scopes are checked by the routes (``GatewayRequestContext/require(_:type:)``), since only they know the
-/// interaction and the type.
+/// interaction and the type; a partner's request they refuse is audited here (``ScopeRefusalNote``), before the 403
+/// leaves, as every partner access is.
 public struct SMARTAuthMiddleware: RouterMiddleware {
     public typealias Context = GatewayRequestContext
 
@@ -17,10 +19,13 @@ public struct SMARTAuthMiddleware: RouterMiddleware {
 
     public let codec: AccessTokenCodec
     public let openPaths: Set<String>
+    /// Where partner requests refused for their scopes are audited; nil: not audited.
+    public let audit: AuditTrail?
 
-    public init(codec: AccessTokenCodec, openPaths: Set<String> = SMARTAuthMiddleware.defaultOpenPaths) {
+    public init(codec: AccessTokenCodec, openPaths: Set<String> = SMARTAuthMiddleware.defaultOpenPaths, audit: AuditTrail? = nil) {
         self.codec = codec
         self.openPaths = openPaths
+        self.audit = audit
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -39,7 +44,25 @@ public struct SMARTAuthMiddleware: RouterMiddleware {
         } catch let error as ServiceError {
             return Self.unauthorized(error.reason)
         }
-        return try await next(request, context)
+        guard let audit, let principal = context.principal, principal.kind == .partner else {
+            return try await next(request, context)
+        }
+        let note = ScopeRefusalNote()
+        context.scopeRefusal = note
+        do {
+            return try await next(request, context)
+        } catch {
+            if let refused = note.noted {
+                do {
+                    try await audit.record(ScopeRefusalAudit.access(principal, request: request, interaction: refused.interaction, type: refused.type))
+                } catch let failure {
+                    // Not audited means not answered: the refusal waits for its AuditEvent, as a served read does.
+                    context.logger.error("an AuditEvent could not be stored: \(failure)")
+                    throw ServiceError(.unavailable, "the access could not be audited, so it is not answered")
+                }
+            }
+            throw error
+        }
     }
 
     /// A 401 with the challenge and an OperationOutcome (`login`) saying why.

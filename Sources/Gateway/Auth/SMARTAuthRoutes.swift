@@ -49,7 +49,7 @@ public struct SMARTAuthRoutes: GatewayRoutes {
                                  status: .serviceUnavailable)
             }
         }
-        router.add(middleware: SMARTAuthMiddleware(codec: codec))
+        router.add(middleware: SMARTAuthMiddleware(codec: codec, audit: dependencies.audit))
     }
 
     /// The token URL that assertions' `aud` must name: the public base URL when configured, else the listen address.
