@@ -35,6 +35,10 @@ public struct GatewayDependencies: Sendable {
     public var consent: ConsentGate?
     /// Where partner accesses are audited (AuditEvents stored before the response leaves); nil: not audited.
     public var audit: AuditTrail?
+    /// Seals the paging cursors of `next` links (search and history): the node home's key for a gateway made by
+    /// ``forNode(home:store:logger:)``, so every gateway process of the node opens them; else a random key of this
+    /// process.
+    public var cursorSeal: CursorSeal
     /// How the gateway listens; set by ``GatewayApplication/make(configuration:dependencies:concerns:onListening:)``.
     public internal(set) var configuration = GatewayConfiguration()
 
@@ -48,6 +52,7 @@ public struct GatewayDependencies: Sendable {
         self.audit = audit
         self.logger = logger
         self.records = RecordService(store: store)
+        self.cursorSeal = CursorSeal.withRandomKey()
     }
 
     /// The dependencies of a gateway in front of the node whose home is `home` (`careledger serve`, `node start
@@ -63,7 +68,9 @@ public struct GatewayDependencies: Sendable {
         }
         let gate = ConsentGate(source: NodeHomeConsentState(home: home), store: store, consortiumKey: consortiumKey)
         let audit = AuditTrail(store: store, observer: "careledger-gateway")
-        return GatewayDependencies(store: store, home: home, consent: gate, audit: audit, logger: logger)
+        var dependencies = GatewayDependencies(store: store, home: home, consent: gate, audit: audit, logger: logger)
+        dependencies.cursorSeal = CursorSeal(key: try CursorSeal.key(home: home))
+        return dependencies
     }
 
     /// Where the node's RPC is: ``node`` when fixed, else the port the node running on ``home`` wrote.

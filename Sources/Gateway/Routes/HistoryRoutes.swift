@@ -5,7 +5,8 @@ import Services
 
 /// The FHIR history interactions (http.html §3.1.0.11): `GET /{type}/{id}/_history`, `GET /{type}/_history` and
 /// `GET /_history`, with `_since` and `_count`, newest first, as a `history` Bundle whose `next` link carries the
-/// store's cursor (`_cursor`), so paging is stable while others write.
+/// store's cursor (`_cursor`), sealed (``CursorSeal``), so paging is stable while others write and the cursor names
+/// no version.
 ///
 /// For a partner (issue 17, Deliver 6): one record's history is refused with 403 when the consent refuses it, as its
 /// read is; a type or system history leaves withheld versions and every delete out and ends with the same consent
@@ -41,7 +42,8 @@ public struct HistoryRoutes: GatewayRoutes {
             return n
         }
         let since = query["_since"].map(String.init)
-        let cursor = query["_cursor"].map(String.init)
+        // The cursor comes back sealed (CursorSeal); the store reads only the cursor inside.
+        let cursor = try query["_cursor"].map { sealed throws(ServiceError) in try dependencies.cursorSeal.open(String(sealed)) }
         let result = try await dependencies.records.history(type: type, id: id, since: since, count: count, cursor: cursor)
         let base = dependencies.baseURL(for: request)
         var links: [(String, String)] = [("self", base + request.uri.description)]
@@ -49,7 +51,7 @@ public struct HistoryRoutes: GatewayRoutes {
             var parameters: [(String, String)] = []
             if let since { parameters.append(("_since", since)) }
             if let count { parameters.append(("_count", String(count))) }
-            parameters.append(("_cursor", next))
+            parameters.append(("_cursor", try dependencies.cursorSeal.seal(next)))
             links.append(("next", base + request.uri.path + "?" + QueryString.encode(parameters)))
         }
         let entries: [StoredResource]

@@ -6,7 +6,8 @@ public import Services
 
 /// FHIR search (search.html §3.1.1.1): `GET /{type}?…` and `POST /{type}/_search` with the parameters as an
 /// `application/x-www-form-urlencoded` body (and any in the URL), answered with a `searchset` Bundle whose `next`
-/// link carries the store's cursor (`_cursor`). `Prefer: handling=strict` turns ignored parameters into a 400.
+/// link carries the store's cursor (`_cursor`), sealed (``CursorSeal``): opaque, and a 400 when altered or not this
+/// node's. `Prefer: handling=strict` turns ignored parameters into a 400.
 ///
 /// A partner's search passes the consent gate when one is given (``ConsentSession/search(_:engine:query:)``):
 /// withheld resources are left out of matches and includes, the Bundle always carries the consent notice, `total`
@@ -66,6 +67,10 @@ public struct SearchRoutes: GatewayRoutes {
         // Scopes are checked where the authentication middleware put a principal (it refuses requests without one).
         if context.principal != nil { try context.require(.search, type: type) }
         let handling = SearchRequest.Handling(prefer: request.headers.first(named: "prefer"))
+        // The cursor comes back sealed (CursorSeal): the store reads only the cursor inside.
+        let parameters = try parameters.map { parameter throws(ServiceError) in
+            parameter.name == "_cursor" ? (parameter.name, try dependencies.cursorSeal.open(parameter.value)) : parameter
+        }
         let searchRequest = try SearchRequest.parse(type: type, parameters: parameters, handling: handling)
         let search = RecordSearch(store: dependencies.store)
         var result: SearchResult
@@ -86,7 +91,18 @@ public struct SearchRoutes: GatewayRoutes {
             result = try await search.search(searchRequest)
         }
         let base = dependencies.baseURL(for: request)
+        // The next link carries the store's cursor sealed, so that it names no row (a partner's page may end on a
+        // withheld one) and cannot be forged.
+        let next = try result.next.map { cursor throws(ServiceError) in try dependencies.cursorSeal.seal(cursor.description) }
+        result.next = nil
         var bundle = SearchBundle.make(result, request: searchRequest, base: base + "/" + type, fullURLBase: base)
+        if let next, case .object(var object) = bundle {
+            let url = base + "/" + type + "?" + QueryString.encode(searchRequest.canonicalParameters.map { ($0.name, $0.value) } + [("_cursor", next)])
+            var links = object["link"]?.arrayValue ?? []
+            links.append(.object(FHIRObject(["relation": .string("next"), "url": .string(url)])))
+            object["link"] = .array(links)
+            bundle = .object(object)
+        }
         if partnerSearch { bundle = ConsentNotice.addingNotice(to: bundle) }
         let resource: Resource
         do {
