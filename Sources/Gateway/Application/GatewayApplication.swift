@@ -65,6 +65,7 @@ public enum GatewayApplication {
         let logger = dependencies.logger
         let scheme = configuration.scheme
         let host = configuration.host
+        let listening = dependencies.listening
         return Application(
             router: router,
             server: server,
@@ -72,6 +73,8 @@ public enum GatewayApplication {
                                                     serverName: "CareLedger"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
+                // Before the URL is announced: from now on the token URL names this port, not `:0`.
+                listening.bound(port)
                 let url = "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
                 logger.notice("listening on \(url)")
                 await onListening(url)

@@ -39,6 +39,9 @@ public struct GatewayDependencies: Sendable {
     /// ``forNode(home:store:logger:)``, so every gateway process of the node opens them; else a random key of this
     /// process.
     public var cursorSeal: CursorSeal
+    /// The port the gateway is listening on once bound (the real one when ``configuration`` asked for port 0);
+    /// shared by every copy of these dependencies.
+    public let listening = ListeningPort()
     /// How the gateway listens; set by ``GatewayApplication/make(configuration:dependencies:concerns:onListening:)``.
     public internal(set) var configuration = GatewayConfiguration()
 
@@ -84,6 +87,18 @@ public struct GatewayDependencies: Sendable {
         }
     }
 
+    /// ``configuration`` with the bound port in place of port 0 once the gateway listens: what URLs built from the
+    /// listen address (the token URL, a base URL without `Host`) must name.
+    public var listeningConfiguration: GatewayConfiguration {
+        var configuration = configuration
+        if configuration.port == 0, let port = listening.port { configuration.port = port }
+        return configuration
+    }
+
+    /// The token URL client assertions' `aud` must name and the gateway advertises (``SMARTAuthRoutes/tokenURL(_:)``
+    /// of ``listeningConfiguration``).
+    public var tokenURL: String { SMARTAuthRoutes.tokenURL(listeningConfiguration) }
+
     /// The FHIR base URL as the client sees it (`Location`, Bundle links): the configured public base URL, else the
     /// scheme and the request's `Host`, else the listen address. No trailing slash.
     public func baseURL(for request: Request) -> String {
@@ -91,7 +106,7 @@ public struct GatewayDependencies: Sendable {
             return base.hasSuffix("/") ? String(base.dropLast()) : base
         }
         let authority = request.head.authority.flatMap { Self.isPlausibleAuthority($0) ? $0 : nil }
-            ?? "\(configuration.host):\(configuration.port)"
+            ?? "\(configuration.host):\(listeningConfiguration.port)"
         return "\(configuration.scheme)://\(authority)"
     }
 

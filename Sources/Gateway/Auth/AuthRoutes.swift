@@ -10,13 +10,18 @@ extension Gateway {
 
     /// Mounts SMART Backend Services' open endpoints: `GET /.well-known/smart-configuration` and `POST /auth/token`
     /// (form-encoded `client_credentials` with a `private_key_jwt` assertion; OAuth 2.0 JSON errors).
-    public static func addAuthRoutes(to router: Router<GatewayRequestContext>, issuer: TokenIssuer) {
-        let configuration = SMARTConfiguration(tokenEndpoint: issuer.tokenURL)
+    ///
+    /// `tokenURL`, when given, is asked on each request for the token URL to advertise and to check `aud` against
+    /// (a gateway told to listen on port 0 knows its port only once bound); else the issuer's is used.
+    public static func addAuthRoutes(to router: Router<GatewayRequestContext>, issuer: TokenIssuer,
+                                     tokenURL: (@Sendable () -> String)? = nil) {
         router.get("/.well-known/smart-configuration") { _, _ in
-            authJSON(configuration, status: .ok)
+            authJSON(SMARTConfiguration(tokenEndpoint: tokenURL?() ?? issuer.tokenURL), status: .ok)
         }
         router.post("/auth/token") { request, context in
-            await tokenEndpoint(request, issuer: issuer, logger: context.logger)
+            let current = tokenURL?()
+            let issuer = current.map { $0 == issuer.tokenURL ? issuer : issuer.at(tokenURL: $0) } ?? issuer
+            return await tokenEndpoint(request, issuer: issuer, logger: context.logger)
         }
     }
 

@@ -41,7 +41,10 @@ public struct SMARTAuthRoutes: GatewayRoutes {
             }
         }
         if let issuer {
-            Gateway.addAuthRoutes(to: router, issuer: issuer)
+            // A prepared issuer keeps its own token URL; one built here follows the bound port (listen port 0).
+            var tokenURL: (@Sendable () -> String)?
+            if prepared == nil { tokenURL = { dependencies.tokenURL } }
+            Gateway.addAuthRoutes(to: router, issuer: issuer, tokenURL: tokenURL)
         } else {
             router.post("/auth/token") { _, _ in
                 Gateway.authJSON(TokenError.Body(error: "temporarily_unavailable",
@@ -52,7 +55,8 @@ public struct SMARTAuthRoutes: GatewayRoutes {
         router.add(middleware: SMARTAuthMiddleware(codec: codec, audit: dependencies.audit))
     }
 
-    /// The token URL that assertions' `aud` must name: the public base URL when configured, else the listen address.
+    /// The token URL that assertions' `aud` must name: the public base URL when configured, else the listen address
+    /// (with the bound port once listening: ``GatewayDependencies/tokenURL``).
     /// Never taken from a request's `Host`, so an assertion made for another hospital's gateway (the same partner
     /// client is valid at every gateway of the consortium) cannot be replayed here under a forged `Host`.
     public static func tokenURL(_ configuration: GatewayConfiguration) -> String {
@@ -80,7 +84,7 @@ public struct SMARTAuthRoutes: GatewayRoutes {
             return (node.host, node.port)
         }
         let directory = CachedClientDirectory([LocalClientDirectory(home: home.root.path), ledger], clock: clock)
-        let verifier = ClientAssertionVerifier(tokenURL: tokenURL(dependencies.configuration), directory: directory,
+        let verifier = ClientAssertionVerifier(tokenURL: dependencies.tokenURL, directory: directory,
                                                replayCache: replayCache)
         let codec = AccessTokenCodec(key: try AccessTokenCodec.key(home: home), clock: clock)
         return (TokenIssuer(verifier: verifier, codec: codec, clock: clock), codec)

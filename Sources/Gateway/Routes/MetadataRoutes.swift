@@ -18,7 +18,7 @@ public struct MetadataRoutes: GatewayRoutes {
         router.get("/metadata") { request, _ -> Response in
             let negotiation = try FHIRNegotiation(request)
             // The token URL client assertions must name as `aud`: never taken from the request (SMARTAuthRoutes).
-            let tokenURL = SMARTAuthRoutes.tokenURL(dependencies.configuration)
+            let tokenURL = dependencies.tokenURL
             guard let statement = builder.statement(baseURL: dependencies.baseURL(for: request), tokenURL: tokenURL,
                                                     date: Self.statementDate) else {
                 throw ServiceError(.internal, "the CapabilityStatement could not be built")

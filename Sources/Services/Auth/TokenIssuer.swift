@@ -17,6 +17,14 @@ public struct TokenIssuer: Sendable {
     /// The token URL the assertions' `aud` must name.
     public var tokenURL: String { verifier.tokenURL }
 
+    /// This issuer for a token endpoint known at `tokenURL` (a gateway told to listen on port 0 learns its port only
+    /// once bound): the same directory, replay cache, codec and clock.
+    public func at(tokenURL: String) -> TokenIssuer {
+        var verifier = self.verifier
+        verifier.tokenURL = tokenURL
+        return TokenIssuer(verifier: verifier, codec: codec, clock: clock)
+    }
+
     /// Checks the request and the assertion, and issues a token. Throws ``TokenError`` for every refusal, and
     /// ``ServiceError`` when the client directory or the store cannot be reached.
     public func issue(_ request: TokenRequest) async throws -> TokenResponse {
