@@ -2,52 +2,93 @@ public import FHIRCore
 public import Foundation
 public import RecordStore
 
-/// The audit trail of partner accesses (issue 17, Deliver 7): each access's AuditEvent is validated and stored
-/// before the response leaves, as a record like any other (versioned, in the anchoring queue, so only its
-/// commitment reaches the chain).
+/// The audit trail of partner accesses (issue 17, Deliver 7): each access's AuditEvent is stored before the
+/// response leaves, as a record like any other (versioned, indexed, in the anchoring queue, so only its commitment
+/// reaches the chain).
 ///
-/// Group commit: the AuditEvents of concurrent requests wait together for a short flush window and are stored in
-/// one store transaction; each caller resumes when the transaction holding its event committed (or failed).
+/// Group commit, adaptive: an AuditEvent that finds a commit slot free is committed at once (an idle gateway adds
+/// one store transaction to a read, no window); while ``maxInFlight`` commits are running, arriving AuditEvents
+/// queue, and the next free slot commits all of them (up to ``maxBatch``) in one store transaction, so batches
+/// grow with the load. Each caller resumes only when the transaction holding its own event committed, or with a
+/// ``ServiceError`` (`.unavailable`, 503) when it failed.
 public actor AuditTrail {
-    let store: any RecordStore
+    /// Stores one batch of AuditEvents in one store transaction; returns once it is durably committed.
+    package typealias Commit = @Sendable ([PreparedRecord]) async throws -> Void
+
+    let commitBatch: Commit
     public let builder: AuditEventBuilder
     let validator = Validator()
-    /// How long the first event of a batch waits for others.
+    /// How long the oldest queued event may wait for others while a slot is free (zero: it does not wait).
     public let flushWindow: Duration
-    /// A batch this large is stored at once, without waiting out the window.
+    /// The most AuditEvents in one store transaction.
     public let maxBatch: Int
+    /// The most store transactions committing at once.
+    public let maxInFlight: Int
     let clock: @Sendable () -> Date
 
-    private var queue: [(record: PreparedRecord, waiter: CheckedContinuation<RecordKey, any Error>)] = []
-    private var scheduled = false
+    private struct Waiting {
+        var record: PreparedRecord
+        var arrived: ContinuousClock.Instant
+        var waiter: CheckedContinuation<RecordKey, any Error>
+    }
+
+    private var queue: [Waiting] = []
+    private var inFlight = 0
+    private var timerSet = false
     /// Store transactions the trail committed (each holding one or more AuditEvents).
     public private(set) var transactions = 0
     /// AuditEvents stored.
     public private(set) var stored = 0
+    /// The largest batch committed, and the most commits that were in flight at once.
+    public private(set) var largestBatch = 0
+    public private(set) var mostInFlight = 0
+    /// AuditEvents waiting for a commit slot.
+    public var queued: Int { queue.count }
 
-    public init(store: any RecordStore, observer: String, flushWindow: Duration = .milliseconds(2), maxBatch: Int = 256,
+    /// A trail storing into `store`. `maxInFlight` defaults to ``commitSlots(for:)``.
+    public init(store: any RecordStore, observer: String, flushWindow: Duration = .zero, maxBatch: Int = 256, maxInFlight: Int? = nil,
                 clock: @escaping @Sendable () -> Date = { Date() }) {
-        precondition(maxBatch > 0, "a batch holds at least one AuditEvent")
-        self.store = store
+        self.init(observer: observer, flushWindow: flushWindow, maxBatch: maxBatch, maxInFlight: maxInFlight ?? Self.commitSlots(for: store),
+                  clock: clock) { records in
+            _ = try await store.commit(records, batch: nil)
+        }
+    }
+
+    /// A trail committing its batches with `commit` (a store's commit, or one a test delays).
+    package init(observer: String, flushWindow: Duration = .zero, maxBatch: Int = 256, maxInFlight: Int = 1,
+                 clock: @escaping @Sendable () -> Date = { Date() }, commit: @escaping Commit) {
+        precondition(maxBatch > 0 && maxInFlight > 0, "a batch holds at least one AuditEvent and one commit can run")
+        self.commitBatch = commit
         self.builder = AuditEventBuilder(observer: observer)
         self.flushWindow = flushWindow
         self.maxBatch = maxBatch
+        self.maxInFlight = maxInFlight
         self.clock = clock
     }
 
-    /// Builds, validates and stores the AuditEvent of `access`; returns once it is committed, with its key.
+    /// How many commits to overlap on `store`: SQLite has one writer (its store runs one write at a time, so a
+    /// second commit in flight would only freeze a smaller batch behind the first); PostgreSQL commits
+    /// concurrently on its connection pool (4 connections), of which the trail leaves one to the reads.
+    public static func commitSlots(for store: any RecordStore) -> Int {
+        store is SQLiteStore ? 1 : 3
+    }
+
+    /// Builds and stores the AuditEvent of `access`; returns once it is committed, with its key.
+    ///
+    /// The builder's events are not validated here: their shape is ours, and AuditTrailTests validate every
+    /// variant (each interaction, outcome and decision) with FHIRCore's Validator.
     @discardableResult
     public func record(_ access: AuditedAccess) async throws -> RecordKey {
-        let event: Resource
+        let record: PreparedRecord
         do {
-            event = try builder.event(access, recorded: clock())
+            record = try PreparedRecord(resource: builder.event(access, recorded: clock()))
         } catch {
             throw ServiceError(.internal, "the AuditEvent could not be built: \(error)")
         }
-        return try await store(event)
+        return try await enqueue(record)
     }
 
-    /// Validates and stores an AuditEvent; returns once it is committed, with its key.
+    /// Validates and stores an AuditEvent built elsewhere; returns once it is committed, with its key.
     @discardableResult
     public func store(_ event: Resource) async throws -> RecordKey {
         let issues = validator.validate(event).filter(\.isError)
@@ -60,33 +101,53 @@ public actor AuditTrail {
         } catch {
             throw ServiceError(error)
         }
-        return try await withCheckedThrowingContinuation { waiter in
-            queue.append((record, waiter))
-            if queue.count >= maxBatch {
-                Task { await self.flush() }
-            } else if !scheduled {
-                scheduled = true
-                Task {
-                    try? await Task.sleep(for: self.flushWindow)
-                    await self.flush()
+        return try await enqueue(record)
+    }
+
+    private func enqueue(_ record: PreparedRecord) async throws -> RecordKey {
+        try await withCheckedThrowingContinuation { waiter in
+            queue.append(Waiting(record: record, arrived: .now, waiter: waiter))
+            dispatch()
+        }
+    }
+
+    /// Starts commits while a slot is free and something is queued (waiting out the window first, if any).
+    private func dispatch() {
+        while inFlight < maxInFlight, let oldest = queue.first {
+            if flushWindow > .zero, queue.count < maxBatch {
+                let due = oldest.arrived.advanced(by: flushWindow)
+                if due > .now {
+                    wake(at: due)
+                    return
                 }
             }
-        }
-    }
-
-    /// Stores what is queued, at most ``maxBatch`` AuditEvents per store transaction, and resumes their waiters.
-    func flush() async {
-        scheduled = false
-        while !queue.isEmpty {
             let batch = Array(queue.prefix(maxBatch))
             queue.removeFirst(batch.count)
-            await commit(batch)
+            inFlight += 1
+            mostInFlight = max(mostInFlight, inFlight)
+            largestBatch = max(largestBatch, batch.count)
+            Task { await self.commit(batch) }
         }
     }
 
-    private func commit(_ batch: [(record: PreparedRecord, waiter: CheckedContinuation<RecordKey, any Error>)]) async {
+    private func wake(at due: ContinuousClock.Instant) {
+        guard !timerSet else { return }
+        timerSet = true
+        Task {
+            try? await Task.sleep(until: due, clock: .continuous)
+            await self.woke()
+        }
+    }
+
+    private func woke() {
+        timerSet = false
+        dispatch()
+    }
+
+    /// Commits one batch (the actor is free for other callers meanwhile) and resumes its waiters.
+    private func commit(_ batch: [Waiting]) async {
         do {
-            _ = try await store.commit(batch.map(\.record), batch: nil)
+            try await commitBatch(batch.map(\.record))
             transactions += 1
             stored += batch.count
             for entry in batch { entry.waiter.resume(returning: entry.record.key) }
@@ -94,5 +155,7 @@ public actor AuditTrail {
             let failure = ServiceError(.unavailable, "the audit trail could not be stored, so the access is not served: \(error)")
             for entry in batch { entry.waiter.resume(throwing: failure) }
         }
+        inFlight -= 1
+        dispatch()
     }
 }
