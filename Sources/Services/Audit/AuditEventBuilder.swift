@@ -21,11 +21,12 @@ public struct AuditEventBuilder: Sendable {
         self.observer = observer
     }
 
-    /// The AuditEvent for `access`, recorded at `recorded`, with the given id.
-    public func event(_ access: AuditedAccess, recorded: Date, id: String = UUID().uuidString.lowercased()) throws(FHIRError) -> Resource {
+    /// The AuditEvent for `access`, recorded at `recorded`, with the given id (by default a time-ordered one,
+    /// ``AuditEventID``).
+    public func event(_ access: AuditedAccess, recorded: Date, id: String? = nil) throws(FHIRError) -> Resource {
         var o = FHIRObject([
             "resourceType": .string("AuditEvent"),
-            "id": .string(id),
+            "id": .string(id ?? AuditEventID.make(recorded: recorded)),
             "type": coding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "Restful Operation"),
             "subtype": .array([coding("http://hl7.org/fhir/restful-interaction", access.interaction.rawValue, nil)]),
             "action": .string(access.interaction.action),
