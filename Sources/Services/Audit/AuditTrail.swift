@@ -75,10 +75,12 @@ public actor AuditTrail {
 
     /// Builds and stores the AuditEvent of `access`; returns once it is committed, with its key.
     ///
-    /// The builder's events are not validated here: their shape is ours, and AuditTrailTests validate every
-    /// variant (each interaction, outcome and decision) with FHIRCore's Validator.
+    /// The builder's events are not validated here: their shape is ours, and AuditEventVariantsTests validate every
+    /// variant (each interaction, outcome and decision) with FHIRCore's Validator. Building and preparing run off
+    /// the actor, in the caller's task, so concurrent requests prepare their AuditEvents in parallel; only the
+    /// queueing is serialized.
     @discardableResult
-    public func record(_ access: AuditedAccess) async throws -> RecordKey {
+    public nonisolated func record(_ access: AuditedAccess) async throws -> RecordKey {
         let record: PreparedRecord
         do {
             record = try PreparedRecord(resource: builder.event(access, recorded: clock()))
@@ -90,7 +92,7 @@ public actor AuditTrail {
 
     /// Validates and stores an AuditEvent built elsewhere; returns once it is committed, with its key.
     @discardableResult
-    public func store(_ event: Resource) async throws -> RecordKey {
+    public nonisolated func store(_ event: Resource) async throws -> RecordKey {
         let issues = validator.validate(event).filter(\.isError)
         guard issues.isEmpty else {
             throw ServiceError(.internal, "the AuditEvent does not validate: \(issues.first?.diagnostics ?? "")", issues: issues)
