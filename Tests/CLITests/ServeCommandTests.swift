@@ -25,7 +25,8 @@ struct ServeCommandTests {
         process.currentDirectoryURL = CLITests.repoRoot
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: log)
-        process.standardError = FileHandle.nullDevice
+        // Its standard error too, so a serve that exits names why in the failure.
+        process.standardError = process.standardOutput
         process.standardInput = FileHandle.nullDevice
         try process.run()
         let deadline = ContinuousClock.now + .seconds(90)
@@ -37,8 +38,9 @@ struct ServeCommandTests {
             guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
+        let status = process.isRunning ? "still running" : "exited with \(process.terminationStatus)"
         process.terminate()
-        throw NodeError("serve did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        throw NodeError("serve did not start (\(status)): \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
     }
 
     /// Sends SIGTERM and returns the exit status (bounded wait).
