@@ -20,6 +20,12 @@ struct CLIProcess {
         env["CARELEDGER_STORE"] = nil
         env.merge(environment) { _, new in new }
         process.environment = env
+        return try Self.capture(process, in: directory)
+    }
+
+    /// Runs a configured `process` to its end with its standard output and error written to files in `directory`
+    /// (not pipes, which a chatty process fills and stalls on), and returns both with its exit status.
+    static func capture(_ process: Process, in directory: URL) throws -> Run {
         let out = directory.appendingPathComponent(".out-\(UUID().uuidString)")
         let err = directory.appendingPathComponent(".err-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: out.path, contents: nil)

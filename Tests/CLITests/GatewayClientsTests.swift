@@ -46,21 +46,7 @@ struct GatewayClientsTests {
         process.executableURL = URL(fileURLWithPath: ServeCommandTests.executable("python3") ?? "/usr/bin/python3")
         process.arguments = arguments
         process.currentDirectoryURL = CLITests.repoRoot
-        let out = dir.appendingPathComponent("python-\(UUID().uuidString).out")
-        let err = dir.appendingPathComponent("python-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        let outHandle = try FileHandle(forWritingTo: out), errHandle = try FileHandle(forWritingTo: err)
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try outHandle.close()
-        try errHandle.close()
-        return CLIProcess.Run(status: process.terminationStatus,
-                              stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
-                              stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+        return try CLIProcess.capture(process, in: dir)
     }
 
     /// Makes a private key (PEM) for `alg` with `cryptography` and its public JWKS with scripts/smart_token.py.

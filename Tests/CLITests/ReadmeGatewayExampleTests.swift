@@ -188,20 +188,7 @@ struct ReadmeGatewayExampleTests {
         environment["CARELEDGER_STORE"] = nil
         environment["PATH"] = CLITests.binary.deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
         process.environment = environment
-        let out = dir.appendingPathComponent("block.out"), err = dir.appendingPathComponent("block.err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        let outHandle = try FileHandle(forWritingTo: out), errHandle = try FileHandle(forWritingTo: err)
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try outHandle.close()
-        try errHandle.close()
-        return CLIProcess.Run(status: process.terminationStatus,
-                              stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
-                              stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+        return try CLIProcess.capture(process, in: dir)
     }
 
     /// Splits the block's output at the markers: each command's exit status and standard output.
