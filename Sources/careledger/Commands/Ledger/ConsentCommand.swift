@@ -16,6 +16,20 @@ struct ConsentCommand: AsyncParsableCommand {
 }
 
 /// `careledger consent submit FILE --home DIR --store URL`.
+extension ConsentCommand {
+    /// The consortium key (patient pseudonyms) and the running node's RPC port of the node home at `path`, which
+    /// consent submit and revoke both need; exits 66 naming `command` when the home cannot give them.
+    static func ledgerAccess(home path: String, command: String) throws -> (consortiumKey: [UInt8], port: Int) {
+        let home = NodeHome(path)
+        do {
+            return (try home.consortiumKey(), try home.rpcPort())
+        } catch {
+            FileHandle.standardError.write(Data("careledger \(command): \(error)\n".utf8))
+            throw ExitCode(66)
+        }
+    }
+}
+
 struct ConsentSubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
@@ -44,16 +58,7 @@ struct ConsentSubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (resource, _, _) = try InputFile.readResource(file)
-        let home = NodeHome(self.home)
-        let consortiumKey: [UInt8]
-        let port: Int
-        do {
-            consortiumKey = try home.consortiumKey()
-            port = try home.rpcPort()
-        } catch {
-            FileHandle.standardError.write(Data("careledger consent submit: \(error)\n".utf8))
-            throw ExitCode(66)
-        }
+        let (consortiumKey, port) = try ConsentCommand.ledgerAccess(home: home, command: "consent submit")
         let store = try await storeOptions.open()
         let recorded: ConsentSubmission.Recorded
         do throws(ServiceError) {

@@ -38,16 +38,7 @@ struct ConsentRevokeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let home = NodeHome(self.home)
-        let consortiumKey: [UInt8]
-        let port: Int
-        do {
-            consortiumKey = try home.consortiumKey()
-            port = try home.rpcPort()
-        } catch {
-            FileHandle.standardError.write(Data("careledger consent revoke: \(error)\n".utf8))
-            throw ExitCode(66)
-        }
+        let (consortiumKey, port) = try ConsentCommand.ledgerAccess(home: home, command: "consent revoke")
         let store = try await storeOptions.open()
         let recorded: ConsentSubmission.Recorded
         do throws(ServiceError) {
