@@ -43,8 +43,10 @@ struct NetworkProcessTests {
     @Test func killedAndPartitionedValidatorsRejoinWithTheSameChain() async throws {
         let dir = try Repository.temporaryDirectory("careledger-network")
         defer { try? FileManager.default.removeItem(at: dir) }
-        // A free-looking port range; node K uses base+10K and base+10K+1.
-        let base = 30_000 + Int.random(in: 0..<2_000) * 10
+        // Node K uses base+10K and base+10K+1. The range sits below Linux's ephemeral ports (32768 and up), which
+        // every port-0 listener and client connection of the tests running beside this one draw from, and above the
+        // demo's 26800–26880.
+        let base = 27_000 + Int.random(in: 0..<570) * 10
         let made = try cli.run(["testnet", "init", "--dir", dir.path, "--validators", "4", "--base-port", String(base), "--chain-id", "process-net"])
         #expect(made.status == 0, "\(made.stderr)")
         let network = try LocalNetwork(directory: dir, binary: CLITests.binary,
