@@ -182,8 +182,11 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "RecordStore",
+                "RecordStore", "Services",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // SMART client keys for the auth tests (TestClientKeys.swift).
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             path: "Tests/TestSupport",
             swiftSettings: upcoming

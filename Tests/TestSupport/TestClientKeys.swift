@@ -1,14 +1,14 @@
 import CryptoExtras
-import Foundation
-import JWTKit
-import Services
+public import Foundation
+public import JWTKit
+public import Services
 
-/// A SMART client's key pair made for the test: the private half signs assertions with jwt-kit, the public half goes
+/// A SMART client's key pair made for a test (ServicesTests, GatewayTests): the private half signs assertions with jwt-kit, the public half goes
 /// into the client's JWKS.
-struct TestClientKey: Sendable {
-    let kid: String
-    let alg: String
-    let publicJWK: JWK
+public struct TestClientKey: Sendable {
+    public let kid: String
+    public let alg: String
+    public let publicJWK: JWK
     private let signer: JWTKeyCollection
 
     private init(kid: String, alg: String, publicJWK: JWK, signer: JWTKeyCollection) {
@@ -18,13 +18,13 @@ struct TestClientKey: Sendable {
         self.signer = signer
     }
 
-    static func base64url(_ data: Data) -> String {
+    public static func base64url(_ data: Data) -> String {
         data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 
     /// An RSA-2048 key for RS384. `declareAlg`: whether the JWK names its algorithm.
-    static func rs384(kid: String, declareAlg: Bool = true) async throws -> TestClientKey {
+    public static func rs384(kid: String, declareAlg: Bool = true) async throws -> TestClientKey {
         let key = try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(keySize: .bits2048))
         let (modulus, exponent) = try key.publicKey.getKeyPrimitives()
         let jwk = JWK.rsa(declareAlg ? .rs384 : nil, identifier: JWKIdentifier(string: kid),
@@ -35,7 +35,7 @@ struct TestClientKey: Sendable {
     }
 
     /// A P-384 key for ES384.
-    static func es384(kid: String) async throws -> TestClientKey {
+    public static func es384(kid: String) async throws -> TestClientKey {
         let key = ES384PrivateKey()
         guard let parameters = key.publicKey.parameters else { throw TestKeyError.noPublicParameters }
         let jwk = JWK.ecdsa(.es384, identifier: JWKIdentifier(string: kid), x: parameters.x, y: parameters.y, curve: .p384)
@@ -45,7 +45,7 @@ struct TestClientKey: Sendable {
     }
 
     /// An Ed25519 key for EdDSA.
-    static func ed25519(kid: String) async throws -> TestClientKey {
+    public static func ed25519(kid: String) async throws -> TestClientKey {
         let key = try EdDSA.PrivateKey(curve: .ed25519)
         let jwk = JWK.octetKeyPair(.eddsa, identifier: JWKIdentifier(string: kid), x: base64url(key.publicKey.rawRepresentation),
                                    y: nil, curve: .ed25519)
@@ -55,18 +55,18 @@ struct TestClientKey: Sendable {
     }
 
     /// A signed assertion; `kid` overrides the header's key id.
-    func sign(_ claims: ClientAssertionClaims, kid: String? = nil) async throws -> String {
+    public func sign(_ claims: ClientAssertionClaims, kid: String? = nil) async throws -> String {
         var header = JWTHeader()
         header.kid = kid ?? self.kid
         return try await signer.sign(claims, header: header)
     }
 
-    enum TestKeyError: Error { case noPublicParameters }
+    public enum TestKeyError: Error { case noPublicParameters }
 }
 
 /// A `clients.json` (the local client directory's file) in a temporary folder.
-enum TestClientFile {
-    static func write(_ clients: [(id: String, keys: [JWK], scopes: [String])], in folder: URL) throws -> URL {
+public enum TestClientFile {
+    public static func write(_ clients: [(id: String, keys: [JWK], scopes: [String])], in folder: URL) throws -> URL {
         struct Entry: Encodable {
             var clientId: String
             var jwks: [String: [JWK]]
