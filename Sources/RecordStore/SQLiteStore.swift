@@ -1,15 +1,34 @@
 import CSQLite
 import FHIRCore
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// The embedded record store: one SQLite file, WAL journal, `synchronous=FULL` so that a committed unit
 /// survives `kill -9` and power loss. Same behaviour as ``PostgresStore``.
+///
+/// One writer, many readers: the actor owns the write connection and runs on a thread of its own
+/// (``writerThreads``), so a commit's fsync blocks that thread, never one of the few cooperative threads that
+/// serve requests; reads are `nonisolated` and run on ``SQLiteReaders``' connections, so they never queue behind
+/// a commit.
 public actor SQLiteStore: RecordStore {
     let db: SQLiteConnection
+    nonisolated let readers: SQLiteReaders
     public nonisolated let path: String
+    private nonisolated let writerLoop: any EventLoop
+
+    /// The threads SQLite stores write on (a store keeps one of them): blocking file I/O stays off Swift's
+    /// cooperative pool. Two, so that stores of different files (tests run many) do not wait for each other's fsync.
+    static let writerThreads = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        writerLoop.executor.asUnownedSerialExecutor()
+    }
 
     public init(path: String) throws {
         self.path = path
+        writerLoop = Self.writerThreads.next()
+        readers = SQLiteReaders(path: path)
         db = try SQLiteConnection(path: path)
         try db.exec("PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
         try Self.migrate(db)
@@ -43,11 +62,13 @@ public actor SQLiteStore: RecordStore {
         try write(unit, batch: batch, message: message)
     }
 
-    public func received(_ message: MessageKey) async throws -> Bool {
-        var found = false
-        try db.query("SELECT 1 FROM received_messages WHERE sender = ? AND control_id = ? AND payload_hash = ?",
-                     [.text(message.sender), .text(message.controlId), .blob(message.payloadHash)]) { _ in found = true }
-        return found
+    public nonisolated func received(_ message: MessageKey) async throws -> Bool {
+        try readers.read { db in
+            var found = false
+            try db.query("SELECT 1 FROM received_messages WHERE sender = ? AND control_id = ? AND payload_hash = ?",
+                         [.text(message.sender), .text(message.controlId), .blob(message.payloadHash)]) { _ in found = true }
+            return found
+        }
     }
 
     /// One transaction: the message's row (nil, and nothing written, if it exists), then the unit's versions.
@@ -141,32 +162,40 @@ public actor SQLiteStore: RecordStore {
                    raw: row.blob(5), outcome: row.text(6), createdAt: row.text(7), resolvedAt: row.isNull(8) ? nil : row.text(8))
     }
 
-    public func deadLetters(includeResolved: Bool) async throws -> [DeadLetter] {
-        var out: [DeadLetter] = []
-        try db.query("SELECT \(Self.deadLetterColumns) FROM dead_letters \(includeResolved ? "" : "WHERE resolved_at IS NULL ")ORDER BY id") { out.append(Self.deadLetter($0)) }
-        return out
+    public nonisolated func deadLetters(includeResolved: Bool) async throws -> [DeadLetter] {
+        try readers.read { db in
+            var out: [DeadLetter] = []
+            try db.query("SELECT \(Self.deadLetterColumns) FROM dead_letters \(includeResolved ? "" : "WHERE resolved_at IS NULL ")ORDER BY id") { out.append(Self.deadLetter($0)) }
+            return out
+        }
     }
 
-    public func deadLetter(id: Int64) async throws -> DeadLetter? {
-        var out: DeadLetter?
-        try db.query("SELECT \(Self.deadLetterColumns) FROM dead_letters WHERE id = ?", [.int(id)]) { out = Self.deadLetter($0) }
-        return out
+    public nonisolated func deadLetter(id: Int64) async throws -> DeadLetter? {
+        try readers.read { db in
+            var out: DeadLetter?
+            try db.query("SELECT \(Self.deadLetterColumns) FROM dead_letters WHERE id = ?", [.int(id)]) { out = Self.deadLetter($0) }
+            return out
+        }
     }
 
     public func resolveDeadLetter(id: Int64) async throws {
         try db.run("UPDATE dead_letters SET resolved_at = ? WHERE id = ?", [.text(Instant.format(Date())), .int(id)])
     }
 
-    public func countsByType() async throws -> [(type: String, count: Int)] {
-        var out: [(type: String, count: Int)] = []
-        try db.query("SELECT resource_type, count(*) FROM records GROUP BY resource_type ORDER BY resource_type") { out.append(($0.text(0), Int($0.int(1)))) }
-        return out
+    public nonisolated func countsByType() async throws -> [(type: String, count: Int)] {
+        try readers.read { db in
+            var out: [(type: String, count: Int)] = []
+            try db.query("SELECT resource_type, count(*) FROM records GROUP BY resource_type ORDER BY resource_type") { out.append(($0.text(0), Int($0.int(1)))) }
+            return out
+        }
     }
 
-    public func versionCount() async throws -> Int {
-        var n = 0
-        try db.query("SELECT count(*) FROM record_versions") { n = Int($0.int(0)) }
-        return n
+    public nonisolated func versionCount() async throws -> Int {
+        try readers.read { db in
+            var n = 0
+            try db.query("SELECT count(*) FROM record_versions") { n = Int($0.int(0)) }
+            return n
+        }
     }
 
     static let versionColumns = "v.resource_type, v.id, v.version_id, v.txid, v.last_updated, v.content_hash, v.canonical_hash, v.salt, v.commitment, v.canonical"
@@ -176,64 +205,78 @@ public actor SQLiteStore: RecordStore {
                       contentHash: row.blob(5), canonicalHash: row.blob(6), salt: row.blob(7), commitment: row.blob(8), canonical: Array(row.text(9).utf8))
     }
 
-    public func current(_ key: RecordKey) async throws -> StoredVersion? {
-        var out: StoredVersion?
-        try db.query("""
-            SELECT \(Self.versionColumns)
-            FROM records r JOIN record_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version_id = r.version_id
-            WHERE r.resource_type = ? AND r.id = ?
-            """, [.text(key.type), .text(key.id)]) { out = Self.version($0) }
-        return out
-    }
-
-    public func versions(_ key: RecordKey) async throws -> [StoredVersion] {
-        var out: [StoredVersion] = []
-        try db.query("SELECT \(Self.versionColumns) FROM record_versions v WHERE v.resource_type = ? AND v.id = ? ORDER BY v.version_id",
-                     [.text(key.type), .text(key.id)]) { out.append(Self.version($0)) }
-        return out
-    }
-
-    public func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String] {
-        var out: [String] = []
-        if let system {
-            try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = 'identifier' AND value = ? AND system = ? ORDER BY id",
-                         [.text(type), .text(value), .text(system)]) { out.append($0.text(0)) }
-        } else {
-            try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = 'identifier' AND value = ? ORDER BY id",
-                         [.text(type), .text(value)]) { out.append($0.text(0)) }
+    public nonisolated func current(_ key: RecordKey) async throws -> StoredVersion? {
+        try readers.read { db in
+            var out: StoredVersion?
+            try db.query("""
+                SELECT \(Self.versionColumns)
+                FROM records r JOIN record_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version_id = r.version_id
+                WHERE r.resource_type = ? AND r.id = ?
+                """, [.text(key.type), .text(key.id)]) { out = Self.version($0) }
+            return out
         }
-        return out
     }
 
-    public func search(type: String, param: String, value: String) async throws -> [String] {
-        var out: [String] = []
-        try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = ? AND value = ? ORDER BY id",
-                     [.text(type), .text(param), .text(value)]) { out.append($0.text(0)) }
-        return out
-    }
-
-    public func anchorQueueCount() async throws -> Int {
-        var n = 0
-        try db.query("SELECT count(*) FROM anchor_queue") { n = Int($0.int(0)) }
-        return n
-    }
-
-    public func version(_ key: RecordKey, _ version: Int) async throws -> StoredVersion? {
-        var out: StoredVersion?
-        try db.query("SELECT \(Self.versionColumns) FROM record_versions v WHERE v.resource_type = ? AND v.id = ? AND v.version_id = ?",
-                     [.text(key.type), .text(key.id), .int(Int64(version))]) { out = Self.version($0) }
-        return out
-    }
-
-    public func anchorQueue(limit: Int) async throws -> [QueuedCommitment] {
-        guard limit > 0 else { return [] }
-        var out: [QueuedCommitment] = []
-        out.reserveCapacity(min(limit, 10_000))
-        try db.query("SELECT txid, resource_type, id, version_id, commitment FROM anchor_queue ORDER BY txid, resource_type, id, version_id LIMIT ?",
-                     [.int(Int64(limit))]) { row in
-            out.append(QueuedCommitment(txid: row.int(0), key: RecordKey(type: row.text(1), id: row.text(2)), version: Int(row.int(3)), commitment: row.blob(4)))
+    public nonisolated func versions(_ key: RecordKey) async throws -> [StoredVersion] {
+        try readers.read { db in
+            var out: [StoredVersion] = []
+            try db.query("SELECT \(Self.versionColumns) FROM record_versions v WHERE v.resource_type = ? AND v.id = ? ORDER BY v.version_id",
+                         [.text(key.type), .text(key.id)]) { out.append(Self.version($0)) }
+            return out
         }
-        return out
+    }
+
+    public nonisolated func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String] {
+        try readers.read { db in
+            var out: [String] = []
+            if let system {
+                try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = 'identifier' AND value = ? AND system = ? ORDER BY id",
+                             [.text(type), .text(value), .text(system)]) { out.append($0.text(0)) }
+            } else {
+                try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = 'identifier' AND value = ? ORDER BY id",
+                             [.text(type), .text(value)]) { out.append($0.text(0)) }
+            }
+            return out
+        }
+    }
+
+    public nonisolated func search(type: String, param: String, value: String) async throws -> [String] {
+        try readers.read { db in
+            var out: [String] = []
+            try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = ? AND value = ? ORDER BY id",
+                         [.text(type), .text(param), .text(value)]) { out.append($0.text(0)) }
+            return out
+        }
+    }
+
+    public nonisolated func anchorQueueCount() async throws -> Int {
+        try readers.read { db in
+            var n = 0
+            try db.query("SELECT count(*) FROM anchor_queue") { n = Int($0.int(0)) }
+            return n
+        }
+    }
+
+    public nonisolated func version(_ key: RecordKey, _ version: Int) async throws -> StoredVersion? {
+        try readers.read { db in
+            var out: StoredVersion?
+            try db.query("SELECT \(Self.versionColumns) FROM record_versions v WHERE v.resource_type = ? AND v.id = ? AND v.version_id = ?",
+                         [.text(key.type), .text(key.id), .int(Int64(version))]) { out = Self.version($0) }
+            return out
+        }
+    }
+
+    public nonisolated func anchorQueue(limit: Int) async throws -> [QueuedCommitment] {
+        try readers.read { db in
+            guard limit > 0 else { return [] }
+            var out: [QueuedCommitment] = []
+            out.reserveCapacity(min(limit, 10_000))
+            try db.query("SELECT txid, resource_type, id, version_id, commitment FROM anchor_queue ORDER BY txid, resource_type, id, version_id LIMIT ?",
+                         [.int(Int64(limit))]) { row in
+                out.append(QueuedCommitment(txid: row.int(0), key: RecordKey(type: row.text(1), id: row.text(2)), version: Int(row.int(3)), commitment: row.blob(4)))
+            }
+            return out
+        }
     }
 
     public func createAnchorBatch(root: [UInt8], firstTxid: Int64, lastTxid: Int64, checkpoint: String,
@@ -296,174 +339,48 @@ public actor SQLiteStore: RecordStore {
                        checkpoint: row.text(5), height: row.isNull(6) ? nil : row.int(6), transactionIndex: row.isNull(7) ? nil : Int(row.int(7)))
     }
 
-    public func pendingAnchorBatches() async throws -> [AnchorBatchRow] {
-        var out: [AnchorBatchRow] = []
-        try db.query("SELECT \(Self.batchColumns) FROM anchor_batches WHERE height IS NULL ORDER BY id") { out.append(Self.batch($0)) }
-        return out
-    }
-
-    public func anchorBatch(id: Int64) async throws -> AnchorBatchRow? {
-        var out: AnchorBatchRow?
-        try db.query("SELECT \(Self.batchColumns) FROM anchor_batches WHERE id = ?", [.int(id)]) { out = Self.batch($0) }
-        return out
-    }
-
-    public func batchLeaves(_ batch: Int64) async throws -> [BatchLeaf] {
-        var out: [BatchLeaf] = []
-        try db.query("SELECT resource_type, id, version_id, commitment FROM record_versions WHERE anchor_batch = ? ORDER BY anchor_leaf", [.int(batch)]) { row in
-            out.append(BatchLeaf(key: RecordKey(type: row.text(0), id: row.text(1)), version: Int(row.int(2)), commitment: row.blob(3)))
+    public nonisolated func pendingAnchorBatches() async throws -> [AnchorBatchRow] {
+        try readers.read { db in
+            var out: [AnchorBatchRow] = []
+            try db.query("SELECT \(Self.batchColumns) FROM anchor_batches WHERE height IS NULL ORDER BY id") { out.append(Self.batch($0)) }
+            return out
         }
-        return out
     }
 
-    public func anchorLocation(_ key: RecordKey, version: Int) async throws -> AnchorLocation? {
-        var out: AnchorLocation?
-        try db.query("""
-            SELECT anchor_batch, anchor_leaf, anchor_height FROM record_versions
-            WHERE resource_type = ? AND id = ? AND version_id = ? AND anchor_batch IS NOT NULL
-            """, [.text(key.type), .text(key.id), .int(Int64(version))]) { row in
-            out = AnchorLocation(batch: row.int(0), leaf: Int(row.int(1)), height: row.isNull(2) ? nil : row.int(2))
+    public nonisolated func anchorBatch(id: Int64) async throws -> AnchorBatchRow? {
+        try readers.read { db in
+            var out: AnchorBatchRow?
+            try db.query("SELECT \(Self.batchColumns) FROM anchor_batches WHERE id = ?", [.int(id)]) { out = Self.batch($0) }
+            return out
         }
-        return out
+    }
+
+    public nonisolated func batchLeaves(_ batch: Int64) async throws -> [BatchLeaf] {
+        try readers.read { db in
+            var out: [BatchLeaf] = []
+            try db.query("SELECT resource_type, id, version_id, commitment FROM record_versions WHERE anchor_batch = ? ORDER BY anchor_leaf", [.int(batch)]) { row in
+                out.append(BatchLeaf(key: RecordKey(type: row.text(0), id: row.text(1)), version: Int(row.int(2)), commitment: row.blob(3)))
+            }
+            return out
+        }
+    }
+
+    public nonisolated func anchorLocation(_ key: RecordKey, version: Int) async throws -> AnchorLocation? {
+        try readers.read { db in
+            var out: AnchorLocation?
+            try db.query("""
+                SELECT anchor_batch, anchor_leaf, anchor_height FROM record_versions
+                WHERE resource_type = ? AND id = ? AND version_id = ? AND anchor_batch IS NOT NULL
+                """, [.text(key.type), .text(key.id), .int(Int64(version))]) { row in
+                out = AnchorLocation(batch: row.int(0), leaf: Int(row.int(1)), height: row.isNull(2) ? nil : row.int(2))
+            }
+            return out
+        }
     }
 
     public func close() async throws {
+        readers.close()
         db.close()
     }
 }
 
-/// A value bound to an SQLite statement parameter.
-enum SQLiteValue {
-    case null
-    case int(Int64)
-    case real(Double)
-    case text(String)
-    case blob([UInt8])
-}
-
-/// One result row, valid inside the query callback.
-struct SQLiteRow {
-    let stmt: OpaquePointer
-
-    func int(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
-    func isNull(_ i: Int32) -> Bool { sqlite3_column_type(stmt, i) == SQLITE_NULL }
-    func double(_ i: Int32) -> Double { sqlite3_column_double(stmt, i) }
-    func text(_ i: Int32) -> String {
-        guard let p = sqlite3_column_text(stmt, i) else { return "" }
-        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i))), as: UTF8.self)
-    }
-    func blob(_ i: Int32) -> [UInt8] {
-        let n = Int(sqlite3_column_bytes(stmt, i))
-        guard n > 0, let p = sqlite3_column_blob(stmt, i) else { return [] }
-        return Array(UnsafeRawBufferPointer(start: p, count: n))
-    }
-}
-
-/// A prepared statement (finalized when released).
-final class SQLiteStatement {
-    let stmt: OpaquePointer
-    let db: OpaquePointer
-
-    init(_ stmt: OpaquePointer, db: OpaquePointer) {
-        self.stmt = stmt
-        self.db = db
-    }
-
-    deinit { sqlite3_finalize(stmt) }
-
-    func reset(_ values: [SQLiteValue]) throws {
-        sqlite3_reset(stmt)
-        sqlite3_clear_bindings(stmt)
-        for (i, v) in values.enumerated() {
-            let index = Int32(i + 1)
-            let rc: Int32
-            switch v {
-            case .null: rc = sqlite3_bind_null(stmt, index)
-            case .int(let n): rc = sqlite3_bind_int64(stmt, index, n)
-            case .real(let d): rc = sqlite3_bind_double(stmt, index, d)
-            case .text(let s): rc = sqlite3_bind_text(stmt, index, s, -1, SQLiteConnection.transient)
-            case .blob(let b):
-                rc = b.withUnsafeBytes { sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), SQLiteConnection.transient) }
-            }
-            guard rc == SQLITE_OK else { throw SQLiteConnection.error(db, "binding parameter \(index)") }
-        }
-    }
-
-    /// Steps once: true when a row is available.
-    func step() throws -> Bool {
-        let rc = sqlite3_step(stmt)
-        if rc == SQLITE_ROW { return true }
-        if rc == SQLITE_DONE { return false }
-        throw SQLiteConnection.error(db, "running a statement")
-    }
-
-    func int(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
-    func blob(_ i: Int32) -> [UInt8] { SQLiteRow(stmt: stmt).blob(i) }
-
-    func run(_ values: [SQLiteValue]) throws {
-        try reset(values)
-        while try step() {}
-    }
-}
-
-/// A connection to one SQLite database file.
-final class SQLiteConnection {
-    private(set) var handle: OpaquePointer?
-
-    /// SQLITE_TRANSIENT: SQLite copies bound text and blobs.
-    nonisolated(unsafe) static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-
-    init(path: String) throws {
-        var h: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
-        guard rc == SQLITE_OK, let h else {
-            let message = h.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
-            sqlite3_close(h)
-            throw StoreError("opening SQLite store \(path)", message)
-        }
-        handle = h
-    }
-
-    deinit { close() }
-
-    func close() {
-        if let handle { sqlite3_close_v2(handle) }
-        handle = nil
-    }
-
-    static func error(_ db: OpaquePointer?, _ operation: String) -> StoreError {
-        StoreError(operation, db.map { String(cString: sqlite3_errmsg($0)) } ?? "the store is closed")
-    }
-
-    private func db() throws -> OpaquePointer {
-        guard let handle else { throw StoreError("using the SQLite store", "it is closed") }
-        return handle
-    }
-
-    func exec(_ sql: String) throws {
-        let db = try db()
-        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw Self.error(db, "running \(sql.prefix(60))") }
-    }
-
-    func prepare(_ sql: String) throws -> SQLiteStatement {
-        let db = try db()
-        var stmt: OpaquePointer?
-        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let stmt else { throw Self.error(db, "preparing \(sql.prefix(60))") }
-        return SQLiteStatement(stmt, db: db)
-    }
-
-    func run(_ sql: String, _ values: [SQLiteValue] = []) throws {
-        try prepare(sql).run(values)
-    }
-
-    func query(_ sql: String, _ values: [SQLiteValue] = [], _ row: (SQLiteRow) throws -> Void) throws {
-        let stmt = try prepare(sql)
-        try stmt.reset(values)
-        while try stmt.step() { try row(SQLiteRow(stmt: stmt.stmt)) }
-    }
-
-    var lastInsertRowID: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
-
-    /// Rows changed by the last INSERT, UPDATE or DELETE.
-    var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
-}

@@ -17,46 +17,54 @@ extension SQLiteStore: SearchExecuting {
         }
     }
 
-    func searchRows(_ sql: String, _ binds: [SearchBind], numeric: [Bool]) async throws -> [(id: String, keys: [SearchCursor.Key])] {
-        var out: [(id: String, keys: [SearchCursor.Key])] = []
-        try db.query(sql, Self.values(binds)) { row in
-            let keys = numeric.enumerated().map { i, isNumber -> SearchCursor.Key in
-                isNumber ? .number(row.double(Int32(i + 1))) : .text(row.text(Int32(i + 1)))
+    nonisolated func searchRows(_ sql: String, _ binds: [SearchBind], numeric: [Bool]) async throws -> [(id: String, keys: [SearchCursor.Key])] {
+        try readers.read { db in
+            var out: [(id: String, keys: [SearchCursor.Key])] = []
+            try db.query(sql, Self.values(binds)) { row in
+                let keys = numeric.enumerated().map { i, isNumber -> SearchCursor.Key in
+                    isNumber ? .number(row.double(Int32(i + 1))) : .text(row.text(Int32(i + 1)))
+                }
+                out.append((row.text(0), keys))
             }
-            out.append((row.text(0), keys))
+            return out
         }
-        return out
     }
 
-    func searchStrings(_ sql: String, _ binds: [SearchBind]) async throws -> [String] {
-        var out: [String] = []
-        try db.query(sql, Self.values(binds)) { out.append($0.text(0)) }
-        return out
+    nonisolated func searchStrings(_ sql: String, _ binds: [SearchBind]) async throws -> [String] {
+        try readers.read { db in
+            var out: [String] = []
+            try db.query(sql, Self.values(binds)) { out.append($0.text(0)) }
+            return out
+        }
     }
 
-    func searchCount(_ sql: String, _ binds: [SearchBind]) async throws -> Int {
-        var n = 0
-        try db.query(sql, Self.values(binds)) { n = Int($0.int(0)) }
-        return n
+    nonisolated func searchCount(_ sql: String, _ binds: [SearchBind]) async throws -> Int {
+        try readers.read { db in
+            var n = 0
+            try db.query(sql, Self.values(binds)) { n = Int($0.int(0)) }
+            return n
+        }
     }
 
-    func currentVersions(type: String, ids: [String]) async throws -> [StoredVersion] {
-        guard !ids.isEmpty else { return [] }
-        var found: [String: StoredVersion] = [:]
-        // In chunks below SQLite's bound-parameter limit.
-        for start in stride(from: 0, to: ids.count, by: 500) {
-            let chunk = Array(ids[start..<min(ids.count, start + 500)])
-            let list = chunk.indices.map { "?\($0 + 2)" }.joined(separator: ", ")
-            try db.query("""
-                SELECT \(Self.versionColumns)
-                FROM records r JOIN record_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version_id = r.version_id
-                WHERE r.resource_type = ?1 AND r.id IN (\(list))
-                """, [.text(type)] + chunk.map { .text($0) }) { row in
-                let v = Self.version(row)
-                if !v.isDeleted { found[v.key.id] = v }
+    nonisolated func currentVersions(type: String, ids: [String]) async throws -> [StoredVersion] {
+        try readers.read { db in
+            guard !ids.isEmpty else { return [] }
+            var found: [String: StoredVersion] = [:]
+            // In chunks below SQLite's bound-parameter limit.
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(ids.count, start + 500)])
+                let list = chunk.indices.map { "?\($0 + 2)" }.joined(separator: ", ")
+                try db.query("""
+                    SELECT \(Self.versionColumns)
+                    FROM records r JOIN record_versions v ON v.resource_type = r.resource_type AND v.id = r.id AND v.version_id = r.version_id
+                    WHERE r.resource_type = ?1 AND r.id IN (\(list))
+                    """, [.text(type)] + chunk.map { .text($0) }) { row in
+                    let v = Self.version(row)
+                    if !v.isDeleted { found[v.key.id] = v }
+                }
             }
+            return ids.compactMap { found[$0] }
         }
-        return ids.compactMap { found[$0] }
     }
 
     /// Indexes again the resources the search migration queued (stores imported before it), from their stored
