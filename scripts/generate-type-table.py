@@ -133,6 +133,8 @@ def build(definitions_dir):
             children[parent].append("\t".join([
                 "E", check_field(element_name, path), "1" if choice else "0", str(int(e["min"])), maximum, rep,
                 ",".join(check_field(t, path) for t in types),
+                # isSummary: what `_summary=true` keeps (FHIR R4 search, _summary).
+                "S" if e.get("isSummary", False) else "-",
             ]))
 
         for type_name in order:

@@ -10,8132 +10,8132 @@
 extension TypeTable {
     static let r4Source = #"""
 T	Element	c	A	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	BackboneElement	c	A	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
 T	base64Binary	p	-	string	(\s*([0-9a-zA-Z\+/=]){4}\s*)+
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	boolean	p	-	bool	true|false
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	canonical	p	-	string	\S*
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	code	p	-	string	[^\s]+(\s[^\s]+)*
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	date	p	-	string	([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	dateTime	p	-	string	([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	decimal	p	-	number	-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	id	p	-	string	[A-Za-z0-9\-\.]{1,64}
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	instant	p	-	string	([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	integer	p	-	number	-?([0]|([1-9][0-9]*))
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	markdown	p	-	string	[ \r\n\t\S]+
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	oid	p	-	string	urn:oid:[0-2](\.(0|[1-9][0-9]*))+
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	positiveInt	p	-	number	[1-9][0-9]*
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	string	p	-	string	[ \r\n\t\S]+
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	time	p	-	string	([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	unsignedInt	p	-	number	[0]|([1-9][0-9]*)
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	uri	p	-	string	\S*
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	url	p	-	string	\S*
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	uuid	p	-	string	urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
 T	xhtml	p	-	string	
-E	id	0	0	1	a	string
-E	extension	0	0	0	e	Extension
+E	id	0	0	1	a	string	-
+E	extension	0	0	0	e	Extension	-
 T	Address	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	use	0	0	1	e	code
-E	type	0	0	1	e	code
-E	text	0	0	1	e	string
-E	line	0	0	*	e	string
-E	city	0	0	1	e	string
-E	district	0	0	1	e	string
-E	state	0	0	1	e	string
-E	postalCode	0	0	1	e	string
-E	country	0	0	1	e	string
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	use	0	0	1	e	code	S
+E	type	0	0	1	e	code	S
+E	text	0	0	1	e	string	S
+E	line	0	0	*	e	string	S
+E	city	0	0	1	e	string	S
+E	district	0	0	1	e	string	S
+E	state	0	0	1	e	string	S
+E	postalCode	0	0	1	e	string	S
+E	country	0	0	1	e	string	S
+E	period	0	0	1	e	Period	S
 T	Age	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	value	0	0	1	e	decimal
-E	comparator	0	0	1	e	code
-E	unit	0	0	1	e	string
-E	system	0	0	1	e	uri
-E	code	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	value	0	0	1	e	decimal	S
+E	comparator	0	0	1	e	code	S
+E	unit	0	0	1	e	string	S
+E	system	0	0	1	e	uri	S
+E	code	0	0	1	e	code	S
 T	Annotation	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	author	1	0	1	e	Reference,string
-E	time	0	0	1	e	dateTime
-E	text	0	1	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	author	1	0	1	e	Reference,string	S
+E	time	0	0	1	e	dateTime	S
+E	text	0	1	1	e	markdown	S
 T	Attachment	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	contentType	0	0	1	e	code
-E	language	0	0	1	e	code
-E	data	0	0	1	e	base64Binary
-E	url	0	0	1	e	url
-E	size	0	0	1	e	unsignedInt
-E	hash	0	0	1	e	base64Binary
-E	title	0	0	1	e	string
-E	creation	0	0	1	e	dateTime
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	contentType	0	0	1	e	code	S
+E	language	0	0	1	e	code	S
+E	data	0	0	1	e	base64Binary	-
+E	url	0	0	1	e	url	S
+E	size	0	0	1	e	unsignedInt	S
+E	hash	0	0	1	e	base64Binary	S
+E	title	0	0	1	e	string	S
+E	creation	0	0	1	e	dateTime	S
 T	CodeableConcept	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	coding	0	0	*	e	Coding
-E	text	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	coding	0	0	*	e	Coding	S
+E	text	0	0	1	e	string	S
 T	Coding	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	system	0	0	1	e	uri
-E	version	0	0	1	e	string
-E	code	0	0	1	e	code
-E	display	0	0	1	e	string
-E	userSelected	0	0	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	system	0	0	1	e	uri	S
+E	version	0	0	1	e	string	S
+E	code	0	0	1	e	code	S
+E	display	0	0	1	e	string	S
+E	userSelected	0	0	1	e	boolean	S
 T	ContactDetail	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	name	0	0	1	e	string
-E	telecom	0	0	*	e	ContactPoint
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	name	0	0	1	e	string	S
+E	telecom	0	0	*	e	ContactPoint	S
 T	ContactPoint	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	system	0	0	1	e	code
-E	value	0	0	1	e	string
-E	use	0	0	1	e	code
-E	rank	0	0	1	e	positiveInt
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	system	0	0	1	e	code	S
+E	value	0	0	1	e	string	S
+E	use	0	0	1	e	code	S
+E	rank	0	0	1	e	positiveInt	S
+E	period	0	0	1	e	Period	S
 T	Contributor	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	name	0	1	1	e	string
-E	contact	0	0	*	e	ContactDetail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	type	0	1	1	e	code	S
+E	name	0	1	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
 T	Count	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	value	0	0	1	e	decimal
-E	comparator	0	0	1	e	code
-E	unit	0	0	1	e	string
-E	system	0	0	1	e	uri
-E	code	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	value	0	0	1	e	decimal	S
+E	comparator	0	0	1	e	code	S
+E	unit	0	0	1	e	string	S
+E	system	0	0	1	e	uri	S
+E	code	0	0	1	e	code	S
 T	DataRequirement	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	profile	0	0	*	e	canonical
-E	subject	1	0	1	e	CodeableConcept,Reference
-E	mustSupport	0	0	*	e	string
-E	codeFilter	0	0	*	e	DataRequirement.codeFilter
-E	dateFilter	0	0	*	e	DataRequirement.dateFilter
-E	limit	0	0	1	e	positiveInt
-E	sort	0	0	*	e	DataRequirement.sort
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	type	0	1	1	e	code	S
+E	profile	0	0	*	e	canonical	S
+E	subject	1	0	1	e	CodeableConcept,Reference	S
+E	mustSupport	0	0	*	e	string	S
+E	codeFilter	0	0	*	e	DataRequirement.codeFilter	S
+E	dateFilter	0	0	*	e	DataRequirement.dateFilter	S
+E	limit	0	0	1	e	positiveInt	S
+E	sort	0	0	*	e	DataRequirement.sort	S
 T	DataRequirement.codeFilter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	path	0	0	1	e	string
-E	searchParam	0	0	1	e	string
-E	valueSet	0	0	1	e	canonical
-E	code	0	0	*	e	Coding
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	path	0	0	1	e	string	S
+E	searchParam	0	0	1	e	string	S
+E	valueSet	0	0	1	e	canonical	S
+E	code	0	0	*	e	Coding	S
 T	DataRequirement.dateFilter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	path	0	0	1	e	string
-E	searchParam	0	0	1	e	string
-E	value	1	0	1	e	dateTime,Period,Duration
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	path	0	0	1	e	string	S
+E	searchParam	0	0	1	e	string	S
+E	value	1	0	1	e	dateTime,Period,Duration	S
 T	DataRequirement.sort	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	path	0	1	1	e	string
-E	direction	0	1	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	path	0	1	1	e	string	S
+E	direction	0	1	1	e	code	S
 T	Distance	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	value	0	0	1	e	decimal
-E	comparator	0	0	1	e	code
-E	unit	0	0	1	e	string
-E	system	0	0	1	e	uri
-E	code	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	value	0	0	1	e	decimal	S
+E	comparator	0	0	1	e	code	S
+E	unit	0	0	1	e	string	S
+E	system	0	0	1	e	uri	S
+E	code	0	0	1	e	code	S
 T	Dosage	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	0	1	e	integer
-E	text	0	0	1	e	string
-E	additionalInstruction	0	0	*	e	CodeableConcept
-E	patientInstruction	0	0	1	e	string
-E	timing	0	0	1	e	Timing
-E	asNeeded	1	0	1	e	boolean,CodeableConcept
-E	site	0	0	1	e	CodeableConcept
-E	route	0	0	1	e	CodeableConcept
-E	method	0	0	1	e	CodeableConcept
-E	doseAndRate	0	0	*	e	Dosage.doseAndRate
-E	maxDosePerPeriod	0	0	1	e	Ratio
-E	maxDosePerAdministration	0	0	1	e	Quantity
-E	maxDosePerLifetime	0	0	1	e	Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	0	1	e	integer	S
+E	text	0	0	1	e	string	S
+E	additionalInstruction	0	0	*	e	CodeableConcept	S
+E	patientInstruction	0	0	1	e	string	S
+E	timing	0	0	1	e	Timing	S
+E	asNeeded	1	0	1	e	boolean,CodeableConcept	S
+E	site	0	0	1	e	CodeableConcept	S
+E	route	0	0	1	e	CodeableConcept	S
+E	method	0	0	1	e	CodeableConcept	S
+E	doseAndRate	0	0	*	e	Dosage.doseAndRate	S
+E	maxDosePerPeriod	0	0	1	e	Ratio	S
+E	maxDosePerAdministration	0	0	1	e	Quantity	S
+E	maxDosePerLifetime	0	0	1	e	Quantity	S
 T	Dosage.doseAndRate	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	dose	1	0	1	e	Range,Quantity
-E	rate	1	0	1	e	Ratio,Range,Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	type	0	0	1	e	CodeableConcept	S
+E	dose	1	0	1	e	Range,Quantity	S
+E	rate	1	0	1	e	Ratio,Range,Quantity	S
 T	Duration	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	value	0	0	1	e	decimal
-E	comparator	0	0	1	e	code
-E	unit	0	0	1	e	string
-E	system	0	0	1	e	uri
-E	code	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	value	0	0	1	e	decimal	S
+E	comparator	0	0	1	e	code	S
+E	unit	0	0	1	e	string	S
+E	system	0	0	1	e	uri	S
+E	code	0	0	1	e	code	S
 T	ElementDefinition	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	path	0	1	1	e	string
-E	representation	0	0	*	e	code
-E	sliceName	0	0	1	e	string
-E	sliceIsConstraining	0	0	1	e	boolean
-E	label	0	0	1	e	string
-E	code	0	0	*	e	Coding
-E	slicing	0	0	1	e	ElementDefinition.slicing
-E	short	0	0	1	e	string
-E	definition	0	0	1	e	markdown
-E	comment	0	0	1	e	markdown
-E	requirements	0	0	1	e	markdown
-E	alias	0	0	*	e	string
-E	min	0	0	1	e	unsignedInt
-E	max	0	0	1	e	string
-E	base	0	0	1	e	ElementDefinition.base
-E	contentReference	0	0	1	e	uri
-E	type	0	0	*	e	ElementDefinition.type
-E	defaultValue	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta
-E	meaningWhenMissing	0	0	1	e	markdown
-E	orderMeaning	0	0	1	e	string
-E	fixed	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta
-E	pattern	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta
-E	example	0	0	*	e	ElementDefinition.example
-E	minValue	1	0	1	e	date,dateTime,instant,time,decimal,integer,positiveInt,unsignedInt,Quantity
-E	maxValue	1	0	1	e	date,dateTime,instant,time,decimal,integer,positiveInt,unsignedInt,Quantity
-E	maxLength	0	0	1	e	integer
-E	condition	0	0	*	e	id
-E	constraint	0	0	*	e	ElementDefinition.constraint
-E	mustSupport	0	0	1	e	boolean
-E	isModifier	0	0	1	e	boolean
-E	isModifierReason	0	0	1	e	string
-E	isSummary	0	0	1	e	boolean
-E	binding	0	0	1	e	ElementDefinition.binding
-E	mapping	0	0	*	e	ElementDefinition.mapping
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	path	0	1	1	e	string	S
+E	representation	0	0	*	e	code	S
+E	sliceName	0	0	1	e	string	S
+E	sliceIsConstraining	0	0	1	e	boolean	S
+E	label	0	0	1	e	string	S
+E	code	0	0	*	e	Coding	S
+E	slicing	0	0	1	e	ElementDefinition.slicing	S
+E	short	0	0	1	e	string	S
+E	definition	0	0	1	e	markdown	S
+E	comment	0	0	1	e	markdown	S
+E	requirements	0	0	1	e	markdown	S
+E	alias	0	0	*	e	string	S
+E	min	0	0	1	e	unsignedInt	S
+E	max	0	0	1	e	string	S
+E	base	0	0	1	e	ElementDefinition.base	S
+E	contentReference	0	0	1	e	uri	S
+E	type	0	0	*	e	ElementDefinition.type	S
+E	defaultValue	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta	S
+E	meaningWhenMissing	0	0	1	e	markdown	S
+E	orderMeaning	0	0	1	e	string	S
+E	fixed	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta	S
+E	pattern	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta	S
+E	example	0	0	*	e	ElementDefinition.example	S
+E	minValue	1	0	1	e	date,dateTime,instant,time,decimal,integer,positiveInt,unsignedInt,Quantity	S
+E	maxValue	1	0	1	e	date,dateTime,instant,time,decimal,integer,positiveInt,unsignedInt,Quantity	S
+E	maxLength	0	0	1	e	integer	S
+E	condition	0	0	*	e	id	S
+E	constraint	0	0	*	e	ElementDefinition.constraint	S
+E	mustSupport	0	0	1	e	boolean	S
+E	isModifier	0	0	1	e	boolean	S
+E	isModifierReason	0	0	1	e	string	S
+E	isSummary	0	0	1	e	boolean	S
+E	binding	0	0	1	e	ElementDefinition.binding	S
+E	mapping	0	0	*	e	ElementDefinition.mapping	S
 T	ElementDefinition.slicing	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	discriminator	0	0	*	e	ElementDefinition.slicing.discriminator
-E	description	0	0	1	e	string
-E	ordered	0	0	1	e	boolean
-E	rules	0	1	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	discriminator	0	0	*	e	ElementDefinition.slicing.discriminator	S
+E	description	0	0	1	e	string	S
+E	ordered	0	0	1	e	boolean	S
+E	rules	0	1	1	e	code	S
 T	ElementDefinition.slicing.discriminator	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	path	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	type	0	1	1	e	code	S
+E	path	0	1	1	e	string	S
 T	ElementDefinition.base	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	path	0	1	1	e	string
-E	min	0	1	1	e	unsignedInt
-E	max	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	path	0	1	1	e	string	S
+E	min	0	1	1	e	unsignedInt	S
+E	max	0	1	1	e	string	S
 T	ElementDefinition.type	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	code	0	1	1	e	uri
-E	profile	0	0	*	e	canonical
-E	targetProfile	0	0	*	e	canonical
-E	aggregation	0	0	*	e	code
-E	versioning	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	code	0	1	1	e	uri	S
+E	profile	0	0	*	e	canonical	S
+E	targetProfile	0	0	*	e	canonical	S
+E	aggregation	0	0	*	e	code	S
+E	versioning	0	0	1	e	code	S
 T	ElementDefinition.example	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	label	0	1	1	e	string
-E	value	1	1	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	label	0	1	1	e	string	S
+E	value	1	1	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta	S
 T	ElementDefinition.constraint	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	key	0	1	1	e	id
-E	requirements	0	0	1	e	string
-E	severity	0	1	1	e	code
-E	human	0	1	1	e	string
-E	expression	0	0	1	e	string
-E	xpath	0	0	1	e	string
-E	source	0	0	1	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	key	0	1	1	e	id	S
+E	requirements	0	0	1	e	string	S
+E	severity	0	1	1	e	code	S
+E	human	0	1	1	e	string	S
+E	expression	0	0	1	e	string	S
+E	xpath	0	0	1	e	string	S
+E	source	0	0	1	e	canonical	S
 T	ElementDefinition.binding	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	strength	0	1	1	e	code
-E	description	0	0	1	e	string
-E	valueSet	0	0	1	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	strength	0	1	1	e	code	S
+E	description	0	0	1	e	string	S
+E	valueSet	0	0	1	e	canonical	S
 T	ElementDefinition.mapping	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	identity	0	1	1	e	id
-E	language	0	0	1	e	code
-E	map	0	1	1	e	string
-E	comment	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	identity	0	1	1	e	id	S
+E	language	0	0	1	e	code	S
+E	map	0	1	1	e	string	S
+E	comment	0	0	1	e	string	S
 T	Expression	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	name	0	0	1	e	id
-E	language	0	1	1	e	code
-E	expression	0	0	1	e	string
-E	reference	0	0	1	e	uri
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	description	0	0	1	e	string	S
+E	name	0	0	1	e	id	S
+E	language	0	1	1	e	code	S
+E	expression	0	0	1	e	string	S
+E	reference	0	0	1	e	uri	S
 T	Extension	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	url	0	1	1	a	uri
-E	value	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	url	0	1	1	a	uri	-
+E	value	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta	-
 T	HumanName	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	use	0	0	1	e	code
-E	text	0	0	1	e	string
-E	family	0	0	1	e	string
-E	given	0	0	*	e	string
-E	prefix	0	0	*	e	string
-E	suffix	0	0	*	e	string
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	use	0	0	1	e	code	S
+E	text	0	0	1	e	string	S
+E	family	0	0	1	e	string	S
+E	given	0	0	*	e	string	S
+E	prefix	0	0	*	e	string	S
+E	suffix	0	0	*	e	string	S
+E	period	0	0	1	e	Period	S
 T	Identifier	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	use	0	0	1	e	code
-E	type	0	0	1	e	CodeableConcept
-E	system	0	0	1	e	uri
-E	value	0	0	1	e	string
-E	period	0	0	1	e	Period
-E	assigner	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	use	0	0	1	e	code	S
+E	type	0	0	1	e	CodeableConcept	S
+E	system	0	0	1	e	uri	S
+E	value	0	0	1	e	string	S
+E	period	0	0	1	e	Period	S
+E	assigner	0	0	1	e	Reference	S
 T	MarketingStatus	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	country	0	1	1	e	CodeableConcept
-E	jurisdiction	0	0	1	e	CodeableConcept
-E	status	0	1	1	e	CodeableConcept
-E	dateRange	0	1	1	e	Period
-E	restoreDate	0	0	1	e	dateTime
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	country	0	1	1	e	CodeableConcept	S
+E	jurisdiction	0	0	1	e	CodeableConcept	S
+E	status	0	1	1	e	CodeableConcept	S
+E	dateRange	0	1	1	e	Period	S
+E	restoreDate	0	0	1	e	dateTime	S
 T	Meta	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	versionId	0	0	1	e	id
-E	lastUpdated	0	0	1	e	instant
-E	source	0	0	1	e	uri
-E	profile	0	0	*	e	canonical
-E	security	0	0	*	e	Coding
-E	tag	0	0	*	e	Coding
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	versionId	0	0	1	e	id	S
+E	lastUpdated	0	0	1	e	instant	S
+E	source	0	0	1	e	uri	S
+E	profile	0	0	*	e	canonical	S
+E	security	0	0	*	e	Coding	S
+E	tag	0	0	*	e	Coding	S
 T	Money	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	value	0	0	1	e	decimal
-E	currency	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	value	0	0	1	e	decimal	S
+E	currency	0	0	1	e	code	S
 T	Narrative	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	status	0	1	1	e	code
-E	div	0	1	1	x	xhtml
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	status	0	1	1	e	code	-
+E	div	0	1	1	x	xhtml	-
 T	ParameterDefinition	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	name	0	0	1	e	code
-E	use	0	1	1	e	code
-E	min	0	0	1	e	integer
-E	max	0	0	1	e	string
-E	documentation	0	0	1	e	string
-E	type	0	1	1	e	code
-E	profile	0	0	1	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	name	0	0	1	e	code	S
+E	use	0	1	1	e	code	S
+E	min	0	0	1	e	integer	S
+E	max	0	0	1	e	string	S
+E	documentation	0	0	1	e	string	S
+E	type	0	1	1	e	code	S
+E	profile	0	0	1	e	canonical	S
 T	Period	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	start	0	0	1	e	dateTime
-E	end	0	0	1	e	dateTime
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	start	0	0	1	e	dateTime	S
+E	end	0	0	1	e	dateTime	S
 T	Population	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	age	1	0	1	e	Range,CodeableConcept
-E	gender	0	0	1	e	CodeableConcept
-E	race	0	0	1	e	CodeableConcept
-E	physiologicalCondition	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	age	1	0	1	e	Range,CodeableConcept	S
+E	gender	0	0	1	e	CodeableConcept	S
+E	race	0	0	1	e	CodeableConcept	S
+E	physiologicalCondition	0	0	1	e	CodeableConcept	S
 T	ProdCharacteristic	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	height	0	0	1	e	Quantity
-E	width	0	0	1	e	Quantity
-E	depth	0	0	1	e	Quantity
-E	weight	0	0	1	e	Quantity
-E	nominalVolume	0	0	1	e	Quantity
-E	externalDiameter	0	0	1	e	Quantity
-E	shape	0	0	1	e	string
-E	color	0	0	*	e	string
-E	imprint	0	0	*	e	string
-E	image	0	0	*	e	Attachment
-E	scoring	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	height	0	0	1	e	Quantity	S
+E	width	0	0	1	e	Quantity	S
+E	depth	0	0	1	e	Quantity	S
+E	weight	0	0	1	e	Quantity	S
+E	nominalVolume	0	0	1	e	Quantity	S
+E	externalDiameter	0	0	1	e	Quantity	S
+E	shape	0	0	1	e	string	S
+E	color	0	0	*	e	string	S
+E	imprint	0	0	*	e	string	S
+E	image	0	0	*	e	Attachment	S
+E	scoring	0	0	1	e	CodeableConcept	S
 T	ProductShelfLife	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	type	0	1	1	e	CodeableConcept
-E	period	0	1	1	e	Quantity
-E	specialPrecautionsForStorage	0	0	*	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	1	e	Identifier	S
+E	type	0	1	1	e	CodeableConcept	S
+E	period	0	1	1	e	Quantity	S
+E	specialPrecautionsForStorage	0	0	*	e	CodeableConcept	S
 T	Quantity	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	value	0	0	1	e	decimal
-E	comparator	0	0	1	e	code
-E	unit	0	0	1	e	string
-E	system	0	0	1	e	uri
-E	code	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	value	0	0	1	e	decimal	S
+E	comparator	0	0	1	e	code	S
+E	unit	0	0	1	e	string	S
+E	system	0	0	1	e	uri	S
+E	code	0	0	1	e	code	S
 T	Range	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	low	0	0	1	e	Quantity
-E	high	0	0	1	e	Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	low	0	0	1	e	Quantity	S
+E	high	0	0	1	e	Quantity	S
 T	Ratio	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	numerator	0	0	1	e	Quantity
-E	denominator	0	0	1	e	Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	numerator	0	0	1	e	Quantity	S
+E	denominator	0	0	1	e	Quantity	S
 T	Reference	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	reference	0	0	1	e	string
-E	type	0	0	1	e	uri
-E	identifier	0	0	1	e	Identifier
-E	display	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	reference	0	0	1	e	string	S
+E	type	0	0	1	e	uri	S
+E	identifier	0	0	1	e	Identifier	S
+E	display	0	0	1	e	string	S
 T	RelatedArtifact	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	label	0	0	1	e	string
-E	display	0	0	1	e	string
-E	citation	0	0	1	e	markdown
-E	url	0	0	1	e	url
-E	document	0	0	1	e	Attachment
-E	resource	0	0	1	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	type	0	1	1	e	code	S
+E	label	0	0	1	e	string	S
+E	display	0	0	1	e	string	S
+E	citation	0	0	1	e	markdown	S
+E	url	0	0	1	e	url	S
+E	document	0	0	1	e	Attachment	S
+E	resource	0	0	1	e	canonical	S
 T	SampledData	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	origin	0	1	1	e	Quantity
-E	period	0	1	1	e	decimal
-E	factor	0	0	1	e	decimal
-E	lowerLimit	0	0	1	e	decimal
-E	upperLimit	0	0	1	e	decimal
-E	dimensions	0	1	1	e	positiveInt
-E	data	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	origin	0	1	1	e	Quantity	S
+E	period	0	1	1	e	decimal	S
+E	factor	0	0	1	e	decimal	S
+E	lowerLimit	0	0	1	e	decimal	S
+E	upperLimit	0	0	1	e	decimal	S
+E	dimensions	0	1	1	e	positiveInt	S
+E	data	0	0	1	e	string	-
 T	Signature	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	type	0	1	*	e	Coding
-E	when	0	1	1	e	instant
-E	who	0	1	1	e	Reference
-E	onBehalfOf	0	0	1	e	Reference
-E	targetFormat	0	0	1	e	code
-E	sigFormat	0	0	1	e	code
-E	data	0	0	1	e	base64Binary
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	type	0	1	*	e	Coding	S
+E	when	0	1	1	e	instant	S
+E	who	0	1	1	e	Reference	S
+E	onBehalfOf	0	0	1	e	Reference	S
+E	targetFormat	0	0	1	e	code	-
+E	sigFormat	0	0	1	e	code	-
+E	data	0	0	1	e	base64Binary	-
 T	SubstanceAmount	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	amount	1	0	1	e	Quantity,Range,string
-E	amountType	0	0	1	e	CodeableConcept
-E	amountText	0	0	1	e	string
-E	referenceRange	0	0	1	e	SubstanceAmount.referenceRange
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	amount	1	0	1	e	Quantity,Range,string	S
+E	amountType	0	0	1	e	CodeableConcept	S
+E	amountText	0	0	1	e	string	S
+E	referenceRange	0	0	1	e	SubstanceAmount.referenceRange	S
 T	SubstanceAmount.referenceRange	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	lowLimit	0	0	1	e	Quantity
-E	highLimit	0	0	1	e	Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	lowLimit	0	0	1	e	Quantity	S
+E	highLimit	0	0	1	e	Quantity	S
 T	Timing	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	event	0	0	*	e	dateTime
-E	repeat	0	0	1	e	Timing.repeat
-E	code	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	event	0	0	*	e	dateTime	S
+E	repeat	0	0	1	e	Timing.repeat	S
+E	code	0	0	1	e	CodeableConcept	S
 T	Timing.repeat	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	bounds	1	0	1	e	Duration,Range,Period
-E	count	0	0	1	e	positiveInt
-E	countMax	0	0	1	e	positiveInt
-E	duration	0	0	1	e	decimal
-E	durationMax	0	0	1	e	decimal
-E	durationUnit	0	0	1	e	code
-E	frequency	0	0	1	e	positiveInt
-E	frequencyMax	0	0	1	e	positiveInt
-E	period	0	0	1	e	decimal
-E	periodMax	0	0	1	e	decimal
-E	periodUnit	0	0	1	e	code
-E	dayOfWeek	0	0	*	e	code
-E	timeOfDay	0	0	*	e	time
-E	when	0	0	*	e	code
-E	offset	0	0	1	e	unsignedInt
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	bounds	1	0	1	e	Duration,Range,Period	S
+E	count	0	0	1	e	positiveInt	S
+E	countMax	0	0	1	e	positiveInt	S
+E	duration	0	0	1	e	decimal	S
+E	durationMax	0	0	1	e	decimal	S
+E	durationUnit	0	0	1	e	code	S
+E	frequency	0	0	1	e	positiveInt	S
+E	frequencyMax	0	0	1	e	positiveInt	S
+E	period	0	0	1	e	decimal	S
+E	periodMax	0	0	1	e	decimal	S
+E	periodUnit	0	0	1	e	code	S
+E	dayOfWeek	0	0	*	e	code	S
+E	timeOfDay	0	0	*	e	time	S
+E	when	0	0	*	e	code	S
+E	offset	0	0	1	e	unsignedInt	S
 T	TriggerDefinition	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	name	0	0	1	e	string
-E	timing	1	0	1	e	Timing,Reference,date,dateTime
-E	data	0	0	*	e	DataRequirement
-E	condition	0	0	1	e	Expression
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	type	0	1	1	e	code	S
+E	name	0	0	1	e	string	S
+E	timing	1	0	1	e	Timing,Reference,date,dateTime	S
+E	data	0	0	*	e	DataRequirement	S
+E	condition	0	0	1	e	Expression	S
 T	UsageContext	c	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	code	0	1	1	e	Coding
-E	value	1	1	1	e	CodeableConcept,Quantity,Range,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	code	0	1	1	e	Coding	S
+E	value	1	1	1	e	CodeableConcept,Quantity,Range,Reference	S
 T	Resource	r	A	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
 T	DomainResource	r	A	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
 T	Account	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	type	0	0	1	e	CodeableConcept
-E	name	0	0	1	e	string
-E	subject	0	0	*	e	Reference
-E	servicePeriod	0	0	1	e	Period
-E	coverage	0	0	*	e	Account.coverage
-E	owner	0	0	1	e	Reference
-E	description	0	0	1	e	string
-E	guarantor	0	0	*	e	Account.guarantor
-E	partOf	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	type	0	0	1	e	CodeableConcept	S
+E	name	0	0	1	e	string	S
+E	subject	0	0	*	e	Reference	S
+E	servicePeriod	0	0	1	e	Period	S
+E	coverage	0	0	*	e	Account.coverage	S
+E	owner	0	0	1	e	Reference	S
+E	description	0	0	1	e	string	S
+E	guarantor	0	0	*	e	Account.guarantor	-
+E	partOf	0	0	1	e	Reference	-
 T	Account.coverage	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	coverage	0	1	1	e	Reference
-E	priority	0	0	1	e	positiveInt
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	coverage	0	1	1	e	Reference	S
+E	priority	0	0	1	e	positiveInt	S
 T	Account.guarantor	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	party	0	1	1	e	Reference
-E	onHold	0	0	1	e	boolean
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	party	0	1	1	e	Reference	-
+E	onHold	0	0	1	e	boolean	-
+E	period	0	0	1	e	Period	-
 T	ActivityDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	subtitle	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	subject	1	0	1	e	CodeableConcept,Reference
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	usage	0	0	1	e	string
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	library	0	0	*	e	canonical
-E	kind	0	0	1	e	code
-E	profile	0	0	1	e	canonical
-E	code	0	0	1	e	CodeableConcept
-E	intent	0	0	1	e	code
-E	priority	0	0	1	e	code
-E	doNotPerform	0	0	1	e	boolean
-E	timing	1	0	1	e	Timing,dateTime,Age,Period,Range,Duration
-E	location	0	0	1	e	Reference
-E	participant	0	0	*	e	ActivityDefinition.participant
-E	product	1	0	1	e	Reference,CodeableConcept
-E	quantity	0	0	1	e	Quantity
-E	dosage	0	0	*	e	Dosage
-E	bodySite	0	0	*	e	CodeableConcept
-E	specimenRequirement	0	0	*	e	Reference
-E	observationRequirement	0	0	*	e	Reference
-E	observationResultRequirement	0	0	*	e	Reference
-E	transform	0	0	1	e	canonical
-E	dynamicValue	0	0	*	e	ActivityDefinition.dynamicValue
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	subtitle	0	0	1	e	string	-
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	subject	1	0	1	e	CodeableConcept,Reference	-
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	usage	0	0	1	e	string	-
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	library	0	0	*	e	canonical	-
+E	kind	0	0	1	e	code	S
+E	profile	0	0	1	e	canonical	-
+E	code	0	0	1	e	CodeableConcept	S
+E	intent	0	0	1	e	code	-
+E	priority	0	0	1	e	code	-
+E	doNotPerform	0	0	1	e	boolean	S
+E	timing	1	0	1	e	Timing,dateTime,Age,Period,Range,Duration	-
+E	location	0	0	1	e	Reference	-
+E	participant	0	0	*	e	ActivityDefinition.participant	-
+E	product	1	0	1	e	Reference,CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
+E	dosage	0	0	*	e	Dosage	-
+E	bodySite	0	0	*	e	CodeableConcept	-
+E	specimenRequirement	0	0	*	e	Reference	-
+E	observationRequirement	0	0	*	e	Reference	-
+E	observationResultRequirement	0	0	*	e	Reference	-
+E	transform	0	0	1	e	canonical	-
+E	dynamicValue	0	0	*	e	ActivityDefinition.dynamicValue	-
 T	ActivityDefinition.participant	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	role	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	-
+E	role	0	0	1	e	CodeableConcept	-
 T	ActivityDefinition.dynamicValue	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	path	0	1	1	e	string
-E	expression	0	1	1	e	Expression
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	path	0	1	1	e	string	-
+E	expression	0	1	1	e	Expression	-
 T	AdverseEvent	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	actuality	0	1	1	e	code
-E	category	0	0	*	e	CodeableConcept
-E	event	0	0	1	e	CodeableConcept
-E	subject	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	date	0	0	1	e	dateTime
-E	detected	0	0	1	e	dateTime
-E	recordedDate	0	0	1	e	dateTime
-E	resultingCondition	0	0	*	e	Reference
-E	location	0	0	1	e	Reference
-E	seriousness	0	0	1	e	CodeableConcept
-E	severity	0	0	1	e	CodeableConcept
-E	outcome	0	0	1	e	CodeableConcept
-E	recorder	0	0	1	e	Reference
-E	contributor	0	0	*	e	Reference
-E	suspectEntity	0	0	*	e	AdverseEvent.suspectEntity
-E	subjectMedicalHistory	0	0	*	e	Reference
-E	referenceDocument	0	0	*	e	Reference
-E	study	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	1	e	Identifier	S
+E	actuality	0	1	1	e	code	S
+E	category	0	0	*	e	CodeableConcept	S
+E	event	0	0	1	e	CodeableConcept	S
+E	subject	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	date	0	0	1	e	dateTime	S
+E	detected	0	0	1	e	dateTime	S
+E	recordedDate	0	0	1	e	dateTime	S
+E	resultingCondition	0	0	*	e	Reference	S
+E	location	0	0	1	e	Reference	S
+E	seriousness	0	0	1	e	CodeableConcept	S
+E	severity	0	0	1	e	CodeableConcept	S
+E	outcome	0	0	1	e	CodeableConcept	S
+E	recorder	0	0	1	e	Reference	S
+E	contributor	0	0	*	e	Reference	S
+E	suspectEntity	0	0	*	e	AdverseEvent.suspectEntity	S
+E	subjectMedicalHistory	0	0	*	e	Reference	S
+E	referenceDocument	0	0	*	e	Reference	S
+E	study	0	0	*	e	Reference	S
 T	AdverseEvent.suspectEntity	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	instance	0	1	1	e	Reference
-E	causality	0	0	*	e	AdverseEvent.suspectEntity.causality
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	instance	0	1	1	e	Reference	S
+E	causality	0	0	*	e	AdverseEvent.suspectEntity.causality	S
 T	AdverseEvent.suspectEntity.causality	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	assessment	0	0	1	e	CodeableConcept
-E	productRelatedness	0	0	1	e	string
-E	author	0	0	1	e	Reference
-E	method	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	assessment	0	0	1	e	CodeableConcept	S
+E	productRelatedness	0	0	1	e	string	S
+E	author	0	0	1	e	Reference	S
+E	method	0	0	1	e	CodeableConcept	S
 T	AllergyIntolerance	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	clinicalStatus	0	0	1	e	CodeableConcept
-E	verificationStatus	0	0	1	e	CodeableConcept
-E	type	0	0	1	e	code
-E	category	0	0	*	e	code
-E	criticality	0	0	1	e	code
-E	code	0	0	1	e	CodeableConcept
-E	patient	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	onset	1	0	1	e	dateTime,Age,Period,Range,string
-E	recordedDate	0	0	1	e	dateTime
-E	recorder	0	0	1	e	Reference
-E	asserter	0	0	1	e	Reference
-E	lastOccurrence	0	0	1	e	dateTime
-E	note	0	0	*	e	Annotation
-E	reaction	0	0	*	e	AllergyIntolerance.reaction
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	clinicalStatus	0	0	1	e	CodeableConcept	S
+E	verificationStatus	0	0	1	e	CodeableConcept	S
+E	type	0	0	1	e	code	S
+E	category	0	0	*	e	code	S
+E	criticality	0	0	1	e	code	S
+E	code	0	0	1	e	CodeableConcept	S
+E	patient	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	-
+E	onset	1	0	1	e	dateTime,Age,Period,Range,string	-
+E	recordedDate	0	0	1	e	dateTime	-
+E	recorder	0	0	1	e	Reference	-
+E	asserter	0	0	1	e	Reference	S
+E	lastOccurrence	0	0	1	e	dateTime	-
+E	note	0	0	*	e	Annotation	-
+E	reaction	0	0	*	e	AllergyIntolerance.reaction	-
 T	AllergyIntolerance.reaction	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	substance	0	0	1	e	CodeableConcept
-E	manifestation	0	1	*	e	CodeableConcept
-E	description	0	0	1	e	string
-E	onset	0	0	1	e	dateTime
-E	severity	0	0	1	e	code
-E	exposureRoute	0	0	1	e	CodeableConcept
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	substance	0	0	1	e	CodeableConcept	-
+E	manifestation	0	1	*	e	CodeableConcept	-
+E	description	0	0	1	e	string	-
+E	onset	0	0	1	e	dateTime	-
+E	severity	0	0	1	e	code	-
+E	exposureRoute	0	0	1	e	CodeableConcept	-
+E	note	0	0	*	e	Annotation	-
 T	Appointment	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	cancelationReason	0	0	1	e	CodeableConcept
-E	serviceCategory	0	0	*	e	CodeableConcept
-E	serviceType	0	0	*	e	CodeableConcept
-E	specialty	0	0	*	e	CodeableConcept
-E	appointmentType	0	0	1	e	CodeableConcept
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	priority	0	0	1	e	unsignedInt
-E	description	0	0	1	e	string
-E	supportingInformation	0	0	*	e	Reference
-E	start	0	0	1	e	instant
-E	end	0	0	1	e	instant
-E	minutesDuration	0	0	1	e	positiveInt
-E	slot	0	0	*	e	Reference
-E	created	0	0	1	e	dateTime
-E	comment	0	0	1	e	string
-E	patientInstruction	0	0	1	e	string
-E	basedOn	0	0	*	e	Reference
-E	participant	0	1	*	e	Appointment.participant
-E	requestedPeriod	0	0	*	e	Period
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	cancelationReason	0	0	1	e	CodeableConcept	S
+E	serviceCategory	0	0	*	e	CodeableConcept	S
+E	serviceType	0	0	*	e	CodeableConcept	S
+E	specialty	0	0	*	e	CodeableConcept	S
+E	appointmentType	0	0	1	e	CodeableConcept	S
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	reasonReference	0	0	*	e	Reference	-
+E	priority	0	0	1	e	unsignedInt	-
+E	description	0	0	1	e	string	-
+E	supportingInformation	0	0	*	e	Reference	-
+E	start	0	0	1	e	instant	S
+E	end	0	0	1	e	instant	S
+E	minutesDuration	0	0	1	e	positiveInt	-
+E	slot	0	0	*	e	Reference	-
+E	created	0	0	1	e	dateTime	-
+E	comment	0	0	1	e	string	-
+E	patientInstruction	0	0	1	e	string	-
+E	basedOn	0	0	*	e	Reference	-
+E	participant	0	1	*	e	Appointment.participant	-
+E	requestedPeriod	0	0	*	e	Period	-
 T	Appointment.participant	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	*	e	CodeableConcept
-E	actor	0	0	1	e	Reference
-E	required	0	0	1	e	code
-E	status	0	1	1	e	code
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	*	e	CodeableConcept	S
+E	actor	0	0	1	e	Reference	S
+E	required	0	0	1	e	code	S
+E	status	0	1	1	e	code	S
+E	period	0	0	1	e	Period	-
 T	AppointmentResponse	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	appointment	0	1	1	e	Reference
-E	start	0	0	1	e	instant
-E	end	0	0	1	e	instant
-E	participantType	0	0	*	e	CodeableConcept
-E	actor	0	0	1	e	Reference
-E	participantStatus	0	1	1	e	code
-E	comment	0	0	1	e	string
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	appointment	0	1	1	e	Reference	S
+E	start	0	0	1	e	instant	-
+E	end	0	0	1	e	instant	-
+E	participantType	0	0	*	e	CodeableConcept	S
+E	actor	0	0	1	e	Reference	S
+E	participantStatus	0	1	1	e	code	S
+E	comment	0	0	1	e	string	-
 T	AuditEvent	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	Coding
-E	subtype	0	0	*	e	Coding
-E	action	0	0	1	e	code
-E	period	0	0	1	e	Period
-E	recorded	0	1	1	e	instant
-E	outcome	0	0	1	e	code
-E	outcomeDesc	0	0	1	e	string
-E	purposeOfEvent	0	0	*	e	CodeableConcept
-E	agent	0	1	*	e	AuditEvent.agent
-E	source	0	1	1	e	AuditEvent.source
-E	entity	0	0	*	e	AuditEvent.entity
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	type	0	1	1	e	Coding	S
+E	subtype	0	0	*	e	Coding	S
+E	action	0	0	1	e	code	S
+E	period	0	0	1	e	Period	-
+E	recorded	0	1	1	e	instant	S
+E	outcome	0	0	1	e	code	S
+E	outcomeDesc	0	0	1	e	string	S
+E	purposeOfEvent	0	0	*	e	CodeableConcept	S
+E	agent	0	1	*	e	AuditEvent.agent	-
+E	source	0	1	1	e	AuditEvent.source	-
+E	entity	0	0	*	e	AuditEvent.entity	-
 T	AuditEvent.agent	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	role	0	0	*	e	CodeableConcept
-E	who	0	0	1	e	Reference
-E	altId	0	0	1	e	string
-E	name	0	0	1	e	string
-E	requestor	0	1	1	e	boolean
-E	location	0	0	1	e	Reference
-E	policy	0	0	*	e	uri
-E	media	0	0	1	e	Coding
-E	network	0	0	1	e	AuditEvent.agent.network
-E	purposeOfUse	0	0	*	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	role	0	0	*	e	CodeableConcept	-
+E	who	0	0	1	e	Reference	S
+E	altId	0	0	1	e	string	-
+E	name	0	0	1	e	string	-
+E	requestor	0	1	1	e	boolean	S
+E	location	0	0	1	e	Reference	-
+E	policy	0	0	*	e	uri	-
+E	media	0	0	1	e	Coding	-
+E	network	0	0	1	e	AuditEvent.agent.network	-
+E	purposeOfUse	0	0	*	e	CodeableConcept	-
 T	AuditEvent.agent.network	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	address	0	0	1	e	string
-E	type	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	address	0	0	1	e	string	-
+E	type	0	0	1	e	code	-
 T	AuditEvent.source	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	site	0	0	1	e	string
-E	observer	0	1	1	e	Reference
-E	type	0	0	*	e	Coding
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	site	0	0	1	e	string	-
+E	observer	0	1	1	e	Reference	S
+E	type	0	0	*	e	Coding	-
 T	AuditEvent.entity	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	what	0	0	1	e	Reference
-E	type	0	0	1	e	Coding
-E	role	0	0	1	e	Coding
-E	lifecycle	0	0	1	e	Coding
-E	securityLabel	0	0	*	e	Coding
-E	name	0	0	1	e	string
-E	description	0	0	1	e	string
-E	query	0	0	1	e	base64Binary
-E	detail	0	0	*	e	AuditEvent.entity.detail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	what	0	0	1	e	Reference	S
+E	type	0	0	1	e	Coding	-
+E	role	0	0	1	e	Coding	-
+E	lifecycle	0	0	1	e	Coding	-
+E	securityLabel	0	0	*	e	Coding	-
+E	name	0	0	1	e	string	S
+E	description	0	0	1	e	string	-
+E	query	0	0	1	e	base64Binary	S
+E	detail	0	0	*	e	AuditEvent.entity.detail	-
 T	AuditEvent.entity.detail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	string
-E	value	1	1	1	e	string,base64Binary
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	string	-
+E	value	1	1	1	e	string,base64Binary	-
 T	Basic	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	code	0	1	1	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	created	0	0	1	e	date
-E	author	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	code	0	1	1	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	S
+E	created	0	0	1	e	date	S
+E	author	0	0	1	e	Reference	S
 T	Binary	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	contentType	0	1	1	e	code
-E	securityContext	0	0	1	e	Reference
-E	data	0	0	1	e	base64Binary
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	contentType	0	1	1	e	code	S
+E	securityContext	0	0	1	e	Reference	S
+E	data	0	0	1	e	base64Binary	-
 T	BiologicallyDerivedProduct	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	productCategory	0	0	1	e	code
-E	productCode	0	0	1	e	CodeableConcept
-E	status	0	0	1	e	code
-E	request	0	0	*	e	Reference
-E	quantity	0	0	1	e	integer
-E	parent	0	0	*	e	Reference
-E	collection	0	0	1	e	BiologicallyDerivedProduct.collection
-E	processing	0	0	*	e	BiologicallyDerivedProduct.processing
-E	manipulation	0	0	1	e	BiologicallyDerivedProduct.manipulation
-E	storage	0	0	*	e	BiologicallyDerivedProduct.storage
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	productCategory	0	0	1	e	code	-
+E	productCode	0	0	1	e	CodeableConcept	-
+E	status	0	0	1	e	code	-
+E	request	0	0	*	e	Reference	-
+E	quantity	0	0	1	e	integer	-
+E	parent	0	0	*	e	Reference	-
+E	collection	0	0	1	e	BiologicallyDerivedProduct.collection	-
+E	processing	0	0	*	e	BiologicallyDerivedProduct.processing	-
+E	manipulation	0	0	1	e	BiologicallyDerivedProduct.manipulation	-
+E	storage	0	0	*	e	BiologicallyDerivedProduct.storage	-
 T	BiologicallyDerivedProduct.collection	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	collector	0	0	1	e	Reference
-E	source	0	0	1	e	Reference
-E	collected	1	0	1	e	dateTime,Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	collector	0	0	1	e	Reference	-
+E	source	0	0	1	e	Reference	-
+E	collected	1	0	1	e	dateTime,Period	-
 T	BiologicallyDerivedProduct.processing	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	procedure	0	0	1	e	CodeableConcept
-E	additive	0	0	1	e	Reference
-E	time	1	0	1	e	dateTime,Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	procedure	0	0	1	e	CodeableConcept	-
+E	additive	0	0	1	e	Reference	-
+E	time	1	0	1	e	dateTime,Period	-
 T	BiologicallyDerivedProduct.manipulation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	time	1	0	1	e	dateTime,Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	time	1	0	1	e	dateTime,Period	-
 T	BiologicallyDerivedProduct.storage	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	temperature	0	0	1	e	decimal
-E	scale	0	0	1	e	code
-E	duration	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	temperature	0	0	1	e	decimal	-
+E	scale	0	0	1	e	code	-
+E	duration	0	0	1	e	Period	-
 T	BodyStructure	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	active	0	0	1	e	boolean
-E	morphology	0	0	1	e	CodeableConcept
-E	location	0	0	1	e	CodeableConcept
-E	locationQualifier	0	0	*	e	CodeableConcept
-E	description	0	0	1	e	string
-E	image	0	0	*	e	Attachment
-E	patient	0	1	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	active	0	0	1	e	boolean	S
+E	morphology	0	0	1	e	CodeableConcept	S
+E	location	0	0	1	e	CodeableConcept	S
+E	locationQualifier	0	0	*	e	CodeableConcept	-
+E	description	0	0	1	e	string	S
+E	image	0	0	*	e	Attachment	-
+E	patient	0	1	1	e	Reference	S
 T	Bundle	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	identifier	0	0	1	e	Identifier
-E	type	0	1	1	e	code
-E	timestamp	0	0	1	e	instant
-E	total	0	0	1	e	unsignedInt
-E	link	0	0	*	e	Bundle.link
-E	entry	0	0	*	e	Bundle.entry
-E	signature	0	0	1	e	Signature
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	identifier	0	0	1	e	Identifier	S
+E	type	0	1	1	e	code	S
+E	timestamp	0	0	1	e	instant	S
+E	total	0	0	1	e	unsignedInt	S
+E	link	0	0	*	e	Bundle.link	S
+E	entry	0	0	*	e	Bundle.entry	S
+E	signature	0	0	1	e	Signature	S
 T	Bundle.link	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	relation	0	1	1	e	string
-E	url	0	1	1	e	uri
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	relation	0	1	1	e	string	S
+E	url	0	1	1	e	uri	S
 T	Bundle.entry	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	link	0	0	*	e	Bundle.link
-E	fullUrl	0	0	1	e	uri
-E	resource	0	0	1	e	Resource
-E	search	0	0	1	e	Bundle.entry.search
-E	request	0	0	1	e	Bundle.entry.request
-E	response	0	0	1	e	Bundle.entry.response
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	link	0	0	*	e	Bundle.link	S
+E	fullUrl	0	0	1	e	uri	S
+E	resource	0	0	1	e	Resource	S
+E	search	0	0	1	e	Bundle.entry.search	S
+E	request	0	0	1	e	Bundle.entry.request	S
+E	response	0	0	1	e	Bundle.entry.response	S
 T	Bundle.entry.search	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	mode	0	0	1	e	code
-E	score	0	0	1	e	decimal
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	mode	0	0	1	e	code	S
+E	score	0	0	1	e	decimal	S
 T	Bundle.entry.request	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	method	0	1	1	e	code
-E	url	0	1	1	e	uri
-E	ifNoneMatch	0	0	1	e	string
-E	ifModifiedSince	0	0	1	e	instant
-E	ifMatch	0	0	1	e	string
-E	ifNoneExist	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	method	0	1	1	e	code	S
+E	url	0	1	1	e	uri	S
+E	ifNoneMatch	0	0	1	e	string	S
+E	ifModifiedSince	0	0	1	e	instant	S
+E	ifMatch	0	0	1	e	string	S
+E	ifNoneExist	0	0	1	e	string	S
 T	Bundle.entry.response	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	status	0	1	1	e	string
-E	location	0	0	1	e	uri
-E	etag	0	0	1	e	string
-E	lastModified	0	0	1	e	instant
-E	outcome	0	0	1	e	Resource
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	status	0	1	1	e	string	S
+E	location	0	0	1	e	uri	S
+E	etag	0	0	1	e	string	S
+E	lastModified	0	0	1	e	instant	S
+E	outcome	0	0	1	e	Resource	S
 T	CapabilityStatement	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	1	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	copyright	0	0	1	e	markdown
-E	kind	0	1	1	e	code
-E	instantiates	0	0	*	e	canonical
-E	imports	0	0	*	e	canonical
-E	software	0	0	1	e	CapabilityStatement.software
-E	implementation	0	0	1	e	CapabilityStatement.implementation
-E	fhirVersion	0	1	1	e	code
-E	format	0	1	*	e	code
-E	patchFormat	0	0	*	e	code
-E	implementationGuide	0	0	*	e	canonical
-E	rest	0	0	*	e	CapabilityStatement.rest
-E	messaging	0	0	*	e	CapabilityStatement.messaging
-E	document	0	0	*	e	CapabilityStatement.document
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	1	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	copyright	0	0	1	e	markdown	-
+E	kind	0	1	1	e	code	S
+E	instantiates	0	0	*	e	canonical	S
+E	imports	0	0	*	e	canonical	S
+E	software	0	0	1	e	CapabilityStatement.software	S
+E	implementation	0	0	1	e	CapabilityStatement.implementation	S
+E	fhirVersion	0	1	1	e	code	S
+E	format	0	1	*	e	code	S
+E	patchFormat	0	0	*	e	code	S
+E	implementationGuide	0	0	*	e	canonical	S
+E	rest	0	0	*	e	CapabilityStatement.rest	S
+E	messaging	0	0	*	e	CapabilityStatement.messaging	S
+E	document	0	0	*	e	CapabilityStatement.document	S
 T	CapabilityStatement.software	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	version	0	0	1	e	string
-E	releaseDate	0	0	1	e	dateTime
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	S
+E	version	0	0	1	e	string	S
+E	releaseDate	0	0	1	e	dateTime	S
 T	CapabilityStatement.implementation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	1	1	e	string
-E	url	0	0	1	e	url
-E	custodian	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	1	1	e	string	S
+E	url	0	0	1	e	url	S
+E	custodian	0	0	1	e	Reference	S
 T	CapabilityStatement.rest	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	mode	0	1	1	e	code
-E	documentation	0	0	1	e	markdown
-E	security	0	0	1	e	CapabilityStatement.rest.security
-E	resource	0	0	*	e	CapabilityStatement.rest.resource
-E	interaction	0	0	*	e	CapabilityStatement.rest.interaction
-E	searchParam	0	0	*	e	CapabilityStatement.rest.resource.searchParam
-E	operation	0	0	*	e	CapabilityStatement.rest.resource.operation
-E	compartment	0	0	*	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	mode	0	1	1	e	code	S
+E	documentation	0	0	1	e	markdown	-
+E	security	0	0	1	e	CapabilityStatement.rest.security	S
+E	resource	0	0	*	e	CapabilityStatement.rest.resource	S
+E	interaction	0	0	*	e	CapabilityStatement.rest.interaction	-
+E	searchParam	0	0	*	e	CapabilityStatement.rest.resource.searchParam	-
+E	operation	0	0	*	e	CapabilityStatement.rest.resource.operation	S
+E	compartment	0	0	*	e	canonical	-
 T	CapabilityStatement.rest.security	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	cors	0	0	1	e	boolean
-E	service	0	0	*	e	CodeableConcept
-E	description	0	0	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	cors	0	0	1	e	boolean	S
+E	service	0	0	*	e	CodeableConcept	S
+E	description	0	0	1	e	markdown	-
 T	CapabilityStatement.rest.resource	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	profile	0	0	1	e	canonical
-E	supportedProfile	0	0	*	e	canonical
-E	documentation	0	0	1	e	markdown
-E	interaction	0	0	*	e	CapabilityStatement.rest.resource.interaction
-E	versioning	0	0	1	e	code
-E	readHistory	0	0	1	e	boolean
-E	updateCreate	0	0	1	e	boolean
-E	conditionalCreate	0	0	1	e	boolean
-E	conditionalRead	0	0	1	e	code
-E	conditionalUpdate	0	0	1	e	boolean
-E	conditionalDelete	0	0	1	e	code
-E	referencePolicy	0	0	*	e	code
-E	searchInclude	0	0	*	e	string
-E	searchRevInclude	0	0	*	e	string
-E	searchParam	0	0	*	e	CapabilityStatement.rest.resource.searchParam
-E	operation	0	0	*	e	CapabilityStatement.rest.resource.operation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	S
+E	profile	0	0	1	e	canonical	S
+E	supportedProfile	0	0	*	e	canonical	S
+E	documentation	0	0	1	e	markdown	-
+E	interaction	0	0	*	e	CapabilityStatement.rest.resource.interaction	-
+E	versioning	0	0	1	e	code	-
+E	readHistory	0	0	1	e	boolean	-
+E	updateCreate	0	0	1	e	boolean	-
+E	conditionalCreate	0	0	1	e	boolean	-
+E	conditionalRead	0	0	1	e	code	-
+E	conditionalUpdate	0	0	1	e	boolean	-
+E	conditionalDelete	0	0	1	e	code	-
+E	referencePolicy	0	0	*	e	code	-
+E	searchInclude	0	0	*	e	string	-
+E	searchRevInclude	0	0	*	e	string	-
+E	searchParam	0	0	*	e	CapabilityStatement.rest.resource.searchParam	-
+E	operation	0	0	*	e	CapabilityStatement.rest.resource.operation	S
 T	CapabilityStatement.rest.resource.interaction	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	documentation	0	0	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	-
+E	documentation	0	0	1	e	markdown	-
 T	CapabilityStatement.rest.resource.searchParam	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	definition	0	0	1	e	canonical
-E	type	0	1	1	e	code
-E	documentation	0	0	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	-
+E	definition	0	0	1	e	canonical	-
+E	type	0	1	1	e	code	-
+E	documentation	0	0	1	e	markdown	-
 T	CapabilityStatement.rest.resource.operation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	definition	0	1	1	e	canonical
-E	documentation	0	0	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	S
+E	definition	0	1	1	e	canonical	S
+E	documentation	0	0	1	e	markdown	-
 T	CapabilityStatement.rest.interaction	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	documentation	0	0	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	-
+E	documentation	0	0	1	e	markdown	-
 T	CapabilityStatement.messaging	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	endpoint	0	0	*	e	CapabilityStatement.messaging.endpoint
-E	reliableCache	0	0	1	e	unsignedInt
-E	documentation	0	0	1	e	markdown
-E	supportedMessage	0	0	*	e	CapabilityStatement.messaging.supportedMessage
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	endpoint	0	0	*	e	CapabilityStatement.messaging.endpoint	-
+E	reliableCache	0	0	1	e	unsignedInt	-
+E	documentation	0	0	1	e	markdown	-
+E	supportedMessage	0	0	*	e	CapabilityStatement.messaging.supportedMessage	S
 T	CapabilityStatement.messaging.endpoint	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	protocol	0	1	1	e	Coding
-E	address	0	1	1	e	url
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	protocol	0	1	1	e	Coding	-
+E	address	0	1	1	e	url	-
 T	CapabilityStatement.messaging.supportedMessage	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	mode	0	1	1	e	code
-E	definition	0	1	1	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	mode	0	1	1	e	code	S
+E	definition	0	1	1	e	canonical	S
 T	CapabilityStatement.document	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	mode	0	1	1	e	code
-E	documentation	0	0	1	e	markdown
-E	profile	0	1	1	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	mode	0	1	1	e	code	S
+E	documentation	0	0	1	e	markdown	-
+E	profile	0	1	1	e	canonical	S
 T	CarePlan	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	instantiatesCanonical	0	0	*	e	canonical
-E	instantiatesUri	0	0	*	e	uri
-E	basedOn	0	0	*	e	Reference
-E	replaces	0	0	*	e	Reference
-E	partOf	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	intent	0	1	1	e	code
-E	category	0	0	*	e	CodeableConcept
-E	title	0	0	1	e	string
-E	description	0	0	1	e	string
-E	subject	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	period	0	0	1	e	Period
-E	created	0	0	1	e	dateTime
-E	author	0	0	1	e	Reference
-E	contributor	0	0	*	e	Reference
-E	careTeam	0	0	*	e	Reference
-E	addresses	0	0	*	e	Reference
-E	supportingInfo	0	0	*	e	Reference
-E	goal	0	0	*	e	Reference
-E	activity	0	0	*	e	CarePlan.activity
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	instantiatesCanonical	0	0	*	e	canonical	S
+E	instantiatesUri	0	0	*	e	uri	S
+E	basedOn	0	0	*	e	Reference	S
+E	replaces	0	0	*	e	Reference	S
+E	partOf	0	0	*	e	Reference	S
+E	status	0	1	1	e	code	S
+E	intent	0	1	1	e	code	S
+E	category	0	0	*	e	CodeableConcept	S
+E	title	0	0	1	e	string	S
+E	description	0	0	1	e	string	S
+E	subject	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	period	0	0	1	e	Period	S
+E	created	0	0	1	e	dateTime	S
+E	author	0	0	1	e	Reference	S
+E	contributor	0	0	*	e	Reference	-
+E	careTeam	0	0	*	e	Reference	-
+E	addresses	0	0	*	e	Reference	S
+E	supportingInfo	0	0	*	e	Reference	-
+E	goal	0	0	*	e	Reference	-
+E	activity	0	0	*	e	CarePlan.activity	-
+E	note	0	0	*	e	Annotation	-
 T	CarePlan.activity	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	outcomeCodeableConcept	0	0	*	e	CodeableConcept
-E	outcomeReference	0	0	*	e	Reference
-E	progress	0	0	*	e	Annotation
-E	reference	0	0	1	e	Reference
-E	detail	0	0	1	e	CarePlan.activity.detail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	outcomeCodeableConcept	0	0	*	e	CodeableConcept	-
+E	outcomeReference	0	0	*	e	Reference	-
+E	progress	0	0	*	e	Annotation	-
+E	reference	0	0	1	e	Reference	-
+E	detail	0	0	1	e	CarePlan.activity.detail	-
 T	CarePlan.activity.detail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	kind	0	0	1	e	code
-E	instantiatesCanonical	0	0	*	e	canonical
-E	instantiatesUri	0	0	*	e	uri
-E	code	0	0	1	e	CodeableConcept
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	goal	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	statusReason	0	0	1	e	CodeableConcept
-E	doNotPerform	0	0	1	e	boolean
-E	scheduled	1	0	1	e	Timing,Period,string
-E	location	0	0	1	e	Reference
-E	performer	0	0	*	e	Reference
-E	product	1	0	1	e	CodeableConcept,Reference
-E	dailyAmount	0	0	1	e	Quantity
-E	quantity	0	0	1	e	Quantity
-E	description	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	kind	0	0	1	e	code	-
+E	instantiatesCanonical	0	0	*	e	canonical	-
+E	instantiatesUri	0	0	*	e	uri	-
+E	code	0	0	1	e	CodeableConcept	-
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	goal	0	0	*	e	Reference	-
+E	status	0	1	1	e	code	-
+E	statusReason	0	0	1	e	CodeableConcept	-
+E	doNotPerform	0	0	1	e	boolean	-
+E	scheduled	1	0	1	e	Timing,Period,string	-
+E	location	0	0	1	e	Reference	-
+E	performer	0	0	*	e	Reference	-
+E	product	1	0	1	e	CodeableConcept,Reference	-
+E	dailyAmount	0	0	1	e	Quantity	-
+E	quantity	0	0	1	e	Quantity	-
+E	description	0	0	1	e	string	-
 T	CareTeam	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	0	1	e	code
-E	category	0	0	*	e	CodeableConcept
-E	name	0	0	1	e	string
-E	subject	0	0	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	period	0	0	1	e	Period
-E	participant	0	0	*	e	CareTeam.participant
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	managingOrganization	0	0	*	e	Reference
-E	telecom	0	0	*	e	ContactPoint
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	0	1	e	code	S
+E	category	0	0	*	e	CodeableConcept	S
+E	name	0	0	1	e	string	S
+E	subject	0	0	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	period	0	0	1	e	Period	S
+E	participant	0	0	*	e	CareTeam.participant	-
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	managingOrganization	0	0	*	e	Reference	S
+E	telecom	0	0	*	e	ContactPoint	-
+E	note	0	0	*	e	Annotation	-
 T	CareTeam.participant	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	role	0	0	*	e	CodeableConcept
-E	member	0	0	1	e	Reference
-E	onBehalfOf	0	0	1	e	Reference
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	role	0	0	*	e	CodeableConcept	S
+E	member	0	0	1	e	Reference	S
+E	onBehalfOf	0	0	1	e	Reference	S
+E	period	0	0	1	e	Period	-
 T	CatalogEntry	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	type	0	0	1	e	CodeableConcept
-E	orderable	0	1	1	e	boolean
-E	referencedItem	0	1	1	e	Reference
-E	additionalIdentifier	0	0	*	e	Identifier
-E	classification	0	0	*	e	CodeableConcept
-E	status	0	0	1	e	code
-E	validityPeriod	0	0	1	e	Period
-E	validTo	0	0	1	e	dateTime
-E	lastUpdated	0	0	1	e	dateTime
-E	additionalCharacteristic	0	0	*	e	CodeableConcept
-E	additionalClassification	0	0	*	e	CodeableConcept
-E	relatedEntry	0	0	*	e	CatalogEntry.relatedEntry
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	type	0	0	1	e	CodeableConcept	-
+E	orderable	0	1	1	e	boolean	S
+E	referencedItem	0	1	1	e	Reference	S
+E	additionalIdentifier	0	0	*	e	Identifier	-
+E	classification	0	0	*	e	CodeableConcept	-
+E	status	0	0	1	e	code	-
+E	validityPeriod	0	0	1	e	Period	-
+E	validTo	0	0	1	e	dateTime	-
+E	lastUpdated	0	0	1	e	dateTime	-
+E	additionalCharacteristic	0	0	*	e	CodeableConcept	-
+E	additionalClassification	0	0	*	e	CodeableConcept	-
+E	relatedEntry	0	0	*	e	CatalogEntry.relatedEntry	-
 T	CatalogEntry.relatedEntry	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	relationtype	0	1	1	e	code
-E	item	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	relationtype	0	1	1	e	code	-
+E	item	0	1	1	e	Reference	-
 T	ChargeItem	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	definitionUri	0	0	*	e	uri
-E	definitionCanonical	0	0	*	e	canonical
-E	status	0	1	1	e	code
-E	partOf	0	0	*	e	Reference
-E	code	0	1	1	e	CodeableConcept
-E	subject	0	1	1	e	Reference
-E	context	0	0	1	e	Reference
-E	occurrence	1	0	1	e	dateTime,Period,Timing
-E	performer	0	0	*	e	ChargeItem.performer
-E	performingOrganization	0	0	1	e	Reference
-E	requestingOrganization	0	0	1	e	Reference
-E	costCenter	0	0	1	e	Reference
-E	quantity	0	0	1	e	Quantity
-E	bodysite	0	0	*	e	CodeableConcept
-E	factorOverride	0	0	1	e	decimal
-E	priceOverride	0	0	1	e	Money
-E	overrideReason	0	0	1	e	string
-E	enterer	0	0	1	e	Reference
-E	enteredDate	0	0	1	e	dateTime
-E	reason	0	0	*	e	CodeableConcept
-E	service	0	0	*	e	Reference
-E	product	1	0	1	e	Reference,CodeableConcept
-E	account	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	supportingInformation	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	definitionUri	0	0	*	e	uri	-
+E	definitionCanonical	0	0	*	e	canonical	-
+E	status	0	1	1	e	code	S
+E	partOf	0	0	*	e	Reference	-
+E	code	0	1	1	e	CodeableConcept	S
+E	subject	0	1	1	e	Reference	S
+E	context	0	0	1	e	Reference	S
+E	occurrence	1	0	1	e	dateTime,Period,Timing	S
+E	performer	0	0	*	e	ChargeItem.performer	-
+E	performingOrganization	0	0	1	e	Reference	-
+E	requestingOrganization	0	0	1	e	Reference	-
+E	costCenter	0	0	1	e	Reference	-
+E	quantity	0	0	1	e	Quantity	S
+E	bodysite	0	0	*	e	CodeableConcept	S
+E	factorOverride	0	0	1	e	decimal	-
+E	priceOverride	0	0	1	e	Money	-
+E	overrideReason	0	0	1	e	string	-
+E	enterer	0	0	1	e	Reference	S
+E	enteredDate	0	0	1	e	dateTime	S
+E	reason	0	0	*	e	CodeableConcept	-
+E	service	0	0	*	e	Reference	-
+E	product	1	0	1	e	Reference,CodeableConcept	-
+E	account	0	0	*	e	Reference	S
+E	note	0	0	*	e	Annotation	-
+E	supportingInformation	0	0	*	e	Reference	-
 T	ChargeItem.performer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	function	0	0	1	e	CodeableConcept
-E	actor	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	function	0	0	1	e	CodeableConcept	-
+E	actor	0	1	1	e	Reference	-
 T	ChargeItemDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	1	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	title	0	0	1	e	string
-E	derivedFromUri	0	0	*	e	uri
-E	partOf	0	0	*	e	canonical
-E	replaces	0	0	*	e	canonical
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	code	0	0	1	e	CodeableConcept
-E	instance	0	0	*	e	Reference
-E	applicability	0	0	*	e	ChargeItemDefinition.applicability
-E	propertyGroup	0	0	*	e	ChargeItemDefinition.propertyGroup
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	1	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	derivedFromUri	0	0	*	e	uri	S
+E	partOf	0	0	*	e	canonical	S
+E	replaces	0	0	*	e	canonical	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	code	0	0	1	e	CodeableConcept	S
+E	instance	0	0	*	e	Reference	-
+E	applicability	0	0	*	e	ChargeItemDefinition.applicability	-
+E	propertyGroup	0	0	*	e	ChargeItemDefinition.propertyGroup	-
 T	ChargeItemDefinition.applicability	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	language	0	0	1	e	string
-E	expression	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	language	0	0	1	e	string	-
+E	expression	0	0	1	e	string	-
 T	ChargeItemDefinition.propertyGroup	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	applicability	0	0	*	e	ChargeItemDefinition.applicability
-E	priceComponent	0	0	*	e	ChargeItemDefinition.propertyGroup.priceComponent
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	applicability	0	0	*	e	ChargeItemDefinition.applicability	-
+E	priceComponent	0	0	*	e	ChargeItemDefinition.propertyGroup.priceComponent	-
 T	ChargeItemDefinition.propertyGroup.priceComponent	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	code	0	0	1	e	CodeableConcept
-E	factor	0	0	1	e	decimal
-E	amount	0	0	1	e	Money
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	-
+E	code	0	0	1	e	CodeableConcept	-
+E	factor	0	0	1	e	decimal	-
+E	amount	0	0	1	e	Money	-
 T	Claim	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	type	0	1	1	e	CodeableConcept
-E	subType	0	0	1	e	CodeableConcept
-E	use	0	1	1	e	code
-E	patient	0	1	1	e	Reference
-E	billablePeriod	0	0	1	e	Period
-E	created	0	1	1	e	dateTime
-E	enterer	0	0	1	e	Reference
-E	insurer	0	0	1	e	Reference
-E	provider	0	1	1	e	Reference
-E	priority	0	1	1	e	CodeableConcept
-E	fundsReserve	0	0	1	e	CodeableConcept
-E	related	0	0	*	e	Claim.related
-E	prescription	0	0	1	e	Reference
-E	originalPrescription	0	0	1	e	Reference
-E	payee	0	0	1	e	Claim.payee
-E	referral	0	0	1	e	Reference
-E	facility	0	0	1	e	Reference
-E	careTeam	0	0	*	e	Claim.careTeam
-E	supportingInfo	0	0	*	e	Claim.supportingInfo
-E	diagnosis	0	0	*	e	Claim.diagnosis
-E	procedure	0	0	*	e	Claim.procedure
-E	insurance	0	1	*	e	Claim.insurance
-E	accident	0	0	1	e	Claim.accident
-E	item	0	0	*	e	Claim.item
-E	total	0	0	1	e	Money
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	type	0	1	1	e	CodeableConcept	S
+E	subType	0	0	1	e	CodeableConcept	-
+E	use	0	1	1	e	code	S
+E	patient	0	1	1	e	Reference	S
+E	billablePeriod	0	0	1	e	Period	S
+E	created	0	1	1	e	dateTime	S
+E	enterer	0	0	1	e	Reference	-
+E	insurer	0	0	1	e	Reference	S
+E	provider	0	1	1	e	Reference	S
+E	priority	0	1	1	e	CodeableConcept	S
+E	fundsReserve	0	0	1	e	CodeableConcept	-
+E	related	0	0	*	e	Claim.related	-
+E	prescription	0	0	1	e	Reference	-
+E	originalPrescription	0	0	1	e	Reference	-
+E	payee	0	0	1	e	Claim.payee	-
+E	referral	0	0	1	e	Reference	-
+E	facility	0	0	1	e	Reference	-
+E	careTeam	0	0	*	e	Claim.careTeam	-
+E	supportingInfo	0	0	*	e	Claim.supportingInfo	-
+E	diagnosis	0	0	*	e	Claim.diagnosis	-
+E	procedure	0	0	*	e	Claim.procedure	-
+E	insurance	0	1	*	e	Claim.insurance	S
+E	accident	0	0	1	e	Claim.accident	-
+E	item	0	0	*	e	Claim.item	-
+E	total	0	0	1	e	Money	-
 T	Claim.related	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	claim	0	0	1	e	Reference
-E	relationship	0	0	1	e	CodeableConcept
-E	reference	0	0	1	e	Identifier
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	claim	0	0	1	e	Reference	-
+E	relationship	0	0	1	e	CodeableConcept	-
+E	reference	0	0	1	e	Identifier	-
 T	Claim.payee	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	party	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	party	0	0	1	e	Reference	-
 T	Claim.careTeam	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	provider	0	1	1	e	Reference
-E	responsible	0	0	1	e	boolean
-E	role	0	0	1	e	CodeableConcept
-E	qualification	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	provider	0	1	1	e	Reference	-
+E	responsible	0	0	1	e	boolean	-
+E	role	0	0	1	e	CodeableConcept	-
+E	qualification	0	0	1	e	CodeableConcept	-
 T	Claim.supportingInfo	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	category	0	1	1	e	CodeableConcept
-E	code	0	0	1	e	CodeableConcept
-E	timing	1	0	1	e	date,Period
-E	value	1	0	1	e	boolean,string,Quantity,Attachment,Reference
-E	reason	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	category	0	1	1	e	CodeableConcept	-
+E	code	0	0	1	e	CodeableConcept	-
+E	timing	1	0	1	e	date,Period	-
+E	value	1	0	1	e	boolean,string,Quantity,Attachment,Reference	-
+E	reason	0	0	1	e	CodeableConcept	-
 T	Claim.diagnosis	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	diagnosis	1	1	1	e	CodeableConcept,Reference
-E	type	0	0	*	e	CodeableConcept
-E	onAdmission	0	0	1	e	CodeableConcept
-E	packageCode	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	diagnosis	1	1	1	e	CodeableConcept,Reference	-
+E	type	0	0	*	e	CodeableConcept	-
+E	onAdmission	0	0	1	e	CodeableConcept	-
+E	packageCode	0	0	1	e	CodeableConcept	-
 T	Claim.procedure	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	type	0	0	*	e	CodeableConcept
-E	date	0	0	1	e	dateTime
-E	procedure	1	1	1	e	CodeableConcept,Reference
-E	udi	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	type	0	0	*	e	CodeableConcept	-
+E	date	0	0	1	e	dateTime	-
+E	procedure	1	1	1	e	CodeableConcept,Reference	-
+E	udi	0	0	*	e	Reference	-
 T	Claim.insurance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	focal	0	1	1	e	boolean
-E	identifier	0	0	1	e	Identifier
-E	coverage	0	1	1	e	Reference
-E	businessArrangement	0	0	1	e	string
-E	preAuthRef	0	0	*	e	string
-E	claimResponse	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	S
+E	focal	0	1	1	e	boolean	S
+E	identifier	0	0	1	e	Identifier	-
+E	coverage	0	1	1	e	Reference	S
+E	businessArrangement	0	0	1	e	string	-
+E	preAuthRef	0	0	*	e	string	-
+E	claimResponse	0	0	1	e	Reference	-
 T	Claim.accident	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	date	0	1	1	e	date
-E	type	0	0	1	e	CodeableConcept
-E	location	1	0	1	e	Address,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	date	0	1	1	e	date	-
+E	type	0	0	1	e	CodeableConcept	-
+E	location	1	0	1	e	Address,Reference	-
 T	Claim.item	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	careTeamSequence	0	0	*	e	positiveInt
-E	diagnosisSequence	0	0	*	e	positiveInt
-E	procedureSequence	0	0	*	e	positiveInt
-E	informationSequence	0	0	*	e	positiveInt
-E	revenue	0	0	1	e	CodeableConcept
-E	category	0	0	1	e	CodeableConcept
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	programCode	0	0	*	e	CodeableConcept
-E	serviced	1	0	1	e	date,Period
-E	location	1	0	1	e	CodeableConcept,Address,Reference
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	udi	0	0	*	e	Reference
-E	bodySite	0	0	1	e	CodeableConcept
-E	subSite	0	0	*	e	CodeableConcept
-E	encounter	0	0	*	e	Reference
-E	detail	0	0	*	e	Claim.item.detail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	careTeamSequence	0	0	*	e	positiveInt	-
+E	diagnosisSequence	0	0	*	e	positiveInt	-
+E	procedureSequence	0	0	*	e	positiveInt	-
+E	informationSequence	0	0	*	e	positiveInt	-
+E	revenue	0	0	1	e	CodeableConcept	-
+E	category	0	0	1	e	CodeableConcept	-
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	programCode	0	0	*	e	CodeableConcept	-
+E	serviced	1	0	1	e	date,Period	-
+E	location	1	0	1	e	CodeableConcept,Address,Reference	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	udi	0	0	*	e	Reference	-
+E	bodySite	0	0	1	e	CodeableConcept	-
+E	subSite	0	0	*	e	CodeableConcept	-
+E	encounter	0	0	*	e	Reference	-
+E	detail	0	0	*	e	Claim.item.detail	-
 T	Claim.item.detail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	revenue	0	0	1	e	CodeableConcept
-E	category	0	0	1	e	CodeableConcept
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	programCode	0	0	*	e	CodeableConcept
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	udi	0	0	*	e	Reference
-E	subDetail	0	0	*	e	Claim.item.detail.subDetail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	revenue	0	0	1	e	CodeableConcept	-
+E	category	0	0	1	e	CodeableConcept	-
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	programCode	0	0	*	e	CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	udi	0	0	*	e	Reference	-
+E	subDetail	0	0	*	e	Claim.item.detail.subDetail	-
 T	Claim.item.detail.subDetail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	revenue	0	0	1	e	CodeableConcept
-E	category	0	0	1	e	CodeableConcept
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	programCode	0	0	*	e	CodeableConcept
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	udi	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	revenue	0	0	1	e	CodeableConcept	-
+E	category	0	0	1	e	CodeableConcept	-
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	programCode	0	0	*	e	CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	udi	0	0	*	e	Reference	-
 T	ClaimResponse	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	type	0	1	1	e	CodeableConcept
-E	subType	0	0	1	e	CodeableConcept
-E	use	0	1	1	e	code
-E	patient	0	1	1	e	Reference
-E	created	0	1	1	e	dateTime
-E	insurer	0	1	1	e	Reference
-E	requestor	0	0	1	e	Reference
-E	request	0	0	1	e	Reference
-E	outcome	0	1	1	e	code
-E	disposition	0	0	1	e	string
-E	preAuthRef	0	0	1	e	string
-E	preAuthPeriod	0	0	1	e	Period
-E	payeeType	0	0	1	e	CodeableConcept
-E	item	0	0	*	e	ClaimResponse.item
-E	addItem	0	0	*	e	ClaimResponse.addItem
-E	adjudication	0	0	*	e	ClaimResponse.item.adjudication
-E	total	0	0	*	e	ClaimResponse.total
-E	payment	0	0	1	e	ClaimResponse.payment
-E	fundsReserve	0	0	1	e	CodeableConcept
-E	formCode	0	0	1	e	CodeableConcept
-E	form	0	0	1	e	Attachment
-E	processNote	0	0	*	e	ClaimResponse.processNote
-E	communicationRequest	0	0	*	e	Reference
-E	insurance	0	0	*	e	ClaimResponse.insurance
-E	error	0	0	*	e	ClaimResponse.error
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	type	0	1	1	e	CodeableConcept	S
+E	subType	0	0	1	e	CodeableConcept	-
+E	use	0	1	1	e	code	S
+E	patient	0	1	1	e	Reference	S
+E	created	0	1	1	e	dateTime	S
+E	insurer	0	1	1	e	Reference	S
+E	requestor	0	0	1	e	Reference	-
+E	request	0	0	1	e	Reference	S
+E	outcome	0	1	1	e	code	S
+E	disposition	0	0	1	e	string	-
+E	preAuthRef	0	0	1	e	string	-
+E	preAuthPeriod	0	0	1	e	Period	-
+E	payeeType	0	0	1	e	CodeableConcept	-
+E	item	0	0	*	e	ClaimResponse.item	-
+E	addItem	0	0	*	e	ClaimResponse.addItem	-
+E	adjudication	0	0	*	e	ClaimResponse.item.adjudication	-
+E	total	0	0	*	e	ClaimResponse.total	S
+E	payment	0	0	1	e	ClaimResponse.payment	-
+E	fundsReserve	0	0	1	e	CodeableConcept	-
+E	formCode	0	0	1	e	CodeableConcept	-
+E	form	0	0	1	e	Attachment	-
+E	processNote	0	0	*	e	ClaimResponse.processNote	-
+E	communicationRequest	0	0	*	e	Reference	-
+E	insurance	0	0	*	e	ClaimResponse.insurance	-
+E	error	0	0	*	e	ClaimResponse.error	-
 T	ClaimResponse.item	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	itemSequence	0	1	1	e	positiveInt
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	1	*	e	ClaimResponse.item.adjudication
-E	detail	0	0	*	e	ClaimResponse.item.detail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	itemSequence	0	1	1	e	positiveInt	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	1	*	e	ClaimResponse.item.adjudication	-
+E	detail	0	0	*	e	ClaimResponse.item.detail	-
 T	ClaimResponse.item.adjudication	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	1	1	e	CodeableConcept
-E	reason	0	0	1	e	CodeableConcept
-E	amount	0	0	1	e	Money
-E	value	0	0	1	e	decimal
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	category	0	1	1	e	CodeableConcept	-
+E	reason	0	0	1	e	CodeableConcept	-
+E	amount	0	0	1	e	Money	-
+E	value	0	0	1	e	decimal	-
 T	ClaimResponse.item.detail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	detailSequence	0	1	1	e	positiveInt
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	1	*	e	ClaimResponse.item.adjudication
-E	subDetail	0	0	*	e	ClaimResponse.item.detail.subDetail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	detailSequence	0	1	1	e	positiveInt	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	1	*	e	ClaimResponse.item.adjudication	-
+E	subDetail	0	0	*	e	ClaimResponse.item.detail.subDetail	-
 T	ClaimResponse.item.detail.subDetail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	subDetailSequence	0	1	1	e	positiveInt
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	0	*	e	ClaimResponse.item.adjudication
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	subDetailSequence	0	1	1	e	positiveInt	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	0	*	e	ClaimResponse.item.adjudication	-
 T	ClaimResponse.addItem	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	itemSequence	0	0	*	e	positiveInt
-E	detailSequence	0	0	*	e	positiveInt
-E	subdetailSequence	0	0	*	e	positiveInt
-E	provider	0	0	*	e	Reference
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	programCode	0	0	*	e	CodeableConcept
-E	serviced	1	0	1	e	date,Period
-E	location	1	0	1	e	CodeableConcept,Address,Reference
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	bodySite	0	0	1	e	CodeableConcept
-E	subSite	0	0	*	e	CodeableConcept
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	1	*	e	ClaimResponse.item.adjudication
-E	detail	0	0	*	e	ClaimResponse.addItem.detail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	itemSequence	0	0	*	e	positiveInt	-
+E	detailSequence	0	0	*	e	positiveInt	-
+E	subdetailSequence	0	0	*	e	positiveInt	-
+E	provider	0	0	*	e	Reference	-
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	programCode	0	0	*	e	CodeableConcept	-
+E	serviced	1	0	1	e	date,Period	-
+E	location	1	0	1	e	CodeableConcept,Address,Reference	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	bodySite	0	0	1	e	CodeableConcept	-
+E	subSite	0	0	*	e	CodeableConcept	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	1	*	e	ClaimResponse.item.adjudication	-
+E	detail	0	0	*	e	ClaimResponse.addItem.detail	-
 T	ClaimResponse.addItem.detail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	1	*	e	ClaimResponse.item.adjudication
-E	subDetail	0	0	*	e	ClaimResponse.addItem.detail.subDetail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	1	*	e	ClaimResponse.item.adjudication	-
+E	subDetail	0	0	*	e	ClaimResponse.addItem.detail.subDetail	-
 T	ClaimResponse.addItem.detail.subDetail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	1	*	e	ClaimResponse.item.adjudication
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	1	*	e	ClaimResponse.item.adjudication	-
 T	ClaimResponse.total	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	1	1	e	CodeableConcept
-E	amount	0	1	1	e	Money
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	category	0	1	1	e	CodeableConcept	S
+E	amount	0	1	1	e	Money	S
 T	ClaimResponse.payment	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	adjustment	0	0	1	e	Money
-E	adjustmentReason	0	0	1	e	CodeableConcept
-E	date	0	0	1	e	date
-E	amount	0	1	1	e	Money
-E	identifier	0	0	1	e	Identifier
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	adjustment	0	0	1	e	Money	-
+E	adjustmentReason	0	0	1	e	CodeableConcept	-
+E	date	0	0	1	e	date	-
+E	amount	0	1	1	e	Money	-
+E	identifier	0	0	1	e	Identifier	-
 T	ClaimResponse.processNote	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	number	0	0	1	e	positiveInt
-E	type	0	0	1	e	code
-E	text	0	1	1	e	string
-E	language	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	number	0	0	1	e	positiveInt	-
+E	type	0	0	1	e	code	-
+E	text	0	1	1	e	string	-
+E	language	0	0	1	e	CodeableConcept	-
 T	ClaimResponse.insurance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	focal	0	1	1	e	boolean
-E	coverage	0	1	1	e	Reference
-E	businessArrangement	0	0	1	e	string
-E	claimResponse	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	focal	0	1	1	e	boolean	-
+E	coverage	0	1	1	e	Reference	-
+E	businessArrangement	0	0	1	e	string	-
+E	claimResponse	0	0	1	e	Reference	-
 T	ClaimResponse.error	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	itemSequence	0	0	1	e	positiveInt
-E	detailSequence	0	0	1	e	positiveInt
-E	subDetailSequence	0	0	1	e	positiveInt
-E	code	0	1	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	itemSequence	0	0	1	e	positiveInt	-
+E	detailSequence	0	0	1	e	positiveInt	-
+E	subDetailSequence	0	0	1	e	positiveInt	-
+E	code	0	1	1	e	CodeableConcept	-
 T	ClinicalImpression	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	statusReason	0	0	1	e	CodeableConcept
-E	code	0	0	1	e	CodeableConcept
-E	description	0	0	1	e	string
-E	subject	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	effective	1	0	1	e	dateTime,Period
-E	date	0	0	1	e	dateTime
-E	assessor	0	0	1	e	Reference
-E	previous	0	0	1	e	Reference
-E	problem	0	0	*	e	Reference
-E	investigation	0	0	*	e	ClinicalImpression.investigation
-E	protocol	0	0	*	e	uri
-E	summary	0	0	1	e	string
-E	finding	0	0	*	e	ClinicalImpression.finding
-E	prognosisCodeableConcept	0	0	*	e	CodeableConcept
-E	prognosisReference	0	0	*	e	Reference
-E	supportingInfo	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	statusReason	0	0	1	e	CodeableConcept	-
+E	code	0	0	1	e	CodeableConcept	S
+E	description	0	0	1	e	string	S
+E	subject	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	effective	1	0	1	e	dateTime,Period	S
+E	date	0	0	1	e	dateTime	S
+E	assessor	0	0	1	e	Reference	S
+E	previous	0	0	1	e	Reference	-
+E	problem	0	0	*	e	Reference	S
+E	investigation	0	0	*	e	ClinicalImpression.investigation	-
+E	protocol	0	0	*	e	uri	-
+E	summary	0	0	1	e	string	-
+E	finding	0	0	*	e	ClinicalImpression.finding	-
+E	prognosisCodeableConcept	0	0	*	e	CodeableConcept	-
+E	prognosisReference	0	0	*	e	Reference	-
+E	supportingInfo	0	0	*	e	Reference	-
+E	note	0	0	*	e	Annotation	-
 T	ClinicalImpression.investigation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	item	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	-
+E	item	0	0	*	e	Reference	-
 T	ClinicalImpression.finding	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	itemCodeableConcept	0	0	1	e	CodeableConcept
-E	itemReference	0	0	1	e	Reference
-E	basis	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	itemCodeableConcept	0	0	1	e	CodeableConcept	-
+E	itemReference	0	0	1	e	Reference	-
+E	basis	0	0	1	e	string	-
 T	CodeSystem	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	copyright	0	0	1	e	markdown
-E	caseSensitive	0	0	1	e	boolean
-E	valueSet	0	0	1	e	canonical
-E	hierarchyMeaning	0	0	1	e	code
-E	compositional	0	0	1	e	boolean
-E	versionNeeded	0	0	1	e	boolean
-E	content	0	1	1	e	code
-E	supplements	0	0	1	e	canonical
-E	count	0	0	1	e	unsignedInt
-E	filter	0	0	*	e	CodeSystem.filter
-E	property	0	0	*	e	CodeSystem.property
-E	concept	0	0	*	e	CodeSystem.concept
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	copyright	0	0	1	e	markdown	-
+E	caseSensitive	0	0	1	e	boolean	S
+E	valueSet	0	0	1	e	canonical	S
+E	hierarchyMeaning	0	0	1	e	code	S
+E	compositional	0	0	1	e	boolean	S
+E	versionNeeded	0	0	1	e	boolean	S
+E	content	0	1	1	e	code	S
+E	supplements	0	0	1	e	canonical	S
+E	count	0	0	1	e	unsignedInt	S
+E	filter	0	0	*	e	CodeSystem.filter	S
+E	property	0	0	*	e	CodeSystem.property	S
+E	concept	0	0	*	e	CodeSystem.concept	-
 T	CodeSystem.filter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	description	0	0	1	e	string
-E	operator	0	1	*	e	code
-E	value	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	S
+E	description	0	0	1	e	string	S
+E	operator	0	1	*	e	code	S
+E	value	0	1	1	e	string	S
 T	CodeSystem.property	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	uri	0	0	1	e	uri
-E	description	0	0	1	e	string
-E	type	0	1	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	S
+E	uri	0	0	1	e	uri	S
+E	description	0	0	1	e	string	S
+E	type	0	1	1	e	code	S
 T	CodeSystem.concept	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	display	0	0	1	e	string
-E	definition	0	0	1	e	string
-E	designation	0	0	*	e	CodeSystem.concept.designation
-E	property	0	0	*	e	CodeSystem.concept.property
-E	concept	0	0	*	e	CodeSystem.concept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	-
+E	display	0	0	1	e	string	-
+E	definition	0	0	1	e	string	-
+E	designation	0	0	*	e	CodeSystem.concept.designation	-
+E	property	0	0	*	e	CodeSystem.concept.property	-
+E	concept	0	0	*	e	CodeSystem.concept	-
 T	CodeSystem.concept.designation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	language	0	0	1	e	code
-E	use	0	0	1	e	Coding
-E	value	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	language	0	0	1	e	code	-
+E	use	0	0	1	e	Coding	-
+E	value	0	1	1	e	string	-
 T	CodeSystem.concept.property	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	value	1	1	1	e	code,Coding,string,integer,boolean,dateTime,decimal
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	-
+E	value	1	1	1	e	code,Coding,string,integer,boolean,dateTime,decimal	-
 T	Communication	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	instantiatesCanonical	0	0	*	e	canonical
-E	instantiatesUri	0	0	*	e	uri
-E	basedOn	0	0	*	e	Reference
-E	partOf	0	0	*	e	Reference
-E	inResponseTo	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	statusReason	0	0	1	e	CodeableConcept
-E	category	0	0	*	e	CodeableConcept
-E	priority	0	0	1	e	code
-E	medium	0	0	*	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	topic	0	0	1	e	CodeableConcept
-E	about	0	0	*	e	Reference
-E	encounter	0	0	1	e	Reference
-E	sent	0	0	1	e	dateTime
-E	received	0	0	1	e	dateTime
-E	recipient	0	0	*	e	Reference
-E	sender	0	0	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	payload	0	0	*	e	Communication.payload
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	instantiatesCanonical	0	0	*	e	canonical	S
+E	instantiatesUri	0	0	*	e	uri	S
+E	basedOn	0	0	*	e	Reference	S
+E	partOf	0	0	*	e	Reference	S
+E	inResponseTo	0	0	*	e	Reference	-
+E	status	0	1	1	e	code	S
+E	statusReason	0	0	1	e	CodeableConcept	S
+E	category	0	0	*	e	CodeableConcept	-
+E	priority	0	0	1	e	code	S
+E	medium	0	0	*	e	CodeableConcept	-
+E	subject	0	0	1	e	Reference	S
+E	topic	0	0	1	e	CodeableConcept	-
+E	about	0	0	*	e	Reference	-
+E	encounter	0	0	1	e	Reference	S
+E	sent	0	0	1	e	dateTime	-
+E	received	0	0	1	e	dateTime	-
+E	recipient	0	0	*	e	Reference	-
+E	sender	0	0	1	e	Reference	-
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	reasonReference	0	0	*	e	Reference	S
+E	payload	0	0	*	e	Communication.payload	-
+E	note	0	0	*	e	Annotation	-
 T	Communication.payload	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	content	1	1	1	e	string,Attachment,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	content	1	1	1	e	string,Attachment,Reference	-
 T	CommunicationRequest	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	basedOn	0	0	*	e	Reference
-E	replaces	0	0	*	e	Reference
-E	groupIdentifier	0	0	1	e	Identifier
-E	status	0	1	1	e	code
-E	statusReason	0	0	1	e	CodeableConcept
-E	category	0	0	*	e	CodeableConcept
-E	priority	0	0	1	e	code
-E	doNotPerform	0	0	1	e	boolean
-E	medium	0	0	*	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	about	0	0	*	e	Reference
-E	encounter	0	0	1	e	Reference
-E	payload	0	0	*	e	CommunicationRequest.payload
-E	occurrence	1	0	1	e	dateTime,Period
-E	authoredOn	0	0	1	e	dateTime
-E	requester	0	0	1	e	Reference
-E	recipient	0	0	*	e	Reference
-E	sender	0	0	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	basedOn	0	0	*	e	Reference	S
+E	replaces	0	0	*	e	Reference	S
+E	groupIdentifier	0	0	1	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	statusReason	0	0	1	e	CodeableConcept	-
+E	category	0	0	*	e	CodeableConcept	-
+E	priority	0	0	1	e	code	S
+E	doNotPerform	0	0	1	e	boolean	S
+E	medium	0	0	*	e	CodeableConcept	-
+E	subject	0	0	1	e	Reference	-
+E	about	0	0	*	e	Reference	-
+E	encounter	0	0	1	e	Reference	S
+E	payload	0	0	*	e	CommunicationRequest.payload	-
+E	occurrence	1	0	1	e	dateTime,Period	S
+E	authoredOn	0	0	1	e	dateTime	S
+E	requester	0	0	1	e	Reference	S
+E	recipient	0	0	*	e	Reference	-
+E	sender	0	0	1	e	Reference	S
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	reasonReference	0	0	*	e	Reference	S
+E	note	0	0	*	e	Annotation	-
 T	CommunicationRequest.payload	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	content	1	1	1	e	string,Attachment,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	content	1	1	1	e	string,Attachment,Reference	-
 T	CompartmentDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	1	1	e	uri
-E	version	0	0	1	e	string
-E	name	0	1	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	purpose	0	0	1	e	markdown
-E	code	0	1	1	e	code
-E	search	0	1	1	e	boolean
-E	resource	0	0	*	e	CompartmentDefinition.resource
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	1	1	e	uri	S
+E	version	0	0	1	e	string	S
+E	name	0	1	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	purpose	0	0	1	e	markdown	-
+E	code	0	1	1	e	code	S
+E	search	0	1	1	e	boolean	S
+E	resource	0	0	*	e	CompartmentDefinition.resource	S
 T	CompartmentDefinition.resource	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	param	0	0	*	e	string
-E	documentation	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	S
+E	param	0	0	*	e	string	S
+E	documentation	0	0	1	e	string	-
 T	Composition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	status	0	1	1	e	code
-E	type	0	1	1	e	CodeableConcept
-E	category	0	0	*	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	date	0	1	1	e	dateTime
-E	author	0	1	*	e	Reference
-E	title	0	1	1	e	string
-E	confidentiality	0	0	1	e	code
-E	attester	0	0	*	e	Composition.attester
-E	custodian	0	0	1	e	Reference
-E	relatesTo	0	0	*	e	Composition.relatesTo
-E	event	0	0	*	e	Composition.event
-E	section	0	0	*	e	Composition.section
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	1	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	type	0	1	1	e	CodeableConcept	S
+E	category	0	0	*	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	date	0	1	1	e	dateTime	S
+E	author	0	1	*	e	Reference	S
+E	title	0	1	1	e	string	S
+E	confidentiality	0	0	1	e	code	S
+E	attester	0	0	*	e	Composition.attester	-
+E	custodian	0	0	1	e	Reference	S
+E	relatesTo	0	0	*	e	Composition.relatesTo	-
+E	event	0	0	*	e	Composition.event	S
+E	section	0	0	*	e	Composition.section	-
 T	Composition.attester	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	mode	0	1	1	e	code
-E	time	0	0	1	e	dateTime
-E	party	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	mode	0	1	1	e	code	-
+E	time	0	0	1	e	dateTime	-
+E	party	0	0	1	e	Reference	-
 T	Composition.relatesTo	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	target	1	1	1	e	Identifier,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	-
+E	target	1	1	1	e	Identifier,Reference	-
 T	Composition.event	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	*	e	CodeableConcept
-E	period	0	0	1	e	Period
-E	detail	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	*	e	CodeableConcept	S
+E	period	0	0	1	e	Period	S
+E	detail	0	0	*	e	Reference	S
 T	Composition.section	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	title	0	0	1	e	string
-E	code	0	0	1	e	CodeableConcept
-E	author	0	0	*	e	Reference
-E	focus	0	0	1	e	Reference
-E	text	0	0	1	e	Narrative
-E	mode	0	0	1	e	code
-E	orderedBy	0	0	1	e	CodeableConcept
-E	entry	0	0	*	e	Reference
-E	emptyReason	0	0	1	e	CodeableConcept
-E	section	0	0	*	e	Composition.section
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	title	0	0	1	e	string	-
+E	code	0	0	1	e	CodeableConcept	-
+E	author	0	0	*	e	Reference	-
+E	focus	0	0	1	e	Reference	-
+E	text	0	0	1	e	Narrative	-
+E	mode	0	0	1	e	code	-
+E	orderedBy	0	0	1	e	CodeableConcept	-
+E	entry	0	0	*	e	Reference	-
+E	emptyReason	0	0	1	e	CodeableConcept	-
+E	section	0	0	*	e	Composition.section	-
 T	ConceptMap	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	1	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	copyright	0	0	1	e	markdown
-E	source	1	0	1	e	uri,canonical
-E	target	1	0	1	e	uri,canonical
-E	group	0	0	*	e	ConceptMap.group
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	1	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	copyright	0	0	1	e	markdown	-
+E	source	1	0	1	e	uri,canonical	S
+E	target	1	0	1	e	uri,canonical	S
+E	group	0	0	*	e	ConceptMap.group	-
 T	ConceptMap.group	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	source	0	0	1	e	uri
-E	sourceVersion	0	0	1	e	string
-E	target	0	0	1	e	uri
-E	targetVersion	0	0	1	e	string
-E	element	0	1	*	e	ConceptMap.group.element
-E	unmapped	0	0	1	e	ConceptMap.group.unmapped
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	source	0	0	1	e	uri	-
+E	sourceVersion	0	0	1	e	string	-
+E	target	0	0	1	e	uri	-
+E	targetVersion	0	0	1	e	string	-
+E	element	0	1	*	e	ConceptMap.group.element	-
+E	unmapped	0	0	1	e	ConceptMap.group.unmapped	-
 T	ConceptMap.group.element	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	code
-E	display	0	0	1	e	string
-E	target	0	0	*	e	ConceptMap.group.element.target
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	code	-
+E	display	0	0	1	e	string	-
+E	target	0	0	*	e	ConceptMap.group.element.target	-
 T	ConceptMap.group.element.target	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	code
-E	display	0	0	1	e	string
-E	equivalence	0	1	1	e	code
-E	comment	0	0	1	e	string
-E	dependsOn	0	0	*	e	ConceptMap.group.element.target.dependsOn
-E	product	0	0	*	e	ConceptMap.group.element.target.dependsOn
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	code	-
+E	display	0	0	1	e	string	-
+E	equivalence	0	1	1	e	code	-
+E	comment	0	0	1	e	string	-
+E	dependsOn	0	0	*	e	ConceptMap.group.element.target.dependsOn	-
+E	product	0	0	*	e	ConceptMap.group.element.target.dependsOn	-
 T	ConceptMap.group.element.target.dependsOn	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	property	0	1	1	e	uri
-E	system	0	0	1	e	canonical
-E	value	0	1	1	e	string
-E	display	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	property	0	1	1	e	uri	-
+E	system	0	0	1	e	canonical	-
+E	value	0	1	1	e	string	-
+E	display	0	0	1	e	string	-
 T	ConceptMap.group.unmapped	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	mode	0	1	1	e	code
-E	code	0	0	1	e	code
-E	display	0	0	1	e	string
-E	url	0	0	1	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	mode	0	1	1	e	code	-
+E	code	0	0	1	e	code	-
+E	display	0	0	1	e	string	-
+E	url	0	0	1	e	canonical	-
 T	Condition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	clinicalStatus	0	0	1	e	CodeableConcept
-E	verificationStatus	0	0	1	e	CodeableConcept
-E	category	0	0	*	e	CodeableConcept
-E	severity	0	0	1	e	CodeableConcept
-E	code	0	0	1	e	CodeableConcept
-E	bodySite	0	0	*	e	CodeableConcept
-E	subject	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	onset	1	0	1	e	dateTime,Age,Period,Range,string
-E	abatement	1	0	1	e	dateTime,Age,Period,Range,string
-E	recordedDate	0	0	1	e	dateTime
-E	recorder	0	0	1	e	Reference
-E	asserter	0	0	1	e	Reference
-E	stage	0	0	*	e	Condition.stage
-E	evidence	0	0	*	e	Condition.evidence
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	clinicalStatus	0	0	1	e	CodeableConcept	S
+E	verificationStatus	0	0	1	e	CodeableConcept	S
+E	category	0	0	*	e	CodeableConcept	-
+E	severity	0	0	1	e	CodeableConcept	-
+E	code	0	0	1	e	CodeableConcept	S
+E	bodySite	0	0	*	e	CodeableConcept	S
+E	subject	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	onset	1	0	1	e	dateTime,Age,Period,Range,string	S
+E	abatement	1	0	1	e	dateTime,Age,Period,Range,string	-
+E	recordedDate	0	0	1	e	dateTime	S
+E	recorder	0	0	1	e	Reference	S
+E	asserter	0	0	1	e	Reference	S
+E	stage	0	0	*	e	Condition.stage	-
+E	evidence	0	0	*	e	Condition.evidence	-
+E	note	0	0	*	e	Annotation	-
 T	Condition.stage	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	summary	0	0	1	e	CodeableConcept
-E	assessment	0	0	*	e	Reference
-E	type	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	summary	0	0	1	e	CodeableConcept	-
+E	assessment	0	0	*	e	Reference	-
+E	type	0	0	1	e	CodeableConcept	-
 T	Condition.evidence	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	*	e	CodeableConcept
-E	detail	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	*	e	CodeableConcept	S
+E	detail	0	0	*	e	Reference	S
 T	Consent	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	scope	0	1	1	e	CodeableConcept
-E	category	0	1	*	e	CodeableConcept
-E	patient	0	0	1	e	Reference
-E	dateTime	0	0	1	e	dateTime
-E	performer	0	0	*	e	Reference
-E	organization	0	0	*	e	Reference
-E	source	1	0	1	e	Attachment,Reference
-E	policy	0	0	*	e	Consent.policy
-E	policyRule	0	0	1	e	CodeableConcept
-E	verification	0	0	*	e	Consent.verification
-E	provision	0	0	1	e	Consent.provision
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	scope	0	1	1	e	CodeableConcept	S
+E	category	0	1	*	e	CodeableConcept	S
+E	patient	0	0	1	e	Reference	S
+E	dateTime	0	0	1	e	dateTime	S
+E	performer	0	0	*	e	Reference	S
+E	organization	0	0	*	e	Reference	S
+E	source	1	0	1	e	Attachment,Reference	S
+E	policy	0	0	*	e	Consent.policy	-
+E	policyRule	0	0	1	e	CodeableConcept	S
+E	verification	0	0	*	e	Consent.verification	S
+E	provision	0	0	1	e	Consent.provision	S
 T	Consent.policy	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	authority	0	0	1	e	uri
-E	uri	0	0	1	e	uri
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	authority	0	0	1	e	uri	-
+E	uri	0	0	1	e	uri	-
 T	Consent.verification	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	verified	0	1	1	e	boolean
-E	verifiedWith	0	0	1	e	Reference
-E	verificationDate	0	0	1	e	dateTime
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	verified	0	1	1	e	boolean	S
+E	verifiedWith	0	0	1	e	Reference	-
+E	verificationDate	0	0	1	e	dateTime	-
 T	Consent.provision	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	code
-E	period	0	0	1	e	Period
-E	actor	0	0	*	e	Consent.provision.actor
-E	action	0	0	*	e	CodeableConcept
-E	securityLabel	0	0	*	e	Coding
-E	purpose	0	0	*	e	Coding
-E	class	0	0	*	e	Coding
-E	code	0	0	*	e	CodeableConcept
-E	dataPeriod	0	0	1	e	Period
-E	data	0	0	*	e	Consent.provision.data
-E	provision	0	0	*	e	Consent.provision
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	code	S
+E	period	0	0	1	e	Period	S
+E	actor	0	0	*	e	Consent.provision.actor	-
+E	action	0	0	*	e	CodeableConcept	S
+E	securityLabel	0	0	*	e	Coding	S
+E	purpose	0	0	*	e	Coding	S
+E	class	0	0	*	e	Coding	S
+E	code	0	0	*	e	CodeableConcept	S
+E	dataPeriod	0	0	1	e	Period	S
+E	data	0	0	*	e	Consent.provision.data	S
+E	provision	0	0	*	e	Consent.provision	-
 T	Consent.provision.actor	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	role	0	1	1	e	CodeableConcept
-E	reference	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	role	0	1	1	e	CodeableConcept	-
+E	reference	0	1	1	e	Reference	-
 T	Consent.provision.data	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	meaning	0	1	1	e	code
-E	reference	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	meaning	0	1	1	e	code	S
+E	reference	0	1	1	e	Reference	S
 T	Contract	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	url	0	0	1	e	uri
-E	version	0	0	1	e	string
-E	status	0	0	1	e	code
-E	legalState	0	0	1	e	CodeableConcept
-E	instantiatesCanonical	0	0	1	e	Reference
-E	instantiatesUri	0	0	1	e	uri
-E	contentDerivative	0	0	1	e	CodeableConcept
-E	issued	0	0	1	e	dateTime
-E	applies	0	0	1	e	Period
-E	expirationType	0	0	1	e	CodeableConcept
-E	subject	0	0	*	e	Reference
-E	authority	0	0	*	e	Reference
-E	domain	0	0	*	e	Reference
-E	site	0	0	*	e	Reference
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	subtitle	0	0	1	e	string
-E	alias	0	0	*	e	string
-E	author	0	0	1	e	Reference
-E	scope	0	0	1	e	CodeableConcept
-E	topic	1	0	1	e	CodeableConcept,Reference
-E	type	0	0	1	e	CodeableConcept
-E	subType	0	0	*	e	CodeableConcept
-E	contentDefinition	0	0	1	e	Contract.contentDefinition
-E	term	0	0	*	e	Contract.term
-E	supportingInfo	0	0	*	e	Reference
-E	relevantHistory	0	0	*	e	Reference
-E	signer	0	0	*	e	Contract.signer
-E	friendly	0	0	*	e	Contract.friendly
-E	legal	0	0	*	e	Contract.legal
-E	rule	0	0	*	e	Contract.rule
-E	legallyBinding	1	0	1	e	Attachment,Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	url	0	0	1	e	uri	-
+E	version	0	0	1	e	string	S
+E	status	0	0	1	e	code	S
+E	legalState	0	0	1	e	CodeableConcept	-
+E	instantiatesCanonical	0	0	1	e	Reference	-
+E	instantiatesUri	0	0	1	e	uri	-
+E	contentDerivative	0	0	1	e	CodeableConcept	-
+E	issued	0	0	1	e	dateTime	S
+E	applies	0	0	1	e	Period	S
+E	expirationType	0	0	1	e	CodeableConcept	-
+E	subject	0	0	*	e	Reference	S
+E	authority	0	0	*	e	Reference	-
+E	domain	0	0	*	e	Reference	-
+E	site	0	0	*	e	Reference	-
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	subtitle	0	0	1	e	string	-
+E	alias	0	0	*	e	string	-
+E	author	0	0	1	e	Reference	-
+E	scope	0	0	1	e	CodeableConcept	-
+E	topic	1	0	1	e	CodeableConcept,Reference	-
+E	type	0	0	1	e	CodeableConcept	S
+E	subType	0	0	*	e	CodeableConcept	S
+E	contentDefinition	0	0	1	e	Contract.contentDefinition	-
+E	term	0	0	*	e	Contract.term	-
+E	supportingInfo	0	0	*	e	Reference	-
+E	relevantHistory	0	0	*	e	Reference	-
+E	signer	0	0	*	e	Contract.signer	-
+E	friendly	0	0	*	e	Contract.friendly	-
+E	legal	0	0	*	e	Contract.legal	-
+E	rule	0	0	*	e	Contract.rule	-
+E	legallyBinding	1	0	1	e	Attachment,Reference	-
 T	Contract.contentDefinition	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	subType	0	0	1	e	CodeableConcept
-E	publisher	0	0	1	e	Reference
-E	publicationDate	0	0	1	e	dateTime
-E	publicationStatus	0	1	1	e	code
-E	copyright	0	0	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	subType	0	0	1	e	CodeableConcept	-
+E	publisher	0	0	1	e	Reference	-
+E	publicationDate	0	0	1	e	dateTime	-
+E	publicationStatus	0	1	1	e	code	-
+E	copyright	0	0	1	e	markdown	-
 T	Contract.term	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	issued	0	0	1	e	dateTime
-E	applies	0	0	1	e	Period
-E	topic	1	0	1	e	CodeableConcept,Reference
-E	type	0	0	1	e	CodeableConcept
-E	subType	0	0	1	e	CodeableConcept
-E	text	0	0	1	e	string
-E	securityLabel	0	0	*	e	Contract.term.securityLabel
-E	offer	0	1	1	e	Contract.term.offer
-E	asset	0	0	*	e	Contract.term.asset
-E	action	0	0	*	e	Contract.term.action
-E	group	0	0	*	e	Contract.term
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	1	e	Identifier	S
+E	issued	0	0	1	e	dateTime	S
+E	applies	0	0	1	e	Period	S
+E	topic	1	0	1	e	CodeableConcept,Reference	-
+E	type	0	0	1	e	CodeableConcept	-
+E	subType	0	0	1	e	CodeableConcept	-
+E	text	0	0	1	e	string	S
+E	securityLabel	0	0	*	e	Contract.term.securityLabel	-
+E	offer	0	1	1	e	Contract.term.offer	-
+E	asset	0	0	*	e	Contract.term.asset	-
+E	action	0	0	*	e	Contract.term.action	-
+E	group	0	0	*	e	Contract.term	-
 T	Contract.term.securityLabel	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	number	0	0	*	e	unsignedInt
-E	classification	0	1	1	e	Coding
-E	category	0	0	*	e	Coding
-E	control	0	0	*	e	Coding
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	number	0	0	*	e	unsignedInt	-
+E	classification	0	1	1	e	Coding	-
+E	category	0	0	*	e	Coding	-
+E	control	0	0	*	e	Coding	-
 T	Contract.term.offer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	party	0	0	*	e	Contract.term.offer.party
-E	topic	0	0	1	e	Reference
-E	type	0	0	1	e	CodeableConcept
-E	decision	0	0	1	e	CodeableConcept
-E	decisionMode	0	0	*	e	CodeableConcept
-E	answer	0	0	*	e	Contract.term.offer.answer
-E	text	0	0	1	e	string
-E	linkId	0	0	*	e	string
-E	securityLabelNumber	0	0	*	e	unsignedInt
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	*	e	Identifier	-
+E	party	0	0	*	e	Contract.term.offer.party	-
+E	topic	0	0	1	e	Reference	S
+E	type	0	0	1	e	CodeableConcept	-
+E	decision	0	0	1	e	CodeableConcept	-
+E	decisionMode	0	0	*	e	CodeableConcept	-
+E	answer	0	0	*	e	Contract.term.offer.answer	-
+E	text	0	0	1	e	string	-
+E	linkId	0	0	*	e	string	-
+E	securityLabelNumber	0	0	*	e	unsignedInt	-
 T	Contract.term.offer.party	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	reference	0	1	*	e	Reference
-E	role	0	1	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	reference	0	1	*	e	Reference	-
+E	role	0	1	1	e	CodeableConcept	-
 T	Contract.term.offer.answer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	value	1	1	1	e	boolean,decimal,integer,date,dateTime,time,string,uri,Attachment,Coding,Quantity,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	value	1	1	1	e	boolean,decimal,integer,date,dateTime,time,string,uri,Attachment,Coding,Quantity,Reference	-
 T	Contract.term.asset	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	scope	0	0	1	e	CodeableConcept
-E	type	0	0	*	e	CodeableConcept
-E	typeReference	0	0	*	e	Reference
-E	subtype	0	0	*	e	CodeableConcept
-E	relationship	0	0	1	e	Coding
-E	context	0	0	*	e	Contract.term.asset.context
-E	condition	0	0	1	e	string
-E	periodType	0	0	*	e	CodeableConcept
-E	period	0	0	*	e	Period
-E	usePeriod	0	0	*	e	Period
-E	text	0	0	1	e	string
-E	linkId	0	0	*	e	string
-E	answer	0	0	*	e	Contract.term.offer.answer
-E	securityLabelNumber	0	0	*	e	unsignedInt
-E	valuedItem	0	0	*	e	Contract.term.asset.valuedItem
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	scope	0	0	1	e	CodeableConcept	-
+E	type	0	0	*	e	CodeableConcept	-
+E	typeReference	0	0	*	e	Reference	-
+E	subtype	0	0	*	e	CodeableConcept	-
+E	relationship	0	0	1	e	Coding	-
+E	context	0	0	*	e	Contract.term.asset.context	-
+E	condition	0	0	1	e	string	-
+E	periodType	0	0	*	e	CodeableConcept	-
+E	period	0	0	*	e	Period	-
+E	usePeriod	0	0	*	e	Period	-
+E	text	0	0	1	e	string	-
+E	linkId	0	0	*	e	string	-
+E	answer	0	0	*	e	Contract.term.offer.answer	-
+E	securityLabelNumber	0	0	*	e	unsignedInt	-
+E	valuedItem	0	0	*	e	Contract.term.asset.valuedItem	-
 T	Contract.term.asset.context	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	reference	0	0	1	e	Reference
-E	code	0	0	*	e	CodeableConcept
-E	text	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	reference	0	0	1	e	Reference	-
+E	code	0	0	*	e	CodeableConcept	-
+E	text	0	0	1	e	string	-
 T	Contract.term.asset.valuedItem	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	entity	1	0	1	e	CodeableConcept,Reference
-E	identifier	0	0	1	e	Identifier
-E	effectiveTime	0	0	1	e	dateTime
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	points	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	payment	0	0	1	e	string
-E	paymentDate	0	0	1	e	dateTime
-E	responsible	0	0	1	e	Reference
-E	recipient	0	0	1	e	Reference
-E	linkId	0	0	*	e	string
-E	securityLabelNumber	0	0	*	e	unsignedInt
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	entity	1	0	1	e	CodeableConcept,Reference	-
+E	identifier	0	0	1	e	Identifier	-
+E	effectiveTime	0	0	1	e	dateTime	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	points	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	payment	0	0	1	e	string	-
+E	paymentDate	0	0	1	e	dateTime	-
+E	responsible	0	0	1	e	Reference	-
+E	recipient	0	0	1	e	Reference	-
+E	linkId	0	0	*	e	string	-
+E	securityLabelNumber	0	0	*	e	unsignedInt	-
 T	Contract.term.action	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	doNotPerform	0	0	1	e	boolean
-E	type	0	1	1	e	CodeableConcept
-E	subject	0	0	*	e	Contract.term.action.subject
-E	intent	0	1	1	e	CodeableConcept
-E	linkId	0	0	*	e	string
-E	status	0	1	1	e	CodeableConcept
-E	context	0	0	1	e	Reference
-E	contextLinkId	0	0	*	e	string
-E	occurrence	1	0	1	e	dateTime,Period,Timing
-E	requester	0	0	*	e	Reference
-E	requesterLinkId	0	0	*	e	string
-E	performerType	0	0	*	e	CodeableConcept
-E	performerRole	0	0	1	e	CodeableConcept
-E	performer	0	0	1	e	Reference
-E	performerLinkId	0	0	*	e	string
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	reason	0	0	*	e	string
-E	reasonLinkId	0	0	*	e	string
-E	note	0	0	*	e	Annotation
-E	securityLabelNumber	0	0	*	e	unsignedInt
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	doNotPerform	0	0	1	e	boolean	-
+E	type	0	1	1	e	CodeableConcept	-
+E	subject	0	0	*	e	Contract.term.action.subject	-
+E	intent	0	1	1	e	CodeableConcept	-
+E	linkId	0	0	*	e	string	-
+E	status	0	1	1	e	CodeableConcept	-
+E	context	0	0	1	e	Reference	-
+E	contextLinkId	0	0	*	e	string	-
+E	occurrence	1	0	1	e	dateTime,Period,Timing	-
+E	requester	0	0	*	e	Reference	-
+E	requesterLinkId	0	0	*	e	string	-
+E	performerType	0	0	*	e	CodeableConcept	-
+E	performerRole	0	0	1	e	CodeableConcept	-
+E	performer	0	0	1	e	Reference	-
+E	performerLinkId	0	0	*	e	string	-
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	reason	0	0	*	e	string	-
+E	reasonLinkId	0	0	*	e	string	-
+E	note	0	0	*	e	Annotation	-
+E	securityLabelNumber	0	0	*	e	unsignedInt	-
 T	Contract.term.action.subject	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	reference	0	1	*	e	Reference
-E	role	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	reference	0	1	*	e	Reference	-
+E	role	0	0	1	e	CodeableConcept	-
 T	Contract.signer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	Coding
-E	party	0	1	1	e	Reference
-E	signature	0	1	*	e	Signature
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	Coding	-
+E	party	0	1	1	e	Reference	-
+E	signature	0	1	*	e	Signature	-
 T	Contract.friendly	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	content	1	1	1	e	Attachment,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	content	1	1	1	e	Attachment,Reference	-
 T	Contract.legal	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	content	1	1	1	e	Attachment,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	content	1	1	1	e	Attachment,Reference	-
 T	Contract.rule	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	content	1	1	1	e	Attachment,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	content	1	1	1	e	Attachment,Reference	-
 T	Coverage	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	type	0	0	1	e	CodeableConcept
-E	policyHolder	0	0	1	e	Reference
-E	subscriber	0	0	1	e	Reference
-E	subscriberId	0	0	1	e	string
-E	beneficiary	0	1	1	e	Reference
-E	dependent	0	0	1	e	string
-E	relationship	0	0	1	e	CodeableConcept
-E	period	0	0	1	e	Period
-E	payor	0	1	*	e	Reference
-E	class	0	0	*	e	Coverage.class
-E	order	0	0	1	e	positiveInt
-E	network	0	0	1	e	string
-E	costToBeneficiary	0	0	*	e	Coverage.costToBeneficiary
-E	subrogation	0	0	1	e	boolean
-E	contract	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	type	0	0	1	e	CodeableConcept	S
+E	policyHolder	0	0	1	e	Reference	S
+E	subscriber	0	0	1	e	Reference	S
+E	subscriberId	0	0	1	e	string	S
+E	beneficiary	0	1	1	e	Reference	S
+E	dependent	0	0	1	e	string	S
+E	relationship	0	0	1	e	CodeableConcept	-
+E	period	0	0	1	e	Period	S
+E	payor	0	1	*	e	Reference	S
+E	class	0	0	*	e	Coverage.class	-
+E	order	0	0	1	e	positiveInt	S
+E	network	0	0	1	e	string	S
+E	costToBeneficiary	0	0	*	e	Coverage.costToBeneficiary	-
+E	subrogation	0	0	1	e	boolean	-
+E	contract	0	0	*	e	Reference	-
 T	Coverage.class	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	value	0	1	1	e	string
-E	name	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	S
+E	value	0	1	1	e	string	S
+E	name	0	0	1	e	string	S
 T	Coverage.costToBeneficiary	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	value	1	1	1	e	Quantity,Money
-E	exception	0	0	*	e	Coverage.costToBeneficiary.exception
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	S
+E	value	1	1	1	e	Quantity,Money	S
+E	exception	0	0	*	e	Coverage.costToBeneficiary.exception	-
 T	Coverage.costToBeneficiary.exception	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	S
+E	period	0	0	1	e	Period	S
 T	CoverageEligibilityRequest	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	priority	0	0	1	e	CodeableConcept
-E	purpose	0	1	*	e	code
-E	patient	0	1	1	e	Reference
-E	serviced	1	0	1	e	date,Period
-E	created	0	1	1	e	dateTime
-E	enterer	0	0	1	e	Reference
-E	provider	0	0	1	e	Reference
-E	insurer	0	1	1	e	Reference
-E	facility	0	0	1	e	Reference
-E	supportingInfo	0	0	*	e	CoverageEligibilityRequest.supportingInfo
-E	insurance	0	0	*	e	CoverageEligibilityRequest.insurance
-E	item	0	0	*	e	CoverageEligibilityRequest.item
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	priority	0	0	1	e	CodeableConcept	-
+E	purpose	0	1	*	e	code	S
+E	patient	0	1	1	e	Reference	S
+E	serviced	1	0	1	e	date,Period	-
+E	created	0	1	1	e	dateTime	S
+E	enterer	0	0	1	e	Reference	-
+E	provider	0	0	1	e	Reference	-
+E	insurer	0	1	1	e	Reference	S
+E	facility	0	0	1	e	Reference	-
+E	supportingInfo	0	0	*	e	CoverageEligibilityRequest.supportingInfo	-
+E	insurance	0	0	*	e	CoverageEligibilityRequest.insurance	-
+E	item	0	0	*	e	CoverageEligibilityRequest.item	-
 T	CoverageEligibilityRequest.supportingInfo	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	information	0	1	1	e	Reference
-E	appliesToAll	0	0	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	information	0	1	1	e	Reference	-
+E	appliesToAll	0	0	1	e	boolean	-
 T	CoverageEligibilityRequest.insurance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	focal	0	0	1	e	boolean
-E	coverage	0	1	1	e	Reference
-E	businessArrangement	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	focal	0	0	1	e	boolean	-
+E	coverage	0	1	1	e	Reference	-
+E	businessArrangement	0	0	1	e	string	-
 T	CoverageEligibilityRequest.item	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	supportingInfoSequence	0	0	*	e	positiveInt
-E	category	0	0	1	e	CodeableConcept
-E	productOrService	0	0	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	provider	0	0	1	e	Reference
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	facility	0	0	1	e	Reference
-E	diagnosis	0	0	*	e	CoverageEligibilityRequest.item.diagnosis
-E	detail	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	supportingInfoSequence	0	0	*	e	positiveInt	-
+E	category	0	0	1	e	CodeableConcept	-
+E	productOrService	0	0	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	provider	0	0	1	e	Reference	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	facility	0	0	1	e	Reference	-
+E	diagnosis	0	0	*	e	CoverageEligibilityRequest.item.diagnosis	-
+E	detail	0	0	*	e	Reference	-
 T	CoverageEligibilityRequest.item.diagnosis	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	diagnosis	1	0	1	e	CodeableConcept,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	diagnosis	1	0	1	e	CodeableConcept,Reference	-
 T	CoverageEligibilityResponse	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	purpose	0	1	*	e	code
-E	patient	0	1	1	e	Reference
-E	serviced	1	0	1	e	date,Period
-E	created	0	1	1	e	dateTime
-E	requestor	0	0	1	e	Reference
-E	request	0	1	1	e	Reference
-E	outcome	0	1	1	e	code
-E	disposition	0	0	1	e	string
-E	insurer	0	1	1	e	Reference
-E	insurance	0	0	*	e	CoverageEligibilityResponse.insurance
-E	preAuthRef	0	0	1	e	string
-E	form	0	0	1	e	CodeableConcept
-E	error	0	0	*	e	CoverageEligibilityResponse.error
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	purpose	0	1	*	e	code	S
+E	patient	0	1	1	e	Reference	S
+E	serviced	1	0	1	e	date,Period	-
+E	created	0	1	1	e	dateTime	S
+E	requestor	0	0	1	e	Reference	-
+E	request	0	1	1	e	Reference	S
+E	outcome	0	1	1	e	code	S
+E	disposition	0	0	1	e	string	-
+E	insurer	0	1	1	e	Reference	S
+E	insurance	0	0	*	e	CoverageEligibilityResponse.insurance	-
+E	preAuthRef	0	0	1	e	string	-
+E	form	0	0	1	e	CodeableConcept	-
+E	error	0	0	*	e	CoverageEligibilityResponse.error	-
 T	CoverageEligibilityResponse.insurance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	coverage	0	1	1	e	Reference
-E	inforce	0	0	1	e	boolean
-E	benefitPeriod	0	0	1	e	Period
-E	item	0	0	*	e	CoverageEligibilityResponse.insurance.item
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	coverage	0	1	1	e	Reference	S
+E	inforce	0	0	1	e	boolean	-
+E	benefitPeriod	0	0	1	e	Period	-
+E	item	0	0	*	e	CoverageEligibilityResponse.insurance.item	-
 T	CoverageEligibilityResponse.insurance.item	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	0	1	e	CodeableConcept
-E	productOrService	0	0	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	provider	0	0	1	e	Reference
-E	excluded	0	0	1	e	boolean
-E	name	0	0	1	e	string
-E	description	0	0	1	e	string
-E	network	0	0	1	e	CodeableConcept
-E	unit	0	0	1	e	CodeableConcept
-E	term	0	0	1	e	CodeableConcept
-E	benefit	0	0	*	e	CoverageEligibilityResponse.insurance.item.benefit
-E	authorizationRequired	0	0	1	e	boolean
-E	authorizationSupporting	0	0	*	e	CodeableConcept
-E	authorizationUrl	0	0	1	e	uri
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	category	0	0	1	e	CodeableConcept	-
+E	productOrService	0	0	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	provider	0	0	1	e	Reference	-
+E	excluded	0	0	1	e	boolean	-
+E	name	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
+E	network	0	0	1	e	CodeableConcept	-
+E	unit	0	0	1	e	CodeableConcept	-
+E	term	0	0	1	e	CodeableConcept	-
+E	benefit	0	0	*	e	CoverageEligibilityResponse.insurance.item.benefit	-
+E	authorizationRequired	0	0	1	e	boolean	-
+E	authorizationSupporting	0	0	*	e	CodeableConcept	-
+E	authorizationUrl	0	0	1	e	uri	-
 T	CoverageEligibilityResponse.insurance.item.benefit	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	allowed	1	0	1	e	unsignedInt,string,Money
-E	used	1	0	1	e	unsignedInt,string,Money
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	allowed	1	0	1	e	unsignedInt,string,Money	-
+E	used	1	0	1	e	unsignedInt,string,Money	-
 T	CoverageEligibilityResponse.error	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	-
 T	DetectedIssue	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	code	0	0	1	e	CodeableConcept
-E	severity	0	0	1	e	code
-E	patient	0	0	1	e	Reference
-E	identified	1	0	1	e	dateTime,Period
-E	author	0	0	1	e	Reference
-E	implicated	0	0	*	e	Reference
-E	evidence	0	0	*	e	DetectedIssue.evidence
-E	detail	0	0	1	e	string
-E	reference	0	0	1	e	uri
-E	mitigation	0	0	*	e	DetectedIssue.mitigation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	code	0	0	1	e	CodeableConcept	S
+E	severity	0	0	1	e	code	S
+E	patient	0	0	1	e	Reference	S
+E	identified	1	0	1	e	dateTime,Period	S
+E	author	0	0	1	e	Reference	S
+E	implicated	0	0	*	e	Reference	S
+E	evidence	0	0	*	e	DetectedIssue.evidence	-
+E	detail	0	0	1	e	string	-
+E	reference	0	0	1	e	uri	-
+E	mitigation	0	0	*	e	DetectedIssue.mitigation	-
 T	DetectedIssue.evidence	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	*	e	CodeableConcept
-E	detail	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	*	e	CodeableConcept	-
+E	detail	0	0	*	e	Reference	-
 T	DetectedIssue.mitigation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	action	0	1	1	e	CodeableConcept
-E	date	0	0	1	e	dateTime
-E	author	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	action	0	1	1	e	CodeableConcept	-
+E	date	0	0	1	e	dateTime	-
+E	author	0	0	1	e	Reference	-
 T	Device	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	definition	0	0	1	e	Reference
-E	udiCarrier	0	0	*	e	Device.udiCarrier
-E	status	0	0	1	e	code
-E	statusReason	0	0	*	e	CodeableConcept
-E	distinctIdentifier	0	0	1	e	string
-E	manufacturer	0	0	1	e	string
-E	manufactureDate	0	0	1	e	dateTime
-E	expirationDate	0	0	1	e	dateTime
-E	lotNumber	0	0	1	e	string
-E	serialNumber	0	0	1	e	string
-E	deviceName	0	0	*	e	Device.deviceName
-E	modelNumber	0	0	1	e	string
-E	partNumber	0	0	1	e	string
-E	type	0	0	1	e	CodeableConcept
-E	specialization	0	0	*	e	Device.specialization
-E	version	0	0	*	e	Device.version
-E	property	0	0	*	e	Device.property
-E	patient	0	0	1	e	Reference
-E	owner	0	0	1	e	Reference
-E	contact	0	0	*	e	ContactPoint
-E	location	0	0	1	e	Reference
-E	url	0	0	1	e	uri
-E	note	0	0	*	e	Annotation
-E	safety	0	0	*	e	CodeableConcept
-E	parent	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	definition	0	0	1	e	Reference	-
+E	udiCarrier	0	0	*	e	Device.udiCarrier	S
+E	status	0	0	1	e	code	S
+E	statusReason	0	0	*	e	CodeableConcept	-
+E	distinctIdentifier	0	0	1	e	string	-
+E	manufacturer	0	0	1	e	string	-
+E	manufactureDate	0	0	1	e	dateTime	-
+E	expirationDate	0	0	1	e	dateTime	-
+E	lotNumber	0	0	1	e	string	-
+E	serialNumber	0	0	1	e	string	-
+E	deviceName	0	0	*	e	Device.deviceName	-
+E	modelNumber	0	0	1	e	string	-
+E	partNumber	0	0	1	e	string	-
+E	type	0	0	1	e	CodeableConcept	-
+E	specialization	0	0	*	e	Device.specialization	-
+E	version	0	0	*	e	Device.version	-
+E	property	0	0	*	e	Device.property	-
+E	patient	0	0	1	e	Reference	-
+E	owner	0	0	1	e	Reference	-
+E	contact	0	0	*	e	ContactPoint	-
+E	location	0	0	1	e	Reference	-
+E	url	0	0	1	e	uri	-
+E	note	0	0	*	e	Annotation	-
+E	safety	0	0	*	e	CodeableConcept	S
+E	parent	0	0	1	e	Reference	-
 T	Device.udiCarrier	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	deviceIdentifier	0	0	1	e	string
-E	issuer	0	0	1	e	uri
-E	jurisdiction	0	0	1	e	uri
-E	carrierAIDC	0	0	1	e	base64Binary
-E	carrierHRF	0	0	1	e	string
-E	entryType	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	deviceIdentifier	0	0	1	e	string	S
+E	issuer	0	0	1	e	uri	-
+E	jurisdiction	0	0	1	e	uri	-
+E	carrierAIDC	0	0	1	e	base64Binary	S
+E	carrierHRF	0	0	1	e	string	S
+E	entryType	0	0	1	e	code	-
 T	Device.deviceName	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	type	0	1	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	-
+E	type	0	1	1	e	code	-
 T	Device.specialization	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	systemType	0	1	1	e	CodeableConcept
-E	version	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	systemType	0	1	1	e	CodeableConcept	-
+E	version	0	0	1	e	string	-
 T	Device.version	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	component	0	0	1	e	Identifier
-E	value	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	component	0	0	1	e	Identifier	-
+E	value	0	1	1	e	string	-
 T	Device.property	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	valueQuantity	0	0	*	e	Quantity
-E	valueCode	0	0	*	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	valueQuantity	0	0	*	e	Quantity	-
+E	valueCode	0	0	*	e	CodeableConcept	-
 T	DeviceDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	udiDeviceIdentifier	0	0	*	e	DeviceDefinition.udiDeviceIdentifier
-E	manufacturer	1	0	1	e	string,Reference
-E	deviceName	0	0	*	e	DeviceDefinition.deviceName
-E	modelNumber	0	0	1	e	string
-E	type	0	0	1	e	CodeableConcept
-E	specialization	0	0	*	e	DeviceDefinition.specialization
-E	version	0	0	*	e	string
-E	safety	0	0	*	e	CodeableConcept
-E	shelfLifeStorage	0	0	*	e	ProductShelfLife
-E	physicalCharacteristics	0	0	1	e	ProdCharacteristic
-E	languageCode	0	0	*	e	CodeableConcept
-E	capability	0	0	*	e	DeviceDefinition.capability
-E	property	0	0	*	e	DeviceDefinition.property
-E	owner	0	0	1	e	Reference
-E	contact	0	0	*	e	ContactPoint
-E	url	0	0	1	e	uri
-E	onlineInformation	0	0	1	e	uri
-E	note	0	0	*	e	Annotation
-E	quantity	0	0	1	e	Quantity
-E	parentDevice	0	0	1	e	Reference
-E	material	0	0	*	e	DeviceDefinition.material
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	udiDeviceIdentifier	0	0	*	e	DeviceDefinition.udiDeviceIdentifier	-
+E	manufacturer	1	0	1	e	string,Reference	-
+E	deviceName	0	0	*	e	DeviceDefinition.deviceName	-
+E	modelNumber	0	0	1	e	string	-
+E	type	0	0	1	e	CodeableConcept	-
+E	specialization	0	0	*	e	DeviceDefinition.specialization	-
+E	version	0	0	*	e	string	-
+E	safety	0	0	*	e	CodeableConcept	S
+E	shelfLifeStorage	0	0	*	e	ProductShelfLife	-
+E	physicalCharacteristics	0	0	1	e	ProdCharacteristic	-
+E	languageCode	0	0	*	e	CodeableConcept	-
+E	capability	0	0	*	e	DeviceDefinition.capability	-
+E	property	0	0	*	e	DeviceDefinition.property	-
+E	owner	0	0	1	e	Reference	-
+E	contact	0	0	*	e	ContactPoint	-
+E	url	0	0	1	e	uri	-
+E	onlineInformation	0	0	1	e	uri	-
+E	note	0	0	*	e	Annotation	-
+E	quantity	0	0	1	e	Quantity	-
+E	parentDevice	0	0	1	e	Reference	S
+E	material	0	0	*	e	DeviceDefinition.material	-
 T	DeviceDefinition.udiDeviceIdentifier	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	deviceIdentifier	0	1	1	e	string
-E	issuer	0	1	1	e	uri
-E	jurisdiction	0	1	1	e	uri
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	deviceIdentifier	0	1	1	e	string	-
+E	issuer	0	1	1	e	uri	-
+E	jurisdiction	0	1	1	e	uri	-
 T	DeviceDefinition.deviceName	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	type	0	1	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	-
+E	type	0	1	1	e	code	-
 T	DeviceDefinition.specialization	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	systemType	0	1	1	e	string
-E	version	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	systemType	0	1	1	e	string	-
+E	version	0	0	1	e	string	-
 T	DeviceDefinition.capability	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	description	0	0	*	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	description	0	0	*	e	CodeableConcept	-
 T	DeviceDefinition.property	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	valueQuantity	0	0	*	e	Quantity
-E	valueCode	0	0	*	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	valueQuantity	0	0	*	e	Quantity	-
+E	valueCode	0	0	*	e	CodeableConcept	-
 T	DeviceDefinition.material	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	substance	0	1	1	e	CodeableConcept
-E	alternate	0	0	1	e	boolean
-E	allergenicIndicator	0	0	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	substance	0	1	1	e	CodeableConcept	-
+E	alternate	0	0	1	e	boolean	-
+E	allergenicIndicator	0	0	1	e	boolean	-
 T	DeviceMetric	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	type	0	1	1	e	CodeableConcept
-E	unit	0	0	1	e	CodeableConcept
-E	source	0	0	1	e	Reference
-E	parent	0	0	1	e	Reference
-E	operationalStatus	0	0	1	e	code
-E	color	0	0	1	e	code
-E	category	0	1	1	e	code
-E	measurementPeriod	0	0	1	e	Timing
-E	calibration	0	0	*	e	DeviceMetric.calibration
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	type	0	1	1	e	CodeableConcept	S
+E	unit	0	0	1	e	CodeableConcept	S
+E	source	0	0	1	e	Reference	S
+E	parent	0	0	1	e	Reference	S
+E	operationalStatus	0	0	1	e	code	S
+E	color	0	0	1	e	code	S
+E	category	0	1	1	e	code	S
+E	measurementPeriod	0	0	1	e	Timing	S
+E	calibration	0	0	*	e	DeviceMetric.calibration	S
 T	DeviceMetric.calibration	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	code
-E	state	0	0	1	e	code
-E	time	0	0	1	e	instant
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	code	S
+E	state	0	0	1	e	code	S
+E	time	0	0	1	e	instant	S
 T	DeviceRequest	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	instantiatesCanonical	0	0	*	e	canonical
-E	instantiatesUri	0	0	*	e	uri
-E	basedOn	0	0	*	e	Reference
-E	priorRequest	0	0	*	e	Reference
-E	groupIdentifier	0	0	1	e	Identifier
-E	status	0	0	1	e	code
-E	intent	0	1	1	e	code
-E	priority	0	0	1	e	code
-E	code	1	1	1	e	Reference,CodeableConcept
-E	parameter	0	0	*	e	DeviceRequest.parameter
-E	subject	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	occurrence	1	0	1	e	dateTime,Period,Timing
-E	authoredOn	0	0	1	e	dateTime
-E	requester	0	0	1	e	Reference
-E	performerType	0	0	1	e	CodeableConcept
-E	performer	0	0	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	insurance	0	0	*	e	Reference
-E	supportingInfo	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	relevantHistory	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	instantiatesCanonical	0	0	*	e	canonical	S
+E	instantiatesUri	0	0	*	e	uri	S
+E	basedOn	0	0	*	e	Reference	S
+E	priorRequest	0	0	*	e	Reference	S
+E	groupIdentifier	0	0	1	e	Identifier	S
+E	status	0	0	1	e	code	S
+E	intent	0	1	1	e	code	S
+E	priority	0	0	1	e	code	S
+E	code	1	1	1	e	Reference,CodeableConcept	S
+E	parameter	0	0	*	e	DeviceRequest.parameter	-
+E	subject	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	occurrence	1	0	1	e	dateTime,Period,Timing	S
+E	authoredOn	0	0	1	e	dateTime	S
+E	requester	0	0	1	e	Reference	S
+E	performerType	0	0	1	e	CodeableConcept	S
+E	performer	0	0	1	e	Reference	S
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	reasonReference	0	0	*	e	Reference	S
+E	insurance	0	0	*	e	Reference	-
+E	supportingInfo	0	0	*	e	Reference	-
+E	note	0	0	*	e	Annotation	-
+E	relevantHistory	0	0	*	e	Reference	-
 T	DeviceRequest.parameter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	value	1	0	1	e	CodeableConcept,Quantity,Range,boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	-
+E	value	1	0	1	e	CodeableConcept,Quantity,Range,boolean	-
 T	DeviceUseStatement	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	basedOn	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	subject	0	1	1	e	Reference
-E	derivedFrom	0	0	*	e	Reference
-E	timing	1	0	1	e	Timing,Period,dateTime
-E	recordedOn	0	0	1	e	dateTime
-E	source	0	0	1	e	Reference
-E	device	0	1	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	bodySite	0	0	1	e	CodeableConcept
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	basedOn	0	0	*	e	Reference	S
+E	status	0	1	1	e	code	S
+E	subject	0	1	1	e	Reference	S
+E	derivedFrom	0	0	*	e	Reference	S
+E	timing	1	0	1	e	Timing,Period,dateTime	S
+E	recordedOn	0	0	1	e	dateTime	S
+E	source	0	0	1	e	Reference	S
+E	device	0	1	1	e	Reference	S
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	reasonReference	0	0	*	e	Reference	S
+E	bodySite	0	0	1	e	CodeableConcept	S
+E	note	0	0	*	e	Annotation	-
 T	DiagnosticReport	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	basedOn	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	category	0	0	*	e	CodeableConcept
-E	code	0	1	1	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	effective	1	0	1	e	dateTime,Period
-E	issued	0	0	1	e	instant
-E	performer	0	0	*	e	Reference
-E	resultsInterpreter	0	0	*	e	Reference
-E	specimen	0	0	*	e	Reference
-E	result	0	0	*	e	Reference
-E	imagingStudy	0	0	*	e	Reference
-E	media	0	0	*	e	DiagnosticReport.media
-E	conclusion	0	0	1	e	string
-E	conclusionCode	0	0	*	e	CodeableConcept
-E	presentedForm	0	0	*	e	Attachment
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	basedOn	0	0	*	e	Reference	-
+E	status	0	1	1	e	code	S
+E	category	0	0	*	e	CodeableConcept	S
+E	code	0	1	1	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	effective	1	0	1	e	dateTime,Period	S
+E	issued	0	0	1	e	instant	S
+E	performer	0	0	*	e	Reference	S
+E	resultsInterpreter	0	0	*	e	Reference	S
+E	specimen	0	0	*	e	Reference	-
+E	result	0	0	*	e	Reference	-
+E	imagingStudy	0	0	*	e	Reference	-
+E	media	0	0	*	e	DiagnosticReport.media	S
+E	conclusion	0	0	1	e	string	-
+E	conclusionCode	0	0	*	e	CodeableConcept	-
+E	presentedForm	0	0	*	e	Attachment	-
 T	DiagnosticReport.media	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	comment	0	0	1	e	string
-E	link	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	comment	0	0	1	e	string	-
+E	link	0	1	1	e	Reference	S
 T	DocumentManifest	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	masterIdentifier	0	0	1	e	Identifier
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	type	0	0	1	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	created	0	0	1	e	dateTime
-E	author	0	0	*	e	Reference
-E	recipient	0	0	*	e	Reference
-E	source	0	0	1	e	uri
-E	description	0	0	1	e	string
-E	content	0	1	*	e	Reference
-E	related	0	0	*	e	DocumentManifest.related
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	masterIdentifier	0	0	1	e	Identifier	S
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	type	0	0	1	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	S
+E	created	0	0	1	e	dateTime	-
+E	author	0	0	*	e	Reference	S
+E	recipient	0	0	*	e	Reference	-
+E	source	0	0	1	e	uri	-
+E	description	0	0	1	e	string	S
+E	content	0	1	*	e	Reference	S
+E	related	0	0	*	e	DocumentManifest.related	-
 T	DocumentManifest.related	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	ref	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	1	e	Identifier	-
+E	ref	0	0	1	e	Reference	-
 T	DocumentReference	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	masterIdentifier	0	0	1	e	Identifier
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	docStatus	0	0	1	e	code
-E	type	0	0	1	e	CodeableConcept
-E	category	0	0	*	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	date	0	0	1	e	instant
-E	author	0	0	*	e	Reference
-E	authenticator	0	0	1	e	Reference
-E	custodian	0	0	1	e	Reference
-E	relatesTo	0	0	*	e	DocumentReference.relatesTo
-E	description	0	0	1	e	string
-E	securityLabel	0	0	*	e	CodeableConcept
-E	content	0	1	*	e	DocumentReference.content
-E	context	0	0	1	e	DocumentReference.context
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	masterIdentifier	0	0	1	e	Identifier	S
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	docStatus	0	0	1	e	code	S
+E	type	0	0	1	e	CodeableConcept	S
+E	category	0	0	*	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	S
+E	date	0	0	1	e	instant	S
+E	author	0	0	*	e	Reference	S
+E	authenticator	0	0	1	e	Reference	-
+E	custodian	0	0	1	e	Reference	-
+E	relatesTo	0	0	*	e	DocumentReference.relatesTo	S
+E	description	0	0	1	e	string	S
+E	securityLabel	0	0	*	e	CodeableConcept	S
+E	content	0	1	*	e	DocumentReference.content	S
+E	context	0	0	1	e	DocumentReference.context	S
 T	DocumentReference.relatesTo	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	target	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	S
+E	target	0	1	1	e	Reference	S
 T	DocumentReference.content	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	attachment	0	1	1	e	Attachment
-E	format	0	0	1	e	Coding
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	attachment	0	1	1	e	Attachment	S
+E	format	0	0	1	e	Coding	S
 T	DocumentReference.context	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	encounter	0	0	*	e	Reference
-E	event	0	0	*	e	CodeableConcept
-E	period	0	0	1	e	Period
-E	facilityType	0	0	1	e	CodeableConcept
-E	practiceSetting	0	0	1	e	CodeableConcept
-E	sourcePatientInfo	0	0	1	e	Reference
-E	related	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	encounter	0	0	*	e	Reference	-
+E	event	0	0	*	e	CodeableConcept	-
+E	period	0	0	1	e	Period	S
+E	facilityType	0	0	1	e	CodeableConcept	-
+E	practiceSetting	0	0	1	e	CodeableConcept	-
+E	sourcePatientInfo	0	0	1	e	Reference	-
+E	related	0	0	*	e	Reference	-
 T	EffectEvidenceSynthesis	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	note	0	0	*	e	Annotation
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	synthesisType	0	0	1	e	CodeableConcept
-E	studyType	0	0	1	e	CodeableConcept
-E	population	0	1	1	e	Reference
-E	exposure	0	1	1	e	Reference
-E	exposureAlternative	0	1	1	e	Reference
-E	outcome	0	1	1	e	Reference
-E	sampleSize	0	0	1	e	EffectEvidenceSynthesis.sampleSize
-E	resultsByExposure	0	0	*	e	EffectEvidenceSynthesis.resultsByExposure
-E	effectEstimate	0	0	*	e	EffectEvidenceSynthesis.effectEstimate
-E	certainty	0	0	*	e	EffectEvidenceSynthesis.certainty
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	note	0	0	*	e	Annotation	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	synthesisType	0	0	1	e	CodeableConcept	-
+E	studyType	0	0	1	e	CodeableConcept	-
+E	population	0	1	1	e	Reference	S
+E	exposure	0	1	1	e	Reference	S
+E	exposureAlternative	0	1	1	e	Reference	S
+E	outcome	0	1	1	e	Reference	S
+E	sampleSize	0	0	1	e	EffectEvidenceSynthesis.sampleSize	-
+E	resultsByExposure	0	0	*	e	EffectEvidenceSynthesis.resultsByExposure	-
+E	effectEstimate	0	0	*	e	EffectEvidenceSynthesis.effectEstimate	S
+E	certainty	0	0	*	e	EffectEvidenceSynthesis.certainty	-
 T	EffectEvidenceSynthesis.sampleSize	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	numberOfStudies	0	0	1	e	integer
-E	numberOfParticipants	0	0	1	e	integer
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	numberOfStudies	0	0	1	e	integer	-
+E	numberOfParticipants	0	0	1	e	integer	-
 T	EffectEvidenceSynthesis.resultsByExposure	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	exposureState	0	0	1	e	code
-E	variantState	0	0	1	e	CodeableConcept
-E	riskEvidenceSynthesis	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	exposureState	0	0	1	e	code	-
+E	variantState	0	0	1	e	CodeableConcept	-
+E	riskEvidenceSynthesis	0	1	1	e	Reference	-
 T	EffectEvidenceSynthesis.effectEstimate	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	type	0	0	1	e	CodeableConcept
-E	variantState	0	0	1	e	CodeableConcept
-E	value	0	0	1	e	decimal
-E	unitOfMeasure	0	0	1	e	CodeableConcept
-E	precisionEstimate	0	0	*	e	EffectEvidenceSynthesis.effectEstimate.precisionEstimate
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	type	0	0	1	e	CodeableConcept	-
+E	variantState	0	0	1	e	CodeableConcept	-
+E	value	0	0	1	e	decimal	-
+E	unitOfMeasure	0	0	1	e	CodeableConcept	-
+E	precisionEstimate	0	0	*	e	EffectEvidenceSynthesis.effectEstimate.precisionEstimate	-
 T	EffectEvidenceSynthesis.effectEstimate.precisionEstimate	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	level	0	0	1	e	decimal
-E	from	0	0	1	e	decimal
-E	to	0	0	1	e	decimal
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	level	0	0	1	e	decimal	-
+E	from	0	0	1	e	decimal	-
+E	to	0	0	1	e	decimal	-
 T	EffectEvidenceSynthesis.certainty	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	rating	0	0	*	e	CodeableConcept
-E	note	0	0	*	e	Annotation
-E	certaintySubcomponent	0	0	*	e	EffectEvidenceSynthesis.certainty.certaintySubcomponent
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	rating	0	0	*	e	CodeableConcept	-
+E	note	0	0	*	e	Annotation	-
+E	certaintySubcomponent	0	0	*	e	EffectEvidenceSynthesis.certainty.certaintySubcomponent	-
 T	EffectEvidenceSynthesis.certainty.certaintySubcomponent	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	rating	0	0	*	e	CodeableConcept
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	rating	0	0	*	e	CodeableConcept	-
+E	note	0	0	*	e	Annotation	-
 T	Encounter	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	statusHistory	0	0	*	e	Encounter.statusHistory
-E	class	0	1	1	e	Coding
-E	classHistory	0	0	*	e	Encounter.classHistory
-E	type	0	0	*	e	CodeableConcept
-E	serviceType	0	0	1	e	CodeableConcept
-E	priority	0	0	1	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	episodeOfCare	0	0	*	e	Reference
-E	basedOn	0	0	*	e	Reference
-E	participant	0	0	*	e	Encounter.participant
-E	appointment	0	0	*	e	Reference
-E	period	0	0	1	e	Period
-E	length	0	0	1	e	Duration
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	diagnosis	0	0	*	e	Encounter.diagnosis
-E	account	0	0	*	e	Reference
-E	hospitalization	0	0	1	e	Encounter.hospitalization
-E	location	0	0	*	e	Encounter.location
-E	serviceProvider	0	0	1	e	Reference
-E	partOf	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	statusHistory	0	0	*	e	Encounter.statusHistory	-
+E	class	0	1	1	e	Coding	S
+E	classHistory	0	0	*	e	Encounter.classHistory	-
+E	type	0	0	*	e	CodeableConcept	S
+E	serviceType	0	0	1	e	CodeableConcept	S
+E	priority	0	0	1	e	CodeableConcept	-
+E	subject	0	0	1	e	Reference	S
+E	episodeOfCare	0	0	*	e	Reference	S
+E	basedOn	0	0	*	e	Reference	-
+E	participant	0	0	*	e	Encounter.participant	S
+E	appointment	0	0	*	e	Reference	S
+E	period	0	0	1	e	Period	-
+E	length	0	0	1	e	Duration	-
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	reasonReference	0	0	*	e	Reference	S
+E	diagnosis	0	0	*	e	Encounter.diagnosis	S
+E	account	0	0	*	e	Reference	-
+E	hospitalization	0	0	1	e	Encounter.hospitalization	-
+E	location	0	0	*	e	Encounter.location	-
+E	serviceProvider	0	0	1	e	Reference	-
+E	partOf	0	0	1	e	Reference	-
 T	Encounter.statusHistory	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	status	0	1	1	e	code
-E	period	0	1	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	status	0	1	1	e	code	-
+E	period	0	1	1	e	Period	-
 T	Encounter.classHistory	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	class	0	1	1	e	Coding
-E	period	0	1	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	class	0	1	1	e	Coding	-
+E	period	0	1	1	e	Period	-
 T	Encounter.participant	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	*	e	CodeableConcept
-E	period	0	0	1	e	Period
-E	individual	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	*	e	CodeableConcept	S
+E	period	0	0	1	e	Period	-
+E	individual	0	0	1	e	Reference	S
 T	Encounter.diagnosis	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	condition	0	1	1	e	Reference
-E	use	0	0	1	e	CodeableConcept
-E	rank	0	0	1	e	positiveInt
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	condition	0	1	1	e	Reference	S
+E	use	0	0	1	e	CodeableConcept	-
+E	rank	0	0	1	e	positiveInt	-
 T	Encounter.hospitalization	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	preAdmissionIdentifier	0	0	1	e	Identifier
-E	origin	0	0	1	e	Reference
-E	admitSource	0	0	1	e	CodeableConcept
-E	reAdmission	0	0	1	e	CodeableConcept
-E	dietPreference	0	0	*	e	CodeableConcept
-E	specialCourtesy	0	0	*	e	CodeableConcept
-E	specialArrangement	0	0	*	e	CodeableConcept
-E	destination	0	0	1	e	Reference
-E	dischargeDisposition	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	preAdmissionIdentifier	0	0	1	e	Identifier	-
+E	origin	0	0	1	e	Reference	-
+E	admitSource	0	0	1	e	CodeableConcept	-
+E	reAdmission	0	0	1	e	CodeableConcept	-
+E	dietPreference	0	0	*	e	CodeableConcept	-
+E	specialCourtesy	0	0	*	e	CodeableConcept	-
+E	specialArrangement	0	0	*	e	CodeableConcept	-
+E	destination	0	0	1	e	Reference	-
+E	dischargeDisposition	0	0	1	e	CodeableConcept	-
 T	Encounter.location	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	location	0	1	1	e	Reference
-E	status	0	0	1	e	code
-E	physicalType	0	0	1	e	CodeableConcept
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	location	0	1	1	e	Reference	-
+E	status	0	0	1	e	code	-
+E	physicalType	0	0	1	e	CodeableConcept	-
+E	period	0	0	1	e	Period	-
 T	Endpoint	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	connectionType	0	1	1	e	Coding
-E	name	0	0	1	e	string
-E	managingOrganization	0	0	1	e	Reference
-E	contact	0	0	*	e	ContactPoint
-E	period	0	0	1	e	Period
-E	payloadType	0	1	*	e	CodeableConcept
-E	payloadMimeType	0	0	*	e	code
-E	address	0	1	1	e	url
-E	header	0	0	*	e	string
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	connectionType	0	1	1	e	Coding	S
+E	name	0	0	1	e	string	S
+E	managingOrganization	0	0	1	e	Reference	S
+E	contact	0	0	*	e	ContactPoint	-
+E	period	0	0	1	e	Period	S
+E	payloadType	0	1	*	e	CodeableConcept	S
+E	payloadMimeType	0	0	*	e	code	S
+E	address	0	1	1	e	url	S
+E	header	0	0	*	e	string	-
 T	EnrollmentRequest	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	0	1	e	code
-E	created	0	0	1	e	dateTime
-E	insurer	0	0	1	e	Reference
-E	provider	0	0	1	e	Reference
-E	candidate	0	0	1	e	Reference
-E	coverage	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	0	1	e	code	S
+E	created	0	0	1	e	dateTime	-
+E	insurer	0	0	1	e	Reference	-
+E	provider	0	0	1	e	Reference	-
+E	candidate	0	0	1	e	Reference	-
+E	coverage	0	0	1	e	Reference	-
 T	EnrollmentResponse	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	0	1	e	code
-E	request	0	0	1	e	Reference
-E	outcome	0	0	1	e	code
-E	disposition	0	0	1	e	string
-E	created	0	0	1	e	dateTime
-E	organization	0	0	1	e	Reference
-E	requestProvider	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	0	1	e	code	S
+E	request	0	0	1	e	Reference	-
+E	outcome	0	0	1	e	code	-
+E	disposition	0	0	1	e	string	-
+E	created	0	0	1	e	dateTime	-
+E	organization	0	0	1	e	Reference	-
+E	requestProvider	0	0	1	e	Reference	-
 T	EpisodeOfCare	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	statusHistory	0	0	*	e	EpisodeOfCare.statusHistory
-E	type	0	0	*	e	CodeableConcept
-E	diagnosis	0	0	*	e	EpisodeOfCare.diagnosis
-E	patient	0	1	1	e	Reference
-E	managingOrganization	0	0	1	e	Reference
-E	period	0	0	1	e	Period
-E	referralRequest	0	0	*	e	Reference
-E	careManager	0	0	1	e	Reference
-E	team	0	0	*	e	Reference
-E	account	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	statusHistory	0	0	*	e	EpisodeOfCare.statusHistory	-
+E	type	0	0	*	e	CodeableConcept	S
+E	diagnosis	0	0	*	e	EpisodeOfCare.diagnosis	S
+E	patient	0	1	1	e	Reference	S
+E	managingOrganization	0	0	1	e	Reference	S
+E	period	0	0	1	e	Period	S
+E	referralRequest	0	0	*	e	Reference	-
+E	careManager	0	0	1	e	Reference	-
+E	team	0	0	*	e	Reference	-
+E	account	0	0	*	e	Reference	-
 T	EpisodeOfCare.statusHistory	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	status	0	1	1	e	code
-E	period	0	1	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	status	0	1	1	e	code	-
+E	period	0	1	1	e	Period	-
 T	EpisodeOfCare.diagnosis	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	condition	0	1	1	e	Reference
-E	role	0	0	1	e	CodeableConcept
-E	rank	0	0	1	e	positiveInt
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	condition	0	1	1	e	Reference	S
+E	role	0	0	1	e	CodeableConcept	S
+E	rank	0	0	1	e	positiveInt	S
 T	EventDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	subtitle	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	subject	1	0	1	e	CodeableConcept,Reference
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	usage	0	0	1	e	string
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	trigger	0	1	*	e	TriggerDefinition
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	subtitle	0	0	1	e	string	-
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	subject	1	0	1	e	CodeableConcept,Reference	-
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	usage	0	0	1	e	string	-
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	S
+E	lastReviewDate	0	0	1	e	date	S
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	trigger	0	1	*	e	TriggerDefinition	S
 T	Evidence	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	shortTitle	0	0	1	e	string
-E	subtitle	0	0	1	e	string
-E	status	0	1	1	e	code
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	note	0	0	*	e	Annotation
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	exposureBackground	0	1	1	e	Reference
-E	exposureVariant	0	0	*	e	Reference
-E	outcome	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	shortTitle	0	0	1	e	string	-
+E	subtitle	0	0	1	e	string	-
+E	status	0	1	1	e	code	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	note	0	0	*	e	Annotation	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	exposureBackground	0	1	1	e	Reference	S
+E	exposureVariant	0	0	*	e	Reference	S
+E	outcome	0	0	*	e	Reference	S
 T	EvidenceVariable	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	shortTitle	0	0	1	e	string
-E	subtitle	0	0	1	e	string
-E	status	0	1	1	e	code
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	note	0	0	*	e	Annotation
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	type	0	0	1	e	code
-E	characteristic	0	1	*	e	EvidenceVariable.characteristic
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	shortTitle	0	0	1	e	string	S
+E	subtitle	0	0	1	e	string	-
+E	status	0	1	1	e	code	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	note	0	0	*	e	Annotation	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	type	0	0	1	e	code	S
+E	characteristic	0	1	*	e	EvidenceVariable.characteristic	S
 T	EvidenceVariable.characteristic	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	definition	1	1	1	e	Reference,canonical,CodeableConcept,Expression,DataRequirement,TriggerDefinition
-E	usageContext	0	0	*	e	UsageContext
-E	exclude	0	0	1	e	boolean
-E	participantEffective	1	0	1	e	dateTime,Period,Duration,Timing
-E	timeFromStart	0	0	1	e	Duration
-E	groupMeasure	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	definition	1	1	1	e	Reference,canonical,CodeableConcept,Expression,DataRequirement,TriggerDefinition	S
+E	usageContext	0	0	*	e	UsageContext	-
+E	exclude	0	0	1	e	boolean	-
+E	participantEffective	1	0	1	e	dateTime,Period,Duration,Timing	-
+E	timeFromStart	0	0	1	e	Duration	-
+E	groupMeasure	0	0	1	e	code	-
 T	ExampleScenario	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	copyright	0	0	1	e	markdown
-E	purpose	0	0	1	e	markdown
-E	actor	0	0	*	e	ExampleScenario.actor
-E	instance	0	0	*	e	ExampleScenario.instance
-E	process	0	0	*	e	ExampleScenario.process
-E	workflow	0	0	*	e	canonical
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	copyright	0	0	1	e	markdown	-
+E	purpose	0	0	1	e	markdown	-
+E	actor	0	0	*	e	ExampleScenario.actor	-
+E	instance	0	0	*	e	ExampleScenario.instance	-
+E	process	0	0	*	e	ExampleScenario.process	-
+E	workflow	0	0	*	e	canonical	-
 T	ExampleScenario.actor	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	actorId	0	1	1	e	string
-E	type	0	1	1	e	code
-E	name	0	0	1	e	string
-E	description	0	0	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	actorId	0	1	1	e	string	-
+E	type	0	1	1	e	code	-
+E	name	0	0	1	e	string	-
+E	description	0	0	1	e	markdown	-
 T	ExampleScenario.instance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	resourceId	0	1	1	e	string
-E	resourceType	0	1	1	e	code
-E	name	0	0	1	e	string
-E	description	0	0	1	e	markdown
-E	version	0	0	*	e	ExampleScenario.instance.version
-E	containedInstance	0	0	*	e	ExampleScenario.instance.containedInstance
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	resourceId	0	1	1	e	string	-
+E	resourceType	0	1	1	e	code	-
+E	name	0	0	1	e	string	-
+E	description	0	0	1	e	markdown	-
+E	version	0	0	*	e	ExampleScenario.instance.version	-
+E	containedInstance	0	0	*	e	ExampleScenario.instance.containedInstance	-
 T	ExampleScenario.instance.version	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	versionId	0	1	1	e	string
-E	description	0	1	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	versionId	0	1	1	e	string	-
+E	description	0	1	1	e	markdown	-
 T	ExampleScenario.instance.containedInstance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	resourceId	0	1	1	e	string
-E	versionId	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	resourceId	0	1	1	e	string	-
+E	versionId	0	0	1	e	string	-
 T	ExampleScenario.process	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	title	0	1	1	e	string
-E	description	0	0	1	e	markdown
-E	preConditions	0	0	1	e	markdown
-E	postConditions	0	0	1	e	markdown
-E	step	0	0	*	e	ExampleScenario.process.step
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	title	0	1	1	e	string	S
+E	description	0	0	1	e	markdown	-
+E	preConditions	0	0	1	e	markdown	-
+E	postConditions	0	0	1	e	markdown	-
+E	step	0	0	*	e	ExampleScenario.process.step	-
 T	ExampleScenario.process.step	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	process	0	0	*	e	ExampleScenario.process
-E	pause	0	0	1	e	boolean
-E	operation	0	0	1	e	ExampleScenario.process.step.operation
-E	alternative	0	0	*	e	ExampleScenario.process.step.alternative
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	process	0	0	*	e	ExampleScenario.process	-
+E	pause	0	0	1	e	boolean	-
+E	operation	0	0	1	e	ExampleScenario.process.step.operation	-
+E	alternative	0	0	*	e	ExampleScenario.process.step.alternative	-
 T	ExampleScenario.process.step.operation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	number	0	1	1	e	string
-E	type	0	0	1	e	string
-E	name	0	0	1	e	string
-E	initiator	0	0	1	e	string
-E	receiver	0	0	1	e	string
-E	description	0	0	1	e	markdown
-E	initiatorActive	0	0	1	e	boolean
-E	receiverActive	0	0	1	e	boolean
-E	request	0	0	1	e	ExampleScenario.instance.containedInstance
-E	response	0	0	1	e	ExampleScenario.instance.containedInstance
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	number	0	1	1	e	string	-
+E	type	0	0	1	e	string	-
+E	name	0	0	1	e	string	-
+E	initiator	0	0	1	e	string	-
+E	receiver	0	0	1	e	string	-
+E	description	0	0	1	e	markdown	-
+E	initiatorActive	0	0	1	e	boolean	-
+E	receiverActive	0	0	1	e	boolean	-
+E	request	0	0	1	e	ExampleScenario.instance.containedInstance	-
+E	response	0	0	1	e	ExampleScenario.instance.containedInstance	-
 T	ExampleScenario.process.step.alternative	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	title	0	1	1	e	string
-E	description	0	0	1	e	markdown
-E	step	0	0	*	e	ExampleScenario.process.step
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	title	0	1	1	e	string	-
+E	description	0	0	1	e	markdown	-
+E	step	0	0	*	e	ExampleScenario.process.step	-
 T	ExplanationOfBenefit	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	type	0	1	1	e	CodeableConcept
-E	subType	0	0	1	e	CodeableConcept
-E	use	0	1	1	e	code
-E	patient	0	1	1	e	Reference
-E	billablePeriod	0	0	1	e	Period
-E	created	0	1	1	e	dateTime
-E	enterer	0	0	1	e	Reference
-E	insurer	0	1	1	e	Reference
-E	provider	0	1	1	e	Reference
-E	priority	0	0	1	e	CodeableConcept
-E	fundsReserveRequested	0	0	1	e	CodeableConcept
-E	fundsReserve	0	0	1	e	CodeableConcept
-E	related	0	0	*	e	ExplanationOfBenefit.related
-E	prescription	0	0	1	e	Reference
-E	originalPrescription	0	0	1	e	Reference
-E	payee	0	0	1	e	ExplanationOfBenefit.payee
-E	referral	0	0	1	e	Reference
-E	facility	0	0	1	e	Reference
-E	claim	0	0	1	e	Reference
-E	claimResponse	0	0	1	e	Reference
-E	outcome	0	1	1	e	code
-E	disposition	0	0	1	e	string
-E	preAuthRef	0	0	*	e	string
-E	preAuthRefPeriod	0	0	*	e	Period
-E	careTeam	0	0	*	e	ExplanationOfBenefit.careTeam
-E	supportingInfo	0	0	*	e	ExplanationOfBenefit.supportingInfo
-E	diagnosis	0	0	*	e	ExplanationOfBenefit.diagnosis
-E	procedure	0	0	*	e	ExplanationOfBenefit.procedure
-E	precedence	0	0	1	e	positiveInt
-E	insurance	0	1	*	e	ExplanationOfBenefit.insurance
-E	accident	0	0	1	e	ExplanationOfBenefit.accident
-E	item	0	0	*	e	ExplanationOfBenefit.item
-E	addItem	0	0	*	e	ExplanationOfBenefit.addItem
-E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication
-E	total	0	0	*	e	ExplanationOfBenefit.total
-E	payment	0	0	1	e	ExplanationOfBenefit.payment
-E	formCode	0	0	1	e	CodeableConcept
-E	form	0	0	1	e	Attachment
-E	processNote	0	0	*	e	ExplanationOfBenefit.processNote
-E	benefitPeriod	0	0	1	e	Period
-E	benefitBalance	0	0	*	e	ExplanationOfBenefit.benefitBalance
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	type	0	1	1	e	CodeableConcept	S
+E	subType	0	0	1	e	CodeableConcept	-
+E	use	0	1	1	e	code	S
+E	patient	0	1	1	e	Reference	S
+E	billablePeriod	0	0	1	e	Period	S
+E	created	0	1	1	e	dateTime	S
+E	enterer	0	0	1	e	Reference	-
+E	insurer	0	1	1	e	Reference	S
+E	provider	0	1	1	e	Reference	S
+E	priority	0	0	1	e	CodeableConcept	-
+E	fundsReserveRequested	0	0	1	e	CodeableConcept	-
+E	fundsReserve	0	0	1	e	CodeableConcept	-
+E	related	0	0	*	e	ExplanationOfBenefit.related	-
+E	prescription	0	0	1	e	Reference	-
+E	originalPrescription	0	0	1	e	Reference	-
+E	payee	0	0	1	e	ExplanationOfBenefit.payee	-
+E	referral	0	0	1	e	Reference	-
+E	facility	0	0	1	e	Reference	-
+E	claim	0	0	1	e	Reference	-
+E	claimResponse	0	0	1	e	Reference	-
+E	outcome	0	1	1	e	code	S
+E	disposition	0	0	1	e	string	-
+E	preAuthRef	0	0	*	e	string	-
+E	preAuthRefPeriod	0	0	*	e	Period	-
+E	careTeam	0	0	*	e	ExplanationOfBenefit.careTeam	-
+E	supportingInfo	0	0	*	e	ExplanationOfBenefit.supportingInfo	-
+E	diagnosis	0	0	*	e	ExplanationOfBenefit.diagnosis	-
+E	procedure	0	0	*	e	ExplanationOfBenefit.procedure	-
+E	precedence	0	0	1	e	positiveInt	-
+E	insurance	0	1	*	e	ExplanationOfBenefit.insurance	S
+E	accident	0	0	1	e	ExplanationOfBenefit.accident	-
+E	item	0	0	*	e	ExplanationOfBenefit.item	-
+E	addItem	0	0	*	e	ExplanationOfBenefit.addItem	-
+E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication	-
+E	total	0	0	*	e	ExplanationOfBenefit.total	S
+E	payment	0	0	1	e	ExplanationOfBenefit.payment	-
+E	formCode	0	0	1	e	CodeableConcept	-
+E	form	0	0	1	e	Attachment	-
+E	processNote	0	0	*	e	ExplanationOfBenefit.processNote	-
+E	benefitPeriod	0	0	1	e	Period	-
+E	benefitBalance	0	0	*	e	ExplanationOfBenefit.benefitBalance	-
 T	ExplanationOfBenefit.related	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	claim	0	0	1	e	Reference
-E	relationship	0	0	1	e	CodeableConcept
-E	reference	0	0	1	e	Identifier
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	claim	0	0	1	e	Reference	-
+E	relationship	0	0	1	e	CodeableConcept	-
+E	reference	0	0	1	e	Identifier	-
 T	ExplanationOfBenefit.payee	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	party	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	party	0	0	1	e	Reference	-
 T	ExplanationOfBenefit.careTeam	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	provider	0	1	1	e	Reference
-E	responsible	0	0	1	e	boolean
-E	role	0	0	1	e	CodeableConcept
-E	qualification	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	provider	0	1	1	e	Reference	-
+E	responsible	0	0	1	e	boolean	-
+E	role	0	0	1	e	CodeableConcept	-
+E	qualification	0	0	1	e	CodeableConcept	-
 T	ExplanationOfBenefit.supportingInfo	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	category	0	1	1	e	CodeableConcept
-E	code	0	0	1	e	CodeableConcept
-E	timing	1	0	1	e	date,Period
-E	value	1	0	1	e	boolean,string,Quantity,Attachment,Reference
-E	reason	0	0	1	e	Coding
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	category	0	1	1	e	CodeableConcept	-
+E	code	0	0	1	e	CodeableConcept	-
+E	timing	1	0	1	e	date,Period	-
+E	value	1	0	1	e	boolean,string,Quantity,Attachment,Reference	-
+E	reason	0	0	1	e	Coding	-
 T	ExplanationOfBenefit.diagnosis	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	diagnosis	1	1	1	e	CodeableConcept,Reference
-E	type	0	0	*	e	CodeableConcept
-E	onAdmission	0	0	1	e	CodeableConcept
-E	packageCode	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	diagnosis	1	1	1	e	CodeableConcept,Reference	-
+E	type	0	0	*	e	CodeableConcept	-
+E	onAdmission	0	0	1	e	CodeableConcept	-
+E	packageCode	0	0	1	e	CodeableConcept	-
 T	ExplanationOfBenefit.procedure	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	type	0	0	*	e	CodeableConcept
-E	date	0	0	1	e	dateTime
-E	procedure	1	1	1	e	CodeableConcept,Reference
-E	udi	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	type	0	0	*	e	CodeableConcept	-
+E	date	0	0	1	e	dateTime	-
+E	procedure	1	1	1	e	CodeableConcept,Reference	-
+E	udi	0	0	*	e	Reference	-
 T	ExplanationOfBenefit.insurance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	focal	0	1	1	e	boolean
-E	coverage	0	1	1	e	Reference
-E	preAuthRef	0	0	*	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	focal	0	1	1	e	boolean	S
+E	coverage	0	1	1	e	Reference	S
+E	preAuthRef	0	0	*	e	string	-
 T	ExplanationOfBenefit.accident	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	date	0	0	1	e	date
-E	type	0	0	1	e	CodeableConcept
-E	location	1	0	1	e	Address,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	date	0	0	1	e	date	-
+E	type	0	0	1	e	CodeableConcept	-
+E	location	1	0	1	e	Address,Reference	-
 T	ExplanationOfBenefit.item	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	careTeamSequence	0	0	*	e	positiveInt
-E	diagnosisSequence	0	0	*	e	positiveInt
-E	procedureSequence	0	0	*	e	positiveInt
-E	informationSequence	0	0	*	e	positiveInt
-E	revenue	0	0	1	e	CodeableConcept
-E	category	0	0	1	e	CodeableConcept
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	programCode	0	0	*	e	CodeableConcept
-E	serviced	1	0	1	e	date,Period
-E	location	1	0	1	e	CodeableConcept,Address,Reference
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	udi	0	0	*	e	Reference
-E	bodySite	0	0	1	e	CodeableConcept
-E	subSite	0	0	*	e	CodeableConcept
-E	encounter	0	0	*	e	Reference
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication
-E	detail	0	0	*	e	ExplanationOfBenefit.item.detail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	careTeamSequence	0	0	*	e	positiveInt	-
+E	diagnosisSequence	0	0	*	e	positiveInt	-
+E	procedureSequence	0	0	*	e	positiveInt	-
+E	informationSequence	0	0	*	e	positiveInt	-
+E	revenue	0	0	1	e	CodeableConcept	-
+E	category	0	0	1	e	CodeableConcept	-
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	programCode	0	0	*	e	CodeableConcept	-
+E	serviced	1	0	1	e	date,Period	-
+E	location	1	0	1	e	CodeableConcept,Address,Reference	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	udi	0	0	*	e	Reference	-
+E	bodySite	0	0	1	e	CodeableConcept	-
+E	subSite	0	0	*	e	CodeableConcept	-
+E	encounter	0	0	*	e	Reference	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication	-
+E	detail	0	0	*	e	ExplanationOfBenefit.item.detail	-
 T	ExplanationOfBenefit.item.adjudication	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	1	1	e	CodeableConcept
-E	reason	0	0	1	e	CodeableConcept
-E	amount	0	0	1	e	Money
-E	value	0	0	1	e	decimal
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	category	0	1	1	e	CodeableConcept	-
+E	reason	0	0	1	e	CodeableConcept	-
+E	amount	0	0	1	e	Money	-
+E	value	0	0	1	e	decimal	-
 T	ExplanationOfBenefit.item.detail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	revenue	0	0	1	e	CodeableConcept
-E	category	0	0	1	e	CodeableConcept
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	programCode	0	0	*	e	CodeableConcept
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	udi	0	0	*	e	Reference
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication
-E	subDetail	0	0	*	e	ExplanationOfBenefit.item.detail.subDetail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	revenue	0	0	1	e	CodeableConcept	-
+E	category	0	0	1	e	CodeableConcept	-
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	programCode	0	0	*	e	CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	udi	0	0	*	e	Reference	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication	-
+E	subDetail	0	0	*	e	ExplanationOfBenefit.item.detail.subDetail	-
 T	ExplanationOfBenefit.item.detail.subDetail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	1	1	e	positiveInt
-E	revenue	0	0	1	e	CodeableConcept
-E	category	0	0	1	e	CodeableConcept
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	programCode	0	0	*	e	CodeableConcept
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	udi	0	0	*	e	Reference
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	1	1	e	positiveInt	-
+E	revenue	0	0	1	e	CodeableConcept	-
+E	category	0	0	1	e	CodeableConcept	-
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	programCode	0	0	*	e	CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	udi	0	0	*	e	Reference	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication	-
 T	ExplanationOfBenefit.addItem	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	itemSequence	0	0	*	e	positiveInt
-E	detailSequence	0	0	*	e	positiveInt
-E	subDetailSequence	0	0	*	e	positiveInt
-E	provider	0	0	*	e	Reference
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	programCode	0	0	*	e	CodeableConcept
-E	serviced	1	0	1	e	date,Period
-E	location	1	0	1	e	CodeableConcept,Address,Reference
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	bodySite	0	0	1	e	CodeableConcept
-E	subSite	0	0	*	e	CodeableConcept
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication
-E	detail	0	0	*	e	ExplanationOfBenefit.addItem.detail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	itemSequence	0	0	*	e	positiveInt	-
+E	detailSequence	0	0	*	e	positiveInt	-
+E	subDetailSequence	0	0	*	e	positiveInt	-
+E	provider	0	0	*	e	Reference	-
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	programCode	0	0	*	e	CodeableConcept	-
+E	serviced	1	0	1	e	date,Period	-
+E	location	1	0	1	e	CodeableConcept,Address,Reference	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	bodySite	0	0	1	e	CodeableConcept	-
+E	subSite	0	0	*	e	CodeableConcept	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication	-
+E	detail	0	0	*	e	ExplanationOfBenefit.addItem.detail	-
 T	ExplanationOfBenefit.addItem.detail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication
-E	subDetail	0	0	*	e	ExplanationOfBenefit.addItem.detail.subDetail
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication	-
+E	subDetail	0	0	*	e	ExplanationOfBenefit.addItem.detail.subDetail	-
 T	ExplanationOfBenefit.addItem.detail.subDetail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	productOrService	0	1	1	e	CodeableConcept
-E	modifier	0	0	*	e	CodeableConcept
-E	quantity	0	0	1	e	Quantity
-E	unitPrice	0	0	1	e	Money
-E	factor	0	0	1	e	decimal
-E	net	0	0	1	e	Money
-E	noteNumber	0	0	*	e	positiveInt
-E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	productOrService	0	1	1	e	CodeableConcept	-
+E	modifier	0	0	*	e	CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
+E	unitPrice	0	0	1	e	Money	-
+E	factor	0	0	1	e	decimal	-
+E	net	0	0	1	e	Money	-
+E	noteNumber	0	0	*	e	positiveInt	-
+E	adjudication	0	0	*	e	ExplanationOfBenefit.item.adjudication	-
 T	ExplanationOfBenefit.total	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	1	1	e	CodeableConcept
-E	amount	0	1	1	e	Money
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	category	0	1	1	e	CodeableConcept	S
+E	amount	0	1	1	e	Money	S
 T	ExplanationOfBenefit.payment	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	adjustment	0	0	1	e	Money
-E	adjustmentReason	0	0	1	e	CodeableConcept
-E	date	0	0	1	e	date
-E	amount	0	0	1	e	Money
-E	identifier	0	0	1	e	Identifier
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	adjustment	0	0	1	e	Money	-
+E	adjustmentReason	0	0	1	e	CodeableConcept	-
+E	date	0	0	1	e	date	-
+E	amount	0	0	1	e	Money	-
+E	identifier	0	0	1	e	Identifier	-
 T	ExplanationOfBenefit.processNote	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	number	0	0	1	e	positiveInt
-E	type	0	0	1	e	code
-E	text	0	0	1	e	string
-E	language	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	number	0	0	1	e	positiveInt	-
+E	type	0	0	1	e	code	-
+E	text	0	0	1	e	string	-
+E	language	0	0	1	e	CodeableConcept	-
 T	ExplanationOfBenefit.benefitBalance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	1	1	e	CodeableConcept
-E	excluded	0	0	1	e	boolean
-E	name	0	0	1	e	string
-E	description	0	0	1	e	string
-E	network	0	0	1	e	CodeableConcept
-E	unit	0	0	1	e	CodeableConcept
-E	term	0	0	1	e	CodeableConcept
-E	financial	0	0	*	e	ExplanationOfBenefit.benefitBalance.financial
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	category	0	1	1	e	CodeableConcept	-
+E	excluded	0	0	1	e	boolean	-
+E	name	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
+E	network	0	0	1	e	CodeableConcept	-
+E	unit	0	0	1	e	CodeableConcept	-
+E	term	0	0	1	e	CodeableConcept	-
+E	financial	0	0	*	e	ExplanationOfBenefit.benefitBalance.financial	-
 T	ExplanationOfBenefit.benefitBalance.financial	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	allowed	1	0	1	e	unsignedInt,string,Money
-E	used	1	0	1	e	unsignedInt,Money
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	allowed	1	0	1	e	unsignedInt,string,Money	-
+E	used	1	0	1	e	unsignedInt,Money	-
 T	FamilyMemberHistory	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	instantiatesCanonical	0	0	*	e	canonical
-E	instantiatesUri	0	0	*	e	uri
-E	status	0	1	1	e	code
-E	dataAbsentReason	0	0	1	e	CodeableConcept
-E	patient	0	1	1	e	Reference
-E	date	0	0	1	e	dateTime
-E	name	0	0	1	e	string
-E	relationship	0	1	1	e	CodeableConcept
-E	sex	0	0	1	e	CodeableConcept
-E	born	1	0	1	e	Period,date,string
-E	age	1	0	1	e	Age,Range,string
-E	estimatedAge	0	0	1	e	boolean
-E	deceased	1	0	1	e	boolean,Age,Range,date,string
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	condition	0	0	*	e	FamilyMemberHistory.condition
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	instantiatesCanonical	0	0	*	e	canonical	S
+E	instantiatesUri	0	0	*	e	uri	S
+E	status	0	1	1	e	code	S
+E	dataAbsentReason	0	0	1	e	CodeableConcept	S
+E	patient	0	1	1	e	Reference	S
+E	date	0	0	1	e	dateTime	S
+E	name	0	0	1	e	string	S
+E	relationship	0	1	1	e	CodeableConcept	S
+E	sex	0	0	1	e	CodeableConcept	S
+E	born	1	0	1	e	Period,date,string	-
+E	age	1	0	1	e	Age,Range,string	S
+E	estimatedAge	0	0	1	e	boolean	S
+E	deceased	1	0	1	e	boolean,Age,Range,date,string	S
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	reasonReference	0	0	*	e	Reference	S
+E	note	0	0	*	e	Annotation	-
+E	condition	0	0	*	e	FamilyMemberHistory.condition	-
 T	FamilyMemberHistory.condition	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	outcome	0	0	1	e	CodeableConcept
-E	contributedToDeath	0	0	1	e	boolean
-E	onset	1	0	1	e	Age,Range,Period,string
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	-
+E	outcome	0	0	1	e	CodeableConcept	-
+E	contributedToDeath	0	0	1	e	boolean	-
+E	onset	1	0	1	e	Age,Range,Period,string	-
+E	note	0	0	*	e	Annotation	-
 T	Flag	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	category	0	0	*	e	CodeableConcept
-E	code	0	1	1	e	CodeableConcept
-E	subject	0	1	1	e	Reference
-E	period	0	0	1	e	Period
-E	encounter	0	0	1	e	Reference
-E	author	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	category	0	0	*	e	CodeableConcept	S
+E	code	0	1	1	e	CodeableConcept	S
+E	subject	0	1	1	e	Reference	S
+E	period	0	0	1	e	Period	S
+E	encounter	0	0	1	e	Reference	S
+E	author	0	0	1	e	Reference	S
 T	Goal	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	lifecycleStatus	0	1	1	e	code
-E	achievementStatus	0	0	1	e	CodeableConcept
-E	category	0	0	*	e	CodeableConcept
-E	priority	0	0	1	e	CodeableConcept
-E	description	0	1	1	e	CodeableConcept
-E	subject	0	1	1	e	Reference
-E	start	1	0	1	e	date,CodeableConcept
-E	target	0	0	*	e	Goal.target
-E	statusDate	0	0	1	e	date
-E	statusReason	0	0	1	e	string
-E	expressedBy	0	0	1	e	Reference
-E	addresses	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	outcomeCode	0	0	*	e	CodeableConcept
-E	outcomeReference	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	lifecycleStatus	0	1	1	e	code	S
+E	achievementStatus	0	0	1	e	CodeableConcept	S
+E	category	0	0	*	e	CodeableConcept	S
+E	priority	0	0	1	e	CodeableConcept	S
+E	description	0	1	1	e	CodeableConcept	S
+E	subject	0	1	1	e	Reference	S
+E	start	1	0	1	e	date,CodeableConcept	S
+E	target	0	0	*	e	Goal.target	-
+E	statusDate	0	0	1	e	date	S
+E	statusReason	0	0	1	e	string	-
+E	expressedBy	0	0	1	e	Reference	S
+E	addresses	0	0	*	e	Reference	-
+E	note	0	0	*	e	Annotation	-
+E	outcomeCode	0	0	*	e	CodeableConcept	-
+E	outcomeReference	0	0	*	e	Reference	-
 T	Goal.target	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	measure	0	0	1	e	CodeableConcept
-E	detail	1	0	1	e	Quantity,Range,CodeableConcept,string,boolean,integer,Ratio
-E	due	1	0	1	e	date,Duration
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	measure	0	0	1	e	CodeableConcept	S
+E	detail	1	0	1	e	Quantity,Range,CodeableConcept,string,boolean,integer,Ratio	S
+E	due	1	0	1	e	date,Duration	S
 T	GraphDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	version	0	0	1	e	string
-E	name	0	1	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	start	0	1	1	e	code
-E	profile	0	0	1	e	canonical
-E	link	0	0	*	e	GraphDefinition.link
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	version	0	0	1	e	string	S
+E	name	0	1	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	start	0	1	1	e	code	S
+E	profile	0	0	1	e	canonical	-
+E	link	0	0	*	e	GraphDefinition.link	-
 T	GraphDefinition.link	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	path	0	0	1	e	string
-E	sliceName	0	0	1	e	string
-E	min	0	0	1	e	integer
-E	max	0	0	1	e	string
-E	description	0	0	1	e	string
-E	target	0	0	*	e	GraphDefinition.link.target
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	path	0	0	1	e	string	-
+E	sliceName	0	0	1	e	string	-
+E	min	0	0	1	e	integer	-
+E	max	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
+E	target	0	0	*	e	GraphDefinition.link.target	-
 T	GraphDefinition.link.target	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	params	0	0	1	e	string
-E	profile	0	0	1	e	canonical
-E	compartment	0	0	*	e	GraphDefinition.link.target.compartment
-E	link	0	0	*	e	GraphDefinition.link
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	-
+E	params	0	0	1	e	string	-
+E	profile	0	0	1	e	canonical	-
+E	compartment	0	0	*	e	GraphDefinition.link.target.compartment	-
+E	link	0	0	*	e	GraphDefinition.link	-
 T	GraphDefinition.link.target.compartment	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	use	0	1	1	e	code
-E	code	0	1	1	e	code
-E	rule	0	1	1	e	code
-E	expression	0	0	1	e	string
-E	description	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	use	0	1	1	e	code	-
+E	code	0	1	1	e	code	-
+E	rule	0	1	1	e	code	-
+E	expression	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
 T	Group	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	active	0	0	1	e	boolean
-E	type	0	1	1	e	code
-E	actual	0	1	1	e	boolean
-E	code	0	0	1	e	CodeableConcept
-E	name	0	0	1	e	string
-E	quantity	0	0	1	e	unsignedInt
-E	managingEntity	0	0	1	e	Reference
-E	characteristic	0	0	*	e	Group.characteristic
-E	member	0	0	*	e	Group.member
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	active	0	0	1	e	boolean	S
+E	type	0	1	1	e	code	S
+E	actual	0	1	1	e	boolean	S
+E	code	0	0	1	e	CodeableConcept	S
+E	name	0	0	1	e	string	S
+E	quantity	0	0	1	e	unsignedInt	S
+E	managingEntity	0	0	1	e	Reference	S
+E	characteristic	0	0	*	e	Group.characteristic	-
+E	member	0	0	*	e	Group.member	-
 T	Group.characteristic	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	value	1	1	1	e	CodeableConcept,boolean,Quantity,Range,Reference
-E	exclude	0	1	1	e	boolean
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	-
+E	value	1	1	1	e	CodeableConcept,boolean,Quantity,Range,Reference	-
+E	exclude	0	1	1	e	boolean	-
+E	period	0	0	1	e	Period	-
 T	Group.member	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	entity	0	1	1	e	Reference
-E	period	0	0	1	e	Period
-E	inactive	0	0	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	entity	0	1	1	e	Reference	-
+E	period	0	0	1	e	Period	-
+E	inactive	0	0	1	e	boolean	-
 T	GuidanceResponse	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	requestIdentifier	0	0	1	e	Identifier
-E	identifier	0	0	*	e	Identifier
-E	module	1	1	1	e	uri,canonical,CodeableConcept
-E	status	0	1	1	e	code
-E	subject	0	0	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	occurrenceDateTime	0	0	1	e	dateTime
-E	performer	0	0	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	evaluationMessage	0	0	*	e	Reference
-E	outputParameters	0	0	1	e	Reference
-E	result	0	0	1	e	Reference
-E	dataRequirement	0	0	*	e	DataRequirement
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	requestIdentifier	0	0	1	e	Identifier	S
+E	identifier	0	0	*	e	Identifier	S
+E	module	1	1	1	e	uri,canonical,CodeableConcept	S
+E	status	0	1	1	e	code	S
+E	subject	0	0	1	e	Reference	-
+E	encounter	0	0	1	e	Reference	-
+E	occurrenceDateTime	0	0	1	e	dateTime	-
+E	performer	0	0	1	e	Reference	-
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	note	0	0	*	e	Annotation	-
+E	evaluationMessage	0	0	*	e	Reference	-
+E	outputParameters	0	0	1	e	Reference	-
+E	result	0	0	1	e	Reference	-
+E	dataRequirement	0	0	*	e	DataRequirement	-
 T	HealthcareService	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	active	0	0	1	e	boolean
-E	providedBy	0	0	1	e	Reference
-E	category	0	0	*	e	CodeableConcept
-E	type	0	0	*	e	CodeableConcept
-E	specialty	0	0	*	e	CodeableConcept
-E	location	0	0	*	e	Reference
-E	name	0	0	1	e	string
-E	comment	0	0	1	e	string
-E	extraDetails	0	0	1	e	markdown
-E	photo	0	0	1	e	Attachment
-E	telecom	0	0	*	e	ContactPoint
-E	coverageArea	0	0	*	e	Reference
-E	serviceProvisionCode	0	0	*	e	CodeableConcept
-E	eligibility	0	0	*	e	HealthcareService.eligibility
-E	program	0	0	*	e	CodeableConcept
-E	characteristic	0	0	*	e	CodeableConcept
-E	communication	0	0	*	e	CodeableConcept
-E	referralMethod	0	0	*	e	CodeableConcept
-E	appointmentRequired	0	0	1	e	boolean
-E	availableTime	0	0	*	e	HealthcareService.availableTime
-E	notAvailable	0	0	*	e	HealthcareService.notAvailable
-E	availabilityExceptions	0	0	1	e	string
-E	endpoint	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	active	0	0	1	e	boolean	S
+E	providedBy	0	0	1	e	Reference	S
+E	category	0	0	*	e	CodeableConcept	S
+E	type	0	0	*	e	CodeableConcept	S
+E	specialty	0	0	*	e	CodeableConcept	S
+E	location	0	0	*	e	Reference	S
+E	name	0	0	1	e	string	S
+E	comment	0	0	1	e	string	S
+E	extraDetails	0	0	1	e	markdown	-
+E	photo	0	0	1	e	Attachment	S
+E	telecom	0	0	*	e	ContactPoint	-
+E	coverageArea	0	0	*	e	Reference	-
+E	serviceProvisionCode	0	0	*	e	CodeableConcept	-
+E	eligibility	0	0	*	e	HealthcareService.eligibility	-
+E	program	0	0	*	e	CodeableConcept	-
+E	characteristic	0	0	*	e	CodeableConcept	-
+E	communication	0	0	*	e	CodeableConcept	-
+E	referralMethod	0	0	*	e	CodeableConcept	-
+E	appointmentRequired	0	0	1	e	boolean	-
+E	availableTime	0	0	*	e	HealthcareService.availableTime	-
+E	notAvailable	0	0	*	e	HealthcareService.notAvailable	-
+E	availabilityExceptions	0	0	1	e	string	-
+E	endpoint	0	0	*	e	Reference	-
 T	HealthcareService.eligibility	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	comment	0	0	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	-
+E	comment	0	0	1	e	markdown	-
 T	HealthcareService.availableTime	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	daysOfWeek	0	0	*	e	code
-E	allDay	0	0	1	e	boolean
-E	availableStartTime	0	0	1	e	time
-E	availableEndTime	0	0	1	e	time
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	daysOfWeek	0	0	*	e	code	-
+E	allDay	0	0	1	e	boolean	-
+E	availableStartTime	0	0	1	e	time	-
+E	availableEndTime	0	0	1	e	time	-
 T	HealthcareService.notAvailable	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	1	1	e	string
-E	during	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	1	1	e	string	-
+E	during	0	0	1	e	Period	-
 T	ImagingStudy	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	modality	0	0	*	e	Coding
-E	subject	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	started	0	0	1	e	dateTime
-E	basedOn	0	0	*	e	Reference
-E	referrer	0	0	1	e	Reference
-E	interpreter	0	0	*	e	Reference
-E	endpoint	0	0	*	e	Reference
-E	numberOfSeries	0	0	1	e	unsignedInt
-E	numberOfInstances	0	0	1	e	unsignedInt
-E	procedureReference	0	0	1	e	Reference
-E	procedureCode	0	0	*	e	CodeableConcept
-E	location	0	0	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	description	0	0	1	e	string
-E	series	0	0	*	e	ImagingStudy.series
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	modality	0	0	*	e	Coding	S
+E	subject	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	started	0	0	1	e	dateTime	S
+E	basedOn	0	0	*	e	Reference	S
+E	referrer	0	0	1	e	Reference	S
+E	interpreter	0	0	*	e	Reference	S
+E	endpoint	0	0	*	e	Reference	S
+E	numberOfSeries	0	0	1	e	unsignedInt	S
+E	numberOfInstances	0	0	1	e	unsignedInt	S
+E	procedureReference	0	0	1	e	Reference	S
+E	procedureCode	0	0	*	e	CodeableConcept	S
+E	location	0	0	1	e	Reference	S
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	reasonReference	0	0	*	e	Reference	S
+E	note	0	0	*	e	Annotation	S
+E	description	0	0	1	e	string	S
+E	series	0	0	*	e	ImagingStudy.series	S
 T	ImagingStudy.series	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	uid	0	1	1	e	id
-E	number	0	0	1	e	unsignedInt
-E	modality	0	1	1	e	Coding
-E	description	0	0	1	e	string
-E	numberOfInstances	0	0	1	e	unsignedInt
-E	endpoint	0	0	*	e	Reference
-E	bodySite	0	0	1	e	Coding
-E	laterality	0	0	1	e	Coding
-E	specimen	0	0	*	e	Reference
-E	started	0	0	1	e	dateTime
-E	performer	0	0	*	e	ImagingStudy.series.performer
-E	instance	0	0	*	e	ImagingStudy.series.instance
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	uid	0	1	1	e	id	S
+E	number	0	0	1	e	unsignedInt	S
+E	modality	0	1	1	e	Coding	S
+E	description	0	0	1	e	string	S
+E	numberOfInstances	0	0	1	e	unsignedInt	S
+E	endpoint	0	0	*	e	Reference	S
+E	bodySite	0	0	1	e	Coding	S
+E	laterality	0	0	1	e	Coding	S
+E	specimen	0	0	*	e	Reference	S
+E	started	0	0	1	e	dateTime	S
+E	performer	0	0	*	e	ImagingStudy.series.performer	S
+E	instance	0	0	*	e	ImagingStudy.series.instance	-
 T	ImagingStudy.series.performer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	function	0	0	1	e	CodeableConcept
-E	actor	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	function	0	0	1	e	CodeableConcept	S
+E	actor	0	1	1	e	Reference	S
 T	ImagingStudy.series.instance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	uid	0	1	1	e	id
-E	sopClass	0	1	1	e	Coding
-E	number	0	0	1	e	unsignedInt
-E	title	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	uid	0	1	1	e	id	-
+E	sopClass	0	1	1	e	Coding	-
+E	number	0	0	1	e	unsignedInt	-
+E	title	0	0	1	e	string	-
 T	Immunization	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	statusReason	0	0	1	e	CodeableConcept
-E	vaccineCode	0	1	1	e	CodeableConcept
-E	patient	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	occurrence	1	1	1	e	dateTime,string
-E	recorded	0	0	1	e	dateTime
-E	primarySource	0	0	1	e	boolean
-E	reportOrigin	0	0	1	e	CodeableConcept
-E	location	0	0	1	e	Reference
-E	manufacturer	0	0	1	e	Reference
-E	lotNumber	0	0	1	e	string
-E	expirationDate	0	0	1	e	date
-E	site	0	0	1	e	CodeableConcept
-E	route	0	0	1	e	CodeableConcept
-E	doseQuantity	0	0	1	e	Quantity
-E	performer	0	0	*	e	Immunization.performer
-E	note	0	0	*	e	Annotation
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	isSubpotent	0	0	1	e	boolean
-E	subpotentReason	0	0	*	e	CodeableConcept
-E	education	0	0	*	e	Immunization.education
-E	programEligibility	0	0	*	e	CodeableConcept
-E	fundingSource	0	0	1	e	CodeableConcept
-E	reaction	0	0	*	e	Immunization.reaction
-E	protocolApplied	0	0	*	e	Immunization.protocolApplied
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	statusReason	0	0	1	e	CodeableConcept	-
+E	vaccineCode	0	1	1	e	CodeableConcept	S
+E	patient	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	-
+E	occurrence	1	1	1	e	dateTime,string	S
+E	recorded	0	0	1	e	dateTime	-
+E	primarySource	0	0	1	e	boolean	S
+E	reportOrigin	0	0	1	e	CodeableConcept	-
+E	location	0	0	1	e	Reference	-
+E	manufacturer	0	0	1	e	Reference	-
+E	lotNumber	0	0	1	e	string	-
+E	expirationDate	0	0	1	e	date	-
+E	site	0	0	1	e	CodeableConcept	-
+E	route	0	0	1	e	CodeableConcept	-
+E	doseQuantity	0	0	1	e	Quantity	-
+E	performer	0	0	*	e	Immunization.performer	S
+E	note	0	0	*	e	Annotation	S
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	isSubpotent	0	0	1	e	boolean	S
+E	subpotentReason	0	0	*	e	CodeableConcept	-
+E	education	0	0	*	e	Immunization.education	-
+E	programEligibility	0	0	*	e	CodeableConcept	-
+E	fundingSource	0	0	1	e	CodeableConcept	-
+E	reaction	0	0	*	e	Immunization.reaction	-
+E	protocolApplied	0	0	*	e	Immunization.protocolApplied	-
 T	Immunization.performer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	function	0	0	1	e	CodeableConcept
-E	actor	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	function	0	0	1	e	CodeableConcept	S
+E	actor	0	1	1	e	Reference	S
 T	Immunization.education	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	documentType	0	0	1	e	string
-E	reference	0	0	1	e	uri
-E	publicationDate	0	0	1	e	dateTime
-E	presentationDate	0	0	1	e	dateTime
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	documentType	0	0	1	e	string	-
+E	reference	0	0	1	e	uri	-
+E	publicationDate	0	0	1	e	dateTime	-
+E	presentationDate	0	0	1	e	dateTime	-
 T	Immunization.reaction	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	date	0	0	1	e	dateTime
-E	detail	0	0	1	e	Reference
-E	reported	0	0	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	date	0	0	1	e	dateTime	-
+E	detail	0	0	1	e	Reference	-
+E	reported	0	0	1	e	boolean	-
 T	Immunization.protocolApplied	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	series	0	0	1	e	string
-E	authority	0	0	1	e	Reference
-E	targetDisease	0	0	*	e	CodeableConcept
-E	doseNumber	1	1	1	e	positiveInt,string
-E	seriesDoses	1	0	1	e	positiveInt,string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	series	0	0	1	e	string	-
+E	authority	0	0	1	e	Reference	-
+E	targetDisease	0	0	*	e	CodeableConcept	-
+E	doseNumber	1	1	1	e	positiveInt,string	-
+E	seriesDoses	1	0	1	e	positiveInt,string	-
 T	ImmunizationEvaluation	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	patient	0	1	1	e	Reference
-E	date	0	0	1	e	dateTime
-E	authority	0	0	1	e	Reference
-E	targetDisease	0	1	1	e	CodeableConcept
-E	immunizationEvent	0	1	1	e	Reference
-E	doseStatus	0	1	1	e	CodeableConcept
-E	doseStatusReason	0	0	*	e	CodeableConcept
-E	description	0	0	1	e	string
-E	series	0	0	1	e	string
-E	doseNumber	1	0	1	e	positiveInt,string
-E	seriesDoses	1	0	1	e	positiveInt,string
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	patient	0	1	1	e	Reference	S
+E	date	0	0	1	e	dateTime	-
+E	authority	0	0	1	e	Reference	-
+E	targetDisease	0	1	1	e	CodeableConcept	S
+E	immunizationEvent	0	1	1	e	Reference	S
+E	doseStatus	0	1	1	e	CodeableConcept	S
+E	doseStatusReason	0	0	*	e	CodeableConcept	-
+E	description	0	0	1	e	string	-
+E	series	0	0	1	e	string	-
+E	doseNumber	1	0	1	e	positiveInt,string	-
+E	seriesDoses	1	0	1	e	positiveInt,string	-
 T	ImmunizationRecommendation	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	patient	0	1	1	e	Reference
-E	date	0	1	1	e	dateTime
-E	authority	0	0	1	e	Reference
-E	recommendation	0	1	*	e	ImmunizationRecommendation.recommendation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	patient	0	1	1	e	Reference	S
+E	date	0	1	1	e	dateTime	S
+E	authority	0	0	1	e	Reference	-
+E	recommendation	0	1	*	e	ImmunizationRecommendation.recommendation	S
 T	ImmunizationRecommendation.recommendation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	vaccineCode	0	0	*	e	CodeableConcept
-E	targetDisease	0	0	1	e	CodeableConcept
-E	contraindicatedVaccineCode	0	0	*	e	CodeableConcept
-E	forecastStatus	0	1	1	e	CodeableConcept
-E	forecastReason	0	0	*	e	CodeableConcept
-E	dateCriterion	0	0	*	e	ImmunizationRecommendation.recommendation.dateCriterion
-E	description	0	0	1	e	string
-E	series	0	0	1	e	string
-E	doseNumber	1	0	1	e	positiveInt,string
-E	seriesDoses	1	0	1	e	positiveInt,string
-E	supportingImmunization	0	0	*	e	Reference
-E	supportingPatientInformation	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	vaccineCode	0	0	*	e	CodeableConcept	S
+E	targetDisease	0	0	1	e	CodeableConcept	S
+E	contraindicatedVaccineCode	0	0	*	e	CodeableConcept	S
+E	forecastStatus	0	1	1	e	CodeableConcept	S
+E	forecastReason	0	0	*	e	CodeableConcept	S
+E	dateCriterion	0	0	*	e	ImmunizationRecommendation.recommendation.dateCriterion	-
+E	description	0	0	1	e	string	-
+E	series	0	0	1	e	string	-
+E	doseNumber	1	0	1	e	positiveInt,string	S
+E	seriesDoses	1	0	1	e	positiveInt,string	-
+E	supportingImmunization	0	0	*	e	Reference	-
+E	supportingPatientInformation	0	0	*	e	Reference	-
 T	ImmunizationRecommendation.recommendation.dateCriterion	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	value	0	1	1	e	dateTime
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	-
+E	value	0	1	1	e	dateTime	-
 T	ImplementationGuide	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	1	1	e	uri
-E	version	0	0	1	e	string
-E	name	0	1	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	copyright	0	0	1	e	markdown
-E	packageId	0	1	1	e	id
-E	license	0	0	1	e	code
-E	fhirVersion	0	1	*	e	code
-E	dependsOn	0	0	*	e	ImplementationGuide.dependsOn
-E	global	0	0	*	e	ImplementationGuide.global
-E	definition	0	0	1	e	ImplementationGuide.definition
-E	manifest	0	0	1	e	ImplementationGuide.manifest
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	1	1	e	uri	S
+E	version	0	0	1	e	string	S
+E	name	0	1	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	copyright	0	0	1	e	markdown	-
+E	packageId	0	1	1	e	id	S
+E	license	0	0	1	e	code	S
+E	fhirVersion	0	1	*	e	code	S
+E	dependsOn	0	0	*	e	ImplementationGuide.dependsOn	S
+E	global	0	0	*	e	ImplementationGuide.global	S
+E	definition	0	0	1	e	ImplementationGuide.definition	-
+E	manifest	0	0	1	e	ImplementationGuide.manifest	-
 T	ImplementationGuide.dependsOn	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	uri	0	1	1	e	canonical
-E	packageId	0	0	1	e	id
-E	version	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	uri	0	1	1	e	canonical	S
+E	packageId	0	0	1	e	id	S
+E	version	0	0	1	e	string	S
 T	ImplementationGuide.global	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	profile	0	1	1	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	S
+E	profile	0	1	1	e	canonical	S
 T	ImplementationGuide.definition	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	grouping	0	0	*	e	ImplementationGuide.definition.grouping
-E	resource	0	1	*	e	ImplementationGuide.definition.resource
-E	page	0	0	1	e	ImplementationGuide.definition.page
-E	parameter	0	0	*	e	ImplementationGuide.definition.parameter
-E	template	0	0	*	e	ImplementationGuide.definition.template
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	grouping	0	0	*	e	ImplementationGuide.definition.grouping	-
+E	resource	0	1	*	e	ImplementationGuide.definition.resource	-
+E	page	0	0	1	e	ImplementationGuide.definition.page	-
+E	parameter	0	0	*	e	ImplementationGuide.definition.parameter	-
+E	template	0	0	*	e	ImplementationGuide.definition.template	-
 T	ImplementationGuide.definition.grouping	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	description	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	-
+E	description	0	0	1	e	string	-
 T	ImplementationGuide.definition.resource	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	reference	0	1	1	e	Reference
-E	fhirVersion	0	0	*	e	code
-E	name	0	0	1	e	string
-E	description	0	0	1	e	string
-E	example	1	0	1	e	boolean,canonical
-E	groupingId	0	0	1	e	id
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	reference	0	1	1	e	Reference	-
+E	fhirVersion	0	0	*	e	code	-
+E	name	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
+E	example	1	0	1	e	boolean,canonical	-
+E	groupingId	0	0	1	e	id	-
 T	ImplementationGuide.definition.page	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	1	1	1	e	url,Reference
-E	title	0	1	1	e	string
-E	generation	0	1	1	e	code
-E	page	0	0	*	e	ImplementationGuide.definition.page
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	1	1	1	e	url,Reference	-
+E	title	0	1	1	e	string	-
+E	generation	0	1	1	e	code	-
+E	page	0	0	*	e	ImplementationGuide.definition.page	-
 T	ImplementationGuide.definition.parameter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	value	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	-
+E	value	0	1	1	e	string	-
 T	ImplementationGuide.definition.template	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	source	0	1	1	e	string
-E	scope	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	-
+E	source	0	1	1	e	string	-
+E	scope	0	0	1	e	string	-
 T	ImplementationGuide.manifest	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	rendering	0	0	1	e	url
-E	resource	0	1	*	e	ImplementationGuide.manifest.resource
-E	page	0	0	*	e	ImplementationGuide.manifest.page
-E	image	0	0	*	e	string
-E	other	0	0	*	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	rendering	0	0	1	e	url	S
+E	resource	0	1	*	e	ImplementationGuide.manifest.resource	S
+E	page	0	0	*	e	ImplementationGuide.manifest.page	-
+E	image	0	0	*	e	string	-
+E	other	0	0	*	e	string	-
 T	ImplementationGuide.manifest.resource	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	reference	0	1	1	e	Reference
-E	example	1	0	1	e	boolean,canonical
-E	relativePath	0	0	1	e	url
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	reference	0	1	1	e	Reference	S
+E	example	1	0	1	e	boolean,canonical	-
+E	relativePath	0	0	1	e	url	-
 T	ImplementationGuide.manifest.page	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	title	0	0	1	e	string
-E	anchor	0	0	*	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	-
+E	title	0	0	1	e	string	-
+E	anchor	0	0	*	e	string	-
 T	InsurancePlan	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	0	1	e	code
-E	type	0	0	*	e	CodeableConcept
-E	name	0	0	1	e	string
-E	alias	0	0	*	e	string
-E	period	0	0	1	e	Period
-E	ownedBy	0	0	1	e	Reference
-E	administeredBy	0	0	1	e	Reference
-E	coverageArea	0	0	*	e	Reference
-E	contact	0	0	*	e	InsurancePlan.contact
-E	endpoint	0	0	*	e	Reference
-E	network	0	0	*	e	Reference
-E	coverage	0	0	*	e	InsurancePlan.coverage
-E	plan	0	0	*	e	InsurancePlan.plan
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	0	1	e	code	S
+E	type	0	0	*	e	CodeableConcept	S
+E	name	0	0	1	e	string	S
+E	alias	0	0	*	e	string	-
+E	period	0	0	1	e	Period	-
+E	ownedBy	0	0	1	e	Reference	S
+E	administeredBy	0	0	1	e	Reference	S
+E	coverageArea	0	0	*	e	Reference	S
+E	contact	0	0	*	e	InsurancePlan.contact	-
+E	endpoint	0	0	*	e	Reference	-
+E	network	0	0	*	e	Reference	-
+E	coverage	0	0	*	e	InsurancePlan.coverage	-
+E	plan	0	0	*	e	InsurancePlan.plan	-
 T	InsurancePlan.contact	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	purpose	0	0	1	e	CodeableConcept
-E	name	0	0	1	e	HumanName
-E	telecom	0	0	*	e	ContactPoint
-E	address	0	0	1	e	Address
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	purpose	0	0	1	e	CodeableConcept	-
+E	name	0	0	1	e	HumanName	-
+E	telecom	0	0	*	e	ContactPoint	-
+E	address	0	0	1	e	Address	-
 T	InsurancePlan.coverage	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	network	0	0	*	e	Reference
-E	benefit	0	1	*	e	InsurancePlan.coverage.benefit
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	network	0	0	*	e	Reference	-
+E	benefit	0	1	*	e	InsurancePlan.coverage.benefit	-
 T	InsurancePlan.coverage.benefit	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	requirement	0	0	1	e	string
-E	limit	0	0	*	e	InsurancePlan.coverage.benefit.limit
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	requirement	0	0	1	e	string	-
+E	limit	0	0	*	e	InsurancePlan.coverage.benefit.limit	-
 T	InsurancePlan.coverage.benefit.limit	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	value	0	0	1	e	Quantity
-E	code	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	value	0	0	1	e	Quantity	-
+E	code	0	0	1	e	CodeableConcept	-
 T	InsurancePlan.plan	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	type	0	0	1	e	CodeableConcept
-E	coverageArea	0	0	*	e	Reference
-E	network	0	0	*	e	Reference
-E	generalCost	0	0	*	e	InsurancePlan.plan.generalCost
-E	specificCost	0	0	*	e	InsurancePlan.plan.specificCost
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	*	e	Identifier	S
+E	type	0	0	1	e	CodeableConcept	-
+E	coverageArea	0	0	*	e	Reference	S
+E	network	0	0	*	e	Reference	-
+E	generalCost	0	0	*	e	InsurancePlan.plan.generalCost	-
+E	specificCost	0	0	*	e	InsurancePlan.plan.specificCost	-
 T	InsurancePlan.plan.generalCost	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	groupSize	0	0	1	e	positiveInt
-E	cost	0	0	1	e	Money
-E	comment	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	groupSize	0	0	1	e	positiveInt	-
+E	cost	0	0	1	e	Money	-
+E	comment	0	0	1	e	string	-
 T	InsurancePlan.plan.specificCost	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	1	1	e	CodeableConcept
-E	benefit	0	0	*	e	InsurancePlan.plan.specificCost.benefit
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	category	0	1	1	e	CodeableConcept	-
+E	benefit	0	0	*	e	InsurancePlan.plan.specificCost.benefit	-
 T	InsurancePlan.plan.specificCost.benefit	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	cost	0	0	*	e	InsurancePlan.plan.specificCost.benefit.cost
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	cost	0	0	*	e	InsurancePlan.plan.specificCost.benefit.cost	-
 T	InsurancePlan.plan.specificCost.benefit.cost	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	applicability	0	0	1	e	CodeableConcept
-E	qualifiers	0	0	*	e	CodeableConcept
-E	value	0	0	1	e	Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	applicability	0	0	1	e	CodeableConcept	-
+E	qualifiers	0	0	*	e	CodeableConcept	-
+E	value	0	0	1	e	Quantity	-
 T	Invoice	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	cancelledReason	0	0	1	e	string
-E	type	0	0	1	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	recipient	0	0	1	e	Reference
-E	date	0	0	1	e	dateTime
-E	participant	0	0	*	e	Invoice.participant
-E	issuer	0	0	1	e	Reference
-E	account	0	0	1	e	Reference
-E	lineItem	0	0	*	e	Invoice.lineItem
-E	totalPriceComponent	0	0	*	e	Invoice.lineItem.priceComponent
-E	totalNet	0	0	1	e	Money
-E	totalGross	0	0	1	e	Money
-E	paymentTerms	0	0	1	e	markdown
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	cancelledReason	0	0	1	e	string	-
+E	type	0	0	1	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	S
+E	recipient	0	0	1	e	Reference	S
+E	date	0	0	1	e	dateTime	S
+E	participant	0	0	*	e	Invoice.participant	-
+E	issuer	0	0	1	e	Reference	-
+E	account	0	0	1	e	Reference	-
+E	lineItem	0	0	*	e	Invoice.lineItem	-
+E	totalPriceComponent	0	0	*	e	Invoice.lineItem.priceComponent	-
+E	totalNet	0	0	1	e	Money	S
+E	totalGross	0	0	1	e	Money	S
+E	paymentTerms	0	0	1	e	markdown	-
+E	note	0	0	*	e	Annotation	-
 T	Invoice.participant	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	role	0	0	1	e	CodeableConcept
-E	actor	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	role	0	0	1	e	CodeableConcept	-
+E	actor	0	1	1	e	Reference	-
 T	Invoice.lineItem	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequence	0	0	1	e	positiveInt
-E	chargeItem	1	1	1	e	Reference,CodeableConcept
-E	priceComponent	0	0	*	e	Invoice.lineItem.priceComponent
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	sequence	0	0	1	e	positiveInt	-
+E	chargeItem	1	1	1	e	Reference,CodeableConcept	-
+E	priceComponent	0	0	*	e	Invoice.lineItem.priceComponent	-
 T	Invoice.lineItem.priceComponent	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	code	0	0	1	e	CodeableConcept
-E	factor	0	0	1	e	decimal
-E	amount	0	0	1	e	Money
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	-
+E	code	0	0	1	e	CodeableConcept	-
+E	factor	0	0	1	e	decimal	-
+E	amount	0	0	1	e	Money	-
 T	Library	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	subtitle	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	type	0	1	1	e	CodeableConcept
-E	subject	1	0	1	e	CodeableConcept,Reference
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	usage	0	0	1	e	string
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	parameter	0	0	*	e	ParameterDefinition
-E	dataRequirement	0	0	*	e	DataRequirement
-E	content	0	0	*	e	Attachment
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	subtitle	0	0	1	e	string	-
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	type	0	1	1	e	CodeableConcept	S
+E	subject	1	0	1	e	CodeableConcept,Reference	-
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	usage	0	0	1	e	string	-
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	parameter	0	0	*	e	ParameterDefinition	-
+E	dataRequirement	0	0	*	e	DataRequirement	-
+E	content	0	0	*	e	Attachment	S
 T	Linkage	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	active	0	0	1	e	boolean
-E	author	0	0	1	e	Reference
-E	item	0	1	*	e	Linkage.item
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	active	0	0	1	e	boolean	S
+E	author	0	0	1	e	Reference	S
+E	item	0	1	*	e	Linkage.item	S
 T	Linkage.item	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	resource	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	S
+E	resource	0	1	1	e	Reference	S
 T	List	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	mode	0	1	1	e	code
-E	title	0	0	1	e	string
-E	code	0	0	1	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	date	0	0	1	e	dateTime
-E	source	0	0	1	e	Reference
-E	orderedBy	0	0	1	e	CodeableConcept
-E	note	0	0	*	e	Annotation
-E	entry	0	0	*	e	List.entry
-E	emptyReason	0	0	1	e	CodeableConcept
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	mode	0	1	1	e	code	S
+E	title	0	0	1	e	string	S
+E	code	0	0	1	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	-
+E	date	0	0	1	e	dateTime	S
+E	source	0	0	1	e	Reference	S
+E	orderedBy	0	0	1	e	CodeableConcept	-
+E	note	0	0	*	e	Annotation	-
+E	entry	0	0	*	e	List.entry	-
+E	emptyReason	0	0	1	e	CodeableConcept	-
 T	List.entry	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	flag	0	0	1	e	CodeableConcept
-E	deleted	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	item	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	flag	0	0	1	e	CodeableConcept	-
+E	deleted	0	0	1	e	boolean	-
+E	date	0	0	1	e	dateTime	-
+E	item	0	1	1	e	Reference	-
 T	Location	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	0	1	e	code
-E	operationalStatus	0	0	1	e	Coding
-E	name	0	0	1	e	string
-E	alias	0	0	*	e	string
-E	description	0	0	1	e	string
-E	mode	0	0	1	e	code
-E	type	0	0	*	e	CodeableConcept
-E	telecom	0	0	*	e	ContactPoint
-E	address	0	0	1	e	Address
-E	physicalType	0	0	1	e	CodeableConcept
-E	position	0	0	1	e	Location.position
-E	managingOrganization	0	0	1	e	Reference
-E	partOf	0	0	1	e	Reference
-E	hoursOfOperation	0	0	*	e	Location.hoursOfOperation
-E	availabilityExceptions	0	0	1	e	string
-E	endpoint	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	0	1	e	code	S
+E	operationalStatus	0	0	1	e	Coding	S
+E	name	0	0	1	e	string	S
+E	alias	0	0	*	e	string	-
+E	description	0	0	1	e	string	S
+E	mode	0	0	1	e	code	S
+E	type	0	0	*	e	CodeableConcept	S
+E	telecom	0	0	*	e	ContactPoint	-
+E	address	0	0	1	e	Address	-
+E	physicalType	0	0	1	e	CodeableConcept	S
+E	position	0	0	1	e	Location.position	-
+E	managingOrganization	0	0	1	e	Reference	S
+E	partOf	0	0	1	e	Reference	-
+E	hoursOfOperation	0	0	*	e	Location.hoursOfOperation	-
+E	availabilityExceptions	0	0	1	e	string	-
+E	endpoint	0	0	*	e	Reference	-
 T	Location.position	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	longitude	0	1	1	e	decimal
-E	latitude	0	1	1	e	decimal
-E	altitude	0	0	1	e	decimal
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	longitude	0	1	1	e	decimal	-
+E	latitude	0	1	1	e	decimal	-
+E	altitude	0	0	1	e	decimal	-
 T	Location.hoursOfOperation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	daysOfWeek	0	0	*	e	code
-E	allDay	0	0	1	e	boolean
-E	openingTime	0	0	1	e	time
-E	closingTime	0	0	1	e	time
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	daysOfWeek	0	0	*	e	code	-
+E	allDay	0	0	1	e	boolean	-
+E	openingTime	0	0	1	e	time	-
+E	closingTime	0	0	1	e	time	-
 T	Measure	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	subtitle	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	subject	1	0	1	e	CodeableConcept,Reference
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	usage	0	0	1	e	string
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	library	0	0	*	e	canonical
-E	disclaimer	0	0	1	e	markdown
-E	scoring	0	0	1	e	CodeableConcept
-E	compositeScoring	0	0	1	e	CodeableConcept
-E	type	0	0	*	e	CodeableConcept
-E	riskAdjustment	0	0	1	e	string
-E	rateAggregation	0	0	1	e	string
-E	rationale	0	0	1	e	markdown
-E	clinicalRecommendationStatement	0	0	1	e	markdown
-E	improvementNotation	0	0	1	e	CodeableConcept
-E	definition	0	0	*	e	markdown
-E	guidance	0	0	1	e	markdown
-E	group	0	0	*	e	Measure.group
-E	supplementalData	0	0	*	e	Measure.supplementalData
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	subtitle	0	0	1	e	string	-
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	subject	1	0	1	e	CodeableConcept,Reference	-
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	usage	0	0	1	e	string	-
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	library	0	0	*	e	canonical	-
+E	disclaimer	0	0	1	e	markdown	S
+E	scoring	0	0	1	e	CodeableConcept	S
+E	compositeScoring	0	0	1	e	CodeableConcept	S
+E	type	0	0	*	e	CodeableConcept	S
+E	riskAdjustment	0	0	1	e	string	S
+E	rateAggregation	0	0	1	e	string	S
+E	rationale	0	0	1	e	markdown	S
+E	clinicalRecommendationStatement	0	0	1	e	markdown	S
+E	improvementNotation	0	0	1	e	CodeableConcept	S
+E	definition	0	0	*	e	markdown	S
+E	guidance	0	0	1	e	markdown	S
+E	group	0	0	*	e	Measure.group	-
+E	supplementalData	0	0	*	e	Measure.supplementalData	-
 T	Measure.group	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	description	0	0	1	e	string
-E	population	0	0	*	e	Measure.group.population
-E	stratifier	0	0	*	e	Measure.group.stratifier
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	-
+E	description	0	0	1	e	string	-
+E	population	0	0	*	e	Measure.group.population	-
+E	stratifier	0	0	*	e	Measure.group.stratifier	-
 T	Measure.group.population	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	description	0	0	1	e	string
-E	criteria	0	1	1	e	Expression
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	-
+E	description	0	0	1	e	string	-
+E	criteria	0	1	1	e	Expression	-
 T	Measure.group.stratifier	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	description	0	0	1	e	string
-E	criteria	0	0	1	e	Expression
-E	component	0	0	*	e	Measure.group.stratifier.component
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	-
+E	description	0	0	1	e	string	-
+E	criteria	0	0	1	e	Expression	-
+E	component	0	0	*	e	Measure.group.stratifier.component	-
 T	Measure.group.stratifier.component	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	description	0	0	1	e	string
-E	criteria	0	1	1	e	Expression
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	-
+E	description	0	0	1	e	string	-
+E	criteria	0	1	1	e	Expression	-
 T	Measure.supplementalData	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	usage	0	0	*	e	CodeableConcept
-E	description	0	0	1	e	string
-E	criteria	0	1	1	e	Expression
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	-
+E	usage	0	0	*	e	CodeableConcept	-
+E	description	0	0	1	e	string	-
+E	criteria	0	1	1	e	Expression	-
 T	MeasureReport	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	type	0	1	1	e	code
-E	measure	0	1	1	e	canonical
-E	subject	0	0	1	e	Reference
-E	date	0	0	1	e	dateTime
-E	reporter	0	0	1	e	Reference
-E	period	0	1	1	e	Period
-E	improvementNotation	0	0	1	e	CodeableConcept
-E	group	0	0	*	e	MeasureReport.group
-E	evaluatedResource	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	type	0	1	1	e	code	S
+E	measure	0	1	1	e	canonical	S
+E	subject	0	0	1	e	Reference	S
+E	date	0	0	1	e	dateTime	S
+E	reporter	0	0	1	e	Reference	S
+E	period	0	1	1	e	Period	S
+E	improvementNotation	0	0	1	e	CodeableConcept	S
+E	group	0	0	*	e	MeasureReport.group	-
+E	evaluatedResource	0	0	*	e	Reference	-
 T	MeasureReport.group	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	population	0	0	*	e	MeasureReport.group.population
-E	measureScore	0	0	1	e	Quantity
-E	stratifier	0	0	*	e	MeasureReport.group.stratifier
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	S
+E	population	0	0	*	e	MeasureReport.group.population	-
+E	measureScore	0	0	1	e	Quantity	S
+E	stratifier	0	0	*	e	MeasureReport.group.stratifier	-
 T	MeasureReport.group.population	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	count	0	0	1	e	integer
-E	subjectResults	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	S
+E	count	0	0	1	e	integer	-
+E	subjectResults	0	0	1	e	Reference	-
 T	MeasureReport.group.stratifier	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	*	e	CodeableConcept
-E	stratum	0	0	*	e	MeasureReport.group.stratifier.stratum
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	*	e	CodeableConcept	-
+E	stratum	0	0	*	e	MeasureReport.group.stratifier.stratum	-
 T	MeasureReport.group.stratifier.stratum	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	value	0	0	1	e	CodeableConcept
-E	component	0	0	*	e	MeasureReport.group.stratifier.stratum.component
-E	population	0	0	*	e	MeasureReport.group.stratifier.stratum.population
-E	measureScore	0	0	1	e	Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	value	0	0	1	e	CodeableConcept	-
+E	component	0	0	*	e	MeasureReport.group.stratifier.stratum.component	-
+E	population	0	0	*	e	MeasureReport.group.stratifier.stratum.population	-
+E	measureScore	0	0	1	e	Quantity	-
 T	MeasureReport.group.stratifier.stratum.component	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	value	0	1	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	-
+E	value	0	1	1	e	CodeableConcept	-
 T	MeasureReport.group.stratifier.stratum.population	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	count	0	0	1	e	integer
-E	subjectResults	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	-
+E	count	0	0	1	e	integer	-
+E	subjectResults	0	0	1	e	Reference	-
 T	Media	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	basedOn	0	0	*	e	Reference
-E	partOf	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	type	0	0	1	e	CodeableConcept
-E	modality	0	0	1	e	CodeableConcept
-E	view	0	0	1	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	created	1	0	1	e	dateTime,Period
-E	issued	0	0	1	e	instant
-E	operator	0	0	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	bodySite	0	0	1	e	CodeableConcept
-E	deviceName	0	0	1	e	string
-E	device	0	0	1	e	Reference
-E	height	0	0	1	e	positiveInt
-E	width	0	0	1	e	positiveInt
-E	frames	0	0	1	e	positiveInt
-E	duration	0	0	1	e	decimal
-E	content	0	1	1	e	Attachment
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	basedOn	0	0	*	e	Reference	S
+E	partOf	0	0	*	e	Reference	S
+E	status	0	1	1	e	code	S
+E	type	0	0	1	e	CodeableConcept	S
+E	modality	0	0	1	e	CodeableConcept	S
+E	view	0	0	1	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	created	1	0	1	e	dateTime,Period	S
+E	issued	0	0	1	e	instant	S
+E	operator	0	0	1	e	Reference	S
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	bodySite	0	0	1	e	CodeableConcept	S
+E	deviceName	0	0	1	e	string	S
+E	device	0	0	1	e	Reference	S
+E	height	0	0	1	e	positiveInt	S
+E	width	0	0	1	e	positiveInt	S
+E	frames	0	0	1	e	positiveInt	S
+E	duration	0	0	1	e	decimal	S
+E	content	0	1	1	e	Attachment	S
+E	note	0	0	*	e	Annotation	-
 T	Medication	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	code	0	0	1	e	CodeableConcept
-E	status	0	0	1	e	code
-E	manufacturer	0	0	1	e	Reference
-E	form	0	0	1	e	CodeableConcept
-E	amount	0	0	1	e	Ratio
-E	ingredient	0	0	*	e	Medication.ingredient
-E	batch	0	0	1	e	Medication.batch
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	code	0	0	1	e	CodeableConcept	S
+E	status	0	0	1	e	code	S
+E	manufacturer	0	0	1	e	Reference	S
+E	form	0	0	1	e	CodeableConcept	-
+E	amount	0	0	1	e	Ratio	S
+E	ingredient	0	0	*	e	Medication.ingredient	-
+E	batch	0	0	1	e	Medication.batch	-
 T	Medication.ingredient	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	item	1	1	1	e	CodeableConcept,Reference
-E	isActive	0	0	1	e	boolean
-E	strength	0	0	1	e	Ratio
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	item	1	1	1	e	CodeableConcept,Reference	-
+E	isActive	0	0	1	e	boolean	-
+E	strength	0	0	1	e	Ratio	-
 T	Medication.batch	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	lotNumber	0	0	1	e	string
-E	expirationDate	0	0	1	e	dateTime
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	lotNumber	0	0	1	e	string	-
+E	expirationDate	0	0	1	e	dateTime	-
 T	MedicationAdministration	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	instantiates	0	0	*	e	uri
-E	partOf	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	statusReason	0	0	*	e	CodeableConcept
-E	category	0	0	1	e	CodeableConcept
-E	medication	1	1	1	e	CodeableConcept,Reference
-E	subject	0	1	1	e	Reference
-E	context	0	0	1	e	Reference
-E	supportingInformation	0	0	*	e	Reference
-E	effective	1	1	1	e	dateTime,Period
-E	performer	0	0	*	e	MedicationAdministration.performer
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	request	0	0	1	e	Reference
-E	device	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	dosage	0	0	1	e	MedicationAdministration.dosage
-E	eventHistory	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	instantiates	0	0	*	e	uri	S
+E	partOf	0	0	*	e	Reference	S
+E	status	0	1	1	e	code	S
+E	statusReason	0	0	*	e	CodeableConcept	-
+E	category	0	0	1	e	CodeableConcept	-
+E	medication	1	1	1	e	CodeableConcept,Reference	S
+E	subject	0	1	1	e	Reference	S
+E	context	0	0	1	e	Reference	-
+E	supportingInformation	0	0	*	e	Reference	-
+E	effective	1	1	1	e	dateTime,Period	S
+E	performer	0	0	*	e	MedicationAdministration.performer	S
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	request	0	0	1	e	Reference	-
+E	device	0	0	*	e	Reference	-
+E	note	0	0	*	e	Annotation	-
+E	dosage	0	0	1	e	MedicationAdministration.dosage	-
+E	eventHistory	0	0	*	e	Reference	-
 T	MedicationAdministration.performer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	function	0	0	1	e	CodeableConcept
-E	actor	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	function	0	0	1	e	CodeableConcept	-
+E	actor	0	1	1	e	Reference	S
 T	MedicationAdministration.dosage	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	text	0	0	1	e	string
-E	site	0	0	1	e	CodeableConcept
-E	route	0	0	1	e	CodeableConcept
-E	method	0	0	1	e	CodeableConcept
-E	dose	0	0	1	e	Quantity
-E	rate	1	0	1	e	Ratio,Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	text	0	0	1	e	string	-
+E	site	0	0	1	e	CodeableConcept	-
+E	route	0	0	1	e	CodeableConcept	-
+E	method	0	0	1	e	CodeableConcept	-
+E	dose	0	0	1	e	Quantity	-
+E	rate	1	0	1	e	Ratio,Quantity	-
 T	MedicationDispense	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	partOf	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	statusReason	1	0	1	e	CodeableConcept,Reference
-E	category	0	0	1	e	CodeableConcept
-E	medication	1	1	1	e	CodeableConcept,Reference
-E	subject	0	0	1	e	Reference
-E	context	0	0	1	e	Reference
-E	supportingInformation	0	0	*	e	Reference
-E	performer	0	0	*	e	MedicationDispense.performer
-E	location	0	0	1	e	Reference
-E	authorizingPrescription	0	0	*	e	Reference
-E	type	0	0	1	e	CodeableConcept
-E	quantity	0	0	1	e	Quantity
-E	daysSupply	0	0	1	e	Quantity
-E	whenPrepared	0	0	1	e	dateTime
-E	whenHandedOver	0	0	1	e	dateTime
-E	destination	0	0	1	e	Reference
-E	receiver	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	dosageInstruction	0	0	*	e	Dosage
-E	substitution	0	0	1	e	MedicationDispense.substitution
-E	detectedIssue	0	0	*	e	Reference
-E	eventHistory	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	partOf	0	0	*	e	Reference	-
+E	status	0	1	1	e	code	S
+E	statusReason	1	0	1	e	CodeableConcept,Reference	-
+E	category	0	0	1	e	CodeableConcept	-
+E	medication	1	1	1	e	CodeableConcept,Reference	S
+E	subject	0	0	1	e	Reference	S
+E	context	0	0	1	e	Reference	-
+E	supportingInformation	0	0	*	e	Reference	-
+E	performer	0	0	*	e	MedicationDispense.performer	-
+E	location	0	0	1	e	Reference	-
+E	authorizingPrescription	0	0	*	e	Reference	-
+E	type	0	0	1	e	CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
+E	daysSupply	0	0	1	e	Quantity	-
+E	whenPrepared	0	0	1	e	dateTime	S
+E	whenHandedOver	0	0	1	e	dateTime	-
+E	destination	0	0	1	e	Reference	-
+E	receiver	0	0	*	e	Reference	-
+E	note	0	0	*	e	Annotation	-
+E	dosageInstruction	0	0	*	e	Dosage	-
+E	substitution	0	0	1	e	MedicationDispense.substitution	-
+E	detectedIssue	0	0	*	e	Reference	-
+E	eventHistory	0	0	*	e	Reference	-
 T	MedicationDispense.performer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	function	0	0	1	e	CodeableConcept
-E	actor	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	function	0	0	1	e	CodeableConcept	-
+E	actor	0	1	1	e	Reference	-
 T	MedicationDispense.substitution	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	wasSubstituted	0	1	1	e	boolean
-E	type	0	0	1	e	CodeableConcept
-E	reason	0	0	*	e	CodeableConcept
-E	responsibleParty	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	wasSubstituted	0	1	1	e	boolean	-
+E	type	0	0	1	e	CodeableConcept	-
+E	reason	0	0	*	e	CodeableConcept	-
+E	responsibleParty	0	0	*	e	Reference	-
 T	MedicationKnowledge	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	status	0	0	1	e	code
-E	manufacturer	0	0	1	e	Reference
-E	doseForm	0	0	1	e	CodeableConcept
-E	amount	0	0	1	e	Quantity
-E	synonym	0	0	*	e	string
-E	relatedMedicationKnowledge	0	0	*	e	MedicationKnowledge.relatedMedicationKnowledge
-E	associatedMedication	0	0	*	e	Reference
-E	productType	0	0	*	e	CodeableConcept
-E	monograph	0	0	*	e	MedicationKnowledge.monograph
-E	ingredient	0	0	*	e	MedicationKnowledge.ingredient
-E	preparationInstruction	0	0	1	e	markdown
-E	intendedRoute	0	0	*	e	CodeableConcept
-E	cost	0	0	*	e	MedicationKnowledge.cost
-E	monitoringProgram	0	0	*	e	MedicationKnowledge.monitoringProgram
-E	administrationGuidelines	0	0	*	e	MedicationKnowledge.administrationGuidelines
-E	medicineClassification	0	0	*	e	MedicationKnowledge.medicineClassification
-E	packaging	0	0	1	e	MedicationKnowledge.packaging
-E	drugCharacteristic	0	0	*	e	MedicationKnowledge.drugCharacteristic
-E	contraindication	0	0	*	e	Reference
-E	regulatory	0	0	*	e	MedicationKnowledge.regulatory
-E	kinetics	0	0	*	e	MedicationKnowledge.kinetics
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	code	0	0	1	e	CodeableConcept	S
+E	status	0	0	1	e	code	S
+E	manufacturer	0	0	1	e	Reference	S
+E	doseForm	0	0	1	e	CodeableConcept	-
+E	amount	0	0	1	e	Quantity	S
+E	synonym	0	0	*	e	string	S
+E	relatedMedicationKnowledge	0	0	*	e	MedicationKnowledge.relatedMedicationKnowledge	-
+E	associatedMedication	0	0	*	e	Reference	-
+E	productType	0	0	*	e	CodeableConcept	-
+E	monograph	0	0	*	e	MedicationKnowledge.monograph	-
+E	ingredient	0	0	*	e	MedicationKnowledge.ingredient	-
+E	preparationInstruction	0	0	1	e	markdown	-
+E	intendedRoute	0	0	*	e	CodeableConcept	-
+E	cost	0	0	*	e	MedicationKnowledge.cost	-
+E	monitoringProgram	0	0	*	e	MedicationKnowledge.monitoringProgram	-
+E	administrationGuidelines	0	0	*	e	MedicationKnowledge.administrationGuidelines	-
+E	medicineClassification	0	0	*	e	MedicationKnowledge.medicineClassification	-
+E	packaging	0	0	1	e	MedicationKnowledge.packaging	-
+E	drugCharacteristic	0	0	*	e	MedicationKnowledge.drugCharacteristic	-
+E	contraindication	0	0	*	e	Reference	-
+E	regulatory	0	0	*	e	MedicationKnowledge.regulatory	-
+E	kinetics	0	0	*	e	MedicationKnowledge.kinetics	-
 T	MedicationKnowledge.relatedMedicationKnowledge	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	reference	0	1	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	reference	0	1	*	e	Reference	-
 T	MedicationKnowledge.monograph	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	source	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	source	0	0	1	e	Reference	-
 T	MedicationKnowledge.ingredient	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	item	1	1	1	e	CodeableConcept,Reference
-E	isActive	0	0	1	e	boolean
-E	strength	0	0	1	e	Ratio
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	item	1	1	1	e	CodeableConcept,Reference	-
+E	isActive	0	0	1	e	boolean	-
+E	strength	0	0	1	e	Ratio	-
 T	MedicationKnowledge.cost	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	source	0	0	1	e	string
-E	cost	0	1	1	e	Money
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	source	0	0	1	e	string	-
+E	cost	0	1	1	e	Money	-
 T	MedicationKnowledge.monitoringProgram	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	name	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	name	0	0	1	e	string	-
 T	MedicationKnowledge.administrationGuidelines	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	dosage	0	0	*	e	MedicationKnowledge.administrationGuidelines.dosage
-E	indication	1	0	1	e	CodeableConcept,Reference
-E	patientCharacteristics	0	0	*	e	MedicationKnowledge.administrationGuidelines.patientCharacteristics
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	dosage	0	0	*	e	MedicationKnowledge.administrationGuidelines.dosage	-
+E	indication	1	0	1	e	CodeableConcept,Reference	-
+E	patientCharacteristics	0	0	*	e	MedicationKnowledge.administrationGuidelines.patientCharacteristics	-
 T	MedicationKnowledge.administrationGuidelines.dosage	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	dosage	0	1	*	e	Dosage
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	dosage	0	1	*	e	Dosage	-
 T	MedicationKnowledge.administrationGuidelines.patientCharacteristics	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	characteristic	1	1	1	e	CodeableConcept,Quantity
-E	value	0	0	*	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	characteristic	1	1	1	e	CodeableConcept,Quantity	-
+E	value	0	0	*	e	string	-
 T	MedicationKnowledge.medicineClassification	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	classification	0	0	*	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	classification	0	0	*	e	CodeableConcept	-
 T	MedicationKnowledge.packaging	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	quantity	0	0	1	e	Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	quantity	0	0	1	e	Quantity	-
 T	MedicationKnowledge.drugCharacteristic	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	value	1	0	1	e	CodeableConcept,string,Quantity,base64Binary
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	value	1	0	1	e	CodeableConcept,string,Quantity,base64Binary	-
 T	MedicationKnowledge.regulatory	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	regulatoryAuthority	0	1	1	e	Reference
-E	substitution	0	0	*	e	MedicationKnowledge.regulatory.substitution
-E	schedule	0	0	*	e	MedicationKnowledge.regulatory.schedule
-E	maxDispense	0	0	1	e	MedicationKnowledge.regulatory.maxDispense
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	regulatoryAuthority	0	1	1	e	Reference	-
+E	substitution	0	0	*	e	MedicationKnowledge.regulatory.substitution	-
+E	schedule	0	0	*	e	MedicationKnowledge.regulatory.schedule	-
+E	maxDispense	0	0	1	e	MedicationKnowledge.regulatory.maxDispense	-
 T	MedicationKnowledge.regulatory.substitution	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	allowed	0	1	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	allowed	0	1	1	e	boolean	-
 T	MedicationKnowledge.regulatory.schedule	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	schedule	0	1	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	schedule	0	1	1	e	CodeableConcept	-
 T	MedicationKnowledge.regulatory.maxDispense	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	quantity	0	1	1	e	Quantity
-E	period	0	0	1	e	Duration
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	quantity	0	1	1	e	Quantity	-
+E	period	0	0	1	e	Duration	-
 T	MedicationKnowledge.kinetics	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	areaUnderCurve	0	0	*	e	Quantity
-E	lethalDose50	0	0	*	e	Quantity
-E	halfLifePeriod	0	0	1	e	Duration
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	areaUnderCurve	0	0	*	e	Quantity	-
+E	lethalDose50	0	0	*	e	Quantity	-
+E	halfLifePeriod	0	0	1	e	Duration	-
 T	MedicationRequest	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	statusReason	0	0	1	e	CodeableConcept
-E	intent	0	1	1	e	code
-E	category	0	0	*	e	CodeableConcept
-E	priority	0	0	1	e	code
-E	doNotPerform	0	0	1	e	boolean
-E	reported	1	0	1	e	boolean,Reference
-E	medication	1	1	1	e	CodeableConcept,Reference
-E	subject	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	supportingInformation	0	0	*	e	Reference
-E	authoredOn	0	0	1	e	dateTime
-E	requester	0	0	1	e	Reference
-E	performer	0	0	1	e	Reference
-E	performerType	0	0	1	e	CodeableConcept
-E	recorder	0	0	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	instantiatesCanonical	0	0	*	e	canonical
-E	instantiatesUri	0	0	*	e	uri
-E	basedOn	0	0	*	e	Reference
-E	groupIdentifier	0	0	1	e	Identifier
-E	courseOfTherapyType	0	0	1	e	CodeableConcept
-E	insurance	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	dosageInstruction	0	0	*	e	Dosage
-E	dispenseRequest	0	0	1	e	MedicationRequest.dispenseRequest
-E	substitution	0	0	1	e	MedicationRequest.substitution
-E	priorPrescription	0	0	1	e	Reference
-E	detectedIssue	0	0	*	e	Reference
-E	eventHistory	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	statusReason	0	0	1	e	CodeableConcept	-
+E	intent	0	1	1	e	code	S
+E	category	0	0	*	e	CodeableConcept	-
+E	priority	0	0	1	e	code	S
+E	doNotPerform	0	0	1	e	boolean	S
+E	reported	1	0	1	e	boolean,Reference	S
+E	medication	1	1	1	e	CodeableConcept,Reference	S
+E	subject	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	-
+E	supportingInformation	0	0	*	e	Reference	-
+E	authoredOn	0	0	1	e	dateTime	S
+E	requester	0	0	1	e	Reference	S
+E	performer	0	0	1	e	Reference	-
+E	performerType	0	0	1	e	CodeableConcept	S
+E	recorder	0	0	1	e	Reference	-
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	instantiatesCanonical	0	0	*	e	canonical	S
+E	instantiatesUri	0	0	*	e	uri	S
+E	basedOn	0	0	*	e	Reference	S
+E	groupIdentifier	0	0	1	e	Identifier	S
+E	courseOfTherapyType	0	0	1	e	CodeableConcept	-
+E	insurance	0	0	*	e	Reference	-
+E	note	0	0	*	e	Annotation	-
+E	dosageInstruction	0	0	*	e	Dosage	-
+E	dispenseRequest	0	0	1	e	MedicationRequest.dispenseRequest	-
+E	substitution	0	0	1	e	MedicationRequest.substitution	-
+E	priorPrescription	0	0	1	e	Reference	-
+E	detectedIssue	0	0	*	e	Reference	-
+E	eventHistory	0	0	*	e	Reference	-
 T	MedicationRequest.dispenseRequest	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	initialFill	0	0	1	e	MedicationRequest.dispenseRequest.initialFill
-E	dispenseInterval	0	0	1	e	Duration
-E	validityPeriod	0	0	1	e	Period
-E	numberOfRepeatsAllowed	0	0	1	e	unsignedInt
-E	quantity	0	0	1	e	Quantity
-E	expectedSupplyDuration	0	0	1	e	Duration
-E	performer	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	initialFill	0	0	1	e	MedicationRequest.dispenseRequest.initialFill	-
+E	dispenseInterval	0	0	1	e	Duration	-
+E	validityPeriod	0	0	1	e	Period	-
+E	numberOfRepeatsAllowed	0	0	1	e	unsignedInt	-
+E	quantity	0	0	1	e	Quantity	-
+E	expectedSupplyDuration	0	0	1	e	Duration	-
+E	performer	0	0	1	e	Reference	-
 T	MedicationRequest.dispenseRequest.initialFill	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	quantity	0	0	1	e	Quantity
-E	duration	0	0	1	e	Duration
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	quantity	0	0	1	e	Quantity	-
+E	duration	0	0	1	e	Duration	-
 T	MedicationRequest.substitution	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	allowed	1	1	1	e	boolean,CodeableConcept
-E	reason	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	allowed	1	1	1	e	boolean,CodeableConcept	-
+E	reason	0	0	1	e	CodeableConcept	-
 T	MedicationStatement	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	basedOn	0	0	*	e	Reference
-E	partOf	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	statusReason	0	0	*	e	CodeableConcept
-E	category	0	0	1	e	CodeableConcept
-E	medication	1	1	1	e	CodeableConcept,Reference
-E	subject	0	1	1	e	Reference
-E	context	0	0	1	e	Reference
-E	effective	1	0	1	e	dateTime,Period
-E	dateAsserted	0	0	1	e	dateTime
-E	informationSource	0	0	1	e	Reference
-E	derivedFrom	0	0	*	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	dosage	0	0	*	e	Dosage
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	basedOn	0	0	*	e	Reference	S
+E	partOf	0	0	*	e	Reference	S
+E	status	0	1	1	e	code	S
+E	statusReason	0	0	*	e	CodeableConcept	-
+E	category	0	0	1	e	CodeableConcept	S
+E	medication	1	1	1	e	CodeableConcept,Reference	S
+E	subject	0	1	1	e	Reference	S
+E	context	0	0	1	e	Reference	S
+E	effective	1	0	1	e	dateTime,Period	S
+E	dateAsserted	0	0	1	e	dateTime	S
+E	informationSource	0	0	1	e	Reference	-
+E	derivedFrom	0	0	*	e	Reference	-
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	note	0	0	*	e	Annotation	-
+E	dosage	0	0	*	e	Dosage	-
 T	MedicinalProduct	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	type	0	0	1	e	CodeableConcept
-E	domain	0	0	1	e	Coding
-E	combinedPharmaceuticalDoseForm	0	0	1	e	CodeableConcept
-E	legalStatusOfSupply	0	0	1	e	CodeableConcept
-E	additionalMonitoringIndicator	0	0	1	e	CodeableConcept
-E	specialMeasures	0	0	*	e	string
-E	paediatricUseIndicator	0	0	1	e	CodeableConcept
-E	productClassification	0	0	*	e	CodeableConcept
-E	marketingStatus	0	0	*	e	MarketingStatus
-E	pharmaceuticalProduct	0	0	*	e	Reference
-E	packagedMedicinalProduct	0	0	*	e	Reference
-E	attachedDocument	0	0	*	e	Reference
-E	masterFile	0	0	*	e	Reference
-E	contact	0	0	*	e	Reference
-E	clinicalTrial	0	0	*	e	Reference
-E	name	0	1	*	e	MedicinalProduct.name
-E	crossReference	0	0	*	e	Identifier
-E	manufacturingBusinessOperation	0	0	*	e	MedicinalProduct.manufacturingBusinessOperation
-E	specialDesignation	0	0	*	e	MedicinalProduct.specialDesignation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	type	0	0	1	e	CodeableConcept	S
+E	domain	0	0	1	e	Coding	S
+E	combinedPharmaceuticalDoseForm	0	0	1	e	CodeableConcept	S
+E	legalStatusOfSupply	0	0	1	e	CodeableConcept	S
+E	additionalMonitoringIndicator	0	0	1	e	CodeableConcept	S
+E	specialMeasures	0	0	*	e	string	S
+E	paediatricUseIndicator	0	0	1	e	CodeableConcept	S
+E	productClassification	0	0	*	e	CodeableConcept	S
+E	marketingStatus	0	0	*	e	MarketingStatus	S
+E	pharmaceuticalProduct	0	0	*	e	Reference	S
+E	packagedMedicinalProduct	0	0	*	e	Reference	S
+E	attachedDocument	0	0	*	e	Reference	S
+E	masterFile	0	0	*	e	Reference	S
+E	contact	0	0	*	e	Reference	S
+E	clinicalTrial	0	0	*	e	Reference	S
+E	name	0	1	*	e	MedicinalProduct.name	S
+E	crossReference	0	0	*	e	Identifier	S
+E	manufacturingBusinessOperation	0	0	*	e	MedicinalProduct.manufacturingBusinessOperation	S
+E	specialDesignation	0	0	*	e	MedicinalProduct.specialDesignation	S
 T	MedicinalProduct.name	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	productName	0	1	1	e	string
-E	namePart	0	0	*	e	MedicinalProduct.name.namePart
-E	countryLanguage	0	0	*	e	MedicinalProduct.name.countryLanguage
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	productName	0	1	1	e	string	S
+E	namePart	0	0	*	e	MedicinalProduct.name.namePart	S
+E	countryLanguage	0	0	*	e	MedicinalProduct.name.countryLanguage	S
 T	MedicinalProduct.name.namePart	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	part	0	1	1	e	string
-E	type	0	1	1	e	Coding
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	part	0	1	1	e	string	S
+E	type	0	1	1	e	Coding	S
 T	MedicinalProduct.name.countryLanguage	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	country	0	1	1	e	CodeableConcept
-E	jurisdiction	0	0	1	e	CodeableConcept
-E	language	0	1	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	country	0	1	1	e	CodeableConcept	S
+E	jurisdiction	0	0	1	e	CodeableConcept	S
+E	language	0	1	1	e	CodeableConcept	S
 T	MedicinalProduct.manufacturingBusinessOperation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	operationType	0	0	1	e	CodeableConcept
-E	authorisationReferenceNumber	0	0	1	e	Identifier
-E	effectiveDate	0	0	1	e	dateTime
-E	confidentialityIndicator	0	0	1	e	CodeableConcept
-E	manufacturer	0	0	*	e	Reference
-E	regulator	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	operationType	0	0	1	e	CodeableConcept	S
+E	authorisationReferenceNumber	0	0	1	e	Identifier	S
+E	effectiveDate	0	0	1	e	dateTime	S
+E	confidentialityIndicator	0	0	1	e	CodeableConcept	S
+E	manufacturer	0	0	*	e	Reference	S
+E	regulator	0	0	1	e	Reference	S
 T	MedicinalProduct.specialDesignation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	type	0	0	1	e	CodeableConcept
-E	intendedUse	0	0	1	e	CodeableConcept
-E	indication	1	0	1	e	CodeableConcept,Reference
-E	status	0	0	1	e	CodeableConcept
-E	date	0	0	1	e	dateTime
-E	species	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	*	e	Identifier	S
+E	type	0	0	1	e	CodeableConcept	S
+E	intendedUse	0	0	1	e	CodeableConcept	S
+E	indication	1	0	1	e	CodeableConcept,Reference	S
+E	status	0	0	1	e	CodeableConcept	S
+E	date	0	0	1	e	dateTime	S
+E	species	0	0	1	e	CodeableConcept	S
 T	MedicinalProductAuthorization	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	subject	0	0	1	e	Reference
-E	country	0	0	*	e	CodeableConcept
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	status	0	0	1	e	CodeableConcept
-E	statusDate	0	0	1	e	dateTime
-E	restoreDate	0	0	1	e	dateTime
-E	validityPeriod	0	0	1	e	Period
-E	dataExclusivityPeriod	0	0	1	e	Period
-E	dateOfFirstAuthorization	0	0	1	e	dateTime
-E	internationalBirthDate	0	0	1	e	dateTime
-E	legalBasis	0	0	1	e	CodeableConcept
-E	jurisdictionalAuthorization	0	0	*	e	MedicinalProductAuthorization.jurisdictionalAuthorization
-E	holder	0	0	1	e	Reference
-E	regulator	0	0	1	e	Reference
-E	procedure	0	0	1	e	MedicinalProductAuthorization.procedure
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	subject	0	0	1	e	Reference	S
+E	country	0	0	*	e	CodeableConcept	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	status	0	0	1	e	CodeableConcept	S
+E	statusDate	0	0	1	e	dateTime	S
+E	restoreDate	0	0	1	e	dateTime	S
+E	validityPeriod	0	0	1	e	Period	S
+E	dataExclusivityPeriod	0	0	1	e	Period	S
+E	dateOfFirstAuthorization	0	0	1	e	dateTime	S
+E	internationalBirthDate	0	0	1	e	dateTime	S
+E	legalBasis	0	0	1	e	CodeableConcept	S
+E	jurisdictionalAuthorization	0	0	*	e	MedicinalProductAuthorization.jurisdictionalAuthorization	S
+E	holder	0	0	1	e	Reference	S
+E	regulator	0	0	1	e	Reference	S
+E	procedure	0	0	1	e	MedicinalProductAuthorization.procedure	S
 T	MedicinalProductAuthorization.jurisdictionalAuthorization	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	country	0	0	1	e	CodeableConcept
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	legalStatusOfSupply	0	0	1	e	CodeableConcept
-E	validityPeriod	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	*	e	Identifier	S
+E	country	0	0	1	e	CodeableConcept	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	legalStatusOfSupply	0	0	1	e	CodeableConcept	S
+E	validityPeriod	0	0	1	e	Period	S
 T	MedicinalProductAuthorization.procedure	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	type	0	1	1	e	CodeableConcept
-E	date	1	0	1	e	Period,dateTime
-E	application	0	0	*	e	MedicinalProductAuthorization.procedure
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	1	e	Identifier	S
+E	type	0	1	1	e	CodeableConcept	S
+E	date	1	0	1	e	Period,dateTime	S
+E	application	0	0	*	e	MedicinalProductAuthorization.procedure	S
 T	MedicinalProductContraindication	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	subject	0	0	*	e	Reference
-E	disease	0	0	1	e	CodeableConcept
-E	diseaseStatus	0	0	1	e	CodeableConcept
-E	comorbidity	0	0	*	e	CodeableConcept
-E	therapeuticIndication	0	0	*	e	Reference
-E	otherTherapy	0	0	*	e	MedicinalProductContraindication.otherTherapy
-E	population	0	0	*	e	Population
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	subject	0	0	*	e	Reference	S
+E	disease	0	0	1	e	CodeableConcept	S
+E	diseaseStatus	0	0	1	e	CodeableConcept	S
+E	comorbidity	0	0	*	e	CodeableConcept	S
+E	therapeuticIndication	0	0	*	e	Reference	S
+E	otherTherapy	0	0	*	e	MedicinalProductContraindication.otherTherapy	S
+E	population	0	0	*	e	Population	S
 T	MedicinalProductContraindication.otherTherapy	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	therapyRelationshipType	0	1	1	e	CodeableConcept
-E	medication	1	1	1	e	CodeableConcept,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	therapyRelationshipType	0	1	1	e	CodeableConcept	S
+E	medication	1	1	1	e	CodeableConcept,Reference	S
 T	MedicinalProductIndication	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	subject	0	0	*	e	Reference
-E	diseaseSymptomProcedure	0	0	1	e	CodeableConcept
-E	diseaseStatus	0	0	1	e	CodeableConcept
-E	comorbidity	0	0	*	e	CodeableConcept
-E	intendedEffect	0	0	1	e	CodeableConcept
-E	duration	0	0	1	e	Quantity
-E	otherTherapy	0	0	*	e	MedicinalProductIndication.otherTherapy
-E	undesirableEffect	0	0	*	e	Reference
-E	population	0	0	*	e	Population
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	subject	0	0	*	e	Reference	S
+E	diseaseSymptomProcedure	0	0	1	e	CodeableConcept	S
+E	diseaseStatus	0	0	1	e	CodeableConcept	S
+E	comorbidity	0	0	*	e	CodeableConcept	S
+E	intendedEffect	0	0	1	e	CodeableConcept	S
+E	duration	0	0	1	e	Quantity	S
+E	otherTherapy	0	0	*	e	MedicinalProductIndication.otherTherapy	S
+E	undesirableEffect	0	0	*	e	Reference	S
+E	population	0	0	*	e	Population	S
 T	MedicinalProductIndication.otherTherapy	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	therapyRelationshipType	0	1	1	e	CodeableConcept
-E	medication	1	1	1	e	CodeableConcept,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	therapyRelationshipType	0	1	1	e	CodeableConcept	S
+E	medication	1	1	1	e	CodeableConcept,Reference	S
 T	MedicinalProductIngredient	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	role	0	1	1	e	CodeableConcept
-E	allergenicIndicator	0	0	1	e	boolean
-E	manufacturer	0	0	*	e	Reference
-E	specifiedSubstance	0	0	*	e	MedicinalProductIngredient.specifiedSubstance
-E	substance	0	0	1	e	MedicinalProductIngredient.substance
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	1	e	Identifier	S
+E	role	0	1	1	e	CodeableConcept	S
+E	allergenicIndicator	0	0	1	e	boolean	S
+E	manufacturer	0	0	*	e	Reference	S
+E	specifiedSubstance	0	0	*	e	MedicinalProductIngredient.specifiedSubstance	S
+E	substance	0	0	1	e	MedicinalProductIngredient.substance	S
 T	MedicinalProductIngredient.specifiedSubstance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	group	0	1	1	e	CodeableConcept
-E	confidentiality	0	0	1	e	CodeableConcept
-E	strength	0	0	*	e	MedicinalProductIngredient.specifiedSubstance.strength
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	S
+E	group	0	1	1	e	CodeableConcept	S
+E	confidentiality	0	0	1	e	CodeableConcept	S
+E	strength	0	0	*	e	MedicinalProductIngredient.specifiedSubstance.strength	S
 T	MedicinalProductIngredient.specifiedSubstance.strength	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	presentation	0	1	1	e	Ratio
-E	presentationLowLimit	0	0	1	e	Ratio
-E	concentration	0	0	1	e	Ratio
-E	concentrationLowLimit	0	0	1	e	Ratio
-E	measurementPoint	0	0	1	e	string
-E	country	0	0	*	e	CodeableConcept
-E	referenceStrength	0	0	*	e	MedicinalProductIngredient.specifiedSubstance.strength.referenceStrength
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	presentation	0	1	1	e	Ratio	S
+E	presentationLowLimit	0	0	1	e	Ratio	S
+E	concentration	0	0	1	e	Ratio	S
+E	concentrationLowLimit	0	0	1	e	Ratio	S
+E	measurementPoint	0	0	1	e	string	S
+E	country	0	0	*	e	CodeableConcept	S
+E	referenceStrength	0	0	*	e	MedicinalProductIngredient.specifiedSubstance.strength.referenceStrength	S
 T	MedicinalProductIngredient.specifiedSubstance.strength.referenceStrength	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	substance	0	0	1	e	CodeableConcept
-E	strength	0	1	1	e	Ratio
-E	strengthLowLimit	0	0	1	e	Ratio
-E	measurementPoint	0	0	1	e	string
-E	country	0	0	*	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	substance	0	0	1	e	CodeableConcept	S
+E	strength	0	1	1	e	Ratio	S
+E	strengthLowLimit	0	0	1	e	Ratio	S
+E	measurementPoint	0	0	1	e	string	S
+E	country	0	0	*	e	CodeableConcept	S
 T	MedicinalProductIngredient.substance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	strength	0	0	*	e	MedicinalProductIngredient.specifiedSubstance.strength
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	S
+E	strength	0	0	*	e	MedicinalProductIngredient.specifiedSubstance.strength	S
 T	MedicinalProductInteraction	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	subject	0	0	*	e	Reference
-E	description	0	0	1	e	string
-E	interactant	0	0	*	e	MedicinalProductInteraction.interactant
-E	type	0	0	1	e	CodeableConcept
-E	effect	0	0	1	e	CodeableConcept
-E	incidence	0	0	1	e	CodeableConcept
-E	management	0	0	1	e	CodeableConcept
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	subject	0	0	*	e	Reference	S
+E	description	0	0	1	e	string	S
+E	interactant	0	0	*	e	MedicinalProductInteraction.interactant	S
+E	type	0	0	1	e	CodeableConcept	S
+E	effect	0	0	1	e	CodeableConcept	S
+E	incidence	0	0	1	e	CodeableConcept	S
+E	management	0	0	1	e	CodeableConcept	S
 T	MedicinalProductInteraction.interactant	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	item	1	1	1	e	Reference,CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	item	1	1	1	e	Reference,CodeableConcept	S
 T	MedicinalProductManufactured	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	manufacturedDoseForm	0	1	1	e	CodeableConcept
-E	unitOfPresentation	0	0	1	e	CodeableConcept
-E	quantity	0	1	1	e	Quantity
-E	manufacturer	0	0	*	e	Reference
-E	ingredient	0	0	*	e	Reference
-E	physicalCharacteristics	0	0	1	e	ProdCharacteristic
-E	otherCharacteristics	0	0	*	e	CodeableConcept
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	manufacturedDoseForm	0	1	1	e	CodeableConcept	S
+E	unitOfPresentation	0	0	1	e	CodeableConcept	S
+E	quantity	0	1	1	e	Quantity	S
+E	manufacturer	0	0	*	e	Reference	S
+E	ingredient	0	0	*	e	Reference	S
+E	physicalCharacteristics	0	0	1	e	ProdCharacteristic	S
+E	otherCharacteristics	0	0	*	e	CodeableConcept	S
 T	MedicinalProductPackaged	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	subject	0	0	*	e	Reference
-E	description	0	0	1	e	string
-E	legalStatusOfSupply	0	0	1	e	CodeableConcept
-E	marketingStatus	0	0	*	e	MarketingStatus
-E	marketingAuthorization	0	0	1	e	Reference
-E	manufacturer	0	0	*	e	Reference
-E	batchIdentifier	0	0	*	e	MedicinalProductPackaged.batchIdentifier
-E	packageItem	0	1	*	e	MedicinalProductPackaged.packageItem
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	subject	0	0	*	e	Reference	S
+E	description	0	0	1	e	string	S
+E	legalStatusOfSupply	0	0	1	e	CodeableConcept	S
+E	marketingStatus	0	0	*	e	MarketingStatus	S
+E	marketingAuthorization	0	0	1	e	Reference	S
+E	manufacturer	0	0	*	e	Reference	S
+E	batchIdentifier	0	0	*	e	MedicinalProductPackaged.batchIdentifier	S
+E	packageItem	0	1	*	e	MedicinalProductPackaged.packageItem	S
 T	MedicinalProductPackaged.batchIdentifier	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	outerPackaging	0	1	1	e	Identifier
-E	immediatePackaging	0	0	1	e	Identifier
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	outerPackaging	0	1	1	e	Identifier	S
+E	immediatePackaging	0	0	1	e	Identifier	S
 T	MedicinalProductPackaged.packageItem	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	type	0	1	1	e	CodeableConcept
-E	quantity	0	1	1	e	Quantity
-E	material	0	0	*	e	CodeableConcept
-E	alternateMaterial	0	0	*	e	CodeableConcept
-E	device	0	0	*	e	Reference
-E	manufacturedItem	0	0	*	e	Reference
-E	packageItem	0	0	*	e	MedicinalProductPackaged.packageItem
-E	physicalCharacteristics	0	0	1	e	ProdCharacteristic
-E	otherCharacteristics	0	0	*	e	CodeableConcept
-E	shelfLifeStorage	0	0	*	e	ProductShelfLife
-E	manufacturer	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	*	e	Identifier	S
+E	type	0	1	1	e	CodeableConcept	S
+E	quantity	0	1	1	e	Quantity	S
+E	material	0	0	*	e	CodeableConcept	S
+E	alternateMaterial	0	0	*	e	CodeableConcept	S
+E	device	0	0	*	e	Reference	S
+E	manufacturedItem	0	0	*	e	Reference	S
+E	packageItem	0	0	*	e	MedicinalProductPackaged.packageItem	S
+E	physicalCharacteristics	0	0	1	e	ProdCharacteristic	S
+E	otherCharacteristics	0	0	*	e	CodeableConcept	S
+E	shelfLifeStorage	0	0	*	e	ProductShelfLife	S
+E	manufacturer	0	0	*	e	Reference	S
 T	MedicinalProductPharmaceutical	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	administrableDoseForm	0	1	1	e	CodeableConcept
-E	unitOfPresentation	0	0	1	e	CodeableConcept
-E	ingredient	0	0	*	e	Reference
-E	device	0	0	*	e	Reference
-E	characteristics	0	0	*	e	MedicinalProductPharmaceutical.characteristics
-E	routeOfAdministration	0	1	*	e	MedicinalProductPharmaceutical.routeOfAdministration
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	administrableDoseForm	0	1	1	e	CodeableConcept	S
+E	unitOfPresentation	0	0	1	e	CodeableConcept	S
+E	ingredient	0	0	*	e	Reference	S
+E	device	0	0	*	e	Reference	S
+E	characteristics	0	0	*	e	MedicinalProductPharmaceutical.characteristics	S
+E	routeOfAdministration	0	1	*	e	MedicinalProductPharmaceutical.routeOfAdministration	S
 T	MedicinalProductPharmaceutical.characteristics	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	status	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	S
+E	status	0	0	1	e	CodeableConcept	S
 T	MedicinalProductPharmaceutical.routeOfAdministration	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	firstDose	0	0	1	e	Quantity
-E	maxSingleDose	0	0	1	e	Quantity
-E	maxDosePerDay	0	0	1	e	Quantity
-E	maxDosePerTreatmentPeriod	0	0	1	e	Ratio
-E	maxTreatmentPeriod	0	0	1	e	Duration
-E	targetSpecies	0	0	*	e	MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	S
+E	firstDose	0	0	1	e	Quantity	S
+E	maxSingleDose	0	0	1	e	Quantity	S
+E	maxDosePerDay	0	0	1	e	Quantity	S
+E	maxDosePerTreatmentPeriod	0	0	1	e	Ratio	S
+E	maxTreatmentPeriod	0	0	1	e	Duration	S
+E	targetSpecies	0	0	*	e	MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies	S
 T	MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	withdrawalPeriod	0	0	*	e	MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.withdrawalPeriod
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	S
+E	withdrawalPeriod	0	0	*	e	MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.withdrawalPeriod	S
 T	MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.withdrawalPeriod	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	tissue	0	1	1	e	CodeableConcept
-E	value	0	1	1	e	Quantity
-E	supportingInformation	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	tissue	0	1	1	e	CodeableConcept	S
+E	value	0	1	1	e	Quantity	S
+E	supportingInformation	0	0	1	e	string	S
 T	MedicinalProductUndesirableEffect	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	subject	0	0	*	e	Reference
-E	symptomConditionEffect	0	0	1	e	CodeableConcept
-E	classification	0	0	1	e	CodeableConcept
-E	frequencyOfOccurrence	0	0	1	e	CodeableConcept
-E	population	0	0	*	e	Population
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	subject	0	0	*	e	Reference	S
+E	symptomConditionEffect	0	0	1	e	CodeableConcept	S
+E	classification	0	0	1	e	CodeableConcept	S
+E	frequencyOfOccurrence	0	0	1	e	CodeableConcept	S
+E	population	0	0	*	e	Population	S
 T	MessageDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	replaces	0	0	*	e	canonical
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	1	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	copyright	0	0	1	e	markdown
-E	base	0	0	1	e	canonical
-E	parent	0	0	*	e	canonical
-E	event	1	1	1	e	Coding,uri
-E	category	0	0	1	e	code
-E	focus	0	0	*	e	MessageDefinition.focus
-E	responseRequired	0	0	1	e	code
-E	allowedResponse	0	0	*	e	MessageDefinition.allowedResponse
-E	graph	0	0	*	e	canonical
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	replaces	0	0	*	e	canonical	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	1	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	S
+E	copyright	0	0	1	e	markdown	-
+E	base	0	0	1	e	canonical	S
+E	parent	0	0	*	e	canonical	S
+E	event	1	1	1	e	Coding,uri	S
+E	category	0	0	1	e	code	S
+E	focus	0	0	*	e	MessageDefinition.focus	S
+E	responseRequired	0	0	1	e	code	-
+E	allowedResponse	0	0	*	e	MessageDefinition.allowedResponse	-
+E	graph	0	0	*	e	canonical	-
 T	MessageDefinition.focus	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	profile	0	0	1	e	canonical
-E	min	0	1	1	e	unsignedInt
-E	max	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	S
+E	profile	0	0	1	e	canonical	-
+E	min	0	1	1	e	unsignedInt	S
+E	max	0	0	1	e	string	-
 T	MessageDefinition.allowedResponse	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	message	0	1	1	e	canonical
-E	situation	0	0	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	message	0	1	1	e	canonical	-
+E	situation	0	0	1	e	markdown	-
 T	MessageHeader	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	event	1	1	1	e	Coding,uri
-E	destination	0	0	*	e	MessageHeader.destination
-E	sender	0	0	1	e	Reference
-E	enterer	0	0	1	e	Reference
-E	author	0	0	1	e	Reference
-E	source	0	1	1	e	MessageHeader.source
-E	responsible	0	0	1	e	Reference
-E	reason	0	0	1	e	CodeableConcept
-E	response	0	0	1	e	MessageHeader.response
-E	focus	0	0	*	e	Reference
-E	definition	0	0	1	e	canonical
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	event	1	1	1	e	Coding,uri	S
+E	destination	0	0	*	e	MessageHeader.destination	S
+E	sender	0	0	1	e	Reference	S
+E	enterer	0	0	1	e	Reference	S
+E	author	0	0	1	e	Reference	S
+E	source	0	1	1	e	MessageHeader.source	S
+E	responsible	0	0	1	e	Reference	S
+E	reason	0	0	1	e	CodeableConcept	S
+E	response	0	0	1	e	MessageHeader.response	S
+E	focus	0	0	*	e	Reference	S
+E	definition	0	0	1	e	canonical	S
 T	MessageHeader.destination	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	0	1	e	string
-E	target	0	0	1	e	Reference
-E	endpoint	0	1	1	e	url
-E	receiver	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	0	1	e	string	S
+E	target	0	0	1	e	Reference	S
+E	endpoint	0	1	1	e	url	S
+E	receiver	0	0	1	e	Reference	S
 T	MessageHeader.source	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	0	1	e	string
-E	software	0	0	1	e	string
-E	version	0	0	1	e	string
-E	contact	0	0	1	e	ContactPoint
-E	endpoint	0	1	1	e	url
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	0	1	e	string	S
+E	software	0	0	1	e	string	S
+E	version	0	0	1	e	string	S
+E	contact	0	0	1	e	ContactPoint	S
+E	endpoint	0	1	1	e	url	S
 T	MessageHeader.response	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	1	1	e	id
-E	code	0	1	1	e	code
-E	details	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	1	1	e	id	S
+E	code	0	1	1	e	code	S
+E	details	0	0	1	e	Reference	S
 T	MolecularSequence	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	type	0	0	1	e	code
-E	coordinateSystem	0	1	1	e	integer
-E	patient	0	0	1	e	Reference
-E	specimen	0	0	1	e	Reference
-E	device	0	0	1	e	Reference
-E	performer	0	0	1	e	Reference
-E	quantity	0	0	1	e	Quantity
-E	referenceSeq	0	0	1	e	MolecularSequence.referenceSeq
-E	variant	0	0	*	e	MolecularSequence.variant
-E	observedSeq	0	0	1	e	string
-E	quality	0	0	*	e	MolecularSequence.quality
-E	readCoverage	0	0	1	e	integer
-E	repository	0	0	*	e	MolecularSequence.repository
-E	pointer	0	0	*	e	Reference
-E	structureVariant	0	0	*	e	MolecularSequence.structureVariant
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	type	0	0	1	e	code	S
+E	coordinateSystem	0	1	1	e	integer	S
+E	patient	0	0	1	e	Reference	S
+E	specimen	0	0	1	e	Reference	S
+E	device	0	0	1	e	Reference	S
+E	performer	0	0	1	e	Reference	S
+E	quantity	0	0	1	e	Quantity	S
+E	referenceSeq	0	0	1	e	MolecularSequence.referenceSeq	S
+E	variant	0	0	*	e	MolecularSequence.variant	S
+E	observedSeq	0	0	1	e	string	S
+E	quality	0	0	*	e	MolecularSequence.quality	S
+E	readCoverage	0	0	1	e	integer	S
+E	repository	0	0	*	e	MolecularSequence.repository	S
+E	pointer	0	0	*	e	Reference	S
+E	structureVariant	0	0	*	e	MolecularSequence.structureVariant	S
 T	MolecularSequence.referenceSeq	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	chromosome	0	0	1	e	CodeableConcept
-E	genomeBuild	0	0	1	e	string
-E	orientation	0	0	1	e	code
-E	referenceSeqId	0	0	1	e	CodeableConcept
-E	referenceSeqPointer	0	0	1	e	Reference
-E	referenceSeqString	0	0	1	e	string
-E	strand	0	0	1	e	code
-E	windowStart	0	0	1	e	integer
-E	windowEnd	0	0	1	e	integer
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	chromosome	0	0	1	e	CodeableConcept	S
+E	genomeBuild	0	0	1	e	string	S
+E	orientation	0	0	1	e	code	S
+E	referenceSeqId	0	0	1	e	CodeableConcept	S
+E	referenceSeqPointer	0	0	1	e	Reference	S
+E	referenceSeqString	0	0	1	e	string	S
+E	strand	0	0	1	e	code	S
+E	windowStart	0	0	1	e	integer	S
+E	windowEnd	0	0	1	e	integer	S
 T	MolecularSequence.variant	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	start	0	0	1	e	integer
-E	end	0	0	1	e	integer
-E	observedAllele	0	0	1	e	string
-E	referenceAllele	0	0	1	e	string
-E	cigar	0	0	1	e	string
-E	variantPointer	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	start	0	0	1	e	integer	S
+E	end	0	0	1	e	integer	S
+E	observedAllele	0	0	1	e	string	S
+E	referenceAllele	0	0	1	e	string	S
+E	cigar	0	0	1	e	string	S
+E	variantPointer	0	0	1	e	Reference	S
 T	MolecularSequence.quality	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	standardSequence	0	0	1	e	CodeableConcept
-E	start	0	0	1	e	integer
-E	end	0	0	1	e	integer
-E	score	0	0	1	e	Quantity
-E	method	0	0	1	e	CodeableConcept
-E	truthTP	0	0	1	e	decimal
-E	queryTP	0	0	1	e	decimal
-E	truthFN	0	0	1	e	decimal
-E	queryFP	0	0	1	e	decimal
-E	gtFP	0	0	1	e	decimal
-E	precision	0	0	1	e	decimal
-E	recall	0	0	1	e	decimal
-E	fScore	0	0	1	e	decimal
-E	roc	0	0	1	e	MolecularSequence.quality.roc
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	S
+E	standardSequence	0	0	1	e	CodeableConcept	S
+E	start	0	0	1	e	integer	S
+E	end	0	0	1	e	integer	S
+E	score	0	0	1	e	Quantity	S
+E	method	0	0	1	e	CodeableConcept	S
+E	truthTP	0	0	1	e	decimal	S
+E	queryTP	0	0	1	e	decimal	S
+E	truthFN	0	0	1	e	decimal	S
+E	queryFP	0	0	1	e	decimal	S
+E	gtFP	0	0	1	e	decimal	S
+E	precision	0	0	1	e	decimal	S
+E	recall	0	0	1	e	decimal	S
+E	fScore	0	0	1	e	decimal	S
+E	roc	0	0	1	e	MolecularSequence.quality.roc	S
 T	MolecularSequence.quality.roc	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	score	0	0	*	e	integer
-E	numTP	0	0	*	e	integer
-E	numFP	0	0	*	e	integer
-E	numFN	0	0	*	e	integer
-E	precision	0	0	*	e	decimal
-E	sensitivity	0	0	*	e	decimal
-E	fMeasure	0	0	*	e	decimal
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	score	0	0	*	e	integer	S
+E	numTP	0	0	*	e	integer	S
+E	numFP	0	0	*	e	integer	S
+E	numFN	0	0	*	e	integer	S
+E	precision	0	0	*	e	decimal	S
+E	sensitivity	0	0	*	e	decimal	S
+E	fMeasure	0	0	*	e	decimal	S
 T	MolecularSequence.repository	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	url	0	0	1	e	uri
-E	name	0	0	1	e	string
-E	datasetId	0	0	1	e	string
-E	variantsetId	0	0	1	e	string
-E	readsetId	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	S
+E	url	0	0	1	e	uri	S
+E	name	0	0	1	e	string	S
+E	datasetId	0	0	1	e	string	S
+E	variantsetId	0	0	1	e	string	S
+E	readsetId	0	0	1	e	string	S
 T	MolecularSequence.structureVariant	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	variantType	0	0	1	e	CodeableConcept
-E	exact	0	0	1	e	boolean
-E	length	0	0	1	e	integer
-E	outer	0	0	1	e	MolecularSequence.structureVariant.outer
-E	inner	0	0	1	e	MolecularSequence.structureVariant.inner
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	variantType	0	0	1	e	CodeableConcept	S
+E	exact	0	0	1	e	boolean	S
+E	length	0	0	1	e	integer	S
+E	outer	0	0	1	e	MolecularSequence.structureVariant.outer	S
+E	inner	0	0	1	e	MolecularSequence.structureVariant.inner	S
 T	MolecularSequence.structureVariant.outer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	start	0	0	1	e	integer
-E	end	0	0	1	e	integer
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	start	0	0	1	e	integer	S
+E	end	0	0	1	e	integer	S
 T	MolecularSequence.structureVariant.inner	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	start	0	0	1	e	integer
-E	end	0	0	1	e	integer
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	start	0	0	1	e	integer	S
+E	end	0	0	1	e	integer	S
 T	NamingSystem	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	status	0	1	1	e	code
-E	kind	0	1	1	e	code
-E	date	0	1	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	responsible	0	0	1	e	string
-E	type	0	0	1	e	CodeableConcept
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	usage	0	0	1	e	string
-E	uniqueId	0	1	*	e	NamingSystem.uniqueId
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	name	0	1	1	e	string	S
+E	status	0	1	1	e	code	S
+E	kind	0	1	1	e	code	S
+E	date	0	1	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	responsible	0	0	1	e	string	-
+E	type	0	0	1	e	CodeableConcept	-
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	usage	0	0	1	e	string	-
+E	uniqueId	0	1	*	e	NamingSystem.uniqueId	S
 T	NamingSystem.uniqueId	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	value	0	1	1	e	string
-E	preferred	0	0	1	e	boolean
-E	comment	0	0	1	e	string
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	S
+E	value	0	1	1	e	string	S
+E	preferred	0	0	1	e	boolean	-
+E	comment	0	0	1	e	string	-
+E	period	0	0	1	e	Period	-
 T	NutritionOrder	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	instantiatesCanonical	0	0	*	e	canonical
-E	instantiatesUri	0	0	*	e	uri
-E	instantiates	0	0	*	e	uri
-E	status	0	1	1	e	code
-E	intent	0	1	1	e	code
-E	patient	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	dateTime	0	1	1	e	dateTime
-E	orderer	0	0	1	e	Reference
-E	allergyIntolerance	0	0	*	e	Reference
-E	foodPreferenceModifier	0	0	*	e	CodeableConcept
-E	excludeFoodModifier	0	0	*	e	CodeableConcept
-E	oralDiet	0	0	1	e	NutritionOrder.oralDiet
-E	supplement	0	0	*	e	NutritionOrder.supplement
-E	enteralFormula	0	0	1	e	NutritionOrder.enteralFormula
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	instantiatesCanonical	0	0	*	e	canonical	S
+E	instantiatesUri	0	0	*	e	uri	S
+E	instantiates	0	0	*	e	uri	-
+E	status	0	1	1	e	code	S
+E	intent	0	1	1	e	code	S
+E	patient	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	-
+E	dateTime	0	1	1	e	dateTime	S
+E	orderer	0	0	1	e	Reference	S
+E	allergyIntolerance	0	0	*	e	Reference	-
+E	foodPreferenceModifier	0	0	*	e	CodeableConcept	-
+E	excludeFoodModifier	0	0	*	e	CodeableConcept	-
+E	oralDiet	0	0	1	e	NutritionOrder.oralDiet	-
+E	supplement	0	0	*	e	NutritionOrder.supplement	-
+E	enteralFormula	0	0	1	e	NutritionOrder.enteralFormula	-
+E	note	0	0	*	e	Annotation	-
 T	NutritionOrder.oralDiet	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	*	e	CodeableConcept
-E	schedule	0	0	*	e	Timing
-E	nutrient	0	0	*	e	NutritionOrder.oralDiet.nutrient
-E	texture	0	0	*	e	NutritionOrder.oralDiet.texture
-E	fluidConsistencyType	0	0	*	e	CodeableConcept
-E	instruction	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	*	e	CodeableConcept	S
+E	schedule	0	0	*	e	Timing	-
+E	nutrient	0	0	*	e	NutritionOrder.oralDiet.nutrient	-
+E	texture	0	0	*	e	NutritionOrder.oralDiet.texture	-
+E	fluidConsistencyType	0	0	*	e	CodeableConcept	-
+E	instruction	0	0	1	e	string	S
 T	NutritionOrder.oralDiet.nutrient	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	modifier	0	0	1	e	CodeableConcept
-E	amount	0	0	1	e	Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	modifier	0	0	1	e	CodeableConcept	-
+E	amount	0	0	1	e	Quantity	-
 T	NutritionOrder.oralDiet.texture	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	modifier	0	0	1	e	CodeableConcept
-E	foodType	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	modifier	0	0	1	e	CodeableConcept	-
+E	foodType	0	0	1	e	CodeableConcept	-
 T	NutritionOrder.supplement	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	productName	0	0	1	e	string
-E	schedule	0	0	*	e	Timing
-E	quantity	0	0	1	e	Quantity
-E	instruction	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	S
+E	productName	0	0	1	e	string	-
+E	schedule	0	0	*	e	Timing	-
+E	quantity	0	0	1	e	Quantity	-
+E	instruction	0	0	1	e	string	S
 T	NutritionOrder.enteralFormula	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	baseFormulaType	0	0	1	e	CodeableConcept
-E	baseFormulaProductName	0	0	1	e	string
-E	additiveType	0	0	1	e	CodeableConcept
-E	additiveProductName	0	0	1	e	string
-E	caloricDensity	0	0	1	e	Quantity
-E	routeofAdministration	0	0	1	e	CodeableConcept
-E	administration	0	0	*	e	NutritionOrder.enteralFormula.administration
-E	maxVolumeToDeliver	0	0	1	e	Quantity
-E	administrationInstruction	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	baseFormulaType	0	0	1	e	CodeableConcept	S
+E	baseFormulaProductName	0	0	1	e	string	-
+E	additiveType	0	0	1	e	CodeableConcept	-
+E	additiveProductName	0	0	1	e	string	-
+E	caloricDensity	0	0	1	e	Quantity	-
+E	routeofAdministration	0	0	1	e	CodeableConcept	-
+E	administration	0	0	*	e	NutritionOrder.enteralFormula.administration	-
+E	maxVolumeToDeliver	0	0	1	e	Quantity	-
+E	administrationInstruction	0	0	1	e	string	S
 T	NutritionOrder.enteralFormula.administration	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	schedule	0	0	1	e	Timing
-E	quantity	0	0	1	e	Quantity
-E	rate	1	0	1	e	Quantity,Ratio
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	schedule	0	0	1	e	Timing	-
+E	quantity	0	0	1	e	Quantity	-
+E	rate	1	0	1	e	Quantity,Ratio	-
 T	Observation	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	basedOn	0	0	*	e	Reference
-E	partOf	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	category	0	0	*	e	CodeableConcept
-E	code	0	1	1	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	focus	0	0	*	e	Reference
-E	encounter	0	0	1	e	Reference
-E	effective	1	0	1	e	dateTime,Period,Timing,instant
-E	issued	0	0	1	e	instant
-E	performer	0	0	*	e	Reference
-E	value	1	0	1	e	Quantity,CodeableConcept,string,boolean,integer,Range,Ratio,SampledData,time,dateTime,Period
-E	dataAbsentReason	0	0	1	e	CodeableConcept
-E	interpretation	0	0	*	e	CodeableConcept
-E	note	0	0	*	e	Annotation
-E	bodySite	0	0	1	e	CodeableConcept
-E	method	0	0	1	e	CodeableConcept
-E	specimen	0	0	1	e	Reference
-E	device	0	0	1	e	Reference
-E	referenceRange	0	0	*	e	Observation.referenceRange
-E	hasMember	0	0	*	e	Reference
-E	derivedFrom	0	0	*	e	Reference
-E	component	0	0	*	e	Observation.component
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	basedOn	0	0	*	e	Reference	S
+E	partOf	0	0	*	e	Reference	S
+E	status	0	1	1	e	code	S
+E	category	0	0	*	e	CodeableConcept	-
+E	code	0	1	1	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	S
+E	focus	0	0	*	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	effective	1	0	1	e	dateTime,Period,Timing,instant	S
+E	issued	0	0	1	e	instant	S
+E	performer	0	0	*	e	Reference	S
+E	value	1	0	1	e	Quantity,CodeableConcept,string,boolean,integer,Range,Ratio,SampledData,time,dateTime,Period	S
+E	dataAbsentReason	0	0	1	e	CodeableConcept	-
+E	interpretation	0	0	*	e	CodeableConcept	-
+E	note	0	0	*	e	Annotation	-
+E	bodySite	0	0	1	e	CodeableConcept	-
+E	method	0	0	1	e	CodeableConcept	-
+E	specimen	0	0	1	e	Reference	-
+E	device	0	0	1	e	Reference	-
+E	referenceRange	0	0	*	e	Observation.referenceRange	-
+E	hasMember	0	0	*	e	Reference	S
+E	derivedFrom	0	0	*	e	Reference	S
+E	component	0	0	*	e	Observation.component	S
 T	Observation.referenceRange	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	low	0	0	1	e	Quantity
-E	high	0	0	1	e	Quantity
-E	type	0	0	1	e	CodeableConcept
-E	appliesTo	0	0	*	e	CodeableConcept
-E	age	0	0	1	e	Range
-E	text	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	low	0	0	1	e	Quantity	-
+E	high	0	0	1	e	Quantity	-
+E	type	0	0	1	e	CodeableConcept	-
+E	appliesTo	0	0	*	e	CodeableConcept	-
+E	age	0	0	1	e	Range	-
+E	text	0	0	1	e	string	-
 T	Observation.component	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	CodeableConcept
-E	value	1	0	1	e	Quantity,CodeableConcept,string,boolean,integer,Range,Ratio,SampledData,time,dateTime,Period
-E	dataAbsentReason	0	0	1	e	CodeableConcept
-E	interpretation	0	0	*	e	CodeableConcept
-E	referenceRange	0	0	*	e	Observation.referenceRange
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	CodeableConcept	S
+E	value	1	0	1	e	Quantity,CodeableConcept,string,boolean,integer,Range,Ratio,SampledData,time,dateTime,Period	S
+E	dataAbsentReason	0	0	1	e	CodeableConcept	-
+E	interpretation	0	0	*	e	CodeableConcept	-
+E	referenceRange	0	0	*	e	Observation.referenceRange	-
 T	ObservationDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	0	*	e	CodeableConcept
-E	code	0	1	1	e	CodeableConcept
-E	identifier	0	0	*	e	Identifier
-E	permittedDataType	0	0	*	e	code
-E	multipleResultsAllowed	0	0	1	e	boolean
-E	method	0	0	1	e	CodeableConcept
-E	preferredReportName	0	0	1	e	string
-E	quantitativeDetails	0	0	1	e	ObservationDefinition.quantitativeDetails
-E	qualifiedInterval	0	0	*	e	ObservationDefinition.qualifiedInterval
-E	validCodedValueSet	0	0	1	e	Reference
-E	normalCodedValueSet	0	0	1	e	Reference
-E	abnormalCodedValueSet	0	0	1	e	Reference
-E	criticalCodedValueSet	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	category	0	0	*	e	CodeableConcept	S
+E	code	0	1	1	e	CodeableConcept	S
+E	identifier	0	0	*	e	Identifier	S
+E	permittedDataType	0	0	*	e	code	-
+E	multipleResultsAllowed	0	0	1	e	boolean	-
+E	method	0	0	1	e	CodeableConcept	-
+E	preferredReportName	0	0	1	e	string	-
+E	quantitativeDetails	0	0	1	e	ObservationDefinition.quantitativeDetails	-
+E	qualifiedInterval	0	0	*	e	ObservationDefinition.qualifiedInterval	-
+E	validCodedValueSet	0	0	1	e	Reference	-
+E	normalCodedValueSet	0	0	1	e	Reference	-
+E	abnormalCodedValueSet	0	0	1	e	Reference	-
+E	criticalCodedValueSet	0	0	1	e	Reference	-
 T	ObservationDefinition.quantitativeDetails	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	customaryUnit	0	0	1	e	CodeableConcept
-E	unit	0	0	1	e	CodeableConcept
-E	conversionFactor	0	0	1	e	decimal
-E	decimalPrecision	0	0	1	e	integer
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	customaryUnit	0	0	1	e	CodeableConcept	-
+E	unit	0	0	1	e	CodeableConcept	-
+E	conversionFactor	0	0	1	e	decimal	-
+E	decimalPrecision	0	0	1	e	integer	-
 T	ObservationDefinition.qualifiedInterval	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	0	1	e	code
-E	range	0	0	1	e	Range
-E	context	0	0	1	e	CodeableConcept
-E	appliesTo	0	0	*	e	CodeableConcept
-E	gender	0	0	1	e	code
-E	age	0	0	1	e	Range
-E	gestationalAge	0	0	1	e	Range
-E	condition	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	category	0	0	1	e	code	-
+E	range	0	0	1	e	Range	-
+E	context	0	0	1	e	CodeableConcept	-
+E	appliesTo	0	0	*	e	CodeableConcept	-
+E	gender	0	0	1	e	code	-
+E	age	0	0	1	e	Range	-
+E	gestationalAge	0	0	1	e	Range	-
+E	condition	0	0	1	e	string	-
 T	OperationDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	version	0	0	1	e	string
-E	name	0	1	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	kind	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	affectsState	0	0	1	e	boolean
-E	code	0	1	1	e	code
-E	comment	0	0	1	e	markdown
-E	base	0	0	1	e	canonical
-E	resource	0	0	*	e	code
-E	system	0	1	1	e	boolean
-E	type	0	1	1	e	boolean
-E	instance	0	1	1	e	boolean
-E	inputProfile	0	0	1	e	canonical
-E	outputProfile	0	0	1	e	canonical
-E	parameter	0	0	*	e	OperationDefinition.parameter
-E	overload	0	0	*	e	OperationDefinition.overload
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	version	0	0	1	e	string	S
+E	name	0	1	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	kind	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	affectsState	0	0	1	e	boolean	S
+E	code	0	1	1	e	code	S
+E	comment	0	0	1	e	markdown	-
+E	base	0	0	1	e	canonical	S
+E	resource	0	0	*	e	code	S
+E	system	0	1	1	e	boolean	S
+E	type	0	1	1	e	boolean	S
+E	instance	0	1	1	e	boolean	S
+E	inputProfile	0	0	1	e	canonical	-
+E	outputProfile	0	0	1	e	canonical	-
+E	parameter	0	0	*	e	OperationDefinition.parameter	-
+E	overload	0	0	*	e	OperationDefinition.overload	-
 T	OperationDefinition.parameter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	code
-E	use	0	1	1	e	code
-E	min	0	1	1	e	integer
-E	max	0	1	1	e	string
-E	documentation	0	0	1	e	string
-E	type	0	0	1	e	code
-E	targetProfile	0	0	*	e	canonical
-E	searchType	0	0	1	e	code
-E	binding	0	0	1	e	OperationDefinition.parameter.binding
-E	referencedFrom	0	0	*	e	OperationDefinition.parameter.referencedFrom
-E	part	0	0	*	e	OperationDefinition.parameter
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	code	-
+E	use	0	1	1	e	code	-
+E	min	0	1	1	e	integer	-
+E	max	0	1	1	e	string	-
+E	documentation	0	0	1	e	string	-
+E	type	0	0	1	e	code	-
+E	targetProfile	0	0	*	e	canonical	-
+E	searchType	0	0	1	e	code	-
+E	binding	0	0	1	e	OperationDefinition.parameter.binding	-
+E	referencedFrom	0	0	*	e	OperationDefinition.parameter.referencedFrom	-
+E	part	0	0	*	e	OperationDefinition.parameter	-
 T	OperationDefinition.parameter.binding	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	strength	0	1	1	e	code
-E	valueSet	0	1	1	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	strength	0	1	1	e	code	-
+E	valueSet	0	1	1	e	canonical	-
 T	OperationDefinition.parameter.referencedFrom	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	source	0	1	1	e	string
-E	sourceId	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	source	0	1	1	e	string	-
+E	sourceId	0	0	1	e	string	-
 T	OperationDefinition.overload	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	parameterName	0	0	*	e	string
-E	comment	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	parameterName	0	0	*	e	string	-
+E	comment	0	0	1	e	string	-
 T	OperationOutcome	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	issue	0	1	*	e	OperationOutcome.issue
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	issue	0	1	*	e	OperationOutcome.issue	S
 T	OperationOutcome.issue	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	severity	0	1	1	e	code
-E	code	0	1	1	e	code
-E	details	0	0	1	e	CodeableConcept
-E	diagnostics	0	0	1	e	string
-E	location	0	0	*	e	string
-E	expression	0	0	*	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	severity	0	1	1	e	code	S
+E	code	0	1	1	e	code	S
+E	details	0	0	1	e	CodeableConcept	S
+E	diagnostics	0	0	1	e	string	S
+E	location	0	0	*	e	string	S
+E	expression	0	0	*	e	string	S
 T	Organization	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	active	0	0	1	e	boolean
-E	type	0	0	*	e	CodeableConcept
-E	name	0	0	1	e	string
-E	alias	0	0	*	e	string
-E	telecom	0	0	*	e	ContactPoint
-E	address	0	0	*	e	Address
-E	partOf	0	0	1	e	Reference
-E	contact	0	0	*	e	Organization.contact
-E	endpoint	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	active	0	0	1	e	boolean	S
+E	type	0	0	*	e	CodeableConcept	S
+E	name	0	0	1	e	string	S
+E	alias	0	0	*	e	string	-
+E	telecom	0	0	*	e	ContactPoint	-
+E	address	0	0	*	e	Address	-
+E	partOf	0	0	1	e	Reference	S
+E	contact	0	0	*	e	Organization.contact	-
+E	endpoint	0	0	*	e	Reference	-
 T	Organization.contact	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	purpose	0	0	1	e	CodeableConcept
-E	name	0	0	1	e	HumanName
-E	telecom	0	0	*	e	ContactPoint
-E	address	0	0	1	e	Address
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	purpose	0	0	1	e	CodeableConcept	-
+E	name	0	0	1	e	HumanName	-
+E	telecom	0	0	*	e	ContactPoint	-
+E	address	0	0	1	e	Address	-
 T	OrganizationAffiliation	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	active	0	0	1	e	boolean
-E	period	0	0	1	e	Period
-E	organization	0	0	1	e	Reference
-E	participatingOrganization	0	0	1	e	Reference
-E	network	0	0	*	e	Reference
-E	code	0	0	*	e	CodeableConcept
-E	specialty	0	0	*	e	CodeableConcept
-E	location	0	0	*	e	Reference
-E	healthcareService	0	0	*	e	Reference
-E	telecom	0	0	*	e	ContactPoint
-E	endpoint	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	active	0	0	1	e	boolean	S
+E	period	0	0	1	e	Period	S
+E	organization	0	0	1	e	Reference	S
+E	participatingOrganization	0	0	1	e	Reference	S
+E	network	0	0	*	e	Reference	S
+E	code	0	0	*	e	CodeableConcept	S
+E	specialty	0	0	*	e	CodeableConcept	S
+E	location	0	0	*	e	Reference	S
+E	healthcareService	0	0	*	e	Reference	-
+E	telecom	0	0	*	e	ContactPoint	S
+E	endpoint	0	0	*	e	Reference	-
 T	Parameters	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	parameter	0	0	*	e	Parameters.parameter
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	parameter	0	0	*	e	Parameters.parameter	S
 T	Parameters.parameter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	value	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta
-E	resource	0	0	1	e	Resource
-E	part	0	0	*	e	Parameters.parameter
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	S
+E	value	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta	S
+E	resource	0	0	1	e	Resource	S
+E	part	0	0	*	e	Parameters.parameter	S
 T	Patient	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	active	0	0	1	e	boolean
-E	name	0	0	*	e	HumanName
-E	telecom	0	0	*	e	ContactPoint
-E	gender	0	0	1	e	code
-E	birthDate	0	0	1	e	date
-E	deceased	1	0	1	e	boolean,dateTime
-E	address	0	0	*	e	Address
-E	maritalStatus	0	0	1	e	CodeableConcept
-E	multipleBirth	1	0	1	e	boolean,integer
-E	photo	0	0	*	e	Attachment
-E	contact	0	0	*	e	Patient.contact
-E	communication	0	0	*	e	Patient.communication
-E	generalPractitioner	0	0	*	e	Reference
-E	managingOrganization	0	0	1	e	Reference
-E	link	0	0	*	e	Patient.link
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	active	0	0	1	e	boolean	S
+E	name	0	0	*	e	HumanName	S
+E	telecom	0	0	*	e	ContactPoint	S
+E	gender	0	0	1	e	code	S
+E	birthDate	0	0	1	e	date	S
+E	deceased	1	0	1	e	boolean,dateTime	S
+E	address	0	0	*	e	Address	S
+E	maritalStatus	0	0	1	e	CodeableConcept	-
+E	multipleBirth	1	0	1	e	boolean,integer	-
+E	photo	0	0	*	e	Attachment	-
+E	contact	0	0	*	e	Patient.contact	-
+E	communication	0	0	*	e	Patient.communication	-
+E	generalPractitioner	0	0	*	e	Reference	-
+E	managingOrganization	0	0	1	e	Reference	S
+E	link	0	0	*	e	Patient.link	S
 T	Patient.contact	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	relationship	0	0	*	e	CodeableConcept
-E	name	0	0	1	e	HumanName
-E	telecom	0	0	*	e	ContactPoint
-E	address	0	0	1	e	Address
-E	gender	0	0	1	e	code
-E	organization	0	0	1	e	Reference
-E	period	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	relationship	0	0	*	e	CodeableConcept	-
+E	name	0	0	1	e	HumanName	-
+E	telecom	0	0	*	e	ContactPoint	-
+E	address	0	0	1	e	Address	-
+E	gender	0	0	1	e	code	-
+E	organization	0	0	1	e	Reference	-
+E	period	0	0	1	e	Period	-
 T	Patient.communication	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	language	0	1	1	e	CodeableConcept
-E	preferred	0	0	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	language	0	1	1	e	CodeableConcept	-
+E	preferred	0	0	1	e	boolean	-
 T	Patient.link	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	other	0	1	1	e	Reference
-E	type	0	1	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	other	0	1	1	e	Reference	S
+E	type	0	1	1	e	code	S
 T	PaymentNotice	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	request	0	0	1	e	Reference
-E	response	0	0	1	e	Reference
-E	created	0	1	1	e	dateTime
-E	provider	0	0	1	e	Reference
-E	payment	0	1	1	e	Reference
-E	paymentDate	0	0	1	e	date
-E	payee	0	0	1	e	Reference
-E	recipient	0	1	1	e	Reference
-E	amount	0	1	1	e	Money
-E	paymentStatus	0	0	1	e	CodeableConcept
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	request	0	0	1	e	Reference	-
+E	response	0	0	1	e	Reference	-
+E	created	0	1	1	e	dateTime	S
+E	provider	0	0	1	e	Reference	-
+E	payment	0	1	1	e	Reference	S
+E	paymentDate	0	0	1	e	date	-
+E	payee	0	0	1	e	Reference	-
+E	recipient	0	1	1	e	Reference	S
+E	amount	0	1	1	e	Money	S
+E	paymentStatus	0	0	1	e	CodeableConcept	-
 T	PaymentReconciliation	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	period	0	0	1	e	Period
-E	created	0	1	1	e	dateTime
-E	paymentIssuer	0	0	1	e	Reference
-E	request	0	0	1	e	Reference
-E	requestor	0	0	1	e	Reference
-E	outcome	0	0	1	e	code
-E	disposition	0	0	1	e	string
-E	paymentDate	0	1	1	e	date
-E	paymentAmount	0	1	1	e	Money
-E	paymentIdentifier	0	0	1	e	Identifier
-E	detail	0	0	*	e	PaymentReconciliation.detail
-E	formCode	0	0	1	e	CodeableConcept
-E	processNote	0	0	*	e	PaymentReconciliation.processNote
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	period	0	0	1	e	Period	S
+E	created	0	1	1	e	dateTime	S
+E	paymentIssuer	0	0	1	e	Reference	S
+E	request	0	0	1	e	Reference	-
+E	requestor	0	0	1	e	Reference	-
+E	outcome	0	0	1	e	code	-
+E	disposition	0	0	1	e	string	-
+E	paymentDate	0	1	1	e	date	S
+E	paymentAmount	0	1	1	e	Money	S
+E	paymentIdentifier	0	0	1	e	Identifier	-
+E	detail	0	0	*	e	PaymentReconciliation.detail	-
+E	formCode	0	0	1	e	CodeableConcept	-
+E	processNote	0	0	*	e	PaymentReconciliation.processNote	-
 T	PaymentReconciliation.detail	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	predecessor	0	0	1	e	Identifier
-E	type	0	1	1	e	CodeableConcept
-E	request	0	0	1	e	Reference
-E	submitter	0	0	1	e	Reference
-E	response	0	0	1	e	Reference
-E	date	0	0	1	e	date
-E	responsible	0	0	1	e	Reference
-E	payee	0	0	1	e	Reference
-E	amount	0	0	1	e	Money
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	1	e	Identifier	-
+E	predecessor	0	0	1	e	Identifier	-
+E	type	0	1	1	e	CodeableConcept	-
+E	request	0	0	1	e	Reference	-
+E	submitter	0	0	1	e	Reference	-
+E	response	0	0	1	e	Reference	-
+E	date	0	0	1	e	date	-
+E	responsible	0	0	1	e	Reference	-
+E	payee	0	0	1	e	Reference	-
+E	amount	0	0	1	e	Money	-
 T	PaymentReconciliation.processNote	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	code
-E	text	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	code	-
+E	text	0	0	1	e	string	-
 T	Person	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	name	0	0	*	e	HumanName
-E	telecom	0	0	*	e	ContactPoint
-E	gender	0	0	1	e	code
-E	birthDate	0	0	1	e	date
-E	address	0	0	*	e	Address
-E	photo	0	0	1	e	Attachment
-E	managingOrganization	0	0	1	e	Reference
-E	active	0	0	1	e	boolean
-E	link	0	0	*	e	Person.link
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	name	0	0	*	e	HumanName	S
+E	telecom	0	0	*	e	ContactPoint	S
+E	gender	0	0	1	e	code	S
+E	birthDate	0	0	1	e	date	S
+E	address	0	0	*	e	Address	-
+E	photo	0	0	1	e	Attachment	-
+E	managingOrganization	0	0	1	e	Reference	S
+E	active	0	0	1	e	boolean	S
+E	link	0	0	*	e	Person.link	-
 T	Person.link	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	target	0	1	1	e	Reference
-E	assurance	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	target	0	1	1	e	Reference	-
+E	assurance	0	0	1	e	code	-
 T	PlanDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	subtitle	0	0	1	e	string
-E	type	0	0	1	e	CodeableConcept
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	subject	1	0	1	e	CodeableConcept,Reference
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	usage	0	0	1	e	string
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	library	0	0	*	e	canonical
-E	goal	0	0	*	e	PlanDefinition.goal
-E	action	0	0	*	e	PlanDefinition.action
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	subtitle	0	0	1	e	string	-
+E	type	0	0	1	e	CodeableConcept	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	subject	1	0	1	e	CodeableConcept,Reference	-
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	usage	0	0	1	e	string	-
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	library	0	0	*	e	canonical	-
+E	goal	0	0	*	e	PlanDefinition.goal	-
+E	action	0	0	*	e	PlanDefinition.action	-
 T	PlanDefinition.goal	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	0	1	e	CodeableConcept
-E	description	0	1	1	e	CodeableConcept
-E	priority	0	0	1	e	CodeableConcept
-E	start	0	0	1	e	CodeableConcept
-E	addresses	0	0	*	e	CodeableConcept
-E	documentation	0	0	*	e	RelatedArtifact
-E	target	0	0	*	e	PlanDefinition.goal.target
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	category	0	0	1	e	CodeableConcept	-
+E	description	0	1	1	e	CodeableConcept	-
+E	priority	0	0	1	e	CodeableConcept	-
+E	start	0	0	1	e	CodeableConcept	-
+E	addresses	0	0	*	e	CodeableConcept	-
+E	documentation	0	0	*	e	RelatedArtifact	-
+E	target	0	0	*	e	PlanDefinition.goal.target	-
 T	PlanDefinition.goal.target	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	measure	0	0	1	e	CodeableConcept
-E	detail	1	0	1	e	Quantity,Range,CodeableConcept
-E	due	0	0	1	e	Duration
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	measure	0	0	1	e	CodeableConcept	-
+E	detail	1	0	1	e	Quantity,Range,CodeableConcept	-
+E	due	0	0	1	e	Duration	-
 T	PlanDefinition.action	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	prefix	0	0	1	e	string
-E	title	0	0	1	e	string
-E	description	0	0	1	e	string
-E	textEquivalent	0	0	1	e	string
-E	priority	0	0	1	e	code
-E	code	0	0	*	e	CodeableConcept
-E	reason	0	0	*	e	CodeableConcept
-E	documentation	0	0	*	e	RelatedArtifact
-E	goalId	0	0	*	e	id
-E	subject	1	0	1	e	CodeableConcept,Reference
-E	trigger	0	0	*	e	TriggerDefinition
-E	condition	0	0	*	e	PlanDefinition.action.condition
-E	input	0	0	*	e	DataRequirement
-E	output	0	0	*	e	DataRequirement
-E	relatedAction	0	0	*	e	PlanDefinition.action.relatedAction
-E	timing	1	0	1	e	dateTime,Age,Period,Duration,Range,Timing
-E	participant	0	0	*	e	PlanDefinition.action.participant
-E	type	0	0	1	e	CodeableConcept
-E	groupingBehavior	0	0	1	e	code
-E	selectionBehavior	0	0	1	e	code
-E	requiredBehavior	0	0	1	e	code
-E	precheckBehavior	0	0	1	e	code
-E	cardinalityBehavior	0	0	1	e	code
-E	definition	1	0	1	e	canonical,uri
-E	transform	0	0	1	e	canonical
-E	dynamicValue	0	0	*	e	PlanDefinition.action.dynamicValue
-E	action	0	0	*	e	PlanDefinition.action
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	prefix	0	0	1	e	string	-
+E	title	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
+E	textEquivalent	0	0	1	e	string	-
+E	priority	0	0	1	e	code	-
+E	code	0	0	*	e	CodeableConcept	-
+E	reason	0	0	*	e	CodeableConcept	-
+E	documentation	0	0	*	e	RelatedArtifact	-
+E	goalId	0	0	*	e	id	-
+E	subject	1	0	1	e	CodeableConcept,Reference	-
+E	trigger	0	0	*	e	TriggerDefinition	-
+E	condition	0	0	*	e	PlanDefinition.action.condition	-
+E	input	0	0	*	e	DataRequirement	-
+E	output	0	0	*	e	DataRequirement	-
+E	relatedAction	0	0	*	e	PlanDefinition.action.relatedAction	-
+E	timing	1	0	1	e	dateTime,Age,Period,Duration,Range,Timing	-
+E	participant	0	0	*	e	PlanDefinition.action.participant	-
+E	type	0	0	1	e	CodeableConcept	-
+E	groupingBehavior	0	0	1	e	code	-
+E	selectionBehavior	0	0	1	e	code	-
+E	requiredBehavior	0	0	1	e	code	-
+E	precheckBehavior	0	0	1	e	code	-
+E	cardinalityBehavior	0	0	1	e	code	-
+E	definition	1	0	1	e	canonical,uri	-
+E	transform	0	0	1	e	canonical	-
+E	dynamicValue	0	0	*	e	PlanDefinition.action.dynamicValue	-
+E	action	0	0	*	e	PlanDefinition.action	-
 T	PlanDefinition.action.condition	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	kind	0	1	1	e	code
-E	expression	0	0	1	e	Expression
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	kind	0	1	1	e	code	-
+E	expression	0	0	1	e	Expression	-
 T	PlanDefinition.action.relatedAction	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	actionId	0	1	1	e	id
-E	relationship	0	1	1	e	code
-E	offset	1	0	1	e	Duration,Range
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	actionId	0	1	1	e	id	-
+E	relationship	0	1	1	e	code	-
+E	offset	1	0	1	e	Duration,Range	-
 T	PlanDefinition.action.participant	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	role	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	-
+E	role	0	0	1	e	CodeableConcept	-
 T	PlanDefinition.action.dynamicValue	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	path	0	0	1	e	string
-E	expression	0	0	1	e	Expression
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	path	0	0	1	e	string	-
+E	expression	0	0	1	e	Expression	-
 T	Practitioner	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	active	0	0	1	e	boolean
-E	name	0	0	*	e	HumanName
-E	telecom	0	0	*	e	ContactPoint
-E	address	0	0	*	e	Address
-E	gender	0	0	1	e	code
-E	birthDate	0	0	1	e	date
-E	photo	0	0	*	e	Attachment
-E	qualification	0	0	*	e	Practitioner.qualification
-E	communication	0	0	*	e	CodeableConcept
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	active	0	0	1	e	boolean	S
+E	name	0	0	*	e	HumanName	S
+E	telecom	0	0	*	e	ContactPoint	S
+E	address	0	0	*	e	Address	S
+E	gender	0	0	1	e	code	S
+E	birthDate	0	0	1	e	date	S
+E	photo	0	0	*	e	Attachment	-
+E	qualification	0	0	*	e	Practitioner.qualification	-
+E	communication	0	0	*	e	CodeableConcept	-
 T	Practitioner.qualification	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	code	0	1	1	e	CodeableConcept
-E	period	0	0	1	e	Period
-E	issuer	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	*	e	Identifier	-
+E	code	0	1	1	e	CodeableConcept	-
+E	period	0	0	1	e	Period	-
+E	issuer	0	0	1	e	Reference	-
 T	PractitionerRole	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	active	0	0	1	e	boolean
-E	period	0	0	1	e	Period
-E	practitioner	0	0	1	e	Reference
-E	organization	0	0	1	e	Reference
-E	code	0	0	*	e	CodeableConcept
-E	specialty	0	0	*	e	CodeableConcept
-E	location	0	0	*	e	Reference
-E	healthcareService	0	0	*	e	Reference
-E	telecom	0	0	*	e	ContactPoint
-E	availableTime	0	0	*	e	PractitionerRole.availableTime
-E	notAvailable	0	0	*	e	PractitionerRole.notAvailable
-E	availabilityExceptions	0	0	1	e	string
-E	endpoint	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	active	0	0	1	e	boolean	S
+E	period	0	0	1	e	Period	S
+E	practitioner	0	0	1	e	Reference	S
+E	organization	0	0	1	e	Reference	S
+E	code	0	0	*	e	CodeableConcept	S
+E	specialty	0	0	*	e	CodeableConcept	S
+E	location	0	0	*	e	Reference	S
+E	healthcareService	0	0	*	e	Reference	-
+E	telecom	0	0	*	e	ContactPoint	S
+E	availableTime	0	0	*	e	PractitionerRole.availableTime	-
+E	notAvailable	0	0	*	e	PractitionerRole.notAvailable	-
+E	availabilityExceptions	0	0	1	e	string	-
+E	endpoint	0	0	*	e	Reference	-
 T	PractitionerRole.availableTime	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	daysOfWeek	0	0	*	e	code
-E	allDay	0	0	1	e	boolean
-E	availableStartTime	0	0	1	e	time
-E	availableEndTime	0	0	1	e	time
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	daysOfWeek	0	0	*	e	code	-
+E	allDay	0	0	1	e	boolean	-
+E	availableStartTime	0	0	1	e	time	-
+E	availableEndTime	0	0	1	e	time	-
 T	PractitionerRole.notAvailable	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	1	1	e	string
-E	during	0	0	1	e	Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	1	1	e	string	-
+E	during	0	0	1	e	Period	-
 T	Procedure	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	instantiatesCanonical	0	0	*	e	canonical
-E	instantiatesUri	0	0	*	e	uri
-E	basedOn	0	0	*	e	Reference
-E	partOf	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	statusReason	0	0	1	e	CodeableConcept
-E	category	0	0	1	e	CodeableConcept
-E	code	0	0	1	e	CodeableConcept
-E	subject	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	performed	1	0	1	e	dateTime,Period,string,Age,Range
-E	recorder	0	0	1	e	Reference
-E	asserter	0	0	1	e	Reference
-E	performer	0	0	*	e	Procedure.performer
-E	location	0	0	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	bodySite	0	0	*	e	CodeableConcept
-E	outcome	0	0	1	e	CodeableConcept
-E	report	0	0	*	e	Reference
-E	complication	0	0	*	e	CodeableConcept
-E	complicationDetail	0	0	*	e	Reference
-E	followUp	0	0	*	e	CodeableConcept
-E	note	0	0	*	e	Annotation
-E	focalDevice	0	0	*	e	Procedure.focalDevice
-E	usedReference	0	0	*	e	Reference
-E	usedCode	0	0	*	e	CodeableConcept
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	instantiatesCanonical	0	0	*	e	canonical	S
+E	instantiatesUri	0	0	*	e	uri	S
+E	basedOn	0	0	*	e	Reference	S
+E	partOf	0	0	*	e	Reference	S
+E	status	0	1	1	e	code	S
+E	statusReason	0	0	1	e	CodeableConcept	S
+E	category	0	0	1	e	CodeableConcept	S
+E	code	0	0	1	e	CodeableConcept	S
+E	subject	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	performed	1	0	1	e	dateTime,Period,string,Age,Range	S
+E	recorder	0	0	1	e	Reference	S
+E	asserter	0	0	1	e	Reference	S
+E	performer	0	0	*	e	Procedure.performer	S
+E	location	0	0	1	e	Reference	S
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	reasonReference	0	0	*	e	Reference	S
+E	bodySite	0	0	*	e	CodeableConcept	S
+E	outcome	0	0	1	e	CodeableConcept	S
+E	report	0	0	*	e	Reference	-
+E	complication	0	0	*	e	CodeableConcept	-
+E	complicationDetail	0	0	*	e	Reference	-
+E	followUp	0	0	*	e	CodeableConcept	-
+E	note	0	0	*	e	Annotation	-
+E	focalDevice	0	0	*	e	Procedure.focalDevice	-
+E	usedReference	0	0	*	e	Reference	-
+E	usedCode	0	0	*	e	CodeableConcept	-
 T	Procedure.performer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	function	0	0	1	e	CodeableConcept
-E	actor	0	1	1	e	Reference
-E	onBehalfOf	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	function	0	0	1	e	CodeableConcept	S
+E	actor	0	1	1	e	Reference	S
+E	onBehalfOf	0	0	1	e	Reference	-
 T	Procedure.focalDevice	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	action	0	0	1	e	CodeableConcept
-E	manipulated	0	1	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	action	0	0	1	e	CodeableConcept	-
+E	manipulated	0	1	1	e	Reference	-
 T	Provenance	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	target	0	1	*	e	Reference
-E	occurred	1	0	1	e	Period,dateTime
-E	recorded	0	1	1	e	instant
-E	policy	0	0	*	e	uri
-E	location	0	0	1	e	Reference
-E	reason	0	0	*	e	CodeableConcept
-E	activity	0	0	1	e	CodeableConcept
-E	agent	0	1	*	e	Provenance.agent
-E	entity	0	0	*	e	Provenance.entity
-E	signature	0	0	*	e	Signature
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	target	0	1	*	e	Reference	S
+E	occurred	1	0	1	e	Period,dateTime	-
+E	recorded	0	1	1	e	instant	S
+E	policy	0	0	*	e	uri	-
+E	location	0	0	1	e	Reference	-
+E	reason	0	0	*	e	CodeableConcept	-
+E	activity	0	0	1	e	CodeableConcept	-
+E	agent	0	1	*	e	Provenance.agent	-
+E	entity	0	0	*	e	Provenance.entity	-
+E	signature	0	0	*	e	Signature	-
 T	Provenance.agent	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	role	0	0	*	e	CodeableConcept
-E	who	0	1	1	e	Reference
-E	onBehalfOf	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	S
+E	role	0	0	*	e	CodeableConcept	-
+E	who	0	1	1	e	Reference	S
+E	onBehalfOf	0	0	1	e	Reference	-
 T	Provenance.entity	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	role	0	1	1	e	code
-E	what	0	1	1	e	Reference
-E	agent	0	0	*	e	Provenance.agent
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	role	0	1	1	e	code	S
+E	what	0	1	1	e	Reference	S
+E	agent	0	0	*	e	Provenance.agent	-
 T	Questionnaire	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	derivedFrom	0	0	*	e	canonical
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	subjectType	0	0	*	e	code
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	code	0	0	*	e	Coding
-E	item	0	0	*	e	Questionnaire.item
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	derivedFrom	0	0	*	e	canonical	-
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	subjectType	0	0	*	e	code	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	code	0	0	*	e	Coding	S
+E	item	0	0	*	e	Questionnaire.item	-
 T	Questionnaire.item	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	linkId	0	1	1	e	string
-E	definition	0	0	1	e	uri
-E	code	0	0	*	e	Coding
-E	prefix	0	0	1	e	string
-E	text	0	0	1	e	string
-E	type	0	1	1	e	code
-E	enableWhen	0	0	*	e	Questionnaire.item.enableWhen
-E	enableBehavior	0	0	1	e	code
-E	required	0	0	1	e	boolean
-E	repeats	0	0	1	e	boolean
-E	readOnly	0	0	1	e	boolean
-E	maxLength	0	0	1	e	integer
-E	answerValueSet	0	0	1	e	canonical
-E	answerOption	0	0	*	e	Questionnaire.item.answerOption
-E	initial	0	0	*	e	Questionnaire.item.initial
-E	item	0	0	*	e	Questionnaire.item
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	linkId	0	1	1	e	string	-
+E	definition	0	0	1	e	uri	-
+E	code	0	0	*	e	Coding	-
+E	prefix	0	0	1	e	string	-
+E	text	0	0	1	e	string	-
+E	type	0	1	1	e	code	-
+E	enableWhen	0	0	*	e	Questionnaire.item.enableWhen	-
+E	enableBehavior	0	0	1	e	code	-
+E	required	0	0	1	e	boolean	-
+E	repeats	0	0	1	e	boolean	-
+E	readOnly	0	0	1	e	boolean	-
+E	maxLength	0	0	1	e	integer	-
+E	answerValueSet	0	0	1	e	canonical	-
+E	answerOption	0	0	*	e	Questionnaire.item.answerOption	-
+E	initial	0	0	*	e	Questionnaire.item.initial	-
+E	item	0	0	*	e	Questionnaire.item	-
 T	Questionnaire.item.enableWhen	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	question	0	1	1	e	string
-E	operator	0	1	1	e	code
-E	answer	1	1	1	e	boolean,decimal,integer,date,dateTime,time,string,Coding,Quantity,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	question	0	1	1	e	string	-
+E	operator	0	1	1	e	code	-
+E	answer	1	1	1	e	boolean,decimal,integer,date,dateTime,time,string,Coding,Quantity,Reference	-
 T	Questionnaire.item.answerOption	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	value	1	1	1	e	integer,date,time,string,Coding,Reference
-E	initialSelected	0	0	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	value	1	1	1	e	integer,date,time,string,Coding,Reference	-
+E	initialSelected	0	0	1	e	boolean	-
 T	Questionnaire.item.initial	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	value	1	1	1	e	boolean,decimal,integer,date,dateTime,time,string,uri,Attachment,Coding,Quantity,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	value	1	1	1	e	boolean,decimal,integer,date,dateTime,time,string,uri,Attachment,Coding,Quantity,Reference	-
 T	QuestionnaireResponse	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	basedOn	0	0	*	e	Reference
-E	partOf	0	0	*	e	Reference
-E	questionnaire	0	0	1	e	canonical
-E	status	0	1	1	e	code
-E	subject	0	0	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	authored	0	0	1	e	dateTime
-E	author	0	0	1	e	Reference
-E	source	0	0	1	e	Reference
-E	item	0	0	*	e	QuestionnaireResponse.item
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	1	e	Identifier	S
+E	basedOn	0	0	*	e	Reference	S
+E	partOf	0	0	*	e	Reference	S
+E	questionnaire	0	0	1	e	canonical	S
+E	status	0	1	1	e	code	S
+E	subject	0	0	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	authored	0	0	1	e	dateTime	S
+E	author	0	0	1	e	Reference	S
+E	source	0	0	1	e	Reference	S
+E	item	0	0	*	e	QuestionnaireResponse.item	-
 T	QuestionnaireResponse.item	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	linkId	0	1	1	e	string
-E	definition	0	0	1	e	uri
-E	text	0	0	1	e	string
-E	answer	0	0	*	e	QuestionnaireResponse.item.answer
-E	item	0	0	*	e	QuestionnaireResponse.item
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	linkId	0	1	1	e	string	-
+E	definition	0	0	1	e	uri	-
+E	text	0	0	1	e	string	-
+E	answer	0	0	*	e	QuestionnaireResponse.item.answer	-
+E	item	0	0	*	e	QuestionnaireResponse.item	-
 T	QuestionnaireResponse.item.answer	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	value	1	0	1	e	boolean,decimal,integer,date,dateTime,time,string,uri,Attachment,Coding,Quantity,Reference
-E	item	0	0	*	e	QuestionnaireResponse.item
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	value	1	0	1	e	boolean,decimal,integer,date,dateTime,time,string,uri,Attachment,Coding,Quantity,Reference	-
+E	item	0	0	*	e	QuestionnaireResponse.item	-
 T	RelatedPerson	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	active	0	0	1	e	boolean
-E	patient	0	1	1	e	Reference
-E	relationship	0	0	*	e	CodeableConcept
-E	name	0	0	*	e	HumanName
-E	telecom	0	0	*	e	ContactPoint
-E	gender	0	0	1	e	code
-E	birthDate	0	0	1	e	date
-E	address	0	0	*	e	Address
-E	photo	0	0	*	e	Attachment
-E	period	0	0	1	e	Period
-E	communication	0	0	*	e	RelatedPerson.communication
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	active	0	0	1	e	boolean	S
+E	patient	0	1	1	e	Reference	S
+E	relationship	0	0	*	e	CodeableConcept	S
+E	name	0	0	*	e	HumanName	S
+E	telecom	0	0	*	e	ContactPoint	S
+E	gender	0	0	1	e	code	S
+E	birthDate	0	0	1	e	date	S
+E	address	0	0	*	e	Address	S
+E	photo	0	0	*	e	Attachment	-
+E	period	0	0	1	e	Period	-
+E	communication	0	0	*	e	RelatedPerson.communication	-
 T	RelatedPerson.communication	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	language	0	1	1	e	CodeableConcept
-E	preferred	0	0	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	language	0	1	1	e	CodeableConcept	-
+E	preferred	0	0	1	e	boolean	-
 T	RequestGroup	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	instantiatesCanonical	0	0	*	e	canonical
-E	instantiatesUri	0	0	*	e	uri
-E	basedOn	0	0	*	e	Reference
-E	replaces	0	0	*	e	Reference
-E	groupIdentifier	0	0	1	e	Identifier
-E	status	0	1	1	e	code
-E	intent	0	1	1	e	code
-E	priority	0	0	1	e	code
-E	code	0	0	1	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	authoredOn	0	0	1	e	dateTime
-E	author	0	0	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	action	0	0	*	e	RequestGroup.action
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	instantiatesCanonical	0	0	*	e	canonical	S
+E	instantiatesUri	0	0	*	e	uri	S
+E	basedOn	0	0	*	e	Reference	-
+E	replaces	0	0	*	e	Reference	-
+E	groupIdentifier	0	0	1	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	intent	0	1	1	e	code	S
+E	priority	0	0	1	e	code	S
+E	code	0	0	1	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	-
+E	encounter	0	0	1	e	Reference	-
+E	authoredOn	0	0	1	e	dateTime	-
+E	author	0	0	1	e	Reference	-
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	note	0	0	*	e	Annotation	-
+E	action	0	0	*	e	RequestGroup.action	-
 T	RequestGroup.action	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	prefix	0	0	1	e	string
-E	title	0	0	1	e	string
-E	description	0	0	1	e	string
-E	textEquivalent	0	0	1	e	string
-E	priority	0	0	1	e	code
-E	code	0	0	*	e	CodeableConcept
-E	documentation	0	0	*	e	RelatedArtifact
-E	condition	0	0	*	e	RequestGroup.action.condition
-E	relatedAction	0	0	*	e	RequestGroup.action.relatedAction
-E	timing	1	0	1	e	dateTime,Age,Period,Duration,Range,Timing
-E	participant	0	0	*	e	Reference
-E	type	0	0	1	e	CodeableConcept
-E	groupingBehavior	0	0	1	e	code
-E	selectionBehavior	0	0	1	e	code
-E	requiredBehavior	0	0	1	e	code
-E	precheckBehavior	0	0	1	e	code
-E	cardinalityBehavior	0	0	1	e	code
-E	resource	0	0	1	e	Reference
-E	action	0	0	*	e	RequestGroup.action
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	prefix	0	0	1	e	string	-
+E	title	0	0	1	e	string	-
+E	description	0	0	1	e	string	S
+E	textEquivalent	0	0	1	e	string	S
+E	priority	0	0	1	e	code	-
+E	code	0	0	*	e	CodeableConcept	-
+E	documentation	0	0	*	e	RelatedArtifact	-
+E	condition	0	0	*	e	RequestGroup.action.condition	-
+E	relatedAction	0	0	*	e	RequestGroup.action.relatedAction	-
+E	timing	1	0	1	e	dateTime,Age,Period,Duration,Range,Timing	-
+E	participant	0	0	*	e	Reference	-
+E	type	0	0	1	e	CodeableConcept	-
+E	groupingBehavior	0	0	1	e	code	-
+E	selectionBehavior	0	0	1	e	code	-
+E	requiredBehavior	0	0	1	e	code	-
+E	precheckBehavior	0	0	1	e	code	-
+E	cardinalityBehavior	0	0	1	e	code	-
+E	resource	0	0	1	e	Reference	-
+E	action	0	0	*	e	RequestGroup.action	-
 T	RequestGroup.action.condition	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	kind	0	1	1	e	code
-E	expression	0	0	1	e	Expression
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	kind	0	1	1	e	code	-
+E	expression	0	0	1	e	Expression	-
 T	RequestGroup.action.relatedAction	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	actionId	0	1	1	e	id
-E	relationship	0	1	1	e	code
-E	offset	1	0	1	e	Duration,Range
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	actionId	0	1	1	e	id	-
+E	relationship	0	1	1	e	code	-
+E	offset	1	0	1	e	Duration,Range	-
 T	ResearchDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	shortTitle	0	0	1	e	string
-E	subtitle	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	subject	1	0	1	e	CodeableConcept,Reference
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	comment	0	0	*	e	string
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	usage	0	0	1	e	string
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	library	0	0	*	e	canonical
-E	population	0	1	1	e	Reference
-E	exposure	0	0	1	e	Reference
-E	exposureAlternative	0	0	1	e	Reference
-E	outcome	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	shortTitle	0	0	1	e	string	-
+E	subtitle	0	0	1	e	string	-
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	subject	1	0	1	e	CodeableConcept,Reference	-
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	comment	0	0	*	e	string	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	usage	0	0	1	e	string	-
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	library	0	0	*	e	canonical	-
+E	population	0	1	1	e	Reference	S
+E	exposure	0	0	1	e	Reference	S
+E	exposureAlternative	0	0	1	e	Reference	S
+E	outcome	0	0	1	e	Reference	S
 T	ResearchElementDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	shortTitle	0	0	1	e	string
-E	subtitle	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	subject	1	0	1	e	CodeableConcept,Reference
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	comment	0	0	*	e	string
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	usage	0	0	1	e	string
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	library	0	0	*	e	canonical
-E	type	0	1	1	e	code
-E	variableType	0	0	1	e	code
-E	characteristic	0	1	*	e	ResearchElementDefinition.characteristic
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	shortTitle	0	0	1	e	string	S
+E	subtitle	0	0	1	e	string	-
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	subject	1	0	1	e	CodeableConcept,Reference	-
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	comment	0	0	*	e	string	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	usage	0	0	1	e	string	-
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	library	0	0	*	e	canonical	-
+E	type	0	1	1	e	code	S
+E	variableType	0	0	1	e	code	-
+E	characteristic	0	1	*	e	ResearchElementDefinition.characteristic	S
 T	ResearchElementDefinition.characteristic	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	definition	1	1	1	e	CodeableConcept,canonical,Expression,DataRequirement
-E	usageContext	0	0	*	e	UsageContext
-E	exclude	0	0	1	e	boolean
-E	unitOfMeasure	0	0	1	e	CodeableConcept
-E	studyEffectiveDescription	0	0	1	e	string
-E	studyEffective	1	0	1	e	dateTime,Period,Duration,Timing
-E	studyEffectiveTimeFromStart	0	0	1	e	Duration
-E	studyEffectiveGroupMeasure	0	0	1	e	code
-E	participantEffectiveDescription	0	0	1	e	string
-E	participantEffective	1	0	1	e	dateTime,Period,Duration,Timing
-E	participantEffectiveTimeFromStart	0	0	1	e	Duration
-E	participantEffectiveGroupMeasure	0	0	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	definition	1	1	1	e	CodeableConcept,canonical,Expression,DataRequirement	S
+E	usageContext	0	0	*	e	UsageContext	-
+E	exclude	0	0	1	e	boolean	-
+E	unitOfMeasure	0	0	1	e	CodeableConcept	-
+E	studyEffectiveDescription	0	0	1	e	string	-
+E	studyEffective	1	0	1	e	dateTime,Period,Duration,Timing	-
+E	studyEffectiveTimeFromStart	0	0	1	e	Duration	-
+E	studyEffectiveGroupMeasure	0	0	1	e	code	-
+E	participantEffectiveDescription	0	0	1	e	string	-
+E	participantEffective	1	0	1	e	dateTime,Period,Duration,Timing	-
+E	participantEffectiveTimeFromStart	0	0	1	e	Duration	-
+E	participantEffectiveGroupMeasure	0	0	1	e	code	-
 T	ResearchStudy	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	title	0	0	1	e	string
-E	protocol	0	0	*	e	Reference
-E	partOf	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	primaryPurposeType	0	0	1	e	CodeableConcept
-E	phase	0	0	1	e	CodeableConcept
-E	category	0	0	*	e	CodeableConcept
-E	focus	0	0	*	e	CodeableConcept
-E	condition	0	0	*	e	CodeableConcept
-E	contact	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	keyword	0	0	*	e	CodeableConcept
-E	location	0	0	*	e	CodeableConcept
-E	description	0	0	1	e	markdown
-E	enrollment	0	0	*	e	Reference
-E	period	0	0	1	e	Period
-E	sponsor	0	0	1	e	Reference
-E	principalInvestigator	0	0	1	e	Reference
-E	site	0	0	*	e	Reference
-E	reasonStopped	0	0	1	e	CodeableConcept
-E	note	0	0	*	e	Annotation
-E	arm	0	0	*	e	ResearchStudy.arm
-E	objective	0	0	*	e	ResearchStudy.objective
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	title	0	0	1	e	string	S
+E	protocol	0	0	*	e	Reference	S
+E	partOf	0	0	*	e	Reference	S
+E	status	0	1	1	e	code	S
+E	primaryPurposeType	0	0	1	e	CodeableConcept	S
+E	phase	0	0	1	e	CodeableConcept	S
+E	category	0	0	*	e	CodeableConcept	S
+E	focus	0	0	*	e	CodeableConcept	S
+E	condition	0	0	*	e	CodeableConcept	S
+E	contact	0	0	*	e	ContactDetail	S
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	keyword	0	0	*	e	CodeableConcept	S
+E	location	0	0	*	e	CodeableConcept	S
+E	description	0	0	1	e	markdown	-
+E	enrollment	0	0	*	e	Reference	S
+E	period	0	0	1	e	Period	S
+E	sponsor	0	0	1	e	Reference	S
+E	principalInvestigator	0	0	1	e	Reference	S
+E	site	0	0	*	e	Reference	S
+E	reasonStopped	0	0	1	e	CodeableConcept	S
+E	note	0	0	*	e	Annotation	-
+E	arm	0	0	*	e	ResearchStudy.arm	-
+E	objective	0	0	*	e	ResearchStudy.objective	-
 T	ResearchStudy.arm	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	type	0	0	1	e	CodeableConcept
-E	description	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	-
+E	type	0	0	1	e	CodeableConcept	-
+E	description	0	0	1	e	string	-
 T	ResearchStudy.objective	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	0	1	e	string
-E	type	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	0	1	e	string	-
+E	type	0	0	1	e	CodeableConcept	-
 T	ResearchSubject	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	period	0	0	1	e	Period
-E	study	0	1	1	e	Reference
-E	individual	0	1	1	e	Reference
-E	assignedArm	0	0	1	e	string
-E	actualArm	0	0	1	e	string
-E	consent	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	period	0	0	1	e	Period	S
+E	study	0	1	1	e	Reference	S
+E	individual	0	1	1	e	Reference	S
+E	assignedArm	0	0	1	e	string	-
+E	actualArm	0	0	1	e	string	-
+E	consent	0	0	1	e	Reference	-
 T	RiskAssessment	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	basedOn	0	0	1	e	Reference
-E	parent	0	0	1	e	Reference
-E	status	0	1	1	e	code
-E	method	0	0	1	e	CodeableConcept
-E	code	0	0	1	e	CodeableConcept
-E	subject	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	occurrence	1	0	1	e	dateTime,Period
-E	condition	0	0	1	e	Reference
-E	performer	0	0	1	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	basis	0	0	*	e	Reference
-E	prediction	0	0	*	e	RiskAssessment.prediction
-E	mitigation	0	0	1	e	string
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	basedOn	0	0	1	e	Reference	-
+E	parent	0	0	1	e	Reference	-
+E	status	0	1	1	e	code	S
+E	method	0	0	1	e	CodeableConcept	S
+E	code	0	0	1	e	CodeableConcept	S
+E	subject	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	occurrence	1	0	1	e	dateTime,Period	S
+E	condition	0	0	1	e	Reference	S
+E	performer	0	0	1	e	Reference	S
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	basis	0	0	*	e	Reference	-
+E	prediction	0	0	*	e	RiskAssessment.prediction	-
+E	mitigation	0	0	1	e	string	-
+E	note	0	0	*	e	Annotation	-
 T	RiskAssessment.prediction	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	outcome	0	0	1	e	CodeableConcept
-E	probability	1	0	1	e	decimal,Range
-E	qualitativeRisk	0	0	1	e	CodeableConcept
-E	relativeRisk	0	0	1	e	decimal
-E	when	1	0	1	e	Period,Range
-E	rationale	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	outcome	0	0	1	e	CodeableConcept	-
+E	probability	1	0	1	e	decimal,Range	-
+E	qualitativeRisk	0	0	1	e	CodeableConcept	-
+E	relativeRisk	0	0	1	e	decimal	-
+E	when	1	0	1	e	Period,Range	-
+E	rationale	0	0	1	e	string	-
 T	RiskEvidenceSynthesis	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	note	0	0	*	e	Annotation
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	copyright	0	0	1	e	markdown
-E	approvalDate	0	0	1	e	date
-E	lastReviewDate	0	0	1	e	date
-E	effectivePeriod	0	0	1	e	Period
-E	topic	0	0	*	e	CodeableConcept
-E	author	0	0	*	e	ContactDetail
-E	editor	0	0	*	e	ContactDetail
-E	reviewer	0	0	*	e	ContactDetail
-E	endorser	0	0	*	e	ContactDetail
-E	relatedArtifact	0	0	*	e	RelatedArtifact
-E	synthesisType	0	0	1	e	CodeableConcept
-E	studyType	0	0	1	e	CodeableConcept
-E	population	0	1	1	e	Reference
-E	exposure	0	0	1	e	Reference
-E	outcome	0	1	1	e	Reference
-E	sampleSize	0	0	1	e	RiskEvidenceSynthesis.sampleSize
-E	riskEstimate	0	0	1	e	RiskEvidenceSynthesis.riskEstimate
-E	certainty	0	0	*	e	RiskEvidenceSynthesis.certainty
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	S
+E	note	0	0	*	e	Annotation	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	copyright	0	0	1	e	markdown	-
+E	approvalDate	0	0	1	e	date	-
+E	lastReviewDate	0	0	1	e	date	-
+E	effectivePeriod	0	0	1	e	Period	S
+E	topic	0	0	*	e	CodeableConcept	-
+E	author	0	0	*	e	ContactDetail	-
+E	editor	0	0	*	e	ContactDetail	-
+E	reviewer	0	0	*	e	ContactDetail	-
+E	endorser	0	0	*	e	ContactDetail	-
+E	relatedArtifact	0	0	*	e	RelatedArtifact	-
+E	synthesisType	0	0	1	e	CodeableConcept	-
+E	studyType	0	0	1	e	CodeableConcept	-
+E	population	0	1	1	e	Reference	S
+E	exposure	0	0	1	e	Reference	S
+E	outcome	0	1	1	e	Reference	S
+E	sampleSize	0	0	1	e	RiskEvidenceSynthesis.sampleSize	-
+E	riskEstimate	0	0	1	e	RiskEvidenceSynthesis.riskEstimate	S
+E	certainty	0	0	*	e	RiskEvidenceSynthesis.certainty	-
 T	RiskEvidenceSynthesis.sampleSize	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	numberOfStudies	0	0	1	e	integer
-E	numberOfParticipants	0	0	1	e	integer
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	numberOfStudies	0	0	1	e	integer	-
+E	numberOfParticipants	0	0	1	e	integer	-
 T	RiskEvidenceSynthesis.riskEstimate	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	type	0	0	1	e	CodeableConcept
-E	value	0	0	1	e	decimal
-E	unitOfMeasure	0	0	1	e	CodeableConcept
-E	denominatorCount	0	0	1	e	integer
-E	numeratorCount	0	0	1	e	integer
-E	precisionEstimate	0	0	*	e	RiskEvidenceSynthesis.riskEstimate.precisionEstimate
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	type	0	0	1	e	CodeableConcept	-
+E	value	0	0	1	e	decimal	-
+E	unitOfMeasure	0	0	1	e	CodeableConcept	-
+E	denominatorCount	0	0	1	e	integer	-
+E	numeratorCount	0	0	1	e	integer	-
+E	precisionEstimate	0	0	*	e	RiskEvidenceSynthesis.riskEstimate.precisionEstimate	-
 T	RiskEvidenceSynthesis.riskEstimate.precisionEstimate	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	level	0	0	1	e	decimal
-E	from	0	0	1	e	decimal
-E	to	0	0	1	e	decimal
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	level	0	0	1	e	decimal	-
+E	from	0	0	1	e	decimal	-
+E	to	0	0	1	e	decimal	-
 T	RiskEvidenceSynthesis.certainty	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	rating	0	0	*	e	CodeableConcept
-E	note	0	0	*	e	Annotation
-E	certaintySubcomponent	0	0	*	e	RiskEvidenceSynthesis.certainty.certaintySubcomponent
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	rating	0	0	*	e	CodeableConcept	-
+E	note	0	0	*	e	Annotation	-
+E	certaintySubcomponent	0	0	*	e	RiskEvidenceSynthesis.certainty.certaintySubcomponent	-
 T	RiskEvidenceSynthesis.certainty.certaintySubcomponent	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	rating	0	0	*	e	CodeableConcept
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	-
+E	rating	0	0	*	e	CodeableConcept	-
+E	note	0	0	*	e	Annotation	-
 T	Schedule	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	active	0	0	1	e	boolean
-E	serviceCategory	0	0	*	e	CodeableConcept
-E	serviceType	0	0	*	e	CodeableConcept
-E	specialty	0	0	*	e	CodeableConcept
-E	actor	0	1	*	e	Reference
-E	planningHorizon	0	0	1	e	Period
-E	comment	0	0	1	e	string
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	active	0	0	1	e	boolean	S
+E	serviceCategory	0	0	*	e	CodeableConcept	S
+E	serviceType	0	0	*	e	CodeableConcept	S
+E	specialty	0	0	*	e	CodeableConcept	S
+E	actor	0	1	*	e	Reference	S
+E	planningHorizon	0	0	1	e	Period	S
+E	comment	0	0	1	e	string	-
 T	SearchParameter	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	1	1	e	uri
-E	version	0	0	1	e	string
-E	name	0	1	1	e	string
-E	derivedFrom	0	0	1	e	canonical
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	1	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	code	0	1	1	e	code
-E	base	0	1	*	e	code
-E	type	0	1	1	e	code
-E	expression	0	0	1	e	string
-E	xpath	0	0	1	e	string
-E	xpathUsage	0	0	1	e	code
-E	target	0	0	*	e	code
-E	multipleOr	0	0	1	e	boolean
-E	multipleAnd	0	0	1	e	boolean
-E	comparator	0	0	*	e	code
-E	modifier	0	0	*	e	code
-E	chain	0	0	*	e	string
-E	component	0	0	*	e	SearchParameter.component
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	1	1	e	uri	S
+E	version	0	0	1	e	string	S
+E	name	0	1	1	e	string	S
+E	derivedFrom	0	0	1	e	canonical	-
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	1	1	e	markdown	S
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	code	0	1	1	e	code	S
+E	base	0	1	*	e	code	S
+E	type	0	1	1	e	code	S
+E	expression	0	0	1	e	string	-
+E	xpath	0	0	1	e	string	-
+E	xpathUsage	0	0	1	e	code	-
+E	target	0	0	*	e	code	-
+E	multipleOr	0	0	1	e	boolean	-
+E	multipleAnd	0	0	1	e	boolean	-
+E	comparator	0	0	*	e	code	-
+E	modifier	0	0	*	e	code	-
+E	chain	0	0	*	e	string	-
+E	component	0	0	*	e	SearchParameter.component	-
 T	SearchParameter.component	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	definition	0	1	1	e	canonical
-E	expression	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	definition	0	1	1	e	canonical	-
+E	expression	0	1	1	e	string	-
 T	ServiceRequest	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	instantiatesCanonical	0	0	*	e	canonical
-E	instantiatesUri	0	0	*	e	uri
-E	basedOn	0	0	*	e	Reference
-E	replaces	0	0	*	e	Reference
-E	requisition	0	0	1	e	Identifier
-E	status	0	1	1	e	code
-E	intent	0	1	1	e	code
-E	category	0	0	*	e	CodeableConcept
-E	priority	0	0	1	e	code
-E	doNotPerform	0	0	1	e	boolean
-E	code	0	0	1	e	CodeableConcept
-E	orderDetail	0	0	*	e	CodeableConcept
-E	quantity	1	0	1	e	Quantity,Ratio,Range
-E	subject	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	occurrence	1	0	1	e	dateTime,Period,Timing
-E	asNeeded	1	0	1	e	boolean,CodeableConcept
-E	authoredOn	0	0	1	e	dateTime
-E	requester	0	0	1	e	Reference
-E	performerType	0	0	1	e	CodeableConcept
-E	performer	0	0	*	e	Reference
-E	locationCode	0	0	*	e	CodeableConcept
-E	locationReference	0	0	*	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	insurance	0	0	*	e	Reference
-E	supportingInfo	0	0	*	e	Reference
-E	specimen	0	0	*	e	Reference
-E	bodySite	0	0	*	e	CodeableConcept
-E	note	0	0	*	e	Annotation
-E	patientInstruction	0	0	1	e	string
-E	relevantHistory	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	instantiatesCanonical	0	0	*	e	canonical	S
+E	instantiatesUri	0	0	*	e	uri	S
+E	basedOn	0	0	*	e	Reference	S
+E	replaces	0	0	*	e	Reference	S
+E	requisition	0	0	1	e	Identifier	S
+E	status	0	1	1	e	code	S
+E	intent	0	1	1	e	code	S
+E	category	0	0	*	e	CodeableConcept	S
+E	priority	0	0	1	e	code	S
+E	doNotPerform	0	0	1	e	boolean	S
+E	code	0	0	1	e	CodeableConcept	S
+E	orderDetail	0	0	*	e	CodeableConcept	S
+E	quantity	1	0	1	e	Quantity,Ratio,Range	S
+E	subject	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	occurrence	1	0	1	e	dateTime,Period,Timing	S
+E	asNeeded	1	0	1	e	boolean,CodeableConcept	S
+E	authoredOn	0	0	1	e	dateTime	S
+E	requester	0	0	1	e	Reference	S
+E	performerType	0	0	1	e	CodeableConcept	S
+E	performer	0	0	*	e	Reference	S
+E	locationCode	0	0	*	e	CodeableConcept	S
+E	locationReference	0	0	*	e	Reference	S
+E	reasonCode	0	0	*	e	CodeableConcept	S
+E	reasonReference	0	0	*	e	Reference	S
+E	insurance	0	0	*	e	Reference	-
+E	supportingInfo	0	0	*	e	Reference	-
+E	specimen	0	0	*	e	Reference	S
+E	bodySite	0	0	*	e	CodeableConcept	S
+E	note	0	0	*	e	Annotation	-
+E	patientInstruction	0	0	1	e	string	S
+E	relevantHistory	0	0	*	e	Reference	-
 T	Slot	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	serviceCategory	0	0	*	e	CodeableConcept
-E	serviceType	0	0	*	e	CodeableConcept
-E	specialty	0	0	*	e	CodeableConcept
-E	appointmentType	0	0	1	e	CodeableConcept
-E	schedule	0	1	1	e	Reference
-E	status	0	1	1	e	code
-E	start	0	1	1	e	instant
-E	end	0	1	1	e	instant
-E	overbooked	0	0	1	e	boolean
-E	comment	0	0	1	e	string
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	serviceCategory	0	0	*	e	CodeableConcept	S
+E	serviceType	0	0	*	e	CodeableConcept	S
+E	specialty	0	0	*	e	CodeableConcept	S
+E	appointmentType	0	0	1	e	CodeableConcept	S
+E	schedule	0	1	1	e	Reference	S
+E	status	0	1	1	e	code	S
+E	start	0	1	1	e	instant	S
+E	end	0	1	1	e	instant	S
+E	overbooked	0	0	1	e	boolean	-
+E	comment	0	0	1	e	string	-
 T	Specimen	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	accessionIdentifier	0	0	1	e	Identifier
-E	status	0	0	1	e	code
-E	type	0	0	1	e	CodeableConcept
-E	subject	0	0	1	e	Reference
-E	receivedTime	0	0	1	e	dateTime
-E	parent	0	0	*	e	Reference
-E	request	0	0	*	e	Reference
-E	collection	0	0	1	e	Specimen.collection
-E	processing	0	0	*	e	Specimen.processing
-E	container	0	0	*	e	Specimen.container
-E	condition	0	0	*	e	CodeableConcept
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	accessionIdentifier	0	0	1	e	Identifier	S
+E	status	0	0	1	e	code	S
+E	type	0	0	1	e	CodeableConcept	S
+E	subject	0	0	1	e	Reference	S
+E	receivedTime	0	0	1	e	dateTime	S
+E	parent	0	0	*	e	Reference	-
+E	request	0	0	*	e	Reference	-
+E	collection	0	0	1	e	Specimen.collection	-
+E	processing	0	0	*	e	Specimen.processing	-
+E	container	0	0	*	e	Specimen.container	-
+E	condition	0	0	*	e	CodeableConcept	S
+E	note	0	0	*	e	Annotation	-
 T	Specimen.collection	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	collector	0	0	1	e	Reference
-E	collected	1	0	1	e	dateTime,Period
-E	duration	0	0	1	e	Duration
-E	quantity	0	0	1	e	Quantity
-E	method	0	0	1	e	CodeableConcept
-E	bodySite	0	0	1	e	CodeableConcept
-E	fastingStatus	1	0	1	e	CodeableConcept,Duration
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	collector	0	0	1	e	Reference	S
+E	collected	1	0	1	e	dateTime,Period	S
+E	duration	0	0	1	e	Duration	S
+E	quantity	0	0	1	e	Quantity	-
+E	method	0	0	1	e	CodeableConcept	-
+E	bodySite	0	0	1	e	CodeableConcept	-
+E	fastingStatus	1	0	1	e	CodeableConcept,Duration	S
 T	Specimen.processing	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	0	1	e	string
-E	procedure	0	0	1	e	CodeableConcept
-E	additive	0	0	*	e	Reference
-E	time	1	0	1	e	dateTime,Period
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	0	1	e	string	-
+E	procedure	0	0	1	e	CodeableConcept	-
+E	additive	0	0	*	e	Reference	-
+E	time	1	0	1	e	dateTime,Period	-
 T	Specimen.container	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	description	0	0	1	e	string
-E	type	0	0	1	e	CodeableConcept
-E	capacity	0	0	1	e	Quantity
-E	specimenQuantity	0	0	1	e	Quantity
-E	additive	1	0	1	e	CodeableConcept,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	*	e	Identifier	S
+E	description	0	0	1	e	string	-
+E	type	0	0	1	e	CodeableConcept	-
+E	capacity	0	0	1	e	Quantity	-
+E	specimenQuantity	0	0	1	e	Quantity	-
+E	additive	1	0	1	e	CodeableConcept,Reference	-
 T	SpecimenDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	typeCollected	0	0	1	e	CodeableConcept
-E	patientPreparation	0	0	*	e	CodeableConcept
-E	timeAspect	0	0	1	e	string
-E	collection	0	0	*	e	CodeableConcept
-E	typeTested	0	0	*	e	SpecimenDefinition.typeTested
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	1	e	Identifier	S
+E	typeCollected	0	0	1	e	CodeableConcept	S
+E	patientPreparation	0	0	*	e	CodeableConcept	S
+E	timeAspect	0	0	1	e	string	S
+E	collection	0	0	*	e	CodeableConcept	S
+E	typeTested	0	0	*	e	SpecimenDefinition.typeTested	-
 T	SpecimenDefinition.typeTested	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	isDerived	0	0	1	e	boolean
-E	type	0	0	1	e	CodeableConcept
-E	preference	0	1	1	e	code
-E	container	0	0	1	e	SpecimenDefinition.typeTested.container
-E	requirement	0	0	1	e	string
-E	retentionTime	0	0	1	e	Duration
-E	rejectionCriterion	0	0	*	e	CodeableConcept
-E	handling	0	0	*	e	SpecimenDefinition.typeTested.handling
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	isDerived	0	0	1	e	boolean	-
+E	type	0	0	1	e	CodeableConcept	-
+E	preference	0	1	1	e	code	-
+E	container	0	0	1	e	SpecimenDefinition.typeTested.container	-
+E	requirement	0	0	1	e	string	-
+E	retentionTime	0	0	1	e	Duration	-
+E	rejectionCriterion	0	0	*	e	CodeableConcept	-
+E	handling	0	0	*	e	SpecimenDefinition.typeTested.handling	-
 T	SpecimenDefinition.typeTested.container	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	material	0	0	1	e	CodeableConcept
-E	type	0	0	1	e	CodeableConcept
-E	cap	0	0	1	e	CodeableConcept
-E	description	0	0	1	e	string
-E	capacity	0	0	1	e	Quantity
-E	minimumVolume	1	0	1	e	Quantity,string
-E	additive	0	0	*	e	SpecimenDefinition.typeTested.container.additive
-E	preparation	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	material	0	0	1	e	CodeableConcept	-
+E	type	0	0	1	e	CodeableConcept	-
+E	cap	0	0	1	e	CodeableConcept	-
+E	description	0	0	1	e	string	-
+E	capacity	0	0	1	e	Quantity	-
+E	minimumVolume	1	0	1	e	Quantity,string	-
+E	additive	0	0	*	e	SpecimenDefinition.typeTested.container.additive	-
+E	preparation	0	0	1	e	string	-
 T	SpecimenDefinition.typeTested.container.additive	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	additive	1	1	1	e	CodeableConcept,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	additive	1	1	1	e	CodeableConcept,Reference	-
 T	SpecimenDefinition.typeTested.handling	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	temperatureQualifier	0	0	1	e	CodeableConcept
-E	temperatureRange	0	0	1	e	Range
-E	maxDuration	0	0	1	e	Duration
-E	instruction	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	temperatureQualifier	0	0	1	e	CodeableConcept	-
+E	temperatureRange	0	0	1	e	Range	-
+E	maxDuration	0	0	1	e	Duration	-
+E	instruction	0	0	1	e	string	-
 T	StructureDefinition	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	1	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	1	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	copyright	0	0	1	e	markdown
-E	keyword	0	0	*	e	Coding
-E	fhirVersion	0	0	1	e	code
-E	mapping	0	0	*	e	StructureDefinition.mapping
-E	kind	0	1	1	e	code
-E	abstract	0	1	1	e	boolean
-E	context	0	0	*	e	StructureDefinition.context
-E	contextInvariant	0	0	*	e	string
-E	type	0	1	1	e	uri
-E	baseDefinition	0	0	1	e	canonical
-E	derivation	0	0	1	e	code
-E	snapshot	0	0	1	e	StructureDefinition.snapshot
-E	differential	0	0	1	e	StructureDefinition.differential
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	1	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	1	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	copyright	0	0	1	e	markdown	-
+E	keyword	0	0	*	e	Coding	S
+E	fhirVersion	0	0	1	e	code	S
+E	mapping	0	0	*	e	StructureDefinition.mapping	-
+E	kind	0	1	1	e	code	S
+E	abstract	0	1	1	e	boolean	S
+E	context	0	0	*	e	StructureDefinition.context	S
+E	contextInvariant	0	0	*	e	string	S
+E	type	0	1	1	e	uri	S
+E	baseDefinition	0	0	1	e	canonical	S
+E	derivation	0	0	1	e	code	S
+E	snapshot	0	0	1	e	StructureDefinition.snapshot	-
+E	differential	0	0	1	e	StructureDefinition.differential	-
 T	StructureDefinition.mapping	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identity	0	1	1	e	id
-E	uri	0	0	1	e	uri
-E	name	0	0	1	e	string
-E	comment	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identity	0	1	1	e	id	-
+E	uri	0	0	1	e	uri	-
+E	name	0	0	1	e	string	-
+E	comment	0	0	1	e	string	-
 T	StructureDefinition.context	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	expression	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	S
+E	expression	0	1	1	e	string	S
 T	StructureDefinition.snapshot	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	element	0	1	*	e	ElementDefinition
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	element	0	1	*	e	ElementDefinition	-
 T	StructureDefinition.differential	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	element	0	1	*	e	ElementDefinition
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	element	0	1	*	e	ElementDefinition	-
 T	StructureMap	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	1	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	1	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	copyright	0	0	1	e	markdown
-E	structure	0	0	*	e	StructureMap.structure
-E	import	0	0	*	e	canonical
-E	group	0	1	*	e	StructureMap.group
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	1	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	1	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	copyright	0	0	1	e	markdown	-
+E	structure	0	0	*	e	StructureMap.structure	S
+E	import	0	0	*	e	canonical	S
+E	group	0	1	*	e	StructureMap.group	S
 T	StructureMap.structure	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	1	1	e	canonical
-E	mode	0	1	1	e	code
-E	alias	0	0	1	e	string
-E	documentation	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	url	0	1	1	e	canonical	S
+E	mode	0	1	1	e	code	S
+E	alias	0	0	1	e	string	S
+E	documentation	0	0	1	e	string	-
 T	StructureMap.group	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	id
-E	extends	0	0	1	e	id
-E	typeMode	0	1	1	e	code
-E	documentation	0	0	1	e	string
-E	input	0	1	*	e	StructureMap.group.input
-E	rule	0	1	*	e	StructureMap.group.rule
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	id	S
+E	extends	0	0	1	e	id	S
+E	typeMode	0	1	1	e	code	S
+E	documentation	0	0	1	e	string	S
+E	input	0	1	*	e	StructureMap.group.input	S
+E	rule	0	1	*	e	StructureMap.group.rule	S
 T	StructureMap.group.input	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	id
-E	type	0	0	1	e	string
-E	mode	0	1	1	e	code
-E	documentation	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	id	S
+E	type	0	0	1	e	string	S
+E	mode	0	1	1	e	code	S
+E	documentation	0	0	1	e	string	-
 T	StructureMap.group.rule	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	id
-E	source	0	1	*	e	StructureMap.group.rule.source
-E	target	0	0	*	e	StructureMap.group.rule.target
-E	rule	0	0	*	e	StructureMap.group.rule
-E	dependent	0	0	*	e	StructureMap.group.rule.dependent
-E	documentation	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	id	S
+E	source	0	1	*	e	StructureMap.group.rule.source	S
+E	target	0	0	*	e	StructureMap.group.rule.target	S
+E	rule	0	0	*	e	StructureMap.group.rule	S
+E	dependent	0	0	*	e	StructureMap.group.rule.dependent	S
+E	documentation	0	0	1	e	string	-
 T	StructureMap.group.rule.source	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	context	0	1	1	e	id
-E	min	0	0	1	e	integer
-E	max	0	0	1	e	string
-E	type	0	0	1	e	string
-E	defaultValue	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta
-E	element	0	0	1	e	string
-E	listMode	0	0	1	e	code
-E	variable	0	0	1	e	id
-E	condition	0	0	1	e	string
-E	check	0	0	1	e	string
-E	logMessage	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	context	0	1	1	e	id	S
+E	min	0	0	1	e	integer	S
+E	max	0	0	1	e	string	S
+E	type	0	0	1	e	string	S
+E	defaultValue	1	0	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta	S
+E	element	0	0	1	e	string	S
+E	listMode	0	0	1	e	code	S
+E	variable	0	0	1	e	id	S
+E	condition	0	0	1	e	string	S
+E	check	0	0	1	e	string	S
+E	logMessage	0	0	1	e	string	S
 T	StructureMap.group.rule.target	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	context	0	0	1	e	id
-E	contextType	0	0	1	e	code
-E	element	0	0	1	e	string
-E	variable	0	0	1	e	id
-E	listMode	0	0	*	e	code
-E	listRuleId	0	0	1	e	id
-E	transform	0	0	1	e	code
-E	parameter	0	0	*	e	StructureMap.group.rule.target.parameter
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	context	0	0	1	e	id	S
+E	contextType	0	0	1	e	code	S
+E	element	0	0	1	e	string	S
+E	variable	0	0	1	e	id	S
+E	listMode	0	0	*	e	code	S
+E	listRuleId	0	0	1	e	id	S
+E	transform	0	0	1	e	code	S
+E	parameter	0	0	*	e	StructureMap.group.rule.target.parameter	S
 T	StructureMap.group.rule.target.parameter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	value	1	1	1	e	id,string,boolean,integer,decimal
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	value	1	1	1	e	id,string,boolean,integer,decimal	S
 T	StructureMap.group.rule.dependent	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	id
-E	variable	0	1	*	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	id	S
+E	variable	0	1	*	e	string	S
 T	Subscription	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	status	0	1	1	e	code
-E	contact	0	0	*	e	ContactPoint
-E	end	0	0	1	e	instant
-E	reason	0	1	1	e	string
-E	criteria	0	1	1	e	string
-E	error	0	0	1	e	string
-E	channel	0	1	1	e	Subscription.channel
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	status	0	1	1	e	code	S
+E	contact	0	0	*	e	ContactPoint	S
+E	end	0	0	1	e	instant	S
+E	reason	0	1	1	e	string	S
+E	criteria	0	1	1	e	string	S
+E	error	0	0	1	e	string	S
+E	channel	0	1	1	e	Subscription.channel	S
 T	Subscription.channel	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	endpoint	0	0	1	e	url
-E	payload	0	0	1	e	code
-E	header	0	0	*	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	S
+E	endpoint	0	0	1	e	url	S
+E	payload	0	0	1	e	code	S
+E	header	0	0	*	e	string	S
 T	Substance	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	0	1	e	code
-E	category	0	0	*	e	CodeableConcept
-E	code	0	1	1	e	CodeableConcept
-E	description	0	0	1	e	string
-E	instance	0	0	*	e	Substance.instance
-E	ingredient	0	0	*	e	Substance.ingredient
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	0	1	e	code	S
+E	category	0	0	*	e	CodeableConcept	S
+E	code	0	1	1	e	CodeableConcept	S
+E	description	0	0	1	e	string	S
+E	instance	0	0	*	e	Substance.instance	S
+E	ingredient	0	0	*	e	Substance.ingredient	S
 T	Substance.instance	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	expiry	0	0	1	e	dateTime
-E	quantity	0	0	1	e	Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	1	e	Identifier	S
+E	expiry	0	0	1	e	dateTime	S
+E	quantity	0	0	1	e	Quantity	S
 T	Substance.ingredient	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	quantity	0	0	1	e	Ratio
-E	substance	1	1	1	e	CodeableConcept,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	quantity	0	0	1	e	Ratio	S
+E	substance	1	1	1	e	CodeableConcept,Reference	S
 T	SubstanceNucleicAcid	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequenceType	0	0	1	e	CodeableConcept
-E	numberOfSubunits	0	0	1	e	integer
-E	areaOfHybridisation	0	0	1	e	string
-E	oligoNucleotideType	0	0	1	e	CodeableConcept
-E	subunit	0	0	*	e	SubstanceNucleicAcid.subunit
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	sequenceType	0	0	1	e	CodeableConcept	S
+E	numberOfSubunits	0	0	1	e	integer	S
+E	areaOfHybridisation	0	0	1	e	string	S
+E	oligoNucleotideType	0	0	1	e	CodeableConcept	S
+E	subunit	0	0	*	e	SubstanceNucleicAcid.subunit	S
 T	SubstanceNucleicAcid.subunit	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	subunit	0	0	1	e	integer
-E	sequence	0	0	1	e	string
-E	length	0	0	1	e	integer
-E	sequenceAttachment	0	0	1	e	Attachment
-E	fivePrime	0	0	1	e	CodeableConcept
-E	threePrime	0	0	1	e	CodeableConcept
-E	linkage	0	0	*	e	SubstanceNucleicAcid.subunit.linkage
-E	sugar	0	0	*	e	SubstanceNucleicAcid.subunit.sugar
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	subunit	0	0	1	e	integer	S
+E	sequence	0	0	1	e	string	S
+E	length	0	0	1	e	integer	S
+E	sequenceAttachment	0	0	1	e	Attachment	S
+E	fivePrime	0	0	1	e	CodeableConcept	S
+E	threePrime	0	0	1	e	CodeableConcept	S
+E	linkage	0	0	*	e	SubstanceNucleicAcid.subunit.linkage	S
+E	sugar	0	0	*	e	SubstanceNucleicAcid.subunit.sugar	S
 T	SubstanceNucleicAcid.subunit.linkage	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	connectivity	0	0	1	e	string
-E	identifier	0	0	1	e	Identifier
-E	name	0	0	1	e	string
-E	residueSite	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	connectivity	0	0	1	e	string	S
+E	identifier	0	0	1	e	Identifier	S
+E	name	0	0	1	e	string	S
+E	residueSite	0	0	1	e	string	S
 T	SubstanceNucleicAcid.subunit.sugar	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	name	0	0	1	e	string
-E	residueSite	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	1	e	Identifier	S
+E	name	0	0	1	e	string	S
+E	residueSite	0	0	1	e	string	S
 T	SubstancePolymer	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	class	0	0	1	e	CodeableConcept
-E	geometry	0	0	1	e	CodeableConcept
-E	copolymerConnectivity	0	0	*	e	CodeableConcept
-E	modification	0	0	*	e	string
-E	monomerSet	0	0	*	e	SubstancePolymer.monomerSet
-E	repeat	0	0	*	e	SubstancePolymer.repeat
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	class	0	0	1	e	CodeableConcept	S
+E	geometry	0	0	1	e	CodeableConcept	S
+E	copolymerConnectivity	0	0	*	e	CodeableConcept	S
+E	modification	0	0	*	e	string	S
+E	monomerSet	0	0	*	e	SubstancePolymer.monomerSet	S
+E	repeat	0	0	*	e	SubstancePolymer.repeat	S
 T	SubstancePolymer.monomerSet	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	ratioType	0	0	1	e	CodeableConcept
-E	startingMaterial	0	0	*	e	SubstancePolymer.monomerSet.startingMaterial
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	ratioType	0	0	1	e	CodeableConcept	S
+E	startingMaterial	0	0	*	e	SubstancePolymer.monomerSet.startingMaterial	S
 T	SubstancePolymer.monomerSet.startingMaterial	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	material	0	0	1	e	CodeableConcept
-E	type	0	0	1	e	CodeableConcept
-E	isDefining	0	0	1	e	boolean
-E	amount	0	0	1	e	SubstanceAmount
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	material	0	0	1	e	CodeableConcept	S
+E	type	0	0	1	e	CodeableConcept	S
+E	isDefining	0	0	1	e	boolean	S
+E	amount	0	0	1	e	SubstanceAmount	S
 T	SubstancePolymer.repeat	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	numberOfUnits	0	0	1	e	integer
-E	averageMolecularFormula	0	0	1	e	string
-E	repeatUnitAmountType	0	0	1	e	CodeableConcept
-E	repeatUnit	0	0	*	e	SubstancePolymer.repeat.repeatUnit
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	numberOfUnits	0	0	1	e	integer	S
+E	averageMolecularFormula	0	0	1	e	string	S
+E	repeatUnitAmountType	0	0	1	e	CodeableConcept	S
+E	repeatUnit	0	0	*	e	SubstancePolymer.repeat.repeatUnit	S
 T	SubstancePolymer.repeat.repeatUnit	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	orientationOfPolymerisation	0	0	1	e	CodeableConcept
-E	repeatUnit	0	0	1	e	string
-E	amount	0	0	1	e	SubstanceAmount
-E	degreeOfPolymerisation	0	0	*	e	SubstancePolymer.repeat.repeatUnit.degreeOfPolymerisation
-E	structuralRepresentation	0	0	*	e	SubstancePolymer.repeat.repeatUnit.structuralRepresentation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	orientationOfPolymerisation	0	0	1	e	CodeableConcept	S
+E	repeatUnit	0	0	1	e	string	S
+E	amount	0	0	1	e	SubstanceAmount	S
+E	degreeOfPolymerisation	0	0	*	e	SubstancePolymer.repeat.repeatUnit.degreeOfPolymerisation	S
+E	structuralRepresentation	0	0	*	e	SubstancePolymer.repeat.repeatUnit.structuralRepresentation	S
 T	SubstancePolymer.repeat.repeatUnit.degreeOfPolymerisation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	degree	0	0	1	e	CodeableConcept
-E	amount	0	0	1	e	SubstanceAmount
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	degree	0	0	1	e	CodeableConcept	S
+E	amount	0	0	1	e	SubstanceAmount	S
 T	SubstancePolymer.repeat.repeatUnit.structuralRepresentation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	representation	0	0	1	e	string
-E	attachment	0	0	1	e	Attachment
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	S
+E	representation	0	0	1	e	string	S
+E	attachment	0	0	1	e	Attachment	S
 T	SubstanceProtein	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sequenceType	0	0	1	e	CodeableConcept
-E	numberOfSubunits	0	0	1	e	integer
-E	disulfideLinkage	0	0	*	e	string
-E	subunit	0	0	*	e	SubstanceProtein.subunit
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	sequenceType	0	0	1	e	CodeableConcept	S
+E	numberOfSubunits	0	0	1	e	integer	S
+E	disulfideLinkage	0	0	*	e	string	S
+E	subunit	0	0	*	e	SubstanceProtein.subunit	S
 T	SubstanceProtein.subunit	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	subunit	0	0	1	e	integer
-E	sequence	0	0	1	e	string
-E	length	0	0	1	e	integer
-E	sequenceAttachment	0	0	1	e	Attachment
-E	nTerminalModificationId	0	0	1	e	Identifier
-E	nTerminalModification	0	0	1	e	string
-E	cTerminalModificationId	0	0	1	e	Identifier
-E	cTerminalModification	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	subunit	0	0	1	e	integer	S
+E	sequence	0	0	1	e	string	S
+E	length	0	0	1	e	integer	S
+E	sequenceAttachment	0	0	1	e	Attachment	S
+E	nTerminalModificationId	0	0	1	e	Identifier	S
+E	nTerminalModification	0	0	1	e	string	S
+E	cTerminalModificationId	0	0	1	e	Identifier	S
+E	cTerminalModification	0	0	1	e	string	S
 T	SubstanceReferenceInformation	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	comment	0	0	1	e	string
-E	gene	0	0	*	e	SubstanceReferenceInformation.gene
-E	geneElement	0	0	*	e	SubstanceReferenceInformation.geneElement
-E	classification	0	0	*	e	SubstanceReferenceInformation.classification
-E	target	0	0	*	e	SubstanceReferenceInformation.target
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	comment	0	0	1	e	string	S
+E	gene	0	0	*	e	SubstanceReferenceInformation.gene	S
+E	geneElement	0	0	*	e	SubstanceReferenceInformation.geneElement	S
+E	classification	0	0	*	e	SubstanceReferenceInformation.classification	S
+E	target	0	0	*	e	SubstanceReferenceInformation.target	S
 T	SubstanceReferenceInformation.gene	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	geneSequenceOrigin	0	0	1	e	CodeableConcept
-E	gene	0	0	1	e	CodeableConcept
-E	source	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	geneSequenceOrigin	0	0	1	e	CodeableConcept	S
+E	gene	0	0	1	e	CodeableConcept	S
+E	source	0	0	*	e	Reference	S
 T	SubstanceReferenceInformation.geneElement	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	element	0	0	1	e	Identifier
-E	source	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	S
+E	element	0	0	1	e	Identifier	S
+E	source	0	0	*	e	Reference	S
 T	SubstanceReferenceInformation.classification	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	domain	0	0	1	e	CodeableConcept
-E	classification	0	0	1	e	CodeableConcept
-E	subtype	0	0	*	e	CodeableConcept
-E	source	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	domain	0	0	1	e	CodeableConcept	S
+E	classification	0	0	1	e	CodeableConcept	S
+E	subtype	0	0	*	e	CodeableConcept	S
+E	source	0	0	*	e	Reference	S
 T	SubstanceReferenceInformation.target	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	target	0	0	1	e	Identifier
-E	type	0	0	1	e	CodeableConcept
-E	interaction	0	0	1	e	CodeableConcept
-E	organism	0	0	1	e	CodeableConcept
-E	organismType	0	0	1	e	CodeableConcept
-E	amount	1	0	1	e	Quantity,Range,string
-E	amountType	0	0	1	e	CodeableConcept
-E	source	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	target	0	0	1	e	Identifier	S
+E	type	0	0	1	e	CodeableConcept	S
+E	interaction	0	0	1	e	CodeableConcept	S
+E	organism	0	0	1	e	CodeableConcept	S
+E	organismType	0	0	1	e	CodeableConcept	S
+E	amount	1	0	1	e	Quantity,Range,string	S
+E	amountType	0	0	1	e	CodeableConcept	S
+E	source	0	0	*	e	Reference	S
 T	SubstanceSourceMaterial	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	sourceMaterialClass	0	0	1	e	CodeableConcept
-E	sourceMaterialType	0	0	1	e	CodeableConcept
-E	sourceMaterialState	0	0	1	e	CodeableConcept
-E	organismId	0	0	1	e	Identifier
-E	organismName	0	0	1	e	string
-E	parentSubstanceId	0	0	*	e	Identifier
-E	parentSubstanceName	0	0	*	e	string
-E	countryOfOrigin	0	0	*	e	CodeableConcept
-E	geographicalLocation	0	0	*	e	string
-E	developmentStage	0	0	1	e	CodeableConcept
-E	fractionDescription	0	0	*	e	SubstanceSourceMaterial.fractionDescription
-E	organism	0	0	1	e	SubstanceSourceMaterial.organism
-E	partDescription	0	0	*	e	SubstanceSourceMaterial.partDescription
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	sourceMaterialClass	0	0	1	e	CodeableConcept	S
+E	sourceMaterialType	0	0	1	e	CodeableConcept	S
+E	sourceMaterialState	0	0	1	e	CodeableConcept	S
+E	organismId	0	0	1	e	Identifier	S
+E	organismName	0	0	1	e	string	S
+E	parentSubstanceId	0	0	*	e	Identifier	S
+E	parentSubstanceName	0	0	*	e	string	S
+E	countryOfOrigin	0	0	*	e	CodeableConcept	S
+E	geographicalLocation	0	0	*	e	string	S
+E	developmentStage	0	0	1	e	CodeableConcept	S
+E	fractionDescription	0	0	*	e	SubstanceSourceMaterial.fractionDescription	S
+E	organism	0	0	1	e	SubstanceSourceMaterial.organism	S
+E	partDescription	0	0	*	e	SubstanceSourceMaterial.partDescription	S
 T	SubstanceSourceMaterial.fractionDescription	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	fraction	0	0	1	e	string
-E	materialType	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	fraction	0	0	1	e	string	S
+E	materialType	0	0	1	e	CodeableConcept	S
 T	SubstanceSourceMaterial.organism	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	family	0	0	1	e	CodeableConcept
-E	genus	0	0	1	e	CodeableConcept
-E	species	0	0	1	e	CodeableConcept
-E	intraspecificType	0	0	1	e	CodeableConcept
-E	intraspecificDescription	0	0	1	e	string
-E	author	0	0	*	e	SubstanceSourceMaterial.organism.author
-E	hybrid	0	0	1	e	SubstanceSourceMaterial.organism.hybrid
-E	organismGeneral	0	0	1	e	SubstanceSourceMaterial.organism.organismGeneral
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	family	0	0	1	e	CodeableConcept	S
+E	genus	0	0	1	e	CodeableConcept	S
+E	species	0	0	1	e	CodeableConcept	S
+E	intraspecificType	0	0	1	e	CodeableConcept	S
+E	intraspecificDescription	0	0	1	e	string	S
+E	author	0	0	*	e	SubstanceSourceMaterial.organism.author	S
+E	hybrid	0	0	1	e	SubstanceSourceMaterial.organism.hybrid	S
+E	organismGeneral	0	0	1	e	SubstanceSourceMaterial.organism.organismGeneral	S
 T	SubstanceSourceMaterial.organism.author	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	authorType	0	0	1	e	CodeableConcept
-E	authorDescription	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	authorType	0	0	1	e	CodeableConcept	S
+E	authorDescription	0	0	1	e	string	S
 T	SubstanceSourceMaterial.organism.hybrid	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	maternalOrganismId	0	0	1	e	string
-E	maternalOrganismName	0	0	1	e	string
-E	paternalOrganismId	0	0	1	e	string
-E	paternalOrganismName	0	0	1	e	string
-E	hybridType	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	maternalOrganismId	0	0	1	e	string	S
+E	maternalOrganismName	0	0	1	e	string	S
+E	paternalOrganismId	0	0	1	e	string	S
+E	paternalOrganismName	0	0	1	e	string	S
+E	hybridType	0	0	1	e	CodeableConcept	S
 T	SubstanceSourceMaterial.organism.organismGeneral	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	kingdom	0	0	1	e	CodeableConcept
-E	phylum	0	0	1	e	CodeableConcept
-E	class	0	0	1	e	CodeableConcept
-E	order	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	kingdom	0	0	1	e	CodeableConcept	S
+E	phylum	0	0	1	e	CodeableConcept	S
+E	class	0	0	1	e	CodeableConcept	S
+E	order	0	0	1	e	CodeableConcept	S
 T	SubstanceSourceMaterial.partDescription	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	part	0	0	1	e	CodeableConcept
-E	partLocation	0	0	1	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	part	0	0	1	e	CodeableConcept	S
+E	partLocation	0	0	1	e	CodeableConcept	S
 T	SubstanceSpecification	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	type	0	0	1	e	CodeableConcept
-E	status	0	0	1	e	CodeableConcept
-E	domain	0	0	1	e	CodeableConcept
-E	description	0	0	1	e	string
-E	source	0	0	*	e	Reference
-E	comment	0	0	1	e	string
-E	moiety	0	0	*	e	SubstanceSpecification.moiety
-E	property	0	0	*	e	SubstanceSpecification.property
-E	referenceInformation	0	0	1	e	Reference
-E	structure	0	0	1	e	SubstanceSpecification.structure
-E	code	0	0	*	e	SubstanceSpecification.code
-E	name	0	0	*	e	SubstanceSpecification.name
-E	molecularWeight	0	0	*	e	SubstanceSpecification.structure.isotope.molecularWeight
-E	relationship	0	0	*	e	SubstanceSpecification.relationship
-E	nucleicAcid	0	0	1	e	Reference
-E	polymer	0	0	1	e	Reference
-E	protein	0	0	1	e	Reference
-E	sourceMaterial	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	1	e	Identifier	S
+E	type	0	0	1	e	CodeableConcept	S
+E	status	0	0	1	e	CodeableConcept	S
+E	domain	0	0	1	e	CodeableConcept	S
+E	description	0	0	1	e	string	S
+E	source	0	0	*	e	Reference	S
+E	comment	0	0	1	e	string	S
+E	moiety	0	0	*	e	SubstanceSpecification.moiety	S
+E	property	0	0	*	e	SubstanceSpecification.property	S
+E	referenceInformation	0	0	1	e	Reference	S
+E	structure	0	0	1	e	SubstanceSpecification.structure	S
+E	code	0	0	*	e	SubstanceSpecification.code	S
+E	name	0	0	*	e	SubstanceSpecification.name	S
+E	molecularWeight	0	0	*	e	SubstanceSpecification.structure.isotope.molecularWeight	S
+E	relationship	0	0	*	e	SubstanceSpecification.relationship	S
+E	nucleicAcid	0	0	1	e	Reference	S
+E	polymer	0	0	1	e	Reference	S
+E	protein	0	0	1	e	Reference	S
+E	sourceMaterial	0	0	1	e	Reference	S
 T	SubstanceSpecification.moiety	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	role	0	0	1	e	CodeableConcept
-E	identifier	0	0	1	e	Identifier
-E	name	0	0	1	e	string
-E	stereochemistry	0	0	1	e	CodeableConcept
-E	opticalActivity	0	0	1	e	CodeableConcept
-E	molecularFormula	0	0	1	e	string
-E	amount	1	0	1	e	Quantity,string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	role	0	0	1	e	CodeableConcept	S
+E	identifier	0	0	1	e	Identifier	S
+E	name	0	0	1	e	string	S
+E	stereochemistry	0	0	1	e	CodeableConcept	S
+E	opticalActivity	0	0	1	e	CodeableConcept	S
+E	molecularFormula	0	0	1	e	string	S
+E	amount	1	0	1	e	Quantity,string	S
 T	SubstanceSpecification.property	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	category	0	0	1	e	CodeableConcept
-E	code	0	0	1	e	CodeableConcept
-E	parameters	0	0	1	e	string
-E	definingSubstance	1	0	1	e	Reference,CodeableConcept
-E	amount	1	0	1	e	Quantity,string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	category	0	0	1	e	CodeableConcept	S
+E	code	0	0	1	e	CodeableConcept	S
+E	parameters	0	0	1	e	string	S
+E	definingSubstance	1	0	1	e	Reference,CodeableConcept	S
+E	amount	1	0	1	e	Quantity,string	S
 T	SubstanceSpecification.structure	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	stereochemistry	0	0	1	e	CodeableConcept
-E	opticalActivity	0	0	1	e	CodeableConcept
-E	molecularFormula	0	0	1	e	string
-E	molecularFormulaByMoiety	0	0	1	e	string
-E	isotope	0	0	*	e	SubstanceSpecification.structure.isotope
-E	molecularWeight	0	0	1	e	SubstanceSpecification.structure.isotope.molecularWeight
-E	source	0	0	*	e	Reference
-E	representation	0	0	*	e	SubstanceSpecification.structure.representation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	stereochemistry	0	0	1	e	CodeableConcept	S
+E	opticalActivity	0	0	1	e	CodeableConcept	S
+E	molecularFormula	0	0	1	e	string	S
+E	molecularFormulaByMoiety	0	0	1	e	string	S
+E	isotope	0	0	*	e	SubstanceSpecification.structure.isotope	S
+E	molecularWeight	0	0	1	e	SubstanceSpecification.structure.isotope.molecularWeight	S
+E	source	0	0	*	e	Reference	S
+E	representation	0	0	*	e	SubstanceSpecification.structure.representation	S
 T	SubstanceSpecification.structure.isotope	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	name	0	0	1	e	CodeableConcept
-E	substitution	0	0	1	e	CodeableConcept
-E	halfLife	0	0	1	e	Quantity
-E	molecularWeight	0	0	1	e	SubstanceSpecification.structure.isotope.molecularWeight
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	1	e	Identifier	S
+E	name	0	0	1	e	CodeableConcept	S
+E	substitution	0	0	1	e	CodeableConcept	S
+E	halfLife	0	0	1	e	Quantity	S
+E	molecularWeight	0	0	1	e	SubstanceSpecification.structure.isotope.molecularWeight	S
 T	SubstanceSpecification.structure.isotope.molecularWeight	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	method	0	0	1	e	CodeableConcept
-E	type	0	0	1	e	CodeableConcept
-E	amount	0	0	1	e	Quantity
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	method	0	0	1	e	CodeableConcept	S
+E	type	0	0	1	e	CodeableConcept	S
+E	amount	0	0	1	e	Quantity	S
 T	SubstanceSpecification.structure.representation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	CodeableConcept
-E	representation	0	0	1	e	string
-E	attachment	0	0	1	e	Attachment
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	CodeableConcept	S
+E	representation	0	0	1	e	string	S
+E	attachment	0	0	1	e	Attachment	S
 T	SubstanceSpecification.code	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	status	0	0	1	e	CodeableConcept
-E	statusDate	0	0	1	e	dateTime
-E	comment	0	0	1	e	string
-E	source	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	S
+E	status	0	0	1	e	CodeableConcept	S
+E	statusDate	0	0	1	e	dateTime	S
+E	comment	0	0	1	e	string	S
+E	source	0	0	*	e	Reference	S
 T	SubstanceSpecification.name	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	type	0	0	1	e	CodeableConcept
-E	status	0	0	1	e	CodeableConcept
-E	preferred	0	0	1	e	boolean
-E	language	0	0	*	e	CodeableConcept
-E	domain	0	0	*	e	CodeableConcept
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	synonym	0	0	*	e	SubstanceSpecification.name
-E	translation	0	0	*	e	SubstanceSpecification.name
-E	official	0	0	*	e	SubstanceSpecification.name.official
-E	source	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	S
+E	type	0	0	1	e	CodeableConcept	S
+E	status	0	0	1	e	CodeableConcept	S
+E	preferred	0	0	1	e	boolean	S
+E	language	0	0	*	e	CodeableConcept	S
+E	domain	0	0	*	e	CodeableConcept	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	synonym	0	0	*	e	SubstanceSpecification.name	S
+E	translation	0	0	*	e	SubstanceSpecification.name	S
+E	official	0	0	*	e	SubstanceSpecification.name.official	S
+E	source	0	0	*	e	Reference	S
 T	SubstanceSpecification.name.official	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	authority	0	0	1	e	CodeableConcept
-E	status	0	0	1	e	CodeableConcept
-E	date	0	0	1	e	dateTime
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	authority	0	0	1	e	CodeableConcept	S
+E	status	0	0	1	e	CodeableConcept	S
+E	date	0	0	1	e	dateTime	S
 T	SubstanceSpecification.relationship	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	substance	1	0	1	e	Reference,CodeableConcept
-E	relationship	0	0	1	e	CodeableConcept
-E	isDefining	0	0	1	e	boolean
-E	amount	1	0	1	e	Quantity,Range,Ratio,string
-E	amountRatioLowLimit	0	0	1	e	Ratio
-E	amountType	0	0	1	e	CodeableConcept
-E	source	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	substance	1	0	1	e	Reference,CodeableConcept	S
+E	relationship	0	0	1	e	CodeableConcept	S
+E	isDefining	0	0	1	e	boolean	S
+E	amount	1	0	1	e	Quantity,Range,Ratio,string	S
+E	amountRatioLowLimit	0	0	1	e	Ratio	S
+E	amountType	0	0	1	e	CodeableConcept	S
+E	source	0	0	*	e	Reference	S
 T	SupplyDelivery	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	basedOn	0	0	*	e	Reference
-E	partOf	0	0	*	e	Reference
-E	status	0	0	1	e	code
-E	patient	0	0	1	e	Reference
-E	type	0	0	1	e	CodeableConcept
-E	suppliedItem	0	0	1	e	SupplyDelivery.suppliedItem
-E	occurrence	1	0	1	e	dateTime,Period,Timing
-E	supplier	0	0	1	e	Reference
-E	destination	0	0	1	e	Reference
-E	receiver	0	0	*	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	basedOn	0	0	*	e	Reference	S
+E	partOf	0	0	*	e	Reference	S
+E	status	0	0	1	e	code	S
+E	patient	0	0	1	e	Reference	-
+E	type	0	0	1	e	CodeableConcept	-
+E	suppliedItem	0	0	1	e	SupplyDelivery.suppliedItem	-
+E	occurrence	1	0	1	e	dateTime,Period,Timing	S
+E	supplier	0	0	1	e	Reference	-
+E	destination	0	0	1	e	Reference	-
+E	receiver	0	0	*	e	Reference	-
 T	SupplyDelivery.suppliedItem	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	quantity	0	0	1	e	Quantity
-E	item	1	0	1	e	CodeableConcept,Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	quantity	0	0	1	e	Quantity	-
+E	item	1	0	1	e	CodeableConcept,Reference	-
 T	SupplyRequest	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	0	1	e	code
-E	category	0	0	1	e	CodeableConcept
-E	priority	0	0	1	e	code
-E	item	1	1	1	e	CodeableConcept,Reference
-E	quantity	0	1	1	e	Quantity
-E	parameter	0	0	*	e	SupplyRequest.parameter
-E	occurrence	1	0	1	e	dateTime,Period,Timing
-E	authoredOn	0	0	1	e	dateTime
-E	requester	0	0	1	e	Reference
-E	supplier	0	0	*	e	Reference
-E	reasonCode	0	0	*	e	CodeableConcept
-E	reasonReference	0	0	*	e	Reference
-E	deliverFrom	0	0	1	e	Reference
-E	deliverTo	0	0	1	e	Reference
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	S
+E	status	0	0	1	e	code	S
+E	category	0	0	1	e	CodeableConcept	S
+E	priority	0	0	1	e	code	S
+E	item	1	1	1	e	CodeableConcept,Reference	S
+E	quantity	0	1	1	e	Quantity	S
+E	parameter	0	0	*	e	SupplyRequest.parameter	-
+E	occurrence	1	0	1	e	dateTime,Period,Timing	S
+E	authoredOn	0	0	1	e	dateTime	S
+E	requester	0	0	1	e	Reference	S
+E	supplier	0	0	*	e	Reference	S
+E	reasonCode	0	0	*	e	CodeableConcept	-
+E	reasonReference	0	0	*	e	Reference	-
+E	deliverFrom	0	0	1	e	Reference	-
+E	deliverTo	0	0	1	e	Reference	-
 T	SupplyRequest.parameter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	CodeableConcept
-E	value	1	0	1	e	CodeableConcept,Quantity,Range,boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	CodeableConcept	-
+E	value	1	0	1	e	CodeableConcept,Quantity,Range,boolean	-
 T	Task	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	instantiatesCanonical	0	0	1	e	canonical
-E	instantiatesUri	0	0	1	e	uri
-E	basedOn	0	0	*	e	Reference
-E	groupIdentifier	0	0	1	e	Identifier
-E	partOf	0	0	*	e	Reference
-E	status	0	1	1	e	code
-E	statusReason	0	0	1	e	CodeableConcept
-E	businessStatus	0	0	1	e	CodeableConcept
-E	intent	0	1	1	e	code
-E	priority	0	0	1	e	code
-E	code	0	0	1	e	CodeableConcept
-E	description	0	0	1	e	string
-E	focus	0	0	1	e	Reference
-E	for	0	0	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	executionPeriod	0	0	1	e	Period
-E	authoredOn	0	0	1	e	dateTime
-E	lastModified	0	0	1	e	dateTime
-E	requester	0	0	1	e	Reference
-E	performerType	0	0	*	e	CodeableConcept
-E	owner	0	0	1	e	Reference
-E	location	0	0	1	e	Reference
-E	reasonCode	0	0	1	e	CodeableConcept
-E	reasonReference	0	0	1	e	Reference
-E	insurance	0	0	*	e	Reference
-E	note	0	0	*	e	Annotation
-E	relevantHistory	0	0	*	e	Reference
-E	restriction	0	0	1	e	Task.restriction
-E	input	0	0	*	e	Task.input
-E	output	0	0	*	e	Task.output
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	instantiatesCanonical	0	0	1	e	canonical	S
+E	instantiatesUri	0	0	1	e	uri	S
+E	basedOn	0	0	*	e	Reference	S
+E	groupIdentifier	0	0	1	e	Identifier	S
+E	partOf	0	0	*	e	Reference	S
+E	status	0	1	1	e	code	S
+E	statusReason	0	0	1	e	CodeableConcept	S
+E	businessStatus	0	0	1	e	CodeableConcept	S
+E	intent	0	1	1	e	code	S
+E	priority	0	0	1	e	code	-
+E	code	0	0	1	e	CodeableConcept	S
+E	description	0	0	1	e	string	S
+E	focus	0	0	1	e	Reference	S
+E	for	0	0	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	S
+E	executionPeriod	0	0	1	e	Period	S
+E	authoredOn	0	0	1	e	dateTime	-
+E	lastModified	0	0	1	e	dateTime	S
+E	requester	0	0	1	e	Reference	S
+E	performerType	0	0	*	e	CodeableConcept	-
+E	owner	0	0	1	e	Reference	S
+E	location	0	0	1	e	Reference	S
+E	reasonCode	0	0	1	e	CodeableConcept	-
+E	reasonReference	0	0	1	e	Reference	-
+E	insurance	0	0	*	e	Reference	-
+E	note	0	0	*	e	Annotation	-
+E	relevantHistory	0	0	*	e	Reference	-
+E	restriction	0	0	1	e	Task.restriction	-
+E	input	0	0	*	e	Task.input	-
+E	output	0	0	*	e	Task.output	-
 T	Task.restriction	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	repetitions	0	0	1	e	positiveInt
-E	period	0	0	1	e	Period
-E	recipient	0	0	*	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	repetitions	0	0	1	e	positiveInt	-
+E	period	0	0	1	e	Period	-
+E	recipient	0	0	*	e	Reference	-
 T	Task.input	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	value	1	1	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	value	1	1	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta	-
 T	Task.output	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	CodeableConcept
-E	value	1	1	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	CodeableConcept	-
+E	value	1	1	1	e	base64Binary,boolean,canonical,code,date,dateTime,decimal,id,instant,integer,markdown,oid,positiveInt,string,time,unsignedInt,uri,url,uuid,Address,Age,Annotation,Attachment,CodeableConcept,Coding,ContactPoint,Count,Distance,Duration,HumanName,Identifier,Money,Period,Quantity,Range,Ratio,Reference,SampledData,Signature,Timing,ContactDetail,Contributor,DataRequirement,Expression,ParameterDefinition,RelatedArtifact,TriggerDefinition,UsageContext,Dosage,Meta	-
 T	TerminologyCapabilities	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	1	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	copyright	0	0	1	e	markdown
-E	kind	0	1	1	e	code
-E	software	0	0	1	e	TerminologyCapabilities.software
-E	implementation	0	0	1	e	TerminologyCapabilities.implementation
-E	lockedDate	0	0	1	e	boolean
-E	codeSystem	0	0	*	e	TerminologyCapabilities.codeSystem
-E	expansion	0	0	1	e	TerminologyCapabilities.expansion
-E	codeSearch	0	0	1	e	code
-E	validateCode	0	0	1	e	TerminologyCapabilities.validateCode
-E	translation	0	0	1	e	TerminologyCapabilities.translation
-E	closure	0	0	1	e	TerminologyCapabilities.closure
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	1	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	copyright	0	0	1	e	markdown	S
+E	kind	0	1	1	e	code	S
+E	software	0	0	1	e	TerminologyCapabilities.software	S
+E	implementation	0	0	1	e	TerminologyCapabilities.implementation	S
+E	lockedDate	0	0	1	e	boolean	S
+E	codeSystem	0	0	*	e	TerminologyCapabilities.codeSystem	-
+E	expansion	0	0	1	e	TerminologyCapabilities.expansion	-
+E	codeSearch	0	0	1	e	code	-
+E	validateCode	0	0	1	e	TerminologyCapabilities.validateCode	-
+E	translation	0	0	1	e	TerminologyCapabilities.translation	-
+E	closure	0	0	1	e	TerminologyCapabilities.closure	-
 T	TerminologyCapabilities.software	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	version	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	S
+E	version	0	0	1	e	string	S
 T	TerminologyCapabilities.implementation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	description	0	1	1	e	string
-E	url	0	0	1	e	url
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	description	0	1	1	e	string	S
+E	url	0	0	1	e	url	S
 T	TerminologyCapabilities.codeSystem	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	uri	0	0	1	e	canonical
-E	version	0	0	*	e	TerminologyCapabilities.codeSystem.version
-E	subsumption	0	0	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	uri	0	0	1	e	canonical	-
+E	version	0	0	*	e	TerminologyCapabilities.codeSystem.version	-
+E	subsumption	0	0	1	e	boolean	-
 T	TerminologyCapabilities.codeSystem.version	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	0	1	e	string
-E	isDefault	0	0	1	e	boolean
-E	compositional	0	0	1	e	boolean
-E	language	0	0	*	e	code
-E	filter	0	0	*	e	TerminologyCapabilities.codeSystem.version.filter
-E	property	0	0	*	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	0	1	e	string	S
+E	isDefault	0	0	1	e	boolean	S
+E	compositional	0	0	1	e	boolean	-
+E	language	0	0	*	e	code	-
+E	filter	0	0	*	e	TerminologyCapabilities.codeSystem.version.filter	-
+E	property	0	0	*	e	code	-
 T	TerminologyCapabilities.codeSystem.version.filter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	op	0	1	*	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	-
+E	op	0	1	*	e	code	-
 T	TerminologyCapabilities.expansion	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	hierarchical	0	0	1	e	boolean
-E	paging	0	0	1	e	boolean
-E	incomplete	0	0	1	e	boolean
-E	parameter	0	0	*	e	TerminologyCapabilities.expansion.parameter
-E	textFilter	0	0	1	e	markdown
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	hierarchical	0	0	1	e	boolean	-
+E	paging	0	0	1	e	boolean	-
+E	incomplete	0	0	1	e	boolean	-
+E	parameter	0	0	*	e	TerminologyCapabilities.expansion.parameter	-
+E	textFilter	0	0	1	e	markdown	-
 T	TerminologyCapabilities.expansion.parameter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	code
-E	documentation	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	code	-
+E	documentation	0	0	1	e	string	-
 T	TerminologyCapabilities.validateCode	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	translations	0	1	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	translations	0	1	1	e	boolean	-
 T	TerminologyCapabilities.translation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	needsMap	0	1	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	needsMap	0	1	1	e	boolean	-
 T	TerminologyCapabilities.closure	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	translation	0	0	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	translation	0	0	1	e	boolean	-
 T	TestReport	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	Identifier
-E	name	0	0	1	e	string
-E	status	0	1	1	e	code
-E	testScript	0	1	1	e	Reference
-E	result	0	1	1	e	code
-E	score	0	0	1	e	decimal
-E	tester	0	0	1	e	string
-E	issued	0	0	1	e	dateTime
-E	participant	0	0	*	e	TestReport.participant
-E	setup	0	0	1	e	TestReport.setup
-E	test	0	0	*	e	TestReport.test
-E	teardown	0	0	1	e	TestReport.teardown
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	1	e	Identifier	S
+E	name	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	testScript	0	1	1	e	Reference	S
+E	result	0	1	1	e	code	S
+E	score	0	0	1	e	decimal	S
+E	tester	0	0	1	e	string	S
+E	issued	0	0	1	e	dateTime	S
+E	participant	0	0	*	e	TestReport.participant	-
+E	setup	0	0	1	e	TestReport.setup	-
+E	test	0	0	*	e	TestReport.test	-
+E	teardown	0	0	1	e	TestReport.teardown	-
 T	TestReport.participant	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	1	1	e	code
-E	uri	0	1	1	e	uri
-E	display	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	1	1	e	code	-
+E	uri	0	1	1	e	uri	-
+E	display	0	0	1	e	string	-
 T	TestReport.setup	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	action	0	1	*	e	TestReport.setup.action
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	action	0	1	*	e	TestReport.setup.action	-
 T	TestReport.setup.action	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	operation	0	0	1	e	TestReport.setup.action.operation
-E	assert	0	0	1	e	TestReport.setup.action.assert
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	operation	0	0	1	e	TestReport.setup.action.operation	-
+E	assert	0	0	1	e	TestReport.setup.action.assert	-
 T	TestReport.setup.action.operation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	result	0	1	1	e	code
-E	message	0	0	1	e	markdown
-E	detail	0	0	1	e	uri
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	result	0	1	1	e	code	-
+E	message	0	0	1	e	markdown	-
+E	detail	0	0	1	e	uri	-
 T	TestReport.setup.action.assert	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	result	0	1	1	e	code
-E	message	0	0	1	e	markdown
-E	detail	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	result	0	1	1	e	code	-
+E	message	0	0	1	e	markdown	-
+E	detail	0	0	1	e	string	-
 T	TestReport.test	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	0	1	e	string
-E	description	0	0	1	e	string
-E	action	0	1	*	e	TestReport.test.action
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
+E	action	0	1	*	e	TestReport.test.action	-
 T	TestReport.test.action	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	operation	0	0	1	e	TestReport.setup.action.operation
-E	assert	0	0	1	e	TestReport.setup.action.assert
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	operation	0	0	1	e	TestReport.setup.action.operation	-
+E	assert	0	0	1	e	TestReport.setup.action.assert	-
 T	TestReport.teardown	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	action	0	1	*	e	TestReport.teardown.action
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	action	0	1	*	e	TestReport.teardown.action	-
 T	TestReport.teardown.action	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	operation	0	1	1	e	TestReport.setup.action.operation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	operation	0	1	1	e	TestReport.setup.action.operation	-
 T	TestScript	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	1	1	e	uri
-E	identifier	0	0	1	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	1	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	purpose	0	0	1	e	markdown
-E	copyright	0	0	1	e	markdown
-E	origin	0	0	*	e	TestScript.origin
-E	destination	0	0	*	e	TestScript.destination
-E	metadata	0	0	1	e	TestScript.metadata
-E	fixture	0	0	*	e	TestScript.fixture
-E	profile	0	0	*	e	Reference
-E	variable	0	0	*	e	TestScript.variable
-E	setup	0	0	1	e	TestScript.setup
-E	test	0	0	*	e	TestScript.test
-E	teardown	0	0	1	e	TestScript.teardown
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	1	1	e	uri	S
+E	identifier	0	0	1	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	1	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	purpose	0	0	1	e	markdown	-
+E	copyright	0	0	1	e	markdown	-
+E	origin	0	0	*	e	TestScript.origin	-
+E	destination	0	0	*	e	TestScript.destination	-
+E	metadata	0	0	1	e	TestScript.metadata	-
+E	fixture	0	0	*	e	TestScript.fixture	-
+E	profile	0	0	*	e	Reference	-
+E	variable	0	0	*	e	TestScript.variable	-
+E	setup	0	0	1	e	TestScript.setup	-
+E	test	0	0	*	e	TestScript.test	-
+E	teardown	0	0	1	e	TestScript.teardown	-
 T	TestScript.origin	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	index	0	1	1	e	integer
-E	profile	0	1	1	e	Coding
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	index	0	1	1	e	integer	-
+E	profile	0	1	1	e	Coding	-
 T	TestScript.destination	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	index	0	1	1	e	integer
-E	profile	0	1	1	e	Coding
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	index	0	1	1	e	integer	-
+E	profile	0	1	1	e	Coding	-
 T	TestScript.metadata	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	link	0	0	*	e	TestScript.metadata.link
-E	capability	0	1	*	e	TestScript.metadata.capability
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	link	0	0	*	e	TestScript.metadata.link	-
+E	capability	0	1	*	e	TestScript.metadata.capability	-
 T	TestScript.metadata.link	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	1	1	e	uri
-E	description	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	url	0	1	1	e	uri	-
+E	description	0	0	1	e	string	-
 T	TestScript.metadata.capability	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	required	0	1	1	e	boolean
-E	validated	0	1	1	e	boolean
-E	description	0	0	1	e	string
-E	origin	0	0	*	e	integer
-E	destination	0	0	1	e	integer
-E	link	0	0	*	e	uri
-E	capabilities	0	1	1	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	required	0	1	1	e	boolean	-
+E	validated	0	1	1	e	boolean	-
+E	description	0	0	1	e	string	-
+E	origin	0	0	*	e	integer	-
+E	destination	0	0	1	e	integer	-
+E	link	0	0	*	e	uri	-
+E	capabilities	0	1	1	e	canonical	-
 T	TestScript.fixture	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	autocreate	0	1	1	e	boolean
-E	autodelete	0	1	1	e	boolean
-E	resource	0	0	1	e	Reference
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	autocreate	0	1	1	e	boolean	-
+E	autodelete	0	1	1	e	boolean	-
+E	resource	0	0	1	e	Reference	-
 T	TestScript.variable	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	defaultValue	0	0	1	e	string
-E	description	0	0	1	e	string
-E	expression	0	0	1	e	string
-E	headerField	0	0	1	e	string
-E	hint	0	0	1	e	string
-E	path	0	0	1	e	string
-E	sourceId	0	0	1	e	id
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	-
+E	defaultValue	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
+E	expression	0	0	1	e	string	-
+E	headerField	0	0	1	e	string	-
+E	hint	0	0	1	e	string	-
+E	path	0	0	1	e	string	-
+E	sourceId	0	0	1	e	id	-
 T	TestScript.setup	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	action	0	1	*	e	TestScript.setup.action
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	action	0	1	*	e	TestScript.setup.action	-
 T	TestScript.setup.action	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	operation	0	0	1	e	TestScript.setup.action.operation
-E	assert	0	0	1	e	TestScript.setup.action.assert
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	operation	0	0	1	e	TestScript.setup.action.operation	-
+E	assert	0	0	1	e	TestScript.setup.action.assert	-
 T	TestScript.setup.action.operation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	type	0	0	1	e	Coding
-E	resource	0	0	1	e	code
-E	label	0	0	1	e	string
-E	description	0	0	1	e	string
-E	accept	0	0	1	e	code
-E	contentType	0	0	1	e	code
-E	destination	0	0	1	e	integer
-E	encodeRequestUrl	0	1	1	e	boolean
-E	method	0	0	1	e	code
-E	origin	0	0	1	e	integer
-E	params	0	0	1	e	string
-E	requestHeader	0	0	*	e	TestScript.setup.action.operation.requestHeader
-E	requestId	0	0	1	e	id
-E	responseId	0	0	1	e	id
-E	sourceId	0	0	1	e	id
-E	targetId	0	0	1	e	id
-E	url	0	0	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	type	0	0	1	e	Coding	-
+E	resource	0	0	1	e	code	-
+E	label	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
+E	accept	0	0	1	e	code	-
+E	contentType	0	0	1	e	code	-
+E	destination	0	0	1	e	integer	-
+E	encodeRequestUrl	0	1	1	e	boolean	-
+E	method	0	0	1	e	code	-
+E	origin	0	0	1	e	integer	-
+E	params	0	0	1	e	string	-
+E	requestHeader	0	0	*	e	TestScript.setup.action.operation.requestHeader	-
+E	requestId	0	0	1	e	id	-
+E	responseId	0	0	1	e	id	-
+E	sourceId	0	0	1	e	id	-
+E	targetId	0	0	1	e	id	-
+E	url	0	0	1	e	string	-
 T	TestScript.setup.action.operation.requestHeader	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	field	0	1	1	e	string
-E	value	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	field	0	1	1	e	string	-
+E	value	0	1	1	e	string	-
 T	TestScript.setup.action.assert	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	label	0	0	1	e	string
-E	description	0	0	1	e	string
-E	direction	0	0	1	e	code
-E	compareToSourceId	0	0	1	e	string
-E	compareToSourceExpression	0	0	1	e	string
-E	compareToSourcePath	0	0	1	e	string
-E	contentType	0	0	1	e	code
-E	expression	0	0	1	e	string
-E	headerField	0	0	1	e	string
-E	minimumId	0	0	1	e	string
-E	navigationLinks	0	0	1	e	boolean
-E	operator	0	0	1	e	code
-E	path	0	0	1	e	string
-E	requestMethod	0	0	1	e	code
-E	requestURL	0	0	1	e	string
-E	resource	0	0	1	e	code
-E	response	0	0	1	e	code
-E	responseCode	0	0	1	e	string
-E	sourceId	0	0	1	e	id
-E	validateProfileId	0	0	1	e	id
-E	value	0	0	1	e	string
-E	warningOnly	0	1	1	e	boolean
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	label	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
+E	direction	0	0	1	e	code	-
+E	compareToSourceId	0	0	1	e	string	-
+E	compareToSourceExpression	0	0	1	e	string	-
+E	compareToSourcePath	0	0	1	e	string	-
+E	contentType	0	0	1	e	code	-
+E	expression	0	0	1	e	string	-
+E	headerField	0	0	1	e	string	-
+E	minimumId	0	0	1	e	string	-
+E	navigationLinks	0	0	1	e	boolean	-
+E	operator	0	0	1	e	code	-
+E	path	0	0	1	e	string	-
+E	requestMethod	0	0	1	e	code	-
+E	requestURL	0	0	1	e	string	-
+E	resource	0	0	1	e	code	-
+E	response	0	0	1	e	code	-
+E	responseCode	0	0	1	e	string	-
+E	sourceId	0	0	1	e	id	-
+E	validateProfileId	0	0	1	e	id	-
+E	value	0	0	1	e	string	-
+E	warningOnly	0	1	1	e	boolean	-
 T	TestScript.test	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	0	1	e	string
-E	description	0	0	1	e	string
-E	action	0	1	*	e	TestScript.test.action
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	0	1	e	string	-
+E	description	0	0	1	e	string	-
+E	action	0	1	*	e	TestScript.test.action	-
 T	TestScript.test.action	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	operation	0	0	1	e	TestScript.setup.action.operation
-E	assert	0	0	1	e	TestScript.setup.action.assert
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	operation	0	0	1	e	TestScript.setup.action.operation	-
+E	assert	0	0	1	e	TestScript.setup.action.assert	-
 T	TestScript.teardown	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	action	0	1	*	e	TestScript.teardown.action
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	action	0	1	*	e	TestScript.teardown.action	-
 T	TestScript.teardown.action	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	operation	0	1	1	e	TestScript.setup.action.operation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	operation	0	1	1	e	TestScript.setup.action.operation	-
 T	ValueSet	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	url	0	0	1	e	uri
-E	identifier	0	0	*	e	Identifier
-E	version	0	0	1	e	string
-E	name	0	0	1	e	string
-E	title	0	0	1	e	string
-E	status	0	1	1	e	code
-E	experimental	0	0	1	e	boolean
-E	date	0	0	1	e	dateTime
-E	publisher	0	0	1	e	string
-E	contact	0	0	*	e	ContactDetail
-E	description	0	0	1	e	markdown
-E	useContext	0	0	*	e	UsageContext
-E	jurisdiction	0	0	*	e	CodeableConcept
-E	immutable	0	0	1	e	boolean
-E	purpose	0	0	1	e	markdown
-E	copyright	0	0	1	e	markdown
-E	compose	0	0	1	e	ValueSet.compose
-E	expansion	0	0	1	e	ValueSet.expansion
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	url	0	0	1	e	uri	S
+E	identifier	0	0	*	e	Identifier	S
+E	version	0	0	1	e	string	S
+E	name	0	0	1	e	string	S
+E	title	0	0	1	e	string	S
+E	status	0	1	1	e	code	S
+E	experimental	0	0	1	e	boolean	S
+E	date	0	0	1	e	dateTime	S
+E	publisher	0	0	1	e	string	S
+E	contact	0	0	*	e	ContactDetail	S
+E	description	0	0	1	e	markdown	-
+E	useContext	0	0	*	e	UsageContext	S
+E	jurisdiction	0	0	*	e	CodeableConcept	S
+E	immutable	0	0	1	e	boolean	S
+E	purpose	0	0	1	e	markdown	-
+E	copyright	0	0	1	e	markdown	-
+E	compose	0	0	1	e	ValueSet.compose	-
+E	expansion	0	0	1	e	ValueSet.expansion	-
 T	ValueSet.compose	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	lockedDate	0	0	1	e	date
-E	inactive	0	0	1	e	boolean
-E	include	0	1	*	e	ValueSet.compose.include
-E	exclude	0	0	*	e	ValueSet.compose.include
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	lockedDate	0	0	1	e	date	S
+E	inactive	0	0	1	e	boolean	S
+E	include	0	1	*	e	ValueSet.compose.include	S
+E	exclude	0	0	*	e	ValueSet.compose.include	-
 T	ValueSet.compose.include	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	system	0	0	1	e	uri
-E	version	0	0	1	e	string
-E	concept	0	0	*	e	ValueSet.compose.include.concept
-E	filter	0	0	*	e	ValueSet.compose.include.filter
-E	valueSet	0	0	*	e	canonical
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	system	0	0	1	e	uri	S
+E	version	0	0	1	e	string	S
+E	concept	0	0	*	e	ValueSet.compose.include.concept	-
+E	filter	0	0	*	e	ValueSet.compose.include.filter	S
+E	valueSet	0	0	*	e	canonical	S
 T	ValueSet.compose.include.concept	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	code	0	1	1	e	code
-E	display	0	0	1	e	string
-E	designation	0	0	*	e	ValueSet.compose.include.concept.designation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	code	0	1	1	e	code	-
+E	display	0	0	1	e	string	-
+E	designation	0	0	*	e	ValueSet.compose.include.concept.designation	-
 T	ValueSet.compose.include.concept.designation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	language	0	0	1	e	code
-E	use	0	0	1	e	Coding
-E	value	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	language	0	0	1	e	code	-
+E	use	0	0	1	e	Coding	-
+E	value	0	1	1	e	string	-
 T	ValueSet.compose.include.filter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	property	0	1	1	e	code
-E	op	0	1	1	e	code
-E	value	0	1	1	e	string
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	property	0	1	1	e	code	S
+E	op	0	1	1	e	code	S
+E	value	0	1	1	e	string	S
 T	ValueSet.expansion	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	1	e	uri
-E	timestamp	0	1	1	e	dateTime
-E	total	0	0	1	e	integer
-E	offset	0	0	1	e	integer
-E	parameter	0	0	*	e	ValueSet.expansion.parameter
-E	contains	0	0	*	e	ValueSet.expansion.contains
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	identifier	0	0	1	e	uri	-
+E	timestamp	0	1	1	e	dateTime	-
+E	total	0	0	1	e	integer	-
+E	offset	0	0	1	e	integer	-
+E	parameter	0	0	*	e	ValueSet.expansion.parameter	-
+E	contains	0	0	*	e	ValueSet.expansion.contains	-
 T	ValueSet.expansion.parameter	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	name	0	1	1	e	string
-E	value	1	0	1	e	string,boolean,integer,decimal,uri,code,dateTime
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	name	0	1	1	e	string	-
+E	value	1	0	1	e	string,boolean,integer,decimal,uri,code,dateTime	-
 T	ValueSet.expansion.contains	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	system	0	0	1	e	uri
-E	abstract	0	0	1	e	boolean
-E	inactive	0	0	1	e	boolean
-E	version	0	0	1	e	string
-E	code	0	0	1	e	code
-E	display	0	0	1	e	string
-E	designation	0	0	*	e	ValueSet.compose.include.concept.designation
-E	contains	0	0	*	e	ValueSet.expansion.contains
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	system	0	0	1	e	uri	-
+E	abstract	0	0	1	e	boolean	-
+E	inactive	0	0	1	e	boolean	-
+E	version	0	0	1	e	string	-
+E	code	0	0	1	e	code	-
+E	display	0	0	1	e	string	-
+E	designation	0	0	*	e	ValueSet.compose.include.concept.designation	-
+E	contains	0	0	*	e	ValueSet.expansion.contains	-
 T	VerificationResult	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	target	0	0	*	e	Reference
-E	targetLocation	0	0	*	e	string
-E	need	0	0	1	e	CodeableConcept
-E	status	0	1	1	e	code
-E	statusDate	0	0	1	e	dateTime
-E	validationType	0	0	1	e	CodeableConcept
-E	validationProcess	0	0	*	e	CodeableConcept
-E	frequency	0	0	1	e	Timing
-E	lastPerformed	0	0	1	e	dateTime
-E	nextScheduled	0	0	1	e	date
-E	failureAction	0	0	1	e	CodeableConcept
-E	primarySource	0	0	*	e	VerificationResult.primarySource
-E	attestation	0	0	1	e	VerificationResult.attestation
-E	validator	0	0	*	e	VerificationResult.validator
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	target	0	0	*	e	Reference	S
+E	targetLocation	0	0	*	e	string	S
+E	need	0	0	1	e	CodeableConcept	S
+E	status	0	1	1	e	code	S
+E	statusDate	0	0	1	e	dateTime	S
+E	validationType	0	0	1	e	CodeableConcept	S
+E	validationProcess	0	0	*	e	CodeableConcept	S
+E	frequency	0	0	1	e	Timing	-
+E	lastPerformed	0	0	1	e	dateTime	-
+E	nextScheduled	0	0	1	e	date	-
+E	failureAction	0	0	1	e	CodeableConcept	S
+E	primarySource	0	0	*	e	VerificationResult.primarySource	-
+E	attestation	0	0	1	e	VerificationResult.attestation	-
+E	validator	0	0	*	e	VerificationResult.validator	-
 T	VerificationResult.primarySource	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	who	0	0	1	e	Reference
-E	type	0	0	*	e	CodeableConcept
-E	communicationMethod	0	0	*	e	CodeableConcept
-E	validationStatus	0	0	1	e	CodeableConcept
-E	validationDate	0	0	1	e	dateTime
-E	canPushUpdates	0	0	1	e	CodeableConcept
-E	pushTypeAvailable	0	0	*	e	CodeableConcept
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	who	0	0	1	e	Reference	-
+E	type	0	0	*	e	CodeableConcept	S
+E	communicationMethod	0	0	*	e	CodeableConcept	S
+E	validationStatus	0	0	1	e	CodeableConcept	-
+E	validationDate	0	0	1	e	dateTime	-
+E	canPushUpdates	0	0	1	e	CodeableConcept	S
+E	pushTypeAvailable	0	0	*	e	CodeableConcept	-
 T	VerificationResult.attestation	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	who	0	0	1	e	Reference
-E	onBehalfOf	0	0	1	e	Reference
-E	communicationMethod	0	0	1	e	CodeableConcept
-E	date	0	0	1	e	date
-E	sourceIdentityCertificate	0	0	1	e	string
-E	proxyIdentityCertificate	0	0	1	e	string
-E	proxySignature	0	0	1	e	Signature
-E	sourceSignature	0	0	1	e	Signature
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	who	0	0	1	e	Reference	S
+E	onBehalfOf	0	0	1	e	Reference	S
+E	communicationMethod	0	0	1	e	CodeableConcept	S
+E	date	0	0	1	e	date	S
+E	sourceIdentityCertificate	0	0	1	e	string	-
+E	proxyIdentityCertificate	0	0	1	e	string	-
+E	proxySignature	0	0	1	e	Signature	-
+E	sourceSignature	0	0	1	e	Signature	-
 T	VerificationResult.validator	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	organization	0	1	1	e	Reference
-E	identityCertificate	0	0	1	e	string
-E	attestationSignature	0	0	1	e	Signature
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	organization	0	1	1	e	Reference	-
+E	identityCertificate	0	0	1	e	string	-
+E	attestationSignature	0	0	1	e	Signature	-
 T	VisionPrescription	r	-	-	
-E	id	0	0	1	e	id
-E	meta	0	0	1	e	Meta
-E	implicitRules	0	0	1	e	uri
-E	language	0	0	1	e	code
-E	text	0	0	1	e	Narrative
-E	contained	0	0	*	e	Resource
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	identifier	0	0	*	e	Identifier
-E	status	0	1	1	e	code
-E	created	0	1	1	e	dateTime
-E	patient	0	1	1	e	Reference
-E	encounter	0	0	1	e	Reference
-E	dateWritten	0	1	1	e	dateTime
-E	prescriber	0	1	1	e	Reference
-E	lensSpecification	0	1	*	e	VisionPrescription.lensSpecification
+E	id	0	0	1	e	id	S
+E	meta	0	0	1	e	Meta	S
+E	implicitRules	0	0	1	e	uri	S
+E	language	0	0	1	e	code	-
+E	text	0	0	1	e	Narrative	-
+E	contained	0	0	*	e	Resource	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	-
+E	identifier	0	0	*	e	Identifier	-
+E	status	0	1	1	e	code	S
+E	created	0	1	1	e	dateTime	S
+E	patient	0	1	1	e	Reference	S
+E	encounter	0	0	1	e	Reference	-
+E	dateWritten	0	1	1	e	dateTime	S
+E	prescriber	0	1	1	e	Reference	S
+E	lensSpecification	0	1	*	e	VisionPrescription.lensSpecification	S
 T	VisionPrescription.lensSpecification	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	product	0	1	1	e	CodeableConcept
-E	eye	0	1	1	e	code
-E	sphere	0	0	1	e	decimal
-E	cylinder	0	0	1	e	decimal
-E	axis	0	0	1	e	integer
-E	prism	0	0	*	e	VisionPrescription.lensSpecification.prism
-E	add	0	0	1	e	decimal
-E	power	0	0	1	e	decimal
-E	backCurve	0	0	1	e	decimal
-E	diameter	0	0	1	e	decimal
-E	duration	0	0	1	e	Quantity
-E	color	0	0	1	e	string
-E	brand	0	0	1	e	string
-E	note	0	0	*	e	Annotation
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	product	0	1	1	e	CodeableConcept	S
+E	eye	0	1	1	e	code	S
+E	sphere	0	0	1	e	decimal	-
+E	cylinder	0	0	1	e	decimal	-
+E	axis	0	0	1	e	integer	-
+E	prism	0	0	*	e	VisionPrescription.lensSpecification.prism	-
+E	add	0	0	1	e	decimal	-
+E	power	0	0	1	e	decimal	-
+E	backCurve	0	0	1	e	decimal	-
+E	diameter	0	0	1	e	decimal	-
+E	duration	0	0	1	e	Quantity	-
+E	color	0	0	1	e	string	-
+E	brand	0	0	1	e	string	-
+E	note	0	0	*	e	Annotation	-
 T	VisionPrescription.lensSpecification.prism	b	-	-	
-E	id	0	0	1	a	string
-E	extension	0	0	*	e	Extension
-E	modifierExtension	0	0	*	e	Extension
-E	amount	0	1	1	e	decimal
-E	base	0	1	1	e	code
+E	id	0	0	1	a	string	-
+E	extension	0	0	*	e	Extension	-
+E	modifierExtension	0	0	*	e	Extension	S
+E	amount	0	1	1	e	decimal	-
+E	base	0	1	1	e	code	-
 """#
 }

@@ -8,7 +8,7 @@
 /// The generated text has one line per type and per element, fields separated by tabs:
 ///
 ///     T  name  kind(p|c|r|b)  abstract(A|-)  jsonKind(string|number|bool|-)  pattern
-///     E  name  choice(1|0)    min  max(n|*)  representation(e|a|x)  type,type,…
+///     E  name  choice(1|0)    min  max(n|*)  representation(e|a|x)  type,type,…  summary(S|-)
 ///
 /// `E` lines belong to the last `T` line before them. An element's type is a type name, a backbone path
 /// (`Patient.contact`), a content reference target (`Questionnaire.item`), `Resource`, or `xhtml`.
@@ -93,7 +93,7 @@ public struct TypeTable: Sendable {
                     default: nil
                     }
                 current = (String(f[1]), kind, f[3] == "A", json, f[5].isEmpty ? nil : String(f[5]))
-            } else if f.first == "E", f.count == 7, current != nil, let min = Int(f[3]) {
+            } else if f.first == "E", f.count == 8, current != nil, let min = Int(f[3]) {
                 let rep: ElementDefinition.Representation =
                     switch f[5] {
                     case "a": .xmlAttribute
@@ -106,7 +106,8 @@ public struct TypeTable: Sendable {
                     types: f[6].split(separator: ",").map(String.init),
                     min: min,
                     max: f[4] == "*" ? nil : Int(f[4]),
-                    representation: rep
+                    representation: rep,
+                    isSummary: f[7] == "S"
                 ))
             }
         }
@@ -260,14 +261,17 @@ public final class ElementDefinition: Sendable {
     /// Nil for `*`.
     public let max: Int?
     public let representation: Representation
+    /// Whether the base definition marks the element `isSummary`: what `_summary=true` keeps (FHIR R4 search).
+    public let isSummary: Bool
 
-    init(name: String, isChoice: Bool, types: [String], min: Int, max: Int?, representation: Representation) {
+    init(name: String, isChoice: Bool, types: [String], min: Int, max: Int?, representation: Representation, isSummary: Bool = false) {
         self.name = name
         self.isChoice = isChoice
         self.types = types
         self.min = min
         self.max = max
         self.representation = representation
+        self.isSummary = isSummary
     }
 
     /// Whether the element repeats, so JSON carries it as an array even with one value.
