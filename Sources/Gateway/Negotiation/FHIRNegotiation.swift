@@ -18,16 +18,25 @@ public struct FHIRNegotiation: Sendable, Hashable {
 
     public var format: Format
     public var pretty: Bool
+    /// What of a read's resource to return: `_elements=…` or `_summary=true` (nil: the whole resource; other
+    /// `_summary` values return it whole). A search reads these itself (``SearchRequest``).
+    public var subset: ResourceSubset?
 
-    public init(format: Format = .json, pretty: Bool = false) {
+    public init(format: Format = .json, pretty: Bool = false, subset: ResourceSubset? = nil) {
         self.format = format
         self.pretty = pretty
+        self.subset = subset
     }
 
     /// What the request asks for; a `_format` or an `Accept` naming nothing the gateway writes is 406.
     public init(_ request: Request) throws(ServiceError) {
         let query = request.uri.queryParameters
         pretty = query["_pretty"].map { $0 == "true" } ?? false
+        if let elements = query["_elements"] {
+            subset = .elements(elements.split(separator: ",").map { String($0.trimmingSpaces) }.filter { !$0.isEmpty })
+        } else if query["_summary"] == "true" {
+            subset = .summary
+        }
         if let asked = query["_format"] {
             guard let format = Self.format(ofMediaType: String(asked)) else {
                 throw ServiceError(.notAcceptable, "_format=\(asked) is none of json, xml, application/fhir+json, application/fhir+xml, application/json, application/xml, text/xml")

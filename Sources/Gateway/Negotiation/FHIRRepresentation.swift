@@ -3,19 +3,21 @@ public import Hummingbird
 public import Services
 
 /// Writes a FHIR resource as the response body the request negotiated: the stored canonical JSON straight as it is
-/// when compact JSON is asked (the fast path: no parse, no write), otherwise read once and written by FHIRCore's
-/// ``JSONWriter`` (pretty) or ``XMLWriter``.
+/// when compact JSON of the whole resource is asked (the fast path: no parse, no write), otherwise read once,
+/// subsetted when `_elements` or `_summary=true` asks (``ResourceSubset``), and written by FHIRCore's
+/// ``JSONWriter`` or ``XMLWriter``.
 public enum FHIRRepresentation {
     /// A response whose body is a stored version's canonical JSON, in the negotiated form.
     public static func response(canonical: [UInt8], status: HTTPResponse.Status = .ok, negotiation: FHIRNegotiation,
                                 headers: HTTPFields = [:]) throws(ServiceError) -> Response {
         let body: [UInt8]
-        if negotiation.format == .json && !negotiation.pretty {
+        if negotiation.format == .json && !negotiation.pretty && negotiation.subset == nil {
             body = canonical
         } else {
-            let resource: Resource
+            var resource: Resource
             do {
                 resource = try JSONReader().read(canonical)
+                if let subset = negotiation.subset { resource = try Resource(subset.apply(to: resource.object)) }
             } catch {
                 throw ServiceError(.internal, "a stored version could not be read back: \(error.reason)")
             }

@@ -95,18 +95,19 @@ public struct SearchRoutes: GatewayRoutes {
         // withheld one) and cannot be forged.
         let next = try result.next.map { cursor throws(ServiceError) in try dependencies.cursorSeal.seal(cursor.description) }
         result.next = nil
-        var bundle = SearchBundle.make(result, request: searchRequest, base: base + "/" + type, fullURLBase: base)
-        if let next, case .object(var object) = bundle {
-            let url = base + "/" + type + "?" + QueryString.encode(searchRequest.canonicalParameters.map { ($0.name, $0.value) } + [("_cursor", next)])
-            var links = object["link"]?.arrayValue ?? []
-            links.append(.object(FHIRObject(["relation": .string("next"), "url": .string(url)])))
-            object["link"] = .array(links)
-            bundle = .object(object)
+        var bundle = SearchBundle(result, request: searchRequest, base: base + "/" + type, fullURLBase: base)
+        if let next {
+            bundle.links.append(("next", base + "/" + type + "?" + QueryString.encode(searchRequest.canonicalParameters.map { ($0.name, $0.value) } + [("_cursor", next)])))
         }
-        if partnerSearch { bundle = ConsentNotice.addingNotice(to: bundle) }
+        if partnerSearch { bundle.entries.append(.object(ConsentNotice.searchEntry)) }
+        // Compact JSON splices the stored versions' bytes; XML and `_pretty` write the tree.
+        if negotiation.format == .json && !negotiation.pretty {
+            return FHIRRepresentation.response(body: try bundle.json(), status: .ok, negotiation: negotiation, headers: [:])
+        }
+        let value = try bundle.value()
         let resource: Resource
         do {
-            resource = try Resource(bundle)
+            resource = try Resource(value)
         } catch {
             throw ServiceError(.internal, "the search Bundle could not be built: \(error.reason)")
         }

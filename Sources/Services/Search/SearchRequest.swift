@@ -20,12 +20,19 @@ public struct SearchRequest: Sendable {
     public var query: SearchQuery
     /// `_elements`: the top-level elements to keep in each match (nil: all).
     public var elements: [String]?
-    /// `_summary=true` (not supported yet: the type table has no summary flags; it is reported as ignored).
+    /// `_summary=true`: each match as its summary elements (``ResourceSubset/summary``).
     public var summary: Bool
     /// Parameters left out under lenient handling, one sentence each (for the Bundle's OperationOutcome).
     public var warnings: [String]
     /// The parameters as understood, for the Bundle's `self` link (without the cursor).
     public var canonicalParameters: [(name: String, value: String)]
+
+    /// What of each match to return: `_elements` when given (the narrower ask), else the summary for
+    /// `_summary=true`, else nil (the whole resource).
+    public var subset: ResourceSubset? {
+        if let elements { return .elements(elements) }
+        return summary ? .summary : nil
+    }
 
     /// The largest page a client may ask for with `_count`, and the page it gets when it does not ask.
     public static let maxCount = 1000
@@ -70,9 +77,11 @@ public struct SearchRequest: Sendable {
             case "_summary":
                 switch value {
                 case "count": r.query.count = 0; r.query.total = true
+                case "true": r.summary = true
                 case "false": r.summary = false
-                // The type table has no summary flags yet: `_summary=true|text|data` would return what was not asked.
-                default: try unknown("_summary", "only count and false are supported, not '\(value)'")
+                // `text` and `data` are not implemented: answering them with whole resources would return what was
+                // not asked for.
+                default: try unknown("_summary", "only true, count and false are supported, not '\(value)'")
                 }
             case "_elements":
                 r.elements = value.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -34,10 +34,11 @@ public struct ConsentPage<Row: Sendable, Cursor: Sendable>: Sendable {
 extension ConsentSession {
     /// Fills a page of up to `count` permitted resources from a search engine that pages by keyset cursor (the
     /// store's ``SearchPage``): asks for the rows still missing after `start` and filters them, again while the
-    /// page is short and rows remain. When the page is full it looks ahead for one more permitted row, so that it
-    /// links on only when there is something to link to. All in at most `maxExamined` rows (a search over
-    /// patients with nothing permitted cannot make one request scan the whole store); only a page that this
-    /// bound cuts short links on from the last row examined rather than the last returned.
+    /// page is short and rows remain. When the page is full it looks ahead for one more permitted row (fetching
+    /// one row, then more only while those are withheld), so that it links on only when there is something to link
+    /// to. All in at most `maxExamined` rows (a search over patients with nothing permitted cannot make one request
+    /// scan the whole store); only a page that this bound cuts short links on from the last row examined rather
+    /// than the last returned.
     ///
     /// Asking for exactly the rows missing means the page fills on the last row of a fetch, so its cursor is the
     /// cursor after a returned row, never after a withheld one.
@@ -70,11 +71,15 @@ extension ConsentSession {
             guard let next else { return ConsentPage(rows: kept, next: nil, total: start == nil ? kept.count : nil, decisions: decisions) }
             cursor = next
         }
-        // Full: is a permitted row left? (The rows looked at here are decided again on the next page.)
+        // Full: is a permitted row left? (The rows looked at here are decided again on the next page.) Asked for one
+        // row first, then four times as many each round up to a page: the row after a page is usually permitted, and
+        // each row fetched is read and decided, so fetching a page's worth to find one was most of a search's work.
         var ahead = cursor
+        var lookAhead = 1
         while examined < maxExamined {
-            let (rows, next) = try await fetch(ahead, min(count, maxExamined - examined))
+            let (rows, next) = try await fetch(ahead, min(lookAhead, count, maxExamined - examined))
             examined += max(1, rows.count)
+            lookAhead = min(lookAhead * 4, count)
             for row in rows where try await decide(try resource(row)).allows {
                 return ConsentPage(rows: kept, next: cursor, total: nil, decisions: decisions)
             }

@@ -1,0 +1,87 @@
+public import FHIRCore
+
+/// A part of a resource a client asked for instead of the whole (FHIR R4 search §3.1.1.5.8–9): `_elements` (the
+/// named top-level elements) or `_summary=true` (the elements the base definitions mark `isSummary`). The subset
+/// carries the `SUBSETTED` tag in `meta.tag`, so nobody takes it for the stored record (its commitment does not
+/// cover it).
+public enum ResourceSubset: Sendable, Hashable {
+    /// `_elements=a,b`: these top-level elements, with `resourceType`, `id` and `meta` (and, as the specification
+    /// asks, the mandatory top-level elements) kept.
+    case elements([String])
+    /// `_summary=true`: at every level, the elements marked `isSummary` in the R4 definitions and the mandatory
+    /// ones (minimum cardinality ≥ 1) of every element kept; nothing else (no narrative, extensions, contained
+    /// resources or non-summary backbone elements).
+    case summary
+
+    /// The `meta.tag` every subset carries (FHIR R4: the v3 ObservationValue code `SUBSETTED`).
+    public static let subsettedTag = FHIRObject([
+        "system": .string("http://terminology.hl7.org/CodeSystem/v3-ObservationValue"),
+        "code": .string("SUBSETTED"),
+    ])
+
+    /// The subset of `resource` (a resource's JSON object), tagged `SUBSETTED`. An object that is no resource of
+    /// the type table is returned as it is.
+    public func apply(to resource: FHIRObject, table: TypeTable = .r4) -> FHIRObject {
+        guard let type = resource["resourceType"]?.stringValue, let definition = table.type(type) else { return resource }
+        var subset: FHIRObject
+        switch self {
+        case .elements(let names):
+            let keep = Set(names + ["resourceType", "id", "meta"])
+            subset = FHIRObject(members: resource.members.filter { member in
+                keep.contains(member.name) || keep.contains(Self.elementName(member.name))
+                    || (definition.element(named: Self.elementName(member.name))?.element.min ?? 0) > 0
+            })
+        case .summary:
+            subset = Self.summary(of: resource, definition: definition, table: table, isResource: true)
+        }
+        var meta = subset["meta"]?.objectValue ?? FHIRObject()
+        var tags = meta["tag"]?.arrayValue ?? []
+        if !tags.contains(.object(Self.subsettedTag)) { tags.append(.object(Self.subsettedTag)) }
+        meta["tag"] = .array(tags)
+        subset["meta"] = .object(meta)
+        return subset
+    }
+
+    /// `_birthDate` names the same element as `birthDate` (its primitive extension twin).
+    static func elementName(_ member: String) -> String {
+        member.hasPrefix("_") ? String(member.dropFirst()) : member
+    }
+
+    /// The members of `object` (of `definition`) that `_summary=true` keeps, each value reduced the same way.
+    static func summary(of object: FHIRObject, definition: TypeDefinition, table: TypeTable, isResource: Bool) -> FHIRObject {
+        var kept: [FHIRObject.Member] = []
+        for member in object.members {
+            if isResource && member.name == "resourceType" {
+                kept.append(member)
+                continue
+            }
+            guard let match = definition.element(named: elementName(member.name)),
+                  match.element.isSummary || match.element.min > 0 else { continue }
+            // A primitive's `_name` twin holds its id and extensions, which are not summary elements.
+            if member.name.hasPrefix("_") { continue }
+            let value = reduce(member.value, type: match.type, table: table)
+            if let value { kept.append(FHIRObject.Member(name: member.name, value: value)) }
+        }
+        return FHIRObject(members: kept)
+    }
+
+    /// A value of `type` reduced to its summary: objects of complex and backbone types element by element, a
+    /// resource (`Bundle.entry.resource`) by its own type; nil when nothing of it is left.
+    static func reduce(_ value: FHIRValue, type: String, table: TypeTable) -> FHIRValue? {
+        switch value {
+        case .array(let values):
+            let reduced = values.compactMap { reduce($0, type: type, table: table) }
+            return reduced.isEmpty ? nil : .array(reduced)
+        case .object(let object):
+            if type == "Resource" {
+                guard let inner = object["resourceType"]?.stringValue, let definition = table.type(inner) else { return value }
+                return .object(summary(of: object, definition: definition, table: table, isResource: true))
+            }
+            guard let definition = table.type(type), definition.kind != .primitive else { return value }
+            let reduced = summary(of: object, definition: definition, table: table, isResource: false)
+            return reduced.isEmpty ? nil : .object(reduced)
+        default:
+            return value
+        }
+    }
+}
