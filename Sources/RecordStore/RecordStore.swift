@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Two implementations behave the same and pass one conformance suite: ``SQLiteStore`` (embedded, the
 /// zero-setup default) and ``PostgresStore`` (production). Open either with ``StoreLocation``.
-public protocol RecordStore: RecordSearching, RecordHistory, Sendable {
+public protocol RecordStore: RecordSearching, RecordHistory, RecordCounting, Sendable {
     /// Stores one input unit atomically (one database transaction): new content becomes a new version,
     /// identical content is a no-op. Returns one outcome per record, in order.
     func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome]

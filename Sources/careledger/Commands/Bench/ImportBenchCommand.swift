@@ -146,6 +146,7 @@ final class PlanningOnlyStore: RecordStore {
     func resolveDeadLetter(id: Int64) async throws {}
     func countsByType() async throws -> [(type: String, count: Int)] { [] }
     func versionCount() async throws -> Int { 0 }
+    func recordCounts() async throws -> [RecordCount] { [] }
     func current(_ key: RecordKey) async throws -> StoredVersion? { nil }
     func versions(_ key: RecordKey) async throws -> [StoredVersion] { [] }
     func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String] { [] }

@@ -15,32 +15,49 @@ struct StoreCommand: AsyncParsableCommand {
 
 /// `careledger store stats [--json]`.
 struct StoreStatsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Count current resources by type.")
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Count resources by type: current ones, and deleted ones apart.",
+        discussion: """
+            A deleted resource (its last version is a delete: a read is 410 Gone, its history is kept) is counted under \
+            "deleted", not with the current resources a read or a search can return.
+            """)
 
     @OptionGroup var storeOptions: StoreOptions
 
-    @Flag(help: "Print JSON: {\"resources\": {type: count}, \"total\": n, \"versions\": n, \"anchorQueue\": n, \"deadLetters\": n}.")
+    @Flag(help: """
+        Print JSON: {"resources": {type: current count}, "total": n, "deleted": {type: count}, "deletedTotal": n, \
+        "versions": n, "anchorQueue": n, "deadLetters": n}.
+        """)
     var json = false
 
     func run() async throws {
         let store = try await storeOptions.open()
-        let counts = try await store.countsByType()
+        let counts = try await store.recordCounts()
         let versions = try await store.versionCount()
         let queued = try await store.anchorQueueCount()
         let dead = try await store.deadLetters(includeResolved: false).count
         try await store.close()
-        let total = counts.reduce(0) { $0 + $1.count }
+        let total = counts.reduce(0) { $0 + $1.current }
+        let deleted = counts.reduce(0) { $0 + $1.deleted }
         if json {
             var resources = FHIRObject()
-            for c in counts { resources[c.type] = .number(FHIRNumber(c.count)) }
+            for c in counts where c.current > 0 { resources[c.type] = .number(FHIRNumber(c.current)) }
+            var deletes = FHIRObject()
+            for c in counts where c.deleted > 0 { deletes[c.type] = .number(FHIRNumber(c.deleted)) }
             let out = FHIRObject(["resources": FHIRValue.object(resources), "total": FHIRValue.number(FHIRNumber(total)),
+                                  "deleted": FHIRValue.object(deletes), "deletedTotal": FHIRValue.number(FHIRNumber(deleted)),
                                   "versions": FHIRValue.number(FHIRNumber(versions)), "anchorQueue": FHIRValue.number(FHIRNumber(queued)),
                                   "deadLetters": FHIRValue.number(FHIRNumber(dead))])
             print(String(decoding: JSONWriter(style: .pretty).write(.object(out)), as: UTF8.self))
             return
         }
-        for c in counts { print("\(c.type.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%8d", c.count))") }
-        print("\("total".padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%8d", total))")
+        func row(_ name: String, _ current: Int, _ deleted: Int) -> String {
+            "\(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%8d", current))"
+                + (deleted > 0 ? "  (\(deleted) deleted)" : "")
+        }
+        for c in counts where c.current > 0 || c.deleted > 0 { print(row(c.type, c.current, c.deleted)) }
+        print(row("total", total, deleted))
         print("\(versions) versions, \(queued) waiting to be anchored, \(dead) open dead letter(s)")
     }
 }
