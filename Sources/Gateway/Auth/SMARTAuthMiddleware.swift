@@ -54,7 +54,8 @@ public struct SMARTAuthMiddleware: RouterMiddleware {
         } catch {
             if let refused = note.noted {
                 do {
-                    try await audit.record(ScopeRefusalAudit.access(principal, request: request, interaction: refused.interaction, type: refused.type))
+                    try await audit.record(ScopeRefusalAudit.access(principal, request: request, interaction: refused.interaction, type: refused.type,
+                                                                     reason: refused.reason))
                 } catch let failure {
                     // Not audited means not answered: the refusal waits for its AuditEvent, as a served read does.
                     context.logger.error("an AuditEvent could not be stored: \(failure)")

@@ -7,17 +7,18 @@ import Synchronization
 /// (issue 17, Deliver 7: every partner access, granted or refused, is audited). The context is copied into each
 /// route; this reference is what the copies share.
 public final class ScopeRefusalNote: Sendable {
-    private let refusal = Mutex<(interaction: AccessInteraction, type: String)?>(nil)
+    private let refusal = Mutex<(interaction: AccessInteraction, type: String, reason: String?)?>(nil)
 
     public init() {}
 
-    /// Notes the first refusal of the request (a route may check several scopes; the first one refused ends it).
-    func note(_ interaction: AccessInteraction, type: String) {
-        refusal.withLock { if $0 == nil { $0 = (interaction, type) } }
+    /// Notes the first refusal of the request (a route may check several scopes; the first one refused ends it);
+    /// `reason` when it is not the token's scopes (a local-only type).
+    func note(_ interaction: AccessInteraction, type: String, reason: String? = nil) {
+        refusal.withLock { if $0 == nil { $0 = (interaction, type, reason) } }
     }
 
     /// The refusal noted, if any.
-    var noted: (interaction: AccessInteraction, type: String)? {
+    var noted: (interaction: AccessInteraction, type: String, reason: String?)? {
         refusal.withLock { $0 }
     }
 }
@@ -26,7 +27,8 @@ public final class ScopeRefusalNote: Sendable {
 /// decided, so it names the client, its participant and identifiers, the purpose the request carried, what was
 /// asked and why it was refused.
 enum ScopeRefusalAudit {
-    static func access(_ principal: Principal, request: Request, interaction: AccessInteraction, type: String) -> AuditedAccess {
+    static func access(_ principal: Principal, request: Request, interaction: AccessInteraction, type: String,
+                       reason: String? = nil) -> AuditedAccess {
         let header = request.headers.first(named: "x-purpose-of-use")
         let purpose = (try? ConsentTerms.of(principal, purposeHeader: header))??.purpose
             ?? principal.purposeOfUse ?? header ?? ConsentTerms.defaultPurpose
@@ -35,7 +37,7 @@ enum ScopeRefusalAudit {
                              participant: principal.participant, identifiers: principal.identifiers,
                              resources: [String(request.uri.path.prefix(200))], query: request.uri.query.map { String($0.prefix(1000)) },
                              purpose: purpose, outcome: .minorFailure,
-                             outcomeDescription: "refused by the access token's scopes: \(interaction.rawValue) on \(what) is not granted")
+                             outcomeDescription: reason ?? "refused by the access token's scopes: \(interaction.rawValue) on \(what) is not granted")
     }
 
     /// The FHIR interaction the AuditEvent names for a scope check.

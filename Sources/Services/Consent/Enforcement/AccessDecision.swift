@@ -12,6 +12,8 @@ public struct AccessDecision: Sendable, Hashable {
         case refused
         /// Permitted, but a REDACT obligation (its security labels, class or codes) withholds it.
         case redacted
+        /// One of the hospital's own records (``LocalOnlyRecords``): never served to a partner, whatever the consent.
+        case localOnly
     }
 
     public var verdict: Verdict

@@ -84,9 +84,13 @@ public struct ConsentSession: Sendable {
         }
     }
 
-    /// The decision on `resource`: no consent needed outside every patient compartment; otherwise every patient
-    /// it belongs to must permit, and no REDACT obligation may name it.
+    /// The decision on `resource`: never for a local-only record (an AuditEvent); no consent needed outside every
+    /// patient compartment; otherwise every patient it belongs to must permit, and no REDACT obligation may name it.
     public func decide(_ resource: Resource) async throws -> AccessDecision {
+        // The hospital's own records (its AuditEvents) are no patient's consent to give (LocalOnlyRecords).
+        guard !LocalOnlyRecords.contains(type: resource.resourceType) else {
+            return AccessDecision(verdict: .localOnly, patients: [], decision: nil, basis: [], height: finalized.height)
+        }
         let patients = PatientCompartment.patients(of: resource)
         guard !patients.isEmpty else {
             // A type in the compartment that names no patient (a Group without members) holds no one's data.
