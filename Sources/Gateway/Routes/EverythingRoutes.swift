@@ -1,12 +1,25 @@
 import FHIRCore
 public import Hummingbird
+import Logging
 import RecordStore
 import Services
 
-/// `GET /Patient/{id}/$everything`: the patient and every resource in its compartment, as a `searchset` Bundle.
-/// For a partner: 403 when the patient's consent refuses the Patient itself; otherwise only what the consent permits,
-/// `total` counting only that, and the same consent notice entry as every partner search (``ConsentNotice``).
+/// `GET /Patient/{id}/$everything` (patient-operation-everything): the patient and every resource in its
+/// compartment, as `searchset` Bundles of `_count` resources (50 unless asked; at most 1,000) whose `next` link
+/// carries a sealed keyset cursor (``EverythingCursor`` under ``CursorSeal``), so paging is stable while others
+/// write. `_type` (repeatable, comma-separated) keeps only those types; `_since` only resources last updated at or
+/// after that instant. `start` and `end` (care dates) are not supported: ignored, or a 400 under
+/// `Prefer: handling=strict`, as any other unknown parameter. `total` is given when the whole answer is one page.
+///
+/// For a partner: 403 when the patient's consent refuses the Patient itself; otherwise each page holds only what
+/// the consent permits (filled past withheld resources, as a partner's search page is:
+/// ``ConsentSession/fillPage(count:from:maxExamined:resource:fetch:)``), `total` counting only that, the consent
+/// notice entry of every partner search (``ConsentNotice``), and no AuditEvent (``LocalOnlyRecords``). Each page is
+/// audited before it leaves.
 public struct EverythingRoutes: GatewayRoutes {
+    /// The parameters the operation reads; `_format` and `_pretty` are the representation's.
+    static let parameters: Set<String> = ["_count", "_since", "_type", "_cursor", "_format", "_pretty"]
+
     public init() {}
 
     public func add(to router: Router<GatewayRequestContext>, dependencies: GatewayDependencies) {
@@ -25,14 +38,34 @@ public struct EverythingRoutes: GatewayRoutes {
             try context.requireScope(.read, type: "Patient")
             try context.requireScope(.search, type: "*")
             let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
+            let asked = try Self.request(request, patientId: id, partner: partner.isPartner, seal: dependencies.cursorSeal)
             let query = "Patient/\(id)/$everything"
-            if partner.isPartner {
+            let page: (resources: [StoredResource], next: EverythingCursor?, total: Int?)
+            if let session = partner.session {
                 // A refused patient is 403 before its compartment is even listed.
                 try await partner.authorizePatient(try await dependencies.records.read(type: "Patient", id: id), query: query)
+                let filled = try await session.fillPage(count: asked.count, from: asked.cursor, resource: ConsentSession.resource) { cursor, limit in
+                    let found = try await everything.page(asked.request, after: cursor, count: limit)
+                    return (found.resources, found.next)
+                }
+                try await Self.audit(AuditedAccess(.operation, session: session, decisions: filled.decisions, resources: filled.rows.map(\.location),
+                                                   query: request.uri.query.map { query + "?" + $0 } ?? query, outcome: .success),
+                                     dependencies: dependencies)
+                page = (filled.rows, filled.next, filled.total)
+            } else {
+                let found = try await everything.page(asked.request, after: asked.cursor, count: asked.count)
+                page = (found.resources, found.next, asked.cursor == nil && found.next == nil ? found.resources.count : nil)
             }
-            let resources = try await partner.filter(try await everything.everything(patientId: id), .operation, query: query)
             let base = dependencies.baseURL(for: request)
-            var bundle = FHIRValue.object(try Self.searchset(resources, baseURL: base, selfURL: base + request.uri.description).object)
+            var links: [(String, String)] = [("self", base + request.uri.description)]
+            if let next = page.next {
+                var parameters: [(String, String)] = [("_count", String(asked.count))]
+                if let since = asked.request.sinceText { parameters.append(("_since", since)) }
+                if let types = asked.given { parameters.append(("_type", types)) }
+                parameters.append(("_cursor", try dependencies.cursorSeal.seal(next.description)))
+                links.append(("next", base + request.uri.path + "?" + QueryString.encode(parameters)))
+            }
+            var bundle = FHIRValue.object(try Self.searchset(page.resources, total: page.total, links: links, baseURL: base).object)
             if partner.isPartner { bundle = ConsentNotice.addingNotice(to: bundle) }
             let resource: FHIRCore.Resource
             do {
@@ -44,8 +77,49 @@ public struct EverythingRoutes: GatewayRoutes {
         }
     }
 
-    /// A `searchset` Bundle of whole resources, each a match, with its total.
-    static func searchset(_ resources: [StoredResource], baseURL: String, selfURL: String) throws(ServiceError) -> Resource {
+    /// The operation's parameters: what is asked, the page size, where the page starts, and `_type` as given (for
+    /// the next link). A partner is never given AuditEvents (``LocalOnlyRecords``), so they are not even listed.
+    static func request(_ request: Request, patientId: String, partner: Bool, seal: CursorSeal) throws(ServiceError)
+        -> (request: EverythingRequest, count: Int, cursor: EverythingCursor?, given: String?)
+    {
+        let query = request.uri.queryParameters
+        if SearchRequest.Handling(prefer: request.headers.first(named: "prefer")) == .strict {
+            for (name, _) in query where !parameters.contains(String(name)) {
+                throw ServiceError(.invalidRequest, "$everything does not support the parameter \(name.prefix(64))")
+            }
+        }
+        var count = SearchRequest.defaultCount
+        if let text = query["_count"] {
+            guard let n = Int(text), n >= 0 else { throw ServiceError(.invalidRequest, "_count=\(text.prefix(20)) is not a whole number") }
+            count = min(n, SearchRequest.maxCount)
+        }
+        let types = query.getAll("_type")
+        var asked = try EverythingRequest(patientId: patientId, types: types, since: query["_since"].map(String.init))
+        if partner {
+            let every = asked.types ?? Set(PatientCompartment.types)
+            asked.types = every.subtracting(LocalOnlyRecords.types)
+        }
+        let cursor = try query["_cursor"].map { sealed throws(ServiceError) -> EverythingCursor in
+            let opened = try seal.open(String(sealed))
+            guard let cursor = EverythingCursor(opened) else { throw ServiceError(.invalidRequest, "_cursor is not a $everything cursor") }
+            return cursor
+        }
+        return (asked, count, cursor, types.isEmpty ? nil : types.joined(separator: ","))
+    }
+
+    /// Stores the page's AuditEvent before the page leaves: not audited means not served (503).
+    static func audit(_ access: AuditedAccess, dependencies: GatewayDependencies) async throws {
+        guard let audit = dependencies.audit else { return }
+        do {
+            try await audit.record(access)
+        } catch {
+            dependencies.logger.error("an AuditEvent could not be stored: \(error)")
+            throw ServiceError(.unavailable, "the access could not be audited, so it is not served")
+        }
+    }
+
+    /// A `searchset` Bundle of whole resources, each a match, with its links and, when known, its total.
+    static func searchset(_ resources: [StoredResource], total: Int?, links: [(String, String)], baseURL: String) throws(ServiceError) -> Resource {
         var entries: [FHIRValue] = []
         for resource in resources {
             let value: FHIRValue
@@ -60,12 +134,9 @@ public struct EverythingRoutes: GatewayRoutes {
                 "search": .object(FHIRObject(["mode": .string("match")])),
             ])))
         }
-        var root = FHIRObject([
-            "resourceType": .string("Bundle"),
-            "type": .string("searchset"),
-            "total": .number(FHIRNumber(resources.count)),
-            "link": .array([.object(FHIRObject(["relation": .string("self"), "url": .string(selfURL)]))]),
-        ])
+        var root = FHIRObject(["resourceType": .string("Bundle"), "type": .string("searchset")])
+        if let total { root["total"] = .number(FHIRNumber(total)) }
+        root["link"] = .array(links.map { .object(FHIRObject(["relation": .string($0.0), "url": .string($0.1)])) })
         if !entries.isEmpty { root["entry"] = .array(entries) }
         do {
             return try Resource(root)

@@ -9,8 +9,8 @@ import Services
 /// no version.
 ///
 /// For a partner (issue 17, Deliver 6): one record's history is refused with 403 when the consent refuses it, as its
-/// read is; a type or system history leaves withheld versions and every delete out and ends with the same consent
-/// notice entry as a partner's search.
+/// read is; a type or system history leaves withheld versions, every delete and every AuditEvent out and ends with
+/// the consent notice, in the form a history Bundle allows (``HistoryBundle/noticeEntry(url:)``).
 public struct HistoryRoutes: GatewayRoutes {
     public init() {}
 
@@ -61,8 +61,9 @@ public struct HistoryRoutes: GatewayRoutes {
         } else {
             entries = try await partner.filter(result.entries, type != nil ? .historyType : .historySystem, query: request.uri.query)
         }
-        // A partner's type or system history is filtered like a search, and says so as a search does.
-        let bundle = HistoryBundle(entries: entries, links: links, baseURL: base, notice: partner.isPartner && id == nil)
+        // A partner's type or system history is filtered like a search, and says so (HistoryBundle.noticeEntry).
+        let notice = partner.isPartner && id == nil ? (type.map { "\($0)/_history" } ?? "_history") : nil
+        let bundle = HistoryBundle(entries: entries, links: links, baseURL: base, noticeURL: notice)
         return try FHIRRepresentation.response(resource: try bundle.resource(), negotiation: negotiation)
     }
 }
@@ -74,8 +75,9 @@ struct HistoryBundle {
     var entries: [StoredResource]
     var links: [(relation: String, url: String)]
     var baseURL: String
-    /// Whether the consent notice ends the entries (a partner's type or system history), as on a partner's search.
-    var notice = false
+    /// The history's own URL (`Observation/_history`, `_history`) when the consent notice ends the entries (a
+    /// partner's type or system history); nil for none.
+    var noticeURL: String?
 
     func resource() throws(ServiceError) -> Resource {
         var list: [FHIRValue] = []
@@ -100,7 +102,7 @@ struct HistoryBundle {
             entry["response"] = .object(response)
             list.append(.object(entry))
         }
-        if notice { list.append(.object(ConsentNotice.searchEntry)) }
+        if let noticeURL { list.append(.object(Self.noticeEntry(url: noticeURL))) }
         var root = FHIRObject(["resourceType": .string("Bundle"), "type": .string("history")])
         root["link"] = .array(links.map { .object(FHIRObject(["relation": .string($0.relation), "url": .string($0.url)])) })
         if !list.isEmpty { root["entry"] = .array(list) }
@@ -109,6 +111,27 @@ struct HistoryBundle {
         } catch {
             throw ServiceError(.internal, error.description)
         }
+    }
+}
+
+extension HistoryBundle {
+    /// The consent notice in a history Bundle: an entry whose `request` is the history interaction itself
+    /// (`GET Observation/_history`) and whose `response.outcome` is the notice's OperationOutcome.
+    ///
+    /// Why this form: a search Bundle carries it as an entry with `search.mode = outcome`, but in a history Bundle
+    /// every entry must have `request` and `response` (bdl-3, bdl-4) and none may have `search` (bdl-2); R4's Bundle
+    /// has no Bundle-level place for an OperationOutcome (R5 adds `Bundle.issues`), and `response.outcome` is the
+    /// element R4 gives OperationOutcomes inside an entry. An entry without a resource is allowed with a request
+    /// (bdl-5), and clients already meet such entries in histories (deletes). The notice is on every partner type
+    /// and system history page, whether or not anything was withheld, so its presence says nothing.
+    static func noticeEntry(url: String) -> FHIRObject {
+        FHIRObject([
+            "request": .object(FHIRObject(["method": .string("GET"), "url": .string(url)])),
+            "response": .object(FHIRObject([
+                "status": .string("200 OK"),
+                "outcome": .object(ConsentNotice.searchOutcome.resource),
+            ])),
+        ])
     }
 }
 

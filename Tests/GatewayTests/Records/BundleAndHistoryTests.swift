@@ -36,7 +36,8 @@ struct BundleAndHistoryTests {
             let patientId = String(patientLocation.split(separator: "/")[1])
             #expect(try await client.get("/Patient/\(patientId)").status == 200)
 
-            let everything = try await client.get("/Patient/\(patientId)/$everything")
+            // One page holds it all (50 a page unless asked; EverythingPagingTests pages it).
+            let everything = try await client.get("/Patient/\(patientId)/$everything?_count=1000")
             #expect(everything.status == 200)
             #expect(everything.json["type"] as? String == "searchset")
             let found = (everything.json["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }

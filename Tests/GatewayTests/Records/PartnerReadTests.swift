@@ -65,16 +65,18 @@ struct PartnerReadTests {
                 #expect(instanceHistory.status == 403)
                 #expect(instanceHistory.json["resourceType"] as? String == "OperationOutcome")
                 #expect(instanceHistory.issue?.code == "forbidden")
-                // A type or system history is filtered and ends with the same notice as a search; nothing in it names
-                // the refused patient or its Observation (the Organization, in no compartment, is served).
+                // A type or system history is filtered and ends with the notice, as the response.outcome of its last
+                // entry (a history Bundle's entries have request and response, never search: bdl-2, bdl-3, bdl-4);
+                // nothing in it names the refused patient or its Observation (the Organization, in no compartment, is
+                // served).
                 var notices: [String] = []
                 for uri in ["/Observation/_history", "/_history"] {
                     let history = try await client.get(uri, headers: partner)
                     #expect(history.status == 200, "\(uri)")
                     let entries = history.json["entry"] as? [[String: Any]] ?? []
-                    let outcomes = entries.filter { ($0["search"] as? [String: Any])?["mode"] as? String == "outcome" }
-                    #expect(outcomes.count == 1 && (entries.last?["search"] as? [String: Any])?["mode"] as? String == "outcome", "\(uri)")
-                    notices += outcomes.compactMap { (($0["resource"] as? [String: Any])?["issue"] as? [[String: Any]])?.first?["diagnostics"] as? String }
+                    let outcomes = entries.compactMap { ($0["response"] as? [String: Any])?["outcome"] as? [String: Any] }
+                    #expect(outcomes.count == 1 && (entries.last?["response"] as? [String: Any])?["outcome"] != nil, "\(uri)")
+                    notices += outcomes.compactMap { ($0["issue"] as? [[String: Any]])?.first?["diagnostics"] as? String }
                     let served = entries.compactMap { $0["resource"] as? [String: Any] }.filter { $0["resourceType"] as? String != "OperationOutcome" }
                     let text = String(decoding: try JSONSerialization.data(withJSONObject: served), as: UTF8.self)
                     #expect(!text.contains("gw-consent") && !text.contains("gw-obs"), "\(uri): nothing about withheld data")

@@ -1,0 +1,155 @@
+import Foundation
+import Gateway
+import RecordStore
+import TestSupport
+import Testing
+
+/// `Patient/{id}/$everything` paged (patient-operation-everything): `_count` pages with sealed `next` cursors that are
+/// stable under concurrent writes, `_type` and `_since` as the operation defines them, over real loopback HTTP with a
+/// real Synthea patient on SQLite and PostgreSQL.
+@Suite("Gateway $everything paging, _type and _since", .timeLimit(.minutes(8)))
+struct EverythingPagingTests {
+    static let synthea = BundleAndHistoryTests.synthea
+
+    /// `Type/id` of each entry's resource, in order.
+    static func keys(_ reply: RecordGateway.Reply) -> [String] {
+        (reply.json["entry"] as? [[String: Any]] ?? []).compactMap { entry in
+            guard let r = entry["resource"] as? [String: Any], let type = r["resourceType"] as? String, let id = r["id"] as? String else { return nil }
+            return "\(type)/\(id)"
+        }
+    }
+
+    /// The path and query of the Bundle's `next` link, for the test client.
+    static func next(_ reply: RecordGateway.Reply) -> String? {
+        guard let link = (reply.json["link"] as? [[String: Any]] ?? []).first(where: { $0["relation"] as? String == "next" }),
+              let url = link["url"] as? String, let components = URLComponents(string: url) else { return nil }
+        return components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+    }
+
+    /// Imports the Synthea patient's transaction Bundle; its Patient id.
+    static func importPatient(_ client: RecordGateway.Client) async throws -> String {
+        let reply = try await client.send("POST", "/", headers: ["Content-Type": "application/fhir+json"], body: try RecordGateway.corpus(synthea))
+        try #require(reply.status == 200)
+        let locations = (reply.json["entry"] as? [[String: Any]] ?? []).compactMap { ($0["response"] as? [String: Any])?["location"] as? String }
+        let patient = try #require(locations.first { $0.hasPrefix("Patient/") })
+        return String(patient.split(separator: "/")[1])
+    }
+
+    /// Follows `next` links from `first`; every page's keys. At most 100 pages.
+    static func pages(_ client: RecordGateway.Client, from first: String, between: (Int) async throws -> Void = { _ in }) async throws -> [[String]] {
+        var out: [[String]] = []
+        var uri: String? = first
+        while let current = uri, out.count < 100 {
+            let reply = try await client.get(current)
+            try #require(reply.status == 200, "\(current): \(reply.text.prefix(300))")
+            #expect(reply.json["type"] as? String == "searchset")
+            #expect(BundleRules.violations(reply.json).isEmpty, "\(current): \(BundleRules.violations(reply.json))")
+            out.append(keys(reply))
+            uri = next(reply)
+            if uri != nil { try await between(out.count) }
+        }
+        return out
+    }
+
+    @Test("pages of _count resources, every resource once, in the operation's order", arguments: StoreKind.allCases)
+    func pagesCoverTheCompartmentOnce(kind: StoreKind) async throws {
+        try await RecordGateway.run(kind) { client, _ in
+            let id = try await Self.importPatient(client)
+            let whole = try await client.get("/Patient/\(id)/$everything?_count=1000")
+            let all = Self.keys(whole)
+            #expect(all.count == 84, "the patient and its 83 compartment resources (not its Organization and Practitioner)")
+            #expect(whole.json["total"] as? Int == all.count, "one page: the total is given")
+            #expect(Self.next(whole) == nil)
+            // The Patient first, then by type and id.
+            #expect(all.first == "Patient/\(id)")
+            #expect(Array(all.dropFirst()) == all.dropFirst().sorted())
+
+            let pages = try await Self.pages(client, from: "/Patient/\(id)/$everything?_count=10")
+            #expect(pages.count == 9)
+            #expect(pages.dropLast().allSatisfy { $0.count == 10 } && pages.last?.count == 4)
+            #expect(pages.flatMap { $0 } == all, "the same resources in the same order, none twice")
+            let paged = try await client.get("/Patient/\(id)/$everything?_count=10")
+            #expect(paged.json["total"] == nil, "more than one page: no total")
+
+            // The cursor is sealed: altered, it is a 400.
+            let link = try #require(Self.next(paged))
+            let altered = link.replacingOccurrences(of: "_cursor=", with: "_cursor=A")
+            let refused = try await client.get(altered)
+            #expect(refused.status == 400)
+            #expect(refused.issue != nil)
+        }
+    }
+
+    @Test("writes while paging neither repeat nor skip what was there", arguments: StoreKind.allCases)
+    func pagingIsStableUnderWrites(kind: StoreKind) async throws {
+        try await RecordGateway.run(kind) { client, _ in
+            let id = try await Self.importPatient(client)
+            let before = Self.keys(try await client.get("/Patient/\(id)/$everything?_count=1000"))
+            let pages = try await Self.pages(client, from: "/Patient/\(id)/$everything?_count=7") { page in
+                // Between pages: new resources of the patient sorting before and after every id, an update of one.
+                for newID in ["000-gw-new-\(page)", "zzz-gw-new-\(page)"] {
+                    let observation: [String: Any] = ["resourceType": "Observation", "id": newID, "status": "final",
+                                                      "code": ["text": "pulse"], "subject": ["reference": "Patient/\(id)"]]
+                    let written = try await client.write("PUT", "/Observation/\(newID)", json: observation)
+                    #expect(written.status == 201)
+                }
+            }
+            let seen = pages.flatMap { $0 }
+            #expect(Set(seen).count == seen.count, "no resource twice")
+            #expect(Set(before).isSubset(of: Set(seen)), "nothing that was there at the first page is skipped")
+            // A resource written after page p shows up exactly when it sorts after page p's last resource (by type,
+            // then id: the operation's order after the Patient).
+            func sortsAfter(_ a: String, _ b: String) -> Bool {
+                let x = a.split(separator: "/"), y = b.split(separator: "/")
+                return (x[0], x[1]) > (y[0], y[1])
+            }
+            var expectedNew: [String] = []
+            for (index, page) in pages.dropLast().enumerated() {
+                let last = try #require(page.last)
+                for newID in ["000-gw-new-\(index + 1)", "zzz-gw-new-\(index + 1)"] where sortsAfter("Observation/\(newID)", last) {
+                    expectedNew.append("Observation/\(newID)")
+                }
+            }
+            #expect(Set(seen.filter { !before.contains($0) }) == Set(expectedNew))
+            #expect(!expectedNew.isEmpty)
+        }
+    }
+
+    @Test("_type keeps only those types; _since only what was updated since", arguments: StoreKind.allCases)
+    func typeAndSince(kind: StoreKind) async throws {
+        try await RecordGateway.run(kind) { client, _ in
+            let id = try await Self.importPatient(client)
+            let all = Self.keys(try await client.get("/Patient/\(id)/$everything?_count=1000"))
+            func types(_ keys: [String]) -> [String] { keys.map { String($0.split(separator: "/")[0]) } }
+
+            let typed = Self.keys(try await client.get("/Patient/\(id)/$everything?_count=1000&_type=Condition,Immunization&_type=Patient"))
+            #expect(typed == all.filter { ["Patient", "Condition", "Immunization"].contains(String($0.split(separator: "/")[0])) })
+            #expect(Set(types(typed)) == ["Patient", "Condition", "Immunization"])
+            // _type and _count survive into the next link.
+            let typedPages = try await Self.pages(client, from: "/Patient/\(id)/$everything?_type=Observation&_count=20")
+            #expect(typedPages.map(\.count) == [20, 20, 1])
+            #expect(Set(types(typedPages.flatMap { $0 })) == ["Observation"])
+
+            #expect(try await client.get("/Patient/\(id)/$everything?_type=NoSuchType").status == 400)
+
+            let future = try await client.get("/Patient/\(id)/$everything?_since=2999-01-01T00:00:00Z")
+            #expect(future.status == 200)
+            #expect(Self.keys(future).isEmpty && future.json["total"] as? Int == 0)
+            #expect(Self.keys(try await client.get("/Patient/\(id)/$everything?_count=1000&_since=2000-01-01T00:00:00Z")) == all)
+            // An update after a mark is all that is newer than it.
+            try await Task.sleep(for: .milliseconds(1100))
+            let mark = ISO8601DateFormatter().string(from: Date())
+            try await Task.sleep(for: .milliseconds(1100))
+            let observation: [String: Any] = ["resourceType": "Observation", "id": "gw-since", "status": "final",
+                                              "code": ["text": "pulse"], "subject": ["reference": "Patient/\(id)"]]
+            #expect(try await client.write("PUT", "/Observation/gw-since", json: observation).status == 201)
+            let since = try await client.get("/Patient/\(id)/$everything?_since=\(mark.replacingOccurrences(of: "+", with: "%2B"))")
+            #expect(Self.keys(since) == ["Observation/gw-since"], "\(mark)")
+            #expect(try await client.get("/Patient/\(id)/$everything?_since=yesterday").status == 400)
+
+            // Unknown parameters: ignored, or a 400 under strict handling.
+            #expect(try await client.get("/Patient/\(id)/$everything?start=2020-01-01").status == 200)
+            #expect(try await client.get("/Patient/\(id)/$everything?start=2020-01-01", headers: ["Prefer": "handling=strict"]).status == 400)
+        }
+    }
+}
