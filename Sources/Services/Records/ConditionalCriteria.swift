@@ -3,9 +3,10 @@ import RecordStore
 
 /// The search criteria of a conditional create (`If-None-Exist`), update or transaction entry, resolved to the
 /// ids of current resources that match. `identifier=[system|]value` and `_id=id` (joined by `&`, all must hold)
-/// are answered as the importer resolves conditional references; any other criteria by the search engine
-/// (``SearchRequest``) under strict handling, so an unknown parameter is refused, never ignored: ignoring one
-/// would match too much and overwrite the wrong resource.
+/// are answered as the importer resolves conditional references; any other criteria by the search use case
+/// (``RecordSearch``: every generated search parameter, modifiers, prefixes, one level of chaining) under strict
+/// handling, so an unknown parameter is refused, never ignored: ignoring one would match too much and overwrite
+/// the wrong resource.
 struct ConditionalCriteria: Sendable {
     var identifiers: [(system: String?, value: String)] = []
     var ids: [String] = []
@@ -46,13 +47,23 @@ struct ConditionalCriteria: Sendable {
     /// Whether only `identifier` and `_id` are asked, which the importer's resolution answers.
     var isIdentity: Bool { identifiers.count + ids.count == parameters.count }
 
-    /// The ids of current resources of `type` matching every criterion, sorted; at most three from the search
-    /// engine (a caller needs to tell none, one and several apart).
+    /// Parameters that shape a search's answer rather than select resources: meaningless in criteria, where they
+    /// could only make a match look unique (`_count=1`) or hide one.
+    static let resultParameters: Set<String> = ["_count", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total",
+                                                "_cursor", "_contained", "_containedType", "_format", "_pretty"]
+
+    /// The ids of current resources of `type` matching every criterion, sorted; at most two from the search engine
+    /// (``RecordSearch``, FHIR search with every parameter, modifier, prefix and chain it has), which is all a caller
+    /// needs to tell none, one and several apart.
     func matches(type: String, in store: any RecordStore) async throws -> [String] {
         guard isIdentity else {
+            if let name = parameters.first(where: { Self.resultParameters.contains($0.name) })?.name {
+                throw ServiceError(.invalidRequest, "\(name) is not a search criterion; conditional criteria select resources only")
+            }
             var request = try SearchRequest.parse(type: type, parameters: parameters, handling: .strict)
-            request.query.count = 3
-            return try await store.search(request.query).matches.map(\.key.id).sorted()
+            request.query.count = 2
+            request.query.total = false
+            return try await RecordSearch(store: store).search(request).matches.map(\.id).sorted()
         }
         var result: Set<String>?
         for identifier in identifiers {
