@@ -3,16 +3,19 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// The production record store on PostgreSQL (PostgresNIO), in the `careledger` schema.
 ///
-/// A unit is one database transaction with a fixed number of round trips whatever its size: the current
-/// versions of its keys are read with one `UNNEST` query, and its versions (which are also the anchoring queue)
-/// and search-index rows are written with one statement of array-bound multi-row inserts.
+/// A unit is written with a fixed number of round trips whatever its size: one statement of array-bound multi-row
+/// inserts for a unit of new keys, else one transaction that reads the current versions of its keys with one
+/// `UNNEST` query and then runs that statement (PostgresStore+Commit.swift).
 public final class PostgresStore: RecordStore {
     let client: PostgresClient
     private let runner: Task<Void, Never>
     let logger = Logger(label: "careledger.store.postgres")
+    /// Whether the last unit committed had only new keys, so the next is tried as new first (PostgresStore+Commit).
+    let freshKeysExpected = Atomic<Bool>(true)
 
     init(configuration: PostgresClient.Configuration) {
         let client = PostgresClient(configuration: configuration)
@@ -152,125 +155,6 @@ public final class PostgresStore: RecordStore {
         }
         out.append(current)
         return out.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-    }
-
-    public func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
-        guard !unit.isEmpty else { return [] }
-        return try await commitRetrying(unit, batch: batch, message: nil) ?? []
-    }
-
-    public func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]? {
-        try await commitRetrying(unit, batch: batch, message: message)
-    }
-
-    public func received(_ message: MessageKey) async throws -> Bool {
-        let rows = try await client.query("""
-            SELECT 1 FROM careledger.received_messages WHERE sender = \(message.sender) AND control_id = \(message.controlId)
-            AND payload_hash = \(ByteBuffer(bytes: message.payloadHash))
-            """, logger: logger)
-        for try await _ in rows { return true }
-        return false
-    }
-
-    private func commitRetrying(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?) async throws -> [RecordOutcome]? {
-        // Units may be committed concurrently (the importer keeps two in flight). Two that touch the same
-        // resource collide on its version row or lock; the loser plans again against what the winner stored.
-        var attempt = 0
-        while true {
-            do {
-                return try await commitOnce(unit, batch: batch, message: message)
-            } catch where attempt < 32 && Self.isRetryable(error) {
-                attempt += 1
-            }
-        }
-    }
-
-    /// Unique violation, serialization failure, deadlock: the unit raced another one and plans again. A failure
-    /// inside a transaction arrives wrapped in `PostgresTransactionError`.
-    static func isRetryable(_ error: any Error) -> Bool {
-        if let e = error as? PSQLError, let state = e.serverInfo?[.sqlState] {
-            return state == "23505" || state == "40001" || state == "40P01"
-        }
-        if let t = error as? PostgresTransactionError {
-            return [t.closureError, t.commitError].contains { $0.map(isRetryable) ?? false }
-        }
-        return false
-    }
-
-    private func commitOnce(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?) async throws -> [RecordOutcome]? {
-        let logger = self.logger
-        return try await client.withTransaction(logger: logger) { conn -> [RecordOutcome]? in
-            if let message {
-                // A second transaction with the same message waits on this row's key until the first ends, then
-                // inserts nothing: a duplicate.
-                let inserted = try await conn.query("""
-                    INSERT INTO careledger.received_messages (sender, control_id, payload_hash, import_batch)
-                    VALUES (\(message.sender), \(message.controlId), \(ByteBuffer(bytes: message.payloadHash)), \(batch))
-                    ON CONFLICT DO NOTHING RETURNING 1
-                    """, logger: logger)
-                var any = false
-                for try await _ in inserted { any = true }
-                if !any { return nil }
-            }
-            guard !unit.isEmpty else { return [] }
-            // The current version of each key is its highest version. Two units that write the same key concurrently
-            // both try to insert its next version: the primary key stops the second, which plans again (commit(_:)).
-            let keys = Set(unit.map(\.key)).sorted()
-            var current: [RecordKey: (version: Int, contentHash: [UInt8])] = [:]
-            let rows = try await conn.query("""
-                SELECT k.resource_type, k.id, c.version_id, c.content_hash
-                FROM UNNEST(\(keys.map(\.type))::text[], \(keys.map(\.id))::text[]) AS k(resource_type, id)
-                CROSS JOIN LATERAL (
-                    -- One backward probe of the primary key per key, whatever the size of the history.
-                    SELECT v.version_id, v.content_hash FROM careledger.record_versions v
-                    WHERE v.resource_type = k.resource_type AND v.id = k.id
-                    ORDER BY v.version_id DESC LIMIT 1
-                ) c
-                """, logger: logger)
-            for try await (type, id, version, hash) in rows.decode((String, String, Int, ByteBuffer).self) {
-                current[RecordKey(type: type, id: id)] = (version, Array(buffer: hash))
-            }
-            let (outcomes, versions) = try VersionPlanner.plan(unit, current: current, lastUpdated: Instant.format(Date()))
-            guard !versions.isEmpty else { return outcomes }
-            // The last version of each key in this unit becomes current; index rows of keys that existed before
-            // this unit, or got several versions in it, are replaced.
-            var last: [RecordKey: Int] = [:]
-            var first: [RecordKey: Int] = [:]
-            for (n, row) in versions.enumerated() {
-                last[row.key] = n
-                if first[row.key] == nil { first[row.key] = n }
-            }
-            let latest = last.values.sorted().map { versions[$0] }
-            let replaced = latest.filter { current[$0.key] != nil || first[$0.key] != last[$0.key] }
-            let ix = SearchIndexRows(latest.map { ($0.patientKey, $0.key, $0.index) })
-            // One pass per column set (mapping a key path over the rows would copy every row once per column).
-            let v = VersionColumns(versions)
-            // Every write of the unit in one statement (one round trip); all parts see the snapshot from before it,
-            // so the index rows it deletes are the old ones.
-            try await conn.query("""
-                WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
-                v AS (
-                    INSERT INTO careledger.record_versions
-                        (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
-                    SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
-                    FROM tx, UNNEST(\(v.patientKeys)::text[], \(v.types)::text[], \(v.ids)::text[], \(v.versions)::int4[],
-                                    \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
-                                    \(v.commitments)::bytea[], \(v.canonical)::text[])
-                        AS x(p, t, i, n, u, ch, h, s, c, j)
-                ),
-                d AS (
-                    DELETE FROM careledger.search_index s
-                    USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
-                    WHERE s.resource_type = k.t AND s.id = k.i
-                )
-                INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
-                SELECT k, t, i, p, v, s, vt, d, NULLIF(l, 'NaN'::float8), NULLIF(h, 'NaN'::float8)
-                FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
-                            \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::float8[], \(ix.highs)::float8[])
-                    AS x(k, t, i, p, v, s, vt, d, l, h)
-                """, logger: logger)
-            return outcomes
-        }
     }
 
     public func beginBatch(source: String, format: String) async throws -> Int64 {

@@ -1,0 +1,163 @@
+import FHIRCore
+import Foundation
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// Committing a unit on PostgreSQL.
+///
+/// Two ways, the same result:
+/// - **New keys, one round trip.** A unit whose keys do not exist yet (an AuditEvent with its fresh time-ordered id,
+///   an import of new resources) is planned as version 1 of each key and written by one statement, which is its own
+///   transaction: no `BEGIN`, no read of the current versions, no `COMMIT` (four round trips become one). Version 1
+///   of a key that exists is already stored, so if any key exists the primary key refuses the statement as a whole
+///   (nothing of it is kept) and the unit is committed the other way.
+/// - **Read, plan, write.** One transaction: the current version of each key (one primary-key probe each), the
+///   plan (no-ops, next versions, If-Match), then the same one-statement write.
+///
+/// The store remembers which way the last unit needed (``freshKeysExpected``), so re-importing stored data does not
+/// pay for a refused statement per unit.
+extension PostgresStore {
+    public func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
+        guard !unit.isEmpty else { return [] }
+        if freshKeysExpected.load(ordering: .relaxed), unit.allSatisfy({ ($0.expectedVersion ?? 0) == 0 }),
+           let outcomes = try await commitAsNew(unit, batch: batch) {
+            return outcomes
+        }
+        return try await commitRetrying(unit, batch: batch, message: nil) ?? []
+    }
+
+    public func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]? {
+        try await commitRetrying(unit, batch: batch, message: message)
+    }
+
+    public func received(_ message: MessageKey) async throws -> Bool {
+        let rows = try await client.query("""
+            SELECT 1 FROM careledger.received_messages WHERE sender = \(message.sender) AND control_id = \(message.controlId)
+            AND payload_hash = \(ByteBuffer(bytes: message.payloadHash))
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// The unit as version 1 of each of its keys, in one statement outside any transaction; nil when a key exists
+    /// (the statement was refused whole by the primary key, and the unit must be read and planned).
+    private func commitAsNew(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome]? {
+        let (outcomes, versions) = try VersionPlanner.plan(unit, current: [:], lastUpdated: Instant.format(Date()))
+        guard !versions.isEmpty else { return outcomes }
+        do {
+            try await client.query(Self.writeStatement(versions, existing: [], batch: batch), logger: logger)
+            return outcomes
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            freshKeysExpected.store(false, ordering: .relaxed)
+            return nil
+        }
+    }
+
+    private func commitRetrying(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?) async throws -> [RecordOutcome]? {
+        // Units may be committed concurrently (the importer keeps two in flight). Two that touch the same
+        // resource collide on its version row or lock; the loser plans again against what the winner stored.
+        var attempt = 0
+        while true {
+            do {
+                return try await commitOnce(unit, batch: batch, message: message)
+            } catch where attempt < 32 && Self.isRetryable(error) {
+                attempt += 1
+            }
+        }
+    }
+
+    /// Unique violation, serialization failure, deadlock: the unit raced another one and plans again. A failure
+    /// inside a transaction arrives wrapped in `PostgresTransactionError`.
+    static func isRetryable(_ error: any Error) -> Bool {
+        if let e = error as? PSQLError, let state = e.serverInfo?[.sqlState] {
+            return state == "23505" || state == "40001" || state == "40P01"
+        }
+        if let t = error as? PostgresTransactionError {
+            return [t.closureError, t.commitError].contains { $0.map(isRetryable) ?? false }
+        }
+        return false
+    }
+
+    private func commitOnce(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?) async throws -> [RecordOutcome]? {
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { conn -> [RecordOutcome]? in
+            if let message {
+                // A second transaction with the same message waits on this row's key until the first ends, then
+                // inserts nothing: a duplicate.
+                let inserted = try await conn.query("""
+                    INSERT INTO careledger.received_messages (sender, control_id, payload_hash, import_batch)
+                    VALUES (\(message.sender), \(message.controlId), \(ByteBuffer(bytes: message.payloadHash)), \(batch))
+                    ON CONFLICT DO NOTHING RETURNING 1
+                    """, logger: logger)
+                var any = false
+                for try await _ in inserted { any = true }
+                if !any { return nil }
+            }
+            guard !unit.isEmpty else { return [] }
+            // The current version of each key is its highest version. Two units that write the same key concurrently
+            // both try to insert its next version: the primary key stops the second, which plans again (commit(_:)).
+            let keys = Set(unit.map(\.key)).sorted()
+            var current: [RecordKey: (version: Int, contentHash: [UInt8])] = [:]
+            let rows = try await conn.query("""
+                SELECT k.resource_type, k.id, c.version_id, c.content_hash
+                FROM UNNEST(\(keys.map(\.type))::text[], \(keys.map(\.id))::text[]) AS k(resource_type, id)
+                CROSS JOIN LATERAL (
+                    -- One backward probe of the primary key per key, whatever the size of the history.
+                    SELECT v.version_id, v.content_hash FROM careledger.record_versions v
+                    WHERE v.resource_type = k.resource_type AND v.id = k.id
+                    ORDER BY v.version_id DESC LIMIT 1
+                ) c
+                """, logger: logger)
+            for try await (type, id, version, hash) in rows.decode((String, String, Int, ByteBuffer).self) {
+                current[RecordKey(type: type, id: id)] = (version, Array(buffer: hash))
+            }
+            // A unit of new keys only: the next one probably is too (an import of new resources).
+            self.freshKeysExpected.store(current.isEmpty, ordering: .relaxed)
+            let (outcomes, versions) = try VersionPlanner.plan(unit, current: current, lastUpdated: Instant.format(Date()))
+            guard !versions.isEmpty else { return outcomes }
+            try await conn.query(Self.writeStatement(versions, existing: Set(current.keys), batch: batch), logger: logger)
+            return outcomes
+        }
+    }
+
+    /// Every write of a planned unit in one statement: its versions (which are also the anchoring queue) and the
+    /// search-index rows of the last version of each key, replacing the rows of keys in `existing` or written
+    /// several times in the unit. All parts see the snapshot from before the statement, so the index rows it
+    /// deletes are the old ones.
+    static func writeStatement(_ versions: [VersionRow], existing: Set<RecordKey>, batch: Int64?) -> PostgresQuery {
+        var last: [RecordKey: Int] = [:]
+        var first: [RecordKey: Int] = [:]
+        for (n, row) in versions.enumerated() {
+            last[row.key] = n
+            if first[row.key] == nil { first[row.key] = n }
+        }
+        let latest = last.values.sorted().map { versions[$0] }
+        let replaced = latest.filter { existing.contains($0.key) || first[$0.key] != last[$0.key] }
+        let ix = SearchIndexRows(latest.map { ($0.patientKey, $0.key, $0.index) })
+        // One pass per column set (mapping a key path over the rows would copy every row once per column).
+        let v = VersionColumns(versions)
+        return """
+            WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
+            v AS (
+                INSERT INTO careledger.record_versions
+                    (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
+                SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
+                FROM tx, UNNEST(\(v.patientKeys)::text[], \(v.types)::text[], \(v.ids)::text[], \(v.versions)::int4[],
+                                \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
+                                \(v.commitments)::bytea[], \(v.canonical)::text[])
+                    AS x(p, t, i, n, u, ch, h, s, c, j)
+            ),
+            d AS (
+                DELETE FROM careledger.search_index s
+                USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
+                WHERE s.resource_type = k.t AND s.id = k.i
+            )
+            INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
+            SELECT k, t, i, p, v, s, vt, d, NULLIF(l, 'NaN'::float8), NULLIF(h, 'NaN'::float8)
+            FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
+                        \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::float8[], \(ix.highs)::float8[])
+                AS x(k, t, i, p, v, s, vt, d, l, h)
+            """
+    }
+}
