@@ -1,4 +1,5 @@
 public import FHIRCore
+import Services
 
 /// The gateway's CapabilityStatement (FHIR R4 capabilitystatement.html): exactly what it implements — the
 /// resource types and their interactions, the search parameters the search table answers, the operations, the
@@ -43,15 +44,40 @@ public struct CapabilityStatementBuilder: Sendable {
         root["format"] = .array(["json", "xml", "application/fhir+json", "application/fhir+xml"].map(FHIRValue.string))
         root["patchFormat"] = .array([.string("application/json-patch+json")])
         var rest = FHIRObject(["mode": .string("server")])
+        rest["documentation"] = .string(Self.searchFeatures + " " + Self.partnerPolicy)
         rest["security"] = .object(security(tokenURL: tokenURL))
         rest["resource"] = .array(TypeTable.r4.resourceTypeNames.map { .object(resource($0)) })
         rest["interaction"] = .array(Self.systemInteractions.map { .object(FHIRObject(["code": .string($0)])) })
-        rest["operation"] = .array([.object(FHIRObject([
-            "name": .string("everything"),
-            "definition": .string("http://hl7.org/fhir/OperationDefinition/Patient-everything"),
-        ]))])
+        rest["operation"] = .array([.object(Self.everythingOperation)])
         root["rest"] = .array([.object(rest)])
         return try? Resource(root)
+    }
+
+    /// The search features beyond the parameters each type lists (which R4's CapabilityStatement has no element for).
+    public static let searchFeatures = "Search by GET and POST _search; result parameters _count, _sort (several keys, "
+        + "-_lastUpdated too), _include and _revinclude (Type:param[:target]), _total (none, estimate, accurate), "
+        + "_summary (true, count, false; not text or data) and _elements; modifiers :exact, :contains, :missing, :not, "
+        + ":identifier, :text, :below and a reference's type; prefixes eq ne lt gt le ge sa eb ap; one level of chaining. "
+        + "Composite and special parameters are not searched. Unknown parameters are ignored, or a 400 with "
+        + "Prefer: handling=strict. Pages link on with a cursor, stable under concurrent writes."
+
+    /// What partner clients are told about consent and the hospital's own records (rest.documentation).
+    public static let partnerPolicy = "Partner clients (SMART Backend Services clients registered on the consortium ledger) "
+        + "read under each patient's consent on the ledger: a refused read, vread or instance history is 403; searches, "
+        + "type and system histories and $everything leave what the consent withholds out, count only what they return, "
+        + "and carry a consent notice (an OperationOutcome: a search-mode outcome entry in searchsets, the response.outcome "
+        + "of a GET entry in histories). AuditEvents are the hospital's own records: local clients only (403 for partners, "
+        + "and never in a partner's Bundle). Every partner access is audited."
+
+    /// `Patient/{id}/$everything` as implemented: `_count`, `_since` and `_type`, paged; not `start` and `end`.
+    static var everythingOperation: FHIRObject {
+        FHIRObject([
+            "name": .string("everything"),
+            "definition": .string("http://hl7.org/fhir/OperationDefinition/Patient-everything"),
+            "documentation": .string("Patient/{id}/$everything only. Parameters _count (page size, default 50, at most 1000), "
+                + "_since (resources last updated at or after the instant) and _type (comma-separated, repeatable); start and end "
+                + "are not supported. Paged with next links carrying a cursor, stable under concurrent writes."),
+        ])
     }
 
     /// SMART App Launch 2.x's security block: the `oauth-uris` extension naming the token endpoint, and the
@@ -79,9 +105,13 @@ public struct CapabilityStatementBuilder: Sendable {
 
     /// One resource type's entry: its interactions, versioning, conditional support and search parameters.
     func resource(_ type: String) -> FHIRObject {
+        // The search answers a type only when R4 defines search parameters of its own for it (SearchRequest); the
+        // others (Binary, Parameters, OperationOutcome, …) are read and written but not searched.
+        let searchable = (try? SearchRequest.parse(type: type, parameters: [])) != nil
+        let interactions = Self.typeInteractions.filter { searchable || $0 != "search-type" }
         var entry = FHIRObject([
             "type": .string(type),
-            "interaction": .array(Self.typeInteractions.map { .object(FHIRObject(["code": .string($0)])) }),
+            "interaction": .array(interactions.map { .object(FHIRObject(["code": .string($0)])) }),
             "versioning": .string("versioned-update"),
             "readHistory": .bool(true),
             "updateCreate": .bool(true),
@@ -90,17 +120,18 @@ public struct CapabilityStatementBuilder: Sendable {
             "conditionalUpdate": .bool(true),
             "conditionalDelete": .string("not-supported"),
         ])
-        let parameters = searchParameters(type)
+        let parameters = searchable ? searchParameters(type) : []
         if !parameters.isEmpty {
             entry["searchParam"] = .array(parameters.map { p in
                 .object(FHIRObject(["name": .string(p.code), "type": .string(p.type)]))
             })
         }
         if type == "Patient" {
-            entry["operation"] = .array([.object(FHIRObject([
-                "name": .string("everything"),
-                "definition": .string("http://hl7.org/fhir/OperationDefinition/Patient-everything"),
-            ]))])
+            entry["operation"] = .array([.object(Self.everythingOperation)])
+        }
+        if LocalOnlyRecords.contains(type: type) {
+            entry["documentation"] = .string("Local clients only: partner clients get 403 on every interaction with \(type), "
+                + "and \(type) resources are left out of their histories, includes and $everything.")
         }
         return entry
     }
