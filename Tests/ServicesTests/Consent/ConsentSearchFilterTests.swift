@@ -156,7 +156,9 @@ struct ConsentSearchFilterTests {
                 #expect(page.result.included.map(\.id) == ["allowed"], "only the permitted patient is included")
                 #expect(page.result.total == nil, "more than one page: no total")
                 #expect(page.access.interaction == .searchType && page.access.height == session.height)
-                #expect(page.access.resources.allSatisfy { !$0.contains("withheld") && !["o2", "o4", "o6"].contains($0.split(separator: "/")[1]) })
+                // Audited as BALP audits a query: the query and the patients concerned, no resource list.
+                #expect(page.access.resources.isEmpty && page.access.query == "Observation?_count=2&_sort=_id&_include=Observation:subject")
+                #expect(page.access.patients.contains("Patient/allowed"))
                 guard let next = page.result.next, pages < 10 else { break }
                 request.query.cursor = next
             }

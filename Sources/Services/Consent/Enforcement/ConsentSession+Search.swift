@@ -4,8 +4,9 @@ public import RecordStore
 /// A partner's search, consent-filtered (issue 17, Deliver 6; gateway-notes.md, "Consent-filtered search"): the
 /// store's keyset search run until the page is full of permitted matches or nothing permitted is left
 /// (``ConsentSession/fillPage(count:from:maxExamined:resource:fetch:)``), `_include`d and `_revinclude`d resources
-/// of the returned matches that pass the same decision, `total` only as ``ConsentPage`` allows, and the
-/// access to audit. The Bundle made from ``result`` must carry the notice (``ConsentNotice/addingNotice(to:)``).
+/// of the returned matches that pass the same decision, `total` only as ``ConsentPage`` allows, and the access to
+/// audit (the patients and the query, as BALP audits a query). The Bundle made from ``result`` must carry the
+/// notice (``ConsentNotice/searchEntry``).
 public struct ConsentSearch: Sendable {
     /// The page to answer with.
     public var result: SearchResult
@@ -35,9 +36,12 @@ extension ConsentSession {
             page.total = try await count(pageRequest, engine: engine)
         }
         let (included, includeDecisions) = try await included(request, of: page.rows, engine: engine)
+        // As IHE BALP audits a query (PatientQuery): the patients (with the decision, its height and basis) and the
+        // query, not one entity per resource returned. Naming every resource of a 50-match page made the AuditEvent
+        // and its search-index rows most of the search's work and of each group commit's writes; a read still names
+        // its resource.
         let access = AuditedAccess(request.query.type.isEmpty ? .searchSystem : .searchType, session: self,
-                                   decisions: page.decisions + includeDecisions, resources: (page.rows + included).map(\.location),
-                                   query: query, outcome: .success)
+                                   decisions: page.decisions + includeDecisions, resources: [], query: query, outcome: .success)
         return ConsentSearch(result: SearchResult(matches: page.rows, included: included, next: page.next, total: page.total,
                                                   warnings: request.warnings),
                              access: access)
