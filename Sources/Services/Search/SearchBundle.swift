@@ -1,5 +1,5 @@
 public import FHIRCore
-public import RecordStore
+import RecordStore
 import Foundation
 
 /// The `searchset` Bundle of a search page (FHIR R4 search §3.1.1.2, Bundle): `total` when it was counted, links
