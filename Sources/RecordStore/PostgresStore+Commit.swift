@@ -40,18 +40,35 @@ extension PostgresStore {
         return false
     }
 
-    /// The unit as version 1 of each of its keys, in one statement outside any transaction; nil when a key exists
-    /// (the statement was refused whole by the primary key, and the unit must be read and planned).
+    /// The unit as version 1 of each of its keys, in one statement outside any transaction (a large unit: that
+    /// statement and the COPY of its index rows, in one transaction); nil when a key exists (the statement was
+    /// refused whole by the primary key, and the unit must be read and planned).
     private func commitAsNew(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome]? {
         let (outcomes, versions) = try VersionPlanner.plan(unit, current: [:], lastUpdated: Instant.format(Date()))
         guard !versions.isEmpty else { return outcomes }
+        let write = UnitWrite(versions, existing: [], batch: batch)
+        let logger = self.logger
         do {
-            try await client.query(Self.writeStatement(versions, existing: [], batch: batch), logger: logger)
+            if let copy = write.copy {
+                try await client.withTransaction(logger: logger) { conn in
+                    try await conn.query(write.statement, logger: logger)
+                    try await copy.send(on: conn, logger: logger)
+                }
+            } else {
+                try await client.query(write.statement, logger: logger)
+            }
             return outcomes
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+        } catch where Self.isUniqueViolation(error) {
             freshKeysExpected.store(false, ordering: .relaxed)
             return nil
         }
+    }
+
+    /// A primary-key or unique violation, also as it arrives from inside a transaction.
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let e = error as? PSQLError { return e.serverInfo?[.sqlState] == "23505" }
+        if let t = error as? PostgresTransactionError { return t.closureError.map(isUniqueViolation) ?? false }
+        return false
     }
 
     private func commitRetrying(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?) async throws -> [RecordOutcome]? {
@@ -116,16 +133,24 @@ extension PostgresStore {
             self.freshKeysExpected.store(current.isEmpty, ordering: .relaxed)
             let (outcomes, versions) = try VersionPlanner.plan(unit, current: current, lastUpdated: Instant.format(Date()))
             guard !versions.isEmpty else { return outcomes }
-            try await conn.query(Self.writeStatement(versions, existing: Set(current.keys), batch: batch), logger: logger)
+            let write = UnitWrite(versions, existing: Set(current.keys), batch: batch)
+            try await conn.query(write.statement, logger: logger)
+            try await write.copy?.send(on: conn, logger: logger)
             return outcomes
         }
     }
+}
 
-    /// Every write of a planned unit in one statement: its versions (which are also the anchoring queue) and the
-    /// search-index rows of the last version of each key, replacing the rows of keys in `existing` or written
-    /// several times in the unit. All parts see the snapshot from before the statement, so the index rows it
-    /// deletes are the old ones.
-    static func writeStatement(_ versions: [VersionRow], existing: Set<RecordKey>, batch: Int64?) -> PostgresQuery {
+/// The writes of a planned unit: one statement for its versions (which are also the anchoring queue) and the
+/// search-index rows of the last version of each key, replacing the rows of keys that existed before the unit or
+/// were written several times in it. All parts of the statement see the snapshot from before it, so the index rows
+/// it deletes are the old ones. A unit with many index rows sends them by COPY after the statement instead
+/// (``SearchIndexCopy``), in the same transaction.
+struct UnitWrite {
+    let statement: PostgresQuery
+    let copy: SearchIndexCopy?
+
+    init(_ versions: [VersionRow], existing: Set<RecordKey>, batch: Int64?) {
         var last: [RecordKey: Int] = [:]
         var first: [RecordKey: Int] = [:]
         for (n, row) in versions.enumerated() {
@@ -134,30 +159,52 @@ extension PostgresStore {
         }
         let latest = last.values.sorted().map { versions[$0] }
         let replaced = latest.filter { existing.contains($0.key) || first[$0.key] != last[$0.key] }
-        let ix = SearchIndexRows(latest.map { ($0.patientKey, $0.key, $0.index) })
+        let records = latest.map { (patientKey: $0.patientKey, key: $0.key, index: $0.index) }
+        let copy = SearchIndexCopy(records: records)
         // One pass per column set (mapping a key path over the rows would copy every row once per column).
         let v = VersionColumns(versions)
-        return """
-            WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
-            v AS (
-                INSERT INTO careledger.record_versions
-                    (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
-                SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
-                FROM tx, UNNEST(\(v.patientKeys)::text[], \(v.types)::text[], \(v.ids)::text[], \(v.versions)::int4[],
-                                \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
-                                \(v.commitments)::bytea[], \(v.canonical)::text[])
-                    AS x(p, t, i, n, u, ch, h, s, c, j)
-            ),
-            d AS (
+        if copy.rowCount >= SearchIndexCopy.minimumRows {
+            self.copy = copy
+            statement = """
+                WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
+                v AS (
+                    INSERT INTO careledger.record_versions
+                        (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
+                    SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
+                    FROM tx, UNNEST(\(v.patientKeys)::text[], \(v.types)::text[], \(v.ids)::text[], \(v.versions)::int4[],
+                                    \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
+                                    \(v.commitments)::bytea[], \(v.canonical)::text[])
+                        AS x(p, t, i, n, u, ch, h, s, c, j)
+                )
                 DELETE FROM careledger.search_index s
                 USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
                 WHERE s.resource_type = k.t AND s.id = k.i
-            )
-            INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
-            SELECT k, t, i, p, v, s, vt, d, NULLIF(l, 'NaN'::float8), NULLIF(h, 'NaN'::float8)
-            FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
-                        \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::float8[], \(ix.highs)::float8[])
-                AS x(k, t, i, p, v, s, vt, d, l, h)
-            """
+                """
+        } else {
+            self.copy = nil
+            let ix = SearchIndexRows(records)
+            statement = """
+                WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
+                v AS (
+                    INSERT INTO careledger.record_versions
+                        (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
+                    SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
+                    FROM tx, UNNEST(\(v.patientKeys)::text[], \(v.types)::text[], \(v.ids)::text[], \(v.versions)::int4[],
+                                    \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
+                                    \(v.commitments)::bytea[], \(v.canonical)::text[])
+                        AS x(p, t, i, n, u, ch, h, s, c, j)
+                ),
+                d AS (
+                    DELETE FROM careledger.search_index s
+                    USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
+                    WHERE s.resource_type = k.t AND s.id = k.i
+                )
+                INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
+                SELECT k, t, i, p, v, s, vt, d, NULLIF(l, 'NaN'::float8), NULLIF(h, 'NaN'::float8)
+                FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
+                            \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::float8[], \(ix.highs)::float8[])
+                    AS x(k, t, i, p, v, s, vt, d, l, h)
+                """
+        }
     }
 }
