@@ -54,7 +54,9 @@ public struct EverythingRoutes: GatewayRoutes {
                 page = (filled.rows, filled.next, filled.total)
             } else {
                 let found = try await everything.page(asked.request, after: asked.cursor, count: asked.count)
-                page = (found.resources, found.next, asked.cursor == nil && found.next == nil ? found.resources.count : nil)
+                // `_count=0` asks for no entries; counting them all is not offered (so no total either).
+                let whole = asked.cursor == nil && found.next == nil && asked.count > 0
+                page = (found.resources, found.next, whole ? found.resources.count : nil)
             }
             let base = dependencies.baseURL(for: request)
             var links: [(String, String)] = [("self", base + request.uri.description)]

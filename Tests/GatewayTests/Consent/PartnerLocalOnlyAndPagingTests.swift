@@ -183,6 +183,10 @@ struct PartnerLocalOnlyAndPagingTests {
                 #expect(((notices.first?["issue"] as? [[String: Any]])?.first?["diagnostics"] as? String) == ConsentNotice.searchText)
                 #expect(last["resource"] == nil && last["search"] == nil, "\(name)")
             }
+            // The notice entry is written in XML too (an OperationOutcome as the entry's response outcome).
+            let xml = try await client.get("/Observation/_history?_format=xml", headers: Self.partner)
+            #expect(xml.status == 200)
+            #expect(xml.text.contains("<outcome><OperationOutcome>"), "\(xml.text.suffix(600))")
         }
     }
 

@@ -131,6 +131,8 @@ struct EverythingPagingTests {
             #expect(Set(types(typedPages.flatMap { $0 })) == ["Observation"])
 
             #expect(try await client.get("/Patient/\(id)/$everything?_type=NoSuchType").status == 400)
+            let none = try await client.get("/Patient/\(id)/$everything?_count=0")
+            #expect(none.status == 200 && Self.keys(none).isEmpty && none.json["total"] == nil, "_count=0: no entries, no total")
 
             let future = try await client.get("/Patient/\(id)/$everything?_since=2999-01-01T00:00:00Z")
             #expect(future.status == 200)
