@@ -26,6 +26,7 @@ struct BundleAndHistoryTests {
             let reply = try await client.send("POST", "/", headers: ["Content-Type": "application/fhir+json"], body: body)
             #expect(reply.status == 200)
             #expect(reply.json["type"] as? String == "transaction-response")
+            #expect(BundleRules.violations(reply.json).isEmpty, "\(BundleRules.violations(reply.json))")
             let entries = reply.json["entry"] as? [[String: Any]] ?? []
             #expect(entries.count == entryCount)
             let statuses = entries.compactMap { ($0["response"] as? [String: Any])?["status"] as? String }
@@ -40,6 +41,7 @@ struct BundleAndHistoryTests {
             let everything = try await client.get("/Patient/\(patientId)/$everything?_count=1000")
             #expect(everything.status == 200)
             #expect(everything.json["type"] as? String == "searchset")
+            #expect(BundleRules.violations(everything.json).isEmpty, "\(BundleRules.violations(everything.json))")
             let found = (everything.json["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }
             #expect(everything.json["total"] as? Int == found.count)
             #expect(found.first?["resourceType"] as? String == "Patient")
@@ -68,6 +70,7 @@ struct BundleAndHistoryTests {
             let reply = try await client.write("POST", "/", json: batch)
             #expect(reply.status == 200)
             #expect(reply.json["type"] as? String == "batch-response")
+            #expect(BundleRules.violations(reply.json).isEmpty, "\(BundleRules.violations(reply.json))")
             let statuses = (reply.json["entry"] as? [[String: Any]] ?? []).compactMap { ($0["response"] as? [String: Any])?["status"] as? String }
             #expect(statuses.count == 2)
             #expect(statuses.first?.hasPrefix("201") == true)
@@ -116,6 +119,7 @@ struct BundleAndHistoryTests {
                 let page = try await client.get(url)
                 #expect(page.status == 200)
                 #expect(page.json["type"] as? String == "history")
+                #expect(BundleRules.violations(page.json).isEmpty, "\(BundleRules.violations(page.json))")
                 for entry in page.json["entry"] as? [[String: Any]] ?? [] {
                     let resource = entry["resource"] as? [String: Any] ?? [:]
                     let version = (resource["meta"] as? [String: Any])?["versionId"] as? String ?? "?"
