@@ -1,5 +1,6 @@
 import FHIRCore
 public import Hummingbird
+import Logging
 import RecordStore
 import Services
 
@@ -9,8 +10,9 @@ import Services
 /// no version.
 ///
 /// For a partner (issue 17, Deliver 6): one record's history is refused with 403 when the consent refuses it, as its
-/// read is; a type or system history leaves withheld versions, every delete and every AuditEvent out and ends with
-/// the consent notice, in the form a history Bundle allows (``HistoryBundle/noticeEntry(url:)``).
+/// read is; a type or system history leaves withheld versions, every delete and every AuditEvent out, fills its
+/// pages past them (``partnerPage(_:type:since:count:cursor:request:dependencies:)``) and ends with the consent
+/// notice, in the form a history Bundle allows (``HistoryBundle/noticeEntry(url:)``).
 public struct HistoryRoutes: GatewayRoutes {
     public init() {}
 
@@ -44,27 +46,58 @@ public struct HistoryRoutes: GatewayRoutes {
         let since = query["_since"].map(String.init)
         // The cursor comes back sealed (CursorSeal); the store reads only the cursor inside.
         let cursor = try query["_cursor"].map { sealed throws(ServiceError) in try dependencies.cursorSeal.open(String(sealed)) }
-        let result = try await dependencies.records.history(type: type, id: id, since: since, count: count, cursor: cursor)
+        let entries: [StoredResource]
+        let next: String?
+        if let session = partner.session, id == nil {
+            (entries, next) = try await partnerPage(session, type: type, since: since, count: count, cursor: cursor, request: request,
+                                                    dependencies: dependencies)
+        } else {
+            let result = try await dependencies.records.history(type: type, id: id, since: since, count: count, cursor: cursor)
+            // One record's history is refused as a whole, like its read (nothing to do for a local client).
+            entries = id == nil ? result.entries : try await partner.authorizeHistory(result.entries, query: request.uri.query)
+            next = result.next
+        }
         let base = dependencies.baseURL(for: request)
         var links: [(String, String)] = [("self", base + request.uri.description)]
-        if let next = result.next {
+        if let next {
             var parameters: [(String, String)] = []
             if let since { parameters.append(("_since", since)) }
             if let count { parameters.append(("_count", String(count))) }
             parameters.append(("_cursor", try dependencies.cursorSeal.seal(next)))
             links.append(("next", base + request.uri.path + "?" + QueryString.encode(parameters)))
         }
-        let entries: [StoredResource]
-        if id != nil {
-            // One record's history is refused as a whole, like its read.
-            entries = try await partner.authorizeHistory(result.entries, query: request.uri.query)
-        } else {
-            entries = try await partner.filter(result.entries, type != nil ? .historyType : .historySystem, query: request.uri.query)
-        }
         // A partner's type or system history is filtered like a search, and says so (HistoryBundle.noticeEntry).
         let notice = partner.isPartner && id == nil ? (type.map { "\($0)/_history" } ?? "_history") : nil
         let bundle = HistoryBundle(entries: entries, links: links, baseURL: base, noticeURL: notice)
         return try FHIRRepresentation.response(resource: try bundle.resource(), negotiation: negotiation)
+    }
+}
+
+extension HistoryRoutes {
+    /// A partner's page of a type or system history, filled as a partner's search page is
+    /// (``ConsentSession/fillPage(count:from:maxExamined:resource:fetch:)``): versions the consent withholds, deletes
+    /// (no content to decide on) and AuditEvents (``LocalOnlyRecords``) are passed over and the page is filled from
+    /// the versions that follow, so a page is short only at the end, links on only when a permitted version follows,
+    /// and its cursor is after a returned version. Audited before it leaves.
+    static func partnerPage(_ session: ConsentSession, type: String?, since: String?, count: Int?, cursor: String?, request: Request,
+                            dependencies: GatewayDependencies) async throws -> (entries: [StoredResource], next: String?) {
+        let records = dependencies.records
+        let size = min(count ?? records.defaultPageSize, records.maxPageSize)
+        let filled = try await session.fillPage(count: size, from: cursor, resource: ConsentSession.resource) { after, limit in
+            let page = try await records.history(type: type, since: since, count: limit, cursor: after)
+            return (page.entries.filter { !$0.deleted }, page.next)
+        }
+        let access = AuditedAccess(type != nil ? .historyType : .historySystem, session: session, decisions: filled.decisions,
+                                   resources: filled.rows.map(\.location), query: request.uri.query, outcome: .success)
+        if let audit = dependencies.audit {
+            do {
+                try await audit.record(access)
+            } catch {
+                dependencies.logger.error("an AuditEvent could not be stored: \(error)")
+                throw ServiceError(.unavailable, "the access could not be audited, so it is not served")
+            }
+        }
+        return (filled.rows, filled.next)
     }
 }
 

@@ -149,6 +149,31 @@ struct PartnerLocalOnlyAndPagingTests {
         }
     }
 
+    @Test func aPartnersHistoryPagesAreFilledPastWithheldVersions() async throws {
+        try await Self.withGateway { client, _ in
+            // Follows next links as the partner; every page's `Type/id`s (the notice entry has no resource).
+            func pages(_ first: String) async throws -> [[String]] {
+                var out: [[String]] = []
+                var uri: String? = first
+                while let current = uri, out.count < 20 {
+                    let reply = try await client.get(current, headers: Self.partner)
+                    try #require(reply.status == 200, "\(current)")
+                    #expect(BundleRules.violations(reply.json).isEmpty)
+                    let entries = reply.json["entry"] as? [[String: Any]] ?? []
+                    #expect(entries.last.flatMap { ($0["response"] as? [String: Any])?["outcome"] } != nil, "every page carries the notice")
+                    out.append(EverythingPagingTests.keys(reply))
+                    uri = EverythingPagingTests.next(reply)
+                }
+                return out
+            }
+            // Newest first: o4 and o2 (noah's) are withheld; no page is empty or short but the last.
+            #expect(try await pages("/Observation/_history?_count=1") == [["Observation/o3"], ["Observation/o1"]])
+            let system = try await pages("/_history?_count=2")
+            #expect(system.dropLast().allSatisfy { $0.count == 2 } && system.last?.isEmpty == false, "\(system)")
+            #expect(Set(system.flatMap { $0 }) == ["Patient/mira", "Observation/o1", "Observation/o3", "Organization/org"], "\(system)")
+        }
+    }
+
     /// The history Bundles of the gateway: system, type and instance history, for the partner and locally.
     static func historyBundles(_ client: RecordGateway.Client) async throws -> [(name: String, reply: RecordGateway.Reply)] {
         var out: [(name: String, reply: RecordGateway.Reply)] = []
