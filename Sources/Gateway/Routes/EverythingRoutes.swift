@@ -1,6 +1,5 @@
 import FHIRCore
 public import Hummingbird
-import Logging
 import RecordStore
 import Services
 
@@ -48,9 +47,9 @@ public struct EverythingRoutes: GatewayRoutes {
                     let found = try await everything.page(asked.request, after: cursor, count: limit)
                     return (found.resources, found.next)
                 }
-                try await Self.audit(AuditedAccess(.operation, session: session, decisions: filled.decisions, resources: filled.rows.map(\.location),
-                                                   query: request.uri.query.map { query + "?" + $0 } ?? query, outcome: .success),
-                                     dependencies: dependencies)
+                try await dependencies.recordAudited(AuditedAccess(.operation, session: session, decisions: filled.decisions,
+                                                                   resources: filled.rows.map(\.location),
+                                                                   query: request.uri.query.map { query + "?" + $0 } ?? query, outcome: .success))
                 page = (filled.rows, filled.next, filled.total)
             } else {
                 let found = try await everything.page(asked.request, after: asked.cursor, count: asked.count)
@@ -107,17 +106,6 @@ public struct EverythingRoutes: GatewayRoutes {
             return cursor
         }
         return (asked, count, cursor, types.isEmpty ? nil : types.joined(separator: ","))
-    }
-
-    /// Stores the page's AuditEvent before the page leaves: not audited means not served (503).
-    static func audit(_ access: AuditedAccess, dependencies: GatewayDependencies) async throws {
-        guard let audit = dependencies.audit else { return }
-        do {
-            try await audit.record(access)
-        } catch {
-            dependencies.logger.error("an AuditEvent could not be stored: \(error)")
-            throw ServiceError(.unavailable, "the access could not be audited, so it is not served")
-        }
     }
 
     /// A `searchset` Bundle of whole resources, each a match, with its links and, when known, its total.

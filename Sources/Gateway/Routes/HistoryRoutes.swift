@@ -1,6 +1,5 @@
 import FHIRCore
 public import Hummingbird
-import Logging
 import RecordStore
 import Services
 
@@ -89,14 +88,7 @@ extension HistoryRoutes {
         }
         let access = AuditedAccess(type != nil ? .historyType : .historySystem, session: session, decisions: filled.decisions,
                                    resources: filled.rows.map(\.location), query: request.uri.query, outcome: .success)
-        if let audit = dependencies.audit {
-            do {
-                try await audit.record(access)
-            } catch {
-                dependencies.logger.error("an AuditEvent could not be stored: \(error)")
-                throw ServiceError(.unavailable, "the access could not be audited, so it is not served")
-            }
-        }
+        try await dependencies.recordAudited(access)
         return (filled.rows, filled.next)
     }
 }
