@@ -74,6 +74,11 @@ final class SQLiteStatement {
         try reset(values)
         while try step() {}
     }
+
+    /// Resets the statement, ending what it reads (a statement left on a row keeps its read transaction open).
+    func finish() {
+        sqlite3_reset(stmt)
+    }
 }
 
 /// A connection to one SQLite database file.
@@ -134,6 +139,16 @@ final class SQLiteConnection: @unchecked Sendable {
 
     func run(_ sql: String, _ values: [SQLiteValue] = []) throws {
         try query(sql, values) { _ in }
+    }
+
+    /// The cached prepared statement of `sql`, left in the cache: for a caller that runs it many times in a row
+    /// (the rows of a commit) and runs nothing else with the same SQL meanwhile. A statement it leaves on a row
+    /// must be ``SQLiteStatement/finish()``ed.
+    func cachedStatement(_ sql: String) throws -> SQLiteStatement {
+        if let cached = statements[sql] { return cached }
+        let stmt = try prepare(sql)
+        if statements.count < Self.cachedStatements { statements[sql] = stmt }
+        return stmt
     }
 
     /// Runs `sql` with `values`, calling `row` for each result row. The statement is reset afterwards, also when

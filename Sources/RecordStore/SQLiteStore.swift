@@ -90,27 +90,28 @@ public actor SQLiteStore: RecordStore {
                             .text(Instant.format(Date()))])
             }
             var current: [RecordKey: (version: Int, contentHash: [UInt8])] = [:]
-            let select = try db.prepare("SELECT version_id, content_hash FROM records WHERE resource_type = ? AND id = ?")
+            let select = try db.cachedStatement("SELECT version_id, content_hash FROM records WHERE resource_type = ? AND id = ?")
             for key in Set(unit.map(\.key)) {
                 try select.reset([.text(key.type), .text(key.id)])
                 if try select.step() { current[key] = (Int(select.int(0)), select.blob(1)) }
             }
+            select.finish()
             let (outcomes, rows) = try VersionPlanner.plan(unit, current: current, lastUpdated: Instant.format(Date()))
             if !rows.isEmpty {
-                try db.exec("UPDATE txid_counter SET value = value + 1")
+                try db.run("UPDATE txid_counter SET value = value + 1")
                 var txid: Int64 = 0
                 try db.query("SELECT value FROM txid_counter") { txid = $0.int(0) }
-                let insertVersion = try db.prepare("""
+                let insertVersion = try db.cachedStatement("""
                     INSERT INTO record_versions (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-                let upsert = try db.prepare("""
+                let upsert = try db.cachedStatement("""
                     INSERT INTO records (patient_key, resource_type, id, version_id, txid, last_updated, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (resource_type, id) DO UPDATE SET patient_key = excluded.patient_key, version_id = excluded.version_id, txid = excluded.txid,
                     last_updated = excluded.last_updated, content_hash = excluded.content_hash
                     """)
-                let clearIndex = try db.prepare("DELETE FROM search_index WHERE resource_type = ? AND id = ?")
-                let insertIndex = try db.prepare(SearchIndexRows.sqliteInsert)
+                let clearIndex = try db.cachedStatement("DELETE FROM search_index WHERE resource_type = ? AND id = ?")
+                let insertIndex = try db.cachedStatement(SearchIndexRows.sqliteInsert)
                 for row in rows {
                     let type = SQLiteValue.text(row.key.type), id = SQLiteValue.text(row.key.id), version = SQLiteValue.int(Int64(row.version))
                     let patient = SQLiteValue.text(row.patientKey)
