@@ -26,7 +26,8 @@ public protocol RecordStore: RecordSearching, RecordHistory, RecordCounting, Sen
     func deadLetter(id: Int64) async throws -> DeadLetter?
     func resolveDeadLetter(id: Int64) async throws
 
-    /// Current resources by type, sorted by type.
+    /// Resources by type, sorted by type, deleted ones included (``RecordCounting/recordCounts()`` counts them
+    /// apart).
     func countsByType() async throws -> [(type: String, count: Int)]
     /// The number of stored versions (all types, all versions).
     func versionCount() async throws -> Int
