@@ -42,7 +42,7 @@ extension PostgresStore {
 
     /// The unit as version 1 of each of its keys, in one statement outside any transaction (a large unit: that
     /// statement and the COPY of its index rows, in one transaction); nil when a key exists (the statement was
-    /// refused whole by the primary key, and the unit must be read and planned).
+    /// refused whole by the primary key) or it raced another unit, and the unit must be read and planned.
     private func commitAsNew(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome]? {
         let (outcomes, versions) = try VersionPlanner.plan(unit, current: [:], lastUpdated: Instant.format(Date()))
         guard !versions.isEmpty else { return outcomes }
@@ -58,8 +58,10 @@ extension PostgresStore {
                 try await client.query(write.statement, logger: logger)
             }
             return outcomes
-        } catch where Self.isUniqueViolation(error) {
-            freshKeysExpected.store(false, ordering: .relaxed)
+        } catch where Self.isRetryable(error) {
+            // A stored key (unique violation): the next unit is probably not new either. A deadlock with a
+            // concurrent unit, or a serialization failure: read, plan and retry like any unit.
+            if Self.isUniqueViolation(error) { freshKeysExpected.store(false, ordering: .relaxed) }
             return nil
         }
     }
