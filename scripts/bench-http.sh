@@ -59,6 +59,8 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # How the reads' AuditEvents were grouped into store transactions (serve prints it when it stops).
+  grep -h "^audit trail:" "$work/gateway.out" 2>/dev/null | sed 's/^/reads gateway: /' || true
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -30,7 +30,14 @@ public actor SQLiteStore: RecordStore {
         writerLoop = Self.writerThreads.next()
         readers = SQLiteReaders(path: path)
         db = try SQLiteConnection(path: path)
-        try db.exec("PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        // wal_autocheckpoint: a checkpoint copies each page changed since the last one once, however often it
+        // changed, and a commit changes the same hot index pages (an AuditEvent per partner read: about 25 pages), so
+        // 4,000 pages (16 MB of WAL) between checkpoints instead of 1,000 writes those pages a quarter as often.
+        // cache_size: 64 MB of pages for the writer (the default 2 MB rereads index pages on every commit).
+        try db.exec("""
+            PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
+            PRAGMA wal_autocheckpoint=4000; PRAGMA cache_size=-65536;
+            """)
         try Self.migrate(db)
         try Self.reindexPending(db)
     }

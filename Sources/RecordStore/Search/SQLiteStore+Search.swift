@@ -1,7 +1,7 @@
 import FHIRCore
 
 extension SQLiteStore: SearchExecuting {
-    public func search(_ query: SearchQuery) async throws -> SearchPage {
+    public nonisolated func search(_ query: SearchQuery) async throws -> SearchPage {
         try await SearchEngine.run(query, on: self)
     }
 

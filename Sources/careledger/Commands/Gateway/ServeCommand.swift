@@ -90,6 +90,10 @@ struct ServeCommand: AsyncParsableCommand {
             try? await store.close()
             throw ExitCode(69)
         }
+        if let audit = dependencies.audit {
+            let (stored, transactions, largest) = await (audit.stored, audit.transactions, audit.largestBatch)
+            Output.line("audit trail: \(stored) AuditEvents stored in \(transactions) transactions (largest batch \(largest))")
+        }
         try await store.close()
     }
 }
