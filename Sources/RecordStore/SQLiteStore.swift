@@ -4,8 +4,9 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// The embedded record store: one SQLite file, WAL journal, `synchronous=FULL` so that a committed unit
-/// survives `kill -9` and power loss. Same behaviour as ``PostgresStore``.
+/// The embedded record store: one SQLite file, WAL journal; a committed unit survives `kill -9` and power loss
+/// (every writing method returns only after an fsync of the WAL that covers its commit, ``SQLiteWALSync``). Same
+/// behaviour as ``PostgresStore``.
 ///
 /// One writer, many readers: the actor owns the write connection and runs on a thread of its own
 /// (``writerThreads``), so a commit's fsync blocks that thread, never one of the few cooperative threads that
@@ -14,6 +15,7 @@ import NIOPosix
 public actor SQLiteStore: RecordStore {
     let db: SQLiteConnection
     nonisolated let readers: SQLiteReaders
+    nonisolated let walSync: SQLiteWALSync
     public nonisolated let path: String
     private nonisolated let writerLoop: any EventLoop
 
@@ -29,6 +31,7 @@ public actor SQLiteStore: RecordStore {
         self.path = path
         writerLoop = Self.writerThreads.next()
         readers = SQLiteReaders(path: path)
+        walSync = SQLiteWALSync(databasePath: path)
         db = try SQLiteConnection(path: path)
         // wal_autocheckpoint: a checkpoint copies each page changed since the last one once, however often it
         // changed, and a commit changes the same hot index pages (an AuditEvent per partner read: about 25 pages), so
@@ -40,6 +43,16 @@ public actor SQLiteStore: RecordStore {
             """)
         try Self.migrate(db)
         try Self.reindexPending(db)
+        // From here on commits do not fsync inside the write lock; each writing method awaits the group fsync
+        // (``SQLiteWALSync``) before it returns.
+        try db.exec("PRAGMA synchronous=NORMAL")
+    }
+
+    /// Returns once what this store committed so far is on disk (see ``SQLiteWALSync``). Every writing method calls
+    /// it after its transaction, outside it: the actor is free meanwhile, so the next transaction writes while this
+    /// one's fsync runs.
+    func durable() async throws {
+        try await walSync.durable()
     }
 
     static func migrate(_ db: SQLiteConnection) throws {
@@ -62,11 +75,15 @@ public actor SQLiteStore: RecordStore {
 
     public func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
         guard !unit.isEmpty else { return [] }
-        return try write(unit, batch: batch, message: nil) ?? []
+        let outcomes = try write(unit, batch: batch, message: nil) ?? []
+        try await durable()
+        return outcomes
     }
 
     public func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]? {
-        try write(unit, batch: batch, message: message)
+        let outcomes = try write(unit, batch: batch, message: message)
+        try await durable()
+        return outcomes
     }
 
     public nonisolated func received(_ message: MessageKey) async throws -> Bool {
@@ -142,13 +159,16 @@ public actor SQLiteStore: RecordStore {
 
     public func beginBatch(source: String, format: String) async throws -> Int64 {
         try db.run("INSERT INTO import_batches (source, format, started_at) VALUES (?, ?, ?)", [.text(source), .text(format), .text(Instant.format(Date()))])
-        return db.lastInsertRowID
+        let id = db.lastInsertRowID
+        try await durable()
+        return id
     }
 
     public func finishBatch(_ id: Int64, counts: BatchCounts) async throws {
         try db.run("UPDATE import_batches SET finished_at = ?, created = ?, updated = ?, unchanged = ?, rejected = ? WHERE id = ?",
                    [.text(Instant.format(Date())), .int(Int64(counts.created)), .int(Int64(counts.updated)), .int(Int64(counts.unchanged)),
                     .int(Int64(counts.rejected)), .int(id)])
+        try await durable()
     }
 
     public func addDeadLetter(_ letter: DeadLetter) async throws -> Int64 {
@@ -156,11 +176,16 @@ public actor SQLiteStore: RecordStore {
         var existing: Int64?
         try db.query("SELECT id FROM dead_letters WHERE resolved_at IS NULL AND source = ? AND location = ? AND raw = ? ORDER BY id LIMIT 1",
                      [.text(letter.source), .text(letter.location), .blob(letter.raw)]) { existing = $0.int(0) }
-        if let existing { return existing }
+        if let existing {
+            try await durable()
+            return existing
+        }
         try db.run("INSERT INTO dead_letters (import_batch, source, location, format, raw, outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                    [letter.batch.map(SQLiteValue.int) ?? .null, .text(letter.source), .text(letter.location), .text(letter.format),
                     .blob(letter.raw), .text(letter.outcome), .text(letter.createdAt)])
-        return db.lastInsertRowID
+        let id = db.lastInsertRowID
+        try await durable()
+        return id
     }
 
     private static let deadLetterColumns = "id, import_batch, source, location, format, raw, outcome, created_at, resolved_at"
@@ -188,6 +213,7 @@ public actor SQLiteStore: RecordStore {
 
     public func resolveDeadLetter(id: Int64) async throws {
         try db.run("UPDATE dead_letters SET resolved_at = ? WHERE id = ?", [.text(Instant.format(Date())), .int(id)])
+        try await durable()
     }
 
     public nonisolated func countsByType() async throws -> [(type: String, count: Int)] {
@@ -290,6 +316,7 @@ public actor SQLiteStore: RecordStore {
     public func createAnchorBatch(root: [UInt8], firstTxid: Int64, lastTxid: Int64, checkpoint: String,
                                   leaves: [(key: RecordKey, version: Int)]) async throws -> Int64 {
         guard !leaves.isEmpty else { throw AnchorBatchFailure.empty }
+        let id: Int64
         try db.exec("BEGIN IMMEDIATE")
         do {
             try db.run("INSERT INTO anchor_batches (root, leaf_count, first_txid, last_txid, checkpoint) VALUES (?, ?, ?, ?, ?) ON CONFLICT (root) DO NOTHING",
@@ -299,7 +326,7 @@ public actor SQLiteStore: RecordStore {
                 try db.query("SELECT id FROM anchor_batches WHERE root = ?", [.blob(root)]) { existing = $0.int(0) }
                 throw AnchorBatchFailure.sameRoot(as: existing)
             }
-            let id = db.lastInsertRowID
+            id = db.lastInsertRowID
             // One prepared statement for every leaf: a version already in a batch (or listed twice) is not matched.
             let update = try db.prepare("""
                 UPDATE record_versions SET anchor_batch = ?, anchor_leaf = ?
@@ -310,11 +337,12 @@ public actor SQLiteStore: RecordStore {
                 if db.changes != 1 { throw try unbatchable(key, version, batch: id) }
             }
             try db.exec("COMMIT")
-            return id
         } catch {
             try? db.exec("ROLLBACK")
             throw error
         }
+        try await durable()
+        return id
     }
 
     /// Why a leaf's version could not join batch `id`.
@@ -338,6 +366,7 @@ public actor SQLiteStore: RecordStore {
             try? db.exec("ROLLBACK")
             throw error
         }
+        try await durable()
     }
 
     private static let batchColumns = "id, root, leaf_count, first_txid, last_txid, checkpoint, height, tx_index"

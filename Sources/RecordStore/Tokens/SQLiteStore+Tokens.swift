@@ -6,6 +6,7 @@ extension SQLiteStore: TokenReplayCache {
                    [.text(clientId), .text(jti), .int(expiresAt)])
         var inserted: Int64 = 0
         try db.query("SELECT changes()") { row in inserted = row.int(0) }
+        try await durable()
         return inserted == 1
     }
 }

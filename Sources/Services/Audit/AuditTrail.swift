@@ -45,10 +45,10 @@ public actor AuditTrail {
     /// AuditEvents waiting for a commit slot.
     public var queued: Int { queue.count }
 
-    /// A trail storing into `store`. `maxInFlight` defaults to ``commitSlots(for:)``.
+    /// A trail storing into `store`. `maxInFlight` defaults to ``commitSlots``.
     public init(store: any RecordStore, observer: String, flushWindow: Duration = .zero, maxBatch: Int = 256, maxInFlight: Int? = nil,
                 clock: @escaping @Sendable () -> Date = { Date() }) {
-        self.init(observer: observer, flushWindow: flushWindow, maxBatch: maxBatch, maxInFlight: maxInFlight ?? Self.commitSlots(for: store),
+        self.init(observer: observer, flushWindow: flushWindow, maxBatch: maxBatch, maxInFlight: maxInFlight ?? Self.commitSlots,
                   clock: clock) { records in
             _ = try await store.commit(records, batch: nil)
         }
@@ -66,12 +66,10 @@ public actor AuditTrail {
         self.clock = clock
     }
 
-    /// How many commits to overlap on `store`: SQLite has one writer (its store runs one write at a time, so a
-    /// second commit in flight would only freeze a smaller batch behind the first); PostgreSQL commits
-    /// concurrently on its connection pool (4 connections), of which the trail leaves one to the reads.
-    public static func commitSlots(for store: any RecordStore) -> Int {
-        store is SQLiteStore ? 1 : 3
-    }
+    /// How many commits to overlap: PostgreSQL commits concurrently on its connection pool; SQLite has one writer
+    /// but syncs outside the write lock, so the next batch is written while the last one's fsync runs and one fsync
+    /// makes both durable.
+    public static let commitSlots = 3
 
     /// Builds and stores the AuditEvent of `access`; returns once it is committed, with its key.
     ///

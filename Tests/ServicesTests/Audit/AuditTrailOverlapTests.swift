@@ -133,10 +133,4 @@ struct AuditTrailOverlapTests {
         // The slot is free again after a failure.
         #expect(await trail.queued == 0)
     }
-
-    @Test func aStoreGetsTheCommitSlotsItCanUse() async throws {
-        try await StoreKind.sqlite.withStore { store, _ in
-            #expect(AuditTrail.commitSlots(for: store) == 1, "SQLite has one writer")
-        }
-    }
 }
