@@ -109,14 +109,18 @@ public actor AnchoringService {
 
     /// One look at the queue: cuts a batch if N versions wait or the oldest waited T. Returns the batch's size.
     public func step(now: UInt64, force: Bool = false) async throws -> Int {
-        let queued = try await store.anchorQueue(limit: settings.maxLeaves)
-        guard !queued.isEmpty else {
+        // While a batch is not due, the queue is only counted: reading up to N commitments on every poll (every
+        // 20 ms) cost the store more than the writes it anchors when thousands of versions were waiting.
+        let waiting = try await store.anchorQueueCount()
+        guard waiting > 0 else {
             waitingSince = nil
             return 0
         }
         let since = waitingSince ?? now
         waitingSince = since
-        guard force || queued.count >= settings.maxLeaves || now - since >= UInt64(settings.maxDelayMillis) else { return 0 }
+        guard force || waiting >= settings.maxLeaves || now - since >= UInt64(settings.maxDelayMillis) else { return 0 }
+        let queued = try await store.anchorQueue(limit: settings.maxLeaves)
+        guard !queued.isEmpty else { return 0 }
         try await cut(queued)
         waitingSince = nil
         return queued.count

@@ -1,6 +1,5 @@
 import FHIRCore
 public import Hummingbird
-import Logging
 public import Services
 
 /// Consent and audit around the record reads (read, vread, history, `$everything`) of a partner's client (issue
@@ -9,14 +8,12 @@ public import Services
 /// Local clients (and a gateway mounted without authentication) read without either.
 struct PartnerReads {
     let session: ConsentSession?
-    let audit: AuditTrail?
-    let logger: Logger
+    let dependencies: GatewayDependencies
 
     /// The request's consent session: nil for a local client or an unauthenticated gateway; 403 for a partner when
     /// this gateway has no consent gate.
     init(_ request: Request, context: GatewayRequestContext, dependencies: GatewayDependencies) async throws {
-        audit = dependencies.audit
-        logger = dependencies.logger
+        self.dependencies = dependencies
         guard let principal = context.principal, principal.kind == .partner else {
             session = nil
             return
@@ -69,7 +66,7 @@ struct PartnerReads {
 
     /// The patient of a `$everything`: refused (403, audited) when the consent refuses the Patient resource itself,
     /// so a refused patient's compartment is never listed, not even as an empty Bundle. A permitted patient is
-    /// audited with the whole answer by ``filter(_:_:query:)``.
+    /// audited with each page of the answer (EverythingRoutes).
     func authorizePatient(_ patient: StoredResource, query: String?) async throws {
         guard let session else { return }
         let decision = try await session.decide(try Self.resource(patient))
@@ -82,31 +79,8 @@ struct PartnerReads {
     /// True for a partner's request: its search-like Bundles carry the consent notice (``ConsentNotice``).
     var isPartner: Bool { session != nil }
 
-    /// A list (history, `$everything`): the resources the consent permits, in order; the others left out. Deletes
-    /// (no content to decide on) are kept only for local clients. Audited once for the list.
-    func filter(_ resources: [StoredResource], _ interaction: AuditedAccess.Interaction, query: String?) async throws -> [StoredResource] {
-        guard let session else { return resources }
-        var kept: [StoredResource] = []
-        var decisions: [AccessDecision] = []
-        for resource in resources where !resource.deleted {
-            let decision = try await session.decide(try Self.resource(resource))
-            decisions.append(decision)
-            if decision.allows { kept.append(resource) }
-        }
-        try await record(AuditedAccess(interaction, session: session, decisions: decisions, resources: kept.map(\.location),
-                                       query: query, outcome: .success))
-        return kept
-    }
-
     private func record(_ access: AuditedAccess) async throws {
-        guard let audit else { return }
-        do {
-            try await audit.record(access)
-        } catch {
-            // Not audited means not served: the response waits for its AuditEvent.
-            logger.error("an AuditEvent could not be stored: \(error)")
-            throw ServiceError(.unavailable, "the access could not be audited, so it is not served")
-        }
+        try await dependencies.recordAudited(access)
     }
 
     private static func resource(_ stored: StoredResource) throws -> Resource {

@@ -84,7 +84,7 @@ public struct SearchRoutes: GatewayRoutes {
             let query = type + "?" + searchRequest.canonicalParameters.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
             let consented = try await session.search(searchRequest, engine: search, query: query)
             // Stored before the response leaves (group commit); a failure to audit is a 503, not an unaudited answer.
-            try await dependencies.audit?.record(consented.access)
+            try await dependencies.recordAudited(consented.access)
             result = consented.result
             partnerSearch = true
         } else {
