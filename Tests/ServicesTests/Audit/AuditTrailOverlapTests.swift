@@ -133,4 +133,13 @@ struct AuditTrailOverlapTests {
         // The slot is free again after a failure.
         #expect(await trail.queued == 0)
     }
+
+    @Test func aStoreGetsTheCommitSlotsItCanUse() async throws {
+        try await StoreKind.sqlite.withStore { store, _ in
+            #expect(AuditTrail.commitSlots(for: store) == 1, "one SQLite writer: batches grow while it writes")
+        }
+        try await StoreKind.postgres.withStore { store, _ in
+            #expect(AuditTrail.commitSlots(for: store) == 3, "PostgreSQL commits on several connections")
+        }
+    }
 }
