@@ -16,6 +16,7 @@ public actor SQLiteStore: RecordStore {
     let db: SQLiteConnection
     nonisolated let readers: SQLiteReaders
     nonisolated let walSync: SQLiteWALSync
+    nonisolated let checkpointer: SQLiteCheckpointer
     public nonisolated let path: String
     private nonisolated let writerLoop: any EventLoop
 
@@ -32,14 +33,13 @@ public actor SQLiteStore: RecordStore {
         writerLoop = Self.writerThreads.next()
         readers = SQLiteReaders(path: path)
         walSync = SQLiteWALSync(databasePath: path)
+        checkpointer = SQLiteCheckpointer(path: path)
         db = try SQLiteConnection(path: path)
-        // wal_autocheckpoint: a checkpoint copies each page changed since the last one once, however often it
-        // changed, and a commit changes the same hot index pages (an AuditEvent per partner read: about 25 pages), so
-        // 4,000 pages (16 MB of WAL) between checkpoints instead of 1,000 writes those pages a quarter as often.
-        // cache_size: 64 MB of pages for the writer (the default 2 MB rereads index pages on every commit).
+        // wal_autocheckpoint: checkpoints run beside the writer (``SQLiteCheckpointer``); the writer's own is only a
+        // backstop. cache_size: 64 MB of pages for the writer (the default 2 MB rereads index pages on every commit).
         try db.exec("""
             PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
-            PRAGMA wal_autocheckpoint=4000; PRAGMA cache_size=-65536;
+            PRAGMA wal_autocheckpoint=\(SQLiteCheckpointer.backstopPages); PRAGMA cache_size=-65536;
             """)
         try Self.migrate(db)
         try Self.reindexPending(db)
@@ -53,6 +53,7 @@ public actor SQLiteStore: RecordStore {
     /// one's fsync runs.
     func durable() async throws {
         try await walSync.durable()
+        checkpointer.nudge()
     }
 
     static func migrate(_ db: SQLiteConnection) throws {
@@ -416,6 +417,7 @@ public actor SQLiteStore: RecordStore {
     }
 
     public func close() async throws {
+        checkpointer.close()
         readers.close()
         db.close()
     }

@@ -92,4 +92,28 @@ struct SQLiteWALSyncTests {
         #expect(try await store.versionCount() == 20)
         try await store.close()
     }
+
+    @Test func checkpointsRunBesideTheWriter() async throws {
+        let dir = try Repository.temporaryDirectory("careledger-checkpoint")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("store.sqlite").path
+        let store = try SQLiteStore(path: path)
+        for n in 1...5 {
+            _ = try await store.commit([try PreparedRecord(resource: JSONReader().read(Array(#"{"resourceType":"Patient","id":"c\#(n)"}"#.utf8)))],
+                                       batch: nil)
+        }
+        // The first commit's nudge starts a checkpoint on the blocking pool; waits are bounded (shared cores).
+        for _ in 0..<400 where store.checkpointer.checkpoints == 0 && store.checkpointer.lastFailure == nil {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(store.checkpointer.lastFailure == nil)
+        #expect(store.checkpointer.checkpoints >= 1)
+        // What the checkpoint copied is in the database file: a fresh connection reads it, and the WAL has no
+        // frames left to copy for the first commits.
+        #expect(try await store.versionCount() == 5)
+        try await store.close()
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.versionCount() == 5)
+        try await reopened.close()
+    }
 }
