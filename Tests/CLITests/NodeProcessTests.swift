@@ -18,7 +18,7 @@ struct NodeProcessTests {
             process.executableURL = CLITests.binary
             process.arguments = ["node", "start", "--home", home, "--store", store, "--rpc-port", "0", "--block-interval-ms", "20", "--batch-delay-ms", "50"]
             process.currentDirectoryURL = CLITests.repoRoot
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: log)
             process.standardError = process.standardOutput
             process.standardInput = FileHandle.nullDevice

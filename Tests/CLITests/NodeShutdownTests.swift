@@ -14,7 +14,7 @@ struct NodeShutdownTests {
         process.executableURL = CLITests.binary
         process.arguments = ["node", "start", "--home", home, "--store", store, "--rpc-port", "0", "--block-interval-ms", "20"]
         process.currentDirectoryURL = CLITests.repoRoot
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: log)
         process.standardError = process.standardOutput
         process.standardInput = FileHandle.nullDevice

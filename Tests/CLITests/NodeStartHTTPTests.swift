@@ -22,7 +22,7 @@ struct NodeStartHTTPTests {
         process.executableURL = CLITests.binary
         process.arguments = ["node", "start", "--home", home, "--store", store, "--rpc-port", "0", "--http", "127.0.0.1:0"]
         process.currentDirectoryURL = CLITests.repoRoot
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: log)
         process.standardError = process.standardOutput
         process.standardInput = FileHandle.nullDevice

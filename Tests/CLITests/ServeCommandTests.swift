@@ -23,7 +23,7 @@ struct ServeCommandTests {
         process.executableURL = CLITests.binary
         process.arguments = ["serve"] + arguments
         process.currentDirectoryURL = CLITests.repoRoot
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: log)
         // Its standard error too, so a serve that exits names why in the failure.
         process.standardError = process.standardOutput
