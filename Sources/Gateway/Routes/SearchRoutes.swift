@@ -49,6 +49,21 @@ public struct SearchRoutes: GatewayRoutes {
         }
     }
 
+    /// A partner's search reaches no local-only record (``LocalOnlyRecords``: AuditEvents) through a reference
+    /// either: a chain or type modifier naming such a type is refused as a search of it is (403, audited), and a
+    /// chain without a type does not look into them (`Provenance?target.outcome=4` would otherwise tell a partner
+    /// which accesses were refused).
+    static func keepLocalOnlyOut(_ request: inout SearchRequest, _ context: GatewayRequestContext) throws(ServiceError) {
+        for i in request.query.clauses.indices {
+            if let target = request.query.clauses[i].targetType, LocalOnlyRecords.contains(type: target) {
+                try context.require(.search, type: target)
+            }
+            if request.query.clauses[i].chain != nil {
+                request.query.clauses[i].targets.removeAll { LocalOnlyRecords.contains(type: $0) }
+            }
+        }
+    }
+
     /// `a=1&b=x+y` as name/value pairs, `+` as a space and percent-escapes undone.
     static func formParameters(_ body: String) -> [(name: String, value: String)] {
         body.split(separator: "&").compactMap { part in
@@ -71,7 +86,8 @@ public struct SearchRoutes: GatewayRoutes {
         let parameters = try parameters.map { parameter throws(ServiceError) in
             parameter.name == "_cursor" ? (parameter.name, try dependencies.cursorSeal.open(parameter.value)) : parameter
         }
-        let searchRequest = try SearchRequest.parse(type: type, parameters: parameters, handling: handling)
+        var searchRequest = try SearchRequest.parse(type: type, parameters: parameters, handling: handling)
+        if context.principal?.kind == .partner { try Self.keepLocalOnlyOut(&searchRequest, context) }
         let search = RecordSearch(store: dependencies.store)
         var result: SearchResult
         var partnerSearch = false

@@ -121,6 +121,29 @@ struct PartnerLocalOnlyAndPagingTests {
         }
     }
 
+    @Test func aPartnerCannotReachAuditEventsThroughAChain() async throws {
+        try await Self.withGateway { client, store in
+            // A Provenance in no patient's compartment (a partner needs no consent for it) that targets an AuditEvent.
+            let provenance = try Fixture.resource("""
+                {"resourceType": "Provenance", "id": "prov", "recorded": "2026-12-07T10:00:00Z",
+                 "target": [{"reference": "AuditEvent/ae-other"}], "agent": [{"who": {"display": "careledger-gateway"}}]}
+                """)
+            _ = try await store.commit([try PreparedRecord(resource: provenance)], batch: nil)
+            // The hospital's own client finds it through the chain, typed or not.
+            #expect(Self.types(try await client.get("/Provenance?target:AuditEvent._id=ae-other")) == ["Provenance"])
+            #expect(Self.types(try await client.get("/Provenance?target._id=ae-other")) == ["Provenance"])
+            // A partner naming AuditEvent in the chain is refused as a search of AuditEvents is.
+            let typed = try await client.get("/Provenance?target:AuditEvent._id=ae-other", headers: Self.partner)
+            #expect(typed.status == 403)
+            #expect(typed.issue?.code == "forbidden")
+            // An untyped chain does not look into AuditEvents for a partner; the Provenance itself is still served.
+            let untyped = try await client.get("/Provenance?target._id=ae-other", headers: Self.partner)
+            #expect(untyped.status == 200)
+            #expect(!Self.types(untyped).contains("Provenance"), "\(Self.types(untyped))")
+            #expect(Self.types(try await client.get("/Provenance?_id=prov", headers: Self.partner)).contains("Provenance"))
+        }
+    }
+
     @Test func aPartnersEverythingIsPagedPastWithheldResourcesAndAudited() async throws {
         try await Self.withGateway { client, store in
             let before = try await PartnerConsentRoutesTests.auditEvents(store)
