@@ -15,39 +15,10 @@ import Testing
 /// reason; the hospital's own client reads the same AuditEvents.
 @Suite("Gateway: AuditEvents refused to partners whatever their scopes, audited", .timeLimit(.minutes(3)))
 struct LocalOnlyRefusalAuditTests {
-    struct Clients: ClientDirectory {
-        let partnerKey: JWK
-        let localKey: JWK
-        func client(id: String) async throws -> RegisteredClient? {
-            switch id {
-            case "partner-b":
-                RegisteredClient(clientId: id, kind: .partner, participant: String(repeating: "cd", count: 32),
-                                 identifiers: ["http://example.org/ids|partner-hospital-b"], keys: ClientKeySet(keys: [partnerKey]),
-                                 scopes: ScopeSet(parsing: ["system/*.rs"]))
-            case "ehr":
-                RegisteredClient(clientId: id, kind: .local, keys: ClientKeySet(keys: [localKey]), scopes: ScopeSet(parsing: ["system/*.rs"]))
-            default: nil
-            }
-        }
-    }
-
     @Test(arguments: StoreKind.allCases)
     func aPartnerIsRefusedAuditEventsAndEachRefusalIsAudited(kind: StoreKind) async throws {
         try await kind.withStore { store, _ in
-            let cache = try #require(store as? any TokenReplayCache)
-            let partnerKey = try await TestClientKey.es384(kid: "b-1")
-            let localKey = try await TestClientKey.ed25519(kid: "ehr-1")
-            let codec = AccessTokenCodec.withRandomKey(clock: { Date() })
-            let verifier = ClientAssertionVerifier(tokenURL: ScopeRefusalAuditTests.tokenURL,
-                                                   directory: Clients(partnerKey: partnerKey.publicJWK, localKey: localKey.publicJWK), replayCache: cache)
-            let issuer = TokenIssuer(verifier: verifier, codec: codec, clock: { Date() })
-            let dependencies = GatewayDependencies(store: store, audit: AuditTrail(store: store, observer: "careledger-gateway-test"))
-            let app = try GatewayApplication.make(configuration: GatewayConfiguration(host: "127.0.0.1", port: 0), dependencies: dependencies,
-                                                  concerns: [SMARTAuthRoutes(issuer: issuer, codec: codec), ReadRoutes(), HistoryRoutes(),
-                                                             GatewayRouteClosure { router, dependencies in
-                                                                 SearchRoutes().add(to: router, dependencies: dependencies)
-                                                             }])
-            try await app.test(.live) { client in
+            try await ScopeRefusalAuditTests.withGateway(store, scopes: ["system/*.rs"]) { client, partnerKey, localKey in
                 let partner = try await ScopeRefusalAuditTests.token(client, id: "partner-b", key: partnerKey)
                 var expected = 0
                 for uri in ["/AuditEvent/any", "/AuditEvent?_count=5", "/AuditEvent/_history"] {

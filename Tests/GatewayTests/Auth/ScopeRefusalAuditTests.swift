@@ -15,21 +15,43 @@ import Testing
 /// token from the token endpoint. A local client's refusal is not a partner access and leaves none.
 @Suite("Gateway: scope refusals of partners are audited", .timeLimit(.minutes(3)))
 struct ScopeRefusalAuditTests {
-    /// Partner hospital B's client (only `system/Patient.rs`) and a local EHR client (only `system/Patient.rs`).
+    /// Partner hospital B's client and a local EHR client, both granted `scopes`.
     struct Clients: ClientDirectory {
         let partnerKey: JWK
         let localKey: JWK
+        let scopes: [String]
         func client(id: String) async throws -> RegisteredClient? {
             switch id {
             case "partner-b":
                 RegisteredClient(clientId: id, kind: .partner, participant: String(repeating: "cd", count: 32),
                                  identifiers: ["http://example.org/ids|partner-hospital-b"], keys: ClientKeySet(keys: [partnerKey]),
-                                 scopes: ScopeSet(parsing: ["system/Patient.rs"]))
+                                 scopes: ScopeSet(parsing: scopes))
             case "ehr":
-                RegisteredClient(clientId: id, kind: .local, keys: ClientKeySet(keys: [localKey]), scopes: ScopeSet(parsing: ["system/Patient.rs"]))
+                RegisteredClient(clientId: id, kind: .local, keys: ClientKeySet(keys: [localKey]), scopes: ScopeSet(parsing: scopes))
             default: nil
             }
         }
+    }
+
+    /// A live gateway on `store` with the token endpoint, reads, history and search, audited; partner B's key
+    /// (ES384) and the EHR's (EdDSA) are registered with `scopes`. `body` gets the client and both keys.
+    static func withGateway(_ store: any RecordStore, scopes: [String],
+                            _ body: @escaping @Sendable (any TestClientProtocol, TestClientKey, TestClientKey) async throws -> Void) async throws {
+        let cache = try #require(store as? any TokenReplayCache)
+        let partnerKey = try await TestClientKey.es384(kid: "b-1")
+        let localKey = try await TestClientKey.ed25519(kid: "ehr-1")
+        let codec = AccessTokenCodec.withRandomKey(clock: { Date() })
+        let verifier = ClientAssertionVerifier(tokenURL: tokenURL,
+                                               directory: Clients(partnerKey: partnerKey.publicJWK, localKey: localKey.publicJWK, scopes: scopes),
+                                               replayCache: cache)
+        let issuer = TokenIssuer(verifier: verifier, codec: codec, clock: { Date() })
+        let dependencies = GatewayDependencies(store: store, audit: AuditTrail(store: store, observer: "careledger-gateway-test"))
+        let app = try GatewayApplication.make(configuration: GatewayConfiguration(host: "127.0.0.1", port: 0), dependencies: dependencies,
+                                              concerns: [SMARTAuthRoutes(issuer: issuer, codec: codec), ReadRoutes(), HistoryRoutes(),
+                                                         GatewayRouteClosure { router, dependencies in
+                                                             SearchRoutes().add(to: router, dependencies: dependencies)
+                                                         }])
+        try await app.test(.live) { client in try await body(client, partnerKey, localKey) }
     }
 
     static let tokenURL = "https://hospital-a.example.org/auth/token"
@@ -55,20 +77,7 @@ struct ScopeRefusalAuditTests {
     @Test(arguments: StoreKind.allCases)
     func aPartnersOutOfScopeRequestIsAuditedBeforeThe403(kind: StoreKind) async throws {
         try await kind.withStore { store, _ in
-            let cache = try #require(store as? any TokenReplayCache)
-            let partnerKey = try await TestClientKey.es384(kid: "b-1")
-            let localKey = try await TestClientKey.ed25519(kid: "ehr-1")
-            let codec = AccessTokenCodec.withRandomKey(clock: { Date() })
-            let verifier = ClientAssertionVerifier(tokenURL: Self.tokenURL, directory: Clients(partnerKey: partnerKey.publicJWK, localKey: localKey.publicJWK),
-                                                   replayCache: cache)
-            let issuer = TokenIssuer(verifier: verifier, codec: codec, clock: { Date() })
-            let dependencies = GatewayDependencies(store: store, audit: AuditTrail(store: store, observer: "careledger-gateway-test"))
-            let app = try GatewayApplication.make(configuration: GatewayConfiguration(host: "127.0.0.1", port: 0), dependencies: dependencies,
-                                                  concerns: [SMARTAuthRoutes(issuer: issuer, codec: codec), ReadRoutes(), HistoryRoutes(),
-                                                             GatewayRouteClosure { router, dependencies in
-                                                                 SearchRoutes().add(to: router, dependencies: dependencies)
-                                                             }])
-            try await app.test(.live) { client in
+            try await Self.withGateway(store, scopes: ["system/Patient.rs"]) { client, partnerKey, localKey in
                 let partner = try await Self.token(client, id: "partner-b", key: partnerKey)
                 var expected = 0
                 for uri in ["/Observation/o1", "/Observation?code=1234", "/_history"] {
