@@ -21,7 +21,8 @@ public actor SQLiteStore: RecordStore {
     private nonisolated let writerLoop: any EventLoop
 
     /// The threads SQLite stores write on (a store keeps one of them): blocking file I/O stays off Swift's
-    /// cooperative pool. Two, so that stores of different files (tests run many) do not wait for each other's fsync.
+    /// cooperative pool (the fsyncs themselves run on NIO's blocking pool, ``SQLiteWALSync``). Two, so that stores
+    /// of different files (tests run many) do not wait for each other's transactions.
     static let writerThreads = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {

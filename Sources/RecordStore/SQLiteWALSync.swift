@@ -14,8 +14,8 @@ import NIOPosix
 actor SQLiteWALSync {
     /// The WAL file (`<database>-wal`), opened anew for each sync: SQLite may delete and create it again.
     let walPath: String
-    /// Syncs started and finished, counted from 1.
-    private var started = 0
+    /// Syncs started (the fsyncs run so far) and finished, counted from 1.
+    private(set) var syncs = 0
     private var finished = 0
     private var running = false
     private var waiters: [(needs: Int, continuation: CheckedContinuation<Void, any Error>)] = []
@@ -25,8 +25,6 @@ actor SQLiteWALSync {
     /// Syncs one file (the default: `fdatasync` on a thread of NIO's blocking pool).
     typealias Sync = @Sendable (String) async throws -> Void
     let syncFile: Sync
-    /// The fsyncs run so far.
-    private(set) var syncs = 0
     /// Callers waiting for a sync.
     var waiting: Int { waiters.count }
 
@@ -43,7 +41,7 @@ actor SQLiteWALSync {
     func durable() async throws {
         if let failure { throw failure }
         // A sync running now may have started before the caller's commit: the caller needs the next one.
-        let needs = started + 1
+        let needs = syncs + 1
         try await withCheckedThrowingContinuation { continuation in
             waiters.append((needs, continuation))
             startIfIdle()
@@ -53,9 +51,8 @@ actor SQLiteWALSync {
     private func startIfIdle() {
         guard !running, !waiters.isEmpty else { return }
         running = true
-        started += 1
         syncs += 1
-        let number = started, path = walPath, syncFile = syncFile
+        let number = syncs, path = walPath, syncFile = syncFile
         Task {
             let outcome: StoreError?
             do {
