@@ -90,10 +90,7 @@ public struct EverythingRoutes: GatewayRoutes {
             }
         }
         var count = SearchRequest.defaultCount
-        if let text = query["_count"] {
-            guard let n = Int(text), n >= 0 else { throw ServiceError(.invalidRequest, "_count=\(text.prefix(20)) is not a whole number") }
-            count = min(n, SearchRequest.maxCount)
-        }
+        if let text = query["_count"] { count = min(try SearchRequest.pageSize(text), SearchRequest.maxCount) }
         let types = query.getAll("_type")
         var asked = try EverythingRequest(patientId: patientId, types: types, since: query["_since"].map(String.init))
         if partner {

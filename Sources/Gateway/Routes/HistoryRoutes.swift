@@ -38,10 +38,7 @@ public struct HistoryRoutes: GatewayRoutes {
         let negotiation = try FHIRNegotiation(request)
         let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
         let query = request.uri.queryParameters
-        let count = try query["_count"].map { text throws(ServiceError) -> Int in
-            guard let n = Int(text), n >= 0 else { throw ServiceError(.invalidRequest, "_count=\(text.prefix(20)) is not a whole number") }
-            return n
-        }
+        let count = try query["_count"].map { text throws(ServiceError) in try SearchRequest.pageSize(text) }
         let since = query["_since"].map(String.init)
         // The cursor comes back sealed (CursorSeal); the store reads only the cursor inside.
         let cursor = try query["_cursor"].map { sealed throws(ServiceError) in try dependencies.cursorSeal.open(String(sealed)) }

@@ -34,6 +34,13 @@ public struct SearchRequest: Sendable {
         return summary ? .summary : nil
     }
 
+    /// `_count` (of a search, a history, `$everything`) as a page size: a whole number, zero or more, else a 400.
+    /// Each caller caps it at its largest page.
+    public static func pageSize(_ text: some StringProtocol) throws(ServiceError) -> Int {
+        guard let n = Int(text), n >= 0 else { throw ServiceError(.invalidRequest, "_count=\(text.prefix(20)) is not a whole number") }
+        return n
+    }
+
     /// The largest page a client may ask for with `_count`, and the page it gets when it does not ask.
     public static let maxCount = 1000
     public static let defaultCount = 50
@@ -61,8 +68,7 @@ public struct SearchRequest: Sendable {
         for (name, value) in parameters {
             switch name {
             case "_count":
-                guard let n = Int(value), n >= 0 else { throw ServiceError(.invalidRequest, "_count must be a whole number, not '\(value)'") }
-                r.query.count = min(n, maxCount)
+                r.query.count = min(try pageSize(value), maxCount)
             case "_sort":
                 r.query.sort = try sortKeys(value, type: type, table: table)
             case "_include", "_revinclude":
