@@ -165,48 +165,31 @@ struct UnitWrite {
         let copy = SearchIndexCopy(records: records)
         // One pass per column set (mapping a key path over the rows would copy every row once per column).
         let v = VersionColumns(versions)
-        if copy.rowCount >= SearchIndexCopy.minimumRows {
-            self.copy = copy
-            statement = """
-                WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
-                v AS (
-                    INSERT INTO careledger.record_versions
-                        (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
-                    SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
-                    FROM tx, UNNEST(\(v.patientKeys)::text[], \(v.types)::text[], \(v.ids)::text[], \(v.versions)::int4[],
-                                    \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
-                                    \(v.commitments)::bytea[], \(v.canonical)::text[])
-                        AS x(p, t, i, n, u, ch, h, s, c, j)
-                )
+        // A large unit's index rows go by COPY after the statement, which then inserts none (empty arrays).
+        let copying = copy.rowCount >= SearchIndexCopy.minimumRows
+        self.copy = copying ? copy : nil
+        let ix = SearchIndexRows(copying ? [] : records)
+        statement = """
+            WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
+            v AS (
+                INSERT INTO careledger.record_versions
+                    (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
+                SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
+                FROM tx, UNNEST(\(v.patientKeys)::text[], \(v.types)::text[], \(v.ids)::text[], \(v.versions)::int4[],
+                                \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
+                                \(v.commitments)::bytea[], \(v.canonical)::text[])
+                    AS x(p, t, i, n, u, ch, h, s, c, j)
+            ),
+            d AS (
                 DELETE FROM careledger.search_index s
                 USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
                 WHERE s.resource_type = k.t AND s.id = k.i
-                """
-        } else {
-            self.copy = nil
-            let ix = SearchIndexRows(records)
-            statement = """
-                WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
-                v AS (
-                    INSERT INTO careledger.record_versions
-                        (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
-                    SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
-                    FROM tx, UNNEST(\(v.patientKeys)::text[], \(v.types)::text[], \(v.ids)::text[], \(v.versions)::int4[],
-                                    \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
-                                    \(v.commitments)::bytea[], \(v.canonical)::text[])
-                        AS x(p, t, i, n, u, ch, h, s, c, j)
-                ),
-                d AS (
-                    DELETE FROM careledger.search_index s
-                    USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
-                    WHERE s.resource_type = k.t AND s.id = k.i
-                )
-                INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
-                SELECT k, t, i, p, v, s, vt, d, NULLIF(l, 'NaN'::float8), NULLIF(h, 'NaN'::float8)
-                FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
-                            \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::float8[], \(ix.highs)::float8[])
-                    AS x(k, t, i, p, v, s, vt, d, l, h)
-                """
-        }
+            )
+            INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
+            SELECT k, t, i, p, v, s, vt, d, NULLIF(l, 'NaN'::float8), NULLIF(h, 'NaN'::float8)
+            FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
+                        \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::float8[], \(ix.highs)::float8[])
+                AS x(k, t, i, p, v, s, vt, d, l, h)
+            """
     }
 }
