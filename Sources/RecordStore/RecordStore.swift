@@ -16,6 +16,13 @@ public protocol RecordStore: RecordSearching, RecordHistory, RecordCounting, Sen
     func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]?
     /// Whether the message was received (and its unit stored) before.
     func received(_ message: MessageKey) async throws -> Bool
+    /// Stores a unit like ``commit(_:batch:)`` (durably, before it returns) but writes the search-index rows of
+    /// its records of ``DeferredIndex/types`` later, in bulk; every search that can read them writes them first
+    /// (``DeferredIndex``). The audit trail's commits.
+    func commitIndexingLater(_ unit: [PreparedRecord]) async throws -> [RecordOutcome]
+    /// Writes every search-index row still pending (``commitIndexingLater(_:)``), also of marked records another
+    /// store instance left; returns once they are visible to searches.
+    func flushDeferredIndex() async throws
 
     func beginBatch(source: String, format: String) async throws -> Int64
     func finishBatch(_ id: Int64, counts: BatchCounts) async throws
@@ -146,6 +153,13 @@ public struct IdentifierQuery: Sendable, Hashable {
 }
 
 extension RecordStore {
+    /// Stores that index at once.
+    public func commitIndexingLater(_ unit: [PreparedRecord]) async throws -> [RecordOutcome] {
+        try await commit(unit, batch: nil)
+    }
+
+    public func flushDeferredIndex() async throws {}
+
     /// One query at a time: for stores without round trips to save.
     public func resolveIdentifiers(_ queries: [IdentifierQuery]) async throws -> [[String]] {
         var out: [[String]] = []

@@ -17,6 +17,10 @@ public actor SQLiteStore: RecordStore {
     nonisolated let readers: SQLiteReaders
     nonisolated let walSync: SQLiteWALSync
     nonisolated let checkpointer: SQLiteCheckpointer
+    /// AuditEvents' search-index rows not written yet (``commitIndexingLater(_:)``).
+    nonisolated let deferredIndex = DeferredIndex()
+    /// Which writes of ``deferredIndex`` are scheduled (SQLiteStore+DeferredIndex).
+    var deferredFlush = (immediate: false, delayed: false)
     public nonisolated let path: String
     private nonisolated let writerLoop: any EventLoop
 
@@ -82,6 +86,14 @@ public actor SQLiteStore: RecordStore {
         return outcomes
     }
 
+    public func commitIndexingLater(_ unit: [PreparedRecord]) async throws -> [RecordOutcome] {
+        guard !unit.isEmpty else { return [] }
+        let outcomes = try write(unit, batch: nil, message: nil, indexingLater: true) ?? []
+        scheduleDeferredFlush()
+        try await durable()
+        return outcomes
+    }
+
     public func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]? {
         let outcomes = try write(unit, batch: batch, message: message)
         try await durable()
@@ -98,7 +110,9 @@ public actor SQLiteStore: RecordStore {
     }
 
     /// One transaction: the message's row (nil, and nothing written, if it exists), then the unit's versions.
-    private func write(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?) throws -> [RecordOutcome]? {
+    /// `indexingLater`: the index rows of ``DeferredIndex/types`` are marked in `search_reindex` and kept in
+    /// ``deferredIndex`` instead of written.
+    private func write(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?, indexingLater: Bool = false) throws -> [RecordOutcome]? {
         try db.exec("BEGIN IMMEDIATE")
         do {
             if let message {
@@ -138,6 +152,7 @@ public actor SQLiteStore: RecordStore {
                     """)
                 let clearIndex = try db.cachedStatement("DELETE FROM search_index WHERE resource_type = ? AND id = ?")
                 let insertIndex = try db.cachedStatement(SearchIndexRows.sqliteInsert)
+                var deferred: [VersionRow] = [], unmarked: [RecordKey] = []
                 for row in rows {
                     let type = SQLiteValue.text(row.key.type), id = SQLiteValue.text(row.key.id), version = SQLiteValue.int(Int64(row.version))
                     let patient = SQLiteValue.text(row.patientKey)
@@ -146,10 +161,24 @@ public actor SQLiteStore: RecordStore {
                                            batch.map(SQLiteValue.int) ?? .null])
                     try upsert.run([patient, type, id, version, .int(txid), .text(row.lastUpdated), .blob(row.contentHash)])
                     if row.isUpdate { try clearIndex.run([type, id]) }
+                    if indexingLater && DeferredIndex.types.contains(row.key.type) {
+                        try mark(row.key)
+                        deferred.append(row)
+                        continue
+                    }
+                    // A rewritten record of a deferred type: its rows are written now, so it is no longer marked.
+                    if row.isUpdate && DeferredIndex.types.contains(row.key.type) {
+                        try unmark(row.key)
+                        unmarked.append(row.key)
+                    }
                     for e in row.index {
                         try insertIndex.run(SearchIndexRows.sqliteValues(patient, type, id, e))
                     }
                 }
+                try db.exec("COMMIT")
+                deferredIndex.discard(unmarked)
+                deferredIndex.add(deferred)
+                return outcomes
             }
             try db.exec("COMMIT")
             return outcomes
@@ -263,7 +292,8 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String] {
-        try readers.read { db in
+        if DeferredIndex.types.contains(type) { try await flushDeferredIndex() }
+        return try readers.read { db in
             var out: [String] = []
             if let system {
                 try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = 'identifier' AND value = ? AND system = ? ORDER BY id",
@@ -277,7 +307,8 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func search(type: String, param: String, value: String) async throws -> [String] {
-        try readers.read { db in
+        if DeferredIndex.types.contains(type) { try await flushDeferredIndex() }
+        return try readers.read { db in
             var out: [String] = []
             try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = ? AND value = ? ORDER BY id",
                          [.text(type), .text(param), .text(value)]) { out.append($0.text(0)) }
@@ -418,6 +449,7 @@ public actor SQLiteStore: RecordStore {
     }
 
     public func close() async throws {
+        try? await flushDeferredIndex()
         checkpointer.close()
         readers.close()
         db.close()

@@ -3,8 +3,9 @@ public import Foundation
 public import RecordStore
 
 /// The audit trail of partner accesses (issue 17, Deliver 7): each access's AuditEvent is stored before the
-/// response leaves, as a record like any other (versioned, indexed, in the anchoring queue, so only its commitment
-/// reaches the chain).
+/// response leaves, as a record like any other (versioned, in the anchoring queue, so only its commitment reaches
+/// the chain, and searchable). Its search-index rows are written shortly after, in bulk with other AuditEvents'
+/// (``RecordStore/commitIndexingLater(_:)``); a search that can find AuditEvents has them written first.
 ///
 /// Group commit, adaptive: an AuditEvent that finds a commit slot free is committed at once (an idle gateway adds
 /// one store transaction to a read, no window); while ``maxInFlight`` commits are running, arriving AuditEvents
@@ -50,7 +51,7 @@ public actor AuditTrail {
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.init(observer: observer, flushWindow: flushWindow, maxBatch: maxBatch, maxInFlight: maxInFlight ?? Self.commitSlots(for: store),
                   clock: clock) { records in
-            _ = try await store.commit(records, batch: nil)
+            _ = try await store.commitIndexingLater(records)
         }
     }
 
