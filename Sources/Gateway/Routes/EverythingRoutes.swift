@@ -10,14 +10,24 @@ import Services
 /// after that instant. `start` and `end` (care dates) are not supported: ignored, or a 400 under
 /// `Prefer: handling=strict`, as any other unknown parameter. `total` is given when the whole answer is one page.
 ///
-/// For a partner: 403 when the patient's consent refuses the Patient itself; otherwise each page holds only what
+/// `_summary` and `_elements` (http.html's general parameters) subset each resource as a search does
+/// (``ResourceSubset``, tagged `SUBSETTED`). `_summary=count`, and `_count=0` as search §3.1.1.5.7 treats it, answer
+/// with `total` alone: the answer is a searchset of matches, which is what a count counts. The next link carries
+/// every parameter that shapes a page (`_count`, `_since`, `_type`, `_summary`, `_elements`, `_format`, `_pretty`).
+///
+/// For a partner: 403 when the patient's consent refuses the Patient itself, and 403 (audited, as a search of them
+/// is) when `_type` names a local-only type (``LocalOnlyRecords``: AuditEvent); otherwise each page holds only what
 /// the consent permits (filled past withheld resources, as a partner's search page is:
 /// ``ConsentSession/fillPage(count:from:maxExamined:resource:fetch:)``), `total` counting only that, the consent
-/// notice entry of every partner search (``ConsentNotice``), and no AuditEvent (``LocalOnlyRecords``). Each page is
-/// audited before it leaves.
+/// notice entry of every partner search (``ConsentNotice``), and no AuditEvent. Each page is audited before it
+/// leaves.
 public struct EverythingRoutes: GatewayRoutes {
-    /// The parameters the operation reads; `_format` and `_pretty` are the representation's.
-    static let parameters: Set<String> = ["_count", "_since", "_type", "_cursor", "_format", "_pretty"]
+    /// The parameters the operation reads; `_format`, `_pretty`, `_summary` and `_elements` are the representation's.
+    static let parameters: Set<String> = ["_count", "_since", "_type", "_cursor", "_format", "_pretty", "_summary", "_elements"]
+    /// The most resources a partner's count decides (the bound of a partner's search page and count).
+    static let partnerCountBound = 2000
+    /// The parameters a next link repeats as given (besides `_count`, `_since`, `_type` and the new `_cursor`).
+    static let representationParameters = ["_summary", "_elements", "_format", "_pretty"]
 
     public init() {}
 
@@ -36,53 +46,41 @@ public struct EverythingRoutes: GatewayRoutes {
             }
             try context.requireScope(.read, type: "Patient")
             try context.requireScope(.search, type: "*")
+            // Before the consent session: naming AuditEvent is refused as a search of AuditEvents is, whatever the
+            // patient's consent (and even on a gateway without one).
+            let asked = try Self.request(request, patientId: id, context: context, seal: dependencies.cursorSeal)
             let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
-            let asked = try Self.request(request, patientId: id, partner: partner.isPartner, seal: dependencies.cursorSeal)
-            let query = "Patient/\(id)/$everything"
-            let page: (resources: [StoredResource], next: EverythingCursor?, total: Int?)
-            if let session = partner.session {
-                // A refused patient is 403 before its compartment is even listed.
-                try await partner.authorizePatient(try await dependencies.records.read(type: "Patient", id: id), query: query)
-                let filled = try await session.fillPage(count: asked.count, from: asked.cursor, resource: ConsentSession.resource) { cursor, limit in
-                    let found = try await everything.page(asked.request, after: cursor, count: limit)
-                    return (found.resources, found.next)
-                }
-                try await dependencies.recordAudited(AuditedAccess(.operation, session: session, decisions: filled.decisions,
-                                                                   resources: filled.rows.map(\.location),
-                                                                   query: request.uri.query.map { query + "?" + $0 } ?? query, outcome: .success))
-                page = (filled.rows, filled.next, filled.total)
-            } else {
-                let found = try await everything.page(asked.request, after: asked.cursor, count: asked.count)
-                // `_count=0` asks for no entries; counting them all is not offered (so no total either).
-                let whole = asked.cursor == nil && found.next == nil && asked.count > 0
-                page = (found.resources, found.next, whole ? found.resources.count : nil)
-            }
+            let page = try await Self.page(asked, partner: partner, everything: everything, request: request, dependencies: dependencies)
             let base = dependencies.baseURL(for: request)
-            var links: [(String, String)] = [("self", base + request.uri.description)]
+            var links: [(relation: String, url: String)] = [("self", base + request.uri.description)]
             if let next = page.next {
-                var parameters: [(String, String)] = [("_count", String(asked.count))]
-                if let since = asked.request.sinceText { parameters.append(("_since", since)) }
-                if let types = asked.given { parameters.append(("_type", types)) }
-                parameters.append(("_cursor", try dependencies.cursorSeal.seal(next.description)))
+                let parameters = asked.linkParameters + [("_cursor", try dependencies.cursorSeal.seal(next.description))]
                 links.append(("next", base + request.uri.path + "?" + QueryString.encode(parameters)))
             }
-            var bundle = FHIRValue.object(try Self.searchset(page.resources, total: page.total, links: links, baseURL: base).object)
-            if partner.isPartner { bundle = ConsentNotice.addingNotice(to: bundle) }
-            let resource: FHIRCore.Resource
-            do {
-                resource = try FHIRCore.Resource(bundle)
-            } catch {
-                throw ServiceError(.internal, "the $everything Bundle could not be built: \(error)")
-            }
-            return try FHIRRepresentation.response(resource: resource, negotiation: negotiation)
+            var bundle = SearchBundle(matches: page.resources, total: page.total, links: links, subset: asked.subset, fullURLBase: base)
+            if partner.isPartner { bundle.entries.append(.object(ConsentNotice.searchEntry)) }
+            return try bundle.response(negotiation: negotiation)
         }
     }
 
-    /// The operation's parameters: what is asked, the page size, where the page starts, and `_type` as given (for
-    /// the next link). A partner is never given AuditEvents (``LocalOnlyRecords``), so they are not even listed.
-    static func request(_ request: Request, patientId: String, partner: Bool, seal: CursorSeal) throws(ServiceError)
-        -> (request: EverythingRequest, count: Int, cursor: EverythingCursor?, given: String?)
-    {
+    /// What one `$everything` request asks.
+    struct Asked {
+        var request: EverythingRequest
+        /// The page size (0 with `_summary=count`).
+        var count: Int
+        var cursor: EverythingCursor?
+        /// `_summary=count` or `_count=0`: the total alone.
+        var countOnly: Bool
+        /// What of each resource to return (`_summary`, `_elements`).
+        var subset: ResourceSubset?
+        /// The parameters the next link carries before its cursor.
+        var linkParameters: [(String, String)]
+    }
+
+    /// The operation's parameters. A partner naming a local-only type in `_type` is refused (403, noted for the
+    /// audit trail by ``GatewayRequestContext/require(_:type:)``); without `_type` a partner is never given
+    /// AuditEvents, so they are not even listed.
+    static func request(_ request: Request, patientId: String, context: GatewayRequestContext, seal: CursorSeal) throws(ServiceError) -> Asked {
         let query = request.uri.queryParameters
         if SearchRequest.Handling(prefer: request.headers.first(named: "prefer")) == .strict {
             for (name, _) in query where !parameters.contains(String(name)) {
@@ -91,44 +89,58 @@ public struct EverythingRoutes: GatewayRoutes {
         }
         var count = SearchRequest.defaultCount
         if let text = query["_count"] { count = min(try SearchRequest.pageSize(text), SearchRequest.maxCount) }
+        let summary = try query["_summary"].map { value throws(ServiceError) in try ResourceSubset.Summary(parameter: value) }
         let types = query.getAll("_type")
         var asked = try EverythingRequest(patientId: patientId, types: types, since: query["_since"].map(String.init))
-        if partner {
-            let every = asked.types ?? Set(PatientCompartment.types)
-            asked.types = every.subtracting(LocalOnlyRecords.types)
+        if context.principal?.kind == .partner {
+            for type in (asked.types ?? []).intersection(LocalOnlyRecords.types).sorted() {
+                try context.require(.search, type: type)
+            }
+            asked.types = (asked.types ?? Set(PatientCompartment.types)).subtracting(LocalOnlyRecords.types)
         }
         let cursor = try query["_cursor"].map { sealed throws(ServiceError) -> EverythingCursor in
             let opened = try seal.open(String(sealed))
             guard let cursor = EverythingCursor(opened) else { throw ServiceError(.invalidRequest, "_cursor is not a $everything cursor") }
             return cursor
         }
-        return (asked, count, cursor, types.isEmpty ? nil : types.joined(separator: ","))
+        var link: [(String, String)] = [("_count", String(count))]
+        if let since = asked.sinceText { link.append(("_since", since)) }
+        if !types.isEmpty { link.append(("_type", types.joined(separator: ","))) }
+        for name in representationParameters {
+            if let value = query[Substring(name)] { link.append((name, String(value))) }
+        }
+        let countOnly = summary == .count || count == 0
+        return Asked(request: asked, count: countOnly ? 0 : count, cursor: cursor, countOnly: countOnly,
+                     subset: ResourceSubset.asked(summary: summary, elements: query["_elements"].map(String.init)), linkParameters: link)
     }
 
-    /// A `searchset` Bundle of whole resources, each a match, with its links and, when known, its total.
-    static func searchset(_ resources: [StoredResource], total: Int?, links: [(String, String)], baseURL: String) throws(ServiceError) -> Resource {
-        var entries: [FHIRValue] = []
-        for resource in resources {
-            let value: FHIRValue
-            do {
-                value = try JSONReader().readValue(resource.canonical)
-            } catch {
-                throw ServiceError(.internal, "\(resource.location) could not be read back: \(error.reason)")
-            }
-            entries.append(.object(FHIRObject([
-                "fullUrl": .string("\(baseURL)/\(resource.type)/\(resource.id)"),
-                "resource": value,
-                "search": .object(FHIRObject(["mode": .string("match")])),
-            ])))
+    /// One page of the answer (or, for a count, no resources and the total), consent-filtered and audited for a
+    /// partner.
+    static func page(_ asked: Asked, partner: PartnerReads, everything: PatientEverything, request: Request,
+                     dependencies: GatewayDependencies) async throws -> (resources: [StoredResource], next: EverythingCursor?, total: Int?) {
+        guard let session = partner.session else {
+            if asked.countOnly { return ([], nil, try await everything.count(asked.request)) }
+            let found = try await everything.page(asked.request, after: asked.cursor, count: asked.count)
+            let whole = asked.cursor == nil && found.next == nil
+            return (found.resources, found.next, whole ? found.resources.count : nil)
         }
-        var root = FHIRObject(["resourceType": .string("Bundle"), "type": .string("searchset")])
-        if let total { root["total"] = .number(FHIRNumber(total)) }
-        root["link"] = .array(links.map { .object(FHIRObject(["relation": .string($0.0), "url": .string($0.1)])) })
-        if !entries.isEmpty { root["entry"] = .array(entries) }
-        do {
-            return try Resource(root)
-        } catch {
-            throw ServiceError(.internal, error.description)
+        let query = "Patient/\(asked.request.patientId)/$everything"
+        // A refused patient is 403 before its compartment is even listed.
+        try await partner.authorizePatient(try await dependencies.records.read(type: "Patient", id: asked.request.patientId), query: query)
+        // A count is of the permitted resources, within the bound a partner's search counts in: a total only when at
+        // most that many resources hold them all (as `_summary=count` of a partner's search).
+        let fetch: (EverythingCursor?, Int) async throws -> (rows: [StoredResource], next: EverythingCursor?) = { cursor, limit in
+            let found = try await everything.page(asked.request, after: cursor, count: limit)
+            return (found.resources, found.next)
         }
+        let filled = asked.countOnly
+            ? try await session.fillPage(count: partnerCountBound, from: nil, maxExamined: partnerCountBound, resource: ConsentSession.resource, fetch: fetch)
+            : try await session.fillPage(count: asked.count, from: asked.cursor, resource: ConsentSession.resource, fetch: fetch)
+        let returned = asked.countOnly ? [] : filled.rows
+        try await dependencies.recordAudited(AuditedAccess(.operation, session: session, decisions: filled.decisions,
+                                                           resources: returned.map(\.location),
+                                                           query: request.uri.query.map { query + "?" + $0 } ?? query, outcome: .success))
+        if asked.countOnly { return ([], nil, filled.total) }
+        return (filled.rows, filled.next, filled.total)
     }
 }

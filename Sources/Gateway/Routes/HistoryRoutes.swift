@@ -6,13 +6,25 @@ import Services
 /// The FHIR history interactions (http.html §3.1.0.11): `GET /{type}/{id}/_history`, `GET /{type}/_history` and
 /// `GET /_history`, with `_since` and `_count`, newest first, as a `history` Bundle whose `next` link carries the
 /// store's cursor (`_cursor`), sealed (``CursorSeal``), so paging is stable while others write and the cursor names
-/// no version.
+/// no version. The next link repeats every parameter that shapes a page (`_since`, `_count`, `_summary`,
+/// `_elements`, `_format`, `_pretty`).
+///
+/// `_summary=true|text|data|false` and `_elements` (http.html's general parameters) subset each version's resource
+/// as a search subsets its matches (``ResourceSubset``, tagged `SUBSETTED`). `_summary=count` is a 400: search
+/// §3.1.1.5.8 defines it for searches only ("just return a count of the matching resources"), and R4 defines
+/// `Bundle.total` as the number of a search's matches, so a history has no count to answer with. `_at` and `_list`
+/// are not supported: ignored, or a 400 under `Prefer: handling=strict`, as any other unknown parameter.
 ///
 /// For a partner (issue 17, Deliver 6): one record's history is refused with 403 when the consent refuses it, as its
 /// read is; a type or system history leaves withheld versions, every delete and every AuditEvent out, fills its
 /// pages past them (``partnerPage(_:type:since:count:cursor:request:dependencies:)``) and ends with the consent
 /// notice, in the form a history Bundle allows (``HistoryBundle/noticeEntry(url:)``).
 public struct HistoryRoutes: GatewayRoutes {
+    /// The parameters a history reads; `_format` and `_pretty` are the representation's.
+    static let parameters: Set<String> = ["_count", "_since", "_cursor", "_summary", "_elements", "_format", "_pretty"]
+    /// The parameters a next link repeats as given (besides `_since`, `_count` and the new `_cursor`).
+    static let representationParameters = ["_summary", "_elements", "_format", "_pretty"]
+
     public init() {}
 
     public func add(to router: Router<GatewayRequestContext>, dependencies: GatewayDependencies) {
@@ -36,8 +48,9 @@ public struct HistoryRoutes: GatewayRoutes {
     static func history(_ request: Request, _ context: GatewayRequestContext, type: String?, id: String?,
                         dependencies: GatewayDependencies) async throws -> Response {
         let negotiation = try FHIRNegotiation(request)
-        let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
         let query = request.uri.queryParameters
+        let subset = try Self.subset(request)
+        let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
         let count = try query["_count"].map { text throws(ServiceError) in try SearchRequest.pageSize(text) }
         let since = query["_since"].map(String.init)
         // The cursor comes back sealed (CursorSeal); the store reads only the cursor inside.
@@ -59,13 +72,33 @@ public struct HistoryRoutes: GatewayRoutes {
             var parameters: [(String, String)] = []
             if let since { parameters.append(("_since", since)) }
             if let count { parameters.append(("_count", String(count))) }
+            for name in representationParameters {
+                if let value = query[Substring(name)] { parameters.append((name, String(value))) }
+            }
             parameters.append(("_cursor", try dependencies.cursorSeal.seal(next)))
             links.append(("next", base + request.uri.path + "?" + QueryString.encode(parameters)))
         }
         // A partner's type or system history is filtered like a search, and says so (HistoryBundle.noticeEntry).
         let notice = partner.isPartner && id == nil ? (type.map { "\($0)/_history" } ?? "_history") : nil
-        let bundle = HistoryBundle(entries: entries, links: links, baseURL: base, noticeURL: notice)
+        let bundle = HistoryBundle(entries: entries, links: links, baseURL: base, noticeURL: notice, subset: subset)
         return try FHIRRepresentation.response(resource: try bundle.resource(), negotiation: negotiation)
+    }
+
+    /// The parameters' checks that need no store: unknown ones under strict handling (400 naming the parameter), a
+    /// `_summary` outside the code system or `count` (400); then what of each version to return.
+    static func subset(_ request: Request) throws(ServiceError) -> ResourceSubset? {
+        let query = request.uri.queryParameters
+        if SearchRequest.Handling(prefer: request.headers.first(named: "prefer")) == .strict {
+            for (name, _) in query where !parameters.contains(String(name)) {
+                throw ServiceError(.invalidRequest, "history does not support the parameter \(name.prefix(64))")
+            }
+        }
+        let summary = try query["_summary"].map { value throws(ServiceError) in try ResourceSubset.Summary(parameter: value) }
+        if summary == .count {
+            throw ServiceError(.invalidRequest, "_summary=count is for searches (FHIR R4 search: it counts a search's matches); "
+                + "a history is not a search and has no count to give")
+        }
+        return ResourceSubset.asked(summary: summary, elements: query["_elements"].map(String.init))
     }
 }
 
@@ -100,16 +133,24 @@ struct HistoryBundle {
     /// The history's own URL (`Observation/_history`, `_history`) when the consent notice ends the entries (a
     /// partner's type or system history); nil for none.
     var noticeURL: String?
+    /// What of each version's resource to return (`_summary`, `_elements`); nil for the whole.
+    var subset: ResourceSubset?
 
     func resource() throws(ServiceError) -> Resource {
         var list: [FHIRValue] = []
         for version in entries {
             var entry = FHIRObject(["fullUrl": .string("\(baseURL)/\(version.type)/\(version.id)")])
             if !version.deleted {
+                let value: FHIRValue
                 do {
-                    entry["resource"] = try JSONReader().readValue(version.canonical)
+                    value = try JSONReader().readValue(version.canonical)
                 } catch {
                     throw ServiceError(.internal, "\(version.location) could not be read back: \(error.reason)")
+                }
+                if let subset, let object = value.objectValue {
+                    entry["resource"] = .object(subset.apply(to: object))
+                } else {
+                    entry["resource"] = value
                 }
             }
             let method = version.deleted ? "DELETE" : (version.version == 1 ? "POST" : "PUT")

@@ -116,16 +116,23 @@ public struct SearchRoutes: GatewayRoutes {
             bundle.links.append(("next", base + "/" + type + "?" + QueryString.encode(searchRequest.canonicalParameters.map { ($0.name, $0.value) } + [("_cursor", next)])))
         }
         if partnerSearch { bundle.entries.append(.object(ConsentNotice.searchEntry)) }
-        // Compact JSON splices the stored versions' bytes; XML and `_pretty` write the tree.
+        return try bundle.response(negotiation: negotiation)
+    }
+}
+
+extension SearchBundle {
+    /// The Bundle as the response the request negotiated: compact JSON splices the stored versions' bytes; XML and
+    /// `_pretty` write the tree.
+    func response(negotiation: FHIRNegotiation) throws(ServiceError) -> Response {
         if negotiation.format == .json && !negotiation.pretty {
-            return FHIRRepresentation.response(body: try bundle.json(), status: .ok, negotiation: negotiation, headers: [:])
+            return FHIRRepresentation.response(body: try json(), status: .ok, negotiation: negotiation, headers: [:])
         }
-        let value = try bundle.value()
+        let tree = try value()
         let resource: Resource
         do {
-            resource = try Resource(value)
+            resource = try Resource(tree)
         } catch {
-            throw ServiceError(.internal, "the search Bundle could not be built: \(error.reason)")
+            throw ServiceError(.internal, "the searchset Bundle could not be built: \(error.reason)")
         }
         return try FHIRRepresentation.response(resource: resource, negotiation: negotiation)
     }

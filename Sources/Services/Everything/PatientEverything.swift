@@ -48,6 +48,20 @@ public struct PatientEverything: Sendable {
         return Page(resources: kept, next: kept.last.map { EverythingCursor(type: $0.type, id: $0.id) })
     }
 
+    /// The number of resources `request` answers with over all its pages (`_summary=count`, `_count=0`): the
+    /// operation's own pages at the largest size, so that it counts exactly what paging would return, each resource
+    /// once however many of its references name the patient. 404 and 410 as ``page(_:after:count:)``.
+    public func count(_ request: EverythingRequest) async throws(ServiceError) -> Int {
+        var total = 0
+        var cursor: EverythingCursor?
+        repeat {
+            let found = try await page(request, after: cursor, count: SearchRequest.maxCount)
+            total += found.resources.count
+            cursor = found.next
+        } while cursor != nil
+        return total
+    }
+
     /// The first `limit` resources of `type` (by id, after `after`) that reference the patient through any of the
     /// type's compartment parameters: each parameter's first `limit` ids, merged. Deletes have no index rows, so
     /// none is listed.

@@ -1,9 +1,13 @@
 public import FHIRCore
+import Foundation
 
-/// A part of a resource a client asked for instead of the whole (FHIR R4 search §3.1.1.5.8–9): `_elements` (the
-/// named top-level elements) or `_summary=true` (the elements the base definitions mark `isSummary`). The subset
-/// carries the `SUBSETTED` tag in `meta.tag`, so nobody takes it for the stored record (its commitment does not
-/// cover it).
+/// A part of a resource a client asked for instead of the whole (FHIR R4 search §3.1.1.5.8–9, which http.html's
+/// general parameters apply to every interaction that returns resources): `_elements` (the named top-level
+/// elements), `_summary=true` (the elements the base definitions mark `isSummary`), `_summary=text` or
+/// `_summary=data`. The subset carries the `SUBSETTED` tag in `meta.tag`, so nobody takes it for the stored record
+/// (its commitment does not cover it).
+///
+/// Read, search, history and `$everything` all subset through this one type (``asked(summary:elements:)``).
 public enum ResourceSubset: Sendable, Hashable {
     /// `_elements=a,b`: these top-level elements, with `resourceType`, `id` and `meta` (and, as the specification
     /// asks, the mandatory top-level elements) kept.
@@ -12,6 +16,47 @@ public enum ResourceSubset: Sendable, Hashable {
     /// ones (minimum cardinality ≥ 1) of every element kept; nothing else (no narrative, extensions, contained
     /// resources or non-summary backbone elements).
     case summary
+    /// `_summary=text`: the narrative (`text`), `id`, `meta` and the mandatory top-level elements.
+    case text
+    /// `_summary=data`: everything but the narrative (`text`).
+    case data
+
+    /// The values of `_summary` (FHIR R4 search §3.1.1.5.8, code system `search-summary`).
+    public enum Summary: String, Sendable, Hashable, CaseIterable {
+        case `true`, text, data, count, `false`
+
+        /// `_summary` as given; 400 for a value outside the code system (a required binding: not a parameter to
+        /// ignore under lenient handling, but a malformed value, as a bad `_count` is).
+        public init(parameter value: some StringProtocol) throws(ServiceError) {
+            guard let mode = Summary(rawValue: String(value)) else {
+                throw ServiceError(.invalidRequest, "_summary must be one of true, text, data, count or false, not '\(value.prefix(40))'")
+            }
+            self = mode
+        }
+
+        /// The subset this value asks of each resource: nil for `false` (the whole resource) and for `count` (which
+        /// asks for no resources at all: each caller decides what a count is, or refuses it).
+        public var subset: ResourceSubset? {
+            switch self {
+            case .true: .summary
+            case .text: .text
+            case .data: .data
+            case .count, .false: nil
+            }
+        }
+    }
+
+    /// `_elements` as its element names (comma-separated, spaces around them dropped).
+    public static func elementNames(_ value: some StringProtocol) -> [String] {
+        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// What `_summary` and `_elements` ask of each resource: `_elements` when given (the narrower ask), else the
+    /// `_summary` value's subset; nil for the whole resource.
+    public static func asked(summary: Summary?, elements: String?) -> ResourceSubset? {
+        if let elements { return .elements(elementNames(elements)) }
+        return summary?.subset
+    }
 
     /// The `meta.tag` every subset carries (FHIR R4: the v3 ObservationValue code `SUBSETTED`).
     public static let subsettedTag = FHIRObject([
@@ -26,11 +71,11 @@ public enum ResourceSubset: Sendable, Hashable {
         var subset: FHIRObject
         switch self {
         case .elements(let names):
-            let keep = Set(names + ["resourceType", "id", "meta"])
-            subset = FHIRObject(members: resource.members.filter { member in
-                keep.contains(member.name) || keep.contains(Self.elementName(member.name))
-                    || (definition.element(named: Self.elementName(member.name))?.element.min ?? 0) > 0
-            })
+            subset = Self.topLevel(of: resource, keeping: names, definition: definition)
+        case .text:
+            subset = Self.topLevel(of: resource, keeping: ["text"], definition: definition)
+        case .data:
+            subset = FHIRObject(members: resource.members.filter { $0.name != "text" })
         case .summary:
             subset = Self.summary(of: resource, definition: definition, table: table, isResource: true)
         }
@@ -40,6 +85,16 @@ public enum ResourceSubset: Sendable, Hashable {
         meta["tag"] = .array(tags)
         subset["meta"] = .object(meta)
         return subset
+    }
+
+    /// The top-level members named in `names`, `resourceType`, `id`, `meta` and the mandatory top-level elements
+    /// (`_elements`, `_summary=text`).
+    static func topLevel(of resource: FHIRObject, keeping names: [String], definition: TypeDefinition) -> FHIRObject {
+        let keep = Set(names + ["resourceType", "id", "meta"])
+        return FHIRObject(members: resource.members.filter { member in
+            keep.contains(member.name) || keep.contains(Self.elementName(member.name))
+                || (definition.element(named: Self.elementName(member.name))?.element.min ?? 0) > 0
+        })
     }
 
     /// `_birthDate` names the same element as `birthDate` (its primitive extension twin).

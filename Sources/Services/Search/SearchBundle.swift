@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Compact JSON is written by splicing each stored version's canonical JSON into the Bundle as it is (``json()``):
 /// a page of 50 resources is neither parsed nor written again. XML, `_pretty` and subsets (`_elements`,
-/// `_summary=true`) go through the resource tree (``value()``).
+/// `_summary=true|text|data`) go through the resource tree (``value()``). `$everything` pages are written by it too.
 public struct SearchBundle: Sendable {
     /// One entry, in Bundle order.
     public enum Entry: Sendable {
@@ -42,6 +42,17 @@ public struct SearchBundle: Sendable {
             entries.append(.object(FHIRObject(["resource": .object(outcome), "search": .object(FHIRObject(["mode": .string("outcome")]))])))
         }
         subset = request.subset
+        self.fullURLBase = fullURLBase
+    }
+
+    /// A Bundle of `matches` (each `search.mode = match`, subsetted as `subset` asks) with these links and total:
+    /// the page of an operation that answers in a searchset, as `$everything` does.
+    public init(matches: [StoredResource], total: Int?, links: [(relation: String, url: String)], subset: ResourceSubset?,
+                fullURLBase: String) {
+        self.total = total
+        self.links = links
+        entries = matches.map { .stored($0, mode: "match") }
+        self.subset = subset
         self.fullURLBase = fullURLBase
     }
 

@@ -20,18 +20,19 @@ public struct SearchRequest: Sendable {
     public var query: SearchQuery
     /// `_elements`: the top-level elements to keep in each match (nil: all).
     public var elements: [String]?
-    /// `_summary=true`: each match as its summary elements (``ResourceSubset/summary``).
-    public var summary: Bool
+    /// `_summary` as given (nil: not given). `count` asks for the total alone; `true`, `text` and `data` for each
+    /// match subsetted (``ResourceSubset``).
+    public var summary: ResourceSubset.Summary?
     /// Parameters left out under lenient handling, one sentence each (for the Bundle's OperationOutcome).
     public var warnings: [String]
     /// The parameters as understood, for the Bundle's `self` link (without the cursor).
     public var canonicalParameters: [(name: String, value: String)]
 
-    /// What of each match to return: `_elements` when given (the narrower ask), else the summary for
-    /// `_summary=true`, else nil (the whole resource).
+    /// What of each match to return: `_elements` when given (the narrower ask), else the subset `_summary` asks
+    /// (``ResourceSubset/Summary/subset``), else nil (the whole resource).
     public var subset: ResourceSubset? {
         if let elements { return .elements(elements) }
-        return summary ? .summary : nil
+        return summary?.subset
     }
 
     /// `_count` (of a search, a history, `$everything`) as a page size: a whole number, zero or more, else a 400.
@@ -59,8 +60,9 @@ public struct SearchRequest: Sendable {
         guard parameters.count <= maxParameters else {
             throw ServiceError(.invalidRequest, "a search takes at most \(maxParameters) parameters; this one has \(parameters.count)")
         }
-        var r = SearchRequest(query: SearchQuery(type: type, count: defaultCount), elements: nil, summary: false, warnings: [],
+        var r = SearchRequest(query: SearchQuery(type: type, count: defaultCount), elements: nil, summary: nil, warnings: [],
                               canonicalParameters: [])
+        var totalNone = false
         func unknown(_ name: String, _ why: String) throws(ServiceError) {
             if handling == .strict { throw ServiceError(.invalidRequest, "search parameter \(name): \(why)") }
             r.warnings.append("search parameter \(name) was ignored: \(why)")
@@ -76,32 +78,34 @@ public struct SearchRequest: Sendable {
                 if name == "_include" { r.query.includes.append(include) } else { r.query.revIncludes.append(include) }
             case "_total":
                 switch value {
-                case "none": r.query.total = false
+                case "none": r.query.total = false; totalNone = true
                 case "estimate", "accurate": r.query.total = true
                 default: throw ServiceError(.invalidRequest, "_total must be none, estimate or accurate, not '\(value)'")
                 }
             case "_summary":
-                switch value {
-                case "count": r.query.count = 0; r.query.total = true
-                case "true": r.summary = true
-                case "false": r.summary = false
-                // `text` and `data` are not implemented: answering them with whole resources would return what was
-                // not asked for.
-                default: try unknown("_summary", "only true, count and false are supported, not '\(value)'")
-                }
+                r.summary = try ResourceSubset.Summary(parameter: value)
             case "_elements":
-                r.elements = value.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                r.elements = ResourceSubset.elementNames(value)
             case "_cursor":
                 guard let cursor = SearchCursor(token: value) else { throw ServiceError(.invalidRequest, "_cursor '\(value.prefix(64))' is not a page cursor of this server") }
                 r.query.cursor = cursor
                 continue
             case "_format", "_pretty":
-                continue
+                // The representation's: kept for the links, so that the next page comes in the form the first did.
+                break
             default:
                 guard let clause = try clause(name, value, type: type, table: table, unknown: unknown) else { continue }
                 r.query.clauses.append(clause)
             }
             r.canonicalParameters.append((name, value))
+        }
+        // `_summary=count` (search §3.1.1.5.8) is the total alone, whatever `_count` says; `_count=0` is treated as
+        // `_summary=count` (search §3.1.1.5.7: a total, no entries, no links) unless `_total=none` refuses the count.
+        if r.summary == .count {
+            r.query.count = 0
+            r.query.total = true
+        } else if r.query.count == 0 && !totalNone {
+            r.query.total = true
         }
         return r
     }

@@ -7,10 +7,10 @@ import RecordStore
 import TestSupport
 import Testing
 
-/// `_summary=true` on read and search, JSON and XML, over real loopback HTTP on both stores, with a real Synthea
-/// patient. What a summary may hold is read here from the official definitions
+/// `_summary=true` (and `text`, `data`) on read and search, JSON and XML, over real loopback HTTP on both stores,
+/// with a real Synthea patient. What a summary may hold is read here from the official definitions
 /// (`../shared/fhir-r4-definitions/profiles-*.json`, `isSummary` and `min`), not from the type table the gateway uses.
-@Suite("Gateway _summary=true", .timeLimit(.minutes(5)))
+@Suite("Gateway _summary on read and search", .timeLimit(.minutes(5)))
 struct SummaryTests {
     static let synthea = "synthea/bundles/Lupe_Little_f8a42e66-8c03-4ee6-85e3-3817c2942de1.json"
 
@@ -163,15 +163,31 @@ struct SummaryTests {
         }
     }
 
-    @Test func summaryValuesNotImplementedAreRefusedUnderStrictHandling() async throws {
+    @Test func summaryTextAndDataOnReadAndSearchAndUnknownValuesRefused() async throws {
         try await RecordGateway.run(.sqlite) { client, _ in
-            let strict = try await client.get("/Patient?_summary=text", headers: ["Prefer": "handling=strict"])
-            #expect(strict.status == 400)
-            #expect(strict.issue?.diagnostics.contains("_summary") == true)
-            let lenient = try await client.get("/Patient?_summary=data")
-            #expect(lenient.status == 200)
-            let outcome = (lenient.json["entry"] as? [[String: Any]] ?? []).first { ($0["search"] as? [String: Any])?["mode"] as? String == "outcome" }
-            #expect(outcome != nil, "lenient handling says _summary=data was ignored")
+            let id = try await EverythingPagingTests.importPatient(client)
+            let full = try await client.get("/Patient/\(id)").json
+            #expect(full["text"] != nil && full["address"] != nil)
+            let searched = { (summary: String) async throws -> [String: Any] in
+                let page = try await client.get("/Patient?_id=\(id)&_summary=\(summary)")
+                return try #require(HistoryEverythingSubsetTests.resources(page).first)
+            }
+            // text: the narrative, id, meta and the mandatory top-level elements (Patient has none).
+            for text in [try await client.get("/Patient/\(id)?_summary=text").json, try await searched("text")] {
+                #expect(Set(text.keys) == ["resourceType", "id", "meta", "text"], "\(text.keys.sorted())")
+                #expect(Self.tags(text).contains(Self.subsetted))
+            }
+            // data: everything but the narrative.
+            for data in [try await client.get("/Patient/\(id)?_summary=data").json, try await searched("data")] {
+                #expect(Set(data.keys) == Set(full.keys).subtracting(["text"]), "\(data.keys.sorted())")
+                #expect(Self.tags(data).contains(Self.subsetted))
+            }
+            // A value outside the code system is malformed, under either handling.
+            for headers in [["Prefer": "handling=strict"], [:]] {
+                let refused = try await client.get("/Patient?_summary=short", headers: headers)
+                #expect(refused.status == 400)
+                #expect(refused.issue?.diagnostics.contains("_summary") == true)
+            }
         }
     }
 }
