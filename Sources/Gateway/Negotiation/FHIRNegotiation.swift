@@ -18,8 +18,9 @@ public struct FHIRNegotiation: Sendable, Hashable {
 
     public var format: Format
     public var pretty: Bool
-    /// What of a read's resource to return: `_elements=…` or `_summary=true` (nil: the whole resource; other
-    /// `_summary` values return it whole). A search reads these itself (``SearchRequest``).
+    /// What of a read's resource to return: `_elements=…` or `_summary=true|text|data` (nil: the whole resource;
+    /// `false` and `count` return it whole). Search, history and `$everything` apply the same subset to each
+    /// resource of their Bundles (``ResourceSubset``), not to the Bundle.
     public var subset: ResourceSubset?
 
     public init(format: Format = .json, pretty: Bool = false, subset: ResourceSubset? = nil) {
@@ -32,11 +33,10 @@ public struct FHIRNegotiation: Sendable, Hashable {
     public init(_ request: Request) throws(ServiceError) {
         let query = request.uri.queryParameters
         pretty = query["_pretty"].map { $0 == "true" } ?? false
-        if let elements = query["_elements"] {
-            subset = .elements(elements.split(separator: ",").map { String($0.trimmingSpaces) }.filter { !$0.isEmpty })
-        } else if query["_summary"] == "true" {
-            subset = .summary
-        }
+        // A `_summary` value outside the code system is the route's to refuse (search, history and `$everything`
+        // do); here it asks for no subset.
+        subset = ResourceSubset.asked(summary: query["_summary"].flatMap { try? ResourceSubset.Summary(parameter: $0) },
+                                      elements: query["_elements"].map(String.init))
         if let asked = query["_format"] {
             guard let format = Self.format(ofMediaType: String(asked)) else {
                 throw ServiceError(.notAcceptable, "_format=\(asked) is none of json, xml, application/fhir+json, application/fhir+xml, application/json, application/xml, text/xml")
