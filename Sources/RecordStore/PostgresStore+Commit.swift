@@ -51,11 +51,11 @@ extension PostgresStore {
         do {
             if let copy = write.copy {
                 try await client.withTransaction(logger: logger) { conn in
-                    try await conn.query(write.statement, logger: logger)
+                    for try await _ in try await conn.execute(write.statement, logger: logger) {}
                     try await copy.send(on: conn, logger: logger)
                 }
             } else {
-                try await client.query(write.statement, logger: logger)
+                for try await _ in try await client.execute(write.statement, logger: logger) {}
             }
             return outcomes
         } catch where Self.isRetryable(error) {
@@ -136,7 +136,7 @@ extension PostgresStore {
             let (outcomes, versions) = try VersionPlanner.plan(unit, current: current, lastUpdated: Instant.format(Date()))
             guard !versions.isEmpty else { return outcomes }
             let write = UnitWrite(versions, existing: Set(current.keys), batch: batch)
-            try await conn.query(write.statement, logger: logger)
+            for try await _ in try await conn.execute(write.statement, logger: logger) {}
             try await write.copy?.send(on: conn, logger: logger)
             return outcomes
         }
@@ -149,7 +149,7 @@ extension PostgresStore {
 /// it deletes are the old ones. A unit with many index rows sends them by COPY after the statement instead
 /// (``SearchIndexCopy``), in the same transaction.
 struct UnitWrite {
-    let statement: PostgresQuery
+    let statement: Statement
     let copy: SearchIndexCopy?
 
     init(_ versions: [VersionRow], existing: Set<RecordKey>, batch: Int64?) {
@@ -163,33 +163,66 @@ struct UnitWrite {
         let replaced = latest.filter { existing.contains($0.key) || first[$0.key] != last[$0.key] }
         let records = latest.map { (patientKey: $0.patientKey, key: $0.key, index: $0.index) }
         let copy = SearchIndexCopy(records: records)
-        // One pass per column set (mapping a key path over the rows would copy every row once per column).
-        let v = VersionColumns(versions)
         // A large unit's index rows go by COPY after the statement, which then inserts none (empty arrays).
         let copying = copy.rowCount >= SearchIndexCopy.minimumRows
         self.copy = copying ? copy : nil
-        let ix = SearchIndexRows(copying ? [] : records)
-        statement = """
+        // One pass per column set (mapping a key path over the rows would copy every row once per column).
+        statement = Statement(versions: VersionColumns(versions), batch: batch, replacedTypes: replaced.map(\.key.type),
+                              replacedIds: replaced.map(\.key.id), index: SearchIndexRows(copying ? [] : records))
+    }
+
+    /// The unit's one statement, prepared once per connection: its text is the same for every unit (the rows are
+    /// bound arrays), so PostgreSQL parses it once and then runs its cached generic plan instead of planning the
+    /// three-part statement for every AuditEvent (PostgresStatements says why that mattered).
+    struct Statement: PostgresPreparedStatement {
+        static let name = "careledger_unit_write_v1"
+        static let sql = """
             WITH tx AS (SELECT nextval('careledger.txid_seq') AS txid),
             v AS (
                 INSERT INTO careledger.record_versions
                     (txid, patient_key, resource_type, id, version_id, last_updated, content_hash, canonical_hash, salt, commitment, canonical, import_batch)
-                SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, \(batch)
-                FROM tx, UNNEST(\(v.patientKeys)::text[], \(v.types)::text[], \(v.ids)::text[], \(v.versions)::int4[],
-                                \(v.lastUpdated)::text[], \(v.contentHashes)::bytea[], \(v.canonicalHashes)::bytea[], \(v.salts)::bytea[],
-                                \(v.commitments)::bytea[], \(v.canonical)::text[])
+                SELECT tx.txid, p, t, i, n, u::timestamptz, ch, h, s, c, j, $11::int8
+                FROM tx, UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::bytea[], $7::bytea[], $8::bytea[],
+                                $9::bytea[], $10::text[])
                     AS x(p, t, i, n, u, ch, h, s, c, j)
             ),
             d AS (
                 DELETE FROM careledger.search_index s
-                USING UNNEST(\(replaced.map(\.key.type))::text[], \(replaced.map(\.key.id))::text[]) AS k(t, i)
+                USING UNNEST($12::text[], $13::text[]) AS k(t, i)
                 WHERE s.resource_type = k.t AND s.id = k.i
             )
             INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
             SELECT k, t, i, p, v, s, vt, d, NULLIF(l, 'NaN'::float8), NULLIF(h, 'NaN'::float8)
-            FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
-                        \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::float8[], \(ix.highs)::float8[])
+            FROM UNNEST($14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[],
+                        $22::float8[], $23::float8[])
                 AS x(k, t, i, p, v, s, vt, d, l, h)
             """
+        static let bindingDataTypes: [PostgresDataType] = [
+            .textArray, .textArray, .textArray, .int4Array, .textArray, .byteaArray, .byteaArray, .byteaArray, .byteaArray, .textArray,
+            .int8, .textArray, .textArray,
+            .textArray, .textArray, .textArray, .textArray, .textArray, .textArray, .textArray, .textArray, .float8Array, .float8Array,
+        ]
+        typealias Row = Void
+
+        let versions: VersionColumns
+        let batch: Int64?
+        let replacedTypes: [String]
+        let replacedIds: [String]
+        let index: SearchIndexRows
+
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings(capacity: 23)
+            let v = versions
+            b.append(v.patientKeys); b.append(v.types); b.append(v.ids); b.append(v.versions); b.append(v.lastUpdated)
+            b.append(v.contentHashes); b.append(v.canonicalHashes); b.append(v.salts); b.append(v.commitments); b.append(v.canonical)
+            b.append(batch)
+            b.append(replacedTypes); b.append(replacedIds)
+            let ix = index
+            b.append(ix.patientKeys); b.append(ix.types); b.append(ix.ids); b.append(ix.params); b.append(ix.values)
+            b.append(ix.systems); b.append(ix.valuesTo); b.append(ix.displays); b.append(ix.lows); b.append(ix.highs)
+            return b
+        }
+
+        func decodeRow(_ row: PostgresRow) throws {}
     }
 }

@@ -60,14 +60,8 @@ extension PostgresStore: SearchExecuting {
 
     func currentVersions(type: String, ids: [String]) async throws -> [StoredVersion] {
         guard !ids.isEmpty else { return [] }
-        var q = PostgresQuery(unsafeSQL: """
-            SELECT DISTINCT ON (v.id) \(Self.versionColumns) FROM careledger.record_versions v
-            WHERE v.resource_type = $1 AND v.id = ANY($2::text[]) ORDER BY v.id, v.version_id DESC
-            """)
-        q.binds.append(type)
-        q.binds.append(ids)
         var found: [String: StoredVersion] = [:]
-        for v in try await versions(q) where !v.isDeleted { found[v.key.id] = v }
+        for v in try await versions(PostgresStatements.CurrentOfMany(type: type, ids: ids)) where !v.isDeleted { found[v.key.id] = v }
         return ids.compactMap { found[$0] }
     }
 
