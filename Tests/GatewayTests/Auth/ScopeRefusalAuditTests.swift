@@ -33,9 +33,9 @@ struct ScopeRefusalAuditTests {
         }
     }
 
-    /// A live gateway on `store` with the token endpoint, reads, history and search, audited; partner B's key
-    /// (ES384) and the EHR's (EdDSA) are registered with `scopes`. `body` gets the client and both keys.
-    static func withGateway(_ store: any RecordStore, scopes: [String],
+    /// A live gateway on `store` with the token endpoint, reads, history and search (and `more` routes), audited;
+    /// partner B's key (ES384) and the EHR's (EdDSA) are registered with `scopes`. `body` gets the client and both keys.
+    static func withGateway(_ store: any RecordStore, scopes: [String], more: [any GatewayRoutes] = [],
                             _ body: @escaping @Sendable (any TestClientProtocol, TestClientKey, TestClientKey) async throws -> Void) async throws {
         let cache = try #require(store as? any TokenReplayCache)
         let partnerKey = try await TestClientKey.es384(kid: "b-1")
@@ -50,7 +50,7 @@ struct ScopeRefusalAuditTests {
                                               concerns: [SMARTAuthRoutes(issuer: issuer, codec: codec), ReadRoutes(), HistoryRoutes(),
                                                          GatewayRouteClosure { router, dependencies in
                                                              SearchRoutes().add(to: router, dependencies: dependencies)
-                                                         }])
+                                                         }] + more)
         try await app.test(.live) { client in try await body(client, partnerKey, localKey) }
     }
 
