@@ -2,9 +2,9 @@ import FHIRCore
 import Services
 import Testing
 
-/// `_summary=true` and `_elements` on resource trees: the rules the gateway tests cannot all reach with Synthea data
+/// `_summary=true|text|data` and `_elements` on resource trees: the rules the gateway tests cannot all reach with Synthea data
 /// (mandatory elements that are not summary, primitive extension twins, resources inside a Bundle).
-@Suite("Resource subsets (_summary=true, _elements)")
+@Suite("Resource subsets (_summary=true|text|data, _elements)")
 struct ResourceSubsetTests {
     static func object(_ json: String) throws -> FHIRObject {
         try #require(try JSONReader().readValue(Array(json.utf8)).objectValue)
@@ -66,5 +66,38 @@ struct ResourceSubsetTests {
         // status and code are mandatory (min 1); the twin of a named element comes with it.
         #expect(subset.names.sorted() == ["_valueString", "code", "id", "meta", "note", "resourceType", "status", "valueString"])
         #expect(Self.tags(subset) == ["SUBSETTED"])
+    }
+
+    @Test func textKeepsTheNarrativeAndTheMandatoryDataRemovesOnlyTheNarrative() throws {
+        let observation = try Self.object("""
+            {"resourceType":"Observation","id":"o","meta":{"versionId":"2"},"text":{"status":"generated","div":"<div xmlns=\\"http://www.w3.org/1999/xhtml\\">x</div>"},
+             "contained":[{"resourceType":"Patient","id":"p"}],"extension":[{"url":"u","valueString":"e"}],"status":"final",
+             "code":{"text":"x"},"category":[{"text":"c"}],"valueString":"v"}
+            """)
+        // text: the narrative, id, meta and the mandatory top-level elements (Observation.status and .code).
+        let text = ResourceSubset.text.apply(to: observation)
+        #expect(text.names.sorted() == ["code", "id", "meta", "resourceType", "status", "text"])
+        #expect(text["meta"]?.objectValue?["versionId"]?.stringValue == "2")
+        #expect(Self.tags(text) == ["SUBSETTED"])
+        // data: everything but the narrative, contained resources and extensions included.
+        let data = ResourceSubset.data.apply(to: observation)
+        #expect(data.names == observation.names.filter { $0 != "text" })
+        #expect(data["contained"] == observation["contained"] && data["extension"] == observation["extension"])
+        #expect(Self.tags(data) == ["SUBSETTED"])
+    }
+
+    @Test func summaryValuesAndWhatTheyAsk() throws {
+        #expect(try ResourceSubset.Summary(parameter: "true").subset == .summary)
+        #expect(try ResourceSubset.Summary(parameter: "text").subset == .text)
+        #expect(try ResourceSubset.Summary(parameter: "data").subset == .data)
+        #expect(try ResourceSubset.Summary(parameter: "false").subset == nil)
+        #expect(try ResourceSubset.Summary(parameter: "count").subset == nil)
+        for bad in ["TRUE", "", "short", "count "] {
+            #expect(throws: ServiceError.self, "\(bad)") { try ResourceSubset.Summary(parameter: bad) }
+        }
+        // _elements is the narrower ask and wins over _summary.
+        #expect(ResourceSubset.asked(summary: .true, elements: " status , code,") == .elements(["status", "code"]))
+        #expect(ResourceSubset.asked(summary: .data, elements: nil) == .data)
+        #expect(ResourceSubset.asked(summary: nil, elements: nil) == nil)
     }
 }
