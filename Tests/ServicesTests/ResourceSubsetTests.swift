@@ -2,8 +2,8 @@ import FHIRCore
 import Services
 import Testing
 
-/// `_summary=true|text|data` and `_elements` on resource trees: the rules the gateway tests cannot all reach with Synthea data
-/// (mandatory elements that are not summary, primitive extension twins, resources inside a Bundle).
+/// `_summary=true|text|data` and `_elements` on resource trees: the rules the gateway tests cannot all reach with
+/// Synthea data (mandatory elements that are not summary, primitive extension twins, resources inside a Bundle).
 @Suite("Resource subsets (_summary=true|text|data, _elements)")
 struct ResourceSubsetTests {
     static func object(_ json: String) throws -> FHIRObject {
