@@ -44,7 +44,7 @@ public struct CapabilityStatementBuilder: Sendable {
         root["format"] = .array(["json", "xml", "application/fhir+json", "application/fhir+xml"].map(FHIRValue.string))
         root["patchFormat"] = .array([.string("application/json-patch+json")])
         var rest = FHIRObject(["mode": .string("server")])
-        rest["documentation"] = .string(Self.searchFeatures + " " + Self.partnerPolicy)
+        rest["documentation"] = .string(Self.searchFeatures + " " + Self.historyFeatures + " " + Self.partnerPolicy)
         rest["security"] = .object(security(tokenURL: tokenURL))
         rest["resource"] = .array(TypeTable.r4.resourceTypeNames.map { .object(resource($0)) })
         rest["interaction"] = .array(Self.systemInteractions.map { .object(FHIRObject(["code": .string($0)])) })
@@ -56,10 +56,16 @@ public struct CapabilityStatementBuilder: Sendable {
     /// The search features beyond the parameters each type lists (which R4's CapabilityStatement has no element for).
     public static let searchFeatures = "Search by GET and POST _search; result parameters _count, _sort (several keys, "
         + "-_lastUpdated too), _include and _revinclude (Type:param[:target]), _total (none, estimate, accurate), "
-        + "_summary (true, count, false; not text or data) and _elements; modifiers :exact, :contains, :missing, :not, "
-        + ":identifier, :text, :below and a reference's type; prefixes eq ne lt gt le ge sa eb ap; one level of chaining. "
-        + "Composite and special parameters are not searched. Unknown parameters are ignored, or a 400 with "
-        + "Prefer: handling=strict. Pages link on with a cursor, stable under concurrent writes."
+        + "_summary (true, text, data, count, false; _count=0 is _summary=count) and _elements; modifiers :exact, :contains, "
+        + ":missing, :not, :identifier, :text, :below and a reference's type; prefixes eq ne lt gt le ge sa eb ap; one level "
+        + "of chaining. Composite and special parameters are not searched. Unknown parameters are ignored, or a 400 with "
+        + "Prefer: handling=strict. Pages link on with a cursor, stable under concurrent writes; next links keep _summary, "
+        + "_elements, _format and _pretty."
+
+    /// What the history interactions take (R4's CapabilityStatement has no element for their parameters).
+    public static let historyFeatures = "History (instance, type and system) takes _since, _count, _summary (true, text, data, "
+        + "false; count is a 400, as _summary=count counts a search's matches) and _elements, newest first, paged by cursor; "
+        + "_at and _list are not supported (ignored, or a 400 with Prefer: handling=strict)."
 
     /// What partner clients are told about consent and the hospital's own records (rest.documentation).
     public static let partnerPolicy = "Partner clients (SMART Backend Services clients registered on the consortium ledger) "
@@ -69,14 +75,17 @@ public struct CapabilityStatementBuilder: Sendable {
         + "of a GET entry in histories). AuditEvents are the hospital's own records: local clients only (403 for partners, "
         + "and never in a partner's Bundle). Every partner access is audited."
 
-    /// `Patient/{id}/$everything` as implemented: `_count`, `_since` and `_type`, paged; not `start` and `end`.
+    /// `Patient/{id}/$everything` as implemented: `_count`, `_since` and `_type`, paged, with `_summary` and
+    /// `_elements`; not `start` and `end`.
     static var everythingOperation: FHIRObject {
         FHIRObject([
             "name": .string("everything"),
             "definition": .string("http://hl7.org/fhir/OperationDefinition/Patient-everything"),
             "documentation": .string("Patient/{id}/$everything only. Parameters _count (page size, default 50, at most 1000), "
-                + "_since (resources last updated at or after the instant) and _type (comma-separated, repeatable); start and end "
-                + "are not supported. Paged with next links carrying a cursor, stable under concurrent writes."),
+                + "_since (resources last updated at or after the instant) and _type (comma-separated, repeatable); _summary "
+                + "(true, text, data, false; count, or _count=0, for the total alone) and _elements; start and end are not "
+                + "supported. Paged with next links carrying a cursor, stable under concurrent writes. A partner naming "
+                + "AuditEvent in _type is refused (403)."),
         ])
     }
 
@@ -130,8 +139,9 @@ public struct CapabilityStatementBuilder: Sendable {
             entry["operation"] = .array([.object(Self.everythingOperation)])
         }
         if LocalOnlyRecords.contains(type: type) {
-            entry["documentation"] = .string("Local clients only: partner clients get 403 on every interaction with \(type), "
-                + "and \(type) resources are left out of their histories, includes and $everything.")
+            entry["documentation"] = .string("Local clients only: partner clients get 403 on every interaction with \(type) "
+                + "(and on $everything naming it in _type), and \(type) resources are left out of their histories, includes "
+                + "and $everything.")
         }
         return entry
     }

@@ -54,14 +54,17 @@ struct CapabilityStatementTests {
         try await RecordGateway.run(.sqlite) { client, _ in
             let rest = try #require((try await client.get("/metadata").json["rest"] as? [[String: Any]])?.first)
             let documentation = rest["documentation"] as? String ?? ""
-            for claim in ["_summary (true, count, false", "_elements", "_revinclude", "AuditEvents are the hospital's own records", "response.outcome"] {
+            for claim in ["_summary (true, text, data, count, false", "_elements", "_revinclude", "AuditEvents are the hospital's own records",
+                          "response.outcome", "History (instance, type and system) takes _since, _count, _summary"] {
                 #expect(documentation.contains(claim), "\(claim)")
             }
             let resources = rest["resource"] as? [[String: Any]] ?? []
             let audit = try #require(resources.first { $0["type"] as? String == "AuditEvent" })
             #expect((audit["documentation"] as? String)?.contains("partner clients get 403") == true)
             let operation = try #require((rest["operation"] as? [[String: Any]])?.first)
-            #expect((operation["documentation"] as? String)?.contains("_since") == true)
+            for claim in ["_since", "_summary", "_elements", "AuditEvent in _type"] {
+                #expect((operation["documentation"] as? String)?.contains(claim) == true, "\(claim)")
+            }
 
             let patient: [String: Any] = ["resourceType": "Patient", "id": "cs-1", "name": [["family": "Capable"]], "gender": "female"]
             #expect(try await client.write("PUT", "/Patient/cs-1", json: patient).status == 201)
@@ -69,7 +72,8 @@ struct CapabilityStatementTests {
                                               "subject": ["reference": "Patient/cs-1"]]
             #expect(try await client.write("PUT", "/Observation/cs-o", json: observation).status == 201)
             for query in ["_count=1", "_sort=-_lastUpdated,family", "_include=Patient:general-practitioner", "_revinclude=Observation:subject",
-                          "_total=accurate", "_total=estimate", "_summary=true", "_summary=count", "_summary=false", "_elements=name",
+                          "_total=accurate", "_total=estimate", "_summary=true", "_summary=text", "_summary=data", "_summary=count",
+                          "_summary=false", "_count=0", "_elements=name",
                           "family:exact=Capable", "family:contains=apab", "gender:not=male", "gender:missing=false", "name:missing=false"] {
                 let reply = try await client.get("/Patient?\(query)", headers: Self.strict)
                 #expect(reply.status == 200, "\(query): \(reply.issue?.diagnostics ?? "")")
@@ -79,6 +83,20 @@ struct CapabilityStatementTests {
             #expect(match["name"] != nil && match["gender"] != nil)
             #expect(try await client.get("/Patient/cs-1/$everything?_count=1&_type=Observation&_since=2000-01-01T00:00:00Z",
                                          headers: Self.strict).status == 200)
+            for query in ["_summary=true", "_summary=text", "_summary=data", "_summary=false", "_summary=count", "_elements=status"] {
+                let everything = try await client.get("/Patient/cs-1/$everything?\(query)", headers: Self.strict)
+                #expect(everything.status == 200, "$everything?\(query): \(everything.issue?.diagnostics ?? "")")
+            }
+            // History: what historyFeatures lists passes strict handling; _summary=count is refused as it says.
+            for uri in ["/Patient/cs-1/_history", "/Patient/_history", "/_history"] {
+                for query in ["_since=2000-01-01T00:00:00Z", "_count=1", "_summary=true", "_summary=text", "_summary=data", "_summary=false",
+                              "_elements=name"] {
+                    let history = try await client.get("\(uri)?\(query)", headers: Self.strict)
+                    #expect(history.status == 200, "\(uri)?\(query): \(history.issue?.diagnostics ?? "")")
+                }
+                #expect(try await client.get("\(uri)?_summary=count").status == 400, "\(uri)")
+                #expect(try await client.get("\(uri)?_at=2020", headers: Self.strict).status == 400, "\(uri)")
+            }
         }
     }
 }
