@@ -16,6 +16,15 @@ public final class PostgresStore: RecordStore {
     let logger = Logger(label: "careledger.store.postgres")
     /// Whether the last unit committed had only new keys, so the next is tried as new first (PostgresStore+Commit).
     let freshKeysExpected = Atomic<Bool>(true)
+    /// AuditEvents' search-index rows not written yet (``commitIndexingLater(_:)``, PostgresStore+DeferredIndex).
+    let deferredIndex = DeferredIndex()
+    /// Which writes of ``deferredIndex`` are scheduled.
+    let deferredFlushScheduled = Mutex((immediate: false, delayed: false))
+    /// How long pending rows may wait for a write when fewer than ``DeferredIndex/flushCount`` records wait (tests
+    /// that look at the marked state lengthen it).
+    let deferredFlushDelay = Mutex(DeferredIndex.flushDelay)
+    /// One flush of ``deferredIndex`` at a time.
+    let deferredFlushGate = DeferredFlushGate()
 
     init(configuration: PostgresClient.Configuration) {
         let client = PostgresClient(configuration: configuration)
@@ -93,7 +102,7 @@ public final class PostgresStore: RecordStore {
         }
         var config = PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: c.user ?? "postgres",
                                                   password: c.password, database: database.isEmpty ? nil : database, tls: .disable)
-        config.options.maximumConnections = 4
+        config.options.maximumConnections = 12
         config.options.connectTimeout = .seconds(5)
         return config
     }
@@ -263,6 +272,7 @@ public final class PostgresStore: RecordStore {
     }
 
     public func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String] {
+        if DeferredIndex.types.contains(type) { try await flushDeferredIndex() }
         var out: [String] = []
         let rows = if let system {
             try await client.query("SELECT DISTINCT id FROM careledger.search_index WHERE resource_type = \(type) AND param = 'identifier' AND value = \(value) AND system = \(system) ORDER BY id", logger: logger)
@@ -275,6 +285,7 @@ public final class PostgresStore: RecordStore {
 
     public func resolveIdentifiers(_ queries: [IdentifierQuery]) async throws -> [[String]] {
         guard !queries.isEmpty else { return [] }
+        if queries.contains(where: { DeferredIndex.types.contains($0.type) }) { try await flushDeferredIndex() }
         var out = [[String]](repeating: [], count: queries.count)
         // An absent system is bound as '' and matches an identifier in any system (a conditional reference never
         // asks for the empty system).
@@ -293,6 +304,7 @@ public final class PostgresStore: RecordStore {
     }
 
     public func search(type: String, param: String, value: String) async throws -> [String] {
+        if DeferredIndex.types.contains(type) { try await flushDeferredIndex() }
         var out: [String] = []
         let rows = try await client.query("SELECT DISTINCT id FROM careledger.search_index WHERE resource_type = \(type) AND param = \(param) AND value = \(value) ORDER BY id", logger: logger)
         for try await id in rows.decode(String.self) { out.append(id) }
@@ -310,6 +322,8 @@ public final class PostgresStore: RecordStore {
     }
 
     public func close() async throws {
+        // Rows not written now stay marked and are indexed by the next store opened on the database.
+        try? await flushDeferredIndex()
         runner.cancel()
         await runner.value
     }

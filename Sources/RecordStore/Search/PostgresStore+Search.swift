@@ -65,16 +65,20 @@ extension PostgresStore: SearchExecuting {
         return ids.compactMap { found[$0] }
     }
 
-    /// Indexes again the resources the search migration queued (stores imported before it), from the canonical
-    /// JSON of their current version, 500 per transaction; safe to interrupt, and to run from several processes.
-    func reindexPending() async throws {
+    /// Indexes again the resources the search migration queued (stores imported before it) and AuditEvents marked
+    /// by a store that did not write their rows (PostgresStore+DeferredIndex), from the canonical JSON of their
+    /// current version, 500 per transaction; safe to interrupt, and to run from several processes. Opening the store
+    /// skips records another process is indexing; `waitForLocked` (a search) waits for them instead, so that they
+    /// are indexed when it returns.
+    func reindexPending(waitForLocked: Bool = false) async throws {
         let logger = self.logger
         while true {
             let done = try await client.withTransaction(logger: logger) { conn -> Bool in
                 // SKIP LOCKED: processes opening the store together share the work instead of waiting.
                 let rows = try await conn.query("""
                     SELECT q.resource_type, q.id, c.patient_key, c.canonical
-                    FROM (SELECT resource_type, id FROM careledger.search_reindex ORDER BY resource_type, id LIMIT 500 FOR UPDATE SKIP LOCKED) q
+                    FROM (SELECT resource_type, id FROM careledger.search_reindex ORDER BY resource_type, id LIMIT 500
+                          FOR UPDATE \(unescaped: waitForLocked ? "" : "SKIP LOCKED")) q
                     LEFT JOIN LATERAL (
                         SELECT v.patient_key, v.canonical FROM careledger.record_versions v
                         WHERE v.resource_type = q.resource_type AND v.id = q.id ORDER BY v.version_id DESC LIMIT 1
