@@ -81,7 +81,7 @@ public struct CapabilityStatementBuilder: Sendable {
         FHIRObject([
             "name": .string("everything"),
             "definition": .string("http://hl7.org/fhir/OperationDefinition/Patient-everything"),
-            "documentation": .string("Patient/{id}/$everything only. Parameters _count (page size, default 50, at most 1000), "
+            "documentation": .string("Patient/{id}/$everything only, by GET or by POST with a Parameters body. Parameters _count (page size, default 50, at most 1000), "
                 + "_since (resources last updated at or after the instant) and _type (comma-separated, repeatable); _summary "
                 + "(true, text, data, false; count, or _count=0, for the total alone) and _elements; start and end are not "
                 + "supported. Paged with next links carrying a cursor, stable under concurrent writes. A partner naming "

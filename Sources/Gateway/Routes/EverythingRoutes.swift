@@ -3,9 +3,9 @@ public import Hummingbird
 import RecordStore
 import Services
 
-/// `GET /Patient/{id}/$everything` (patient-operation-everything): the patient and every resource in its
-/// compartment, as `searchset` Bundles of `_count` resources (50 unless asked; at most 1,000) whose `next` link
-/// carries a sealed keyset cursor (``EverythingCursor`` under ``CursorSeal``), so paging is stable while others
+/// `GET /Patient/{id}/$everything` (patient-operation-everything), or `POST` with a `Parameters` body
+/// (``OperationParameters``; operations.html): the patient and every resource in its compartment, as `searchset`
+/// Bundles of `_count` resources (50 unless asked; at most 1,000) whose `next` link carries a sealed keyset cursor (``EverythingCursor`` under ``CursorSeal``), so paging is stable while others
 /// write. `_type` (repeatable, comma-separated) keeps only those types; `_since` only resources last updated at or
 /// after that instant. `start` and `end` (care dates) are not supported: ignored, or a 400 under
 /// `Prefer: handling=strict`, as any other unknown parameter. `total` is given when the whole answer is one page.
@@ -36,31 +36,71 @@ public struct EverythingRoutes: GatewayRoutes {
         // Registered under `:type`, not a literal `Patient`: Hummingbird's trie prefers a literal segment and does
         // not come back from it, so a literal `/Patient/...` route would hide every other `/Patient/...` route.
         router.get("/:type/:id/$everything") { request, context -> Response in
-            let negotiation = try FHIRNegotiation(request)
-            guard context.parameters.get("type") == "Patient" else {
-                throw ServiceError(.notFound, "$everything is defined on Patient only")
-            }
-            let id = context.parameters.get("id") ?? ""
-            guard RoutePath.isFHIRId(id) else {
-                throw ServiceError(.invalidRequest, "'\(id.prefix(80))' is not a FHIR id")
-            }
-            try context.requireScope(.read, type: "Patient")
-            try context.requireScope(.search, type: "*")
-            // Before the consent session: naming AuditEvent is refused as a search of AuditEvents is, whatever the
-            // patient's consent (and even on a gateway without one).
-            let asked = try Self.request(request, patientId: id, context: context, seal: dependencies.cursorSeal)
-            let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
-            let page = try await Self.page(asked, partner: partner, everything: everything, request: request, dependencies: dependencies)
-            let base = dependencies.baseURL(for: request)
-            var links: [(relation: String, url: String)] = [("self", base + request.uri.description)]
-            if let next = page.next {
-                let parameters = asked.linkParameters + [("_cursor", try dependencies.cursorSeal.seal(next.description))]
-                links.append(("next", base + request.uri.path + "?" + QueryString.encode(parameters)))
-            }
-            var bundle = SearchBundle(matches: page.resources, total: page.total, links: links, subset: asked.subset, fullURLBase: base)
-            if partner.isPartner { bundle.entries.append(.object(ConsentNotice.searchEntry)) }
-            return try bundle.response(negotiation: negotiation)
+            let parameters = request.uri.queryParameters.map { (name: String($0.key), value: String($0.value)) }
+            return try await Self.everything(request, context, parameters: parameters, everything: everything, dependencies: dependencies)
         }
+        // operations.html: every operation may be invoked by POST with a Parameters body (HAPI's client does so by
+        // default); its parameters join those of the URL, and the next links are the GET form.
+        router.post("/:type/:id/$everything") { request, context -> Response in
+            var request = request
+            let body = try await Self.bodyParameters(&request, dependencies: dependencies)
+            let parameters = request.uri.queryParameters.map { (name: String($0.key), value: String($0.value)) } + body
+            return try await Self.everything(request, context, parameters: parameters, everything: everything, dependencies: dependencies)
+        }
+    }
+
+    /// The largest Parameters body of a POST `$everything`.
+    static let maximumBodyBytes = 64 * 1024
+
+    /// One page of the answer to `parameters` (the URL's, and a POST's body's).
+    static func everything(_ request: Request, _ context: GatewayRequestContext, parameters: [(name: String, value: String)],
+                           everything: PatientEverything, dependencies: GatewayDependencies) async throws -> Response {
+        let negotiation = try FHIRNegotiation(request)
+        guard context.parameters.get("type") == "Patient" else {
+            throw ServiceError(.notFound, "$everything is defined on Patient only")
+        }
+        let id = context.parameters.get("id") ?? ""
+        guard RoutePath.isFHIRId(id) else {
+            throw ServiceError(.invalidRequest, "'\(id.prefix(80))' is not a FHIR id")
+        }
+        try context.requireScope(.read, type: "Patient")
+        try context.requireScope(.search, type: "*")
+        // Before the consent session: naming AuditEvent is refused as a search of AuditEvents is, whatever the
+        // patient's consent (and even on a gateway without one).
+        let asked = try Self.request(parameters, prefer: request.headers.first(named: "prefer"), patientId: id, context: context,
+                                     seal: dependencies.cursorSeal)
+        let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
+        // The query as given: a POST's body parameters too, in their GET form (for the AuditEvent and the self link).
+        let query = request.method == .get ? request.uri.query.map { String($0) } : QueryString.encode(parameters.map { ($0.name, $0.value) })
+        let page = try await Self.page(asked, partner: partner, everything: everything, query: query, dependencies: dependencies)
+        let base = dependencies.baseURL(for: request)
+        let path = base + request.uri.path
+        let this = path + (query.map { $0.isEmpty ? "" : "?" + $0 } ?? "")
+        var links: [(relation: String, url: String)] = [("self", this)]
+        if let next = page.next {
+            let parameters = asked.linkParameters + [("_cursor", try dependencies.cursorSeal.seal(next.description))]
+            links.append(("next", path + "?" + QueryString.encode(parameters)))
+        }
+        var bundle = SearchBundle(matches: page.resources, total: page.total, links: links, subset: asked.subset, fullURLBase: base)
+        if partner.isPartner { bundle.entries.append(.object(ConsentNotice.searchEntry)) }
+        return try bundle.response(negotiation: negotiation)
+    }
+
+    /// A POST's Parameters body as name/value pairs (``OperationParameters``); none for an empty body. 415 for a body
+    /// that is not FHIR JSON or XML, 413 beyond ``maximumBodyBytes``.
+    static func bodyParameters(_ request: inout Request, dependencies: GatewayDependencies) async throws -> [(name: String, value: String)] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maximumBodyBytes)
+        } catch {
+            throw ServiceError(.tooLarge, "a $everything Parameters body is at most \(maximumBodyBytes) bytes")
+        }
+        guard buffer.readableBytes > 0 else { return [] }
+        if let contentType = request.headers[.contentType], FHIRNegotiation.format(ofMediaType: contentType) == nil {
+            throw ServiceError(.unsupportedMediaType, "Content-Type \(contentType.prefix(100)) is not FHIR JSON or XML (application/fhir+json, application/fhir+xml)")
+        }
+        let resource = try dependencies.records.resource(fromBody: Array(buffer.readableBytesView))
+        return try OperationParameters.primitives(of: resource)
     }
 
     /// What one `$everything` request asks.
@@ -80,26 +120,27 @@ public struct EverythingRoutes: GatewayRoutes {
     /// The operation's parameters. A partner naming a local-only type in `_type` is refused (403, noted for the
     /// audit trail by ``GatewayRequestContext/require(_:type:)``); without `_type` a partner is never given
     /// AuditEvents, so they are not even listed.
-    static func request(_ request: Request, patientId: String, context: GatewayRequestContext, seal: CursorSeal) throws(ServiceError) -> Asked {
-        let query = request.uri.queryParameters
-        if SearchRequest.Handling(prefer: request.headers.first(named: "prefer")) == .strict {
-            for (name, _) in query where !parameters.contains(String(name)) {
+    static func request(_ given: [(name: String, value: String)], prefer: String?, patientId: String, context: GatewayRequestContext,
+                        seal: CursorSeal) throws(ServiceError) -> Asked {
+        func first(_ name: String) -> String? { given.first { $0.name == name }?.value }
+        if SearchRequest.Handling(prefer: prefer) == .strict {
+            for (name, _) in given where !parameters.contains(name) {
                 throw ServiceError(.invalidRequest, "$everything does not support the parameter \(name.prefix(64))")
             }
         }
         var count = SearchRequest.defaultCount
-        if let text = query["_count"] { count = min(try SearchRequest.pageSize(text), SearchRequest.maxCount) }
-        let summary = try query["_summary"].map { value throws(ServiceError) in try ResourceSubset.Summary(parameter: value) }
-        let types = query.getAll("_type")
-        var asked = try EverythingRequest(patientId: patientId, types: types, since: query["_since"].map(String.init))
+        if let text = first("_count") { count = min(try SearchRequest.pageSize(text), SearchRequest.maxCount) }
+        let summary = try first("_summary").map { value throws(ServiceError) in try ResourceSubset.Summary(parameter: value) }
+        let types = given.filter { $0.name == "_type" }.map(\.value)
+        var asked = try EverythingRequest(patientId: patientId, types: types, since: first("_since"))
         if context.principal?.kind == .partner {
             for type in (asked.types ?? []).intersection(LocalOnlyRecords.types).sorted() {
                 try context.require(.search, type: type)
             }
             asked.types = (asked.types ?? Set(PatientCompartment.types)).subtracting(LocalOnlyRecords.types)
         }
-        let cursor = try query["_cursor"].map { sealed throws(ServiceError) -> EverythingCursor in
-            let opened = try seal.open(String(sealed))
+        let cursor = try first("_cursor").map { sealed throws(ServiceError) -> EverythingCursor in
+            let opened = try seal.open(sealed)
             guard let cursor = EverythingCursor(opened) else { throw ServiceError(.invalidRequest, "_cursor is not a $everything cursor") }
             return cursor
         }
@@ -107,16 +148,16 @@ public struct EverythingRoutes: GatewayRoutes {
         if let since = asked.sinceText { link.append(("_since", since)) }
         if !types.isEmpty { link.append(("_type", types.joined(separator: ","))) }
         for name in representationParameters {
-            if let value = query[Substring(name)] { link.append((name, String(value))) }
+            if let value = first(name) { link.append((name, value)) }
         }
         let countOnly = summary == .count || count == 0
         return Asked(request: asked, count: countOnly ? 0 : count, cursor: cursor, countOnly: countOnly,
-                     subset: ResourceSubset.asked(summary: summary, elements: query["_elements"].map(String.init)), linkParameters: link)
+                     subset: ResourceSubset.asked(summary: summary, elements: first("_elements")), linkParameters: link)
     }
 
     /// One page of the answer (or, for a count, no resources and the total), consent-filtered and audited for a
     /// partner.
-    static func page(_ asked: Asked, partner: PartnerReads, everything: PatientEverything, request: Request,
+    static func page(_ asked: Asked, partner: PartnerReads, everything: PatientEverything, query given: String?,
                      dependencies: GatewayDependencies) async throws -> (resources: [StoredResource], next: EverythingCursor?, total: Int?) {
         guard let session = partner.session else {
             if asked.countOnly { return ([], nil, try await everything.count(asked.request)) }
@@ -139,7 +180,7 @@ public struct EverythingRoutes: GatewayRoutes {
         let returned = asked.countOnly ? [] : filled.rows
         try await dependencies.recordAudited(AuditedAccess(.operation, session: session, decisions: filled.decisions,
                                                            resources: returned.map(\.location),
-                                                           query: request.uri.query.map { query + "?" + $0 } ?? query, outcome: .success))
+                                                           query: given.map { query + "?" + $0 } ?? query, outcome: .success))
         if asked.countOnly { return ([], nil, filled.total) }
         return (filled.rows, filled.next, filled.total)
     }

@@ -155,4 +155,51 @@ struct EverythingPagingTests {
             #expect(try await client.get("/Patient/\(id)/$everything?start=2020-01-01", headers: ["Prefer": "handling=strict"]).status == 400)
         }
     }
+
+    @Test("POST with a Parameters body: the same operation, its next links in the GET form", arguments: StoreKind.allCases)
+    func postWithParameters(kind: StoreKind) async throws {
+        try await RecordGateway.run(kind) { client, _ in
+            let id = try await Self.importPatient(client)
+            let all = Self.keys(try await client.get("/Patient/\(id)/$everything?_count=1000"))
+            let json = ["Content-Type": "application/fhir+json"]
+            func post(_ parameters: [[String: Any]], headers: [String: String] = json, query: String = "") async throws -> RecordGateway.Reply {
+                let body = try JSONSerialization.data(withJSONObject: ["resourceType": "Parameters", "parameter": parameters])
+                return try await client.send("POST", "/Patient/\(id)/$everything\(query)", headers: headers, body: Array(body))
+            }
+            // _count and _type in the body; the next link carries them, and following it pages through the rest.
+            let first = try await post([["name": "_count", "valueInteger": 20], ["name": "_type", "valueCode": "Observation"]])
+            #expect(first.status == 200, "\(first.text.prefix(300))")
+            #expect(first.json["type"] as? String == "searchset" && BundleRules.violations(first.json).isEmpty)
+            let next = try #require(Self.next(first))
+            #expect(next.contains("_count=20") && next.contains("_type=Observation"), "\(next)")
+            let rest = try await Self.pages(client, from: next)
+            let observations = all.filter { $0.hasPrefix("Observation/") }
+            #expect(Self.keys(first) + rest.flatMap { $0 } == observations)
+            // URL and body parameters together (_summary in the URL); an empty body is the operation without parameters.
+            let counted = try await post([["name": "_type", "valueCode": "Observation"]], query: "?_summary=count")
+            #expect(counted.json["total"] as? Int == observations.count && counted.json["entry"] == nil)
+            let bare = try await client.send("POST", "/Patient/\(id)/$everything?_count=1000")
+            #expect(bare.status == 200 && Self.keys(bare) == all)
+            let future = try await post([["name": "_since", "valueInstant": "2999-01-01T00:00:00Z"]])
+            #expect(future.status == 200 && future.json["total"] as? Int == 0)
+            // An XML Parameters body is read too.
+            let xml = #"<Parameters xmlns="http://hl7.org/fhir"><parameter><name value="_count"/><valueInteger value="3"/></parameter></Parameters>"#
+            let fromXML = try await client.send("POST", "/Patient/\(id)/$everything", headers: ["Content-Type": "application/fhir+xml"], body: Array(xml.utf8))
+            #expect(fromXML.status == 200 && Self.keys(fromXML) == Array(all.prefix(3)))
+
+            // Refused: another resource as the body, a parameter without a primitive value, a body that is not FHIR,
+            // and under strict handling a parameter the operation does not support.
+            let patient = try await client.write("POST", "/Patient/\(id)/$everything", json: ["resourceType": "Patient", "id": "x"])
+            #expect(patient.status == 400 && patient.issue?.diagnostics.contains("Parameters") == true)
+            let noValue = try await post([["name": "_count"]])
+            #expect(noValue.status == 400 && noValue.issue?.diagnostics.contains("_count") == true)
+            let text = try await client.send("POST", "/Patient/\(id)/$everything", headers: ["Content-Type": "text/plain"], body: Array("_count=1".utf8))
+            #expect(text.status == 415)
+            #expect(try await post([["name": "start", "valueDate": "2020-01-01"]]).status == 200)
+            let strict = try await post([["name": "start", "valueDate": "2020-01-01"]], headers: json.merging(["Prefer": "handling=strict"]) { $1 })
+            #expect(strict.status == 400 && strict.issue?.diagnostics.contains("start") == true)
+            let badCount = try await post([["name": "_count", "valueInteger": -1]])
+            #expect(badCount.status == 400 && badCount.issue?.diagnostics.contains("_count") == true)
+        }
+    }
 }
