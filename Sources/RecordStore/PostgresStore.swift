@@ -25,6 +25,8 @@ public final class PostgresStore: RecordStore {
     let deferredFlushDelay = Mutex(DeferredIndex.flushDelay)
     /// One flush of ``deferredIndex`` at a time.
     let deferredFlushGate = DeferredFlushGate()
+    /// Names of the search statements prepared so far (``PreparedSearch``), at most ``PreparedSearch/limit``.
+    let preparedSearches = Mutex(Set<String>())
 
     init(configuration: PostgresClient.Configuration) {
         let client = PostgresClient(configuration: configuration)
