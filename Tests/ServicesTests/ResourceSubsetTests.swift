@@ -66,6 +66,13 @@ struct ResourceSubsetTests {
         // status and code are mandatory (min 1); the twin of a named element comes with it.
         #expect(subset.names.sorted() == ["_valueString", "code", "id", "meta", "note", "resourceType", "status", "valueString"])
         #expect(Self.tags(subset) == ["SUBSETTED"])
+        // A choice element by its base name, with or without [x]: `value` keeps valueString and its twin.
+        for name in ["value", "value[x]"] {
+            let byBase = ResourceSubset.elements([name]).apply(to: observation)
+            #expect(byBase.names.sorted() == ["_valueString", "code", "id", "meta", "resourceType", "status", "valueString"], "\(name)")
+        }
+        // A prefix of a member's name that is no element's base name keeps nothing.
+        #expect(!ResourceSubset.elements(["val"]).apply(to: observation).names.contains("valueString"))
     }
 
     @Test func textKeepsTheNarrativeAndTheMandatoryDataRemovesOnlyTheNarrative() throws {

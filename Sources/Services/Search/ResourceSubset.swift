@@ -88,12 +88,15 @@ public enum ResourceSubset: Sendable, Hashable {
     }
 
     /// The top-level members named in `names`, `resourceType`, `id`, `meta` and the mandatory top-level elements
-    /// (`_elements`, `_summary=text`).
+    /// (`_elements`, `_summary=text`). A choice element is named by its base name (`value` or `value[x]` keeps
+    /// `valueQuantity`: `_elements` lists base element names, search §3.1.1.5.9) or by its JSON name.
     static func topLevel(of resource: FHIRObject, keeping names: [String], definition: TypeDefinition) -> FHIRObject {
-        let keep = Set(names + ["resourceType", "id", "meta"])
+        let keep = Set((names + ["resourceType", "id", "meta"]).map { $0.hasSuffix("[x]") ? String($0.dropLast(3)) : $0 })
         return FHIRObject(members: resource.members.filter { member in
-            keep.contains(member.name) || keep.contains(Self.elementName(member.name))
-                || (definition.element(named: Self.elementName(member.name))?.element.min ?? 0) > 0
+            let name = Self.elementName(member.name)
+            if keep.contains(member.name) || keep.contains(name) { return true }
+            guard let match = definition.element(named: name) else { return false }
+            return keep.contains(match.element.name) || match.element.min > 0
         })
     }
 

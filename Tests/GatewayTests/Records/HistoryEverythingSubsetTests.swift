@@ -167,6 +167,10 @@ struct HistoryEverythingSubsetTests {
             let shape = SummaryTests.XMLShape.of(second.body)
             #expect(shape.entryResourceTypes.count == all.count - 50)
             #expect(shape.codes.filter { $0 == SummaryTests.subsetted }.count == all.count - 50)
+            // `_elements=value` names Observation.value[x] by its base name: each Observation keeps its valueQuantity (or other).
+            let values = Self.resources(try await client.get("/Patient/\(id)/$everything?_count=1000&_type=Observation&_elements=value"))
+            let withValue = all.filter { $0["resourceType"] as? String == "Observation" && $0.keys.contains { $0.hasPrefix("value") } }
+            #expect(!withValue.isEmpty && values.filter { $0.keys.contains { $0.hasPrefix("value") } }.count == withValue.count)
             let data = Self.resources(try await client.get("/Patient/\(id)/$everything?_count=1000&_summary=data"))
             #expect(data.count == all.count && data.allSatisfy { $0["text"] == nil && SummaryTests.tags($0).contains(SummaryTests.subsetted) })
 
