@@ -25,7 +25,11 @@ final class SQLiteCheckpointer: Sendable {
     }
     private let state = Mutex(State())
 
-    init(path: String, interval: Duration = .milliseconds(250)) {
+    /// Three seconds: the pages a busy store rewrites most (the ends of its indexes, appended to by every commit)
+    /// are copied once per checkpoint however often they were rewritten, so a longer interval writes less. Measured
+    /// with audited partner reads: 9.2 KB written to disk per read instead of 19 KB at 250 ms, and 2,320 instead of
+    /// 1,710 reads/s (the WAL fsyncs waited less for the checkpoints' writes).
+    init(path: String, interval: Duration = .seconds(3)) {
         self.path = path
         self.interval = interval
     }

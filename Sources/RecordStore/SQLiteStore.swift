@@ -17,10 +17,12 @@ public actor SQLiteStore: RecordStore {
     nonisolated let readers: SQLiteReaders
     nonisolated let walSync: SQLiteWALSync
     nonisolated let checkpointer: SQLiteCheckpointer
-    /// AuditEvents' search-index rows not written yet (``commitIndexingLater(_:)``).
-    nonisolated let deferredIndex = DeferredIndex()
-    /// Which writes of ``deferredIndex`` are scheduled (SQLiteStore+DeferredIndex).
-    var deferredFlush = (immediate: false, delayed: false)
+    /// The AuditEvents journaled and not yet moved into the records (SQLiteStore+AuditJournal).
+    nonisolated let auditJournal = SQLiteAuditJournal()
+    /// Which moves of the journal are scheduled.
+    var journalMove = (immediate: false, delayed: false)
+    /// False only in tests that need the journal left as a store that stops leaves it (``holdJournal()``).
+    var movesJournalInBackground = true
     public nonisolated let path: String
     private nonisolated let writerLoop: any EventLoop
 
@@ -48,6 +50,8 @@ public actor SQLiteStore: RecordStore {
             """)
         try Self.migrate(db)
         try Self.reindexPending(db)
+        // AuditEvents a store that stopped had journaled and not moved.
+        while try Self.moveJournalChunk(db, auditJournal) {}
         // From here on commits do not fsync inside the write lock; each writing method awaits the group fsync
         // (``SQLiteWALSync``) before it returns.
         try db.exec("PRAGMA synchronous=NORMAL")
@@ -81,20 +85,14 @@ public actor SQLiteStore: RecordStore {
 
     public func commit(_ unit: [PreparedRecord], batch: Int64?) async throws -> [RecordOutcome] {
         guard !unit.isEmpty else { return [] }
+        try await settleJournal(before: unit)
         let outcomes = try write(unit, batch: batch, message: nil) ?? []
         try await durable()
         return outcomes
     }
 
-    public func commitIndexingLater(_ unit: [PreparedRecord]) async throws -> [RecordOutcome] {
-        guard !unit.isEmpty else { return [] }
-        let outcomes = try write(unit, batch: nil, message: nil, indexingLater: true) ?? []
-        scheduleDeferredFlush()
-        try await durable()
-        return outcomes
-    }
-
     public func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]? {
+        try await settleJournal(before: unit)
         let outcomes = try write(unit, batch: batch, message: message)
         try await durable()
         return outcomes
@@ -109,10 +107,13 @@ public actor SQLiteStore: RecordStore {
         }
     }
 
+    /// A unit holding AuditEvents is versioned after the journaled ones (SQLiteStore+AuditJournal).
+    private func settleJournal(before unit: [PreparedRecord]) async throws {
+        if unit.contains(where: { DeferredIndex.types.contains($0.key.type) }) { try await flushDeferredIndex() }
+    }
+
     /// One transaction: the message's row (nil, and nothing written, if it exists), then the unit's versions.
-    /// `indexingLater`: the index rows of ``DeferredIndex/types`` are marked in `search_reindex` and kept in
-    /// ``deferredIndex`` instead of written.
-    private func write(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?, indexingLater: Bool = false) throws -> [RecordOutcome]? {
+    private func write(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey?) throws -> [RecordOutcome]? {
         try db.exec("BEGIN IMMEDIATE")
         do {
             if let message {
@@ -152,7 +153,6 @@ public actor SQLiteStore: RecordStore {
                     """)
                 let clearIndex = try db.cachedStatement("DELETE FROM search_index WHERE resource_type = ? AND id = ?")
                 let insertIndex = try db.cachedStatement(SearchIndexRows.sqliteInsert)
-                var deferred: [VersionRow] = [], unmarked: [RecordKey] = []
                 for row in rows {
                     let type = SQLiteValue.text(row.key.type), id = SQLiteValue.text(row.key.id), version = SQLiteValue.int(Int64(row.version))
                     let patient = SQLiteValue.text(row.patientKey)
@@ -161,24 +161,10 @@ public actor SQLiteStore: RecordStore {
                                            batch.map(SQLiteValue.int) ?? .null])
                     try upsert.run([patient, type, id, version, .int(txid), .text(row.lastUpdated), .blob(row.contentHash)])
                     if row.isUpdate { try clearIndex.run([type, id]) }
-                    if indexingLater && DeferredIndex.types.contains(row.key.type) {
-                        try mark(row.key)
-                        deferred.append(row)
-                        continue
-                    }
-                    // A rewritten record of a deferred type: its rows are written now, so it is no longer marked.
-                    if row.isUpdate && DeferredIndex.types.contains(row.key.type) {
-                        try unmark(row.key)
-                        unmarked.append(row.key)
-                    }
                     for e in row.index {
                         try insertIndex.run(SearchIndexRows.sqliteValues(patient, type, id, e))
                     }
                 }
-                try db.exec("COMMIT")
-                deferredIndex.discard(unmarked)
-                deferredIndex.add(deferred)
-                return outcomes
             }
             try db.exec("COMMIT")
             return outcomes
@@ -248,7 +234,8 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func countsByType() async throws -> [(type: String, count: Int)] {
-        try readers.read { db in
+        try await settleJournal(nil)
+        return try readers.read { db in
             var out: [(type: String, count: Int)] = []
             try db.query("SELECT resource_type, count(*) FROM records GROUP BY resource_type ORDER BY resource_type") { out.append(($0.text(0), Int($0.int(1)))) }
             return out
@@ -256,7 +243,8 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func versionCount() async throws -> Int {
-        try readers.read { db in
+        try await settleJournal(nil)
+        return try readers.read { db in
             var n = 0
             try db.query("SELECT count(*) FROM record_versions") { n = Int($0.int(0)) }
             return n
@@ -271,7 +259,8 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func current(_ key: RecordKey) async throws -> StoredVersion? {
-        try readers.read { db in
+        try await settleJournal(key.type)
+        return try readers.read { db in
             var out: StoredVersion?
             try db.query("""
                 SELECT \(Self.versionColumns)
@@ -283,7 +272,8 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func versions(_ key: RecordKey) async throws -> [StoredVersion] {
-        try readers.read { db in
+        try await settleJournal(key.type)
+        return try readers.read { db in
             var out: [StoredVersion] = []
             try db.query("SELECT \(Self.versionColumns) FROM record_versions v WHERE v.resource_type = ? AND v.id = ? ORDER BY v.version_id",
                          [.text(key.type), .text(key.id)]) { out.append(Self.version($0)) }
@@ -292,7 +282,7 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func resolveIdentifier(type: String, system: String?, value: String) async throws -> [String] {
-        if DeferredIndex.types.contains(type) { try await flushDeferredIndex() }
+        try await settleJournal(type)
         return try readers.read { db in
             var out: [String] = []
             if let system {
@@ -307,7 +297,7 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func search(type: String, param: String, value: String) async throws -> [String] {
-        if DeferredIndex.types.contains(type) { try await flushDeferredIndex() }
+        try await settleJournal(type)
         return try readers.read { db in
             var out: [String] = []
             try db.query("SELECT DISTINCT id FROM search_index WHERE resource_type = ? AND param = ? AND value = ? ORDER BY id",
@@ -317,7 +307,8 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func anchorQueueCount() async throws -> Int {
-        try readers.read { db in
+        try await settleJournal(nil)
+        return try readers.read { db in
             var n = 0
             try db.query("SELECT count(*) FROM anchor_queue") { n = Int($0.int(0)) }
             return n
@@ -325,7 +316,8 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func version(_ key: RecordKey, _ version: Int) async throws -> StoredVersion? {
-        try readers.read { db in
+        try await settleJournal(key.type)
+        return try readers.read { db in
             var out: StoredVersion?
             try db.query("SELECT \(Self.versionColumns) FROM record_versions v WHERE v.resource_type = ? AND v.id = ? AND v.version_id = ?",
                          [.text(key.type), .text(key.id), .int(Int64(version))]) { out = Self.version($0) }
@@ -334,7 +326,8 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func anchorQueue(limit: Int) async throws -> [QueuedCommitment] {
-        try readers.read { db in
+        try await settleJournal(nil)
+        return try readers.read { db in
             guard limit > 0 else { return [] }
             var out: [QueuedCommitment] = []
             out.reserveCapacity(min(limit, 10_000))
@@ -436,7 +429,8 @@ public actor SQLiteStore: RecordStore {
     }
 
     public nonisolated func anchorLocation(_ key: RecordKey, version: Int) async throws -> AnchorLocation? {
-        try readers.read { db in
+        try await settleJournal(key.type)
+        return try readers.read { db in
             var out: AnchorLocation?
             try db.query("""
                 SELECT anchor_batch, anchor_leaf, anchor_height FROM record_versions

@@ -11,7 +11,7 @@ enum StoreSchema {
     /// 20–29 history and deletes, 30–39 tokens).
     static let postgres: [Migration] = (core + search + history + tokens).sorted { $0.version < $1.version }
     /// Every SQLite migration, in version order (numbered as PostgreSQL's).
-    static let sqlite: [Migration] = (sqliteCore + sqliteSearch + sqliteHistory + sqliteTokens).sorted { $0.version < $1.version }
+    static let sqlite: [Migration] = (sqliteCore + sqliteSearch + sqliteHistory + sqliteTokens + sqliteAuditJournal).sorted { $0.version < $1.version }
 
     /// PostgreSQL: everything in the `careledger` schema.
     static let core: [Migration] = [

@@ -4,10 +4,11 @@ import Foundation
 import TestSupport
 import Testing
 
-/// AuditEvents' search-index rows are written after their versions (``DeferredIndex``): a search never misses a
-/// committed AuditEvent, no row is lost when the store stops before writing them, and none is written twice.
-@Suite("Search index written later for AuditEvents", .timeLimit(.minutes(3)))
-struct DeferredIndexTests {
+/// AuditEvents stored by `commitIndexingLater` (the audit trail's commits): on SQLite journaled, then moved into the
+/// records in bulk. No read misses a journaled AuditEvent, none is lost when the store stops before moving it, and
+/// none is moved twice.
+@Suite("Audit journal: AuditEvents stored at once, moved into the records in bulk", .timeLimit(.minutes(3)))
+struct AuditJournalTests {
     static func auditEvent(_ id: String, outcome: String = "0", patient: String = "Patient/p1") throws -> PreparedRecord {
         try PreparedRecord(resource: JSONReader().read(Array("""
             {"resourceType":"AuditEvent","id":"\(id)","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},\
@@ -21,117 +22,142 @@ struct DeferredIndexTests {
         SearchQuery(type: "AuditEvent", clauses: [SearchClause(code: "outcome", type: .token, values: [SearchValue(text: code)])])
     }
 
-    /// Marked records and index rows of `id`, read on a connection of their own.
-    static func state(_ path: String, _ id: String) throws -> (marked: Int, rows: Int) {
+    /// Journal rows, versions and index rows of AuditEvent `id`, read on a connection of their own.
+    struct Rows: Equatable {
+        var journaled = 0, versions = 0, records = 0, index = 0
+    }
+
+    static func rows(_ path: String, _ id: String) throws -> Rows {
         let db = try SQLiteConnection(path: path)
         defer { db.close() }
-        var marked = 0, rows = 0
-        try db.query("SELECT count(*) FROM search_reindex WHERE resource_type = 'AuditEvent' AND id = ?", [.text(id)]) { marked = Int($0.int(0)) }
-        try db.query("SELECT count(*) FROM search_index WHERE resource_type = 'AuditEvent' AND id = ?", [.text(id)]) { rows = Int($0.int(0)) }
-        return (marked, rows)
+        var r = Rows()
+        let key: [SQLiteValue] = [.text(id)]
+        try db.query("SELECT count(*) FROM audit_journal WHERE resource_type = 'AuditEvent' AND id = ?", key) { r.journaled = Int($0.int(0)) }
+        try db.query("SELECT count(*) FROM record_versions WHERE resource_type = 'AuditEvent' AND id = ?", key) { r.versions = Int($0.int(0)) }
+        try db.query("SELECT count(*) FROM records WHERE resource_type = 'AuditEvent' AND id = ?", key) { r.records = Int($0.int(0)) }
+        try db.query("SELECT count(*) FROM search_index WHERE resource_type = 'AuditEvent' AND id = ?", key) { r.index = Int($0.int(0)) }
+        return r
     }
 
     static func withPath<T>(_ body: (String) async throws -> T) async throws -> T {
-        let dir = try Repository.temporaryDirectory("careledger-deferred-index")
+        let dir = try Repository.temporaryDirectory("careledger-audit-journal")
         defer { try? FileManager.default.removeItem(at: dir) }
         return try await body(dir.appendingPathComponent("store.sqlite").path)
     }
 
-    @Test func aSearchWritesThePendingRowsFirst() async throws {
+    static let ae1 = RecordKey(type: "AuditEvent", id: "ae1")
+
+    @Test func aJournaledAuditEventIsReadAtOnce() async throws {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
+            await store.holdJournal()
             let outcomes = try await store.commitIndexingLater([try Self.auditEvent("ae1")])
-            #expect(outcomes == [.created(RecordKey(type: "AuditEvent", id: "ae1"), version: 1)])
-            // Stored (readable, queued for anchoring) but not indexed yet: marked instead.
-            #expect(try await store.current(RecordKey(type: "AuditEvent", id: "ae1")) != nil)
-            #expect(try await store.anchorQueueCount() == 1)
-            #expect(try Self.state(path, "ae1") == (marked: 1, rows: 0))
-            #expect(store.deferredIndex.count == 1)
+            #expect(outcomes == [.created(Self.ae1, version: 1)])
+            #expect(try Self.rows(path, "ae1") == Rows(journaled: 1), "journaled, not yet a record")
 
-            let page = try await store.search(Self.outcome("0"))
-            #expect(page.matches.map(\.key.id) == ["ae1"])
-            let after = try Self.state(path, "ae1")
-            #expect(after.marked == 0 && after.rows > 0)
-            #expect(store.deferredIndex.count == 0)
-            // A chain into AuditEvents and the store's own parameter lookup see it as well.
-            #expect(try await store.search(type: "AuditEvent", param: "entity", value: "Patient/p1") == ["ae1"])
+            let read = try #require(try await store.current(Self.ae1))
+            #expect(read.version == 1)
+            #expect(String(decoding: read.canonical, as: UTF8.self).contains(#""versionId":"1""#))
+            let moved = try Self.rows(path, "ae1")
+            #expect(moved.journaled == 0 && moved.versions == 1 && moved.records == 1 && moved.index > 0)
             try await store.close()
         }
     }
 
-    @Test func aSearchOfAnotherTypeLeavesThemPending() async throws {
+    @Test func searchesHistoryAndTheAnchoringQueueSeeJournaledAuditEvents() async throws {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
             _ = try await store.commitIndexingLater([try Self.auditEvent("ae1")])
+            #expect(try await store.search(Self.outcome("0")).matches.map(\.key.id) == ["ae1"])
+            _ = try await store.commitIndexingLater([try Self.auditEvent("ae2")])
+            #expect(try await store.search(type: "AuditEvent", param: "entity", value: "Patient/p1") == ["ae1", "ae2"])
+            _ = try await store.commitIndexingLater([try Self.auditEvent("ae3")])
+            #expect(try await store.history(HistoryQuery(scope: .type("AuditEvent"), count: 10)).versions.count == 3)
+            _ = try await store.commitIndexingLater([try Self.auditEvent("ae4")])
+            #expect(try await store.anchorQueueCount() == 4)
+            #expect(try Self.rows(path, "ae4").journaled == 0)
+            try await store.close()
+        }
+    }
+
+    @Test func readsOfOtherTypesLeaveThemJournaledUntilTheStoreCloses() async throws {
+        try await Self.withPath { path in
+            let store = try SQLiteStore(path: path)
+            await store.holdJournal()
+            _ = try await store.commitIndexingLater([try Self.auditEvent("ae1")])
+            #expect(try await store.current(RecordKey(type: "Patient", id: "p1")) == nil)
             _ = try await store.search(SearchQuery(type: "Patient", clauses: [SearchClause(code: "name", type: .string, values: [SearchValue(text: "x")])]))
-            #expect(store.deferredIndex.count == 1)
-            #expect(try Self.state(path, "ae1").rows == 0)
+            #expect(try Self.rows(path, "ae1").journaled == 1)
             try await store.close()
-            // Closing writes them.
-            #expect(try Self.state(path, "ae1").marked == 0)
-            #expect(try Self.state(path, "ae1").rows > 0)
+            let closed = try Self.rows(path, "ae1")
+            #expect(closed.journaled == 0 && closed.versions == 1 && closed.index > 0, "closing moved the journal")
         }
     }
 
-    @Test func theRowsAreWrittenWithoutASearchSoonAfter() async throws {
+    @Test func theJournalIsMovedSoonAfterWithoutARead() async throws {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
             _ = try await store.commitIndexingLater([try Self.auditEvent("ae1")])
-            // Written within DeferredIndex.flushDelay (250 ms); bounded generously for a busy machine.
-            for _ in 0..<400 where try Self.state(path, "ae1").rows == 0 {
+            // Moved within DeferredIndex.flushDelay (250 ms); bounded generously for a busy machine.
+            for _ in 0..<400 where try Self.rows(path, "ae1").journaled > 0 {
                 try await Task.sleep(for: .milliseconds(50))
             }
-            #expect(try Self.state(path, "ae1") == (marked: 0, rows: Self.state(path, "ae1").rows))
-            #expect(try Self.state(path, "ae1").rows > 0)
+            let moved = try Self.rows(path, "ae1")
+            #expect(moved.journaled == 0 && moved.versions == 1 && moved.index > 0)
             try await store.close()
         }
     }
 
-    /// A store that stops before writing the rows (or another process on the same file) leaves the records
-    /// marked: the next store opened on the file indexes them from their canonical JSON, and the first store's
-    /// own write of the rows then finds them indexed and does not add them twice.
-    @Test func markedRecordsAreIndexedByTheNextStoreAndNotTwice() async throws {
+    /// A store that stops before moving its journal (or another process on the same file) leaves the rows: the
+    /// next store opened on the file moves them, indexing them from their JSON, and the first store's own move
+    /// then finds nothing to do twice.
+    @Test func theNextStoreMovesWhatAStoppedOneLeftAndNothingTwice() async throws {
         try await Self.withPath { path in
             let first = try SQLiteStore(path: path)
+            await first.holdJournal()
             _ = try await first.commitIndexingLater([try Self.auditEvent("ae1")])
-            #expect(try Self.state(path, "ae1") == (marked: 1, rows: 0))
+            #expect(try Self.rows(path, "ae1") == Rows(journaled: 1))
 
             let second = try SQLiteStore(path: path)
-            let indexed = try Self.state(path, "ae1")
-            #expect(indexed.marked == 0 && indexed.rows > 0, "opening the store indexed the marked record")
+            let moved = try Self.rows(path, "ae1")
+            #expect(moved.journaled == 0 && moved.versions == 1 && moved.records == 1 && moved.index > 0, "opening the store moved the journal")
             #expect(try await second.search(Self.outcome("0")).matches.map(\.key.id) == ["ae1"])
 
             try await first.flushDeferredIndex()
-            #expect(try Self.state(path, "ae1").rows == indexed.rows, "the rows were not written a second time")
-            #expect(try await second.search(Self.outcome("0")).matches.map(\.key.id) == ["ae1"])
+            #expect(try Self.rows(path, "ae1") == moved, "nothing moved or indexed a second time")
+            #expect(try await first.current(Self.ae1)?.version == 1)
             try await first.close()
             try await second.close()
         }
     }
 
-    /// A marked record another store instance committed is indexed by a search that can see it, without a restart.
-    @Test func aSearchIndexesAnotherInstancesMarkedRecords() async throws {
+    /// What another store instance journaled is seen by a read of this one, without a restart.
+    @Test func aReadMovesAnotherInstancesJournal() async throws {
         try await Self.withPath { path in
             let reader = try SQLiteStore(path: path)
             let writer = try SQLiteStore(path: path)
+            await writer.holdJournal()
             _ = try await writer.commitIndexingLater([try Self.auditEvent("ae1")])
+            #expect(try await reader.current(Self.ae1)?.version == 1)
             #expect(try await reader.search(Self.outcome("0")).matches.map(\.key.id) == ["ae1"])
             try await writer.close()
             try await reader.close()
         }
     }
 
-    /// A record rewritten by an ordinary commit before its deferred rows were written keeps only the new
-    /// version's rows.
-    @Test func aRewriteBeforeTheWriteKeepsOnlyTheNewRows() async throws {
+    /// An AuditEvent that exists is versioned by an ordinary commit, after the journaled version: the versions stay
+    /// in order and the index holds only the current one.
+    @Test func anAuditEventWrittenAgainGetsItsNextVersion() async throws {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
             _ = try await store.commitIndexingLater([try Self.auditEvent("ae1", outcome: "0")])
-            _ = try await store.commit([try Self.auditEvent("ae1", outcome: "4")], batch: nil)
-            #expect(try Self.state(path, "ae1").marked == 0)
-            try await store.flushDeferredIndex()
+            #expect(try await store.commitIndexingLater([try Self.auditEvent("ae1", outcome: "4")]) == [.updated(Self.ae1, version: 2)])
+            _ = try await store.commitIndexingLater([try Self.auditEvent("ae2", outcome: "0")])
+            #expect(try await store.commit([try Self.auditEvent("ae2", outcome: "8")], batch: nil) == [.updated(RecordKey(type: "AuditEvent", id: "ae2"), version: 2)])
             #expect(try await store.search(Self.outcome("0")).matches.isEmpty)
             #expect(try await store.search(Self.outcome("4")).matches.map(\.key.id) == ["ae1"])
+            #expect(try await store.search(Self.outcome("8")).matches.map(\.key.id) == ["ae2"])
+            #expect(try await store.versions(Self.ae1).map(\.version) == [1, 2])
             try await store.close()
         }
     }

@@ -2,7 +2,8 @@ extension SQLiteStore {
     /// From the `records` table (one row per resource, its current version's content hash): a delete is the
     /// tombstone's content hash.
     public nonisolated func recordCounts() async throws -> [RecordCount] {
-        try readers.read { db in
+        try await settleJournal(nil)
+        return try readers.read { db in
             var out: [RecordCount] = []
             try db.query("""
                 SELECT resource_type, sum(content_hash <> ?), sum(content_hash = ?) FROM records

@@ -2,7 +2,12 @@ import Foundation
 
 extension SQLiteStore {
     public nonisolated func history(_ query: HistoryQuery) async throws -> HistoryPage {
-        try readers.read { db in
+        switch query.scope {
+        case .instance(let key): try await settleJournal(key.type)
+        case .type(let type): try await settleJournal(type)
+        case .system: try await settleJournal(nil)
+        }
+        return try readers.read { db in
             var conditions: [String] = []
             var values: [SQLiteValue] = []
             switch query.scope {
@@ -37,7 +42,8 @@ extension SQLiteStore {
     }
 
     public nonisolated func versions(_ versions: [(key: RecordKey, version: Int)]) async throws -> [StoredVersion] {
-        try readers.read { db in
+        if versions.contains(where: { DeferredIndex.types.contains($0.key.type) }) { try await settleJournal(nil) }
+        return try readers.read { db in
             var out: [StoredVersion] = []
             let select = try db.prepare("SELECT \(Self.versionColumns) FROM record_versions v WHERE v.resource_type = ? AND v.id = ? AND v.version_id = ?")
             for (key, version) in versions {

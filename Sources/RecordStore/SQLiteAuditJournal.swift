@@ -1,0 +1,43 @@
+import Synchronization
+
+/// What the SQLite store keeps in memory of its audit journal (SQLiteStore+AuditJournal): the AuditEvent versions
+/// it journaled and has not moved into the records yet, by journal row, with their search-index rows (computed
+/// once, when the AuditEvent was prepared, instead of again from the stored JSON).
+final class SQLiteAuditJournal: Sendable {
+    private struct State {
+        var rows: [Int64: VersionRow] = [:]
+        var keys: Set<RecordKey> = []
+    }
+
+    private let state = Mutex(State())
+
+    /// The AuditEvents journaled here and not moved yet.
+    var count: Int { state.withLock { $0.rows.count } }
+
+    func add(_ rows: [(seq: Int64, row: VersionRow)]) {
+        state.withLock { s in
+            for (seq, row) in rows {
+                s.rows[seq] = row
+                s.keys.insert(row.key)
+            }
+        }
+    }
+
+    func contains(_ key: RecordKey) -> Bool {
+        state.withLock { $0.keys.contains(key) }
+    }
+
+    /// The journaled version of row `seq`, if this store journaled it.
+    func row(_ seq: Int64) -> VersionRow? {
+        state.withLock { $0.rows[seq] }
+    }
+
+    /// Forgets the rows moved into the records.
+    func moved(_ seqs: [Int64]) {
+        state.withLock { s in
+            for seq in seqs {
+                if let row = s.rows.removeValue(forKey: seq) { s.keys.remove(row.key) }
+            }
+        }
+    }
+}
