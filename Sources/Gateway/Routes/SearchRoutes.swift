@@ -83,6 +83,7 @@ public struct SearchRoutes: GatewayRoutes {
         if context.principal != nil { try context.require(.search, type: type) }
         let handling = SearchRequest.Handling(prefer: request.headers.first(named: "prefer"))
         // The cursor comes back sealed (CursorSeal): the store reads only the cursor inside.
+        let sealedCursor = parameters.last { $0.name == "_cursor" }?.value
         let parameters = try parameters.map { parameter throws(ServiceError) in
             parameter.name == "_cursor" ? (parameter.name, try dependencies.cursorSeal.open(parameter.value)) : parameter
         }
@@ -112,8 +113,14 @@ public struct SearchRoutes: GatewayRoutes {
         let next = try result.next.map { cursor throws(ServiceError) in try dependencies.cursorSeal.seal(cursor.description) }
         result.next = nil
         var bundle = SearchBundle(result, request: searchRequest, base: base + "/" + type, fullURLBase: base)
+        let asked = searchRequest.canonicalParameters.map { ($0.name, $0.value) }
+        if let sealedCursor {
+            // The self link names this page, so a later page's is not the first page's: the cursor as it came.
+            bundle.links.removeAll { $0.relation == "self" }
+            bundle.links.insert(("self", base + "/" + type + "?" + QueryString.encode(asked + [("_cursor", sealedCursor)])), at: 0)
+        }
         if let next {
-            bundle.links.append(("next", base + "/" + type + "?" + QueryString.encode(searchRequest.canonicalParameters.map { ($0.name, $0.value) } + [("_cursor", next)])))
+            bundle.links.append(("next", base + "/" + type + "?" + QueryString.encode(asked + [("_cursor", next)])))
         }
         if partnerSearch { bundle.entries.append(.object(ConsentNotice.searchEntry)) }
         return try bundle.response(negotiation: negotiation)

@@ -192,10 +192,26 @@ struct HistoryEverythingSubsetTests {
         }
     }
 
-    @Test("search: _count=0 gives the total; next links keep _format")
+    /// The path and query of a JSON Bundle's link of `relation`.
+    static func link(_ reply: RecordGateway.Reply, _ relation: String) -> String? {
+        guard let link = (reply.json["link"] as? [[String: Any]] ?? []).first(where: { $0["relation"] as? String == relation }),
+              let url = link["url"] as? String, let components = URLComponents(string: url) else { return nil }
+        return components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+    }
+
+    @Test("search: _count=0 gives the total; next links keep _format; a later page's self link names that page")
     func searchCountZeroAndFormatInLinks() async throws {
         try await RecordGateway.run(.sqlite) { client, _ in
             let id = try await EverythingPagingTests.importPatient(client)
+            let first = try await client.get("/Observation?patient=\(id)&_count=20&_sort=_id")
+            #expect(Self.link(first, "self")?.contains("_cursor") == false)
+            let page2 = try await client.get(try #require(Self.link(first, "next")))
+            let again = try #require(Self.link(page2, "self"))
+            #expect(again.contains("_cursor=") && again.contains("_count=20"), "\(again)")
+            let secondKeys = EverythingPagingTests.keys(page2)
+            let refetched = EverythingPagingTests.keys(try await client.get(again))
+            #expect(secondKeys.count == 20 && refetched == secondKeys, "self fetches the same page")
+            #expect(Set(secondKeys).isDisjoint(with: EverythingPagingTests.keys(first)))
             let zero = try await client.get("/Observation?patient=\(id)&_count=0")
             #expect(zero.status == 200 && zero.json["total"] as? Int == 41 && zero.json["entry"] == nil && EverythingPagingTests.next(zero) == nil)
             let none = try await client.get("/Observation?patient=\(id)&_count=0&_total=none")
