@@ -15,7 +15,7 @@ import Synchronization
 ///
 /// Flushes of one store instance run one at a time (``DeferredFlushGate``): a search that has the rows written
 /// must not return while another flush is still writing rows it took. Marked records of other processes are
-/// indexed by ``PostgresStore/reindexPending(waitForLocked:)``, which waits for rows another process is writing.
+/// indexed by ``PostgresStore/reindexMarked()``, which waits for rows another process is writing.
 extension PostgresStore {
     /// After a commit that left rows pending: writes them at once when ``DeferredIndex/flushCount`` records wait,
     /// else within ``DeferredIndex/flushDelay``, in a task of its own (the commit's caller is not kept waiting).
@@ -60,7 +60,7 @@ extension PostgresStore {
             // a flush runs, and indexing them from JSON would only duplicate work the next flush does.)
             var marked = false
             for try await _ in try await client.query("SELECT 1 FROM careledger.search_reindex LIMIT 1", logger: logger) { marked = true }
-            if marked { try await reindexPending(waitForLocked: true) }
+            if marked { try await reindexMarked() }
         }
     }
 

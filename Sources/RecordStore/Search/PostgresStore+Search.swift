@@ -103,50 +103,81 @@ extension PostgresStore: SearchExecuting {
 
     /// Indexes again the resources the search migration queued (stores imported before it) and AuditEvents marked
     /// by a store that did not write their rows (PostgresStore+DeferredIndex), from the canonical JSON of their
-    /// current version, 500 per transaction; safe to interrupt, and to run from several processes. Opening the store
-    /// skips records another process is indexing; `waitForLocked` (a search) waits for them instead, so that they
-    /// are indexed when it returns.
-    func reindexPending(waitForLocked: Bool = false) async throws {
-        let logger = self.logger
+    /// current version, 500 per transaction; safe to interrupt, and to run from several processes (SKIP LOCKED:
+    /// processes opening the store together share the work instead of waiting).
+    func reindexPending() async throws {
         while true {
-            let done = try await client.withTransaction(logger: logger) { conn -> Bool in
-                // SKIP LOCKED: processes opening the store together share the work instead of waiting.
-                let rows = try await conn.query("""
-                    SELECT q.resource_type, q.id, c.patient_key, c.canonical
-                    FROM (SELECT resource_type, id FROM careledger.search_reindex ORDER BY resource_type, id LIMIT 500
-                          FOR UPDATE \(unescaped: waitForLocked ? "" : "SKIP LOCKED")) q
-                    LEFT JOIN LATERAL (
-                        SELECT v.patient_key, v.canonical FROM careledger.record_versions v
-                        WHERE v.resource_type = q.resource_type AND v.id = q.id ORDER BY v.version_id DESC LIMIT 1
-                    ) c ON true
-                    """, logger: logger)
-                var chunk: [(patientKey: String, key: RecordKey, index: [IndexEntry])] = []
-                for try await (t, i, p, j) in rows.decode((String, String, String?, String?).self) {
-                    let entries = j.map { SearchIndexRows.entries(canonical: Array($0.utf8)) } ?? []
-                    chunk.append((p ?? "\(t)/\(i)", RecordKey(type: t, id: i), entries))
-                }
-                if chunk.isEmpty { return true }
-                let ix = SearchIndexRows(chunk)
-                try await conn.query("""
-                    WITH d AS (
-                        DELETE FROM careledger.search_index s
-                        USING UNNEST(\(chunk.map(\.key.type))::text[], \(chunk.map(\.key.id))::text[]) AS k(t, i)
-                        WHERE s.resource_type = k.t AND s.id = k.i
-                    ),
-                    q AS (
-                        DELETE FROM careledger.search_reindex r
-                        USING UNNEST(\(chunk.map(\.key.type))::text[], \(chunk.map(\.key.id))::text[]) AS k(t, i)
-                        WHERE r.resource_type = k.t AND r.id = k.i
-                    )
-                    INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
-                    SELECT k, t, i, p, v, s, vt, d, NULLIF(l, 'NaN'::float8), NULLIF(h, 'NaN'::float8)
-                    FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
-                                \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::float8[], \(ix.highs)::float8[])
-                        AS x(k, t, i, p, v, s, vt, d, l, h)
-                    """, logger: logger)
-                return false
+            let indexed = try await reindexChunk("""
+                SELECT resource_type, id FROM careledger.search_reindex ORDER BY resource_type, id LIMIT 500 FOR UPDATE SKIP LOCKED
+                """)
+            if indexed == 0 { return }
+        }
+    }
+
+    /// Indexes the records marked now (not those marked while it runs, which audit commits keep adding), waiting
+    /// for marks another process is indexing or writing rows for: when it returns, every record marked before it
+    /// started is indexed. At most 10,000 records (more are marked only while another process runs the search
+    /// migration's reindex, which that process finishes before it serves).
+    func reindexMarked() async throws {
+        var keys: [RecordKey] = []
+        for try await (t, i) in try await client.query("""
+            SELECT resource_type, id FROM careledger.search_reindex ORDER BY resource_type, id LIMIT 10000
+            """, logger: logger).decode((String, String).self) { keys.append(RecordKey(type: t, id: i)) }
+        var start = 0
+        while start < keys.count {
+            let chunk = keys[start..<min(start + 500, keys.count)]
+            start += chunk.count
+            var q = PostgresQuery(unsafeSQL: """
+                SELECT r.resource_type, r.id FROM careledger.search_reindex r
+                JOIN UNNEST($1::text[], $2::text[]) AS k(t, i) ON r.resource_type = k.t AND r.id = k.i
+                FOR UPDATE OF r
+                """)
+            q.binds.append(chunk.map(\.type))
+            q.binds.append(chunk.map(\.id))
+            _ = try await reindexChunk(q)
+        }
+    }
+
+    /// One transaction: locks the marks `selection` returns (resource_type, id), indexes those records from their
+    /// current version's canonical JSON and deletes the marks. Returns how many records it indexed.
+    private func reindexChunk(_ selection: PostgresQuery) async throws -> Int {
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { conn -> Int in
+            var q = PostgresQuery(unsafeSQL: """
+                SELECT q.resource_type, q.id, c.patient_key, c.canonical
+                FROM (\(selection.sql)) q
+                LEFT JOIN LATERAL (
+                    SELECT v.patient_key, v.canonical FROM careledger.record_versions v
+                    WHERE v.resource_type = q.resource_type AND v.id = q.id ORDER BY v.version_id DESC LIMIT 1
+                ) c ON true
+                """)
+            q.binds = selection.binds
+            let rows = try await conn.query(q, logger: logger)
+            var chunk: [(patientKey: String, key: RecordKey, index: [IndexEntry])] = []
+            for try await (t, i, p, j) in rows.decode((String, String, String?, String?).self) {
+                let entries = j.map { SearchIndexRows.entries(canonical: Array($0.utf8)) } ?? []
+                chunk.append((p ?? "\(t)/\(i)", RecordKey(type: t, id: i), entries))
             }
-            if done { return }
+            if chunk.isEmpty { return 0 }
+            let ix = SearchIndexRows(chunk)
+            try await conn.query("""
+                WITH d AS (
+                    DELETE FROM careledger.search_index s
+                    USING UNNEST(\(chunk.map(\.key.type))::text[], \(chunk.map(\.key.id))::text[]) AS k(t, i)
+                    WHERE s.resource_type = k.t AND s.id = k.i
+                ),
+                q AS (
+                    DELETE FROM careledger.search_reindex r
+                    USING UNNEST(\(chunk.map(\.key.type))::text[], \(chunk.map(\.key.id))::text[]) AS k(t, i)
+                    WHERE r.resource_type = k.t AND r.id = k.i
+                )
+                INSERT INTO careledger.search_index (patient_key, resource_type, id, param, value, system, value_to, display, low, high)
+                SELECT k, t, i, p, v, s, vt, d, NULLIF(l, 'NaN'::float8), NULLIF(h, 'NaN'::float8)
+                FROM UNNEST(\(ix.patientKeys)::text[], \(ix.types)::text[], \(ix.ids)::text[], \(ix.params)::text[], \(ix.values)::text[],
+                            \(ix.systems)::text[], \(ix.valuesTo)::text[], \(ix.displays)::text[], \(ix.lows)::float8[], \(ix.highs)::float8[])
+                    AS x(k, t, i, p, v, s, vt, d, l, h)
+                """, logger: logger)
+            return chunk.count
         }
     }
 }
