@@ -125,6 +125,13 @@ struct HistoryEverythingSubsetTests {
                 #expect(supported.status == 200, "\(uri): \(supported.text.prefix(300))")
                 let since = try await client.get(uri + "?_since=2020-13-45")
                 #expect(since.status == 400 && since.issue?.diagnostics.contains("_since") == true, "\(uri)")
+                // _count=0: an empty page, no link on and no total (a history has no count to give).
+                let empty = try await client.get(uri + "?_count=0")
+                #expect(empty.status == 200 && empty.json["entry"] == nil && empty.json["total"] == nil && EverythingPagingTests.next(empty) == nil, "\(uri)")
+                #expect(try await client.get(uri + "?_count=-1").issue?.diagnostics.contains("_count") == true, "\(uri)")
+                // _pretty survives into the next link too (the patient has one version: no next link to its history).
+                let pretty = try await client.get(uri + "?_count=1&_pretty=true")
+                if !uri.hasPrefix("/Patient/") { #expect(EverythingPagingTests.next(pretty)?.contains("_pretty=true") == true, "\(uri)") }
             }
         }
     }
