@@ -1,5 +1,7 @@
 import FHIRCore
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// Where records live: every resource version, its commitment, the search index, import batches, dead
 /// letters and the anchoring queue (docs/store.md).
@@ -23,6 +25,10 @@ public protocol RecordStore: RecordSearching, RecordHistory, RecordCounting, Sen
     /// Writes every search-index row still pending (``commitIndexingLater(_:)``), also of marked records another
     /// store instance left; returns once they are visible to searches.
     func flushDeferredIndex() async throws
+    /// The serial executor to issue commits from: code running on it starts a commit without a thread hop. The
+    /// audit trail runs its group commit there, off Swift's cooperative threads, whose queue is full of request work
+    /// under load (each turn of the group commit waited behind it, and more connections made reads slower).
+    var commitExecutor: UnownedSerialExecutor { get }
 
     func beginBatch(source: String, format: String) async throws -> Int64
     func finishBatch(_ id: Int64, counts: BatchCounts) async throws
@@ -160,10 +166,21 @@ extension RecordStore {
 
     public func flushDeferredIndex() async throws {}
 
+    /// A thread of its own (``CommitThread``).
+    public var commitExecutor: UnownedSerialExecutor { CommitThread.executor }
+
     /// One query at a time: for stores without round trips to save.
     public func resolveIdentifiers(_ queries: [IdentifierQuery]) async throws -> [[String]] {
         var out: [[String]] = []
         for q in queries { out.append(try await resolveIdentifier(type: q.type, system: q.system, value: q.value)) }
         return out
     }
+}
+
+/// A thread to issue commits from for stores without a writer thread of their own (PostgreSQL's commits run on its
+/// connections' event loops): off Swift's cooperative threads.
+public enum CommitThread {
+    static let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
+
+    public static var executor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
 }

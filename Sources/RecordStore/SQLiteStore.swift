@@ -35,11 +35,14 @@ public actor SQLiteStore: RecordStore {
         writerLoop.executor.asUnownedSerialExecutor()
     }
 
+    /// The writer thread: a commit issued from it starts at once.
+    public nonisolated var commitExecutor: UnownedSerialExecutor { unownedExecutor }
+
     public init(path: String) throws {
         self.path = path
         writerLoop = Self.writerThreads.next()
         readers = SQLiteReaders(path: path)
-        walSync = SQLiteWALSync(databasePath: path)
+        walSync = SQLiteWALSync(databasePath: path, executor: writerLoop.executor.asUnownedSerialExecutor())
         checkpointer = SQLiteCheckpointer(path: path)
         db = try SQLiteConnection(path: path)
         // wal_autocheckpoint: checkpoints run beside the writer (``SQLiteCheckpointer``); the writer's own is only a

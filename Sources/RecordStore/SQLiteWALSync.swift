@@ -28,9 +28,16 @@ actor SQLiteWALSync {
     /// Callers waiting for a sync.
     var waiting: Int { waiters.count }
 
-    init(databasePath: String, sync: @escaping Sync = SQLiteWALSync.fdatasyncOnThreadPool) {
+    /// Where the group fsync's bookkeeping runs: the store's writer thread, so that a commit's wait for its sync
+    /// and the sync's completion never queue behind request work on Swift's few cooperative threads (under load
+    /// every turn of the audit trail's group commit waited there, and more connections made it slower).
+    private let executor: UnownedSerialExecutor?
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor ?? CommitThread.executor }
+
+    init(databasePath: String, executor: UnownedSerialExecutor? = nil, sync: @escaping Sync = SQLiteWALSync.fdatasyncOnThreadPool) {
         walPath = databasePath + "-wal"
         syncFile = sync
+        self.executor = executor
     }
 
     static let fdatasyncOnThreadPool: Sync = { path in

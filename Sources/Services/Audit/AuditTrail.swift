@@ -17,6 +17,10 @@ public actor AuditTrail {
     package typealias Commit = @Sendable ([PreparedRecord]) async throws -> Void
 
     let commitBatch: Commit
+    /// Where the trail runs: the store's ``RecordStore/commitExecutor`` (SQLite's writer thread), so that queueing,
+    /// dispatching and committing a batch never wait for one of Swift's cooperative threads behind request work.
+    private let executor: UnownedSerialExecutor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor }
     public let builder: AuditEventBuilder
     let validator = Validator()
     /// How long the oldest queued event may wait for others while a slot is free (zero: it does not wait).
@@ -50,16 +54,18 @@ public actor AuditTrail {
     public init(store: any RecordStore, observer: String, flushWindow: Duration = .zero, maxBatch: Int = 256, maxInFlight: Int? = nil,
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.init(observer: observer, flushWindow: flushWindow, maxBatch: maxBatch, maxInFlight: maxInFlight ?? Self.commitSlots(for: store),
-                  clock: clock) { records in
+                  clock: clock, executor: store.commitExecutor) { records in
             _ = try await store.commitIndexingLater(records)
         }
     }
 
     /// A trail committing its batches with `commit` (a store's commit, or one a test delays).
     package init(observer: String, flushWindow: Duration = .zero, maxBatch: Int = 256, maxInFlight: Int = 1,
-                 clock: @escaping @Sendable () -> Date = { Date() }, commit: @escaping Commit) {
+                 clock: @escaping @Sendable () -> Date = { Date() }, executor: UnownedSerialExecutor = CommitThread.executor,
+                 commit: @escaping Commit) {
         precondition(maxBatch > 0 && maxInFlight > 0, "a batch holds at least one AuditEvent and one commit can run")
         self.commitBatch = commit
+        self.executor = executor
         self.builder = AuditEventBuilder(observer: observer)
         self.flushWindow = flushWindow
         self.maxBatch = maxBatch
