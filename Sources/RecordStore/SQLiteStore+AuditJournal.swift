@@ -15,8 +15,9 @@ import Foundation
 /// (``DeferredIndex/reaches(_:)``), history, counts, the anchoring queue) first moves the journal, also rows another
 /// store instance on the same file journaled; a store opened after a crash moves what its predecessor left.
 extension SQLiteStore {
-    /// The most journal rows one moving transaction takes; commits that queued meanwhile go between two.
-    static let moveChunk = 128
+    /// The most journal rows one moving transaction takes; commits that queued meanwhile go between two, so a move
+    /// delays an audited read by one chunk at most.
+    static let moveChunk = 64
 
     public func commitIndexingLater(_ unit: [PreparedRecord]) async throws -> [RecordOutcome] {
         guard !unit.isEmpty else { return [] }
