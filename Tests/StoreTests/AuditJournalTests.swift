@@ -9,19 +9,6 @@ import Testing
 /// none is moved twice.
 @Suite("Audit journal: AuditEvents stored at once, moved into the records in bulk", .timeLimit(.minutes(3)))
 struct AuditJournalTests {
-    static func auditEvent(_ id: String, outcome: String = "0", patient: String = "Patient/p1") throws -> PreparedRecord {
-        try PreparedRecord(resource: JSONReader().read(Array("""
-            {"resourceType":"AuditEvent","id":"\(id)","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},\
-            "subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],"action":"R","recorded":"2026-12-07T21:00:00Z",\
-            "outcome":"\(outcome)","agent":[{"who":{"identifier":{"system":"urn:ietf:rfc:3986","value":"urn:uuid:client-b"}},"requestor":true}],\
-            "source":{"observer":{"display":"careledger gateway"}},"entity":[{"what":{"reference":"\(patient)"}}]}
-            """.utf8)))
-    }
-
-    static func outcome(_ code: String) -> SearchQuery {
-        SearchQuery(type: "AuditEvent", clauses: [SearchClause(code: "outcome", type: .token, values: [SearchValue(text: code)])])
-    }
-
     /// Journal rows, versions and index rows of AuditEvent `id`, read on a connection of their own.
     struct Rows: Equatable {
         var journaled = 0, versions = 0, records = 0, index = 0
@@ -51,7 +38,7 @@ struct AuditJournalTests {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
             await store.holdJournal()
-            let outcomes = try await store.commitIndexingLater([try Self.auditEvent("ae1")])
+            let outcomes = try await store.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(outcomes == [.created(Self.ae1, version: 1)])
             #expect(try Self.rows(path, "ae1") == Rows(journaled: 1), "journaled, not yet a record")
 
@@ -67,13 +54,13 @@ struct AuditJournalTests {
     @Test func searchesHistoryAndTheAnchoringQueueSeeJournaledAuditEvents() async throws {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae1")])
-            #expect(try await store.search(Self.outcome("0")).matches.map(\.key.id) == ["ae1"])
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae2")])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae1")])
+            #expect(try await store.search(AuditEventFixture.outcome("0")).matches.map(\.key.id) == ["ae1"])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae2")])
             #expect(try await store.search(type: "AuditEvent", param: "entity", value: "Patient/p1") == ["ae1", "ae2"])
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae3")])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae3")])
             #expect(try await store.history(HistoryQuery(scope: .type("AuditEvent"), count: 10)).versions.count == 3)
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae4")])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae4")])
             #expect(try await store.anchorQueueCount() == 4)
             #expect(try Self.rows(path, "ae4").journaled == 0)
             try await store.close()
@@ -84,7 +71,7 @@ struct AuditJournalTests {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
             await store.holdJournal()
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae1")])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(try await store.current(RecordKey(type: "Patient", id: "p1")) == nil)
             _ = try await store.search(SearchQuery(type: "Patient", clauses: [SearchClause(code: "name", type: .string, values: [SearchValue(text: "x")])]))
             #expect(try Self.rows(path, "ae1").journaled == 1)
@@ -97,7 +84,7 @@ struct AuditJournalTests {
     @Test func theJournalIsMovedSoonAfterWithoutARead() async throws {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae1")])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae1")])
             // Moved within DeferredIndex.flushDelay (250 ms); bounded generously for a busy machine.
             for _ in 0..<400 where try Self.rows(path, "ae1").journaled > 0 {
                 try await Task.sleep(for: .milliseconds(50))
@@ -115,13 +102,13 @@ struct AuditJournalTests {
         try await Self.withPath { path in
             let first = try SQLiteStore(path: path)
             await first.holdJournal()
-            _ = try await first.commitIndexingLater([try Self.auditEvent("ae1")])
+            _ = try await first.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(try Self.rows(path, "ae1") == Rows(journaled: 1))
 
             let second = try SQLiteStore(path: path)
             let moved = try Self.rows(path, "ae1")
             #expect(moved.journaled == 0 && moved.versions == 1 && moved.records == 1 && moved.index > 0, "opening the store moved the journal")
-            #expect(try await second.search(Self.outcome("0")).matches.map(\.key.id) == ["ae1"])
+            #expect(try await second.search(AuditEventFixture.outcome("0")).matches.map(\.key.id) == ["ae1"])
 
             try await first.flushDeferredIndex()
             #expect(try Self.rows(path, "ae1") == moved, "nothing moved or indexed a second time")
@@ -137,9 +124,9 @@ struct AuditJournalTests {
             let reader = try SQLiteStore(path: path)
             let writer = try SQLiteStore(path: path)
             await writer.holdJournal()
-            _ = try await writer.commitIndexingLater([try Self.auditEvent("ae1")])
+            _ = try await writer.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(try await reader.current(Self.ae1)?.version == 1)
-            #expect(try await reader.search(Self.outcome("0")).matches.map(\.key.id) == ["ae1"])
+            #expect(try await reader.search(AuditEventFixture.outcome("0")).matches.map(\.key.id) == ["ae1"])
             try await writer.close()
             try await reader.close()
         }
@@ -150,13 +137,13 @@ struct AuditJournalTests {
     @Test func anAuditEventWrittenAgainGetsItsNextVersion() async throws {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae1", outcome: "0")])
-            #expect(try await store.commitIndexingLater([try Self.auditEvent("ae1", outcome: "4")]) == [.updated(Self.ae1, version: 2)])
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae2", outcome: "0")])
-            #expect(try await store.commit([try Self.auditEvent("ae2", outcome: "8")], batch: nil) == [.updated(RecordKey(type: "AuditEvent", id: "ae2"), version: 2)])
-            #expect(try await store.search(Self.outcome("0")).matches.isEmpty)
-            #expect(try await store.search(Self.outcome("4")).matches.map(\.key.id) == ["ae1"])
-            #expect(try await store.search(Self.outcome("8")).matches.map(\.key.id) == ["ae2"])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae1", outcome: "0")])
+            #expect(try await store.commitIndexingLater([try AuditEventFixture.event("ae1", outcome: "4")]) == [.updated(Self.ae1, version: 2)])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae2", outcome: "0")])
+            #expect(try await store.commit([try AuditEventFixture.event("ae2", outcome: "8")], batch: nil) == [.updated(RecordKey(type: "AuditEvent", id: "ae2"), version: 2)])
+            #expect(try await store.search(AuditEventFixture.outcome("0")).matches.isEmpty)
+            #expect(try await store.search(AuditEventFixture.outcome("4")).matches.map(\.key.id) == ["ae1"])
+            #expect(try await store.search(AuditEventFixture.outcome("8")).matches.map(\.key.id) == ["ae2"])
             #expect(try await store.versions(Self.ae1).map(\.version) == [1, 2])
             try await store.close()
         }
@@ -167,15 +154,15 @@ struct AuditJournalTests {
     @Test(arguments: StoreKind.allCases)
     func aSearchRightAfterTheCommitFindsTheAuditEvent(kind: StoreKind) async throws {
         try await kind.withStore { store, _ in
-            _ = try await store.commitIndexingLater((1...40).map { try Self.auditEvent("ae\($0)", outcome: $0 % 2 == 0 ? "0" : "4") })
-            #expect(try await store.search(Self.outcome("4")).matches.count == 20)
+            _ = try await store.commitIndexingLater((1...40).map { try AuditEventFixture.event("ae\($0)", outcome: $0 % 2 == 0 ? "0" : "4") })
+            #expect(try await store.search(AuditEventFixture.outcome("4")).matches.count == 20)
             let byPatient = try await store.search(SearchQuery(type: "AuditEvent", clauses: [
                 SearchClause(code: "entity", type: .reference, values: [SearchValue(text: "Patient/p1")])], count: 100))
             #expect(byPatient.matches.count == 40)
             // A _revinclude of AuditEvents on the Patient search reaches their rows as well.
             _ = try await store.commit([try PreparedRecord(resource: JSONReader().read(Array(#"{"resourceType":"Patient","id":"p1"}"#.utf8)))],
                                        batch: nil)
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae41")])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae41")])
             let patient = try await store.search(SearchQuery(type: "Patient", clauses: [
                 SearchClause(code: "_id", type: .token, values: [SearchValue(text: "p1")])],
                 revIncludes: [SearchInclude(sourceType: "AuditEvent", code: "entity", targetType: nil)]))

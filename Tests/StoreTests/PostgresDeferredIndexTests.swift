@@ -11,19 +11,6 @@ import Testing
 /// before writing them, none is written twice, and an ordinary rewrite is indexed at once.
 @Suite("PostgreSQL: search index written later for AuditEvents", .timeLimit(.minutes(3)))
 struct PostgresDeferredIndexTests {
-    static func auditEvent(_ id: String, outcome: String = "0", patient: String = "Patient/p1") throws -> PreparedRecord {
-        try PreparedRecord(resource: JSONReader().read(Array("""
-            {"resourceType":"AuditEvent","id":"\(id)","type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest"},\
-            "subtype":[{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}],"action":"R","recorded":"2026-12-07T21:00:00Z",\
-            "outcome":"\(outcome)","agent":[{"who":{"identifier":{"system":"urn:ietf:rfc:3986","value":"urn:uuid:client-b"}},"requestor":true}],\
-            "source":{"observer":{"display":"careledger gateway"}},"entity":[{"what":{"reference":"\(patient)"}}]}
-            """.utf8)))
-    }
-
-    static func outcome(_ code: String) -> SearchQuery {
-        SearchQuery(type: "AuditEvent", clauses: [SearchClause(code: "outcome", type: .token, values: [SearchValue(text: code)])])
-    }
-
     /// Marks and index rows of AuditEvent `id`, read on a connection of their own.
     static func state(_ database: PostgresTestDatabase, _ id: String) async throws -> (marked: Int, rows: Int) {
         try await database.withClient { client in
@@ -49,7 +36,7 @@ struct PostgresDeferredIndexTests {
     @Test func aSearchWritesThePendingRowsFirst() async throws {
         try await PostgresServer.withSharedTestDatabase { database in
             let store = try await Self.open(database)
-            let outcomes = try await store.commitIndexingLater([try Self.auditEvent("ae1")])
+            let outcomes = try await store.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(outcomes == [.created(RecordKey(type: "AuditEvent", id: "ae1"), version: 1)])
             // Stored (readable, queued for anchoring) but not indexed yet: marked instead.
             #expect(try await store.current(RecordKey(type: "AuditEvent", id: "ae1")) != nil)
@@ -57,7 +44,7 @@ struct PostgresDeferredIndexTests {
             #expect(try await Self.state(database, "ae1") == (marked: 1, rows: 0))
             #expect(store.deferredIndex.count == 1)
 
-            #expect(try await store.search(Self.outcome("0")).matches.map(\.key.id) == ["ae1"])
+            #expect(try await store.search(AuditEventFixture.outcome("0")).matches.map(\.key.id) == ["ae1"])
             let after = try await Self.state(database, "ae1")
             #expect(after.marked == 0 && after.rows > 0)
             #expect(store.deferredIndex.count == 0)
@@ -69,7 +56,7 @@ struct PostgresDeferredIndexTests {
     @Test func theRowsAreWrittenSoonAfterAndOnClose() async throws {
         try await PostgresServer.withSharedTestDatabase { database in
             let store = try await Self.open(database, scheduled: true)
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae1")])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae1")])
             // A search of another type does not write them.
             _ = try await store.search(SearchQuery(type: "Patient", clauses: [SearchClause(code: "name", type: .string, values: [SearchValue(text: "x")])]))
             // Written within DeferredIndex.flushDelay (250 ms); bounded generously for a busy machine.
@@ -81,7 +68,7 @@ struct PostgresDeferredIndexTests {
 
             // Closing writes what is still pending.
             store.deferredFlushDelay.withLock { $0 = .seconds(3600) }
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae2")])
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae2")])
             try await store.close()
             let closed = try await Self.state(database, "ae2")
             #expect(closed.marked == 0 && closed.rows == written.rows)
@@ -94,7 +81,7 @@ struct PostgresDeferredIndexTests {
     @Test func markedRecordsAreIndexedByAnotherInstanceAndNotTwice() async throws {
         try await PostgresServer.withSharedTestDatabase { database in
             let first = try await Self.open(database)
-            _ = try await first.commitIndexingLater([try Self.auditEvent("ae1")])
+            _ = try await first.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(try await Self.state(database, "ae1") == (marked: 1, rows: 0))
 
             let second = try await Self.open(database)
@@ -103,8 +90,8 @@ struct PostgresDeferredIndexTests {
             try await first.flushDeferredIndex()
             #expect(try await Self.state(database, "ae1").rows == indexed.rows, "the rows were not written a second time")
 
-            _ = try await first.commitIndexingLater([try Self.auditEvent("ae2", outcome: "4")])
-            #expect(try await second.search(Self.outcome("4")).matches.map(\.key.id) == ["ae2"])
+            _ = try await first.commitIndexingLater([try AuditEventFixture.event("ae2", outcome: "4")])
+            #expect(try await second.search(AuditEventFixture.outcome("4")).matches.map(\.key.id) == ["ae2"])
             try await first.close()
             try await second.close()
             #expect(try await Self.state(database, "ae2").rows == indexed.rows)
@@ -116,16 +103,16 @@ struct PostgresDeferredIndexTests {
     @Test func anOrdinaryRewriteIsIndexedAtOnce() async throws {
         try await PostgresServer.withSharedTestDatabase { database in
             let store = try await Self.open(database)
-            _ = try await store.commitIndexingLater([try Self.auditEvent("ae1", outcome: "0")])
-            let rewritten = try await store.commit([try Self.auditEvent("ae1", outcome: "8")], batch: nil)
+            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae1", outcome: "0")])
+            let rewritten = try await store.commit([try AuditEventFixture.event("ae1", outcome: "8")], batch: nil)
             #expect(rewritten == [.updated(RecordKey(type: "AuditEvent", id: "ae1"), version: 2)])
             let now = try await Self.state(database, "ae1")
             #expect(now.marked == 0 && now.rows > 0)
             #expect(store.deferredIndex.count == 0)
             try await store.flushDeferredIndex()
             #expect(try await Self.state(database, "ae1") == now)
-            #expect(try await store.search(Self.outcome("0")).matches.isEmpty)
-            #expect(try await store.search(Self.outcome("8")).matches.map(\.key.id) == ["ae1"])
+            #expect(try await store.search(AuditEventFixture.outcome("0")).matches.isEmpty)
+            #expect(try await store.search(AuditEventFixture.outcome("8")).matches.map(\.key.id) == ["ae1"])
             try await store.close()
         }
     }
@@ -140,7 +127,7 @@ struct PostgresDeferredIndexTests {
                 for t in 0..<8 {
                     group.addTask {
                         for n in 0..<40 {
-                            _ = try await store.commitIndexingLater([try Self.auditEvent("ae-\(t)-\(n)")])
+                            _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae-\(t)-\(n)")])
                             committed.add()
                         }
                     }
