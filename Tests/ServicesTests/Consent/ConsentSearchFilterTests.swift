@@ -167,6 +167,7 @@ struct ConsentSearchFilterTests {
 
             let count = try await session.search(try SearchRequest.parse(type: "Observation", parameters: [("_summary", "count")]), engine: engine, query: nil)
             #expect(count.result.total == 4 && count.result.matches.isEmpty, "_summary=count counts the permitted matches only")
+            #expect(count.access.patients.contains("Patient/allowed"), "the count is audited with the patients it decided on")
         }
     }
 }

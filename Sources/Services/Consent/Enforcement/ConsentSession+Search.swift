@@ -31,9 +31,13 @@ extension ConsentSession {
             let result = try await engine.search(chunk)
             return (result.matches, result.next)
         }
+        var countDecisions: [AccessDecision] = []
         if request.query.count == 0 && request.query.total {
-            // `_summary=count`: the permitted matches, counted within the bound of a page.
-            page.total = try await count(pageRequest, engine: engine)
+            // `_summary=count`: the permitted matches, counted within the bound of a page; audited with the patients
+            // it decided on, as a page is.
+            let counted = try await count(pageRequest, engine: engine)
+            page.total = counted.total
+            countDecisions = counted.decisions
         }
         let (included, includeDecisions) = try await included(request, of: page.rows, engine: engine)
         // As IHE BALP audits a query (PatientQuery): the patients (with the decision, its height and basis) and the
@@ -41,14 +45,18 @@ extension ConsentSession {
         // and its search-index rows most of the search's work and of each group commit's writes; a read still names
         // its resource.
         let access = AuditedAccess(request.query.type.isEmpty ? .searchSystem : .searchType, session: self,
-                                   decisions: page.decisions + includeDecisions, resources: [], query: query, outcome: .success)
+                                   decisions: page.decisions + countDecisions + includeDecisions, resources: [], query: query,
+                                   outcome: .success)
         return ConsentSearch(result: SearchResult(matches: page.rows, included: included, next: page.next, total: page.total,
                                                   warnings: request.warnings),
                              access: access)
     }
 
-    /// The number of permitted matches when at most `maxExamined` rows hold them all; nil otherwise.
-    func count(_ request: SearchRequest, engine: RecordSearch, maxExamined: Int = 2000) async throws -> Int? {
+    /// The number of permitted matches when at most `maxExamined` rows hold them all (nil otherwise), and the
+    /// decisions taken to count them.
+    func count(_ request: SearchRequest, engine: RecordSearch, maxExamined: Int = 2000) async throws
+        -> (total: Int?, decisions: [AccessDecision])
+    {
         var chunk = request
         chunk.query.total = false
         chunk.query.includes = []
@@ -59,7 +67,7 @@ extension ConsentSession {
             let result = try await engine.search(chunk)
             return (result.matches, result.next)
         }
-        return all.total
+        return (all.total, all.decisions)
     }
 
     /// `_include` and `_revinclude` of the returned matches only (asked for afterwards, by their ids), each
