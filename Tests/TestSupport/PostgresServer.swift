@@ -134,7 +134,9 @@ public final class PostgresServer: Sendable {
                 try? FileManager.default.removeItem(atPath: server.logPath)
                 let start = launcher.command([
                     binaries.pgCtl, "-D", data,
-                    "-o", "-p \(port) -k '\(socket)' -c listen_addresses=127.0.0.1 -c fsync=off",
+                    // max_connections: the tests share this server, and each store pools up to 12 connections (PostgresStore),
+                    // each gateway process and CLI command opening its own; the default 100 ran out in a full parallel run.
+                    "-o", "-p \(port) -k '\(socket)' -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400",
                     "-l", server.logPath, "-w", "-t", "60", "start",
                 ])
                 let result = try await run(start, in: base, detachesDaemon: true)
