@@ -19,7 +19,7 @@ public final class PostgresStore: RecordStore {
     /// AuditEvents' search-index rows not written yet (``commitIndexingLater(_:)``, PostgresStore+DeferredIndex).
     let deferredIndex = DeferredIndex()
     /// Which writes of ``deferredIndex`` are scheduled.
-    let deferredFlushScheduled = Mutex((immediate: false, delayed: false))
+    let deferredFlushes = DeferredWriteSchedule()
     /// How long pending rows may wait for a write when fewer than ``DeferredIndex/flushCount`` records wait (tests
     /// that look at the marked state lengthen it).
     let deferredFlushDelay = Mutex(DeferredIndex.flushDelay)

@@ -18,12 +18,13 @@ public protocol RecordStore: RecordSearching, RecordHistory, RecordCounting, Sen
     func commit(_ unit: [PreparedRecord], batch: Int64?, message: MessageKey) async throws -> [RecordOutcome]?
     /// Whether the message was received (and its unit stored) before.
     func received(_ message: MessageKey) async throws -> Bool
-    /// Stores a unit like ``commit(_:batch:)`` (durably, before it returns) but writes the search-index rows of
-    /// its records of ``DeferredIndex/types`` later, in bulk; every search that can read them writes them first
-    /// (``DeferredIndex``). The audit trail's commits.
+    /// Stores a unit like ``commit(_:batch:)`` (durably, before it returns) but leaves part of the work on its
+    /// records of ``DeferredIndex/types`` to a later bulk write: PostgreSQL their search-index rows, SQLite all but
+    /// the journal row (SQLiteStore+AuditJournal). Every read or search that can return them waits for that write
+    /// first. The audit trail's commits.
     func commitIndexingLater(_ unit: [PreparedRecord]) async throws -> [RecordOutcome]
-    /// Writes every search-index row still pending (``commitIndexingLater(_:)``), also of marked records another
-    /// store instance left; returns once they are visible to searches.
+    /// Does every write ``commitIndexingLater(_:)`` left, also what another store instance on the same database
+    /// left; returns once those records are visible to reads and searches.
     func flushDeferredIndex() async throws
     /// The serial executor to issue commits from: code running on it starts a commit without a thread hop. The
     /// audit trail runs its group commit there, off Swift's cooperative threads, whose queue is full of request work

@@ -74,22 +74,15 @@ extension SQLiteStore {
     /// After a journal commit: the journal is moved at once when ``DeferredIndex/flushCount`` rows wait, else
     /// within ``DeferredIndex/flushDelay``, as a job of its own on this actor after the commit's callers were let go.
     func scheduleJournalMove() {
-        let waiting = auditJournal.count
-        guard waiting > 0, movesJournalInBackground else { return }
-        if waiting >= DeferredIndex.flushCount, !journalMove.immediate {
-            journalMove.immediate = true
-            Task { await self.scheduledMove(immediate: true) }
-        } else if !journalMove.delayed {
-            journalMove.delayed = true
-            Task {
-                try? await Task.sleep(for: DeferredIndex.flushDelay)
-                await self.scheduledMove(immediate: false)
-            }
+        guard movesJournalInBackground, let delay = journalMoves.claim(waiting: auditJournal.count, delay: DeferredIndex.flushDelay) else { return }
+        Task {
+            if delay > .zero { try? await Task.sleep(for: delay) }
+            await self.scheduledMove(after: delay)
         }
     }
 
-    private func scheduledMove(immediate: Bool) async {
-        if immediate { journalMove.immediate = false } else { journalMove.delayed = false }
+    private func scheduledMove(after delay: Duration) async {
+        journalMoves.started(after: delay)
         // A failed move leaves the rows in the journal; the next move (or a read) retries.
         try? await flushDeferredIndex()
         scheduleJournalMove()

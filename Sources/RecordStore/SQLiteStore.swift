@@ -20,7 +20,7 @@ public actor SQLiteStore: RecordStore {
     /// The AuditEvents journaled and not yet moved into the records (SQLiteStore+AuditJournal).
     nonisolated let auditJournal = SQLiteAuditJournal()
     /// Which moves of the journal are scheduled.
-    var journalMove = (immediate: false, delayed: false)
+    nonisolated let journalMoves = DeferredWriteSchedule()
     /// False only in tests that need the journal left as a store that stops leaves it (``holdJournal()``).
     var movesJournalInBackground = true
     public nonisolated let path: String

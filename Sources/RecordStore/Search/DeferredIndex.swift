@@ -71,11 +71,6 @@ public final class DeferredIndex: Sendable {
         }
     }
 
-    /// Whether any rows of `key` wait.
-    func contains(_ key: RecordKey) -> Bool {
-        state.withLock { $0.byKey[key] != nil }
-    }
-
     /// Takes up to `limit` pending records, the earliest stored first.
     func take(limit: Int) -> [Pending] {
         state.withLock { s in

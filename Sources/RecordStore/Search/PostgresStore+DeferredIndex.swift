@@ -20,25 +20,11 @@ extension PostgresStore {
     /// After a commit that left rows pending: writes them at once when ``DeferredIndex/flushCount`` records wait,
     /// else within ``DeferredIndex/flushDelay``, in a task of its own (the commit's caller is not kept waiting).
     func scheduleDeferredFlush() {
-        let waiting = deferredIndex.count
-        guard waiting > 0 else { return }
-        let immediate = waiting >= DeferredIndex.flushCount
-        let start = deferredFlushScheduled.withLock { s -> Bool in
-            if immediate {
-                if s.immediate { return false }
-                s.immediate = true
-            } else {
-                if s.delayed { return false }
-                s.delayed = true
-            }
-            return true
-        }
-        guard start else { return }
+        let configured = deferredFlushDelay.withLock { $0 }
+        guard let delay = deferredFlushes.claim(waiting: deferredIndex.count, delay: configured) else { return }
         Task {
-            if !immediate { try? await Task.sleep(for: deferredFlushDelay.withLock { $0 }) }
-            deferredFlushScheduled.withLock { s in
-                if immediate { s.immediate = false } else { s.delayed = false }
-            }
+            if delay > .zero { try? await Task.sleep(for: delay) }
+            deferredFlushes.started(after: delay)
             // A failed write keeps the rows pending and the records marked; the next flush (or a search) retries.
             do {
                 try await deferredFlushGate.run { try await writePending() }
