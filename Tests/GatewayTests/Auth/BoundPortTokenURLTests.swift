@@ -14,7 +14,7 @@ import Testing
 /// it is listening on, not `:0`. Over real loopback HTTP, the SMART concern built from a real node home.
 @Suite("Gateway token URL on a port chosen by the system", .timeLimit(.minutes(3)))
 struct BoundPortTokenURLTests {
-    static func json(_ response: TestResponse) throws -> [String: Any] {
+    static func json(_ response: LiveResponse) throws -> [String: Any] {
         try #require(JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
     }
 
@@ -29,7 +29,7 @@ struct BoundPortTokenURLTests {
         let app = try GatewayApplication.make(configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
                                               dependencies: GatewayDependencies(store: store, home: home),
                                               concerns: [MetadataRoutes(), SMARTAuthRoutes()])
-        try await app.test(.live) { client in
+        try await app.testLive { client in
             let port = try #require(client.port)
             #expect(port != 0)
             let tokenURL = "http://127.0.0.1:\(port)/auth/token"

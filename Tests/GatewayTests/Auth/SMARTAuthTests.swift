@@ -67,13 +67,13 @@ struct SMARTAuthTests {
 
     static let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
 
-    static func json(_ response: TestResponse) throws -> [String: Any] {
+    static func json(_ response: LiveResponse) throws -> [String: Any] {
         try #require(JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
     }
 
     @Test func discoveryNamesTheTokenEndpointAndWhatItAccepts() async throws {
         let fixture = try await Fixture()
-        try await fixture.app.test(.live) { client in
+        try await fixture.app.testLive { client in
             try await client.execute(uri: "/.well-known/smart-configuration", method: .get) { response in
                 #expect(response.status == .ok)
                 let body = try Self.json(response)
@@ -90,7 +90,7 @@ struct SMARTAuthTests {
     @Test func tokenThenReadInScopeThen403OutOfScope() async throws {
         let fixture = try await Fixture()
         let assertion = try await fixture.assertion()
-        try await fixture.app.test(.live) { client in
+        try await fixture.app.testLive { client in
             let token = try await client.execute(uri: "/auth/token", method: .post, headers: Self.formHeaders,
                                                  body: Self.form(assertion)) { response in
                 #expect(response.status == .ok)
@@ -130,7 +130,7 @@ struct SMARTAuthTests {
         let fixture = try await Fixture()
         let foreign = try await TestClientKey.rs384(kid: "k1").sign(
             ClientAssertionClaims(iss: "ehr", sub: "ehr", aud: nil, exp: Date().timeIntervalSince1970 + 60, jti: "x"))
-        try await fixture.app.test(.live) { client in
+        try await fixture.app.testLive { client in
             let attempts: [HTTPFields] = [
                 [:],
                 [.authorization: "Basic ZWhyOnNlY3JldA=="],
@@ -157,7 +157,7 @@ struct SMARTAuthTests {
     @Test func tokenEndpointRefusalsAreOAuthJSON() async throws {
         let fixture = try await Fixture()
         let assertion = try await fixture.assertion()
-        try await fixture.app.test(.live) { client in
+        try await fixture.app.testLive { client in
             try await client.execute(uri: "/auth/token", method: .post, headers: [.contentType: "application/json"],
                                      body: ByteBuffer(string: "{}")) { response in
                 #expect(response.status == .badRequest)

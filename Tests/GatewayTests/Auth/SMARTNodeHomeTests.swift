@@ -43,7 +43,7 @@ struct SMARTNodeHomeTests {
         let form = ByteBuffer(string: "grant_type=client_credentials&client_assertion_type=\(ClientAssertionVerifier.assertionType)&client_assertion=\(assertion)")
         let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
 
-        let token = try await apps[0].test(.live) { client in
+        let token = try await apps[0].testLive { client in
             try await client.execute(uri: "/auth/token", method: .post, headers: headers, body: form) { response in
                 #expect(response.status == .ok)
                 let body = try #require(JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
@@ -51,7 +51,7 @@ struct SMARTNodeHomeTests {
                 return try #require(body["access_token"] as? String)
             }
         }
-        try await apps[1].test(.live) { client in
+        try await apps[1].testLive { client in
             try await client.execute(uri: "/Patient/p1", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == "ehr")
@@ -74,7 +74,7 @@ struct SMARTNodeHomeTests {
         }
         let router = GatewayApplication.router(dependencies: GatewayDependencies(store: store), concerns: [SMARTAuthRoutes(), protected])
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in
+        try await app.testLive { client in
             try await client.execute(uri: "/auth/token", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
                                      body: ByteBuffer(string: "grant_type=client_credentials")) { response in
                 #expect(response.status == .serviceUnavailable)

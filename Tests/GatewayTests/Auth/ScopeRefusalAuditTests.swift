@@ -36,7 +36,7 @@ struct ScopeRefusalAuditTests {
     /// A live gateway on `store` with the token endpoint, reads, history and search (and `more` routes), audited;
     /// partner B's key (ES384) and the EHR's (EdDSA) are registered with `scopes`. `body` gets the client and both keys.
     static func withGateway(_ store: any RecordStore, scopes: [String], more: [any GatewayRoutes] = [],
-                            _ body: @escaping @Sendable (any TestClientProtocol, TestClientKey, TestClientKey) async throws -> Void) async throws {
+                            _ body: @escaping @Sendable (LiveClient, TestClientKey, TestClientKey) async throws -> Void) async throws {
         let cache = try #require(store as? any TokenReplayCache)
         let partnerKey = try await TestClientKey.es384(kid: "b-1")
         let localKey = try await TestClientKey.ed25519(kid: "ehr-1")
@@ -51,12 +51,12 @@ struct ScopeRefusalAuditTests {
                                                          GatewayRouteClosure { router, dependencies in
                                                              SearchRoutes().add(to: router, dependencies: dependencies)
                                                          }] + more)
-        try await app.test(.live) { client in try await body(client, partnerKey, localKey) }
+        try await app.testLive { client in try await body(client, partnerKey, localKey) }
     }
 
     static let tokenURL = "https://hospital-a.example.org/auth/token"
 
-    static func token(_ client: any TestClientProtocol, id: String, key: TestClientKey) async throws -> String {
+    static func token(_ client: LiveClient, id: String, key: TestClientKey) async throws -> String {
         let assertion = try await key.sign(ClientAssertionClaims(iss: id, sub: id, aud: AudienceClaim(value: [tokenURL]),
                                                                  exp: Date().timeIntervalSince1970 + 120, jti: UUID().uuidString))
         let form = "grant_type=client_credentials&client_assertion_type=\(ClientAssertionVerifier.assertionType)&client_assertion=\(assertion)"

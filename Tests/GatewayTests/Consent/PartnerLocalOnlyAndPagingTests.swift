@@ -72,7 +72,7 @@ struct PartnerLocalOnlyAndPagingTests {
         let app = try GatewayApplication.make(configuration: GatewayConfiguration(host: "127.0.0.1", port: 0), dependencies: dependencies,
                                               concerns: concerns)
         do {
-            try await app.test(.live) { live in try await body(RecordGateway.Client(client: live), store) }
+            try await app.testLive { live in try await body(RecordGateway.Client(client: live), store) }
             try await store.close()
         } catch {
             try? await store.close()

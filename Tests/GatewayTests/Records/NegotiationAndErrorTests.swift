@@ -77,8 +77,8 @@ struct NegotiationAndErrorTests {
         try await RecordGateway.run(.sqlite) { client, _ in
             var body = Array(#"{"resourceType":"Patient","text":{"status":"generated","div":""#.utf8)
             body += [UInt8](repeating: UInt8(ascii: "a"), count: (64 << 20) + 1024)
-            // URLSession with a 10-minute timeout rather than the test client, whose fixed 20 s read timeout a 64 MiB
-            // upload outlasts when the whole suite shares two cores (the check is the 413, not the upload's speed).
+            // URLSession with a 10-minute timeout rather than the test client, whose 120 s per request (LiveClient.timeout)
+            // is meant for ordinary requests, not a 64 MiB upload on two shared cores (the check is the 413, not its speed).
             let port = try #require(client.client.port)
             let url = try #require(URL(string: "http://localhost:\(port)/Patient"))
             var request = URLRequest(url: url, timeoutInterval: 600)

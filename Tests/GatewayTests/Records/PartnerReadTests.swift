@@ -43,7 +43,7 @@ struct PartnerReadTests {
             let concerns: [any GatewayRoutes] = [HealthRoutes(), principal, ReadRoutes(), HistoryRoutes(), WriteRoutes(), EverythingRoutes()]
             let app = try GatewayApplication.make(configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
                                                   dependencies: dependencies, concerns: concerns)
-            try await app.test(.live) { live in
+            try await app.testLive { live in
                 let client = RecordGateway.Client(client: live)
                 let patient: [String: Any] = ["resourceType": "Patient", "id": "gw-consent",
                                               "identifier": [["system": "urn:oid:2.16.840.1.113883.19.5", "value": "MRN-1"]]]

@@ -7,7 +7,7 @@ import RecordStore
 import Services
 import TestSupport
 
-/// A gateway over a fresh store of one kind, reached over real loopback HTTP (HummingbirdTesting's live client), and
+/// A gateway over a fresh store of one kind, reached over real loopback HTTP (`testLive`'s client), and
 /// the small client the record tests talk to it with. Bodies are read back with Foundation's JSON parser, not
 /// CareLedger's, so the checks do not share the code they check.
 enum RecordGateway {
@@ -18,7 +18,7 @@ enum RecordGateway {
             let app = try GatewayApplication.make(configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
                                                   dependencies: GatewayDependencies(store: store),
                                                   concerns: GatewayApplication.concerns(authentication: false))
-            try await app.test(.live) { client in try await body(Client(client: client), store) }
+            try await app.testLive { client in try await body(Client(client: client), store) }
         }
     }
 
@@ -43,7 +43,7 @@ enum RecordGateway {
     }
 
     struct Client: Sendable {
-        let client: any TestClientProtocol
+        let client: LiveClient
 
         func send(_ method: String, _ uri: String, headers: [String: String] = [:], body: [UInt8]? = nil) async throws -> Reply {
             var fields = HTTPFields()

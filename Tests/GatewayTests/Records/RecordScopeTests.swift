@@ -32,7 +32,7 @@ struct RecordScopeTests {
                                                  WriteRoutes(), BundleRoutes(), EverythingRoutes()]
             let app = try GatewayApplication.make(configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
                                                   dependencies: GatewayDependencies(store: store), concerns: concerns)
-            try await app.test(.live) { live in
+            try await app.testLive { live in
                 let client = RecordGateway.Client(client: live)
                 func call(_ method: String, _ uri: String, scopes: String, json: [String: Any]? = nil,
                           contentType: String = "application/fhir+json") async throws -> RecordGateway.Reply {

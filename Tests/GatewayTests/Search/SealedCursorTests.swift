@@ -44,7 +44,7 @@ struct SealedCursorTests {
             let other = try GatewayApplication.make(configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
                                                     dependencies: GatewayDependencies(store: store),
                                                     concerns: GatewayApplication.concerns(authentication: false))
-            let foreign = try await other.test(.live) { live in
+            let foreign = try await other.testLive { live in
                 try #require(Self.cursor(try await RecordGateway.Client(client: live).get("/Observation?_sort=_id&_count=1")))
             }
             for (path, first) in [("/Observation?_sort=_id&_count=1", "sealed-a"), ("/Observation/_history?_count=1", "sealed-c")] {
