@@ -389,7 +389,6 @@ public actor SQLiteStore: RecordStore {
         do {
             try db.run("UPDATE anchor_batches SET height = ?, tx_index = ? WHERE id = ?", [.int(height), .int(Int64(transactionIndex)), .int(id)])
             guard db.changes == 1 else { throw StoreError("completing anchor batch \(id)", "there is no such batch") }
-            try db.run("UPDATE record_versions SET anchor_height = ? WHERE anchor_batch = ? AND anchor_height IS NOT ?", [.int(height), .int(id), .int(height)])
             try db.exec("COMMIT")
         } catch {
             try? db.exec("ROLLBACK")
@@ -436,8 +435,8 @@ public actor SQLiteStore: RecordStore {
         return try readers.read { db in
             var out: AnchorLocation?
             try db.query("""
-                SELECT anchor_batch, anchor_leaf, anchor_height FROM record_versions
-                WHERE resource_type = ? AND id = ? AND version_id = ? AND anchor_batch IS NOT NULL
+                SELECT v.anchor_batch, v.anchor_leaf, b.height FROM record_versions v JOIN anchor_batches b ON b.id = v.anchor_batch
+                WHERE v.resource_type = ? AND v.id = ? AND v.version_id = ?
                 """, [.text(key.type), .text(key.id), .int(Int64(version))]) { row in
                 out = AnchorLocation(batch: row.int(0), leaf: Int(row.int(1)), height: row.isNull(2) ? nil : row.int(2))
             }
