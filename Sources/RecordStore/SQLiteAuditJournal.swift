@@ -2,11 +2,13 @@ import Synchronization
 
 /// What the SQLite store keeps in memory of its audit journal (SQLiteStore+AuditJournal): the AuditEvent versions
 /// it journaled and has not moved into the records yet, by journal row, with their search-index rows (computed
-/// once, when the AuditEvent was prepared, instead of again from the stored JSON).
+/// once, when the AuditEvent was prepared, instead of again from the stored JSON), and how far it has moved the
+/// journal file (every row at or below ``movedThrough`` is stored in the records).
 final class SQLiteAuditJournal: Sendable {
     private struct State {
         var rows: [Int64: VersionRow] = [:]
         var keys: Set<RecordKey> = []
+        var movedThrough: Int64 = 0
     }
 
     private let state = Mutex(State())
@@ -32,12 +34,16 @@ final class SQLiteAuditJournal: Sendable {
         state.withLock { $0.rows[seq] }
     }
 
-    /// Forgets the rows moved into the records.
-    func moved(_ seqs: [Int64]) {
+    /// The last journal row this store moved into the records (or found there), with every row before it.
+    var movedThrough: Int64 { state.withLock { $0.movedThrough } }
+
+    /// Forgets the rows moved into the records, through row `last`.
+    func moved(_ seqs: [Int64], through last: Int64) {
         state.withLock { s in
             for seq in seqs {
                 if let row = s.rows.removeValue(forKey: seq) { s.keys.remove(row.key) }
             }
+            s.movedThrough = max(s.movedThrough, last)
         }
     }
 }

@@ -3,8 +3,10 @@ import FHIRCore
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
-/// The embedded record store: one SQLite file, WAL journal; a committed unit survives `kill -9` and power loss
+/// The embedded record store: one SQLite file (and its audit journal's, ``SQLiteJournalFile``), WAL journal; a
+/// committed unit survives `kill -9` and power loss
 /// (every writing method returns only after an fsync of the WAL that covers its commit, ``SQLiteWALSync``). Same
 /// behaviour as ``PostgresStore``.
 ///
@@ -22,7 +24,10 @@ public actor SQLiteStore: RecordStore {
     /// Which moves of the journal are scheduled.
     nonisolated let journalMoves = DeferredWriteSchedule()
     /// False only in tests that need the journal left as a store that stops leaves it (``holdJournal()``).
-    var movesJournalInBackground = true
+    nonisolated let movesJournalInBackground = Atomic<Bool>(true)
+    /// The audit journal's own file (``SQLiteJournalFile``), and how far its moved rows were deleted from it.
+    nonisolated let journalFile: SQLiteJournalFile
+    var journalForgottenThrough: Int64 = 0
     public nonisolated let path: String
     private nonisolated let writerLoop: any EventLoop
 
@@ -35,8 +40,9 @@ public actor SQLiteStore: RecordStore {
         writerLoop.executor.asUnownedSerialExecutor()
     }
 
-    /// The writer thread: a commit issued from it starts at once.
-    public nonisolated var commitExecutor: UnownedSerialExecutor { unownedExecutor }
+    /// The audit journal's thread: the audit trail's commits (``commitIndexingLater(_:)``) run there, never behind
+    /// the writer's moves and imports.
+    public nonisolated var commitExecutor: UnownedSerialExecutor { journalFile.unownedExecutor }
 
     public init(path: String) throws {
         self.path = path
@@ -53,8 +59,17 @@ public actor SQLiteStore: RecordStore {
             """)
         try Self.migrate(db)
         try Self.reindexPending(db)
-        // AuditEvents a store that stopped had journaled and not moved.
-        while try Self.moveJournalChunk(db, auditJournal) {}
+        // AuditEvents a store that stopped had journaled and not moved (each move synced at its commit: synchronous
+        // is FULL until the end of this initializer), then deleted from the journal.
+        journalFile = try SQLiteJournalFile(storePath: path)
+        try Self.moveLegacyJournal(db, auditJournal)
+        while true {
+            let rows = try journalFile.rows(after: auditJournal.movedThrough, limit: Self.moveChunk)
+            if rows.isEmpty { break }
+            try Self.moveJournalChunk(db, auditJournal, rows)
+        }
+        if auditJournal.movedThrough > 0 { try journalFile.forgetBeforeUse(through: auditJournal.movedThrough) }
+        journalForgottenThrough = auditJournal.movedThrough
         // From here on commits do not fsync inside the write lock; each writing method awaits the group fsync
         // (``SQLiteWALSync``) before it returns.
         try db.exec("PRAGMA synchronous=NORMAL")
@@ -309,13 +324,18 @@ public actor SQLiteStore: RecordStore {
         }
     }
 
+    /// The versions waiting to be anchored, counting journaled AuditEvents (each will be one queued version) without
+    /// moving them: the anchoring service counts the queue every 20 ms, and a move per count (in another process, the
+    /// node's) took the write lock from the gateway's audit commits fifty times a second. Rows another store instance
+    /// moved a moment ago may be counted twice until it deletes them from the journal; ``anchorQueue(limit:)`` moves
+    /// the journal and is exact.
     public nonisolated func anchorQueueCount() async throws -> Int {
-        try await settleJournal(nil)
-        return try readers.read { db in
+        let queued = try readers.read { db in
             var n = 0
             try db.query("SELECT count(*) FROM anchor_queue") { n = Int($0.int(0)) }
             return n
         }
+        return try queued + journalFile.count(after: auditJournal.movedThrough)
     }
 
     public nonisolated func version(_ key: RecordKey, _ version: Int) async throws -> StoredVersion? {
@@ -446,6 +466,7 @@ public actor SQLiteStore: RecordStore {
 
     public func close() async throws {
         try? await flushDeferredIndex()
+        await journalFile.close()
         checkpointer.close()
         readers.close()
         db.close()

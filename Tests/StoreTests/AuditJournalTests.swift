@@ -17,9 +17,11 @@ struct AuditJournalTests {
     static func rows(_ path: String, _ id: String) throws -> Rows {
         let db = try SQLiteConnection(path: path)
         defer { db.close() }
+        let journal = try SQLiteConnection(path: SQLiteJournalFile.path(ofStore: path))
+        defer { journal.close() }
         var r = Rows()
         let key: [SQLiteValue] = [.text(id)]
-        try db.query("SELECT count(*) FROM audit_journal WHERE resource_type = 'AuditEvent' AND id = ?", key) { r.journaled = Int($0.int(0)) }
+        try journal.query("SELECT count(*) FROM audit_journal WHERE resource_type = 'AuditEvent' AND id = ?", key) { r.journaled = Int($0.int(0)) }
         try db.query("SELECT count(*) FROM record_versions WHERE resource_type = 'AuditEvent' AND id = ?", key) { r.versions = Int($0.int(0)) }
         try db.query("SELECT count(*) FROM records WHERE resource_type = 'AuditEvent' AND id = ?", key) { r.records = Int($0.int(0)) }
         try db.query("SELECT count(*) FROM search_index WHERE resource_type = 'AuditEvent' AND id = ?", key) { r.index = Int($0.int(0)) }
@@ -61,7 +63,9 @@ struct AuditJournalTests {
             _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae3")])
             #expect(try await store.history(HistoryQuery(scope: .type("AuditEvent"), count: 10)).versions.count == 3)
             _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae4")])
+            // Counted without moving it (the anchoring service counts every 20 ms); the queue itself moves it.
             #expect(try await store.anchorQueueCount() == 4)
+            #expect(try await store.anchorQueue(limit: 10).map(\.key.id) == ["ae1", "ae2", "ae3", "ae4"])
             #expect(try Self.rows(path, "ae4").journaled == 0)
             try await store.close()
         }
@@ -115,6 +119,35 @@ struct AuditJournalTests {
             #expect(try await first.current(Self.ae1)?.version == 1)
             try await first.close()
             try await second.close()
+        }
+    }
+
+    /// A store of an earlier version journaled into an `audit_journal` table of its own file (migration 40), before
+    /// the journal had a file of its own: opening the store moves those rows into the records and empties the table.
+    @Test func rowsOfTheEarlierJournalTableAreMovedWhenTheStoreOpens() async throws {
+        try await Self.withPath { path in
+            try await SQLiteStore(path: path).close()
+            let (_, planned) = try VersionPlanner.plan([try AuditEventFixture.event("ae1")], current: [:], lastUpdated: "2026-12-07T10:00:00Z")
+            let row = try #require(planned.first)
+            let db = try SQLiteConnection(path: path)
+            try db.run("""
+                INSERT INTO audit_journal (resource_type, id, version_id, patient_key, last_updated, content_hash, canonical_hash, salt, commitment, canonical)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(row.key.type), .text(row.key.id), .int(1), .text(row.patientKey), .text(row.lastUpdated), .blob(row.contentHash),
+                      .blob(row.canonicalHash), .blob(row.salt), .blob(row.commitment), .text(String(decoding: row.canonical, as: UTF8.self))])
+            db.close()
+
+            let store = try SQLiteStore(path: path)
+            let check = try SQLiteConnection(path: path)
+            var left = -1
+            try check.query("SELECT count(*) FROM audit_journal") { left = Int($0.int(0)) }
+            check.close()
+            #expect(left == 0)
+            let moved = try Self.rows(path, "ae1")
+            #expect(moved.versions == 1 && moved.records == 1 && moved.index > 0)
+            #expect(try await store.current(Self.ae1)?.commitment == row.commitment)
+            #expect(try await store.search(AuditEventFixture.outcome("0")).matches.map(\.key.id) == ["ae1"])
+            try await store.close()
         }
     }
 
