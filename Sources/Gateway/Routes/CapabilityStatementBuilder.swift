@@ -75,14 +75,18 @@ public struct CapabilityStatementBuilder: Sendable {
         + "of a GET entry in histories). AuditEvents are the hospital's own records: local clients only (403 for partners, "
         + "and never in a partner's Bundle). Every partner access is audited."
 
-    /// `Patient/{id}/$everything` as implemented: `_count`, `_since` and `_type`, paged, with `_summary` and
-    /// `_elements`; not `start` and `end`.
+    /// `Patient/{id}/$everything` as implemented: the compartment and the resources outside every compartment that
+    /// it references; `_count`, `_since` and `_type`, paged, with `_summary` and `_elements`; not `start` and `end`.
     static var everythingOperation: FHIRObject {
         FHIRObject([
             "name": .string("everything"),
             "definition": .string("http://hl7.org/fhir/OperationDefinition/Patient-everything"),
-            "documentation": .string("Patient/{id}/$everything only, by GET or by POST with a Parameters body. Parameters _count (page size, default 50, at most 1000), "
-                + "_since (resources last updated at or after the instant) and _type (comma-separated, repeatable); _summary "
+            "documentation": .string("Patient/{id}/$everything only, by GET or by POST with a Parameters body. Returns the Patient and its "
+                + "compartment (search mode match), then the resources they reference (relative literal references, one level) that "
+                + "are in no patient compartment, such as Organization, Practitioner, Location and Medication (search mode include; "
+                + "not counted in total). Parameters _count (page size, default 50, at most 1000), "
+                + "_since (resources last updated at or after the instant, referenced ones too) and _type (comma-separated, "
+                + "repeatable; it restricts the referenced resources too); _summary "
                 + "(true, text, data, false; count, or _count=0, for the total alone) and _elements; start and end are not "
                 + "supported. Paged with next links carrying a cursor, stable under concurrent writes. A partner naming "
                 + "AuditEvent in _type is refused (403)."),

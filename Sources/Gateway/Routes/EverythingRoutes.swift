@@ -4,14 +4,17 @@ import RecordStore
 import Services
 
 /// `GET /Patient/{id}/$everything` (patient-operation-everything), or `POST` with a `Parameters` body
-/// (``OperationParameters``; operations.html): the patient and every resource in its compartment, as `searchset`
-/// Bundles of `_count` resources (50 unless asked; at most 1,000) whose `next` link carries a sealed keyset cursor (``EverythingCursor`` under ``CursorSeal``), so paging is stable while others
-/// write. `_type` (repeatable, comma-separated) keeps only those types; `_since` only resources last updated at or
-/// after that instant. `start` and `end` (care dates) are not supported: ignored, or a 400 under
-/// `Prefer: handling=strict`, as any other unknown parameter. `total` is given when the whole answer is one page.
+/// (``OperationParameters``; operations.html): the patient, every resource in its compartment (`search.mode =
+/// match`), then the resources those reference that are in no patient compartment (`include`: Organization,
+/// Practitioner, Location, Medication…; ``PatientEverything``), as `searchset` Bundles of `_count` resources (50
+/// unless asked; at most 1,000) whose `next` link carries a sealed keyset cursor (``EverythingCursor`` under
+/// ``CursorSeal``), so paging is stable while others write. `_type` (repeatable, comma-separated) keeps only those
+/// types, referenced ones too; `_since` only resources last updated at or after that instant. `start` and `end` (care dates) are not supported: ignored, or a 400 under
+/// `Prefer: handling=strict`, as any other unknown parameter. `total` (the matches, not the included resources, as Bundle.total counts) is given when the
+/// whole answer is one page.
 ///
 /// `_summary` and `_elements` (http.html's general parameters) subset each resource as a search does
-/// (``ResourceSubset``, tagged `SUBSETTED`). `_summary=count`, and `_count=0` as search §3.1.1.5.7 treats it, answer
+/// (``ResourceSubset``, tagged `SUBSETTED`); included resources are whole, as search's are. `_summary=count`, and `_count=0` as search §3.1.1.5.7 treats it, answer
 /// with `total` alone: the answer is a searchset of matches, which is what a count counts. The next link carries
 /// every parameter that shapes a page (`_count`, `_since`, `_type`, `_summary`, `_elements`, `_format`, `_pretty`).
 ///
@@ -19,7 +22,9 @@ import Services
 /// is) when `_type` names a local-only type (``LocalOnlyRecords``: AuditEvent); otherwise each page holds only what
 /// the consent permits (filled past withheld resources, as a partner's search page is:
 /// ``ConsentSession/fillPage(count:from:maxExamined:resource:fetch:)``), `total` counting only that, the consent
-/// notice entry of every partner search (``ConsentNotice``), and no AuditEvent. Each page is audited before it
+/// notice entry of every partner search (``ConsentNotice``), and no AuditEvent. Referenced resources need no consent
+/// (they are in no patient's compartment) and are returned, but only those that a resource the consent permits
+/// references: as with a partner's `_include`, nothing a withheld resource references can show. Each page is audited before it
 /// leaves.
 public struct EverythingRoutes: GatewayRoutes {
     /// The parameters the operation reads; `_format`, `_pretty`, `_summary` and `_elements` are the representation's.
@@ -81,7 +86,8 @@ public struct EverythingRoutes: GatewayRoutes {
             let parameters = asked.linkParameters + [("_cursor", try dependencies.cursorSeal.seal(next.description))]
             links.append(("next", path + "?" + QueryString.encode(parameters)))
         }
-        var bundle = SearchBundle(matches: page.resources, total: page.total, links: links, subset: asked.subset, fullURLBase: base)
+        var bundle = SearchBundle(matches: [], total: page.total, links: links, subset: asked.subset, fullURLBase: base)
+        bundle.entries = page.resources.map { .stored($0, mode: PatientEverything.Page.isIncluded($0) ? "include" : "match") }
         if partner.isPartner { bundle.entries.append(.object(ConsentNotice.searchEntry)) }
         return try bundle.response(negotiation: negotiation)
     }
@@ -119,7 +125,8 @@ public struct EverythingRoutes: GatewayRoutes {
 
     /// The operation's parameters. A partner naming a local-only type in `_type` is refused (403, noted for the
     /// audit trail by ``GatewayRequestContext/require(_:type:)``); without `_type` a partner is never given
-    /// AuditEvents, so they are not even listed.
+    /// AuditEvents, so they are not even listed (its types are every R4 type but those, so that referenced
+    /// resources outside the compartment are still returned).
     static func request(_ given: [(name: String, value: String)], prefer: String?, patientId: String, context: GatewayRequestContext,
                         seal: CursorSeal) throws(ServiceError) -> Asked {
         func first(_ name: String) -> String? { given.first { $0.name == name }?.value }
@@ -137,7 +144,7 @@ public struct EverythingRoutes: GatewayRoutes {
             for type in (asked.types ?? []).intersection(LocalOnlyRecords.types).sorted() {
                 try context.require(.search, type: type)
             }
-            asked.types = (asked.types ?? Set(PatientCompartment.types)).subtracting(LocalOnlyRecords.types)
+            asked.types = (asked.types ?? Set(TypeTable.r4.resourceTypeNames)).subtracting(LocalOnlyRecords.types)
         }
         let cursor = try first("_cursor").map { sealed throws(ServiceError) -> EverythingCursor in
             let opened = try seal.open(sealed)
@@ -159,19 +166,25 @@ public struct EverythingRoutes: GatewayRoutes {
     /// partner.
     static func page(_ asked: Asked, partner: PartnerReads, everything: PatientEverything, query given: String?,
                      dependencies: GatewayDependencies) async throws -> (resources: [StoredResource], next: EverythingCursor?, total: Int?) {
+        // Bundle.total counts the matches, not the included (referenced) resources.
+        func matches(_ resources: [StoredResource]) -> Int { resources.filter { !PatientEverything.Page.isIncluded($0) }.count }
         guard let session = partner.session else {
             if asked.countOnly { return ([], nil, try await everything.count(asked.request)) }
             let found = try await everything.page(asked.request, after: asked.cursor, count: asked.count)
             let whole = asked.cursor == nil && found.next == nil
-            return (found.resources, found.next, whole ? found.resources.count : nil)
+            return (found.resources, found.next, whole ? matches(found.resources) : nil)
         }
         let query = "Patient/\(asked.request.patientId)/$everything"
         // A refused patient is 403 before its compartment is even listed.
         try await partner.authorizePatient(try await dependencies.records.read(type: "Patient", id: asked.request.patientId), query: query)
         // A count is of the permitted resources, within the bound a partner's search counts in: a total only when at
         // most that many resources hold them all (as `_summary=count` of a partner's search).
-        let fetch: (EverythingCursor?, Int) async throws -> (rows: [StoredResource], next: EverythingCursor?) = { cursor, limit in
-            let found = try await everything.page(asked.request, after: cursor, count: limit)
+        // References are followed only from what the consent permits. A count counts matches: it gathers none.
+        var request = asked.request
+        if asked.countOnly { request.referencedResources = false }
+        let gate: PatientEverything.ReferenceGate = { stored in try await session.decide(ConsentSession.resource(stored)).allows }
+        let fetch: (EverythingCursor?, Int) async throws -> (rows: [StoredResource], next: EverythingCursor?) = { [request] cursor, limit in
+            let found = try await everything.page(request, after: cursor, count: limit, following: gate)
             return (found.resources, found.next)
         }
         let filled = asked.countOnly
@@ -182,6 +195,6 @@ public struct EverythingRoutes: GatewayRoutes {
                                                            resources: returned.map(\.location),
                                                            query: given.map { query + "?" + $0 } ?? query, outcome: .success))
         if asked.countOnly { return ([], nil, filled.total) }
-        return (filled.rows, filled.next, filled.total)
+        return (filled.rows, filled.next, filled.total.map { _ in matches(filled.rows) })
     }
 }

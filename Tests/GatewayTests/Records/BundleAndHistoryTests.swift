@@ -42,16 +42,19 @@ struct BundleAndHistoryTests {
             #expect(everything.status == 200)
             #expect(everything.json["type"] as? String == "searchset")
             #expect(BundleRules.violations(everything.json).isEmpty, "\(BundleRules.violations(everything.json))")
-            let found = (everything.json["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }
-            #expect(everything.json["total"] as? Int == found.count)
+            let pageEntries = everything.json["entry"] as? [[String: Any]] ?? []
+            let found = pageEntries.compactMap { $0["resource"] as? [String: Any] }
+            let matches = pageEntries.filter { ($0["search"] as? [String: Any])?["mode"] as? String == "match" }
+            #expect(everything.json["total"] as? Int == matches.count, "total counts the matches, not the included resources")
             #expect(found.first?["resourceType"] as? String == "Patient")
-            // Every clinical resource of the Bundle is in the patient's compartment; Organizations and
-            // Practitioners are in none.
+            // Every clinical resource of the Bundle is in the patient's compartment; its Organization and
+            // Practitioner are in none, and come as resources the records reference (EverythingIncludedTests).
             func count(_ type: String, _ list: [[String: Any]]) -> Int { list.filter { $0["resourceType"] as? String == type }.count }
             for type in clinicalTypes {
                 #expect(count(type, found) == expectedCounts[type, default: -1], "\(type)")
             }
-            #expect(count("Organization", found) == 0 && count("Practitioner", found) == 0)
+            #expect(count("Organization", found) == 1 && count("Practitioner", found) == 1)
+            #expect(matches.count == found.count - 2)
             #expect(try await client.get("/Patient/not-there/$everything").status == 404)
         }
     }

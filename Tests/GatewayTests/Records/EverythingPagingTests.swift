@@ -26,6 +26,9 @@ struct EverythingPagingTests {
         return components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
     }
 
+    /// Whether `Type/id` is one of the Synthea patient's included (referenced, outside every compartment) resources.
+    static func included(_ key: String) -> Bool { key.hasPrefix("Organization/") || key.hasPrefix("Practitioner/") }
+
     /// Imports the Synthea patient's transaction Bundle; its Patient id.
     static func importPatient(_ client: RecordGateway.Client) async throws -> String {
         let reply = try await client.send("POST", "/", headers: ["Content-Type": "application/fhir+json"], body: try RecordGateway.corpus(synthea))
@@ -57,16 +60,18 @@ struct EverythingPagingTests {
             let id = try await Self.importPatient(client)
             let whole = try await client.get("/Patient/\(id)/$everything?_count=1000")
             let all = Self.keys(whole)
-            #expect(all.count == 84, "the patient and its 83 compartment resources (not its Organization and Practitioner)")
-            #expect(whole.json["total"] as? Int == all.count, "one page: the total is given")
+            #expect(all.count == 86, "the patient, its 83 compartment resources, and the Organization and Practitioner they reference")
+            #expect(whole.json["total"] as? Int == 84, "one page: the total is given (the matches, not the 2 included)")
             #expect(Self.next(whole) == nil)
-            // The Patient first, then by type and id.
+            // The Patient first, then the compartment by type and id, then the included resources by type and id.
             #expect(all.first == "Patient/\(id)")
-            #expect(Array(all.dropFirst()) == all.dropFirst().sorted())
+            let compartment = all.dropFirst().filter { !Self.included($0) }, included = all.filter(Self.included)
+            #expect(Array(all.dropFirst()) == compartment.sorted() + included.sorted())
+            #expect(included.count == 2)
 
             let pages = try await Self.pages(client, from: "/Patient/\(id)/$everything?_count=10")
             #expect(pages.count == 9)
-            #expect(pages.dropLast().allSatisfy { $0.count == 10 } && pages.last?.count == 4)
+            #expect(pages.dropLast().allSatisfy { $0.count == 10 } && pages.last?.count == 6)
             #expect(pages.flatMap { $0 } == all, "the same resources in the same order, none twice")
             let paged = try await client.get("/Patient/\(id)/$everything?_count=10")
             #expect(paged.json["total"] == nil, "more than one page: no total")
@@ -97,11 +102,11 @@ struct EverythingPagingTests {
             let seen = pages.flatMap { $0 }
             #expect(Set(seen).count == seen.count, "no resource twice")
             #expect(Set(before).isSubset(of: Set(seen)), "nothing that was there at the first page is skipped")
-            // A resource written after page p shows up exactly when it sorts after page p's last resource (by type,
-            // then id: the operation's order after the Patient).
+            // A resource written after page p shows up exactly when it sorts after page p's last resource (the
+            // compartment by type, then id, then the included resources: the operation's order after the Patient).
             func sortsAfter(_ a: String, _ b: String) -> Bool {
                 let x = a.split(separator: "/"), y = b.split(separator: "/")
-                return (x[0], x[1]) > (y[0], y[1])
+                return (Self.included(a) ? 1 : 0, x[0], x[1]) > (Self.included(b) ? 1 : 0, y[0], y[1])
             }
             var expectedNew: [String] = []
             for (index, page) in pages.dropLast().enumerated() {
@@ -132,7 +137,7 @@ struct EverythingPagingTests {
 
             #expect(try await client.get("/Patient/\(id)/$everything?_type=NoSuchType").status == 400)
             let none = try await client.get("/Patient/\(id)/$everything?_count=0")
-            #expect(none.status == 200 && Self.keys(none).isEmpty && none.json["total"] as? Int == all.count,
+            #expect(none.status == 200 && Self.keys(none).isEmpty && none.json["total"] as? Int == all.filter { !Self.included($0) }.count,
                     "_count=0 is _summary=count (search §3.1.1.5.7): no entries, the total")
 
             let future = try await client.get("/Patient/\(id)/$everything?_since=2999-01-01T00:00:00Z")

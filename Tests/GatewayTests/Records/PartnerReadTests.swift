@@ -94,8 +94,14 @@ struct PartnerReadTests {
                 // The compartment holds the patient, its Observation and the AuditEvents of the partner's accesses to it
                 // (AuditEvent is in the patient compartment by its `patient` parameter).
                 let local = try await client.get("/Patient/gw-consent/$everything")
-                let types = (local.json["entry"] as? [[String: Any]] ?? []).compactMap { ($0["resource"] as? [String: Any])?["resourceType"] as? String }
-                #expect(types.filter { $0 != "AuditEvent" } == ["Patient", "Observation"])
+                func types(_ mode: String) -> [String] {
+                    (local.json["entry"] as? [[String: Any]] ?? []).filter { ($0["search"] as? [String: Any])?["mode"] as? String == mode }
+                        .compactMap { ($0["resource"] as? [String: Any])?["resourceType"] as? String }
+                }
+                #expect(types("match").filter { $0 != "AuditEvent" } == ["Patient", "Observation"])
+                // Then what those reference in no compartment: the Organization the partner read, which the AuditEvent of
+                // that access names.
+                #expect(types("include") == ["Organization"])
             }
             let audited = try await store.countsByType().first { $0.type == "AuditEvent" }?.count ?? 0
             #expect(audited == 7, "every partner access, granted or refused")
