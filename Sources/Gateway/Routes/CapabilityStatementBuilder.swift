@@ -2,8 +2,8 @@ public import FHIRCore
 import Services
 
 /// The gateway's CapabilityStatement (FHIR R4 capabilitystatement.html): exactly what it implements — the
-/// resource types and their interactions, the search parameters the search table answers, the operations, the
-/// formats, and the SMART security extension with the token URL.
+/// resource types and their interactions, the search parameters the search table answers, the `_include` and
+/// `_revinclude` values it follows, the operations, the formats, and the SMART security extension with the token URL.
 public struct CapabilityStatementBuilder: Sendable {
     /// The interactions every resource type has (FHIR `TypeRestfulInteraction` codes).
     public static let typeInteractions = ["read", "vread", "update", "patch", "delete", "history-instance",
@@ -25,6 +25,36 @@ public struct CapabilityStatementBuilder: Sendable {
             .filter { $0.isSupported || $0.code == "_id" || $0.code == "_lastUpdated" }
             .map { ($0.code, $0.type.rawValue) }
     }
+
+    /// `searchInclude` of `type`: `type:param` for each reference parameter of `type` that the search answers, read
+    /// from the same table and by the same rule as ``SearchRequest``'s `_include` (a reference parameter of the
+    /// source type that is supported; the store follows `_include` of the searched type only). An optional
+    /// `:target` narrows any of them and is not listed separately; wildcards (`*`) are not supported, so not listed.
+    public static func supportedIncludes(for type: String, table: SearchParameterTable = .r4) -> [String] {
+        table.parameters(for: type).filter(isFollowedReference).map { "\(type):\($0.code)" }
+    }
+
+    /// `searchRevInclude` of `type`: `Source:param` for each supported reference parameter of any type whose
+    /// targets include `type` (the `_revinclude` values that can bring in resources referring to a `type` match),
+    /// by source type then code.
+    public static func supportedRevIncludes(for type: String) -> [String] {
+        revIncludesByTarget[type] ?? []
+    }
+
+    /// Whether `_include` and `_revinclude` follow parameter `p` (``SearchRequest``'s rule: a supported reference).
+    static func isFollowedReference(_ p: SearchParameterDefinition) -> Bool { p.type == .reference && p.isSupported }
+
+    /// ``supportedRevIncludes(for:)`` of every target type, computed once from the R4 table.
+    static let revIncludesByTarget: [String: [String]] = {
+        var out: [String: [String]] = [:]
+        let table = SearchParameterTable.r4
+        for source in table.resourceTypes {
+            for p in table.parameters(for: source) where p.base == source && isFollowedReference(p) {
+                for target in Set(p.targets) { out[target, default: []].append("\(source):\(p.code)") }
+            }
+        }
+        return out.mapValues { $0.sorted() }
+    }()
 
     /// The statement for a gateway whose FHIR base is `baseURL` and whose SMART token endpoint is `tokenURL`.
     public func statement(baseURL: String, tokenURL: String, date: String) -> Resource? {
@@ -55,7 +85,8 @@ public struct CapabilityStatementBuilder: Sendable {
 
     /// The search features beyond the parameters each type lists (which R4's CapabilityStatement has no element for).
     public static let searchFeatures = "Search by GET and POST _search; result parameters _count, _sort (several keys, "
-        + "-_lastUpdated too), _include and _revinclude (Type:param[:target]), _total (none, estimate, accurate), "
+        + "-_lastUpdated too), _include and _revinclude (Type:param[:target]; each type's searchInclude and searchRevInclude list "
+        + "the Type:param it follows; no * wildcard), _total (none, estimate, accurate), "
         + "_summary (true, text, data, count, false; _count=0 is _summary=count) and _elements; modifiers :exact, :contains, "
         + ":missing, :not, :identifier, :text, :below and a reference's type; prefixes eq ne lt gt le ge sa eb ap; one level "
         + "of chaining. Composite and special parameters are not searched. Unknown parameters are ignored, or a 400 with "
@@ -134,6 +165,11 @@ public struct CapabilityStatementBuilder: Sendable {
             "conditionalDelete": .string("not-supported"),
         ])
         let parameters = searchable ? searchParameters(type) : []
+        // R4's element order: searchInclude and searchRevInclude come before searchParam.
+        let includes = searchable ? Self.supportedIncludes(for: type) : []
+        if !includes.isEmpty { entry["searchInclude"] = .array(includes.map(FHIRValue.string)) }
+        let revIncludes = searchable ? Self.supportedRevIncludes(for: type) : []
+        if !revIncludes.isEmpty { entry["searchRevInclude"] = .array(revIncludes.map(FHIRValue.string)) }
         if !parameters.isEmpty {
             entry["searchParam"] = .array(parameters.map { p in
                 .object(FHIRObject(["name": .string(p.code), "type": .string(p.type)]))
