@@ -17,7 +17,7 @@ public actor AuditTrail {
     package typealias Commit = @Sendable ([PreparedRecord]) async throws -> Void
 
     let commitBatch: Commit
-    /// Where the trail runs: the store's ``RecordStore/commitExecutor`` (SQLite's writer thread), so that queueing,
+    /// Where the trail runs: the store's ``RecordStore/commitExecutor`` (SQLite's audit journal thread), so that queueing,
     /// dispatching and committing a batch never wait for one of Swift's cooperative threads behind request work.
     private let executor: UnownedSerialExecutor
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor }
@@ -74,9 +74,10 @@ public actor AuditTrail {
     }
 
     /// How many commits to overlap on `store`. PostgreSQL commits concurrently on its connection pool, of which
-    /// the trail leaves most to the reads. SQLite has one writer: two slots let the next batch be journaled while
-    /// the last one's fsync runs (measured with the journal and the trail on the writer thread: 2,000–2,340 partner
-    /// reads/s with two slots, 1,740 with one).
+    /// the trail leaves most to the reads. SQLite's journal has one writer: two slots let the next batch be journaled
+    /// while the last one's fsync runs (measured with the journal and the trail on the writer thread: 2,000–2,340
+    /// partner reads/s with two slots, 1,740 with one; with the journal in a file of its own, four slots were no
+    /// faster than two in two runs each).
     public static func commitSlots(for store: any RecordStore) -> Int {
         store is SQLiteStore ? 2 : 3
     }
