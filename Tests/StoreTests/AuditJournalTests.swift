@@ -39,7 +39,7 @@ struct AuditJournalTests {
     @Test func aJournaledAuditEventIsReadAtOnce() async throws {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
-            await store.holdJournal()
+            store.holdJournal()
             let outcomes = try await store.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(outcomes == [.created(Self.ae1, version: 1)])
             #expect(try Self.rows(path, "ae1") == Rows(journaled: 1), "journaled, not yet a record")
@@ -56,6 +56,10 @@ struct AuditJournalTests {
     @Test func searchesHistoryAndTheAnchoringQueueSeeJournaledAuditEvents() async throws {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
+            // Only the reads move the journal here: a background move running beside the count could have moved a row
+            // and not yet deleted it from the journal (counted twice, as anchorQueueCount allows), or have the delete
+            // still to do when the queue read returns.
+            store.holdJournal()
             _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(try await store.search(AuditEventFixture.outcome("0")).matches.map(\.key.id) == ["ae1"])
             _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae2")])
@@ -74,7 +78,7 @@ struct AuditJournalTests {
     @Test func readsOfOtherTypesLeaveThemJournaledUntilTheStoreCloses() async throws {
         try await Self.withPath { path in
             let store = try SQLiteStore(path: path)
-            await store.holdJournal()
+            store.holdJournal()
             _ = try await store.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(try await store.current(RecordKey(type: "Patient", id: "p1")) == nil)
             _ = try await store.search(SearchQuery(type: "Patient", clauses: [SearchClause(code: "name", type: .string, values: [SearchValue(text: "x")])]))
@@ -105,7 +109,7 @@ struct AuditJournalTests {
     @Test func theNextStoreMovesWhatAStoppedOneLeftAndNothingTwice() async throws {
         try await Self.withPath { path in
             let first = try SQLiteStore(path: path)
-            await first.holdJournal()
+            first.holdJournal()
             _ = try await first.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(try Self.rows(path, "ae1") == Rows(journaled: 1))
 
@@ -156,7 +160,7 @@ struct AuditJournalTests {
         try await Self.withPath { path in
             let reader = try SQLiteStore(path: path)
             let writer = try SQLiteStore(path: path)
-            await writer.holdJournal()
+            writer.holdJournal()
             _ = try await writer.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(try await reader.current(Self.ae1)?.version == 1)
             #expect(try await reader.search(AuditEventFixture.outcome("0")).matches.map(\.key.id) == ["ae1"])
