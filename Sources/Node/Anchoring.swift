@@ -109,9 +109,10 @@ public actor AnchoringService {
 
     /// One look at the queue: cuts a batch if N versions wait or the oldest waited T. Returns the batch's size.
     public func step(now: UInt64, force: Bool = false) async throws -> Int {
-        // While a batch is not due, the queue is only counted: reading up to N commitments on every poll (every
-        // 20 ms) cost the store more than the writes it anchors when thousands of versions were waiting.
-        let waiting = try await store.anchorQueueCount()
+        // While a batch is not due, the queue is only counted, up to N: reading up to N commitments on every poll
+        // (every 20 ms) cost the store more than the writes it anchors when thousands of versions were waiting, and
+        // so did counting the whole queue on PostgreSQL.
+        let waiting = try await store.anchorQueueCount(upTo: settings.maxLeaves)
         guard waiting > 0 else {
             waitingSince = nil
             return 0

@@ -104,4 +104,19 @@ enum PostgresStatements {
         func makeBindings() -> PostgresBindings { PostgresBindings() }
         func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
+
+    struct AnchorQueueCountUpTo: PostgresPreparedStatement {
+        static let name = "careledger_anchor_queue_count_up_to_v1"
+        static let sql = "SELECT count(*)::int8 FROM (SELECT 1 FROM careledger.anchor_queue ORDER BY txid LIMIT $1) q"
+        typealias Row = Int64
+
+        let limit: Int64
+
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings(capacity: 1)
+            b.append(limit)
+            return b
+        }
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
 }

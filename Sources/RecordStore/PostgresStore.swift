@@ -319,6 +319,15 @@ public final class PostgresStore: RecordStore {
         return Int(n)
     }
 
+    /// The first `limit` queued versions in txid order, counted: the partial index's scan stops there (and, being a
+    /// plain index scan, marks the entries of versions anchored since as dead, which a bitmap count of the whole
+    /// queue walked again on every check until a vacuum).
+    public func anchorQueueCount(upTo limit: Int) async throws -> Int {
+        var n: Int64 = 0
+        for try await c in try await client.execute(PostgresStatements.AnchorQueueCountUpTo(limit: Int64(limit)), logger: logger) { n = c }
+        return Int(n)
+    }
+
     public func version(_ key: RecordKey, _ version: Int) async throws -> StoredVersion? {
         try await versions(PostgresStatements.Version(key: key, version: Int32(version))).first
     }

@@ -324,18 +324,25 @@ public actor SQLiteStore: RecordStore {
         }
     }
 
-    /// The versions waiting to be anchored, counting journaled AuditEvents (each will be one queued version) without
-    /// moving them: the anchoring service counts the queue every 20 ms, and a move per count (in another process, the
-    /// node's) took the write lock from the gateway's audit commits fifty times a second. Rows another store instance
-    /// moved a moment ago may be counted twice until it deletes them from the journal; ``anchorQueue(limit:)`` moves
-    /// the journal and is exact.
     public nonisolated func anchorQueueCount() async throws -> Int {
-        let queued = try readers.read { db in
+        try await settleJournal(nil)
+        return try readers.read { db in
             var n = 0
             try db.query("SELECT count(*) FROM anchor_queue") { n = Int($0.int(0)) }
             return n
         }
-        return try queued + journalFile.count(after: auditJournal.movedThrough)
+    }
+
+    /// Counts journaled AuditEvents (each will be one queued version) without moving them: a move per check (from
+    /// the node's process, fifty times a second) took the write lock from the gateway's journal moves and imports.
+    /// Rows another store instance moved a moment ago may be counted twice until it deletes them from the journal.
+    public nonisolated func anchorQueueCount(upTo limit: Int) async throws -> Int {
+        let queued = try readers.read { db in
+            var n = 0
+            try db.query("SELECT count(*) FROM (SELECT 1 FROM anchor_queue LIMIT ?)", [.int(Int64(limit))]) { n = Int($0.int(0)) }
+            return n
+        }
+        return try min(limit, queued + journalFile.count(after: auditJournal.movedThrough))
     }
 
     public nonisolated func version(_ key: RecordKey, _ version: Int) async throws -> StoredVersion? {

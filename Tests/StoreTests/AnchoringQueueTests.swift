@@ -51,6 +51,10 @@ struct AnchoringQueueTests {
             let queue = try await store.anchorQueue(limit: 100)
             #expect(queue.map(Self.name) == Self.expectedQueue)
             #expect(try await store.anchorQueueCount() == 7)
+            // The anchoring service's bounded count: stops at the bound, exact below it.
+            #expect(try await store.anchorQueueCount(upTo: 3) == 3)
+            #expect(try await store.anchorQueueCount(upTo: 7) == 7)
+            #expect(try await store.anchorQueueCount(upTo: 100) == 7)
             // One txid per unit, increasing.
             let txids = queue.map(\.txid)
             #expect(txids[0] == txids[1] && Set(txids[2...5]).count == 1)
@@ -95,6 +99,7 @@ struct AnchoringQueueTests {
             #expect(try await store.anchorLocation(RecordKey(type: "Organization", id: "org1"), version: 1) == AnchorLocation(batch: second, leaf: 0, height: nil))
             #expect(try await store.anchorLocation(RecordKey(type: "Patient", id: "p1"), version: 2) == AnchorLocation(batch: second, leaf: 3, height: nil))
             #expect(try await store.anchorQueueCount() == 0)
+            #expect(try await store.anchorQueueCount(upTo: 10) == 0)
             #expect(try await store.anchorQueue(limit: 100).isEmpty)
             #expect(try await store.pendingAnchorBatches().map(\.id) == [id, second])
             #expect(try await store.anchorBatch(id: second)?.leafCount == 4)
