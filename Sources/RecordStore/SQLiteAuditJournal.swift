@@ -34,6 +34,22 @@ final class SQLiteAuditJournal: Sendable {
         state.withLock { $0.rows[seq] }
     }
 
+    /// The highest journal row this store journaled (committed, as every row it holds).
+    var lastJournaled: Int64 { state.withLock { $0.rows.keys.max() ?? 0 } }
+
+    /// Forgets the rows below `seq`, up to `known`: rows this store journaled that another store instance moved and
+    /// deleted from the journal (a row is deleted only once its move is durable). `known` must be at most what
+    /// ``lastJournaled`` said before the journal was read, so that a row committed after the read is never taken
+    /// for deleted.
+    func forgetGone(before seq: Int64, upTo known: Int64) {
+        state.withLock { s in
+            for (row, version) in s.rows where row < seq && row <= known {
+                s.rows.removeValue(forKey: row)
+                s.keys.remove(version.key)
+            }
+        }
+    }
+
     /// The last journal row this store moved into the records (or found there), with every row before it.
     var movedThrough: Int64 { state.withLock { $0.movedThrough } }
 

@@ -79,7 +79,10 @@ extension SQLiteStore {
     /// moves are on disk, deletes the moved rows from the journal.
     public func flushDeferredIndex() async throws {
         while true {
+            let known = auditJournal.lastJournaled
             let rows = try journalFile.rows(after: auditJournal.movedThrough, limit: Self.moveChunk)
+            // Rows this store journaled that another instance (the node's process) moved and deleted meanwhile.
+            auditJournal.forgetGone(before: rows.first?.seq ?? .max, upTo: known)
             if rows.isEmpty { break }
             try Self.moveJournalChunk(db, auditJournal, rows)
             // Reads and commits that queued behind this chunk go first.

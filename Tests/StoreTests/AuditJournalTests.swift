@@ -164,6 +164,14 @@ struct AuditJournalTests {
             _ = try await writer.commitIndexingLater([try AuditEventFixture.event("ae1")])
             #expect(try await reader.current(Self.ae1)?.version == 1)
             #expect(try await reader.search(AuditEventFixture.outcome("0")).matches.map(\.key.id) == ["ae1"])
+            // The writer lets go of the rows the reader moved and deleted (it would otherwise keep them in memory and
+            // look at the journal before every read of AuditEvents).
+            let moved = try Self.rows(path, "ae1")
+            #expect(moved.journaled == 0 && moved.versions == 1)
+            #expect(writer.auditJournal.count == 1)
+            try await writer.flushDeferredIndex()
+            #expect(writer.auditJournal.count == 0)
+            #expect(try Self.rows(path, "ae1") == moved, "nothing moved or indexed twice")
             try await writer.close()
             try await reader.close()
         }
