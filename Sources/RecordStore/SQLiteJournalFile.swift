@@ -118,8 +118,7 @@ actor SQLiteJournalFile {
         try readers.read { db in
             var out: [JournalRow] = []
             try db.query("""
-                SELECT seq, resource_type, id, version_id, patient_key, last_updated, content_hash, canonical_hash, salt, commitment, canonical
-                FROM audit_journal WHERE seq > ? ORDER BY seq LIMIT ?
+                SELECT \(JournalRow.columns) FROM audit_journal WHERE seq > ? ORDER BY seq LIMIT ?
                 """, [.int(seq), .int(Int64(limit))]) { out.append(JournalRow($0)) }
             return out
         }
@@ -154,8 +153,10 @@ struct JournalRow: Sendable {
     var commitment: [UInt8]
     var canonical: String
 
-    /// The row of `SELECT seq, resource_type, id, version_id, patient_key, last_updated, content_hash, canonical_hash,
-    /// salt, commitment, canonical`.
+    /// The columns ``init(_:)`` reads, in its order.
+    static let columns = "seq, resource_type, id, version_id, patient_key, last_updated, content_hash, canonical_hash, salt, commitment, canonical"
+
+    /// A row of `SELECT` ``columns``.
     init(_ row: SQLiteRow) {
         seq = row.int(0)
         key = RecordKey(type: row.text(1), id: row.text(2))

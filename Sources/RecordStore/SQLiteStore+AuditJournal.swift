@@ -159,8 +159,7 @@ extension SQLiteStore {
         while true {
             var rows: [JournalRow] = []
             try db.query("""
-                SELECT seq, resource_type, id, version_id, patient_key, last_updated, content_hash, canonical_hash, salt, commitment, canonical
-                FROM audit_journal ORDER BY seq LIMIT ?
+                SELECT \(JournalRow.columns) FROM audit_journal ORDER BY seq LIMIT ?
                 """, [.int(Int64(moveChunk))]) { rows.append(JournalRow($0)) }
             if rows.isEmpty { return }
             try moveJournalChunk(db, journal, rows, legacy: true)
