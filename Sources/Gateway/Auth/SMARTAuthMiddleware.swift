@@ -55,7 +55,7 @@ public struct SMARTAuthMiddleware: RouterMiddleware {
             if let refused = note.noted {
                 do {
                     try await audit.record(ScopeRefusalAudit.access(principal, request: request, interaction: refused.interaction, type: refused.type,
-                                                                     reason: refused.reason))
+                                                                     reason: refused.reason, query: note.query))
                 } catch let failure {
                     // Not audited means not answered: the refusal waits for its AuditEvent, as a served read does.
                     context.logger.error("an AuditEvent could not be stored: \(failure)")

@@ -8,8 +8,18 @@ import Synchronization
 /// route; this reference is what the copies share.
 public final class ScopeRefusalNote: Sendable {
     private let refusal = Mutex<(interaction: AccessInteraction, type: String, reason: String?)?>(nil)
+    private let givenQuery = Mutex<String?>(nil)
 
     public init() {}
+
+    /// The request's query when it is not only the URL's (a POST operation's body parameters in their GET form), for
+    /// the AuditEvent of a refusal.
+    func asked(query: String?) {
+        givenQuery.withLock { $0 = query }
+    }
+
+    /// The query ``asked(query:)`` gave, if any.
+    var query: String? { givenQuery.withLock { $0 } }
 
     /// Notes the first refusal of the request (a route may check several scopes; the first one refused ends it);
     /// `reason` when it is not the token's scopes (a local-only type).
@@ -27,15 +37,16 @@ public final class ScopeRefusalNote: Sendable {
 /// decided, so it names the client, its participant and identifiers, the purpose the request carried, what was
 /// asked and why it was refused.
 enum ScopeRefusalAudit {
+    /// - Parameter query: the query as asked, when the URL's is not all of it (``ScopeRefusalNote/asked(query:)``).
     static func access(_ principal: Principal, request: Request, interaction: AccessInteraction, type: String,
-                       reason: String? = nil) -> AuditedAccess {
+                       reason: String? = nil, query: String? = nil) -> AuditedAccess {
         let header = request.headers.first(named: "x-purpose-of-use")
         let purpose = (try? ConsentTerms.of(principal, purposeHeader: header))??.purpose
             ?? principal.purposeOfUse ?? header ?? ConsentTerms.defaultPurpose
         let what = type == "*" ? "every resource type" : type
         return AuditedAccess(interaction: auditInteraction(interaction, type: type), clientId: principal.clientId,
                              participant: principal.participant, identifiers: principal.identifiers,
-                             resources: [String(request.uri.path.prefix(200))], query: request.uri.query.map { String($0.prefix(1000)) },
+                             resources: [String(request.uri.path.prefix(200))], query: (query ?? request.uri.query.map { String($0) }).map { String($0.prefix(1000)) },
                              purpose: purpose, outcome: .minorFailure,
                              outcomeDescription: reason ?? "refused by the access token's scopes: \(interaction.rawValue) on \(what) is not granted")
     }

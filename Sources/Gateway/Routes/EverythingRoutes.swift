@@ -68,6 +68,10 @@ public struct EverythingRoutes: GatewayRoutes {
         guard RoutePath.isFHIRId(id) else {
             throw ServiceError(.invalidRequest, "'\(id.prefix(80))' is not a FHIR id")
         }
+        // The query as given: a POST's body parameters too, in their GET form (for the AuditEvents, also of a refusal
+        // below, and the self link).
+        let query = request.method == .get ? request.uri.query.map { String($0) } : QueryString.encode(parameters.map { ($0.name, $0.value) })
+        if request.method != .get { context.scopeRefusal?.asked(query: query) }
         try context.requireScope(.read, type: "Patient")
         try context.requireScope(.search, type: "*")
         // Before the consent session: naming AuditEvent is refused as a search of AuditEvents is, whatever the
@@ -75,8 +79,6 @@ public struct EverythingRoutes: GatewayRoutes {
         let asked = try Self.request(parameters, prefer: request.headers.first(named: "prefer"), patientId: id, context: context,
                                      seal: dependencies.cursorSeal)
         let partner = try await PartnerReads(request, context: context, dependencies: dependencies)
-        // The query as given: a POST's body parameters too, in their GET form (for the AuditEvent and the self link).
-        let query = request.method == .get ? request.uri.query.map { String($0) } : QueryString.encode(parameters.map { ($0.name, $0.value) })
         let page = try await Self.page(asked, partner: partner, everything: everything, query: query, dependencies: dependencies)
         let base = dependencies.baseURL(for: request)
         let path = base + request.uri.path

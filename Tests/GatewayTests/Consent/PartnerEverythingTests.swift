@@ -103,6 +103,20 @@ struct PartnerEverythingTests {
                 #expect(event["outcomeDesc"] as? String == LocalOnlyRecords.refusalReason)
                 let text = String(decoding: try JSONSerialization.data(withJSONObject: event), as: UTF8.self)
                 #expect(text.contains("partner-b") && text.contains("$everything"), "who and what was asked")
+
+                // POST with a Parameters body: the refusal's AuditEvent names the body's parameters as the query asked.
+                let body = try JSONSerialization.data(withJSONObject: ["resourceType": "Parameters", "parameter": [
+                    ["name": "_type", "valueCode": "Condition,AuditEvent"], ["name": "_count", "valueInteger": 5]]])
+                try await client.execute(uri: "/Patient/mira/$everything", method: .post,
+                                         headers: [.authorization: "Bearer \(partner)", .contentType: "application/fhir+json"],
+                                         body: ByteBuffer(bytes: body)) { response in
+                    #expect(response.status == .forbidden)
+                }
+                let after = try await ScopeRefusalAuditTests.auditEvents(store)
+                #expect(after.count == 2)
+                let queries = after.flatMap { ($0["entity"] as? [[String: Any]]) ?? [] }.compactMap { $0["query"] as? String }
+                    .compactMap { Data(base64Encoded: $0).map { String(decoding: $0, as: UTF8.self) } }
+                #expect(queries.contains { $0.contains("_type=Condition") && $0.contains("AuditEvent") && $0.contains("_count=5") }, "\(queries)")
             }
         }
     }
