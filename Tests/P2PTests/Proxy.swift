@@ -1,11 +1,15 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 
-/// A TCP proxy on 127.0.0.1 forwarding to `target` that misbehaves on its first connection only; later ones pass
-/// through untouched.
+/// A TCP proxy on 127.0.0.1 forwarding to `target` that misbehaves once, on the first connection to reach the fault
+/// (``Fault``); the others pass through untouched.
 final class Proxy: Sendable {
-    /// What the first connection suffers, counting client→server bytes.
+    /// What the first connection to reach the fault's byte suffers, counting client→server bytes. A connection that
+    /// closes before (a dial whose handshake timed out on a loaded machine, redialled) leaves the fault for the next:
+    /// applied to the first connection only, the fault once missed the message it was for, which then went through
+    /// a clean redial intact.
     enum Fault: Sendable {
         /// The low bit of the byte at this offset is flipped.
         case flipBit(at: Int)
@@ -35,11 +39,9 @@ final class Proxy: Sendable {
         let serving = Task {
             _ = try? await listener.executeThenClose { clients in
                 try await withThrowingDiscardingTaskGroup { group in
-                    var first = true
+                    let latch = FaultLatch()
                     for try await client in clients {
-                        let fault = first ? fault : nil
-                        first = false
-                        group.addTask { try? await relay(client, to: target, fault: fault) }
+                        group.addTask { try? await relay(client, to: target, fault: fault, latch: latch) }
                     }
                 }
             }
@@ -47,7 +49,20 @@ final class Proxy: Sendable {
         return Proxy(port: port, listener: listener.channel, serving: serving)
     }
 
-    private static func relay(_ client: Connection, to target: Int, fault: Fault?) async throws {
+    /// Whether a connection has suffered the fault yet.
+    private final class FaultLatch: Sendable {
+        private let used = Mutex(false)
+
+        /// True for the first caller only.
+        func claim() -> Bool {
+            used.withLock { used in
+                defer { used = true }
+                return !used
+            }
+        }
+    }
+
+    private static func relay(_ client: Connection, to target: Int, fault: Fault, latch: FaultLatch) async throws {
         let server = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: target) { channel in
                 channel.eventLoop.makeCompletedFuture { try Connection(wrappingChannelSynchronously: channel) }
@@ -59,10 +74,10 @@ final class Proxy: Sendable {
                         var offset = 0
                         for try await var chunk in clientIn {
                             switch fault {
-                            case .flipBit(let at) where at >= offset && at < offset + chunk.readableBytes:
+                            case .flipBit(let at) where at >= offset && at < offset + chunk.readableBytes && latch.claim():
                                 let index = chunk.readerIndex + at - offset
                                 if let byte = chunk.getInteger(at: index, as: UInt8.self) { chunk.setInteger(byte ^ 1, at: index) }
-                            case .stall(let after) where offset + chunk.readableBytes > after:
+                            case .stall(let after) where offset + chunk.readableBytes > after && latch.claim():
                                 try await serverOut.write(chunk.getSlice(at: chunk.readerIndex, length: after - offset) ?? ByteBuffer())
                                 try await Task.sleep(for: .seconds(3600))
                             default:
