@@ -9,6 +9,7 @@ final class SQLiteAuditJournal: Sendable {
         var rows: [Int64: VersionRow] = [:]
         var keys: Set<RecordKey> = []
         var movedThrough: Int64 = 0
+        var lastJournaled: Int64 = 0
     }
 
     private let state = Mutex(State())
@@ -21,6 +22,7 @@ final class SQLiteAuditJournal: Sendable {
             for (seq, row) in rows {
                 s.rows[seq] = row
                 s.keys.insert(row.key)
+                s.lastJournaled = max(s.lastJournaled, seq)
             }
         }
     }
@@ -35,7 +37,7 @@ final class SQLiteAuditJournal: Sendable {
     }
 
     /// The highest journal row this store journaled (committed, as every row it holds).
-    var lastJournaled: Int64 { state.withLock { $0.rows.keys.max() ?? 0 } }
+    var lastJournaled: Int64 { state.withLock { $0.lastJournaled } }
 
     /// Forgets the rows below `seq`, up to `known`: rows this store journaled that another store instance moved and
     /// deleted from the journal (a row is deleted only once its move is durable). `known` must be at most what
