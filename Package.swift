@@ -72,6 +72,16 @@ let package = Package(
         .target(
             name: "Ledger",
             dependencies: [
+                "Contracts",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // Allocation contracts: definitions, the mechanisms, the expression language (a CEL subset), metering.
+        // Pure and deterministic: no I/O, no clock, no floating point.
+        .target(
+            name: "Contracts",
+            dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: upcoming
@@ -232,6 +242,11 @@ let package = Package(
         .testTarget(
             name: "HL7v2Tests",
             dependencies: ["HL7v2", "Mapping", "FHIRCore", "TestSupport"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "ContractsTests",
+            dependencies: ["Contracts", "TestSupport"],
             swiftSettings: upcoming
         ),
         .testTarget(

@@ -1,0 +1,80 @@
+/// A claim ready for a mechanism: the claim, its weight (from the contract's weight expression, else the claim's
+/// `weight`, else 1) and its priority (from the priority expression; nil without one).
+public struct PreparedClaim: Sendable, Hashable {
+    public var claim: Claim
+    public var weight: Rational
+    public var priority: Rational?
+
+    public var id: String { claim.claimant }
+    public var demand: Rational { claim.units }
+}
+
+/// What a mechanism works with while it runs: the contract, the epoch, the seed, the meter every step charges, and
+/// the explanation it writes.
+public struct ExecutionContext: Sendable {
+    public let contract: CompiledContract
+    public let epoch: UInt64
+    /// The epoch's randomness: H(block hash ‖ contract ‖ epoch), computed by the ledger.
+    public let seed: [UInt8]
+    public var meter: Meter
+    public private(set) var steps: [Step] = []
+
+    /// The most steps one explanation may hold.
+    public static let maxSteps = 100_000
+
+    public init(contract: CompiledContract, epoch: UInt64, seed: [UInt8], meter: Meter) {
+        self.contract = contract
+        self.epoch = epoch
+        self.seed = seed
+        self.meter = meter
+    }
+
+    public var definition: ContractDefinition { contract.definition }
+    public var divisible: Bool { contract.definition.pool.divisible }
+    public var spec: MechanismSpec { contract.definition.mechanism }
+
+    /// Appends a step to the explanation; each costs one unit of gas.
+    public mutating func record(_ step: Step) throws(ContractFailure) {
+        try meter.charge(1, "the explanation")
+        guard steps.count < ExecutionContext.maxSteps else { throw ContractFailure(.outOfGas, "the explanation passed \(ExecutionContext.maxSteps) steps") }
+        steps.append(step)
+    }
+
+    /// Charges gas for `units` of mechanism work (a pass over claimants, a round, a draw).
+    public mutating func charge(_ units: Int, _ what: String) throws(ContractFailure) {
+        try meter.charge(units, what)
+    }
+
+    /// Evaluates `expression` for `claim` with the epoch's bindings plus `extra` (e.g. `price` in tâtonnement).
+    public mutating func evaluate(_ expression: Expression, for claim: Claim, supply: Rational, extra: [String: Value] = [:]) throws(ContractFailure) -> Value {
+        var bindings = claim.bindings(supply: supply, epoch: epoch)
+        for (k, v) in extra { bindings[k] = v }
+        do {
+            return try expression.evaluate(bindings, meter: &meter)
+        } catch {
+            throw error.code == .outOfGas ? error : error.prefixed("'\(expression.source)' for claim of '\(claim.claimant)'")
+        }
+    }
+
+    /// Evaluates to a number, or fails saying what it got instead.
+    public mutating func number(_ expression: Expression, for claim: Claim, supply: Rational, extra: [String: Value] = [:]) throws(ContractFailure) -> Rational {
+        let v = try evaluate(expression, for: claim, supply: supply, extra: extra)
+        guard let n = v.number else {
+            throw ContractFailure(.evaluation, "'\(expression.source)' for claim of '\(claim.claimant)' gave a \(v.typeName), not a number")
+        }
+        return n
+    }
+
+    /// Evaluates to a boolean, or fails saying what it got instead.
+    public mutating func condition(_ expression: Expression, for claim: Claim, supply: Rational) throws(ContractFailure) -> Bool {
+        let v = try evaluate(expression, for: claim, supply: supply)
+        guard case .bool(let b) = v else {
+            throw ContractFailure(.evaluation, "'\(expression.source)' for claim of '\(claim.claimant)' gave a \(v.typeName), not a bool")
+        }
+        return b
+    }
+}
+
+/// Claimant ids compare by the bytes of their UTF-8, the same on every platform and locale.
+@inlinable
+public func idPrecedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
