@@ -113,7 +113,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "Ledger", "FHIRCore", "RecordStore", "Consensus", "P2P",
+                "Ledger", "Contracts", "FHIRCore", "RecordStore", "Consensus", "P2P",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -138,10 +138,12 @@ let package = Package(
         .target(
             name: "Services",
             dependencies: [
-                "FHIRCore", "RecordStore", "Ingest", "Ledger", "Node", "Mapping",
+                "FHIRCore", "RecordStore", "Ingest", "Ledger", "Contracts", "Node", "Mapping",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
+                // Contract definitions written as YAML (Services/Contracts).
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: upcoming
         ),
@@ -168,6 +170,7 @@ let package = Package(
                 "RecordStore",
                 "Ingest",
                 "Ledger",
+                "Contracts",
                 "Node",
                 "P2P",
                 "Consensus",

@@ -31,6 +31,15 @@ public struct LedgerApplication: Sendable {
     private var pending: (height: UInt64, state: LedgerState)?
     /// How transaction signatures are checked (a simulation shares one cache among its validators).
     public var verifier: SignatureVerifier = .direct
+    /// What runs after each block's transactions, in order, before its state root is taken: the same list on every
+    /// validator, as the transaction kinds are.
+    public static let endBlockHooks: [any EndBlockHook] = [ContractEpochs()]
+
+    /// Runs the end-of-block hooks for `block` on `state`.
+    static func endBlock(_ state: inout LedgerState, _ block: Block) {
+        let context = BlockContext(height: block.header.height, time: block.header.time, blockId: block.header.id)
+        for hook in endBlockHooks { hook.endBlock(&state, context) }
+    }
 
     public init(genesis state: LedgerState) {
         self.state = state
@@ -93,6 +102,7 @@ public struct LedgerApplication: Sendable {
                 return .refused("transaction \(i) does not apply: \(error)")
             }
         }
+        LedgerApplication.endBlock(&scratch, block)
         scratch.settle()
         return .accepted(scratch)
     }
@@ -119,6 +129,7 @@ public struct LedgerApplication: Sendable {
                 results.append(TransactionResult(code: error.code, message: error.message))
             }
         }
+        LedgerApplication.endBlock(&next, block)
         next.settle()
         pending = (block.header.height, next)
         return FinalizedBlock(results: results, stateRoot: next.root, validators: next.validators)

@@ -1,4 +1,5 @@
 import Crypto
+public import Contracts
 
 /// A provider in the consortium: its name, the key its node signs with, its bonded stake and whether it is jailed
 /// (a jailed participant has no voting power until it is released).
@@ -88,7 +89,9 @@ public struct TransactionError: Error, Sendable, Hashable, CustomStringConvertib
     public enum Code: String, Sendable, Hashable {
         case badSignature, badNonce, unknownParticipant, alreadyRegistered, duplicateAnchor, invalidAnchor,
              unknownDirective, duplicateDirective, notSubmitter, insufficientStake, overflow, malformed, invalidEvidence, duplicateEvidence,
-             invalidIdentifier, identifierTaken, invalidClient, invalidJWKS, invalidScope, clientTaken
+             invalidIdentifier, identifierTaken, invalidClient, invalidJWKS, invalidScope, clientTaken,
+             invalidContract, unknownContract, proposalPending, unknownProposal, alreadyVoted, notEligible, notOwner, invalidClaim,
+             ambiguousParticipant
     }
 
     public let code: Code
@@ -113,16 +116,22 @@ public struct LedgerState: Sendable {
     public private(set) var participants: [PublicKey: Participant] = [:]
     public private(set) var nonces: [PublicKey: UInt64] = [:]
     /// Anchored batches by root: the part of the state that grows with every batch (``LayeredMap``).
-    public private(set) var anchors = LayeredMap<[UInt8], AnchorRecord>()
-    public private(set) var consents: [[UInt8]: ConsentRecord] = [:]
+    public internal(set) var anchors = LayeredMap<[UInt8], AnchorRecord>()
+    public internal(set) var consents: [[UInt8]: ConsentRecord] = [:]
     /// Directive ids per patient pseudonym, in the order they were granted.
-    public private(set) var patientDirectives: [[UInt8]: [[UInt8]]] = [:]
+    public internal(set) var patientDirectives: [[UInt8]: [[UInt8]]] = [:]
     /// Each participant's organization identifiers (only participants that have some).
     public internal(set) var identifiers: [PublicKey: ParticipantIdentifiers] = [:]
     /// Who holds each identifier: one participant at most.
     public internal(set) var identifierHolders: [String: PublicKey] = [:]
     /// Registered SMART clients by client id.
     public internal(set) var clients: [String: ClientRecord] = [:]
+    /// Allocation contracts in force, by id (LedgerState+Contracts.swift).
+    public internal(set) var contracts: [String: ContractRecord] = [:]
+    /// Deploys waiting for votes, by contract id: one at a time per contract.
+    public internal(set) var contractProposals: [String: ContractProposal] = [:]
+    /// Each contract's standing claims, by ``ClaimKey``.
+    public internal(set) var contractClaims: [String: [ClaimKey: Claim]] = [:]
     /// The tree as of the last ``settle()``, and the entries written since (key → value). Writes are buffered so
     /// that a block's updates are hashed into the tree in one batch (``SparseMerkleTree/set(many:)``): the upper
     /// levels of their paths once per block, a key written by many transactions (a signer's nonce) once.
@@ -177,6 +186,14 @@ public struct LedgerState: Sendable {
         /// The participant that holds an identifier (its key), absent when nobody does.
         case identifier(String)
         case client(id: String)
+        /// An allocation contract in force (``ContractRecord``).
+        case contract(id: String)
+        /// A contract deploy waiting for votes (``ContractProposal``).
+        case contractProposal(id: String)
+        /// A participant's standing claim in a contract.
+        case contractClaim(id: String, claimant: String, side: UInt8)
+        /// An executed epoch's result with its explanation (``EpochResult``).
+        case allocation(id: String, epoch: UInt64)
 
         public var key: [UInt8] {
             var w = LedgerWriter()
@@ -208,6 +225,21 @@ public struct LedgerState: Sendable {
             case .client(let id):
                 w.string("client")
                 w.string(id)
+            case .contract(let id):
+                w.string("contract")
+                w.string(id)
+            case .contractProposal(let id):
+                w.string("contract-proposal")
+                w.string(id)
+            case .contractClaim(let id, let claimant, let side):
+                w.string("contract-claim")
+                w.string(id)
+                w.string(claimant)
+                w.u8(side)
+            case .allocation(let id, let epoch):
+                w.string("allocation")
+                w.string(id)
+                w.u64(epoch)
             }
             return SparseMerkleTree.key(w.bytes)
         }
@@ -232,7 +264,7 @@ public struct LedgerState: Sendable {
         treeUpdates.updateValue(value, forKey: entry.key)
     }
 
-    private mutating func put(participant: Participant, for key: PublicKey) {
+    mutating func put(participant: Participant, for key: PublicKey) {
         participants[key] = participant
         set(.participant(key), participant.encoded)
     }
@@ -255,73 +287,7 @@ public struct LedgerState: Sendable {
         guard tx.nonce == expected else {
             throw TransactionError(.badNonce, "nonce \(tx.nonce) from \(tx.signer); the next one is \(expected) (a replay or a gap)")
         }
-        switch tx.body {
-        case .registerParticipant(let r):
-            guard participants[tx.signer] == nil else { throw TransactionError(.alreadyRegistered, "\(tx.signer) is already a participant") }
-            guard !r.name.isEmpty else { throw TransactionError(.malformed, "a participant needs a name") }
-            put(participant: Participant(name: r.name, nodeKey: r.nodeKey, stake: 0), for: tx.signer)
-        case .bond(let amount):
-            var p = try participant(tx.signer)
-            let (sum, overflow) = p.stake.addingReportingOverflow(amount)
-            guard !overflow else { throw TransactionError(.overflow, "stake would overflow") }
-            p.stake = sum
-            put(participant: p, for: tx.signer)
-        case .unbond(let amount):
-            var p = try participant(tx.signer)
-            guard amount <= p.stake else { throw TransactionError(.insufficientStake, "unbonding \(amount) of a stake of \(p.stake)") }
-            p.stake -= amount
-            put(participant: p, for: tx.signer)
-        case .anchorBatch(let b):
-            _ = try participant(tx.signer)
-            guard b.submitter == tx.signer else { throw TransactionError(.notSubmitter, "the batch names \(b.submitter) but \(tx.signer) signed it") }
-            guard b.root.count == Hash32.length, b.leafCount >= 1, b.firstTxid <= b.lastTxid, !b.canonicalForm.isEmpty else {
-                throw TransactionError(.invalidAnchor, "a batch has a 32-byte root, at least one leaf, first txid ≤ last txid and a canonical-form version")
-            }
-            guard anchors[b.root] == nil else { throw TransactionError(.duplicateAnchor, "the root \(Hex.encode(b.root)) is already anchored") }
-            let record = AnchorRecord(batch: b, height: height, index: index)
-            anchors[b.root] = record
-            set(.anchor(root: b.root), record.encoded)
-        case .consentDirective(let d):
-            if let problem = consentProblem(d, signer: tx.signer) { throw problem }
-            switch d.action {
-            case .grant:
-                let record = ConsentRecord(directive: d, submitter: tx.signer, height: height, grantedAt: time)
-                consents[d.directiveId] = record
-                set(.consent(directiveId: d.directiveId), record.encoded)
-                var list = patientDirectives[d.patient] ?? []
-                list.append(d.directiveId)
-                patientDirectives[d.patient] = list
-                var w = LedgerWriter()
-                w.list(list) { $0.fixed($1) }
-                set(.patient(pseudonym: d.patient), w.bytes)
-            case .revoke:
-                guard var record = consents[d.directiveId] else { preconditionFailure("consentProblem checked the directive exists") }
-                record.revokedAt = time
-                consents[d.directiveId] = record
-                set(.consent(directiveId: d.directiveId), record.encoded)
-            }
-        case .evidence(let e):
-            _ = try participant(tx.signer)
-            if let problem = e.problem(chainId: chainId, verifier: verifier) { throw TransactionError(.invalidEvidence, problem) }
-            guard value(of: .offence(e.offence)) == nil else {
-                throw TransactionError(.duplicateEvidence, "\(e.validator) was already slashed for this vote")
-            }
-            // The participant whose node key signed the votes (the smallest account key if several share it).
-            guard let account = participants.filter({ $0.value.nodeKey == e.validator }).keys.min(), var offender = participants[account] else {
-                throw TransactionError(.invalidEvidence, "\(e.validator) is not a participant's node key")
-            }
-            // Slash 5 % of the bond (at least 1) and jail: the validator leaves the set two heights later.
-            let cut = max(1, offender.stake / 20)
-            offender.stake -= min(cut, offender.stake)
-            offender.jailed = true
-            put(participant: offender, for: account)
-            set(.offence(e.offence), e.encoded)
-        case .setIdentifiers(let list):
-            _ = try participant(tx.signer)
-            try assign(list, to: tx.signer)
-        case .registerClient(let registration):
-            try register(registration, by: tx.signer, height: height)
-        }
+        try tx.body.rules.apply(to: &self, TransactionContext(signer: tx.signer, height: height, time: time, index: index, verifier: verifier))
         nonces[tx.signer] = expected + 1
         var w = LedgerWriter()
         w.u64(expected + 1)

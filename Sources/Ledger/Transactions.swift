@@ -240,6 +240,9 @@ public enum TransactionBody: LedgerEncodable, Hashable {
     case setIdentifiers(ParticipantIdentifiers)
     /// A SMART client of the signer's, registered or rotated (``RegisterClient``).
     case registerClient(RegisterClient)
+    /// An allocation contract's deploy proposal, a vote on one, a claim, a supply update or a withdrawal
+    /// (``ContractTransaction``).
+    case contract(ContractTransaction)
 
     public var tag: UInt8 {
         switch self {
@@ -251,6 +254,7 @@ public enum TransactionBody: LedgerEncodable, Hashable {
         case .evidence: 6
         case .setIdentifiers: 7
         case .registerClient: 8
+        case .contract: 9
         }
     }
 
@@ -264,6 +268,7 @@ public enum TransactionBody: LedgerEncodable, Hashable {
         case .evidence(let e): w.value(e)
         case .setIdentifiers(let i): w.value(i)
         case .registerClient(let c): w.value(c)
+        case .contract(let c): w.value(c)
         }
     }
 
@@ -278,6 +283,7 @@ public enum TransactionBody: LedgerEncodable, Hashable {
         case 6: return .evidence(try r.value())
         case 7: return .setIdentifiers(try r.value())
         case 8: return .registerClient(try r.value())
+        case 9: return .contract(try r.value())
         case let t: throw LedgerDecodingError("unknown transaction kind \(t)", at: start)
         }
     }

@@ -84,6 +84,7 @@ public enum ReceiptJSON {
     public enum Document: Sendable, Hashable {
         case receipt(Receipt)
         case consentProof(ConsentProof)
+        case allocationProof(AllocationProof)
     }
 
     /// Reads a receipt or a consent proof (by its `format`), parsing the text once.
@@ -94,8 +95,11 @@ public enum ReceiptJSON {
         if ConsentJSON.proofFormats.contains(name) {
             return .consentProof(try ConsentJSON.proof(JSONMember(value: document.value, path: [], subject: ConsentJSON.subject)))
         }
+        if name == AllocationJSON.proofFormat {
+            return .allocationProof(try AllocationJSON.proof(JSONMember(value: document.value, path: [], subject: AllocationJSON.subject)))
+        }
         guard name == self.format || name == lightFormat else {
-            throw format.fail("is \"\(name)\"; expected \(self.format), \(lightFormat), \(ConsentJSON.proofFormat) or \(ConsentJSON.proofLightFormat)")
+            throw format.fail("is \"\(name)\"; expected \(self.format), \(lightFormat), \(ConsentJSON.proofFormat), \(ConsentJSON.proofLightFormat) or \(AllocationJSON.proofFormat)")
         }
         return .receipt(try receipt(JSONMember(value: document.value, path: [], subject: subject)))
     }

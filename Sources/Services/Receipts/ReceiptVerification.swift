@@ -3,6 +3,7 @@ import Foundation
 public import Ledger
 public import Node
 public import RecordStore
+public import Contracts
 
 /// Offline verification (ARCHITECTURE.md, "Verify"): a receipt with or without its record, a consent proof, and a
 /// stored version against its own commitment. The answer names the first check that failed, so the CLI (`verify`),
@@ -14,6 +15,8 @@ public enum ReceiptVerification {
         case receipt(Receipt)
         /// Every check of the consent proof held; the answer it proves.
         case consentProof(ConsentProof, ConsentAnswer)
+        /// Every check of the allocation proof held; the epoch's result it proves.
+        case allocationProof(AllocationProof, EpochResult)
         /// A stored version's served bytes hash to its canonical hash, and with its salt to its commitment.
         case stored(StoredVersion)
         /// The first check that failed (`record`, `commitment`, `inclusion`, `commit`, …, or `receipt`/`proof` when
@@ -40,6 +43,7 @@ public enum ReceiptVerification {
         switch parsed {
         case .receipt(let receipt): return verify(receipt, genesis: genesis, record: record)
         case .consentProof(let proof): return verify(proof, document: document ?? [], genesis: genesis)
+        case .allocationProof(let proof): return verify(proof, document: document ?? [], genesis: genesis)
         }
     }
 
@@ -66,6 +70,20 @@ public enum ReceiptVerification {
             return .failed(check: "response", reason: "the response card is not the rendering of the proven answer")
         }
         return .consentProof(proof, answer)
+    }
+
+    /// An allocation proof against the genesis validators; `document`, its JSON, must show the proven result.
+    public static func verify(_ proof: AllocationProof, document: [UInt8], genesis: Genesis) -> Verdict {
+        let result: EpochResult
+        do throws(Receipt.Failure) {
+            result = try proof.verify(chainId: genesis.chainId, validators: genesis.validatorSet)
+        } catch {
+            return .failed(check: error.check, reason: error.reason)
+        }
+        guard AllocationJSON.resultMatches(Data(document), proof, proven: result) else {
+            return .failed(check: "result", reason: "the result shown is not the rendering of the proven epoch")
+        }
+        return .allocationProof(proof, result)
     }
 
     /// A stored version as served: its bytes hash to its canonical hash, and that hash with its salt to its

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Contracts
 import FHIRCore
 import Foundation
 import Ledger
@@ -17,7 +18,9 @@ struct VerifyCommand: ParsableCommand {
             the reference's place in the batch manifest it carries (docs/receipt.md). Receipts have no expiry: \
             a light path is trusted from the genesis without a trusting period (docs/receipt.md, long-range caveat). \
             A consent proof (careledger-consent-proof/1 or /2) is checked against the same genesis: its light path \
-            and commit, then its entries against the header's state root and its answer (docs/node.md). \
+            and commit, then its entries against the header's state root and its answer (docs/node.md); an \
+            allocation proof (careledger-allocation-proof/1, from contract explain --prove) likewise, then that the \
+            result it shows is the proven epoch's (docs/contracts.md). \
             A receipt or proof larger than \(ReceiptLimits.maxBytes >> 20) MiB, truncated, or not in its format (a member missing, `true` where an \
             integer belongs) is refused with the member's JSON pointer, line and column, before any check. \
             Exit codes: 0 everything holds; 1 a check failed or the receipt or proof cannot be read as one (FAILED \
@@ -67,6 +70,13 @@ struct VerifyCommand: ParsableCommand {
             if recordBytes != nil { Output.line("   the record's bytes hash to the receipt's canonical hash") }
         case .consentProof(let proof, let answer):
             Output.line("OK \(answer.decision.rawValue) for the query, proven by \(proof.consents.count) directive(s)\(proof.patient.value == nil ? " (the patient has none: proven absent)" : "")")
+            Output.line("   against the state root of height \(proof.header.height) of \(genesis.chainId), finalized by \(proof.commit.signatures.count) validator signature(s)")
+            if let line = Self.lightPathLine(proof.lightPath, proof.validators) { Output.line(line) }
+        case .allocationProof(let proof, let result):
+            let who = proof.claimant.map { c in
+                "'\(c)' got " + result.allocations(of: c).map { "\($0.units.displayText)\($0.side.map { " (\($0.rawValue))" } ?? "")" }.joined(separator: " and ")
+            } ?? "\(result.allocations.count) allocation(s), \(result.free.displayText) free"
+            Output.line("OK epoch \(result.epoch) of \(result.contract) (version \(result.version), \(result.mechanism.rawValue)): \(who)\(result.failure.map { "; the execution failed: \($0)" } ?? "")")
             Output.line("   against the state root of height \(proof.header.height) of \(genesis.chainId), finalized by \(proof.commit.signatures.count) validator signature(s)")
             if let line = Self.lightPathLine(proof.lightPath, proof.validators) { Output.line(line) }
         case .stored:
