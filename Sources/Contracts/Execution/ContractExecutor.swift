@@ -15,9 +15,11 @@ public struct MechanismOutput: Sendable, Hashable {
 public enum ContractExecutor {
     /// Executes epoch `epoch` of `contract` over `claims` with `supply` units. Never throws: a failure (out of gas,
     /// an overflow, an expression error, a claim the mechanism cannot take) is the result's `failure`, with nothing
-    /// allocated.
-    public static func execute(_ contract: CompiledContract, epoch: UInt64, supply: Rational, claims: [Claim], seed: [UInt8]) -> EpochResult {
+    /// allocated. The double auction and tâtonnement trade what their sellers offer: their supply is the sum of the
+    /// sell claims' units, and `supply` (the pool's) is not used.
+    public static func execute(_ contract: CompiledContract, epoch: UInt64, supply pool: Rational, claims: [Claim], seed: [UInt8]) -> EpochResult {
         let d = contract.definition
+        let supply = Self.supply(of: d.mechanism.type, pool: pool, claims: claims)
         var ctx = ExecutionContext(contract: contract, epoch: epoch, seed: seed, meter: Meter(budget: d.budget))
         let sorted = claims.sorted { idPrecedes($0.claimant, $1.claimant) || ($0.claimant == $1.claimant && ($0.side?.rawValue ?? "") < ($1.side?.rawValue ?? "")) }
         do throws(ContractFailure) {
@@ -38,6 +40,13 @@ public enum ContractExecutor {
                                steps: ctx.steps + [Step("failure", note: "the execution failed and allocated nothing: \(error)")],
                                gasUsed: ctx.meter.used, failure: error)
         }
+    }
+
+    /// The supply an execution divides: the pool's, except for the market mechanisms (double auction, tâtonnement),
+    /// where it is what the sellers offer. Should that sum overflow, the pool's, and the mechanism's own sum fails.
+    static func supply(of kind: MechanismSpec.Kind, pool: Rational, claims: [Claim]) -> Rational {
+        guard kind == .doubleAuction || kind == .tatonnement else { return pool }
+        return (try? Rational.sum(claims.filter { $0.side == .sell && !$0.units.isNegative }.map(\.units))) ?? pool
     }
 
     /// The allocation invariants, asserted in production on every execution (a validator that broke one must stop
