@@ -1,33 +1,64 @@
-/// A compiled expression of the contract language (a CEL subset, docs/contracts.md): parsed and checked once, at
-/// deploy, with a static cost bound; evaluated against a claim's bindings under a ``Meter``.
+/// A compiled expression of the contract language (a CEL subset, docs/contracts-expressions.md): parsed and checked
+/// once, at deploy, with a static cost bound; evaluated against a claim's bindings under a ``Meter``.
 public struct Expression: Sendable, Hashable {
     public let source: String
-    /// The most gas one evaluation can use before data-dependent costs (string and list sizes).
+    /// The most gas one evaluation can use before data-dependent costs (string and list sizes): one unit per node.
     public let costBound: UInt64
+    /// The bindings the expression names, in order of first use: the slots of ``evaluate(slots:meter:)``.
+    public let variables: [String]
+    let root: Node
 
-    /// The largest source accepted, and the highest static cost.
+    /// The largest source accepted, in Unicode scalars.
     public static let maxSourceLength = 4_096
+    /// The highest static cost (nodes) accepted at deploy.
     public static let maxCost: UInt64 = 10_000
+    /// The deepest nesting of parentheses, brackets, calls and conditional branches the parser follows.
+    public static let maxDepth = 32
 
+    /// Compiles `source`, refusing it when it does not parse, uses what the subset leaves out (`.syntax`, with the
+    /// column), or costs more than `maxCost` (`.tooCostly`).
     public init(_ source: String) throws(ContractFailure) {
-        // TEMPORARY until the parser lands: integer literals only.
-        self.source = source
-        self.costBound = 1
-        guard Int64(source.trimmingCharacters()) != nil || source == "true" || source == "false" else {
-            throw ContractFailure(.syntax, "the expression language is not built yet")
+        try self.init(source, maxCost: Expression.maxCost)
+    }
+
+    /// Compiles `source` under a cost bound of the caller's (at most ``maxCost`` is what deploy uses).
+    public init(_ source: String, maxCost: UInt64) throws(ContractFailure) {
+        let length = source.unicodeScalars.count
+        guard length <= Expression.maxSourceLength else {
+            throw ContractFailure(.tooCostly, "the expression has \(length) characters, more than \(Expression.maxSourceLength)")
         }
+        var parser = try Parser(source)
+        let root = try parser.parse()
+        let cost = UInt64(root.count)
+        guard cost <= maxCost else {
+            throw ContractFailure(.tooCostly, "the expression's static cost is \(cost), over the bound of \(maxCost)")
+        }
+        self.source = source
+        self.root = root
+        self.costBound = cost
+        self.variables = parser.variables
     }
 
+    /// Evaluates with `bindings` by name; a name the expression reads but `bindings` lacks fails only if it is
+    /// reached. Each binding is looked up once, not per use.
     public func evaluate(_ bindings: [String: Value], meter: inout Meter) throws(ContractFailure) -> Value {
-        try meter.charge(1, "expression")
-        if source == "true" { return .bool(true) }
-        if source == "false" { return .bool(false) }
-        return .int(Int64(source.trimmingCharacters()) ?? 0)
+        var slots: [Value?] = []
+        slots.reserveCapacity(variables.count)
+        for name in variables { slots.append(bindings[name]) }
+        return try evaluate(slots: slots, meter: &meter)
     }
-}
 
-extension String {
-    func trimmingCharacters() -> String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    /// The faster entry point: `slots[i]` is the value of `variables[i]` (nil when unbound), resolved by a caller
+    /// that evaluates one expression many times and can build the slots without a dictionary.
+    public func evaluate(slots: [Value?], meter: inout Meter) throws(ContractFailure) -> Value {
+        guard slots.count == variables.count else {
+            throw ContractFailure(.evaluation, "\(slots.count) slots given for \(variables.count) variables")
+        }
+        return try Evaluator(slots: slots, variables: variables).evaluate(root, &meter)
     }
+
+    /// Two expressions are equal when their sources are: the compiled tree is a function of the source.
+    public static func == (a: Expression, b: Expression) -> Bool { a.source == b.source }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(source) }
 }

@@ -1,6 +1,6 @@
 /// A value of the expression language (a subset of CEL): 64-bit integers, exact rationals (this subset's
 /// replacement for CEL's doubles), strings, booleans, lists and maps. Claim attributes are values too.
-public indirect enum Value: Sendable, Hashable {
+public enum Value: Sendable, Hashable {
     case int(Int64)
     case rational(Rational)
     case string(String)

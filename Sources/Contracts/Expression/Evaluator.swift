@@ -1,0 +1,367 @@
+/// Evaluates a compiled ``Node`` tree: CEL's semantics for the subset, every node charged one unit of gas and
+/// every data-dependent step (building strings and lists, `in` over a list, comparing lists) charged by size.
+struct Evaluator {
+    /// The values of ``Expression/variables`` by slot; nil where the caller bound nothing.
+    let slots: [Value?]
+    let variables: [String]
+
+    /// Bytes of string work covered by one unit of gas (concatenation, comparison, search, `size`).
+    static let bytesPerUnit = 16
+
+    func evaluate(_ node: Node, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        try meter.charge(1, "the expression")
+        switch node {
+        case .constant(let v):
+            return v
+        case .variable(let slot):
+            guard let v = slots[slot] else {
+                throw ContractFailure(.evaluation, "no value is bound to '\(variables[slot])'")
+            }
+            return v
+        case .not(let a, let column):
+            guard case .bool(let b) = try evaluate(a, &meter) else { throw noOverload("!", column) }
+            return .bool(!b)
+        case .negate(let a, let column):
+            switch try evaluate(a, &meter) {
+            case .int(let i):
+                guard i != .min else { throw ContractFailure(.overflow, "at column \(column): -(\(i)) does not fit in an int") }
+                return .int(-i)
+            case .rational(let r): return .rational(r.negated)
+            default: throw noOverload("-", column)
+            }
+        case .binary(let op, let a, let b, let column):
+            let l = try evaluate(a, &meter)
+            let r = try evaluate(b, &meter)
+            return try binary(op, l, r, column, &meter)
+        case .and(let a, let b, let column):
+            return try logical(a, b, column, absorbing: false, &meter)
+        case .or(let a, let b, let column):
+            return try logical(a, b, column, absorbing: true, &meter)
+        case .conditional(let c, let a, let b, let column):
+            guard case .bool(let which) = try evaluate(c, &meter) else {
+                throw ContractFailure(.evaluation, "at column \(column): the condition of '?:' is not a bool")
+            }
+            return try evaluate(which ? a : b, &meter)
+        case .index(let a, let i, let column):
+            return try index(try evaluate(a, &meter), try evaluate(i, &meter), column)
+        case .select(let a, let key, let column):
+            guard case .map(let m) = try evaluate(a, &meter) else {
+                throw ContractFailure(.evaluation, "at column \(column): only a map has fields ('\(key.fieldName)')")
+            }
+            guard let v = m[key] else { throw ContractFailure(.evaluation, "at column \(column): no such key '\(key.fieldName)'") }
+            return v
+        case .has(let a, let key, let column):
+            guard case .map(let m) = try evaluate(a, &meter) else {
+                throw ContractFailure(.evaluation, "at column \(column): has() tests a field of a map")
+            }
+            return .bool(m[key] != nil)
+        case .list(let items, _):
+            try meter.charge(items.count, "the expression")
+            var out: [Value] = []
+            out.reserveCapacity(items.count)
+            for item in items { out.append(try evaluate(item, &meter)) }
+            return .list(out)
+        case .map(let entries, let column):
+            try meter.charge(entries.count, "the expression")
+            var out: [Value: Value] = [:]
+            out.reserveCapacity(entries.count)
+            for entry in entries {
+                let key = try mapKey(try evaluate(entry.key, &meter), column)
+                let value = try evaluate(entry.value, &meter)
+                guard out.updateValue(value, forKey: key) == nil else {
+                    throw ContractFailure(.evaluation, "at column \(column): the map repeats the key \(key)")
+                }
+            }
+            return .map(out)
+        case .call(let f, let args, let column):
+            var values: [Value] = []
+            values.reserveCapacity(args.count)
+            for a in args { values.append(try evaluate(a, &meter)) }
+            return try call(f, values, column, &meter)
+        }
+    }
+
+    private func noOverload(_ op: String, _ column: Int, _ types: Value...) -> ContractFailure {
+        let t = types.map(\.typeName).joined(separator: ", ")
+        return ContractFailure(.evaluation, "at column \(column): no such overload: \(op)(\(t))")
+    }
+
+    /// `&&` and `||` as CEL defines them: commutative, so a side that decides the result (false for `&&`, true for
+    /// `||`) wins over an error or a non-bool on the other side; otherwise the first error stands. Running out of
+    /// gas always stops the evaluation.
+    private func logical(_ a: Node, _ b: Node, _ column: Int, absorbing: Bool, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        let op = absorbing ? "||" : "&&"
+        var pending: ContractFailure?
+        do {
+            switch try evaluate(a, &meter) {
+            case .bool(let l):
+                if l == absorbing { return .bool(absorbing) }
+            case let other:
+                pending = noOverload(op, column, other)
+            }
+        } catch {
+            if error.code == .outOfGas { throw error }
+            pending = error
+        }
+        switch try evaluate(b, &meter) {
+        case .bool(let r):
+            if r == absorbing { return .bool(absorbing) }
+            if let pending { throw pending }
+            return .bool(r)
+        case let other:
+            throw pending ?? noOverload(op, column, other)
+        }
+    }
+
+    // MARK: Operators
+
+    private func binary(_ op: BinaryOperator, _ l: Value, _ r: Value, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        switch op {
+        case .add, .subtract, .multiply, .divide, .remainder:
+            return try arithmetic(op, l, r, column, &meter)
+        case .equal:
+            return .bool(try Evaluator.equal(l, r, &meter))
+        case .notEqual:
+            return .bool(!(try Evaluator.equal(l, r, &meter)))
+        case .less, .lessOrEqual, .greater, .greaterOrEqual:
+            let order = try compare(l, r, op.rawValue, column, &meter)
+            switch op {
+            case .less: return .bool(order < 0)
+            case .lessOrEqual: return .bool(order <= 0)
+            case .greater: return .bool(order > 0)
+            default: return .bool(order >= 0)
+            }
+        case .in:
+            switch r {
+            case .list(let items):
+                try meter.charge(items.count, "'in' over a list")
+                for item in items where try Evaluator.equal(l, item, &meter) { return .bool(true) }
+                return .bool(false)
+            case .map(let m):
+                guard let key = Evaluator.lookupKey(l) else { return .bool(false) }
+                return .bool(m[key] != nil)
+            default:
+                throw noOverload("in", column, l, r)
+            }
+        }
+    }
+
+    private func arithmetic(_ op: BinaryOperator, _ l: Value, _ r: Value, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        switch (l, r) {
+        case (.int(let a), .int(let b)):
+            let result: Int64, overflow: Bool
+            switch op {
+            case .add: (result, overflow) = a.addingReportingOverflow(b)
+            case .subtract: (result, overflow) = a.subtractingReportingOverflow(b)
+            case .multiply: (result, overflow) = a.multipliedReportingOverflow(by: b)
+            case .divide:
+                guard b != 0 else { throw ContractFailure(.divisionByZero, "at column \(column): \(a) / 0") }
+                (result, overflow) = a.dividedReportingOverflow(by: b)
+            default:
+                guard b != 0 else { throw ContractFailure(.divisionByZero, "at column \(column): \(a) % 0") }
+                (result, overflow) = a.remainderReportingOverflow(dividingBy: b)
+            }
+            guard !overflow else { throw ContractFailure(.overflow, "at column \(column): \(a) \(op.rawValue) \(b) does not fit in an int") }
+            return .int(result)
+        case (.string(let a), .string(let b)) where op == .add:
+            try meter.charge(Evaluator.units(bytes: a.utf8.count + b.utf8.count), "string concatenation")
+            return .string(a + b)
+        case (.list(let a), .list(let b)) where op == .add:
+            try meter.charge(a.count + b.count, "list concatenation")
+            return .list(a + b)
+        default:
+            guard op != .remainder, let a = l.number, let b = r.number else { throw noOverload(op.rawValue, column, l, r) }
+            do {
+                switch op {
+                case .add: return .rational(try a.adding(b))
+                case .subtract: return .rational(try a.subtracting(b))
+                case .multiply: return .rational(try a.multiplied(by: b))
+                default: return .rational(try a.divided(by: b))
+                }
+            } catch {
+                throw ContractFailure(error.code, "at column \(column): \(error.message)")
+            }
+        }
+    }
+
+    /// The order of two values of one ordered type (numbers across int and rational), or no overload.
+    private func compare(_ l: Value, _ r: Value, _ op: String, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Int {
+        switch (l, r) {
+        case (.int(let a), .int(let b)): return a < b ? -1 : (a == b ? 0 : 1)
+        case (.string(let a), .string(let b)):
+            try meter.charge(Evaluator.units(bytes: Swift.min(a.utf8.count, b.utf8.count)), "string comparison")
+            return Evaluator.order(a, b)
+        case (.bool(let a), .bool(let b)): return a == b ? 0 : (a ? 1 : -1)
+        default:
+            guard let a = l.number, let b = r.number else { throw noOverload(op, column, l, r) }
+            return a < b ? -1 : (a == b ? 0 : 1)
+        }
+    }
+
+    /// Strings order by their Unicode scalars (code points), as CEL says; UTF-8 bytes order the same way.
+    static func order(_ a: String, _ b: String) -> Int {
+        if a == b { return 0 }
+        return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1
+    }
+
+    static func units(bytes: Int) -> Int { (bytes + bytesPerUnit - 1) / bytesPerUnit }
+
+    /// CEL's equality: numbers compare by value across int and rational; lists and maps element by element;
+    /// values of different types are unequal. Each element compared costs one unit.
+    static func equal(_ l: Value, _ r: Value, _ meter: inout Meter) throws(ContractFailure) -> Bool {
+        switch (l, r) {
+        case (.int(let a), .int(let b)): return a == b
+        case (.string(let a), .string(let b)):
+            try meter.charge(units(bytes: Swift.min(a.utf8.count, b.utf8.count)), "string comparison")
+            // Scalar by scalar: Swift's String == would also equate canonically equivalent texts, CEL does not.
+            return a.utf8.elementsEqual(b.utf8)
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.list(let a), .list(let b)):
+            guard a.count == b.count else { return false }
+            try meter.charge(a.count, "list comparison")
+            for (x, y) in zip(a, b) where !(try equal(x, y, &meter)) { return false }
+            return true
+        case (.map(let a), .map(let b)):
+            guard a.count == b.count else { return false }
+            try meter.charge(a.count, "map comparison")
+            for (k, v) in a {
+                guard let w = b[k], try equal(v, w, &meter) else { return false }
+            }
+            return true
+        default:
+            guard let a = l.number, let b = r.number else { return false }
+            return a == b
+        }
+    }
+
+    /// The key under which `v` is found in a map: an integral rational looks up its int.
+    static func lookupKey(_ v: Value) -> Value? {
+        switch v {
+        case .int, .string, .bool: v
+        case .rational(let r): r.int64.map(Value.int)
+        default: nil
+        }
+    }
+
+    private func mapKey(_ v: Value, _ column: Int) throws(ContractFailure) -> Value {
+        switch v {
+        case .int, .string, .bool: return v
+        default: throw ContractFailure(.evaluation, "at column \(column): a map key is an int, a string or a bool, not a \(v.typeName)")
+        }
+    }
+
+    private func index(_ container: Value, _ i: Value, _ column: Int) throws(ContractFailure) -> Value {
+        switch container {
+        case .list(let items):
+            let position: Int64
+            switch i {
+            case .int(let p): position = p
+            case .rational(let r) where r.int64 != nil: position = r.int64 ?? 0
+            default: throw noOverload("_[_]", column, container, i)
+            }
+            guard position >= 0, position < items.count else {
+                throw ContractFailure(.evaluation, "at column \(column): index \(position) out of range (the list has \(items.count))")
+            }
+            return items[Int(position)]
+        case .map(let m):
+            guard let key = Evaluator.lookupKey(i), let v = m[key] else {
+                throw ContractFailure(.evaluation, "at column \(column): no such key \(i)")
+            }
+            return v
+        default:
+            throw noOverload("_[_]", column, container, i)
+        }
+    }
+
+    // MARK: Functions
+
+    private func call(_ f: Function, _ args: [Value], _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        func failed(_ e: ContractFailure) -> ContractFailure { ContractFailure(e.code, "at column \(column): \(e.message)") }
+        switch (f, args.count) {
+        case (.size, 1):
+            switch args[0] {
+            case .string(let s):
+                try meter.charge(Evaluator.units(bytes: s.utf8.count), "size()")
+                return .int(Int64(s.unicodeScalars.count))
+            case .list(let l): return .int(Int64(l.count))
+            case .map(let m): return .int(Int64(m.count))
+            default: throw noOverload("size", column, args[0])
+            }
+        case (.int, 1):
+            switch args[0] {
+            case .int: return args[0]
+            case .rational(let r):
+                // Truncates toward zero, like CEL's int(double).
+                guard let i = Int64(exactly: r.numerator / r.denominator) else {
+                    throw ContractFailure(.overflow, "at column \(column): int(\(r)) does not fit in an int")
+                }
+                return .int(i)
+            case .string(let s):
+                guard let i = Int64(s) else { throw ContractFailure(.evaluation, "at column \(column): int(\"\(s)\"): not an integer") }
+                return .int(i)
+            default: throw noOverload("int", column, args[0])
+            }
+        case (.string, 1):
+            switch args[0] {
+            case .string: return args[0]
+            case .int(let i): return .string(String(i))
+            case .bool(let b): return .string(b ? "true" : "false")
+            case .rational(let r): return .string(r.description)
+            default: throw noOverload("string", column, args[0])
+            }
+        case (.rational, 1):
+            switch args[0] {
+            case .int(let i): return .rational(Rational(integer: i))
+            case .rational: return args[0]
+            case .string(let s):
+                do { return .rational(try Rational(parsing: s)) } catch { throw failed(error) }
+            default: throw noOverload("rational", column, args[0])
+            }
+        case (.rational, 2):
+            guard let n = args[0].number, let d = args[1].number else { throw noOverload("rational", column, args[0], args[1]) }
+            do { return .rational(try n.divided(by: d)) } catch { throw failed(error) }
+        case (.min, 2), (.max, 2):
+            guard let a = args[0].number, let b = args[1].number else { throw noOverload(f.rawValue, column, args[0], args[1]) }
+            // The operand itself is the result (an int stays an int); on a tie, the first.
+            if f == .min { return b < a ? args[1] : args[0] }
+            return a < b ? args[1] : args[0]
+        case (.contains, 2), (.startsWith, 2), (.endsWith, 2):
+            guard case .string(let s) = args[0], case .string(let t) = args[1] else {
+                throw noOverload(f.rawValue, column, args[0], args[1])
+            }
+            let n = s.utf8.count, m = t.utf8.count
+            switch f {
+            case .startsWith:
+                try meter.charge(Evaluator.units(bytes: m), "startsWith()")
+                return .bool(s.utf8.starts(with: t.utf8))
+            case .endsWith:
+                try meter.charge(Evaluator.units(bytes: m), "endsWith()")
+                return .bool(s.utf8.reversed().starts(with: t.utf8.reversed()))
+            default:
+                // A naive search: its worst case (n × m byte comparisons) is what is charged.
+                try meter.charge(Evaluator.units(bytes: Swift.max(1, n) * Swift.max(1, m)), "contains()")
+                return .bool(Evaluator.contains(Array(s.utf8), Array(t.utf8)))
+            }
+        default:
+            throw noOverload(f.rawValue, column, args[0])
+        }
+    }
+
+    /// Whether `needle` occurs in `haystack`; on UTF-8 bytes this is the same as on Unicode scalars.
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        if needle.isEmpty { return true }
+        guard needle.count <= haystack.count else { return false }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+            if haystack[start..<(start + needle.count)].elementsEqual(needle) { return true }
+        }
+        return false
+    }
+}
+
+extension Value {
+    /// A field name for messages: the string itself, else its CEL text.
+    var fieldName: String {
+        if case .string(let s) = self { return s }
+        return description
+    }
+}
