@@ -56,3 +56,9 @@ enum ContractFixture {
         return i < 26 ? String(letters[i]) : "z" + String(letters[(i - 26) / 26 % 26]) + String(letters[(i - 26) % 26])
     }
 }
+
+/// An exact number from its text ("13/5", "2.6", "7") in a test; a bad literal throws and fails the test.
+func exact(_ text: String) throws -> Rational { try Rational(parsing: text) }
+
+/// Exact numbers from their texts.
+func exact(_ texts: [String]) throws -> [Rational] { try texts.map { try Rational(parsing: $0) } }
