@@ -105,7 +105,7 @@ let package = Package(
         // No I/O, no clock.
         .target(
             name: "Consensus",
-            dependencies: ["Ledger"],
+            dependencies: ["Ledger", "Contracts"],
             swiftSettings: upcoming
         ),
         // The node's shell around the ledger: its home directory (keys, genesis), the block store, block production,
@@ -222,7 +222,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerTests",
-            dependencies: ["Ledger", "Node", "FHIRCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Ledger", "Contracts", "Node", "FHIRCore", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["golden-ledger-encoding.json"],
             swiftSettings: upcoming
         ),
