@@ -63,6 +63,7 @@ import Testing
         #expect(r.steps.filter { $0.kind == "cap" }.map(\.claimant) == ["a"])
         #expect(r.steps.filter { $0.kind == "share" }.map(\.claimant) == ["b", "c"])
         #expect(r.steps.first { $0.kind == "level" }?.amounts.first == (try exact("11/4")))
+        #expect(r.steps.first { $0.kind == "order" }?.note == "by demand per weight, smallest first: a 1 (weight 2), c 10 (weight 3), b 10 (weight 1)")
         // Whole units: floors 1, 2, 8 leave 1 unit, for b's remainder 3/4 (c's is 1/4).
         let whole = ContractFixture.execute(try ContractFixture.contract(.weightedMaxMin, divisible: false), supply: Rational(12), claims: claims)
         #expect(whole.allocations.map(\.units) == [Rational(1), Rational(3), Rational(8)])

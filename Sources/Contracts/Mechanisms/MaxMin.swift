@@ -50,7 +50,7 @@ enum MaxMin {
         let filled = try WaterFilling.fill(&ctx, amount: supply, caps: indices.map { demands[$0] }, weights: indices.map { weights[$0] })
         let order = filled.order.map { indices[$0] }
         let per = plain ? "demand" : "demand per weight"
-        try ctx.record(Step("order", note: "by \(per), smallest first: " + order.map { "\(ids[$0]) \(demands[$0].displayText)" + (plain ? "" : "/\(weights[$0].displayText)") }.joined(separator: ", ")))
+        try ctx.record(Step("order", note: "by \(per), smallest first: " + order.map { "\(ids[$0]) \(demands[$0].displayText)" + (plain ? "" : " (weight \(weights[$0].displayText))") }.joined(separator: ", ")))
         for (k, capped) in filled.capped.enumerated() {
             let i = indices[capped.index]
             try ctx.record(Step("cap", claimant: ids[i], amounts: [demands[i], capped.level],
