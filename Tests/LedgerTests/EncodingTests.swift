@@ -1,3 +1,4 @@
+import Contracts
 import Crypto
 import Foundation
 import Ledger
@@ -87,6 +88,11 @@ struct EncodingTests {
             ("set-identifiers", .setIdentifiers(ParticipantIdentifiers(["http://hl7.org/fhir/sid/us-npi|1234567893",
                                                                         "urn:ietf:rfc:3986|urn:oid:2.16.840.1.113883.3.72"]))),
             ("register-client", .registerClient(Self.sampleClient)),
+            ("contract-deploy", .contract(.deploy(try Self.sampleContract()))),
+            ("contract-vote", .contract(.vote(contract: "icu-ventilators", version: 1, approve: true))),
+            ("contract-claim", .contract(.claim(contract: "icu-ventilators", try Self.sampleClaim()))),
+            ("contract-supply", .contract(.supply(contract: "icu-ventilators", units: Rational(12)))),
+            ("contract-withdraw", .contract(.withdraw(contract: "icu-ventilators", side: .sell))),
         ]
         var out: [(String, [UInt8], [UInt8])] = []
         for (n, (name, body)) in bodies.enumerated() {
@@ -105,7 +111,31 @@ struct EncodingTests {
         out.append(("patient-pseudonym", pseudonym, Array(SHA256.hash(data: pseudonym))))
         let client = ClientRecord(registration: sampleClient, participant: alice.publicKey, height: 12, registeredAt: 7)
         out.append(("state/client-record", client.encoded, Array(SHA256.hash(data: client.encoded))))
+        let result = EpochResult(contract: "icu-ventilators", version: 1, epoch: 3, mechanism: .reserve, supply: Rational(2),
+                                 allocations: [Allocation(claimant: "hospital-a", units: Rational(1), category: "e"),
+                                               Allocation(claimant: "hospital-b", units: Rational(1), price: try Rational(11, 2), category: "u")],
+                                 free: .zero, price: nil, steps: [Step("category", claimant: "hospital-a", amounts: [Rational(1), try Rational(-7, 3)], note: "e takes A")],
+                                 gasUsed: 42, failure: nil)
+        out.append(("state/epoch-result", result.encoded, Array(SHA256.hash(data: result.encoded))))
         return out
+    }
+
+    /// A reserve contract using every field a definition has.
+    static func sampleContract() throws -> ContractDefinition {
+        ContractDefinition(id: "icu-ventilators", version: 1, description: "two reserve categories",
+                           pool: Pool(resource: "ventilator", units: Rational(2), divisible: false, owners: ["hospital-a"]),
+                           epochs: EpochSchedule(start: 10, length: 100), claimants: ["hospital-a", "hospital-b"],
+                           mechanism: MechanismSpec(type: .reserve, categories: [ReserveCategory(name: "u", capacity: Rational(1)),
+                                                                                 ReserveCategory(name: "e", capacity: Rational(1), eligible: "true", priority: "1")],
+                                                    order: ["u", "e"]),
+                           priority: "2", weight: "3", gas: 100_000)
+    }
+
+    /// A claim with every kind of attribute value.
+    static func sampleClaim() throws -> Claim {
+        Claim(claimant: "hospital-b", units: Rational(3), weight: try Rational(5, 4), price: try Rational(21, 2), side: nil, category: "e",
+              attributes: ["sofa": .int(6), "essential": .bool(true), "share": .rational(try Rational(1, 3)), "ward": .string("icu"),
+                           "scores": .list([.int(1), .int(-2)]), "flags": .map([.string("b"): .bool(false), .string("a"): .int(0)])])
     }
 
     /// A client registration as `careledger client register` makes it: an Ed25519 key (RFC 8037 §A.2's public key).
