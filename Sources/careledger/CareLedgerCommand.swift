@@ -17,6 +17,6 @@ struct CareLedgerCommand: AsyncParsableCommand {
               75  try again later: not anchored yet (receipt), no block yet (consent)
               78  configuration error: unusable mappings, a demo store of another chain
             """,
-        subcommands: [DemoCommand.self, ServeCommand.self, ImportCommand.self, StoreCommand.self, DeadLettersCommand.self, FHIRCommand.self, NodeCommand.self, TestnetCommand.self, ReceiptCommand.self, ConsentCommand.self, ClientCommand.self, VerifyCommand.self, SimCommand.self, BenchCommand.self, HL7Command.self, CCDACommand.self, MLLPCommand.self]
+        subcommands: [DemoCommand.self, ServeCommand.self, ImportCommand.self, StoreCommand.self, DeadLettersCommand.self, FHIRCommand.self, NodeCommand.self, TestnetCommand.self, ReceiptCommand.self, ConsentCommand.self, ClientCommand.self, ContractCommand.self, VerifyCommand.self, SimCommand.self, BenchCommand.self, HL7Command.self, CCDACommand.self, MLLPCommand.self]
     )
 }
