@@ -1,4 +1,5 @@
 public import Ledger
+import Contracts
 import Synchronization
 
 /// One signature cache for every simulated validator: a verification's result does not depend on who checks it,
@@ -44,6 +45,10 @@ public struct Simulation {
         public var equivocationsSeen: Int
         public var evidenceCommitted: Int
         public var simulatedMillis: Int64
+        /// Contract transactions committed (deploys, votes, claims, supply updates, withdrawals) and contract epochs
+        /// executed, as the most advanced honest node has them.
+        public var contractTransactions: Int = 0
+        public var contractEpochs: Int = 0
         public var failures: [String]
         /// Each node's last state, for reading a failed seed: index, up, height, round, step, last signed.
         public var nodes: [String] = []
@@ -53,7 +58,7 @@ public struct Simulation {
         public var description: String {
             "seed \(seed): \(validators) validators\(twin ? " + twin" : ""), \(heights) heights, \(crashes) crashes, \(partitions) partitions, "
                 + "\(messages) messages, \(equivocationsSeen) equivocations seen, \(evidenceCommitted) evidence committed, "
-                + "\(simulatedMillis) ms simulated" + (failures.isEmpty ? "" : " — FAILED: " + failures.joined(separator: "; "))
+                + "\(contractTransactions) contract transactions, \(contractEpochs) contract epochs, \(simulatedMillis) ms simulated" + (failures.isEmpty ? "" : " — FAILED: " + failures.joined(separator: "; "))
         }
     }
 
@@ -199,6 +204,9 @@ public struct Simulation {
     let healAt: Int64
     let endAt: Int64
     var heightAtHeal: UInt64 = 0
+    var contractMechanism: MechanismSpec.Kind = .proRata
+    var contractDivisible = false
+    var contractSupply = 0
 
     public static func run(seed: UInt64, safetyMillis: Int64 = 12_000, livenessMillis: Int64 = 40_000) -> Report {
         var sim = Simulation(seed: seed, safetyMillis: safetyMillis, livenessMillis: livenessMillis)
@@ -234,6 +242,9 @@ public struct Simulation {
         for (index, key, honest) in all {
             nodes.append(makeNode(index: index, key: key, honest: honest && !(twin && index == 0)))
         }
+        contractMechanism = [.proRata, .maxMin, .weightedMaxMin, .cea, .cel, .talmud, .proportional, .lottery][random.int(0...7)]
+        contractDivisible = contractMechanism != .lottery && random.chance(500)
+        contractSupply = random.int(0...30)
         lossPermille = random.int(0...300)
         duplicatePermille = random.int(0...100)
         maxDelay = random.int64(5...200)
@@ -457,10 +468,44 @@ public struct Simulation {
     mutating func submitTransaction(_ i: Int) {
         let key = nodes[i].key
         let nonce = nodes[i].mempoolState.nonces[key.publicKey] ?? 0
+        if random.chance(500), let contract = contractTransaction(i) {
+            guard let tx = try? Transaction(signing: .contract(contract), nonce: nonce, chainId: chainId, with: key) else { return }
+            if admit(i, tx) { send(from: i, toAll: .transaction(tx)) }
+            return
+        }
         let body: TransactionBody = .anchorBatch(AnchorBatch(root: random.bytes(32), leafCount: UInt64(random.int(1...1_000)), firstTxid: 1, lastTxid: 1,
                                                              canonicalForm: "careledger-canonical/1", submitter: key.publicKey))
         guard let tx = try? Transaction(signing: body, nonce: nonce, chainId: chainId, with: key) else { return }
         if admit(i, tx) { send(from: i, toAll: .transaction(tx)) }
+    }
+
+    /// The seed's allocation contract: a mechanism drawn from those whose claims carry only units and weights,
+    /// epochs of three heights, owned by validator 0, open to every validator.
+    var contractDefinition: ContractDefinition {
+        ContractDefinition(id: "sim-pool", pool: Pool(resource: "unit", units: Rational(contractSupply), divisible: contractDivisible, owners: ["validator-0"]),
+                           epochs: EpochSchedule(start: 1, length: 3), mechanism: MechanismSpec(type: contractMechanism))
+    }
+
+    /// What node `i` would do next in the contract, as its mempool state has it: propose it, vote for it, claim,
+    /// change the supply (validator 0), or withdraw; nil when there is nothing to do (it voted already).
+    mutating func contractTransaction(_ i: Int) -> ContractTransaction? {
+        let state = nodes[i].mempoolState, key = nodes[i].key.publicKey
+        let d = contractDefinition
+        guard let record = state.contract(d.id) else {
+            guard let proposal = state.proposal(d.id) else { return .deploy(d) }
+            guard !proposal.approvals.contains(key), !proposal.rejections.contains(key) else { return nil }
+            return .vote(contract: d.id, version: proposal.definition.version, approve: random.chance(900))
+        }
+        let name = state.participants[key]?.name ?? ""
+        switch random.int(0...9) {
+        case 0 where name == "validator-0":
+            return .supply(contract: d.id, units: Rational(random.int(0...40)))
+        case 1:
+            return state.claims(of: d.id).contains { $0.claimant == name } ? .withdraw(contract: d.id, side: nil) : nil
+        default:
+            let units = record.definition.pool.divisible ? ((try? Rational(Int128(random.int(0...200)), 7)) ?? .one) : Rational(random.int(0...20))
+            return .claim(contract: d.id, Claim(claimant: name, units: units, weight: Rational(random.int(1...5))))
+        }
     }
 
     mutating func submitEvidence(_ i: Int, _ e: DuplicateVoteEvidence) {
@@ -603,6 +648,7 @@ public struct Simulation {
         if top < heightAtHeal + 2 {
             report.failures.append("liveness: after healing at height \(heightAtHeal) an honest node reached only height \(top) in \(endAt - healAt) ms")
         }
+        if let reference = honest.max(by: { $0.blocks.count < $1.blocks.count }) { checkContracts(reference) }
         // Every equivocation an honest node saw is committed evidence (the offence entry is in the state), unless it
         // was first seen in the last seconds of the run.
         if let reference = honest.max(by: { $0.blocks.count < $1.blocks.count }) {
@@ -613,6 +659,27 @@ public struct Simulation {
                     report.failures.append("an equivocation seen by honest nodes at \(seenAt) ms was never committed as evidence (the run ended at \(endAt) ms)")
                 }
             }
+        }
+    }
+
+    /// The allocation invariants on every epoch the reference node executed (the executor asserts them too; this
+    /// checks what reached the state): allocated + free = supply, nothing below zero, whole units when the pool is
+    /// indivisible, and no failure other than running out of gas. Identical results on every validator follow from
+    /// the identical state roots checked at every height.
+    mutating func checkContracts(_ reference: Node) {
+        report.contractTransactions = reference.blocks.reduce(0) { n, b in
+            n + b.block.transactions.filter { if case .contract = $0.body { true } else { false } }.count
+        }
+        let d = contractDefinition
+        guard let record = reference.app.state.contract(d.id) else { return }
+        for epoch in 0..<record.nextEpoch {
+            guard let r = reference.app.state.allocation(d.id, epoch: epoch) else { continue }
+            report.contractEpochs += 1
+            let total = try? Rational.sum(r.allocations.map(\.units)).adding(r.free)
+            if total != r.supply || r.free.isNegative || r.allocations.contains(where: { $0.units.isNegative || (!d.pool.divisible && !$0.units.isInteger) }) {
+                report.failures.append("contract epoch \(epoch) breaks an allocation invariant: \(r.allocations.map { "\($0.claimant)=\($0.units)" }) free \(r.free) of \(r.supply)")
+            }
+            if let failure = r.failure, failure.code != .outOfGas { report.failures.append("contract epoch \(epoch) failed: \(failure)") }
         }
     }
 }

@@ -204,9 +204,12 @@ struct SimulationTests {
         let partitions = reports.reduce(0) { $0 + $1.partitions }
         let evidence = reports.reduce(0) { $0 + $1.evidenceCommitted }
         let heights = reports.reduce(UInt64(0)) { $0 + $1.heights }
-        print("simulation: \(reports.count) seeds, \(reports.count - failed.count) clean; \(twins) with a byzantine twin, \(crashes) crashes, \(partitions) partitions, \(evidence) evidence committed, \(heights) heights")
+        let contractEpochs = reports.reduce(0) { $0 + $1.contractEpochs }
+        print("simulation: \(reports.count) seeds, \(reports.count - failed.count) clean; \(twins) with a byzantine twin, \(crashes) crashes, \(partitions) partitions, \(evidence) evidence committed, \(heights) heights, \(contractEpochs) contract epochs")
         #expect(failed.isEmpty, "\(failed.prefix(5))")
         // With 24 fixed seeds every kind of fault happens.
         if reports.count >= 24 { #expect(crashes > 0 && partitions > 0 && twins > 0) }
+        // Every seed deploys its allocation contract, votes it in and executes epochs of it.
+        #expect(reports.allSatisfy { $0.contractEpochs > 0 }, "\(reports.filter { $0.contractEpochs == 0 }.map(\.seed))")
     }
 }

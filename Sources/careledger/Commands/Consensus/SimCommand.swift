@@ -12,7 +12,7 @@ struct SimCommand: ParsableCommand {
             Each seed draws 4–7 validators with random stakes, sometimes a byzantine twin, packet loss, delay, \
             duplication, reordering, partitions, crashes and restarts; then the faults heal and new blocks must \
             commit. Checks: one block per height, a valid certificate for every block, no honest double sign, one \
-            application hash per height, every equivocation seen committed as evidence, and liveness after healing. \
+            application hash per height, every equivocation seen committed as evidence, the allocation invariants of every contract epoch executed (the simulation deploys, votes on and claims in an allocation contract), and liveness after healing. \
             Exit 1 if any seed fails.
             """
     )
@@ -43,6 +43,8 @@ struct SimCommand: ParsableCommand {
         var failed: [UInt64] = []
         var twins = 0, crashes = 0, partitions = 0, evidence = 0, equivocations = 0, messages = 0
         var heights: UInt64 = 0
+        var contractTransactions = 0
+        var contractEpochs = 0
         var lastProgress = ContinuousClock.now
 
         mutating func add(_ r: Simulation.Report) {
@@ -54,6 +56,8 @@ struct SimCommand: ParsableCommand {
             evidence += r.evidenceCommitted
             equivocations += r.equivocationsSeen
             heights += r.heights
+            contractTransactions += r.contractTransactions
+            contractEpochs += r.contractEpochs
             messages += r.messages
         }
     }
@@ -91,7 +95,7 @@ struct SimCommand: ParsableCommand {
         let seconds = (ContinuousClock.now - begin).components.seconds
         print("\(seeds) seeds from \(start): \(seeds - UInt64(failed.count)) clean, \(failed.count) failed\(failed.isEmpty ? "" : ": " + failed.map(String.init).joined(separator: " "))")
         print("  \(t.twins) with a byzantine twin, \(t.crashes) crashes, \(t.partitions) partitions, \(t.equivocations) equivocations seen, \(t.evidence) committed as evidence")
-        print("  \(t.heights) heights committed, \(t.messages) messages delivered or lost, \(seconds) s")
+        print("  \(t.heights) heights committed, \(t.contractTransactions) contract transactions, \(t.contractEpochs) contract epochs, \(t.messages) messages delivered or lost, \(seconds) s")
         if !failed.isEmpty { throw ExitCode(1) }
     }
 }
