@@ -16,6 +16,9 @@ public struct ExecutionContext: Sendable {
     public let epoch: UInt64
     /// The epoch's randomness: H(block hash ‖ contract ‖ epoch), computed by the ledger.
     public let seed: [UInt8]
+    /// How many random candidates the epoch has taken from the seed (the lottery's hash counter): kept here so that
+    /// the lottery of one priority group never reuses a candidate of the group before it.
+    public var candidatesTaken: UInt64 = 0
     public var meter: Meter
     public private(set) var steps: [Step] = []
 
