@@ -163,6 +163,23 @@ import Testing
         #expect(draws.map { $0.amounts.compactMap(\.int64) } == GoldenVector.values)
     }
 
+    @Test func priorityGroupsDrawFromOneSequenceOfCandidates() throws {
+        // Two groups drawn in one epoch, as the executor does for a contract with a priority: the second group goes
+        // on from the candidate after the first group's last, never reusing one.
+        let seed = (0..<32).map { UInt8($0) }
+        var ctx = ExecutionContext(contract: try ContractFixture.contract(.lottery, divisible: false), epoch: 0, seed: seed, meter: Meter(budget: 10_000))
+        let group = Self.weighted([Rational(1), Rational(1), Rational(1)]).map { PreparedClaim(claim: $0, weight: $0.weight ?? .one, priority: nil) }
+        _ = try Lottery.divide(&ctx, supply: Rational(1), claims: group)
+        #expect(ctx.candidatesTaken == 1)
+        _ = try Lottery.divide(&ctx, supply: Rational(1), claims: group)
+        // Low 2 bits of candidates 0…4 (Python's hashlib): 1, 3, 3, 3, 0. The first group takes candidate 0 (b); the
+        // second rejects 1–3 and takes 4 (a). Restarting at 0 would have drawn b again.
+        let draws = ctx.steps.filter { $0.kind == "draw" }
+        #expect(draws.map(\.claimant) == ["b", "a"])
+        #expect(draws.map { $0.amounts.first } == [Rational(1), Rational(0)])
+        #expect(ctx.candidatesTaken == 5)
+    }
+
     // MARK: Rules
 
     @Test func zeroWeightsAreNeverDrawnEvenWhenTheSupplyCoversEveryone() throws {

@@ -8,7 +8,7 @@ import Crypto
 /// The randomness is `ctx.seed`, which the ledger sets to H(block hash ‖ contract ‖ epoch), so every validator draws
 /// the same winners and nobody can choose them before the block is final. The n-th candidate is the first 16 bytes
 /// of SHA-256(seed ‖ "careledger/lottery/v1" ‖ n as 8 bytes big-endian), n counting every hash taken in the epoch
-/// from 0 (so n is the draw's index until a candidate is rejected).
+/// from 0, across priority groups (so n is the draw's index until a candidate is rejected).
 ///
 /// Units are whole: the lottery draws floor(supply) units and leaves a divisible pool's fraction free; a claimant
 /// stays in the urn while at least one whole unit of its demand is unmet. When the units left cover every demand
@@ -28,7 +28,6 @@ enum Lottery {
             try ctx.record(Step("exclude", claimant: c.id, amounts: [c.weight], note: "weight 0: never drawn"))
         }
         var left = supply.floor
-        var counter: UInt64 = 0
         while left > 0, !urn.isEmpty {
             if left >= urn.unmetDemand {
                 try ctx.record(Step("cap", amounts: [Rational(left, 1), Rational(urn.unmetDemand, 1)],
@@ -38,7 +37,7 @@ enum Lottery {
             }
             try ctx.charge(urn.pickCost, "a lottery draw")
             let total = urn.total
-            let value = try uniform(below: total, seed: ctx.seed, counter: &counter, ctx: &ctx)
+            let value = try uniform(below: total, ctx: &ctx)
             let i = urn.pick(value)
             urn.take(i)
             left -= 1
@@ -52,12 +51,12 @@ enum Lottery {
     /// A uniform integer in [0, bound) from the seed's candidates, by rejection: keep the low ⌈log₂ bound⌉ bits of a
     /// candidate and take them if they are below `bound`, else the next candidate. Taking a remainder instead would
     /// favour the small values whenever `bound` is not a power of two.
-    static func uniform(below bound: UInt128, seed: [UInt8], counter: inout UInt64, ctx: inout ExecutionContext) throws(ContractFailure) -> UInt128 {
+    static func uniform(below bound: UInt128, ctx: inout ExecutionContext) throws(ContractFailure) -> UInt128 {
         precondition(bound > 0, "drawing from an empty urn")
         for _ in 0..<maxAttempts {
             try ctx.charge(1, "a lottery candidate")
-            let c = candidate(seed: seed, counter: counter)
-            counter += 1
+            let c = candidate(seed: ctx.seed, counter: ctx.candidatesTaken)
+            ctx.candidatesTaken += 1
             if let v = accept(c, below: bound) { return v }
         }
         throw ContractFailure(.outOfGas, "a lottery draw rejected \(maxAttempts) candidates in a row")
