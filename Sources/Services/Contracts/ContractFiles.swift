@@ -38,7 +38,7 @@ public enum ContractFiles {
         do {
             shape = json ? try JSONDecoder().decode(DocumentShape.self, from: Data(text.utf8)) : try YAMLDecoder().decode(DocumentShape.self, from: text)
         } catch {
-            throw fail(syntax(error, file: file, json: json))
+            throw fail(syntax(error, file: file, json: json, bytes: Array(text.utf8)))
         }
         if json, let found = JSONNumberScan.firstNonInteger(in: Array(text.utf8)) {
             let place = found.path.isEmpty ? "" : found.path + ": "
@@ -54,15 +54,21 @@ public enum ContractFiles {
         }
     }
 
-    /// A syntax error's line, with what the parser said.
-    static func syntax(_ error: any Error, file: String, json: Bool) -> String {
-        if let yaml = error as? YamlError { return "\(file): not valid YAML: \(yaml)" }
+    /// The parser's message with each line cut at 200 characters: it quotes the line in error, which may be long.
+    static func clipped(_ error: YamlError) -> String {
+        "\(error)".split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.count > 200 ? $0.prefix(200) + "…" : $0 }.joined(separator: "\n")
+    }
+
+    /// A syntax error's place, with what the parser said.
+    static func syntax(_ error: any Error, file: String, json: Bool, bytes: [UInt8]) -> String {
+        if let yaml = error as? YamlError { return "\(file): not valid YAML: \(clipped(yaml))" }
         if case DecodingError.dataCorrupted(let context) = error, let yaml = context.underlyingError as? YamlError {
-            return "\(file): not valid YAML: \(yaml)"
+            return "\(file): not valid YAML: \(clipped(yaml))"
         }
-        if json, case DecodingError.dataCorrupted(let context) = error {
-            let cause = context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription
-            return "\(file): not valid JSON: \(cause)"
+        if json, case DecodingError.dataCorrupted(let context) = error, context.codingPath.isEmpty {
+            guard let place = JSONNumberScan.malformedPlace(in: bytes) else { return "\(file): not valid JSON: \(context.debugDescription)" }
+            return "\(file): not valid JSON: \(place)"
         }
         return DecodingProblem.describe(error, file: file)
     }

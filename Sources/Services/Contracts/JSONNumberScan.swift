@@ -19,6 +19,25 @@ enum JSONNumberScan {
         return nil
     }
 
+    /// Where text the decoder refused stops being JSON, as "line L, column C" (columns in bytes, from 1), for a
+    /// message that points at the place; nil when this scan finds nothing wrong.
+    static func malformedPlace(in bytes: [UInt8]) -> String? {
+        var scanner = Scanner(bytes: bytes)
+        var offset: Int?
+        switch scanner.value(path: "", depth: 0) {
+        case .malformed: offset = scanner.i
+        case .ok, .found:
+            scanner.skipSpace()
+            if scanner.i < bytes.count { offset = scanner.i }
+        }
+        guard let offset else { return nil }
+        if scanner.tooDeep { return "containers nested more than \(maxDepth) deep" }
+        let end = min(offset, bytes.count)
+        let line = bytes[..<end].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+        let lineStart = bytes[..<end].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        return "line \(line), column \(end - lineStart + 1)"
+    }
+
     private enum Outcome {
         case ok
         case found(Found)
@@ -28,6 +47,8 @@ enum JSONNumberScan {
     private struct Scanner {
         let bytes: [UInt8]
         var i = 0
+        /// Set when the scan stopped at ``JSONNumberScan/maxDepth``.
+        var tooDeep = false
 
         init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -36,7 +57,10 @@ enum JSONNumberScan {
         }
 
         mutating func value(path: String, depth: Int) -> Outcome {
-            guard depth < JSONNumberScan.maxDepth else { return .malformed }
+            guard depth < JSONNumberScan.maxDepth else {
+                tooDeep = true
+                return .malformed
+            }
             skipSpace()
             guard i < bytes.count else { return .malformed }
             switch bytes[i] {

@@ -125,6 +125,9 @@ import Testing
         #expect(claimsRefusal("[{\"claimant\": \"a\", \"units\": 1, \"wieght\": 2}]")
                 == "claims.json: [0].wieght: no such field (here: attributes, category, claimant, price, side, units, weight)")
         #expect(claimsRefusal("{\"claimant\": \"a\", \"units\": 1}") == "claims.json: expected a list")
-        #expect(claimsRefusal("[{\"claimant\": \"a\", \"units\": 1}")?.hasPrefix("claims.json: not valid JSON") == true)
+        #expect(claimsRefusal("[{\"claimant\": \"a\", \"units\": 1}") == "claims.json: not valid JSON: line 1, column 31")
+        #expect(claimsRefusal("[{\"claimant\": \"a\", \"units\": 1},\n {\"claimant\" \"b\"}]") == "claims.json: not valid JSON: line 2, column 14")
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        #expect(claimsRefusal(deep) == "claims.json: not valid JSON: containers nested more than 256 deep")
     }
 }
