@@ -12,7 +12,7 @@ import Crypto
 ///
 /// Units are whole: the lottery draws floor(supply) units and leaves a divisible pool's fraction free; a claimant
 /// stays in the urn while at least one whole unit of its demand is unmet. When the units left cover every demand
-/// in the urn, each gets the rest of its demand without drawing (the draws could not end otherwise).
+/// in the urn, each gets the rest of its demand without drawing (drawing them one by one would end the same way).
 enum Lottery {
     /// The domain tag hashed after the seed, so lottery randomness never equals another use of the same seed.
     static let domain = Array("careledger/lottery/v1".utf8)
