@@ -50,6 +50,22 @@ import Testing
 
     // MARK: Operators
 
+    @Test(arguments: [
+        ("3 == 3", true), ("3 != 3", false), ("3 < 4", true), ("4 <= 4", true), ("4 > 4", false), ("4 >= 5", false),
+        ("rational(7, 2) > 3", true), ("3 >= rational(7, 2)", false), ("rational(1, 2) <= rational(2, 4)", true),
+        ("rational(1, 2) != rational(2, 4)", false), ("'ab' <= 'ab'", true), ("'b' > 'ab'", true),
+        ("'ab' >= 'b'", false), ("false < true", true), ("true <= false", false), ("'é' > 'z'", true),
+        ("1 in [3, 2, 1]", true), ("'z' in ['a']", false), ("'k' in {'k': 0}", true), ("1 in {'1': 0}", false),
+    ])
+    func comparisonOperatorsOrderNumbersStringsAndBools(source: String, expected: Bool) throws {
+        #expect(try Self.eval(source) == .bool(expected))
+    }
+
+    @Test(arguments: ["[1] < [2]", "{'a': 1} <= {'a': 1}", "1 > 'a'", "true < 1", "1 in 1", "'a' in 'abc'"])
+    func comparingWhatHasNoOrderIsAnError(source: String) {
+        #expect(Self.failure(source)?.code == .evaluation)
+    }
+
     @Test func integerArithmeticTruncatesAndChecks() throws {
         #expect(try Self.eval("7 / 2") == .int(3))
         #expect(try Self.eval("-7 / 2") == .int(-3))
@@ -160,6 +176,7 @@ import Testing
         ("1.5e3", 1, "floating-point"),
         ("42u", 1, "unsigned"),
         ("b'abc'", 1, "bytes"),
+        ("x + rb'abc'", 5, "bytes"),
         ("[1, 2].all(x, x > 0)", 8, "no loops"),
         ("[1, 2].exists(x, x > 0)", 8, "no loops"),
         ("[1, 2].map(x, x * 2)", 8, "no loops"),

@@ -53,7 +53,7 @@ struct Lexer {
         guard let c = peek() else { return Token(kind: .end, column: column) }
 
         if isDigit(c) { return try number(column) }
-        if c == "." , let d = peek(1), isDigit(d) {
+        if c == ".", let d = peek(1), isDigit(d) {
             throw fail(column, "floating-point numbers are not in the language: write an exact rational, e.g. rational(1, 2)")
         }
         if isIdentifierStart(c) {
@@ -62,11 +62,9 @@ struct Lexer {
                 if c == "r" || c == "R" { i += 1; return Token(kind: .string(try string(column, raw: true)), column: column) }
                 if c == "b" || c == "B" { throw fail(column, "bytes literals are not in the language") }
             }
-            if let q = peek(2), q == "\"" || q == "'", let p = peek(1) {
-                let prefix = String(c) + String(p)
-                if ["rb", "br", "rB", "bR", "Rb", "bR", "RB", "BR", "Br", "rB"].contains(prefix) {
-                    throw fail(column, "bytes literals are not in the language")
-                }
+            if let q = peek(2), q == "\"" || q == "'", let p = peek(1),
+               Set([String(c).lowercased(), String(p).lowercased()]) == ["r", "b"] {
+                throw fail(column, "bytes literals are not in the language")
             }
             var name = ""
             while let d = peek(), isIdentifierStart(d) || isDigit(d) {
