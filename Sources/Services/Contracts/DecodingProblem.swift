@@ -49,7 +49,8 @@ enum DecodingProblem {
     }
 
     private static func expected(_ type: Any.Type, _ keys: [any CodingKey]) -> String {
-        if let last = keys.last?.stringValue, amountFields.contains(last) || type == Rational.self {
+        // A definition's top-level `weight` is an expression; a claim's `weight` ([i].weight) is an amount.
+        if let last = keys.last?.stringValue, (amountFields.contains(last) && !(keys.count == 1 && last == "weight")) || type == Rational.self {
             return "a number: an integer, or a string \"7/2\" or \"3.5\""
         }
         switch type {

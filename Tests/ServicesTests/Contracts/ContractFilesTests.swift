@@ -68,6 +68,13 @@ import Testing
                 == "doses.json: pool.units: 10.5 is a floating-point number; amounts are exact: write an integer, or a string such as \"7/2\" or \"3.5\"")
     }
 
+    @Test func anAmountAndAnExpressionOfTheSameNameExpectWhatEachIs() {
+        let weight = Self.json.replacingOccurrences(of: "\"mechanism\": {\"type\": \"pro-rata\"}", with: "\"mechanism\": {\"type\": \"pro-rata\"}, \"weight\": 2")
+        #expect(definitionRefusal(weight, file: "doses.json") == "doses.json: weight: expected text")
+        let units = Self.json.replacingOccurrences(of: "\"units\": 10", with: "\"units\": [10]")
+        #expect(definitionRefusal(units, file: "doses.json") == "doses.json: pool.units: expected a number: an integer, or a string \"7/2\" or \"3.5\"")
+    }
+
     @Test func anUnknownMechanismNamesTheAcceptedOnes() throws {
         let reason = try #require(definitionRefusal(Self.yaml.replacingOccurrences(of: "type: pro-rata", with: "type: pro-rate")))
         #expect(reason.hasPrefix("doses.yaml: mechanism.type: not a mechanism; one of pro-rata, max-min, weighted-max-min,"), "\(reason)")
