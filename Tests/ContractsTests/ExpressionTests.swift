@@ -213,9 +213,22 @@ import Testing
         // Deep lists and hostile inputs far past the bound fail the same way, without exhausting the stack.
         #expect(Self.failure(String(repeating: "[", count: 100_000))?.code == .tooCostly)
         #expect(Self.failure(String(repeating: "[", count: 4_000))?.code == .syntax)
-        // Long chains of operators are loops in the parser, not nesting.
-        let chain = Array(repeating: "1", count: 500).joined(separator: " + ")
-        #expect(try Self.eval(chain) == .int(500))
+    }
+
+    @Test func theTreesHeightIsBoundedAtMaxHeightSoEvaluationCannotExhaustTheStack() throws {
+        // A chain of operators is a loop in the parser but a left-deep tree, which the evaluator recurses into.
+        let chain = Array(repeating: "1", count: Expression.maxHeight).joined(separator: " + ")
+        #expect(try Self.eval(chain) == .int(Int64(Expression.maxHeight)))
+        let longer = chain + " + 1"
+        let failure = Self.failure(longer)
+        #expect(failure?.code == .syntax)
+        #expect(failure?.message.contains("\(Expression.maxHeight + 1) levels deep") == true, "\(failure?.message ?? "no failure")")
+        // The longest chain the source bound allows is refused just as well (and measured without recursion).
+        let hostile = Array(repeating: "x", count: Expression.maxSourceLength / 2).joined(separator: "+")
+        #expect(Self.failure(hostile)?.code == .syntax)
+        // The CEL conformance shapes stay inside: 32 conditions, 32 negations.
+        #expect(try Self.eval(Array(repeating: "false", count: 31).joined(separator: " || ") + " || true") == .bool(true))
+        #expect(try Self.eval(String(repeating: "!", count: 32) + "true") == .bool(true))
     }
 
     @Test func sourceLengthAndStaticCostAreBounded() throws {

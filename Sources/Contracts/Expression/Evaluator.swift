@@ -1,84 +1,122 @@
 /// Evaluates a compiled ``Node`` tree: CEL's semantics for the subset, every node charged one unit of gas and
 /// every data-dependent step (building strings and lists, `in` over a list, comparing lists) charged by size.
 struct Evaluator {
-    /// The values of ``Expression/variables`` by slot; nil where the caller bound nothing.
+    /// The values of ``Expression/variables`` by slot (nil where the caller bound nothing), or else the caller's
+    /// bindings by name: reading a name or two there costs less than building the slots for one evaluation.
     let slots: [Value?]
+    let bindings: [String: Value]?
     let variables: [String]
 
     /// Bytes of string work covered by one unit of gas (concatenation, comparison, search, `size`).
     static let bytesPerUnit = 16
 
+    /// Evaluates `node`. Each case's work is in a function of its own, so that this frame, which every level of
+    /// the tree puts on the stack, stays small even unoptimized (the tree's height is bounded by
+    /// ``Expression/maxHeight``).
     func evaluate(_ node: Node, _ meter: inout Meter) throws(ContractFailure) -> Value {
         try meter.charge(1, "the expression")
         switch node {
-        case .constant(let v):
-            return v
-        case .variable(let slot):
-            guard let v = slots[slot] else {
-                throw ContractFailure(.evaluation, "no value is bound to '\(variables[slot])'")
-            }
-            return v
-        case .not(let a, let column):
-            guard case .bool(let b) = try evaluate(a, &meter) else { throw noOverload("!", column) }
-            return .bool(!b)
-        case .negate(let a, let column):
-            switch try evaluate(a, &meter) {
-            case .int(let i):
-                guard i != .min else { throw ContractFailure(.overflow, "at column \(column): -(\(i)) does not fit in an int") }
-                return .int(-i)
-            case .rational(let r): return .rational(r.negated)
-            default: throw noOverload("-", column)
-            }
-        case .binary(let op, let a, let b, let column):
-            let l = try evaluate(a, &meter)
-            let r = try evaluate(b, &meter)
-            return try binary(op, l, r, column, &meter)
-        case .and(let a, let b, let column):
-            return try logical(a, b, column, absorbing: false, &meter)
-        case .or(let a, let b, let column):
-            return try logical(a, b, column, absorbing: true, &meter)
-        case .conditional(let c, let a, let b, let column):
-            guard case .bool(let which) = try evaluate(c, &meter) else {
-                throw ContractFailure(.evaluation, "at column \(column): the condition of '?:' is not a bool")
-            }
-            return try evaluate(which ? a : b, &meter)
-        case .index(let a, let i, let column):
-            return try index(try evaluate(a, &meter), try evaluate(i, &meter), column)
-        case .select(let a, let key, let column):
-            guard case .map(let m) = try evaluate(a, &meter) else {
-                throw ContractFailure(.evaluation, "at column \(column): only a map has fields ('\(key.fieldName)')")
-            }
-            guard let v = m[key] else { throw ContractFailure(.evaluation, "at column \(column): no such key '\(key.fieldName)'") }
-            return v
-        case .has(let a, let key, let column):
-            guard case .map(let m) = try evaluate(a, &meter) else {
-                throw ContractFailure(.evaluation, "at column \(column): has() tests a field of a map")
-            }
-            return .bool(m[key] != nil)
-        case .list(let items, _):
-            try meter.charge(items.count, "the expression")
-            var out: [Value] = []
-            out.reserveCapacity(items.count)
-            for item in items { out.append(try evaluate(item, &meter)) }
-            return .list(out)
-        case .map(let entries, let column):
-            try meter.charge(entries.count, "the expression")
-            var out: [Value: Value] = [:]
-            out.reserveCapacity(entries.count)
-            for entry in entries {
-                let key = try mapKey(try evaluate(entry.key, &meter), column)
-                let value = try evaluate(entry.value, &meter)
-                guard out.updateValue(value, forKey: key) == nil else {
-                    throw ContractFailure(.evaluation, "at column \(column): the map repeats the key \(key)")
-                }
-            }
-            return .map(out)
-        case .call(let f, let args, let column):
-            var values: [Value] = []
-            values.reserveCapacity(args.count)
-            for a in args { values.append(try evaluate(a, &meter)) }
-            return try call(f, values, column, &meter)
+        case .constant(let v): return v
+        case .variable(let slot): return try variable(slot)
+        case .not(let a, let column): return try not(a, column, &meter)
+        case .negate(let a, let column): return try negate(a, column, &meter)
+        case .binary(let op, let a, let b, let column): return try binary(op, a, b, column, &meter)
+        case .and(let a, let b, let column): return try logical(a, b, column, absorbing: false, &meter)
+        case .or(let a, let b, let column): return try logical(a, b, column, absorbing: true, &meter)
+        case .conditional(let c, let a, let b, let column): return try conditional(c, a, b, column, &meter)
+        case .index(let a, let i, let column): return try index(a, i, column, &meter)
+        case .select(let a, let key, let column): return try select(a, key, column, &meter)
+        case .has(let a, let key, let column): return try has(a, key, column, &meter)
+        case .list(let items, _): return try list(items, &meter)
+        case .map(let entries, let column): return try map(entries, column, &meter)
+        case .call(let f, let args, let column): return try call(f, args, column, &meter)
         }
+    }
+
+    private func variable(_ slot: Int) throws(ContractFailure) -> Value {
+        guard let v = bindings.map({ $0[variables[slot]] }) ?? slots[slot] else {
+            throw ContractFailure(.evaluation, "no value is bound to '\(variables[slot])'")
+        }
+        return v
+    }
+
+    private func not(_ a: Node, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        let v = try evaluate(a, &meter)
+        guard case .bool(let b) = v else { throw noOverload("!", column, v) }
+        return .bool(!b)
+    }
+
+    private func negate(_ a: Node, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        let v = try evaluate(a, &meter)
+        switch v {
+        case .int(let i):
+            guard i != .min else { throw ContractFailure(.overflow, "at column \(column): -(\(i)) does not fit in an int") }
+            return .int(-i)
+        case .rational(let r): return .rational(r.negated)
+        default: throw noOverload("-", column, v)
+        }
+    }
+
+    private func binary(_ op: BinaryOperator, _ a: Node, _ b: Node, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        let l = try evaluate(a, &meter)
+        let r = try evaluate(b, &meter)
+        return try apply(op, l, r, column, &meter)
+    }
+
+    private func conditional(_ c: Node, _ a: Node, _ b: Node, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        guard case .bool(let which) = try evaluate(c, &meter) else {
+            throw ContractFailure(.evaluation, "at column \(column): the condition of '?:' is not a bool")
+        }
+        return try evaluate(which ? a : b, &meter)
+    }
+
+    private func index(_ a: Node, _ i: Node, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        let container = try evaluate(a, &meter)
+        return try index(container, try evaluate(i, &meter), column)
+    }
+
+    private func select(_ a: Node, _ key: Value, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        guard case .map(let m) = try evaluate(a, &meter) else {
+            throw ContractFailure(.evaluation, "at column \(column): only a map has fields ('\(key.fieldName)')")
+        }
+        guard let v = m[key] else { throw ContractFailure(.evaluation, "at column \(column): no such key '\(key.fieldName)'") }
+        return v
+    }
+
+    private func has(_ a: Node, _ key: Value, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        guard case .map(let m) = try evaluate(a, &meter) else {
+            throw ContractFailure(.evaluation, "at column \(column): has() tests a field of a map")
+        }
+        return .bool(m[key] != nil)
+    }
+
+    private func list(_ items: [Node], _ meter: inout Meter) throws(ContractFailure) -> Value {
+        try meter.charge(items.count, "the expression")
+        var out: [Value] = []
+        out.reserveCapacity(items.count)
+        for item in items { out.append(try evaluate(item, &meter)) }
+        return .list(out)
+    }
+
+    private func map(_ entries: [(key: Node, value: Node)], _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        try meter.charge(entries.count, "the expression")
+        var out: [Value: Value] = [:]
+        out.reserveCapacity(entries.count)
+        for entry in entries {
+            let key = try mapKey(try evaluate(entry.key, &meter), column)
+            let value = try evaluate(entry.value, &meter)
+            guard out.updateValue(value, forKey: key) == nil else {
+                throw ContractFailure(.evaluation, "at column \(column): the map repeats the key \(key)")
+            }
+        }
+        return .map(out)
+    }
+
+    private func call(_ f: Function, _ args: [Node], _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        var values: [Value] = []
+        values.reserveCapacity(args.count)
+        for a in args { values.append(try evaluate(a, &meter)) }
+        return try call(f, values, column, &meter)
     }
 
     private func noOverload(_ op: String, _ column: Int, _ types: Value...) -> ContractFailure {
@@ -115,7 +153,7 @@ struct Evaluator {
 
     // MARK: Operators
 
-    private func binary(_ op: BinaryOperator, _ l: Value, _ r: Value, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+    private func apply(_ op: BinaryOperator, _ l: Value, _ r: Value, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
         switch op {
         case .add, .subtract, .multiply, .divide, .remainder:
             return try arithmetic(op, l, r, column, &meter)

@@ -14,6 +14,9 @@ public struct Expression: Sendable, Hashable {
     public static let maxCost: UInt64 = 10_000
     /// The deepest nesting of parentheses, brackets, calls and conditional branches the parser follows.
     public static let maxDepth = 32
+    /// The longest chain of operations from the result to a literal or binding (`a + b + c` is 3 deep): what bounds
+    /// the evaluator's recursion, and so its stack, whatever the source.
+    public static let maxHeight = 64
 
     /// Compiles `source`, refusing it when it does not parse, uses what the subset leaves out (`.syntax`, with the
     /// column), or costs more than `maxCost` (`.tooCostly`).
@@ -29,7 +32,11 @@ public struct Expression: Sendable, Hashable {
         }
         var parser = try Parser(source)
         let root = try parser.parse()
-        let cost = UInt64(root.count)
+        let (count, height) = root.measure
+        guard height <= Expression.maxHeight else {
+            throw ContractFailure(.syntax, "at column \(root.column ?? 1): the expression is \(height) levels deep, more than \(Expression.maxHeight) (each operator of a chain is a level)")
+        }
+        let cost = UInt64(count)
         guard cost <= maxCost else {
             throw ContractFailure(.tooCostly, "the expression's static cost is \(cost), over the bound of \(maxCost)")
         }
@@ -40,12 +47,9 @@ public struct Expression: Sendable, Hashable {
     }
 
     /// Evaluates with `bindings` by name; a name the expression reads but `bindings` lacks fails only if it is
-    /// reached. Each binding is looked up once, not per use.
+    /// reached.
     public func evaluate(_ bindings: [String: Value], meter: inout Meter) throws(ContractFailure) -> Value {
-        var slots: [Value?] = []
-        slots.reserveCapacity(variables.count)
-        for name in variables { slots.append(bindings[name]) }
-        return try evaluate(slots: slots, meter: &meter)
+        try Evaluator(slots: [], bindings: bindings, variables: variables).evaluate(root, &meter)
     }
 
     /// The faster entry point: `slots[i]` is the value of `variables[i]` (nil when unbound), resolved by a caller
@@ -54,7 +58,7 @@ public struct Expression: Sendable, Hashable {
         guard slots.count == variables.count else {
             throw ContractFailure(.evaluation, "\(slots.count) slots given for \(variables.count) variables")
         }
-        return try Evaluator(slots: slots, variables: variables).evaluate(root, &meter)
+        return try Evaluator(slots: slots, bindings: nil, variables: variables).evaluate(root, &meter)
     }
 
     /// Two expressions are equal when their sources are: the compiled tree is a function of the source.

@@ -20,17 +20,41 @@ indirect enum Node: Sendable {
     case map([(key: Node, value: Node)], column: Int)
     case call(Function, [Node], column: Int)
 
-    /// The nodes in this tree: each one evaluated costs one unit of gas, so this is the static part of the cost.
-    var count: Int {
+    /// Where the node's operator or call is in the source; nil for a literal or a binding.
+    var column: Int? {
         switch self {
-        case .constant, .variable: 1
-        case .not(let a, _), .negate(let a, _), .select(let a, _, _), .has(let a, _, _): 1 + a.count
-        case .binary(_, let a, let b, _), .and(let a, let b, _), .or(let a, let b, _), .index(let a, let b, _): 1 + a.count + b.count
-        case .conditional(let a, let b, let c, _): 1 + a.count + b.count + c.count
-        case .list(let items, _): 1 + items.reduce(0) { $0 + $1.count }
-        case .map(let entries, _): 1 + entries.reduce(0) { $0 + $1.key.count + $1.value.count }
-        case .call(_, let args, _): 1 + args.reduce(0) { $0 + $1.count }
+        case .constant, .variable: nil
+        case .not(_, let c), .negate(_, let c), .binary(_, _, _, let c), .and(_, _, let c), .or(_, _, let c),
+             .conditional(_, _, _, let c), .index(_, _, let c), .select(_, _, let c), .has(_, _, let c),
+             .list(_, let c), .map(_, let c), .call(_, _, let c): c
         }
+    }
+
+    /// The nodes this node applies to.
+    var children: [Node] {
+        switch self {
+        case .constant, .variable: []
+        case .not(let a, _), .negate(let a, _), .select(let a, _, _), .has(let a, _, _): [a]
+        case .binary(_, let a, let b, _), .and(let a, let b, _), .or(let a, let b, _), .index(let a, let b, _): [a, b]
+        case .conditional(let a, let b, let c, _): [a, b, c]
+        case .list(let items, _): items
+        case .map(let entries, _): entries.flatMap { [$0.key, $0.value] }
+        case .call(_, let args, _): args
+        }
+    }
+
+    /// The number of nodes in this tree (each evaluated costs one unit of gas: the static part of the cost) and
+    /// its height (the evaluator's recursion depth), found without recursion so that a deep tree cannot exhaust
+    /// the stack before it is refused.
+    var measure: (count: Int, height: Int) {
+        var count = 0, height = 0
+        var stack: [(node: Node, level: Int)] = [(self, 1)]
+        while let (node, level) = stack.popLast() {
+            count += 1
+            height = Swift.max(height, level)
+            for child in node.children { stack.append((child, level + 1)) }
+        }
+        return (count, height)
     }
 }
 
