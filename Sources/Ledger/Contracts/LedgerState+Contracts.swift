@@ -196,8 +196,8 @@ extension LedgerState {
             let current = d.epochs.epoch(containing: height) ?? 0
             let record: ContractRecord
             if let old = contracts[id] {
-                // A new version keeps the supply and never runs an epoch already executed.
-                record = ContractRecord(definition: d, activatedAt: height, supply: old.supply, nextEpoch: max(old.nextEpoch, current), lastExecuted: old.lastExecuted)
+                // A new version's pool.units is the supply it was voted in with; it never runs an epoch already executed.
+                record = ContractRecord(definition: d, activatedAt: height, supply: d.pool.units, nextEpoch: max(old.nextEpoch, current), lastExecuted: old.lastExecuted)
             } else {
                 record = ContractRecord(definition: d, activatedAt: height, supply: d.pool.units, nextEpoch: current)
             }

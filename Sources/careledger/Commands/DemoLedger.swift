@@ -10,7 +10,8 @@ import Services
 /// by ``LocalNetwork`` as `bench load` starts its network) runs consensus; the first provider's node anchors the
 /// imported samples and serves the FHIR gateway, a receipt is printed and verified (and a tampered copy fails),
 /// partner hospital B is refused the sample patient over the gateway, the sample Consent is recorded and queried,
-/// and B is then served — each step through the same use case (`Services`) as the command it names.
+/// and B is then served, then the providers share ventilators by an allocation contract (DemoContracts) — each step
+/// through the same use case (`Services`) as the command it names.
 extension DemoCommand {
     func ledgerDemo() async throws -> Int {
         let directory = URL(fileURLWithPath: homePath)
@@ -42,6 +43,7 @@ extension DemoCommand {
         failures += refusalFailures
         failures += try await consentDemo(store: store, ledger: RPCConsentLedger(port: try network.rpcPort(0)), home: home)
         if let visit { failures += try await partnerServed(visit, store: store, home: home) }
+        failures += try await contractDemo(network: network)
         failures += try await consensusCheck(network)
         try await store.close()
         return failures

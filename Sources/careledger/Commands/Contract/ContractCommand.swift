@@ -5,6 +5,8 @@ struct ContractCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "contract",
         abstract: "Allocation contracts: scarce resources divided by published rules (docs/contracts.md).",
-        subcommands: [ContractSimulateCommand.self, ContractEvalCommand.self]
+        subcommands: [ContractDeployCommand.self, ContractVoteCommand.self, ContractClaimCommand.self, ContractSupplyCommand.self,
+                      ContractWithdrawCommand.self, ContractShowCommand.self, ContractExplainCommand.self, ContractSimulateCommand.self,
+                      ContractEvalCommand.self]
     )
 }
