@@ -282,15 +282,24 @@ def run_celpy(expr, bindings):
         return ("error",)
 
 
+def fail(message):
+    """Stops with exit status 2: the check could not run (as opposed to a disagreement, status 1)."""
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
+
 def run_ours(binary, requests):
     """Evaluates every {"expr", "bindings"} request with one careledger process; results in order."""
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests)
-    done = subprocess.run([binary, "contract", "eval"], input=text.encode("utf-8"), capture_output=True, timeout=600)
+    try:
+        done = subprocess.run([binary, "contract", "eval"], input=text.encode("utf-8"), capture_output=True, timeout=600)
+    except OSError as e:
+        fail("cannot run %s: %s (build it with swift build, or pass --careledger)" % (binary, e))
     if done.returncode != 0:
-        sys.exit("careledger contract eval failed (%d): %s" % (done.returncode, done.stderr.decode(errors="replace")))
+        fail("careledger contract eval failed (%d): %s" % (done.returncode, done.stderr.decode(errors="replace")))
     lines = done.stdout.decode("utf-8").splitlines()
     if len(lines) != len(requests):
-        sys.exit("careledger gave %d results for %d expressions" % (len(lines), len(requests)))
+        fail("careledger gave %d results for %d expressions" % (len(lines), len(requests)))
     return [from_ours(line) for line in lines]
 
 
@@ -529,7 +538,7 @@ def features_folder(sdist, temp):
         done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", SDIST,
                                "-d", download], capture_output=True)
         if done.returncode != 0:
-            sys.exit("cannot download the %s sdist: %s" % (SDIST, done.stderr.decode(errors="replace")[-500:]))
+            fail("cannot download the %s sdist: %s" % (SDIST, done.stderr.decode(errors="replace")[-500:]))
         sdist = os.path.join(download, os.listdir(download)[0])
     out = os.path.join(temp, "features")
     os.makedirs(out)
@@ -540,7 +549,7 @@ def features_folder(sdist, temp):
                 with tar.extractfile(member) as src, open(os.path.join(out, parts[2]), "wb") as dst:
                     dst.write(src.read())
     if not os.listdir(out):
-        sys.exit("the sdist %s has no features/*.textproto" % sdist)
+        fail("the sdist %s has no features/*.textproto" % sdist)
     return out
 
 
