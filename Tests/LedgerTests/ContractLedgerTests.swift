@@ -168,6 +168,24 @@ struct ContractLedgerTests {
         #expect(n.app.state.allocation("ventilators", epoch: 1)?.version == 2)
     }
 
+    @Test func anEpochThatRunsOutOfGasIsAFailureRecordedInTheStateNotACrash() throws {
+        var n = try Network()
+        var starved = Self.ventilators()
+        starved.gas = 5
+        try Self.inForce(starved, &n)  // height 1
+        n.block([try n.tx(1, .claim(contract: "ventilators", Claim(claimant: "hospital-b", units: Rational(3)))),
+                 try n.tx(2, .claim(contract: "ventilators", Claim(claimant: "hospital-c", units: Rational(5)))),
+                 try n.tx(3, .claim(contract: "ventilators", Claim(claimant: "hospital-d", units: Rational(7))))])
+        for _ in 0..<3 { n.block([]) }  // height 5: epoch 0 runs
+        let result = try #require(n.app.state.allocation("ventilators", epoch: 0))
+        #expect(result.failure?.code == .outOfGas)
+        #expect(result.gasUsed == 5 && result.free == Rational(10))
+        #expect(result.allocations.allSatisfy { $0.units == .zero } && result.allocations.count == 3)
+        #expect(n.app.state.contract("ventilators")?.nextEpoch == 1, "the failed epoch counts as executed")
+        n.block([])  // the chain goes on
+        #expect(n.app.height == 6)
+    }
+
     @Test func identicalBlocksGiveIdenticalResultsAndRootsOnEveryValidator() throws {
         var a = try Network(), b = try Network()
         for net in [0, 1] {

@@ -22,8 +22,9 @@ public struct ExecutionContext: Sendable {
     public var meter: Meter
     public private(set) var steps: [Step] = []
 
-    /// The most steps one explanation may hold.
-    public static let maxSteps = 100_000
+    /// The most steps one explanation may hold: below the ledger encoding's 65,536 items a list may have, so a result
+    /// always fits the state.
+    public static let maxSteps = 60_000
 
     public init(contract: CompiledContract, epoch: UInt64, seed: [UInt8], meter: Meter) {
         self.contract = contract
