@@ -17,6 +17,35 @@ struct ContractEvalOracleTests {
 
     static let celpyAvailable = GatewayClientsTests.pythonImports("celpy")
 
+    /// What the oracle script relies on, without python: typed results, failures with their code, and one result
+    /// line per input line in order.
+    @Test func evalPrintsTypedResultsAndFailuresOnePerLine() throws {
+        let cli = CLITests()
+        let one = try cli.run(["contract", "eval", "attributes.sofa <= 7 ? 3 : (attributes.sofa <= 11 ? 2 : 0)",
+                               "--bindings", #"{"attributes": {"sofa": 9}}"#])
+        #expect(one.status == 0)
+        #expect(one.stdout == #"{"value":2}"# + "\n")
+        let failed = try cli.run(["contract", "eval", "1 + 3.5"])
+        #expect(failed.status == 1)
+        #expect(failed.stdout.hasPrefix(#"{"error":"syntax","message":"at column 5: "#))
+        let lines = [
+            #"{"expr": "rational(7, 2) + 1"}"#,
+            #"{"expr": "{2: 'b', 'a': [true]}"}"#,
+            "not json",
+            #"{"expr": "x / 0", "bindings": {"x": 1}}"#,
+            #"{"expr": "s + 'é'", "bindings": {"s": "caf"}}"#,
+        ]
+        let many = try cli.run(["contract", "eval"], stdin: Data((lines.joined(separator: "\n") + "\n").utf8))
+        #expect(many.status == 0)
+        #expect(many.stdout.split(separator: "\n").map(String.init) == [
+            #"{"value":{"rational":"9/2"}}"#,
+            #"{"value":{"map":[["a",[true]],[2,"b"]]}}"#,
+            #"{"error":"input","message":"a line is a JSON object {\"expr\": string, \"bindings\": object}"}"#,
+            #"{"error":"divisionByZero","message":"at column 3: 1 / 0"}"#,
+            #"{"value":"café"}"#,
+        ])
+    }
+
     static var runnable: Bool {
         GatewayClientsTests.required || (celpyAvailable && sdist != nil)
     }

@@ -12,7 +12,7 @@ struct ContractEvalCommand: ParsableCommand {
         discussion: """
             With EXPR, evaluates it once with --bindings and prints one JSON line: {"value": V} (exit 0), or \
             {"error": CODE, "message": TEXT} (exit 1), CODE being syntax, tooCostly, evaluation, overflow, \
-            divisionByZero or outOfGas.
+            divisionByZero or outOfGas. --bindings that are not a JSON object of such values exit 64.
 
             Without EXPR, reads JSON lines {"expr": "...", "bindings": {...}} from standard input and writes one \
             result line for each, in order (exit 0; a line that is not such an object gives {"error": "input"}).
