@@ -24,7 +24,10 @@ struct ContractsBenchCommand: ParsableCommand {
               4. `careledger contract simulate` as a child process on a --claimants claims file, beside the same \
             binary's process start (`contract simulate --help`) and the same simulation in-process.
             Each figure is the median of the runs that fit in --seconds (at least 3). Build in release mode for the \
-            issue's figures: swift run -c release careledger bench contracts
+            issue's figures: scripts/bench-contracts.sh runs this on the release build.
+
+            Exit codes: 0 every figure printed; 1 an execution failed (its row says FAILED) or a check did not hold \
+            (the evaluator and plain Swift disagree, a transaction was refused, a child process failed); 64 bad usage.
             """
     )
 
@@ -48,7 +51,7 @@ struct ContractsBenchCommand: ParsableCommand {
     func validate() throws {
         guard (2...CompiledContract.maxClaimants).contains(claimants) else { throw ValidationError("--claimants must be 2 to \(CompiledContract.maxClaimants)") }
         guard seconds > 0, seconds <= 60 else { throw ValidationError("--seconds must be above 0 and at most 60") }
-        for name in dataSets where !DataSet.names.contains(name) { throw ValidationError("--data takes \(DataSet.names.joined(separator: ", ")), not '\(name)'") }
+        for name in dataSets where !ContractsBenchData.names.contains(name) { throw ValidationError("--data takes \(ContractsBenchData.names.joined(separator: ", ")), not '\(name)'") }
         for part in chosenParts where !Self.parts.contains(part) { throw ValidationError("--only takes \(Self.parts.joined(separator: ", ")), not '\(part)'") }
     }
 
@@ -56,7 +59,7 @@ struct ContractsBenchCommand: ParsableCommand {
     var chosenParts: [String] { only.map { $0.split(separator: ",").map { String($0) } } ?? Self.parts }
 
     func run() throws {
-        let sets = dataSets.map { DataSet(name: $0, claimants: claimants, seed: seed) }
+        let sets = dataSets.map { ContractsBenchData(name: $0, claimants: claimants, seed: seed) }
         #if DEBUG
         let build = "debug build: figures for development only; build with -c release for the issue's"
         #else
@@ -65,10 +68,11 @@ struct ContractsBenchCommand: ParsableCommand {
         print("contracts benchmark: \(claimants) claimants, data sets \(dataSets.joined(separator: ", ")), seed \(seed), median of the runs in \(seconds) s per figure, \(build)")
         for set in sets { print("  \(set.name): \(set.summary)") }
         let parts = chosenParts
-        if parts.contains("mechanisms") { try mechanisms(sets) }
+        let failed = parts.contains("mechanisms") ? try mechanisms(sets) : 0
         if parts.contains("expressions") { try expressions(sets) }
         if parts.contains("finalize") { try finalization(sets) }
         if parts.contains("cli") { try processes(sets) }
+        if failed > 0 { throw ContractsBenchFailure("\(failed) executions failed (FAILED above)") }
     }
 
     /// Per-run seconds of `body`: the median of the runs that fit in `--seconds` (at least 3, after one warm-up).
@@ -87,7 +91,9 @@ struct ContractsBenchCommand: ParsableCommand {
 
     // MARK: 1. Mechanisms
 
-    func mechanisms(_ sets: [DataSet]) throws {
+    /// Prints part 1; returns how many executions failed.
+    func mechanisms(_ sets: [ContractsBenchData]) throws -> Int {
+        var failed = 0
         print("")
         print("1. One epoch through ContractExecutor.execute; reference: sorting the same claims by id and summing their demands")
         for set in sets {
@@ -106,13 +112,15 @@ struct ContractsBenchCommand: ParsableCommand {
                     let sorted = claims.sorted { idPrecedes($0.claimant, $1.claimant) }
                     sink = try Rational.sum(sorted.map(\.units))
                 }
-                guard sink >= .zero else { throw ValidationError("a negative demand in the generated claims") }
+                guard sink >= .zero else { throw ContractsBenchFailure("a negative demand in the generated claims") }
+                if result.failure != nil { failed += 1 }
                 let outcome = result.failure.map { "FAILED: \($0)" } ?? "allocated \(result.allocated.displayText) of \(result.supply.displayText)"
                 print("    " + kind.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)
                       + String(format: "%10.1f %10.3f %14.3f %13.1f× %10d %7d  ", 1 / epoch, epoch * 1000, reference * 1000, epoch / reference,
                                Int(result.gasUsed), result.steps.count) + outcome)
             }
         }
+        return failed
     }
 
     // MARK: 2. Expressions
@@ -138,7 +146,7 @@ struct ContractsBenchCommand: ParsableCommand {
         },
     ]
 
-    func expressions(_ sets: [DataSet]) throws {
+    func expressions(_ sets: [ContractsBenchData]) throws {
         print("")
         print("2. Priority expressions per claimant; reference: the same computation as a plain Swift closure over the same claims' attribute dictionaries")
         for c in Self.expressionCases {
@@ -156,7 +164,7 @@ struct ContractsBenchCommand: ParsableCommand {
                     var meter = Meter(budget: .max)
                     let value = try expression.evaluate(slots: s, meter: &meter)
                     guard let expected = c.swift(claim), value == .int(expected) else {
-                        throw ValidationError("\(c.name) for \(claim.claimant): the evaluator gave \(value), plain Swift \(c.swift(claim).map(String.init) ?? "nothing")")
+                        throw ContractsBenchFailure("\(c.name) for \(claim.claimant): the evaluator gave \(value), plain Swift \(c.swift(claim).map(String.init) ?? "nothing")")
                     }
                 }
                 var total: Int64 = 0
@@ -188,19 +196,19 @@ struct ContractsBenchCommand: ParsableCommand {
 
     // MARK: 3. Block finalization
 
-    func finalization(_ sets: [DataSet]) throws {
+    func finalization(_ sets: [ContractsBenchData]) throws {
         print("")
         print("3. One epoch inside LedgerApplication.finalizeBlock + commit, \(claimants) standing claims per contract; reference: an empty block where no epoch ends")
         let setupStart = ContinuousClock.now
-        var chain = try BenchChain(claimants: claimants)
+        var chain = try ContractsBenchChain(claimants: claimants)
         let triage = Self.expressionCases[0].source
         let total = sets.first.map { $0.profiles.reduce(0) { $0 + $1.demand } } ?? claimants
         // Epochs of 3 blocks: the max-min contract's end at heights ≡ 0 (mod 3), pro-rata's at ≡ 1, none at ≡ 2.
         let maxMin = ContractDefinition(id: "ventilator-triage", description: "ventilators max-min fair, by SOFA triage priority",
-                                        pool: Pool(resource: "ventilator", units: Rational(total / 2), divisible: false, owners: [BenchChain.names[0]]),
+                                        pool: Pool(resource: "ventilator", units: Rational(total / 2), divisible: false, owners: [ContractsBenchChain.names[0]]),
                                         epochs: EpochSchedule(start: 1, length: 3), mechanism: MechanismSpec(type: .maxMin), priority: triage)
         let proRata = ContractDefinition(id: "icu-bed-days", description: "ICU bed-days pro rata to demand",
-                                         pool: Pool(resource: "ICU bed-day", units: Rational(total / 2), divisible: false, owners: [BenchChain.names[0]]),
+                                         pool: Pool(resource: "ICU bed-day", units: Rational(total / 2), divisible: false, owners: [ContractsBenchChain.names[0]]),
                                          epochs: EpochSchedule(start: 2, length: 3), mechanism: MechanismSpec(type: .proRata))
         try chain.deploy([maxMin, proRata])
         print(String(format: "  setup: %d participants registered, 2 contracts voted in (%.1f s)", claimants + 4, Bench.seconds(ContinuousClock.now - setupStart)))
@@ -216,10 +224,10 @@ struct ContractsBenchCommand: ParsableCommand {
                 times[height % 3, default: []].append(try chain.emptyBlock())
                 for d in [maxMin, proRata] where d.epochs.epoch(endingAt: height) != nil && !checked.contains(d.id) {
                     guard let epoch = d.epochs.epoch(endingAt: height), let result = chain.app.state.allocation(d.id, epoch: epoch) else {
-                        throw ValidationError("\(d.id): no result stored at height \(height)")
+                        throw ContractsBenchFailure("\(d.id): no result stored at height \(height)")
                     }
-                    if let failure = result.failure { throw ValidationError("\(d.id) epoch \(epoch) failed: \(failure)") }
-                    guard result.allocations.count == claims.count else { throw ValidationError("\(d.id): \(result.allocations.count) allocations for \(claims.count) claims") }
+                    if let failure = result.failure { throw ContractsBenchFailure("\(d.id) epoch \(epoch) failed: \(failure)") }
+                    guard result.allocations.count == claims.count else { throw ContractsBenchFailure("\(d.id): \(result.allocations.count) allocations for \(claims.count) claims") }
                     checked.insert(d.id)
                 }
             }
@@ -237,10 +245,10 @@ struct ContractsBenchCommand: ParsableCommand {
 
     // MARK: 4. The command as users run it
 
-    func processes(_ sets: [DataSet]) throws {
+    func processes(_ sets: [ContractsBenchData]) throws {
         print("")
         print("4. careledger contract simulate as a child process; reference: the same binary's process start (contract simulate --help)")
-        guard let binary = Bundle.main.executablePath else { throw ValidationError("cannot find this executable's path") }
+        guard let binary = Bundle.main.executablePath else { throw ContractsBenchFailure("cannot find this executable's path") }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("careledger-bench-contracts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -255,7 +263,7 @@ struct ContractsBenchCommand: ParsableCommand {
             p.standardInput = FileHandle.nullDevice
             try p.run()
             p.waitUntilExit()
-            guard p.terminationStatus == 0 else { throw ValidationError("careledger \(arguments.joined(separator: " ")) exited \(p.terminationStatus)") }
+            guard p.terminationStatus == 0 else { throw ContractsBenchFailure("careledger \(arguments.joined(separator: " ")) exited \(p.terminationStatus)") }
         }
         /// Median seconds of the command and of the reference, run in turn so that both see the same neighbours.
         func timedChild(_ arguments: [String]) throws -> (process: Double, start: Double) {
@@ -287,7 +295,7 @@ struct ContractsBenchCommand: ParsableCommand {
                                                                  definitionFile: definition.path, claimsFile: claimsFile.path)
                         bytes = outcome.report.json().count
                     } catch {
-                        throw ValidationError("simulate \(kind.rawValue) on \(set.name): \(error)")
+                        throw ContractsBenchFailure("simulate \(kind.rawValue) on \(set.name): \(error)")
                     }
                 }
                 let (process, start) = try timedChild(["contract", "simulate", definition.path, "--claims", claimsFile.path])
@@ -299,9 +307,15 @@ struct ContractsBenchCommand: ParsableCommand {
     }
 }
 
+/// Something the benchmark found wrong while it ran (exit 1), as opposed to bad usage (exit 64).
+struct ContractsBenchFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// A generated population of claimants: what each asks and the attributes expressions read, from a seeded
-/// SplitMix64 so that every run divides the same claims.
-struct DataSet {
+/// SplitMix64 (ContractsBenchRandom) so that every run divides the same claims.
+struct ContractsBenchData {
     static let names = ["uniform", "skewed"]
 
     /// One claimant's figures, from which every mechanism's claim is made.
@@ -325,7 +339,7 @@ struct DataSet {
 
     init(name: String, claimants: Int, seed: UInt64) {
         self.name = name
-        var rng = SplitMix64(seed: seed &+ (name == "skewed" ? 1 : 0))
+        var rng = ContractsBenchRandom(seed: seed &+ (name == "skewed" ? 1 : 0))
         let width = max(4, String(claimants).count)
         var profiles: [Profile] = []
         for i in 1...claimants {
@@ -411,7 +425,7 @@ struct DataSet {
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a seeded generator for the benchmark's data.
-struct SplitMix64 {
+struct ContractsBenchRandom {
     var state: UInt64
 
     init(seed: UInt64) { state = seed }
@@ -432,7 +446,7 @@ struct SplitMix64 {
 
 /// An in-memory chain for part 3: four genesis participants with equal stake (three of them vote contracts in)
 /// and the claimants, registered by their own RegisterParticipant transactions.
-struct BenchChain {
+struct ContractsBenchChain {
     static let chainId = "careledger-bench-contracts"
     static let names = ["hospital-a", "hospital-b", "hospital-c", "hospital-d"]
     let genesisKeys: [SigningKey]
@@ -474,14 +488,14 @@ struct BenchChain {
             for k in genesisKeys[1...2] { txs.append(try tx(.contract(.vote(contract: d.id, version: d.version, approve: true)), k)) }
         }
         _ = try block(txs)
-        for d in definitions where app.state.contract(d.id) == nil { throw ValidationError("\(d.id) is not in force after its votes") }
+        for d in definitions where app.state.contract(d.id) == nil { throw ContractsBenchFailure("\(d.id) is not in force after its votes") }
     }
 
     /// Each claim, signed by its claimant, in every contract of `contracts` (replacing its earlier claim there).
     mutating func claim(_ claims: [Claim], in contracts: [String]) throws {
         var txs: [Transaction] = []
         for c in claims {
-            guard let key = claimantKeys[c.claimant] else { throw ValidationError("no participant '\(c.claimant)'") }
+            guard let key = claimantKeys[c.claimant] else { throw ContractsBenchFailure("no participant '\(c.claimant)'") }
             for id in contracts { txs.append(try tx(.contract(.claim(contract: id, c)), key)) }
         }
         for chunk in stride(from: 0, to: txs.count, by: 1_000) { _ = try block(Array(txs[chunk..<min(chunk + 1_000, txs.count)])) }
@@ -505,7 +519,7 @@ struct BenchChain {
         app.commit()
         let elapsed = Bench.seconds(clock.now - start)
         if let (i, r) = finalized.results.enumerated().first(where: { $0.element.code != nil }) {
-            throw ValidationError("transaction \(i) of the block at height \(height) was refused: \(r.message)")
+            throw ContractsBenchFailure("transaction \(i) of the block at height \(height) was refused: \(r.message)")
         }
         return elapsed
     }
