@@ -66,6 +66,23 @@ public struct Claim: Sendable, Hashable, Codable {
         }
     }
 
+    /// One binding of ``bindings(supply:epoch:)`` by name, without building the others: what an expression that
+    /// reads only `attributes` and `units` costs per claim is two lookups, not a dictionary of seven.
+    public func binding(_ name: String, supply: Rational, epoch: UInt64) -> Value? {
+        switch name {
+        case "claimant": .string(claimant)
+        case "units": Value.exact(units)
+        case "attributes": .map(Dictionary(uniqueKeysWithValues: attributes.map { (Value.string($0.key), $0.value) }))
+        case "supply": Value.exact(supply)
+        case "epoch": .int(Int64(clamping: epoch))
+        case "weight": weight.map(Value.exact)
+        case "price": price.map(Value.exact)
+        case "side": side.map { .string($0.rawValue) }
+        case "category": category.map { .string($0) }
+        default: nil
+        }
+    }
+
     /// The bindings an expression sees for this claim: `claimant`, `units`, `weight`, `price`, `side`,
     /// `category` (absent fields are absent) and `attributes` (a map), plus the epoch's `supply` and `epoch`.
     public func bindings(supply: Rational, epoch: UInt64) -> [String: Value] {
