@@ -1,6 +1,7 @@
-/// Evaluates a compiled ``Node`` tree: CEL's semantics for the subset, every node charged one unit of gas and
+/// Evaluates a compiled ``Program``: CEL's semantics for the subset, every node charged one unit of gas and
 /// every data-dependent step (building strings and lists, `in` over a list, comparing lists) charged by size.
 struct Evaluator {
+    let program: Program
     /// The values of ``Expression/variables`` by slot (nil where the caller bound nothing), or else the caller's
     /// bindings by name: reading a name or two there costs less than building the slots for one evaluation.
     let slots: [Value?]
@@ -10,26 +11,42 @@ struct Evaluator {
     /// Bytes of string work covered by one unit of gas (concatenation, comparison, search, `size`).
     static let bytesPerUnit = 16
 
-    /// Evaluates `node`. Each case's work is in a function of its own, so that this frame, which every level of
-    /// the tree puts on the stack, stays small even unoptimized (the tree's height is bounded by
+    /// The largest map whose fields are found by comparing keys in turn instead of hashing the key: comparing a
+    /// few short strings costs less than hashing one. Either way the same entry is found (keys are unique).
+    static let scannedMapSize = 8
+
+    /// Evaluates the whole program.
+    func evaluate(_ meter: inout Meter) throws(ContractFailure) -> Value {
+        try evaluate(program.root, &meter)
+    }
+
+    /// Evaluates the instruction at `at`. Each case's work is in a function of its own, so that this frame, which
+    /// every level of the tree puts on the stack, stays small even unoptimized (the tree's height is bounded by
     /// ``Expression/maxHeight``).
-    func evaluate(_ node: Node, _ meter: inout Meter) throws(ContractFailure) -> Value {
+    func evaluate(_ at: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
         try meter.charge(1, "the expression")
-        switch node {
-        case .constant(let v): return v
+        let instruction = program.instructions[at]
+        let column = instruction.column
+        switch instruction.operation {
+        case .integer(let i): return .int(i)
+        case .constant(let c): return program.constants[c]
         case .variable(let slot): return try variable(slot)
-        case .not(let a, let column): return try not(a, column, &meter)
-        case .negate(let a, let column): return try negate(a, column, &meter)
-        case .binary(let op, let a, let b, let column): return try binary(op, a, b, column, &meter)
-        case .and(let a, let b, let column): return try logical(a, b, column, absorbing: false, &meter)
-        case .or(let a, let b, let column): return try logical(a, b, column, absorbing: true, &meter)
-        case .conditional(let c, let a, let b, let column): return try conditional(c, a, b, column, &meter)
-        case .index(let a, let i, let column): return try index(a, i, column, &meter)
-        case .select(let a, let key, let column): return try select(a, key, column, &meter)
-        case .has(let a, let key, let column): return try has(a, key, column, &meter)
-        case .list(let items, _): return try list(items, &meter)
-        case .map(let entries, let column): return try map(entries, column, &meter)
-        case .call(let f, let args, let column): return try call(f, args, column, &meter)
+        case .not(let a): return try not(a, column, &meter)
+        case .negate(let a): return try negate(a, column, &meter)
+        case .binary(let op, let a, let b): return try binary(op, a, b, column, &meter)
+        case .and(let a, let b): return try logical(a, b, column, absorbing: false, &meter)
+        case .or(let a, let b): return try logical(a, b, column, absorbing: true, &meter)
+        case .conditional(let c, let a, let b): return try conditional(c, a, b, column, &meter)
+        case .index(let a, let i): return try index(a, i, column, &meter)
+        case .select(let a, let key): return try select(try evaluate(a, &meter), key, column)
+        case .selectVariable(let slot, let key):
+            // The binding is a node of its own: charged as evaluating it would be, before it is read.
+            try meter.charge(1, "the expression")
+            return try select(try variable(slot), key, column)
+        case .has(let a, let key): return try has(a, key, column, &meter)
+        case .list(let start, let count): return try list(start, count, &meter)
+        case .map(let start, let count): return try map(start, count, column, &meter)
+        case .call(let f, let start, let count): return try call(f, start, count, column, &meter)
         }
     }
 
@@ -40,13 +57,13 @@ struct Evaluator {
         return v
     }
 
-    private func not(_ a: Node, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+    private func not(_ a: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
         let v = try evaluate(a, &meter)
         guard case .bool(let b) = v else { throw noOverload("!", column, v) }
         return .bool(!b)
     }
 
-    private func negate(_ a: Node, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+    private func negate(_ a: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
         let v = try evaluate(a, &meter)
         switch v {
         case .int(let i):
@@ -57,54 +74,111 @@ struct Evaluator {
         }
     }
 
-    private func binary(_ op: BinaryOperator, _ a: Node, _ b: Node, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
-        let l = try evaluate(a, &meter)
-        let r = try evaluate(b, &meter)
+    private func binary(_ op: BinaryOperator, _ a: Int, _ b: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        let l = try operand(a, &meter)
+        let r = try operand(b, &meter)
+        // Two ints, the common case, without the general dispatch; what fails there (overflow, division by zero,
+        // `in`) is left to it, for its errors.
+        if case .int(let x) = l, case .int(let y) = r {
+            switch op {
+            case .less: return .bool(x < y)
+            case .lessOrEqual: return .bool(x <= y)
+            case .greater: return .bool(x > y)
+            case .greaterOrEqual: return .bool(x >= y)
+            case .equal: return .bool(x == y)
+            case .notEqual: return .bool(x != y)
+            case .add:
+                let (sum, overflow) = x.addingReportingOverflow(y)
+                if !overflow { return .int(sum) }
+            case .subtract:
+                let (difference, overflow) = x.subtractingReportingOverflow(y)
+                if !overflow { return .int(difference) }
+            case .multiply:
+                let (product, overflow) = x.multipliedReportingOverflow(by: y)
+                if !overflow { return .int(product) }
+            case .divide:
+                let (quotient, overflow) = x.dividedReportingOverflow(by: y)
+                if y != 0, !overflow { return .int(quotient) }
+            case .remainder:
+                let (remainder, overflow) = x.remainderReportingOverflow(dividingBy: y)
+                if y != 0, !overflow { return .int(remainder) }
+            case .in: break
+            }
+        }
         return try apply(op, l, r, column, &meter)
     }
 
-    private func conditional(_ c: Node, _ a: Node, _ b: Node, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+    /// Evaluates an operator's operand, the commonest kinds (an int literal, a field of a binding) in place, saving
+    /// a call and the return of its value; charged, and failing, exactly as ``evaluate(_:_:)``.
+    @inline(__always)
+    private func operand(_ at: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        let instruction = program.instructions[at]
+        switch instruction.operation {
+        case .integer(let i):
+            try meter.charge(1, "the expression")
+            return .int(i)
+        case .selectVariable(let slot, let key):
+            try meter.charge(1, "the expression")
+            try meter.charge(1, "the expression")
+            return try select(try variable(slot), key, instruction.column)
+        default:
+            return try evaluate(at, &meter)
+        }
+    }
+
+    private func conditional(_ c: Int, _ a: Int, _ b: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
         guard case .bool(let which) = try evaluate(c, &meter) else {
             throw ContractFailure(.evaluation, "at column \(column): the condition of '?:' is not a bool")
         }
         return try evaluate(which ? a : b, &meter)
     }
 
-    private func index(_ a: Node, _ i: Node, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+    private func index(_ a: Int, _ i: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
         let container = try evaluate(a, &meter)
         return try index(container, try evaluate(i, &meter), column)
     }
 
-    private func select(_ a: Node, _ key: Value, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
-        guard case .map(let m) = try evaluate(a, &meter) else {
-            throw ContractFailure(.evaluation, "at column \(column): only a map has fields ('\(key.fieldName)')")
+    private func select(_ target: Value, _ key: Int, _ column: Int) throws(ContractFailure) -> Value {
+        guard case .map(let m) = target else {
+            throw ContractFailure(.evaluation, "at column \(column): only a map has fields ('\(program.fields[key])')")
         }
-        guard let v = m[key] else { throw ContractFailure(.evaluation, "at column \(column): no such key '\(key.fieldName)'") }
+        guard let v = Evaluator.field(m, program.fields[key]) else {
+            throw ContractFailure(.evaluation, "at column \(column): no such key '\(program.fields[key])'")
+        }
         return v
     }
 
-    private func has(_ a: Node, _ key: Value, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+    private func has(_ a: Int, _ key: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
         guard case .map(let m) = try evaluate(a, &meter) else {
             throw ContractFailure(.evaluation, "at column \(column): has() tests a field of a map")
         }
-        return .bool(m[key] != nil)
+        return .bool(Evaluator.field(m, program.fields[key]) != nil)
     }
 
-    private func list(_ items: [Node], _ meter: inout Meter) throws(ContractFailure) -> Value {
-        try meter.charge(items.count, "the expression")
+    /// `m[name]`; a small map is scanned (see ``scannedMapSize``).
+    static func field(_ m: [Value: Value], _ name: String) -> Value? {
+        guard m.count <= scannedMapSize else { return m[.string(name)] }
+        for entry in m {
+            if case .string(let key) = entry.key, key == name { return entry.value }
+        }
+        return nil
+    }
+
+    private func list(_ start: Int, _ count: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        try meter.charge(count, "the expression")
         var out: [Value] = []
-        out.reserveCapacity(items.count)
-        for item in items { out.append(try evaluate(item, &meter)) }
+        out.reserveCapacity(count)
+        for item in program.operands[start ..< start + count] { out.append(try evaluate(item, &meter)) }
         return .list(out)
     }
 
-    private func map(_ entries: [(key: Node, value: Node)], _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
-        try meter.charge(entries.count, "the expression")
+    private func map(_ start: Int, _ count: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+        try meter.charge(count, "the expression")
         var out: [Value: Value] = [:]
-        out.reserveCapacity(entries.count)
-        for entry in entries {
-            let key = try mapKey(try evaluate(entry.key, &meter), column)
-            let value = try evaluate(entry.value, &meter)
+        out.reserveCapacity(count)
+        for entry in 0 ..< count {
+            let key = try mapKey(try evaluate(program.operands[start + 2 * entry], &meter), column)
+            let value = try evaluate(program.operands[start + 2 * entry + 1], &meter)
             guard out.updateValue(value, forKey: key) == nil else {
                 throw ContractFailure(.evaluation, "at column \(column): the map repeats the key \(key)")
             }
@@ -112,10 +186,10 @@ struct Evaluator {
         return .map(out)
     }
 
-    private func call(_ f: Function, _ args: [Node], _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
+    private func call(_ f: Function, _ start: Int, _ count: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
         var values: [Value] = []
-        values.reserveCapacity(args.count)
-        for a in args { values.append(try evaluate(a, &meter)) }
+        values.reserveCapacity(count)
+        for a in program.operands[start ..< start + count] { values.append(try evaluate(a, &meter)) }
         return try call(f, values, column, &meter)
     }
 
@@ -127,7 +201,7 @@ struct Evaluator {
     /// `&&` and `||` as CEL defines them: commutative, so a side that decides the result (false for `&&`, true for
     /// `||`) wins over an error or a non-bool on the other side; otherwise the first error stands. Running out of
     /// gas always stops the evaluation.
-    private func logical(_ a: Node, _ b: Node, _ column: Int, absorbing: Bool, _ meter: inout Meter) throws(ContractFailure) -> Value {
+    private func logical(_ a: Int, _ b: Int, _ column: Int, absorbing: Bool, _ meter: inout Meter) throws(ContractFailure) -> Value {
         let op = absorbing ? "||" : "&&"
         var pending: ContractFailure?
         do {
@@ -150,6 +224,7 @@ struct Evaluator {
             throw pending ?? noOverload(op, column, other)
         }
     }
+
 
     // MARK: Operators
 
@@ -393,13 +468,5 @@ struct Evaluator {
             if haystack[start..<(start + needle.count)].elementsEqual(needle) { return true }
         }
         return false
-    }
-}
-
-extension Value {
-    /// A field name for messages: the string itself, else its CEL text.
-    var fieldName: String {
-        if case .string(let s) = self { return s }
-        return description
     }
 }

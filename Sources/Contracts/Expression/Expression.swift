@@ -6,7 +6,8 @@ public struct Expression: Sendable, Hashable {
     public let costBound: UInt64
     /// The bindings the expression names, in order of first use: the slots of ``evaluate(slots:meter:)``.
     public let variables: [String]
-    let root: Node
+    /// The compiled tree, laid out flat for evaluation.
+    let program: Program
 
     /// The largest source accepted, in Unicode scalars.
     public static let maxSourceLength = 4_096
@@ -41,7 +42,7 @@ public struct Expression: Sendable, Hashable {
             throw ContractFailure(.tooCostly, "the expression's static cost is \(cost), over the bound of \(maxCost)")
         }
         self.source = source
-        self.root = root
+        self.program = Program(root)
         self.costBound = cost
         self.variables = parser.variables
     }
@@ -49,7 +50,7 @@ public struct Expression: Sendable, Hashable {
     /// Evaluates with `bindings` by name; a name the expression reads but `bindings` lacks fails only if it is
     /// reached.
     public func evaluate(_ bindings: [String: Value], meter: inout Meter) throws(ContractFailure) -> Value {
-        try Evaluator(slots: [], bindings: bindings, variables: variables).evaluate(root, &meter)
+        try Evaluator(program: program, slots: [], bindings: bindings, variables: variables).evaluate(&meter)
     }
 
     /// The faster entry point: `slots[i]` is the value of `variables[i]` (nil when unbound), resolved by a caller
@@ -58,7 +59,7 @@ public struct Expression: Sendable, Hashable {
         guard slots.count == variables.count else {
             throw ContractFailure(.evaluation, "\(slots.count) slots given for \(variables.count) variables")
         }
-        return try Evaluator(slots: slots, bindings: nil, variables: variables).evaluate(root, &meter)
+        return try Evaluator(program: program, slots: slots, bindings: nil, variables: variables).evaluate(&meter)
     }
 
     /// Two expressions are equal when their sources are: the compiled tree is a function of the source.

@@ -197,7 +197,7 @@ struct Parser {
                     node = try receiverCall(name, on: node, column: t.column)
                 } else {
                     try checkName(name, column: t.column)
-                    node = .select(node, key: .string(name), column: t.column)
+                    node = .select(node, key: name, column: t.column)
                 }
             } else if isSymbol("[") {
                 let column = advance().column
