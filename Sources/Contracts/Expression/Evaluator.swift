@@ -42,7 +42,7 @@ struct Evaluator {
         case .selectVariable(let slot, let key):
             // The binding is a node of its own: charged as evaluating it would be, before it is read.
             try meter.charge(1, "the expression")
-            return try select(try variable(slot), key, column)
+            return try fieldOfBinding(slot, key, column)
         case .has(let a, let key): return try has(a, key, column, &meter)
         case .list(let start, let count): return try list(start, count, &meter)
         case .map(let start, let count): return try map(start, count, column, &meter)
@@ -108,7 +108,7 @@ struct Evaluator {
         return try apply(op, l, r, column, &meter)
     }
 
-    /// Evaluates an operator's operand, the commonest kinds (an int literal, a field of a binding) in place, saving
+    /// Evaluates an operator's operand, the commonest kinds (an int literal, a binding, a field of a binding) in place, saving
     /// a call and the return of its value; charged, and failing, exactly as ``evaluate(_:_:)``.
     @inline(__always)
     private func operand(_ at: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
@@ -120,17 +120,49 @@ struct Evaluator {
         case .selectVariable(let slot, let key):
             try meter.charge(1, "the expression")
             try meter.charge(1, "the expression")
-            return try select(try variable(slot), key, instruction.column)
+            return try fieldOfBinding(slot, key, instruction.column)
+        case .variable(let slot):
+            try meter.charge(1, "the expression")
+            return try variable(slot)
         default:
             return try evaluate(at, &meter)
         }
     }
 
     private func conditional(_ c: Int, _ a: Int, _ b: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
-        guard case .bool(let which) = try evaluate(c, &meter) else {
+        guard let which = try condition(c, &meter) else {
             throw ContractFailure(.evaluation, "at column \(column): the condition of '?:' is not a bool")
         }
-        return try evaluate(which ? a : b, &meter)
+        return try operand(which ? a : b, &meter)
+    }
+
+    /// The condition of `?:`: a comparison of two ints is decided in place, without making a ``Value`` of the
+    /// answer; anything else is evaluated. Nil when the condition is not a bool. Charged as ``evaluate(_:_:)``.
+    private func condition(_ at: Int, _ meter: inout Meter) throws(ContractFailure) -> Bool? {
+        let instruction = program.instructions[at]
+        if case .binary(let op, let a, let b) = instruction.operation {
+            switch op {
+            case .less, .lessOrEqual, .greater, .greaterOrEqual, .equal, .notEqual:
+                try meter.charge(1, "the expression")
+                let l = try operand(a, &meter)
+                let r = try operand(b, &meter)
+                if case .int(let x) = l, case .int(let y) = r {
+                    switch op {
+                    case .less: return x < y
+                    case .lessOrEqual: return x <= y
+                    case .greater: return x > y
+                    case .greaterOrEqual: return x >= y
+                    case .equal: return x == y
+                    default: return x != y
+                    }
+                }
+                guard case .bool(let answer) = try apply(op, l, r, instruction.column, &meter) else { return nil }
+                return answer
+            default: break
+            }
+        }
+        guard case .bool(let answer) = try evaluate(at, &meter) else { return nil }
+        return answer
     }
 
     private func index(_ a: Int, _ i: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
@@ -146,6 +178,13 @@ struct Evaluator {
             throw ContractFailure(.evaluation, "at column \(column): no such key '\(program.fields[key])'")
         }
         return v
+    }
+
+    /// `name.k` for a binding `name` (both nodes already charged): read in place when the caller gave slots and
+    /// the field is there; otherwise through ``variable(_:)`` and ``select(_:_:_:)``, for their values and errors.
+    private func fieldOfBinding(_ slot: Int, _ key: Int, _ column: Int) throws(ContractFailure) -> Value {
+        if bindings == nil, case .map(let m)? = slots[slot], let v = Evaluator.field(m, program.fields[key]) { return v }
+        return try select(try variable(slot), key, column)
     }
 
     private func has(_ a: Int, _ key: Int, _ column: Int, _ meter: inout Meter) throws(ContractFailure) -> Value {
