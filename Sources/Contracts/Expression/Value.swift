@@ -2,7 +2,10 @@
 /// replacement for CEL's doubles), strings, booleans, lists and maps. Claim attributes are values too.
 public enum Value: Sendable, Hashable {
     case int(Int64)
-    case rational(Rational)
+    /// Boxed: a rational is 32 bytes, and held inline it would make every value 33, passed and returned through
+    /// memory; boxed, a value fits in registers, which makes the evaluator about a fifth faster on ints (the
+    /// commonest priorities) for a few percent more on rational arithmetic.
+    indirect case rational(Rational)
     case string(String)
     case bool(Bool)
     case list([Value])
