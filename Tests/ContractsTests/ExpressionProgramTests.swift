@@ -77,6 +77,31 @@ import Testing
         #expect(try Self.run("'sofa' in attributes", bindings).value == .success(.bool(true)))
     }
 
+    @Test func aComparisonAsAConditionIsChargedAndFailsAsAnyCondition() throws {
+        let x: [String: Value] = ["x": .int(7), "r": .rational(try Rational(15, 2)), "s": .string("a")]
+        // ?:, <, x, 8, and the branch: 5 units.
+        let decided = try Self.run("x < 8 ? 1 : 2", x)
+        #expect(decided.value == .success(.int(1)))
+        #expect(decided.used == 5)
+        #expect(try Self.failure("x < 8 ? 1 : 2", x, budget: 4)?.code == .outOfGas)
+        #expect(try Self.run("x < 8 ? 1 : 2", x, budget: 5).value == .success(.int(1)))
+        // Each comparison at its boundary.
+        #expect(try Self.run("x < 7 ? 1 : 2", x).value == .success(.int(2)))
+        #expect(try Self.run("x <= 7 ? 1 : 2", x).value == .success(.int(1)))
+        #expect(try Self.run("x > 7 ? 1 : 2", x).value == .success(.int(2)))
+        #expect(try Self.run("x >= 7 ? 1 : 2", x).value == .success(.int(1)))
+        #expect(try Self.run("x == 7 ? 1 : 2", x).value == .success(.int(1)))
+        #expect(try Self.run("x != 7 ? 1 : 2", x).value == .success(.int(2)))
+        #expect(try Self.run("x < r ? 1 : 2", x).value == .success(.int(1)))
+        #expect(try Self.run("r >= x ? 1 : 2", x).value == .success(.int(1)))
+        #expect(try Self.run("x == s ? 1 : 2", x).value == .success(.int(2)))
+        #expect(try Self.run("[x] == [7] ? 1 : 2", x).value == .success(.int(1)))
+        #expect(try Self.run("s != 'a' ? 1 : 2", x).value == .success(.int(2)))
+        #expect(try Self.failure("x < s ? 1 : 2", x).map { "\($0)" } == "evaluation: at column 3: no such overload: <(int, string)")
+        #expect(try Self.failure("x + 1 ? 1 : 2", x).map { "\($0)" } == "evaluation: at column 7: the condition of '?:' is not a bool")
+        #expect(try Self.run("x in [7] ? 1 : 2", x).value == .success(.int(1)))
+    }
+
     @Test func intOperandsFailAsTheGeneralPathDoes() throws {
         let x: [String: Value] = ["x": .int(7), "big": .int(.max), "small": .int(.min), "r": .rational(try Rational(1, 2))]
         #expect(try Self.failure("x / 0", x).map { "\($0)" } == "divisionByZero: at column 3: 7 / 0")
