@@ -14,7 +14,9 @@ public struct Claim: Sendable, Hashable, Codable {
     public var side: Side?
     public var category: String?
     /// What priority and weight expressions read (`attributes.sofa`). A string "p/q" is read as a rational.
-    public var attributes: [String: Value]
+    public var attributes: [String: Value] { didSet { attributesValue = Claim.mapValue(attributes) } }
+    /// ``attributes`` as the map value expressions read, built once per claim rather than per evaluation.
+    public private(set) var attributesValue: Value = .map([:])
 
     public init(claimant: String, units: Rational, weight: Rational? = nil, price: Rational? = nil, side: Side? = nil,
                 category: String? = nil, attributes: [String: Value] = [:]) {
@@ -25,6 +27,7 @@ public struct Claim: Sendable, Hashable, Codable {
         self.side = side
         self.category = category
         self.attributes = attributes
+        attributesValue = Claim.mapValue(attributes)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -41,6 +44,7 @@ public struct Claim: Sendable, Hashable, Codable {
         category = try c.decodeIfPresent(String.self, forKey: .category)
         let raw = try c.decodeIfPresent([String: Value].self, forKey: .attributes) ?? [:]
         attributes = raw.mapValues(Claim.readingRationals)
+        attributesValue = Claim.mapValue(attributes)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -52,6 +56,10 @@ public struct Claim: Sendable, Hashable, Codable {
         try c.encodeIfPresent(side, forKey: .side)
         try c.encodeIfPresent(category, forKey: .category)
         if !attributes.isEmpty { try c.encode(attributes, forKey: .attributes) }
+    }
+
+    static func mapValue(_ attributes: [String: Value]) -> Value {
+        .map(Dictionary(uniqueKeysWithValues: attributes.map { (Value.string($0.key), $0.value) }))
     }
 
     /// Strings of the form "p/q" become rationals, inside lists and maps too.
@@ -72,7 +80,7 @@ public struct Claim: Sendable, Hashable, Codable {
         switch name {
         case "claimant": .string(claimant)
         case "units": Value.exact(units)
-        case "attributes": .map(Dictionary(uniqueKeysWithValues: attributes.map { (Value.string($0.key), $0.value) }))
+        case "attributes": attributesValue
         case "supply": Value.exact(supply)
         case "epoch": .int(Int64(clamping: epoch))
         case "weight": weight.map(Value.exact)
@@ -89,7 +97,7 @@ public struct Claim: Sendable, Hashable, Codable {
         var b: [String: Value] = [
             "claimant": .string(claimant),
             "units": Value.exact(units),
-            "attributes": .map(Dictionary(uniqueKeysWithValues: attributes.map { (Value.string($0.key), $0.value) })),
+            "attributes": attributesValue,
             "supply": Value.exact(supply),
             "epoch": .int(Int64(clamping: epoch)),
         ]

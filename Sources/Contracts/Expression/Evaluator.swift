@@ -375,14 +375,35 @@ struct Evaluator {
             return true
         case (.map(let a), .map(let b)):
             guard a.count == b.count else { return false }
-            try meter.charge(a.count, "map comparison")
-            for (k, v) in a {
-                guard let w = b[k], try equal(v, w, &meter) else { return false }
+            // Entries in key order, never the dictionary's: its order differs between processes (seeded hashing),
+            // and the comparison stops at the first difference, so the gas charged would differ between validators.
+            try meter.charge(2 * a.count, "map comparison")
+            for k in a.keys.sorted(by: Evaluator.keyPrecedes) {
+                guard let v = a[k], let w = b[k], try equal(v, w, &meter) else { return false }
             }
             return true
         default:
             guard let a = l.number, let b = r.number else { return false }
             return a == b
+        }
+    }
+
+    /// The order map keys are visited in: ints (by value), then strings (by their UTF-8 bytes), then bools.
+    static func keyPrecedes(_ x: Value, _ y: Value) -> Bool {
+        switch (x, y) {
+        case (.int(let a), .int(let b)): return a < b
+        case (.string(let a), .string(let b)): return a.utf8.lexicographicallyPrecedes(b.utf8)
+        case (.bool(let a), .bool(let b)): return !a && b
+        default: return rank(x) < rank(y)
+        }
+    }
+
+    private static func rank(_ v: Value) -> Int {
+        switch v {
+        case .int: 0
+        case .string: 1
+        case .bool: 2
+        default: 3
         }
     }
 
