@@ -100,22 +100,7 @@ public enum AllocationJSON {
     static func proof(_ o: JSONMember) throws(ReceiptDecodingError) -> AllocationProof {
         let format = try o.member("format")
         guard try format.string() == proofFormat else { throw format.fail("is not \"\(proofFormat)\"") }
-        let headerMember = try o.member("header"), commitMember = try o.member("commit")
-        let headerBytes = try headerMember.base64(), commitBytes = try commitMember.base64()
-        let header: BlockHeader, commit: CommitCertificate
-        do throws(LedgerDecodingError) {
-            header = try BlockHeader(encoded: headerBytes)
-        } catch {
-            throw headerMember.fail("is not an encoded block header (\(error))")
-        }
-        do throws(LedgerDecodingError) {
-            commit = try CommitCertificate(encoded: commitBytes)
-        } catch {
-            throw commitMember.fail("is not an encoded commit certificate (\(error))")
-        }
-        guard commit.signatures.count <= ReceiptLimits.maxValidators else {
-            throw commitMember.fail("has \(commit.signatures.count) signatures; at most \(ReceiptLimits.maxValidators) are allowed")
-        }
+        let (header, commit) = try LightJSON.headerAndCommit(o)
         var validators: ValidatorSet?
         if let v = try o.optionalMember("validators") { validators = try LightJSON.validatorSet(v) }
         let lightPath = try o.optionalMember("lightPath").map { (m) throws(ReceiptDecodingError) in try LightJSON.lightPath(m) } ?? []

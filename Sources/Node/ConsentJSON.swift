@@ -133,22 +133,7 @@ public enum ConsentJSON {
                                  purposes: try q.member("purposes").strings(max: terms), category: try q.member("category").string(),
                                  classes: try q.member("classes").strings(max: terms), labels: try q.member("labels").strings(max: terms),
                                  codes: try q.member("codes").strings(max: terms), at: try q.member("at").integer(Int64.self))
-        let headerMember = try o.member("header"), commitMember = try o.member("commit")
-        let headerBytes = try headerMember.base64(), commitBytes = try commitMember.base64()
-        let header: BlockHeader, commit: CommitCertificate
-        do throws(LedgerDecodingError) {
-            header = try BlockHeader(encoded: headerBytes)
-        } catch {
-            throw headerMember.fail("is not an encoded block header (\(error))")
-        }
-        do throws(LedgerDecodingError) {
-            commit = try CommitCertificate(encoded: commitBytes)
-        } catch {
-            throw commitMember.fail("is not an encoded commit certificate (\(error))")
-        }
-        guard commit.signatures.count <= ReceiptLimits.maxValidators else {
-            throw commitMember.fail("has \(commit.signatures.count) signatures; at most \(ReceiptLimits.maxValidators) are allowed")
-        }
+        let (header, commit) = try LightJSON.headerAndCommit(o)
         let answer = try answer(try o.member("answer"))
         var lightPath: [LightBlock] = []
         var validators: ValidatorSet?

@@ -81,6 +81,28 @@ enum LightJSON {
 
     // MARK: Reading (JSONMember: every error names the member by its JSON pointer, line and column)
 
+    /// A proof's `header` and `commit` members: base64 of their ledger encodings, the commit with at most
+    /// ``ReceiptLimits/maxValidators`` signatures (consent and allocation proofs).
+    static func headerAndCommit(_ o: JSONMember) throws(ReceiptDecodingError) -> (BlockHeader, CommitCertificate) {
+        let headerMember = try o.member("header"), commitMember = try o.member("commit")
+        let headerBytes = try headerMember.base64(), commitBytes = try commitMember.base64()
+        let header: BlockHeader, commit: CommitCertificate
+        do throws(LedgerDecodingError) {
+            header = try BlockHeader(encoded: headerBytes)
+        } catch {
+            throw headerMember.fail("is not an encoded block header (\(error))")
+        }
+        do throws(LedgerDecodingError) {
+            commit = try CommitCertificate(encoded: commitBytes)
+        } catch {
+            throw commitMember.fail("is not an encoded commit certificate (\(error))")
+        }
+        guard commit.signatures.count <= ReceiptLimits.maxValidators else {
+            throw commitMember.fail("has \(commit.signatures.count) signatures; at most \(ReceiptLimits.maxValidators) are allowed")
+        }
+        return (header, commit)
+    }
+
     /// A header object (`header(_:)`'s form); `id` is informative and not read: the header recomputes it.
     static func header(_ h: JSONMember) throws(ReceiptDecodingError) -> BlockHeader {
         BlockHeader(chainId: try h.member("chainId").string(), height: try h.member("height").integer(UInt64.self),

@@ -68,6 +68,27 @@ public struct ParticipantSubmission: Sendable {
         throw ServiceError(.conflict, "the node's own transactions took this key's nonce \(Self.nonceAttempts) times in a row; try again")
     }
 
+    /// This home's participant as its running node has it (name, identifiers, stake, next nonce): `notFound` when
+    /// the home has no key or no running node, `unavailable` when the node cannot be asked, `forbidden` when the
+    /// key is not a participant.
+    public func participant() async throws(ServiceError) -> ParticipantView {
+        let key: SigningKey, port: Int
+        do {
+            key = try home.nodeKey()
+            port = try home.rpcPort()
+        } catch {
+            throw ServiceError(.notFound, "\(home.root.path) has no node key or no running node's RPC port: \(error)")
+        }
+        let view: ParticipantView?
+        do {
+            view = try await RPCClient.participant(key: key.publicKey, host: host, port: port)
+        } catch {
+            throw ServiceError(.unavailable, "the node at \(host):\(port) cannot be asked: \(error)")
+        }
+        guard let view else { throw ServiceError(.forbidden, "\(key.publicKey) (this home's key) is not a participant") }
+        return view
+    }
+
     /// The node's answer to `POST /broadcast_tx?wait=commit`: an inclusion, or a refusal with its code.
     struct BroadcastAnswer: Decodable {
         var height: UInt64?

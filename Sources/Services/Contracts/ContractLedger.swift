@@ -44,21 +44,7 @@ public struct ContractLedger: Sendable {
 
     /// The name this home's participant goes by in contracts, as its running node has it.
     public func participantName() async throws(ServiceError) -> String {
-        let key: SigningKey, port: Int
-        do {
-            key = try home.nodeKey()
-            port = try home.rpcPort()
-        } catch {
-            throw ServiceError(.notFound, "\(home.root.path) has no node key or no running node's RPC port: \(error)")
-        }
-        let view: ParticipantView?
-        do {
-            view = try await RPCClient.participant(key: key.publicKey, port: port)
-        } catch {
-            throw ServiceError(.unavailable, "the node at 127.0.0.1:\(port) cannot be asked: \(error)")
-        }
-        guard let view else { throw ServiceError(.forbidden, "\(key.publicKey) (this home's key) is not a participant") }
-        return view.name
+        try await ParticipantSubmission(home: home).participant().name
     }
 }
 
