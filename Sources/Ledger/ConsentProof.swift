@@ -72,20 +72,8 @@ public struct ConsentProof: Sendable, Hashable {
     /// The same, skipping signatures `cache` has already verified (the commit and light path shared by proofs made
     /// at one block): every other check runs in full.
     public func verify(chainId: String, validators: ValidatorSet, cache: inout SignatureCache) throws(Receipt.Failure) -> ConsentAnswer {
-        guard header.chainId == chainId else { throw Receipt.Failure(check: "chain", reason: "the header is for chain \(header.chainId), not \(chainId)") }
-        // The light path from the genesis validators, then the proof's block from the last trusted state (as a
-        // receipt's: with no path and no set, this is the commit checked against the genesis validators).
-        let last: TrustedState
-        do throws(LightClientError) {
-            last = try LightClient.verify(path: lightPath, from: TrustedState.genesis(chainId: chainId, validators: validators), cache: &cache)
-        } catch {
-            throw Receipt.Failure(check: "light path", reason: error.description)
-        }
-        do throws(LightClientError) {
-            try LightClient.verify(header: header, commit: commit, validators: self.validators ?? last.nextValidators, from: last, cache: &cache)
-        } catch {
-            throw Receipt.Failure(check: "commit", reason: error.description)
-        }
+        try LightClient.verifyFinalized(header, commit: commit, lightPath: lightPath, validators: self.validators, chainId: chainId,
+                                        trusting: validators, cache: &cache)
         guard patient.key == LedgerState.Entry.patient(pseudonym: query.patient).key else {
             throw Receipt.Failure(check: "patient", reason: "the patient entry is for another pseudonym")
         }

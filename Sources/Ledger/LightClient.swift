@@ -215,3 +215,27 @@ public enum LightClient {
         return overflow ? nil : sum
     }
 }
+
+extension LightClient {
+    /// The check every proof against a state root starts with (consent and allocation proofs): `header` is on
+    /// `chainId`, `lightPath` leads from the `trusting` (genesis) validators to the set that signed `commit`
+    /// (`validators`, or the set the last trusted block named next), and `commit` finalizes `header`. Fails naming
+    /// the check: `chain`, `light path` or `commit`.
+    public static func verifyFinalized(_ header: BlockHeader, commit: CommitCertificate, lightPath: [LightBlock], validators: ValidatorSet?,
+                                       chainId: String, trusting: ValidatorSet, cache: inout SignatureCache) throws(Receipt.Failure) {
+        guard header.chainId == chainId else { throw Receipt.Failure(check: "chain", reason: "the header is for chain \(header.chainId), not \(chainId)") }
+        // The light path from the genesis validators, then the proof's block from the last trusted state (as a
+        // receipt's: with no path and no set, this is the commit checked against the genesis validators).
+        let last: TrustedState
+        do throws(LightClientError) {
+            last = try LightClient.verify(path: lightPath, from: TrustedState.genesis(chainId: chainId, validators: trusting), cache: &cache)
+        } catch {
+            throw Receipt.Failure(check: "light path", reason: error.description)
+        }
+        do throws(LightClientError) {
+            try LightClient.verify(header: header, commit: commit, validators: validators ?? last.nextValidators, from: last, cache: &cache)
+        } catch {
+            throw Receipt.Failure(check: "commit", reason: error.description)
+        }
+    }
+}

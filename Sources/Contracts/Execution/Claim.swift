@@ -94,19 +94,13 @@ public struct Claim: Sendable, Hashable, Codable {
     /// The bindings an expression sees for this claim: `claimant`, `units`, `weight`, `price`, `side`,
     /// `category` (absent fields are absent) and `attributes` (a map), plus the epoch's `supply` and `epoch`.
     public func bindings(supply: Rational, epoch: UInt64) -> [String: Value] {
-        var b: [String: Value] = [
-            "claimant": .string(claimant),
-            "units": Value.exact(units),
-            "attributes": attributesValue,
-            "supply": Value.exact(supply),
-            "epoch": .int(Int64(clamping: epoch)),
-        ]
-        if let weight { b["weight"] = Value.exact(weight) }
-        if let price { b["price"] = Value.exact(price) }
-        if let side { b["side"] = .string(side.rawValue) }
-        if let category { b["category"] = .string(category) }
+        var b: [String: Value] = [:]
+        for name in Claim.bindingNames { b[name] = binding(name, supply: supply, epoch: epoch) }
         return b
     }
+
+    /// Every name ``binding(_:supply:epoch:)`` answers.
+    public static let bindingNames = ["claimant", "units", "attributes", "supply", "epoch", "weight", "price", "side", "category"]
 }
 
 extension Value {

@@ -21,12 +21,10 @@ public enum ContractExecutor {
         let d = contract.definition
         let supply = Self.supply(of: d.mechanism.type, pool: pool, claims: claims)
         var ctx = ExecutionContext(contract: contract, epoch: epoch, seed: seed, meter: Meter(budget: d.budget))
-        let sorted = claims.sorted { idPrecedes($0.claimant, $1.claimant) || ($0.claimant == $1.claimant && ($0.side?.rawValue ?? "") < ($1.side?.rawValue ?? "")) }
+        let sorted = claims.sorted { inOrder(($0.claimant, $0.side), ($1.claimant, $1.side)) }
         do throws(ContractFailure) {
             let output = try run(&ctx, supply: supply, claims: sorted)
-            let allocations = output.allocations.sorted {
-                idPrecedes($0.claimant, $1.claimant) || ($0.claimant == $1.claimant && ($0.side?.rawValue ?? "") < ($1.side?.rawValue ?? ""))
-            }
+            let allocations = output.allocations.sorted { inOrder(($0.claimant, $0.side), ($1.claimant, $1.side)) }
             let allocated = try Rational.sum(allocations.filter { $0.side != .sell }.map(\.units))
             let free = try supply.subtracting(allocated)
             let result = EpochResult(contract: d.id, version: d.version, epoch: epoch, mechanism: d.mechanism.type, supply: supply,
@@ -47,6 +45,11 @@ public enum ContractExecutor {
     static func supply(of kind: MechanismSpec.Kind, pool: Rational, claims: [Claim]) -> Rational {
         guard kind == .doubleAuction || kind == .tatonnement else { return pool }
         return (try? Rational.sum(claims.filter { $0.side == .sell && !$0.units.isNegative }.map(\.units))) ?? pool
+    }
+
+    /// The order of claims and allocations in a result: by claimant id, then side (none, buy, sell).
+    static func inOrder(_ a: (claimant: String, side: Claim.Side?), _ b: (claimant: String, side: Claim.Side?)) -> Bool {
+        a.claimant == b.claimant ? (a.side?.rawValue ?? "") < (b.side?.rawValue ?? "") : idPrecedes(a.claimant, b.claimant)
     }
 
     /// The allocation invariants, asserted in production on every execution (a validator that broke one must stop

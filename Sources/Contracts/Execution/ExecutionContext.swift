@@ -44,6 +44,17 @@ public struct ExecutionContext: Sendable {
         steps.append(step)
     }
 
+    /// Whether `supply` covers every demand (`total` of them), recording the "cap" step that says so: the first
+    /// question of every division. `supplyWord` and `demandWord` name them as the mechanism does ("estate",
+    /// "claim" for the claims rules).
+    public mutating func coversEveryDemand(supply: Rational, total: Rational, supplyWord: String = "supply",
+                                           demandWord: String = "demand") throws(ContractFailure) -> Bool {
+        guard !(supply < total) else { return false }
+        try record(Step("cap", amounts: [supply, total],
+                        note: "the \(supplyWord) \(supply.displayText) covers every \(demandWord) (\(total.displayText)): each claimant gets its \(demandWord)"))
+        return true
+    }
+
     /// Charges gas for `units` of mechanism work (a pass over claimants, a round, a draw).
     public mutating func charge(_ units: Int, _ what: String) throws(ContractFailure) {
         try meter.charge(units, what)

@@ -16,10 +16,7 @@ enum ClaimsRules {
         try ctx.charge(claims.count, "a claims rule")
         let claimed = claims.map(\.demand)
         let total = try Rational.sum(claimed)
-        guard supply < total else {
-            try ctx.record(Step("cap", amounts: [supply, total], note: "the estate \(supply.displayText) covers every claim (\(total.displayText)): each claimant gets its claim"))
-            return claimed
-        }
+        if try ctx.coversEveryDemand(supply: supply, total: total, supplyWord: "estate", demandWord: "claim") { return claimed }
         let exact: [Rational]
         switch rule {
         case .proportional:

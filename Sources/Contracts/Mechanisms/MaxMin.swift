@@ -16,10 +16,7 @@ enum MaxMin {
         try ctx.charge(claims.count, "max-min")
         let demands = claims.map(\.demand)
         let total = try Rational.sum(demands)
-        guard supply < total else {
-            try ctx.record(Step("cap", amounts: [supply, total], note: "the supply \(supply.displayText) covers every demand (\(total.displayText)): each claimant gets its demand"))
-            return demands
-        }
+        if try ctx.coversEveryDemand(supply: supply, total: total) { return demands }
         var exact = claims.map { _ in Rational.zero }
         let ids = claims.map(\.id)
         if weighted {

@@ -5,10 +5,7 @@ enum ProRata {
     static func divide(_ ctx: inout ExecutionContext, supply: Rational, claims: [PreparedClaim]) throws(ContractFailure) -> [Rational] {
         try ctx.charge(claims.count, "pro-rata")
         let total = try Rational.sum(claims.map(\.demand))
-        guard supply < total else {
-            try ctx.record(Step("cap", amounts: [supply, total], note: "the supply \(supply.displayText) covers every demand (\(total.displayText)): each claimant gets its demand"))
-            return claims.map(\.demand)
-        }
+        if try ctx.coversEveryDemand(supply: supply, total: total) { return claims.map(\.demand) }
         var exact: [Rational] = []
         for c in claims { exact.append(try supply.multiplied(by: c.demand).divided(by: total)) }
         guard !ctx.divisible else {

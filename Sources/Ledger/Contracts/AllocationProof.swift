@@ -42,18 +42,8 @@ public struct AllocationProof: Sendable, Hashable {
     /// and that it is the named contract's epoch. Fails naming the check.
     public func verify(chainId: String, validators trusted: ValidatorSet) throws(Receipt.Failure) -> EpochResult {
         var cache = SignatureCache()
-        guard header.chainId == chainId else { throw Receipt.Failure(check: "chain", reason: "the header is for chain \(header.chainId), not \(chainId)") }
-        let last: TrustedState
-        do throws(LightClientError) {
-            last = try LightClient.verify(path: lightPath, from: TrustedState.genesis(chainId: chainId, validators: trusted), cache: &cache)
-        } catch {
-            throw Receipt.Failure(check: "light path", reason: error.description)
-        }
-        do throws(LightClientError) {
-            try LightClient.verify(header: header, commit: commit, validators: validators ?? last.nextValidators, from: last, cache: &cache)
-        } catch {
-            throw Receipt.Failure(check: "commit", reason: error.description)
-        }
+        try LightClient.verifyFinalized(header, commit: commit, lightPath: lightPath, validators: validators, chainId: chainId,
+                                        trusting: trusted, cache: &cache)
         guard entry.key == LedgerState.Entry.allocation(id: contract, epoch: epoch).key, let value = entry.value else {
             throw Receipt.Failure(check: "allocation", reason: "the entry is not epoch \(epoch) of \(contract)")
         }

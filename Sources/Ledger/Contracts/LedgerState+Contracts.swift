@@ -92,14 +92,15 @@ extension LedgerState {
         return try? EpochResult(encoded: bytes)
     }
 
-    /// The voting stake of participants that are not jailed, and of those among `keys`.
-    func stake(of keys: [PublicKey]) -> (part: UInt128, total: UInt128) {
-        var total: UInt128 = 0, part: UInt128 = 0
+    /// The voting stake of a proposal's approvers and rejecters, and of every participant that is not jailed.
+    func stake(of proposal: ContractProposal) -> (approved: UInt128, rejected: UInt128, total: UInt128) {
+        var total: UInt128 = 0, approved: UInt128 = 0, rejected: UInt128 = 0
         for (key, p) in participants where !p.jailed {
             total += UInt128(p.stake)
-            if keys.contains(key) { part += UInt128(p.stake) }
+            if proposal.approvals.contains(key) { approved += UInt128(p.stake) }
+            if proposal.rejections.contains(key) { rejected += UInt128(p.stake) }
         }
-        return (part, total)
+        return (approved, rejected, total)
     }
 
     // MARK: Rules
@@ -187,8 +188,7 @@ extension LedgerState {
     /// rejections hold at least 1/3 (it can no longer pass), and otherwise keeps it waiting.
     mutating func settleProposal(_ proposal: ContractProposal, height: UInt64) {
         let id = proposal.definition.id
-        let (approved, total) = stake(of: proposal.approvals)
-        let rejected = stake(of: proposal.rejections).part
+        let (approved, rejected, total) = stake(of: proposal)
         if total > 0 && approved * 3 > total * 2 {
             contractProposals[id] = nil
             set(.contractProposal(id: id), nil)
